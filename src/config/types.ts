@@ -1,0 +1,111 @@
+/**
+ * The typed, validated configuration every room is built from. `src/config/` turns YAML (Linkerd 1
+ * keys) into this shape, filling the defaults named here; nothing downstream re-validates.
+ */
+export interface Config {
+  admin: AdminConfig;
+  namers: NamerConfig[];
+  routers: RouterConfig[];
+  /** Keep serving this long after SIGTERM before draining (Kubernetes removes the pod meanwhile). Default 5000. */
+  shutdownDelayMs: number;
+  /** In-flight streams get this long to finish after GOAWAY; the rest are cancelled. Default 25000. */
+  shutdownGraceMs: number;
+}
+
+export interface AdminConfig {
+  ip: string; // default 127.0.0.1
+  port: number; // default 9990
+  controlEnabled: boolean; // default false: POST /admin/shutdown, log level changes
+}
+
+/** Options shared by every namer kind; `prefix` is the full path it answers under, e.g. `/#/io.l5d.k8s`. */
+interface NamerBase {
+  prefix: string;
+}
+
+export interface K8sNamerConfig extends NamerBase {
+  kind: 'io.l5d.k8s' | 'io.l5d.k8s.ns';
+  /** Plain-HTTP API (kubectl proxy), Linkerd's keys. Absent: in-cluster service account, else kubeconfig. */
+  host?: string;
+  port?: number;
+  /** `io.l5d.k8s.ns` only: the env var that holds the namespace (default POD_NAMESPACE). */
+  envVar?: string;
+  /** Prefer endpoints on this node (`NODE_NAME`), falling back to all when none is ready. Default false. */
+  preferLocalNode?: boolean;
+  /** Release a watch this long after the last route stops using it. Default 600. */
+  idleTtlSecs?: number;
+}
+
+export interface DnsNamerConfig extends NamerBase {
+  kind: 'io.l5d.dns' | 'io.l5d.dnssrv';
+  /** Upper bound on re-resolution, seconds (records' TTL is honoured below it). Default 5. */
+  refreshIntervalSeconds: number;
+  /** `host` or `host:port` resolvers; default the system's. */
+  dnsHosts?: string[];
+}
+
+export interface FsNamerConfig extends NamerBase {
+  kind: 'io.l5d.fs';
+  rootDir: string;
+}
+
+export type NamerConfig = K8sNamerConfig | DnsNamerConfig | FsNamerConfig;
+
+export interface RouterConfig {
+  protocol: 'h2';
+  label: string; // default 'h2'
+  servers: ServerConfig[];
+  /** Tried in order until one identifies the request. Default: [{kind: io.l5d.header.path, segments: 1}]. */
+  identifier: IdentifierConfig[];
+  dstPrefix: string; // default '/svc'
+  /** The router's base dtab text (Linkerd `dtab`). Default ''. */
+  dtab: string;
+  interpreter: InterpreterConfig;
+  bindingTimeoutMs: number; // default 10000
+  client: ClientConfig;
+  service: ServiceConfig;
+  /** Access log: a file path, `-` for stdout, or absent for none (Linkerd `h2AccessLog`). */
+  h2AccessLog?: string;
+}
+
+export interface ServerConfig {
+  ip: string; // default 127.0.0.1 (Linkerd's loopback default); the DaemonSet sets 0.0.0.0
+  port: number; // default 4140
+  clearContext: boolean; // default false
+  maxConcurrentStreamsPerConnection: number; // default 1000
+  /** More `via` hops than this fail fast as a proxy loop. Default 10. */
+  maxCallDepth: number;
+  /** Largest request header block accepted, bytes. Default 16384. */
+  maxHeaderListBytes: number;
+  /** Close a client connection with no streams for this long; 0 = never. Default 0. */
+  idleTimeoutMs: number;
+}
+
+export type IdentifierConfig =
+  | { kind: 'io.l5d.header.path'; header: string; segments?: number }
+  | { kind: 'io.l5d.header.token'; header: string };
+
+export type InterpreterConfig = { kind: 'default' } | { kind: 'io.l5d.fs'; dtabFile: string };
+
+export type LoadBalancerKind = 'roundRobin' | 'p2c' | 'ewma';
+
+export interface ClientConfig {
+  loadBalancer: { kind: LoadBalancerKind; decayTimeMs: number }; // default roundRobin, decay 10000 (ewma)
+  failureAccrual: FailureAccrualConfig;
+  /** Transparent retries of streams the endpoint never processed. Default 3 attempts in all. */
+  maxAttempts: number;
+  /** HTTP/2 PING interval towards endpoints; 0 = off (default). Never below 10 s. */
+  keepAliveIntervalMs: number;
+  keepAliveTimeoutMs: number; // default 20000
+  /** Connect timeout per endpoint. Default 3000. */
+  connectTimeoutMs: number;
+}
+
+export type FailureAccrualConfig =
+  | { kind: 'none' }
+  | { kind: 'io.l5d.consecutiveFailures'; failures: number; backoff: { minMs: number; maxMs: number } }; // default 5, 5000..300000
+
+export interface ServiceConfig {
+  /** Whole-call deadline applied when the client sent no `grpc-timeout` (or a longer one). */
+  totalTimeoutMs?: number;
+}

@@ -1,0 +1,128 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric family the router exports, in one registry. Rooms receive this object and
+ * pre-resolve their labelled children once (per router, client, endpoint), never per stream.
+ *
+ * Labels: `router` (router label), `server` (`ip:port`), `service` (logical name, `/svc/…`),
+ * `client` (bound id), `endpoint` (`ip:port`, bounded by the endpoint set size), `grpc_code`
+ * (`OK`, `UNAVAILABLE`, …), `namer` (prefix).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  // Data plane: streams as the router's clients see them.
+  readonly requests = new Counter({
+    name: 'kgr_requests_total',
+    help: 'Streams finished, by logical service, bound client and gRPC status (from trailers or trailers-only headers).',
+    labelNames: ['router', 'service', 'client', 'grpc_code'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'kgr_request_duration_seconds',
+    help: 'Stream duration from request headers to end of response, seconds.',
+    labelNames: ['router', 'service', 'client'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly streamsInFlight = new Gauge({
+    name: 'kgr_streams_in_flight',
+    help: 'Streams currently open through the router, per bound client.',
+    labelNames: ['router', 'client'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'kgr_retries_total',
+    help: 'Transparent retries of streams an endpoint never processed, by reason.',
+    labelNames: ['router', 'client', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly bytes = new Counter({
+    name: 'kgr_bytes_total',
+    help: 'DATA bytes proxied, direction request (client to endpoint) or response.',
+    labelNames: ['router', 'client', 'direction'] as const,
+    registers: [this.registry],
+  });
+  readonly routerErrors = new Counter({
+    name: 'kgr_router_errors_total',
+    help: 'Streams the router answered itself (no route, no endpoints, bad l5d-dtab, loop, binding timeout, …).',
+    labelNames: ['router', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  // Connections.
+  readonly serverConnections = new Gauge({
+    name: 'kgr_server_connections',
+    help: 'Open client connections per server.',
+    labelNames: ['router', 'server'] as const,
+    registers: [this.registry],
+  });
+  readonly serverStreams = new Counter({
+    name: 'kgr_server_streams_total',
+    help: 'Streams accepted per server.',
+    labelNames: ['router', 'server'] as const,
+    registers: [this.registry],
+  });
+  readonly clientConnections = new Gauge({
+    name: 'kgr_client_connections',
+    help: 'Open HTTP/2 sessions towards endpoints, per bound client.',
+    labelNames: ['router', 'client'] as const,
+    registers: [this.registry],
+  });
+  readonly clientConnects = new Counter({
+    name: 'kgr_client_connects_total',
+    help: 'Connection attempts towards endpoints, by result (success, failure).',
+    labelNames: ['router', 'client', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  // Endpoints.
+  readonly endpoints = new Gauge({
+    name: 'kgr_endpoints',
+    help: 'Endpoints per bound client by state (available, ejected, draining).',
+    labelNames: ['router', 'client', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly endpointRequests = new Counter({
+    name: 'kgr_endpoint_requests_total',
+    help: 'Streams sent to each endpoint, by result (success: grpc OK; failure: anything else).',
+    labelNames: ['router', 'client', 'endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly ejections = new Counter({
+    name: 'kgr_endpoint_ejections_total',
+    help: 'Endpoints removed from balancing by failure accrual.',
+    labelNames: ['router', 'client'] as const,
+    registers: [this.registry],
+  });
+
+  // Discovery and dtabs.
+  readonly namerEvents = new Counter({
+    name: 'kgr_namer_watch_events_total',
+    help: 'Watch events received by namers, by event type.',
+    labelNames: ['namer', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly namerReconnects = new Counter({
+    name: 'kgr_namer_watch_reconnects_total',
+    help: 'Times a namer re-established a watch (after close, error or 410 Gone).',
+    labelNames: ['namer', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly namerLastSync = new Gauge({
+    name: 'kgr_namer_last_sync_timestamp_seconds',
+    help: 'Unix time of the last successful list or watch event per namer.',
+    labelNames: ['namer'] as const,
+    registers: [this.registry],
+  });
+  readonly dtabReloads = new Counter({
+    name: 'kgr_dtab_reloads_total',
+    help: 'Live dtab file reloads by result (success, failure).',
+    labelNames: ['router', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}
