@@ -2,12 +2,15 @@
 // The generated parsers are build outputs; their hand-written .d.ts sit beside the
 // TypeScript that imports them (e.g. src/dtab/dtab-parser.d.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, cpSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, cpSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+// Start clean so a renamed or deleted test never lingers in dist/ and runs again.
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 
 // grammar/<name>.peggy -> dist/src/<room>/<name>-parser.js; the room is named in the table.
 const grammars = { dtab: 'dtab' };
