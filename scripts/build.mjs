@@ -14,7 +14,7 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 
 // grammar/<name>.peggy -> dist/src/<room>/<name>-parser.js; the room is named in the table.
 const grammars = { dtab: 'dtab' };
-for (const file of readdirSync(join(root, 'grammar'))) {
+for (const file of existsSync(join(root, 'grammar')) ? readdirSync(join(root, 'grammar')) : []) {
   if (!file.endsWith('.peggy')) continue;
   const name = file.slice(0, -'.peggy'.length);
   const room = grammars[name] ?? name;
