@@ -50,3 +50,15 @@ export interface RouterSnapshot {
   services: { name: string; clients: string[] }[];
   clients: ClientSnapshot[];
 }
+
+/** The read-only face of a router that the admin server uses. */
+export interface RouterView {
+  readonly label: string;
+  snapshot(): RouterSnapshot;
+  /**
+   * The delegation tree (Linkerd `/delegator.json` shape) for `path` through exactly `dtab` (text),
+   * with this router's interpreter (its namers; a live dtab file is prepended as Linkerd's fs
+   * interpreter does). Rejects with the dtab engine's syntax error for bad input.
+   */
+  delegate(path: string, dtab: string): Promise<unknown>;
+}
