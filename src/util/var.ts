@@ -37,10 +37,18 @@ export class Var<T> {
   /** Call `observer` now with the current value and on every change until closed. */
   observe(observer: Observer<T>): Closable {
     // Wrap so the same function may observe twice and each close removes only its own entry.
-    const entry: Observer<T> = (v) => observer(v);
+    // An activation that sets the value synchronously has already told this observer; it is not
+    // told the same value twice.
+    let told = false;
+    let last: T | undefined;
+    const entry: Observer<T> = (v) => {
+      told = true;
+      last = v;
+      observer(v);
+    };
     this.observers.add(entry);
     if (this.observers.size === 1 && this.activate) this.deactivate = this.activate(this) ?? undefined;
-    entry(this.current);
+    if (!told || !Object.is(last, this.current)) entry(this.current);
     return {
       close: () => {
         if (!this.observers.delete(entry)) return;
