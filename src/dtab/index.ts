@@ -2,3 +2,19 @@
 export { Path, showSegment, isLabelChar } from './path.js';
 export * from './nametree.js';
 export * from './name.js';
+export { AnyElem, Prefix, type PrefixElem } from './prefix.js';
+export { Dentry, Dtab } from './dtab.js';
+export { DtabSyntaxError } from './errors.js';
+export { parseDtab, parsePath, parseNameTree, parseDentry, parsePrefix, type ParseOptions } from './parse.js';
+export { showNameTree, showTree, formatWeight } from './show.js';
+export { simplify } from './simplify.js';
+export { evaluate } from './eval.js';
+export { mapTree, treeEquals, leaves } from './tree.js';
+export {
+  NameInterpreter,
+  NamerMaxDepthError,
+  DEFAULT_MAX_DEPTH,
+  type NameInterpreterOptions,
+  type NamerCandidate,
+} from './interpreter.js';
+export { globalNamer, resolveOnce, ipLiteral, type GlobalNamerOptions } from '../namers/global.js';

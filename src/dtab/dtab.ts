@@ -1,0 +1,116 @@
+import type { Name } from './name.js';
+import { Neg, type NameTree } from './nametree.js';
+import type { Path } from './path.js';
+import { Prefix } from './prefix.js';
+import { showNameTree } from './show.js';
+import { simplify } from './simplify.js';
+import { mapTree, treeEquals } from './tree.js';
+
+export { AnyElem, Prefix, type PrefixElem } from './prefix.js';
+
+/** One delegation rule: paths starting with `prefix` are rewritten to `dst` (plus what followed the prefix). */
+export class Dentry {
+  private shown: string | undefined;
+
+  constructor(
+    readonly prefix: Prefix,
+    readonly dst: NameTree<Path>,
+  ) {}
+
+  /** Finagle's form: `prefix=>tree`, no spaces around `=>`. */
+  show(): string {
+    if (this.shown === undefined) this.shown = `${this.prefix.show()}=>${showNameTree(this.dst)}`;
+    return this.shown;
+  }
+
+  equals(other: Dentry): boolean {
+    return this === other || (this.prefix.equals(other.prefix) && treeEquals(this.dst, other.dst, pathEquals));
+  }
+
+  toString(): string {
+    return this.show();
+  }
+}
+
+/**
+ * A delegation table: dentries in order, later ones taking precedence (Finagle's `Dtab`).
+ * Immutable; `concat` is Finagle's `++` (the base dtab first, then the request-local one).
+ */
+export class Dtab {
+  static readonly empty = new Dtab([]);
+
+  private shown: string | undefined;
+
+  constructor(readonly dentries: readonly Dentry[]) {}
+
+  static of(...dentries: Dentry[]): Dtab {
+    return dentries.length === 0 ? Dtab.empty : new Dtab(dentries);
+  }
+
+  get size(): number {
+    return this.dentries.length;
+  }
+
+  get isEmpty(): boolean {
+    return this.dentries.length === 0;
+  }
+
+  concat(other: Dtab): Dtab {
+    if (other.isEmpty) return this;
+    if (this.isEmpty) return other;
+    return new Dtab([...this.dentries, ...other.dentries]);
+  }
+
+  append(dentry: Dentry): Dtab {
+    return new Dtab([...this.dentries, dentry]);
+  }
+
+  /**
+   * Finagle's `Dtab.lookup`: every dentry whose prefix matches, scanned last to first, contributes
+   * its tree with the rest of the path appended to each leaf. No match: Neg; one: that tree;
+   * several: an Alt of them, latest first (not flattened).
+   */
+  lookup(path: Path): NameTree<Name> {
+    let first: NameTree<Name> | undefined;
+    let more: NameTree<Name>[] | undefined;
+    const dentries = this.dentries;
+    for (let i = dentries.length - 1; i >= 0; i--) {
+      const d = dentries[i]!;
+      if (!d.prefix.matches(path)) continue;
+      const residual = path.drop(d.prefix.size);
+      const tree = mapTree<Path, Name>(d.dst, (p) => ({ kind: 'path', path: p.concat(residual) }));
+      if (first === undefined) first = tree;
+      else (more ??= [first]).push(tree);
+    }
+    if (more !== undefined) return { kind: 'alt', trees: more };
+    return first ?? Neg;
+  }
+
+  /** Dentries with simplified destinations; those that simplify to Neg are dropped (they are no-ops). */
+  simplified(): Dtab {
+    const out: Dentry[] = [];
+    for (const d of this.dentries) {
+      const dst = simplify(d.dst);
+      if (dst.kind !== 'neg') out.push(new Dentry(d.prefix, dst));
+    }
+    return new Dtab(out);
+  }
+
+  equals(other: Dtab): boolean {
+    return this === other || (this.size === other.size && this.dentries.every((d, i) => d.equals(other.dentries[i]!)));
+  }
+
+  /** Finagle's form: dentries joined by `;`, no spaces. The empty dtab shows as the empty string. */
+  show(): string {
+    if (this.shown === undefined) this.shown = this.dentries.map((d) => d.show()).join(';');
+    return this.shown;
+  }
+
+  toString(): string {
+    return this.show();
+  }
+}
+
+function pathEquals(a: Path, b: Path): boolean {
+  return a.equals(b);
+}

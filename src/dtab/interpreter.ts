@@ -1,0 +1,247 @@
+import type { Closable } from '../util/var.js';
+import { Var } from '../util/var.js';
+import { PENDING, failed, ok, type Activity, type ActivityState } from '../util/activity.js';
+import type { Namer, PrefixedNamer } from '../namers/namer.js';
+import { globalNamer } from '../namers/global.js';
+import type { BoundName, Name } from './name.js';
+import { Neg, type NameTree, type Weighted } from './nametree.js';
+import type { Dtab } from './dtab.js';
+import type { Path } from './path.js';
+import { simplify } from './simplify.js';
+import { treeEquals } from './tree.js';
+
+export const DEFAULT_MAX_DEPTH = 100;
+
+/** Binding followed more than `maxDepth` rewrites (usually a dtab loop such as `/a=>/b;/b=>/a`). */
+export class NamerMaxDepthError extends Error {
+  override readonly name = 'NamerMaxDepthError';
+  constructor(readonly maxDepth: number) {
+    super(`Max recursion level: ${maxDepth} reached in Namer lookup`);
+  }
+}
+
+export interface NameInterpreterOptions {
+  /** Configured namers in configuration order; the last configured is tried first. */
+  namers?: readonly PrefixedNamer[];
+  /** Answers `/$/…` names; receives the whole path. Defaults to `globalNamer()`. */
+  global?: Namer;
+  /** Rewrites allowed before binding gives up (Finagle's `namerMaxDepth`, default 100). */
+  maxDepth?: number;
+}
+
+/** Who answers one lookup once the dtab has said Neg: a configured namer with the path below its prefix, or the global namer. */
+export interface NamerCandidate {
+  readonly namer: Namer;
+  /** The configured namer's prefix (empty for the global namer). */
+  readonly prefix: Path | undefined;
+  readonly path: Path;
+}
+
+/**
+ * Binds logical names to trees of bound names (Linkerd's `ConfiguredNamersInterpreter` over
+ * Finagle's `Namer.bind`).
+ *
+ * A lookup asks the dtab first; only when the dtab gives Neg for that exact path are the configured
+ * namers whose prefix starts the path asked (last configured first, each given the path minus its
+ * prefix, the first non-Neg answer winning), and then the global namer. A leaf naming a path is
+ * looked up and bound again; Alt takes its first child that does not bind to Neg (a Fail stops it,
+ * Empty wins); Union binds every child and keeps those that did not bind to Neg or Fail, with their
+ * weights. Bound trees hold no Alt.
+ *
+ * Binding is reactive: the Activity returned by `bind` re-binds whenever a namer answer it used
+ * changes, for as long as someone observes it.
+ */
+export class NameInterpreter {
+  readonly namers: readonly PrefixedNamer[];
+  readonly global: Namer;
+  readonly maxDepth: number;
+  /** Configured namers in the order they are tried. */
+  private readonly tryOrder: readonly PrefixedNamer[];
+
+  constructor(options: NameInterpreterOptions = {}) {
+    this.namers = options.namers ?? [];
+    this.tryOrder = [...this.namers].reverse();
+    this.global = options.global ?? globalNamer();
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  }
+
+  /**
+   * Bind `path` through `dtab`. The result is lazy: it binds when first observed, keeps the namer
+   * answers it uses observed while it is, and releases them when its last observer leaves.
+   */
+  bind(dtab: Dtab, path: Path): Activity<NameTree<BoundName>> {
+    return new Var<ActivityState<NameTree<BoundName>>>(PENDING, (self) => {
+      const binding = new Binding(this, dtab, path, self);
+      binding.run();
+      return () => binding.close();
+    });
+  }
+
+  /** The namers to ask, in order, for a path the dtab gave Neg for; the global namer last. */
+  candidates(path: Path): NamerCandidate[] {
+    const out: NamerCandidate[] = [];
+    for (const pn of this.tryOrder) {
+      if (path.startsWith(pn.prefix)) out.push({ namer: pn.namer, prefix: pn.prefix, path: path.drop(pn.prefix.size) });
+    }
+    out.push({ namer: this.global, prefix: undefined, path });
+    return out;
+  }
+}
+
+type State<T> = ActivityState<T>;
+type BoundTree = NameTree<BoundName>;
+
+/**
+ * One live binding. Each run walks the tree, reading every namer answer it needs through `read`,
+ * which keeps that answer observed; answers no longer needed are released after the run. Any change
+ * to an observed answer runs it again, so the result follows discovery without polling.
+ */
+class Binding {
+  private readonly observed = new Map<Activity<unknown>, Closable>();
+  private used = new Set<Activity<unknown>>();
+  private running = false;
+  private subscribing = false;
+  private dirty = false;
+  private closed = false;
+  private readonly onChange = (): void => {
+    if (this.closed || this.subscribing) return;
+    if (this.running) this.dirty = true;
+    else this.run();
+  };
+
+  constructor(
+    private readonly interpreter: NameInterpreter,
+    private readonly dtab: Dtab,
+    private readonly path: Path,
+    private readonly out: Var<State<BoundTree>>,
+  ) {}
+
+  run(): void {
+    // A namer that changes its answer while we read it makes us go round again; bounded, so a
+    // namer that answers differently on every read cannot spin us forever.
+    for (let round = 0; round < 100 && !this.closed; round++) {
+      this.dirty = false;
+      this.running = true;
+      this.used = new Set();
+      let state: State<BoundTree>;
+      try {
+        state = this.bindPath(this.path, 0, undefined);
+      } catch (e) {
+        state = failed(asError(e));
+      } finally {
+        this.running = false;
+      }
+      for (const [activity, observation] of this.observed) {
+        if (!this.used.has(activity)) {
+          this.observed.delete(activity);
+          observation.close();
+        }
+      }
+      publish(this.out, state);
+      if (!this.dirty) return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const observation of this.observed.values()) observation.close();
+    this.observed.clear();
+  }
+
+  /** The current answer of a namer activity, keeping it observed. */
+  private read<T>(activity: Activity<T>): State<T> {
+    const a = activity as Activity<unknown>;
+    this.used.add(a);
+    if (!this.observed.has(a)) {
+      this.subscribing = true;
+      try {
+        this.observed.set(a, a.observe(this.onChange));
+      } finally {
+        this.subscribing = false;
+      }
+    }
+    return activity.sample;
+  }
+
+  private lookup(path: Path): State<NameTree<Name>> {
+    const fromDtab = this.dtab.lookup(path);
+    if (fromDtab.kind !== 'neg') return ok(fromDtab);
+    let last: State<NameTree<Name>> = ok(Neg);
+    for (const c of this.interpreter.candidates(path)) {
+      let activity: Activity<NameTree<Name>>;
+      try {
+        activity = c.namer.lookup(c.path);
+      } catch (e) {
+        return failed(asError(e));
+      }
+      last = this.read(activity);
+      if (last.status !== 'ok' || last.value.kind !== 'neg') return last;
+    }
+    return last;
+  }
+
+  private bindPath(path: Path, depth: number, weight: number | undefined): State<BoundTree> {
+    if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
+    const looked = this.lookup(path);
+    if (looked.status !== 'ok') return looked;
+    return this.bindTree(looked.value, depth + 1, weight);
+  }
+
+  private bindTree(tree: NameTree<Name>, depth: number, weight: number | undefined): State<BoundTree> {
+    if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
+    switch (tree.kind) {
+      case 'leaf':
+        if (tree.value.kind === 'bound') return ok(tree as NameTree<BoundName>);
+        return this.bindPath(tree.value.path, depth, weight);
+      case 'fail':
+      case 'neg':
+      case 'empty':
+        return ok(tree);
+      case 'union': {
+        const trees = tree.trees;
+        if (trees.length === 0) return ok(Neg);
+        if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth, trees[0]!.weight);
+        const oks: Weighted<BoundName>[] = [];
+        let firstFailure: State<BoundTree> | undefined;
+        for (const w of trees) {
+          const s = this.bindTree(w.tree, depth, w.weight);
+          if (s.status === 'ok') oks.push({ weight: w.weight, tree: s.value });
+          else if (s.status === 'failed') firstFailure ??= s;
+        }
+        if (oks.length > 0) return ok(simplify<BoundName>({ kind: 'union', trees: oks }));
+        return firstFailure ?? PENDING;
+      }
+      case 'alt': {
+        const trees = tree.trees;
+        if (trees.length === 0) return ok(Neg);
+        for (const child of trees) {
+          const s = this.bindTree(child, depth, weight);
+          if (s.status !== 'ok' || s.value.kind !== 'neg') return s;
+        }
+        return ok(Neg);
+      }
+    }
+  }
+}
+
+/** Set the binding's new state unless it is the same as before (so observers hear only of real changes). */
+function publish(out: Var<State<BoundTree>>, next: State<BoundTree>): void {
+  const prev = out.sample;
+  if (sameState(prev, next)) return;
+  out.set(next);
+}
+
+function sameState(a: State<BoundTree>, b: State<BoundTree>): boolean {
+  if (a.status !== b.status) return false;
+  if (a.status === 'pending') return true;
+  if (a.status === 'failed') return a.error.message === (b as typeof a).error.message;
+  return treeEquals(a.value, (b as typeof a).value, sameBound);
+}
+
+function sameBound(a: BoundName, b: BoundName): boolean {
+  return a === b || (a.addr === b.addr && a.id.equals(b.id) && a.residual.equals(b.residual));
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}

@@ -1,0 +1,252 @@
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
+import { constant, failed, ok, type Activity, type ActivityState } from '../util/activity.js';
+import { Var } from '../util/var.js';
+import type { Addr, BoundName, Name } from '../dtab/name.js';
+import { Empty, Fail, Neg, type NameTree } from '../dtab/nametree.js';
+import { Path } from '../dtab/path.js';
+import type { Namer } from './namer.js';
+
+export interface GlobalNamerOptions {
+  /**
+   * The address set of `host:port`. The default resolves an IP literal (including Java's short
+   * IPv4 forms such as `127.1`) to a constant, and a host name once with `dns.lookup` (all
+   * addresses), keeping the answer.
+   */
+  resolveHost?: (host: string, port: number) => Var<Addr>;
+}
+
+/**
+ * Finagle's `Namer.global` plus Linkerd's `/$/` helper namers. It answers for whole paths starting
+ * with `/$/` (anything else is Neg):
+ * - `/$/inet/<host>/<port>[/residual]`, `/$/inet/<port>` (localhost): a bound name, id
+ *   `/$/inet/<host>/<port>`; `/$/fixedinet/…` the same, always resolved once.
+ * - `/$/nil[/…]` Empty, `/$/fail[/…]` Fail.
+ * - `/$/io.buoyant.rinet/<port>/<host>`: `/$/inet/<host>/<port>` (Linkerd drops the residual).
+ * - `/$/io.buoyant.http.domainToPathPfx/<pfx>/<a.b.c>/…` → `/<pfx>/c/b/a/…`, `…domainToPath`,
+ *   `…subdomainOfPfx/<domain>/<pfx>/<host>/…` → `/<pfx>/<host minus .domain>/…`, `…subdomainOf`,
+ *   `…anyMethod`, `…anyMethodPfx`, `…anyHost`, `…anyHostPfx`, `/$/io.buoyant.hostportPfx/<pfx>/<host:port>/…`
+ *   → `/<pfx>/<host>/<port>/…`, `/$/io.buoyant.porthostPfx/…` → `/<pfx>/<port>/<host>/…`; a name
+ *   they do not fit is Neg.
+ * - anything else under `/$/`: a failed lookup naming it.
+ */
+export function globalNamer(options: GlobalNamerOptions = {}): Namer {
+  return new GlobalNamer(options.resolveHost ?? resolveOnce);
+}
+
+const DOLLAR = '$';
+const MAX_CACHED = 10_000;
+
+class GlobalNamer implements Namer {
+  // One Activity per name, as the Namer contract asks; one address Var per host:port.
+  private readonly answers = new Map<string, Activity<NameTree<Name>>>();
+  private readonly addrs = new Map<string, Var<Addr>>();
+
+  constructor(private readonly resolveHost: (host: string, port: number) => Var<Addr>) {}
+
+  lookup(path: Path): Activity<NameTree<Name>> {
+    const key = path.show();
+    let answer = this.answers.get(key);
+    if (answer === undefined) {
+      if (this.answers.size >= MAX_CACHED) this.answers.clear();
+      answer = this.answer(path);
+      this.answers.set(key, answer);
+    }
+    return answer;
+  }
+
+  private answer(path: Path): Activity<NameTree<Name>> {
+    const s = path.segments;
+    if (s.length < 2 || s[0] !== DOLLAR) return answerOf(ok(Neg));
+    const kind = s[1]!;
+    const rest = path.drop(2);
+    switch (kind) {
+      case 'inet':
+      case 'fixedinet':
+        return this.inet(path, kind);
+      case 'fail':
+        return answerOf(ok(Fail));
+      case 'nil':
+        return answerOf(ok(Empty));
+      case 'io.buoyant.rinet': {
+        if (rest.size < 2) return answerOf(ok(Neg));
+        const [portText, host] = rest.segments as [string, string];
+        const port = parseJavaInt(portText);
+        if (port === undefined) return answerOf(failed(new Error(`Invalid port '${portText}' in ${path.show()}`)));
+        return answerOf(ok(this.bound('inet', host, port, Path.empty)));
+      }
+    }
+    const rewrite = REWRITERS[kind];
+    if (rewrite !== undefined) {
+      const rewritten = rest.isEmpty ? undefined : rewrite(rest);
+      return answerOf(ok(rewritten === undefined ? Neg : { kind: 'leaf', value: { kind: 'path', path: rewritten } }));
+    }
+    return answerOf(failed(new Error(`Unknown global namer '/$/${kind}' in path ${path.show()}`)));
+  }
+
+  /** Finagle's InetPath: `/$/inet/<host>/<port>/…` first, then `/$/inet/<port>/…` (localhost). */
+  private inet(path: Path, scheme: 'inet' | 'fixedinet'): Activity<NameTree<Name>> {
+    const s = path.segments;
+    const withHost = s.length >= 4 ? parseJavaInt(s[3]!) : undefined;
+    if (withHost !== undefined) return answerOf(ok(this.bound(scheme, s[2]!, withHost, path.drop(4), path.take(4))));
+    const localPort = s.length >= 3 ? parseJavaInt(s[2]!) : undefined;
+    if (localPort !== undefined) return answerOf(ok(this.bound(scheme, '', localPort, path.drop(3), path.take(3))));
+    return answerOf(
+      failed(new Error(`Invalid ${scheme} path ${path.show()}: expected /$/${scheme}/<host>/<port> or /$/${scheme}/<port>`)),
+    );
+  }
+
+  private bound(scheme: 'inet' | 'fixedinet', host: string, port: number, residual: Path, id?: Path): NameTree<Name> {
+    const name: BoundName = {
+      kind: 'bound',
+      id: id ?? Path.of(DOLLAR, scheme, host, String(port)),
+      addr: this.addrOf(scheme, host === '' ? '127.0.0.1' : host, port),
+      residual,
+    };
+    return { kind: 'leaf', value: name };
+  }
+
+  private addrOf(scheme: 'inet' | 'fixedinet', host: string, port: number): Var<Addr> {
+    const key = `${scheme} ${host} ${port}`;
+    let addr = this.addrs.get(key);
+    if (addr === undefined) {
+      if (port < 0 || port > 65535) addr = Var.value<Addr>({ type: 'failed', cause: `port out of range: ${port}` });
+      else addr = scheme === 'fixedinet' ? resolveOnce(host, port) : this.resolveHost(host, port);
+      this.addrs.set(key, addr);
+    }
+    return addr;
+  }
+}
+
+function answerOf(state: ActivityState<NameTree<Name>>): Activity<NameTree<Name>> {
+  return constant<NameTree<Name>>(state);
+}
+
+/** Java's `Integer.parseInt`: an optional sign and decimal digits, within 32 bits. */
+function parseJavaInt(text: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= -2147483648 && n <= 2147483647 ? n : undefined;
+}
+
+/**
+ * The default resolver: an IP literal is a constant address; a host name is looked up once with
+ * `dns.lookup` (all addresses) when first observed, and the answer kept.
+ */
+export function resolveOnce(host: string, port: number): Var<Addr> {
+  const ip = ipLiteral(host);
+  if (ip !== undefined) return Var.value<Addr>(boundAddr([ip], port));
+  let started = false;
+  return new Var<Addr>({ type: 'pending' }, (self) => {
+    if (started) return;
+    started = true;
+    dnsLookup(host, { all: true }, (err, addresses) => {
+      if (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        self.set(code === 'ENOTFOUND' || code === 'ENODATA' ? { type: 'neg' } : { type: 'failed', cause: err.message });
+      } else if (addresses.length === 0) {
+        self.set({ type: 'neg' });
+      } else {
+        self.set(boundAddr(addresses.map((a) => a.address), port));
+      }
+    });
+  });
+}
+
+function boundAddr(ips: readonly string[], port: number): Addr {
+  return { type: 'bound', addrs: ips.map((host) => ({ host, port, weight: 1, meta: {} })), meta: {} };
+}
+
+/** An IP literal, including the 1–3 part IPv4 forms Java accepts (`127.1` is 127.0.0.1); else undefined. */
+export function ipLiteral(host: string): string | undefined {
+  if (isIP(host) !== 0) return host;
+  const unbracketed = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : undefined;
+  if (unbracketed !== undefined && isIP(unbracketed) === 6) return unbracketed;
+  const parts = host.split('.');
+  if (parts.length < 1 || parts.length > 3 || !parts.every((p) => /^\d{1,10}$/.test(p))) return undefined;
+  const n = parts.map(Number);
+  const last = n[n.length - 1]!;
+  const lastMax = [2 ** 32, 2 ** 24, 2 ** 16][n.length - 1]!;
+  if (last >= lastMax || n.slice(0, -1).some((x) => x > 255)) return undefined;
+  const bytes = [...n.slice(0, -1)];
+  const tail: number[] = [];
+  let rest = last;
+  for (let i = 0; i < 4 - bytes.length; i++) {
+    tail.unshift(rest & 0xff);
+    rest = Math.floor(rest / 256);
+  }
+  return [...bytes, ...tail].join('.');
+}
+
+// Linkerd's rewriting helper namers (io.buoyant.http.*, io.buoyant.hostportPfx/porthostPfx).
+const HOST = /^[A-Za-z0-9.:_-]+$/;
+const METHOD = /^[A-Z]+$/;
+const DNS_LABEL = /^[a-z0-9][-a-z0-9]*[a-z0-9]?$/;
+
+type Rewrite = (path: Path) => Path | undefined;
+
+/** Java's `String.split`: trailing empty strings are dropped. */
+function javaSplit(s: string, sep: string): string[] {
+  const parts = s.split(sep);
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+function pathOf(segments: string[], rest: Path): Path | undefined {
+  // Finagle would build an empty segment here; a path cannot hold one, so the name does not fit.
+  if (segments.some((x) => x.length === 0)) return undefined;
+  return new Path(segments).concat(rest);
+}
+
+function subdomain(domain: string, hostname: string): string | undefined {
+  const sfx = `.${domain}`;
+  const idx = hostname.indexOf(':');
+  const host = idx > 0 ? hostname.slice(0, idx) : hostname;
+  if (!host.endsWith(sfx)) return undefined;
+  const sub = host.slice(0, host.length - sfx.length);
+  return sub.length > 0 ? sub : undefined;
+}
+
+function hostColonPort(s: string): [string, string] | undefined {
+  const parts = javaSplit(s, ':');
+  if (parts.length !== 2) return undefined;
+  const [host, port] = parts as [string, string];
+  return DNS_LABEL.test(port) && port.length <= 63 ? [host, port] : undefined;
+}
+
+const REWRITERS: Record<string, Rewrite> = {
+  'io.buoyant.http.anyMethod': (p) => (METHOD.test(p.segments[0]!) ? p.drop(1) : undefined),
+  'io.buoyant.http.anyMethodPfx': (p) =>
+    p.size >= 2 && METHOD.test(p.segments[1]!) ? pathOf([p.segments[0]!], p.drop(2)) : undefined,
+  'io.buoyant.http.anyHost': (p) => (HOST.test(p.segments[0]!) ? p.drop(1) : undefined),
+  'io.buoyant.http.anyHostPfx': (p) =>
+    p.size >= 2 && HOST.test(p.segments[1]!) ? pathOf([p.segments[0]!], p.drop(2)) : undefined,
+  'io.buoyant.http.subdomainOf': (p) => {
+    if (p.size < 2) return undefined;
+    const [domain, host] = p.segments as [string, string];
+    if (!HOST.test(domain) || !HOST.test(host)) return undefined;
+    const sub = subdomain(domain, host);
+    return sub === undefined ? undefined : pathOf([sub], p.drop(2));
+  },
+  'io.buoyant.http.subdomainOfPfx': (p) => {
+    if (p.size < 3) return undefined;
+    const [domain, pfx, host] = p.segments as [string, string, string];
+    if (!HOST.test(domain) || !HOST.test(host)) return undefined;
+    const sub = subdomain(domain, host);
+    return sub === undefined ? undefined : pathOf([pfx, sub], p.drop(3));
+  },
+  'io.buoyant.http.domainToPath': (p) =>
+    HOST.test(p.segments[0]!) ? pathOf(javaSplit(p.segments[0]!, '.').reverse(), p.drop(1)) : undefined,
+  'io.buoyant.http.domainToPathPfx': (p) =>
+    p.size >= 2 && HOST.test(p.segments[1]!)
+      ? pathOf([p.segments[0]!, ...javaSplit(p.segments[1]!, '.').reverse()], p.drop(2))
+      : undefined,
+  'io.buoyant.hostportPfx': (p) => {
+    const hp = p.size >= 2 ? hostColonPort(p.segments[1]!) : undefined;
+    return hp === undefined ? undefined : pathOf([p.segments[0]!, hp[0], hp[1]], p.drop(2));
+  },
+  'io.buoyant.porthostPfx': (p) => {
+    const hp = p.size >= 2 ? hostColonPort(p.segments[1]!) : undefined;
+    return hp === undefined ? undefined : pathOf([p.segments[0]!, hp[1], hp[0]], p.drop(2));
+  },
+};

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  NameInterpreter,
+  Path,
+  parseDtab,
+  parsePath,
+  showTree,
+  type BoundName,
+  type NameTree,
+} from '../../src/dtab/index.js';
+import type { ActivityState } from '../../src/util/activity.js';
+import { ok } from '../../src/util/activity.js';
+import { Neg, leaf } from '../../src/dtab/nametree.js';
+import { MemoryNamer } from './memory-namer.js';
+
+const K8S = parsePath('/#/io.l5d.k8s');
+
+function show(state: ActivityState<NameTree<BoundName>>): string {
+  if (state.status === 'pending') return 'pending';
+  if (state.status === 'failed') return `failed: ${state.error.message}`;
+  return showTree(state.value, (b) => b.id.show() + (b.residual.isEmpty ? '' : `+${b.residual.show()}`));
+}
+
+/** Observe a binding once and return what it says now. */
+function bindNow(interpreter: NameInterpreter, dtab: string, path: string): string {
+  const act = interpreter.bind(parseDtab(dtab), parsePath(path));
+  let seen = '';
+  const obs = act.observe((s) => (seen = show(s)));
+  obs.close();
+  return seen;
+}
+
+test('bind: dtab rewrites down to a configured namer, residual kept', () => {
+  const k8s = new MemoryNamer(K8S);
+  k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  assert.equal(bindNow(i, '/svc => /#/io.l5d.k8s/default/grpc', '/svc/echo'), '/#/io.l5d.k8s/default/grpc/echo');
+  assert.deepEqual(k8s.lookups, ['/default/grpc/echo']);
+});
+
+test('bind: Alt falls through only on Neg; Fail stops; Empty wins', () => {
+  const n = new MemoryNamer(K8S);
+  n.bind('/b', '1.1.1.1:1');
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const d = '/x => /#/io.l5d.k8s';
+  assert.equal(bindNow(i, d, '/#/io.l5d.k8s/a'), '~');
+  assert.equal(bindNow(i, `${d}; /s => /x/a | /x/b`, '/s'), '/#/io.l5d.k8s/b');
+  assert.equal(bindNow(i, `${d}; /s => /nowhere | /x/b`, '/s'), '/#/io.l5d.k8s/b');
+  assert.equal(bindNow(i, `${d}; /s => ! | /x/b`, '/s'), '!');
+  assert.equal(bindNow(i, `${d}; /s => /$/fail | /x/b`, '/s'), '!');
+  assert.equal(bindNow(i, `${d}; /s => $ | /x/b`, '/s'), '$');
+  assert.equal(bindNow(i, `${d}; /s => /$/nil | /x/b`, '/s'), '$');
+  assert.equal(bindNow(i, `${d}; /s => ~ | ~`, '/s'), '~');
+  n.fail('/bad', 'boom');
+  assert.equal(bindNow(i, `${d}; /s => /x/bad | /x/b`, '/s'), 'failed: boom');
+  n.pending('/slow');
+  assert.equal(bindNow(i, `${d}; /s => /x/slow | /x/b`, '/s'), 'pending');
+});
+
+test('bind: Union binds all, drops Neg and Fail children, keeps weights; nothing left is Neg and falls through', () => {
+  const n = new MemoryNamer(K8S);
+  n.bind('/a', '1.1.1.1:1');
+  n.bind('/b', '2.2.2.2:2');
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const d = '/x => /#/io.l5d.k8s';
+  assert.equal(bindNow(i, `${d}; /s => 0.3*/x/a & 0.7*/x/b`, '/s'), '0.30*/#/io.l5d.k8s/a & 0.70*/#/io.l5d.k8s/b');
+  assert.equal(bindNow(i, `${d}; /s => 0.3*/x/a & 0.7*/x/none & ! `, '/s'), '/#/io.l5d.k8s/a');
+  assert.equal(bindNow(i, `${d}; /s => (! & !) | /x/b`, '/s'), '/#/io.l5d.k8s/b');
+  assert.equal(bindNow(i, `${d}; /s => (/x/none & ~) | /x/b`, '/s'), '/#/io.l5d.k8s/b');
+  assert.equal(bindNow(i, `${d}; /s => $ & /x/a`, '/s'), '$ & /#/io.l5d.k8s/a');
+  n.fail('/bad', 'first failure');
+  n.pending('/slow');
+  assert.equal(bindNow(i, `${d}; /s => /x/bad & /x/a`, '/s'), '/#/io.l5d.k8s/a');
+  assert.equal(bindNow(i, `${d}; /s => /x/slow & /x/bad`, '/s'), 'failed: first failure');
+  assert.equal(bindNow(i, `${d}; /s => /x/slow & /x/none`, '/s'), '~');
+  assert.equal(bindNow(i, `${d}; /s => /x/slow & /x/slow`, '/s'), 'pending');
+  // Bound trees hold no Alt: alternatives inside a union resolve to their winner.
+  assert.equal(bindNow(i, `${d}; /s => (/x/none | /x/a) & 2*/x/b`, '/s'), '/#/io.l5d.k8s/a & 2.00*/#/io.l5d.k8s/b');
+});
+
+test('bind: depth limit with Finagle message, configurable', () => {
+  const i = new NameInterpreter();
+  assert.equal(
+    bindNow(i, '/foo/bar => /bar/foo; /bar/foo => /foo/bar', '/foo/bar'),
+    'failed: Max recursion level: 100 reached in Namer lookup',
+  );
+  const small = new NameInterpreter({ maxDepth: 3 });
+  // Every lookup is one level, the global namer's included (Finagle counts the same way).
+  assert.equal(bindNow(small, '/a => /b; /b => /$/nil', '/a'), '$');
+  assert.equal(bindNow(small, '/a => /b; /b => /c; /c => /$/nil', '/a'), 'failed: Max recursion level: 3 reached in Namer lookup');
+});
+
+test('namers: consulted only when the dtab gives Neg for that exact path; last configured first; Neg passes on', () => {
+  const first = new MemoryNamer(parsePath('/#/ns'));
+  const second = new MemoryNamer(parsePath('/#/ns/inner'));
+  first.bind('/inner/svc', '1.1.1.1:1');
+  second.bind('/other', '2.2.2.2:2');
+  const i = new NameInterpreter({
+    namers: [
+      { prefix: first.prefix, kind: 'first', namer: first },
+      { prefix: second.prefix, kind: 'second', namer: second },
+    ],
+  });
+  // second (configured last) is asked first, says Neg, so first answers.
+  assert.equal(bindNow(i, '', '/#/ns/inner/svc'), '/#/ns/inner/svc');
+  assert.deepEqual(second.lookups, ['/svc']);
+  assert.deepEqual(first.lookups, ['/inner/svc']);
+  assert.equal(bindNow(i, '', '/#/ns/inner/other'), '/#/ns/inner/other');
+  // A dentry shadows the namer for that path.
+  first.lookups = [];
+  assert.equal(bindNow(i, '/#/ns/inner/svc => /$/inet/127.0.0.1/9', '/#/ns/inner/svc'), '/$/inet/127.0.0.1/9');
+  assert.deepEqual(first.lookups, []);
+  // A lone `p => ~` gives Neg, which (like no match) goes on to the namers.
+  assert.equal(bindNow(i, '/#/ns/inner/svc => ~', '/#/ns/inner/svc'), '/#/ns/inner/svc');
+  assert.equal(bindNow(i, '', '/#/unknown/x'), '~');
+});
+
+test('reactivity: an observed binding follows namer answers without polling; closing releases the watches', () => {
+  const n = new MemoryNamer(K8S);
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
+  const seen: string[] = [];
+  const obs = act.observe((s) => seen.push(show(s)));
+  assert.deepEqual(seen, ['~']);
+  assert.equal(n.active, 2);
+
+  n.bind('/b', '2.2.2.2:2');
+  assert.deepEqual(seen, ['~', '/#/io.l5d.k8s/b']);
+  n.bind('/a', '1.1.1.1:1');
+  assert.deepEqual(seen.at(-1), '/#/io.l5d.k8s/a');
+  // /a answers now, so /b is no longer needed and its watch is released.
+  assert.equal(n.active, 1);
+  n.set('/a', ok(Neg));
+  assert.deepEqual(seen.at(-1), '/#/io.l5d.k8s/b');
+  assert.equal(n.active, 2);
+  n.pending('/a');
+  assert.equal(seen.at(-1), 'pending');
+  n.fail('/a', 'watch failed');
+  assert.equal(seen.at(-1), 'failed: watch failed');
+  const count = seen.length;
+  n.fail('/a', 'watch failed');
+  assert.equal(seen.length, count, 'the same answer again is not a change');
+
+  obs.close();
+  assert.equal(n.active, 0);
+  n.bind('/a', '1.1.1.1:1');
+  assert.equal(seen.length, count, 'a closed binding hears nothing');
+  // Observing again binds afresh.
+  const again: string[] = [];
+  act.observe((s) => again.push(show(s))).close();
+  assert.deepEqual(again, ['/#/io.l5d.k8s/a']);
+});
+
+test('reactivity: a namer answering with a further path keeps binding through the dtab', () => {
+  const n = new MemoryNamer(parsePath('/#/alias'));
+  const i = new NameInterpreter({ namers: [{ prefix: n.prefix, kind: 'memory', namer: n }] });
+  const act = i.bind(parseDtab('/svc => /#/alias; /target => /$/inet/127.0.0.1/7000'), parsePath('/svc/x'));
+  const seen: string[] = [];
+  const obs = act.observe((s) => seen.push(show(s)));
+  assert.deepEqual(seen, ['~']);
+  n.set('/x', ok(leaf({ kind: 'path', path: Path.of('target') })));
+  assert.deepEqual(seen, ['~', '/$/inet/127.0.0.1/7000']);
+  obs.close();
+});
