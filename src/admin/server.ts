@@ -1,0 +1,227 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { AdminConfig } from '../config/types.js';
+import type { PrefixedNamer } from '../namers/namer.js';
+import type { RouterView } from '../router/introspection.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Logger, LogLevel } from '../util/log.js';
+import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
+import { HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
+import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
+import { DashboardSampler } from './sampler.js';
+import { clientState, dashboardState, namerStatePath } from './views.js';
+
+export interface AdminDeps {
+  routers: RouterView[];
+  namers: PrefixedNamer[];
+  metrics: Metrics;
+  log: Logger;
+  /** Served as `/config.json`. */
+  effectiveConfig: unknown;
+  /** Config loaded, listeners bound, namers synced, not draining. */
+  readiness: () => { ready: boolean; reasons: string[] };
+  /** `POST /admin/shutdown` (only with `controlEnabled`). */
+  onShutdown?: () => void;
+  version: string;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+interface Route {
+  path: string;
+  help: string;
+  control?: boolean;
+  handler: Handler;
+}
+
+const ASSETS = new URL('./assets/', import.meta.url);
+const ASSET_TYPES: Record<string, string> = {
+  'dashboard.js': 'text/javascript; charset=utf-8',
+  'dashboard.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Start the admin HTTP server (node:http, no framework) on `config.ip:config.port`. */
+export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<AdminServer> {
+  const log = deps.log.child({ component: 'admin' });
+  const sampler = new DashboardSampler(deps.metrics);
+  const startedAt = Date.now();
+
+  const routes: Route[] = [
+    { path: '/', help: 'dashboard (HTML)', handler: (_q, res) => serveAsset(res, 'index.html', 'text/html; charset=utf-8') },
+    { path: '/admin', help: 'this list of endpoints', handler: (_q, res) => sendText(res, 200, index()) },
+    { path: '/admin/index.txt', help: 'this list of endpoints', handler: (_q, res) => sendText(res, 200, index()) },
+    { path: '/admin/ping', help: 'pong', handler: (_q, res) => sendText(res, 200, 'pong') },
+    { path: '/live', help: 'liveness probe: 200 while the process answers', handler: (_q, res) => sendText(res, 200, 'live') },
+    {
+      path: '/ready',
+      help: 'readiness probe: 200 when config is loaded, listeners bound, namers synced; 503 with reasons otherwise and while draining',
+      handler: (_q, res) => {
+        const { ready, reasons } = deps.readiness();
+        if (ready) sendText(res, 200, 'ready');
+        else sendText(res, 503, `not ready:\n${reasons.map((r) => `- ${r}`).join('\n') || '- (no reason given)'}`);
+      },
+    },
+    { path: '/metrics', help: 'Prometheus text exposition', handler: (_q, res) => prometheus(res) },
+    { path: '/admin/metrics/prometheus', help: 'Prometheus text exposition (Linkerd path)', handler: (_q, res) => prometheus(res) },
+    {
+      path: '/admin/metrics.json',
+      help: 'metrics as flat Linkerd-style JSON; ?tree=1 nested; ?q=<scope> subtree; ?pretty=true',
+      handler: async (_q, res, url) => {
+        const flat = await flatMetrics(deps.metrics.registry);
+        const pretty = url.searchParams.get('pretty') === 'true';
+        const q = url.searchParams.get('q');
+        if (url.searchParams.get('tree') === '1' || q) {
+          const tree = toTree(flat);
+          const node = q ? subtree(tree, q) : tree;
+          if (!node) return sendJson(res, 404, { error: `No such subtree: ${q}` });
+          return sendJson(res, 200, node, pretty);
+        }
+        sendJson(res, 200, toFlatObject(flat), pretty);
+      },
+    },
+    { path: '/config.json', help: 'the effective configuration', handler: (_q, res, url) => sendJson(res, 200, deps.effectiveConfig ?? null, url.searchParams.get('pretty') === 'true') },
+    {
+      path: '/delegator.json',
+      help: 'delegation tree: GET ?namespace=<router>&path=…&dtab=…, or POST JSON {namespace, dtab, path}',
+      handler: async (req, res, url) => {
+        const request = await readDelegationRequest(req, url);
+        const router = selectRouter(deps.routers, request.namespace);
+        sendJson(res, 200, await delegate(router, request));
+      },
+    },
+    { path: '/delegator', help: 'the dtab playground (dashboard tab)', handler: (_q, res) => sendText(res, 302, 'see /#dtab', { location: '/#dtab' }) },
+    { path: '/client_state.json', help: 'each bound client: address state and endpoints', handler: (_q, res) => sendJson(res, 200, clientState(deps.routers)) },
+    {
+      path: '/admin/dashboard.json',
+      help: 'what the dashboard draws: per-router rates, latency, series of the last minutes, services, clients, dtabs',
+      handler: (_q, res) => sendJson(res, 200, dashboardState(deps, sampler, startedAt)),
+    },
+    {
+      path: '/logging.json',
+      help: 'log level: GET lists it; POST {"level": "debug|info|warn|error"} changes it (control)',
+      handler: async (req, res, url) => {
+        if (req.method === 'GET' && !url.searchParams.has('level')) return sendJson(res, 200, [{ logger: 'root', level: deps.log.level }]);
+        if (!config.controlEnabled) throw controlDisabled();
+        let level: string | null = url.searchParams.get('level');
+        if (req.method === 'POST' && level === null) {
+          const body = await readBody(req);
+          if (isJsonContentType(req.headers['content-type'])) {
+            try {
+              level = String((JSON.parse(body) as { level?: unknown }).level ?? '');
+            } catch {
+              throw new HttpError(400, `Malformed logging request: ${body}`);
+            }
+          } else level = new URLSearchParams(body).get('level');
+        } else if (req.method !== 'POST' && req.method !== 'GET') throw new HttpError(405, 'Use GET or POST', { allow: 'GET, POST' });
+        const normalized = (level ?? '').toLowerCase() as LogLevel;
+        if (!LEVELS.includes(normalized)) throw new HttpError(400, `Invalid level "${level ?? ''}": expected one of ${LEVELS.join(', ')}`);
+        deps.log.setLevel(normalized);
+        log.warn('log level changed', { level: normalized });
+        sendJson(res, 200, [{ logger: 'root', level: normalized }]);
+      },
+    },
+    {
+      path: '/admin/shutdown',
+      help: 'POST: graceful shutdown (control)',
+      control: true,
+      handler: (req, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'Use POST to shut down', { allow: 'POST' });
+        if (!deps.onShutdown) throw new HttpError(501, 'This process has no shutdown hook');
+        log.warn('shutdown requested through the admin');
+        sendText(res, 202, 'shutting down');
+        deps.onShutdown();
+      },
+    },
+  ];
+  const byPath = new Map(routes.map((r) => [r.path, r]));
+
+  function index(): string {
+    const lines = routes.map((r) => `${r.path.padEnd(28)} ${r.help}${r.control && !config.controlEnabled ? ' [disabled: admin.controlEnabled is false]' : ''}`);
+    lines.push(`${'/namer_state/<prefix>.json'.padEnd(28)} namer watch state: ${deps.namers.map((n) => namerStatePath(n)).join(', ') || 'no namers'}`);
+    return `kube-grpc-router ${deps.version} admin\n\n${lines.join('\n')}`;
+  }
+
+  function controlDisabled(): HttpError {
+    return new HttpError(403, 'Control endpoints are disabled: set admin.controlEnabled: true to allow shutdown and log level changes');
+  }
+
+  async function prometheus(res: ServerResponse): Promise<void> {
+    sendBody(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics(), { 'cache-control': 'no-store' });
+  }
+
+  async function serveAsset(res: ServerResponse, name: string, type: string): Promise<void> {
+    const body = await readFile(new URL(name, ASSETS));
+    sendBody(res, 200, type, body, { 'cache-control': 'no-cache' });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const route = byPath.get(url.pathname);
+    if (route) {
+      if (route.control && !config.controlEnabled) throw controlDisabled();
+      // Read-only endpoints answer GET and HEAD; the few that take other methods check themselves.
+      const mutating = route.path === '/delegator.json' || route.path === '/logging.json' || route.control;
+      if (!mutating && req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}`, { allow: 'GET, HEAD' });
+      return route.handler(req, res, url);
+    }
+    if (url.pathname.startsWith('/assets/')) {
+      const name = url.pathname.slice('/assets/'.length);
+      const type = ASSET_TYPES[name];
+      if (type) return serveAsset(res, name, type);
+    }
+    if (url.pathname.startsWith('/namer_state/') && url.pathname.endsWith('.json')) {
+      const wanted = decodeURIComponent(url.pathname.slice('/namer_state/'.length, -'.json'.length));
+      const namer = deps.namers.find((n) => namerStatePath(n) === `/namer_state/${wanted}.json` || n.prefix.show() === '/' + wanted || n.prefix.show() === wanted);
+      if (!namer) {
+        const known = deps.namers.map((n) => namerStatePath(n)).join(', ') || 'none';
+        throw new HttpError(404, `No namer at "${wanted}" (known: ${known})`);
+      }
+      if (!namer.namer.state) throw new HttpError(404, `Namer ${namer.prefix.show()} (${namer.kind}) keeps no watch state`);
+      return sendJson(res, 200, { prefix: namer.prefix.show(), kind: namer.kind, state: namer.namer.state() });
+    }
+    throw new HttpError(404, `No admin endpoint at ${url.pathname}; see /admin for the list`);
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) return sendText(res, err.status, err.message, err.headers);
+      log.error('admin request failed', { path: req.url, err });
+      sendText(res, 500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  });
+  // Admin connections are short; do not let an idle browser tab keep close() waiting.
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.ip, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  sampler.start();
+  const port = (server.address() as AddressInfo).port;
+  log.info('admin listening', { ip: config.ip, port, controlEnabled: config.controlEnabled });
+
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sampler.stop();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,344 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
+import type { RouterSnapshot, RouterView } from '../../src/router/introspection.js';
+import type { PrefixedNamer } from '../../src/namers/namer.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { Logger } from '../../src/util/log.js';
+import { Path } from '../../src/dtab/path.js';
+import { Neg, type NameTree } from '../../src/dtab/nametree.js';
+import type { Name } from '../../src/dtab/name.js';
+import { constant, ok } from '../../src/util/activity.js';
+
+/**
+ * The admin over real HTTP on 127.0.0.1. Routers are seen only through the RouterView contract; here
+ * one is a plain implementation of it with a fixed snapshot, so each endpoint's answer can be checked
+ * against known input. (The dashboard test drives the real Router with real gRPC traffic.)
+ */
+class SnapshotRouterView implements RouterView {
+  readonly calls: { path: string; dtab: string }[] = [];
+  constructor(
+    readonly label: string,
+    private readonly snap: RouterSnapshot,
+    private readonly answer: (path: string, dtab: string) => Promise<unknown> = async (path, dtab) => ({ type: 'neg', path, dtab }),
+  ) {}
+  snapshot(): RouterSnapshot {
+    return this.snap;
+  }
+  delegate(path: string, dtab: string): Promise<unknown> {
+    this.calls.push({ path, dtab });
+    return this.answer(path, dtab);
+  }
+}
+
+const SNAPSHOT: RouterSnapshot = {
+  label: 'h2',
+  servers: [{ ip: '127.0.0.1', port: 4140 }],
+  dtab: { base: '/svc => /$/inet/127.0.0.1/8080', effective: '/svc => /$/inet/127.0.0.1/8080' },
+  services: [{ name: '/svc/com.example.grpc.EchoService', clients: ['/$/inet/127.0.0.1/8080'] }],
+  clients: [
+    {
+      id: '/$/inet/127.0.0.1/8080',
+      loadBalancer: 'roundRobin',
+      addr: 'bound',
+      endpoints: [{ address: '127.0.0.1:8080', weight: 1, state: 'connected', inFlight: 0, requests: 5, failures: 1, latencyMs: 1.5 }],
+    },
+  ],
+};
+
+interface Harness {
+  admin: AdminServer;
+  base: string;
+  metrics: Metrics;
+  log: Logger;
+  router: SnapshotRouterView;
+  readiness: { ready: boolean; reasons: string[] };
+  shutdowns: number;
+}
+
+async function withAdmin(
+  options: { controlEnabled?: boolean; answer?: (path: string, dtab: string) => Promise<unknown>; extraRouters?: RouterView[] },
+  body: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const metrics = new Metrics({ processMetrics: false });
+  const log = Logger.create({ level: 'info', sink: { write() {} } });
+  const router = new SnapshotRouterView('h2', SNAPSHOT, options.answer);
+  const readiness = { ready: false, reasons: ['listeners not bound yet'] };
+  const namer: PrefixedNamer = {
+    prefix: Path.of('#', 'io.l5d.k8s'),
+    kind: 'io.l5d.k8s',
+    namer: { lookup: () => constant(ok<NameTree<Name>>(Neg)), state: () => ({ watches: 2, lastSync: '2026-01-01T00:00:00Z' }) },
+  };
+  const stateless: PrefixedNamer = { prefix: Path.of('#', 'io.l5d.dns'), kind: 'io.l5d.dns', namer: { lookup: () => constant(ok<NameTree<Name>>(Neg)) } };
+  const h: Harness = { admin: undefined as unknown as AdminServer, base: '', metrics, log, router, readiness, shutdowns: 0 };
+  const deps: AdminDeps = {
+    routers: [router, ...(options.extraRouters ?? [])],
+    namers: [namer, stateless],
+    metrics,
+    log,
+    effectiveConfig: { admin: { port: 0 }, routers: [{ label: 'h2' }] },
+    readiness: () => readiness,
+    onShutdown: () => void h.shutdowns++,
+    version: '9.9.9-test',
+  };
+  h.admin = await startAdmin({ ip: '127.0.0.1', port: 0, controlEnabled: options.controlEnabled ?? false }, deps);
+  h.base = `http://127.0.0.1:${h.admin.port}`;
+  try {
+    await body(h);
+  } finally {
+    await h.admin.close();
+  }
+}
+
+async function get(url: string, init?: RequestInit): Promise<{ status: number; text: string; type: string }> {
+  const res = await fetch(url, init);
+  return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
+}
+
+/** Prometheus text exposition parsed back: family types and every sample. */
+function parsePrometheus(text: string) {
+  const types = new Map<string, string>();
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const typeLine = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (typeLine) {
+      types.set(typeLine[1]!, typeLine[2]!);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return { types, samples };
+}
+
+function recordTraffic(metrics: Metrics, n: { ok: number; unavailable: number }) {
+  const labels = { router: 'h2', service: '/svc/com.example.grpc.EchoService', client: '/$/inet/127.0.0.1/8080' };
+  metrics.requests.inc({ ...labels, grpc_code: 'OK' }, n.ok);
+  metrics.requests.inc({ ...labels, grpc_code: 'UNAVAILABLE' }, n.unavailable);
+  for (let i = 0; i < n.ok + n.unavailable; i++) metrics.requestDuration.observe(labels, 0.003);
+}
+
+test('ping, live, index and unknown paths', async () => {
+  await withAdmin({}, async ({ base }) => {
+    assert.deepEqual(await get(`${base}/admin/ping`).then((r) => [r.status, r.text.trim()]), [200, 'pong']);
+    assert.equal((await get(`${base}/live`)).status, 200);
+    const index = await get(`${base}/admin`);
+    assert.equal(index.status, 200);
+    for (const p of ['/admin/ping', '/ready', '/metrics', '/admin/metrics.json', '/delegator.json', '/client_state.json', '/namer_state/io.l5d.k8s.json']) {
+      assert.ok(index.text.includes(p), `index lists ${p}`);
+    }
+    assert.match(index.text, /\/admin\/shutdown .*disabled/);
+    const missing = await get(`${base}/nope`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.text, /No admin endpoint at \/nope/);
+    assert.equal((await get(`${base}/admin/ping`, { method: 'DELETE' })).status, 405);
+  });
+});
+
+test('readiness follows the process: 503 with reasons, 200 when ready, 503 again while draining', async () => {
+  await withAdmin({}, async ({ base, readiness }) => {
+    let r = await get(`${base}/ready`);
+    assert.equal(r.status, 503);
+    assert.match(r.text, /listeners not bound yet/);
+    readiness.ready = true;
+    readiness.reasons = [];
+    r = await get(`${base}/ready`);
+    assert.deepEqual([r.status, r.text.trim()], [200, 'ready']);
+    readiness.ready = false;
+    readiness.reasons = ['draining: shutting down'];
+    r = await get(`${base}/ready`);
+    assert.equal(r.status, 503);
+    assert.match(r.text, /draining/);
+    assert.equal((await get(`${base}/live`)).status, 200, 'still live while draining');
+  });
+});
+
+test('Prometheus text at /metrics and /admin/metrics/prometheus parses back with the recorded series', async () => {
+  await withAdmin({}, async ({ base, metrics }) => {
+    recordTraffic(metrics, { ok: 7, unavailable: 2 });
+    metrics.streamsInFlight.set({ router: 'h2', client: '/$/inet/127.0.0.1/8080' }, 3);
+    for (const path of ['/metrics', '/admin/metrics/prometheus']) {
+      const r = await get(base + path);
+      assert.equal(r.status, 200);
+      assert.match(r.type, /^text\/plain; version=0\.0\.4/);
+      const { types, samples } = parsePrometheus(r.text);
+      assert.equal(types.get('kgr_requests_total'), 'counter');
+      assert.equal(types.get('kgr_request_duration_seconds'), 'histogram');
+      const find = (name: string, labels: Record<string, string>) =>
+        samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+      assert.equal(find('kgr_requests_total', { grpc_code: 'OK', client: '/$/inet/127.0.0.1/8080' })?.value, 7);
+      assert.equal(find('kgr_requests_total', { grpc_code: 'UNAVAILABLE' })?.value, 2);
+      assert.equal(find('kgr_request_duration_seconds_count', { service: '/svc/com.example.grpc.EchoService' })?.value, 9);
+      assert.equal(find('kgr_request_duration_seconds_bucket', { le: '0.0025' })?.value, 0);
+      assert.equal(find('kgr_request_duration_seconds_bucket', { le: '0.005' })?.value, 9);
+      assert.equal(find('kgr_streams_in_flight', { router: 'h2' })?.value, 3);
+    }
+  });
+});
+
+test('metrics.json: flat Linkerd-style names, ?tree=1 nesting and ?q= subtrees', async () => {
+  await withAdmin({}, async ({ base, metrics }) => {
+    recordTraffic(metrics, { ok: 4, unavailable: 1 });
+    const flat = JSON.parse((await get(`${base}/admin/metrics.json`)).text) as Record<string, number>;
+    const scope = 'rt/h2/service/svc/com.example.grpc.EchoService/client/$/inet/127.0.0.1/8080';
+    assert.equal(flat[`${scope}/grpc_code/OK/requests`], 4);
+    assert.equal(flat[`${scope}/grpc_code/UNAVAILABLE/requests`], 1);
+    assert.equal(flat[`${scope}/request_duration_seconds.count`], 5);
+    const p50 = flat[`${scope}/request_duration_seconds.p50`]!;
+    assert.ok(p50 > 0.0025 && p50 <= 0.005, `p50 ${p50} inside the 2.5–5 ms bucket`);
+
+    const tree = JSON.parse((await get(`${base}/admin/metrics.json?tree=1`)).text);
+    assert.equal(tree.rt.h2.service.svc['com.example.grpc.EchoService'].client.$.inet['127.0.0.1']['8080'].grpc_code.OK.requests.counter, 4);
+
+    const sub = await get(`${base}/admin/metrics.json?q=rt/h2/service`);
+    assert.equal(sub.status, 200);
+    assert.ok(JSON.parse(sub.text).svc);
+    const none = await get(`${base}/admin/metrics.json?q=rt/nope`);
+    assert.equal(none.status, 404);
+    assert.deepEqual(JSON.parse(none.text), { error: 'No such subtree: rt/nope' });
+  });
+});
+
+test('config.json, client_state.json and namer_state', async () => {
+  await withAdmin({}, async ({ base }) => {
+    assert.deepEqual(JSON.parse((await get(`${base}/config.json`)).text), { admin: { port: 0 }, routers: [{ label: 'h2' }] });
+    const clients = JSON.parse((await get(`${base}/client_state.json`)).text);
+    assert.deepEqual(clients['/$/inet/127.0.0.1/8080'].addresses, ['127.0.0.1:8080']);
+    assert.equal(clients['/$/inet/127.0.0.1/8080'].state, 'bound');
+    assert.equal(clients['/$/inet/127.0.0.1/8080'].endpoints[0].failures, 1);
+
+    const k8s = await get(`${base}/namer_state/io.l5d.k8s.json`);
+    assert.equal(k8s.status, 200);
+    assert.deepEqual(JSON.parse(k8s.text), { prefix: '/#/io.l5d.k8s', kind: 'io.l5d.k8s', state: { watches: 2, lastSync: '2026-01-01T00:00:00Z' } });
+    assert.equal((await get(`${base}/namer_state/%23/io.l5d.k8s.json`)).status, 200, 'the full prefix, percent-encoded, works too');
+    const dns = await get(`${base}/namer_state/io.l5d.dns.json`);
+    assert.equal(dns.status, 404);
+    assert.match(dns.text, /keeps no watch state/);
+    const unknown = await get(`${base}/namer_state/io.l5d.consul.json`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.text, /known: \/namer_state\/io\.l5d\.k8s\.json/);
+  });
+});
+
+test('delegator.json: GET and POST reach the named router with exactly the given path and dtab', async () => {
+  const other = new SnapshotRouterView('other', { ...SNAPSHOT, label: 'other' });
+  await withAdmin({ extraRouters: [other] }, async ({ base, router }) => {
+    const dtab = '/svc => /$/inet/127.0.0.1/9000';
+    const r = await get(`${base}/delegator.json?namespace=h2&path=${encodeURIComponent('/svc/Echo')}&dtab=${encodeURIComponent(dtab)}`);
+    assert.equal(r.status, 200);
+    assert.match(r.type, /application\/json/);
+    assert.deepEqual(JSON.parse(r.text), { type: 'neg', path: '/svc/Echo', dtab });
+    const p = await get(`${base}/delegator.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ namespace: 'other', path: '/svc/Other', dtab: '' }),
+    });
+    assert.equal(p.status, 200);
+    assert.deepEqual(router.calls, [{ path: '/svc/Echo', dtab }]);
+    assert.deepEqual(other.calls, [{ path: '/svc/Other', dtab: '' }]);
+  });
+});
+
+test('delegator.json error codes: 400 bad input, 404 unknown namespace, 415, 405, 503 on timeout', async () => {
+  await withAdmin({ answer: () => new Promise(() => {}) }, async ({ base, router }) => {
+    const post = (body: string, type = 'application/json') => get(`${base}/delegator.json`, { method: 'POST', headers: { 'content-type': type }, body });
+
+    let r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x&dtab=${encodeURIComponent('/svc => ')}`);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /^Invalid dtab: /);
+    r = await post(JSON.stringify({ namespace: 'h2', path: 'svc/no-leading-slash', dtab: '' }));
+    assert.equal(r.status, 400);
+    assert.match(r.text, /^Invalid path: /);
+    r = await get(`${base}/delegator.json?namespace=h2`);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /path/);
+    r = await post('{"namespace": "h2", "path": ');
+    assert.equal(r.status, 400);
+    assert.match(r.text, /^Malformed delegation request: /);
+    r = await post(JSON.stringify({ namespace: 'h2', path: '/svc/x' }));
+    assert.equal(r.status, 400, 'POST requires dtab');
+    r = await post(JSON.stringify({ namespace: 'h2', path: '/svc/x', dtab: '' }), 'text/plain');
+    assert.equal(r.status, 415);
+    assert.match(r.text, /application\/json/);
+    r = await post(JSON.stringify({ namespace: 'nope', path: '/svc/x', dtab: '' }));
+    assert.equal(r.status, 404);
+    assert.match(r.text, /Unknown namespace "nope".*h2/);
+    r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x`, { method: 'PUT', body: '{}' });
+    assert.equal(r.status, 405);
+    assert.equal(router.calls.length, 0, 'bad requests never reach the router');
+
+    r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x`);
+    assert.equal(r.status, 503);
+    assert.equal(r.text.trim(), 'Request timed out.');
+  });
+});
+
+test('control endpoints are off by default and work when enabled', async () => {
+  await withAdmin({}, async ({ base, log }) => {
+    const s = await get(`${base}/admin/shutdown`, { method: 'POST' });
+    assert.equal(s.status, 403);
+    assert.match(s.text, /admin\.controlEnabled/);
+    const l = await get(`${base}/logging.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":"debug"}' });
+    assert.equal(l.status, 403);
+    assert.equal(log.level, 'info');
+    assert.deepEqual(JSON.parse((await get(`${base}/logging.json`)).text), [{ logger: 'root', level: 'info' }]);
+  });
+  await withAdmin({ controlEnabled: true }, async (h) => {
+    assert.equal((await get(`${h.base}/admin/shutdown`)).status, 405);
+    const l = await get(`${h.base}/logging.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":"debug"}' });
+    assert.equal(l.status, 200);
+    assert.equal(h.log.level, 'debug');
+    const bad = await get(`${h.base}/logging.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":"loud"}' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /Invalid level "loud"/);
+    const s = await get(`${h.base}/admin/shutdown`, { method: 'POST' });
+    assert.equal(s.status, 202);
+    assert.equal(h.shutdowns, 1);
+  });
+});
+
+test('dashboard.json turns counter and histogram deltas into rates, success rate and percentiles', async () => {
+  await withAdmin({}, async ({ base, metrics }) => {
+    const dashboard = async () => JSON.parse((await get(`${base}/admin/dashboard.json`)).text);
+    // Let the sampler take a baseline, then record traffic and wait for the next samples.
+    const deadline = Date.now() + 8000;
+    let d = await dashboard();
+    recordTraffic(metrics, { ok: 9, unavailable: 1 });
+    while (Date.now() < deadline) {
+      d = await dashboard();
+      if (d.routers[0].current.rps > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const r = d.routers[0];
+    assert.equal(r.label, 'h2');
+    assert.ok(r.current.rps > 0, 'rate seen');
+    assert.equal(r.current.successRate, 0.9);
+    assert.ok(r.current.p50 > 2.5 && r.current.p50 <= 5, `p50 ${r.current.p50} ms`);
+    assert.ok(r.current.byCode.OK > 0 && r.current.byCode.UNAVAILABLE > 0);
+    assert.ok(r.series.t.length >= 1 && r.series.rps.some((v: number) => v > 0), 'time series has the burst');
+    assert.equal(r.services[0].name, '/svc/com.example.grpc.EchoService');
+    assert.ok(r.services[0].current.rps > 0);
+    assert.equal(r.clients[0].endpoints[0].address, '127.0.0.1:8080');
+    assert.equal(d.version, '9.9.9-test');
+  });
+});
+
+test('the dashboard page and its assets are served from the build', async () => {
+  await withAdmin({}, async ({ base }) => {
+    const page = await get(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.type, /text\/html/);
+    assert.match(page.text, /<script type="module" src="\/assets\/dashboard.js">/);
+    const js = await get(`${base}/assets/dashboard.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.type, /javascript/);
+    assert.equal((await get(`${base}/assets/dashboard.css`)).status, 200);
+    assert.equal((await get(`${base}/assets/../server.js`)).status, 404);
+    assert.ok(!/https?:\/\//.test(page.text.replace(/http:\/\/www\.w3\.org[^"]*/g, '')), 'no external URLs: works offline');
+  });
+});
