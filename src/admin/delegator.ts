@@ -60,11 +60,14 @@ export function selectRouter(routers: readonly RouterView[], namespace: string |
 /** `message` from a syntax error, with its position when the message does not already say it. */
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const { line, column } = err as Error & { line?: number; column?: number };
-  if (typeof line === 'number' && typeof column === 'number' && !err.message.includes(`${line}:${column}`) && !/line \d+/.test(err.message)) {
-    return `${err.message} (at ${line}:${column})`;
+  const { line, column, excerpt } = err as Error & { line?: number; column?: number; excerpt?: string };
+  let text = err.message;
+  if (typeof line === 'number' && typeof column === 'number' && !text.includes(`${line}:${column}`) && !/line \d+/.test(text)) {
+    text += ` (at line ${line}, column ${column})`;
   }
-  return err.message;
+  // The dtab engine marks the offending character in its line, Finagle style: `/svc => [;]`.
+  if (typeof excerpt === 'string' && excerpt !== '') text += `\n  ${excerpt}`;
+  return text;
 }
 
 /** Check path and dtab with the dtab engine, then ask the router, bounded by the timeout. */

@@ -147,10 +147,10 @@ function routerCard(r, width) {
   const s = r.series;
   const cw = Math.floor((width - 36 - 36) / 4) - 22;
   const services = r.services.length
-    ? `<table class="services"><thead><tr><th>logical service</th><th>bound clients</th><th class="num">req/s</th><th class="num">success</th><th class="num">p50</th><th class="num">p99</th><th class="num">in flight</th></tr></thead><tbody>${r.services
+    ? `<table class="services"><thead><tr><th>logical service</th><th>bound clients</th><th class="num">req/s</th><th class="num">success</th><th class="num">p50</th><th class="num">p99</th></tr></thead><tbody>${r.services
         .map((sv) => `<tr data-service="${esc(sv.name)}"><td><code>${esc(sv.name)}</code></td><td>${sv.clients.map((c) => `<code>${esc(c)}</code>`).join('<br>') || '<span class="muted">unbound</span>'}</td>
           <td class="num s-rps">${fmtRate(sv.current.rps)}</td><td class="num ${pctClass(sv.current.successRate)}">${fmtPct(sv.current.successRate)}</td>
-          <td class="num">${fmtMs(sv.current.p50)}</td><td class="num">${fmtMs(sv.current.p99)}</td><td class="num">${sv.current.inFlight}</td></tr>`)
+          <td class="num">${fmtMs(sv.current.p50)}</td><td class="num">${fmtMs(sv.current.p99)}</td></tr>`)
         .join('')}</tbody></table>`
     : `<p class="muted">No logical names routed yet.</p>`;
   const clients = r.clients.length ? r.clients.map(clientCard).join('') : `<p class="muted">No bound clients yet.</p>`;
