@@ -24,7 +24,6 @@ export async function readDelegationRequest(req: IncomingMessage, url: URL): Pro
     if (path === null || path === '') throw new HttpError(400, 'Invalid path: missing the `path` query parameter');
     return { namespace: url.searchParams.get('namespace') ?? undefined, path, dtab: url.searchParams.get('dtab') ?? '' };
   }
-  if (req.method !== 'POST') throw new HttpError(405, `Method ${req.method} not allowed; use GET or POST`, { allow: 'GET, POST' });
   if (!isJsonContentType(req.headers['content-type'])) {
     throw new HttpError(415, `Expected Content-Type: application/json, got ${req.headers['content-type'] ?? 'none'}`);
   }

@@ -36,9 +36,14 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | P
 interface Route {
   path: string;
   help: string;
+  /** Methods answered; default GET and HEAD. */
+  methods?: readonly string[];
+  /** Mutates the process: only served with `admin.controlEnabled`. */
   control?: boolean;
   handler: Handler;
 }
+
+const READ_ONLY = ['GET', 'HEAD'] as const;
 
 const ASSETS = new URL('./assets/', import.meta.url);
 const ASSET_TYPES: Record<string, string> = {
@@ -91,6 +96,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     {
       path: '/delegator.json',
       help: 'delegation tree: GET ?namespace=<router>&path=…&dtab=…, or POST JSON {namespace, dtab, path}',
+      methods: ['GET', 'HEAD', 'POST'],
       handler: async (req, res, url) => {
         const request = await readDelegationRequest(req, url);
         const router = selectRouter(deps.routers, request.namespace);
@@ -107,9 +113,11 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     {
       path: '/logging.json',
       help: 'log level: GET lists it; POST {"level": "debug|info|warn|error"} changes it (control)',
+      methods: ['GET', 'HEAD', 'POST'],
       handler: async (req, res, url) => {
-        if (req.method === 'GET' && !url.searchParams.has('level')) return sendJson(res, 200, [{ logger: 'root', level: deps.log.level }]);
+        if (req.method !== 'POST' && !url.searchParams.has('level')) return sendJson(res, 200, [{ logger: 'root', level: deps.log.level }]);
         if (!config.controlEnabled) throw controlDisabled();
+        // Linkerd changed levels with GET ?level=…; we take that and a POST body.
         let level: string | null = url.searchParams.get('level');
         if (req.method === 'POST' && level === null) {
           const body = await readBody(req);
@@ -120,7 +128,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
               throw new HttpError(400, `Malformed logging request: ${body}`);
             }
           } else level = new URLSearchParams(body).get('level');
-        } else if (req.method !== 'POST' && req.method !== 'GET') throw new HttpError(405, 'Use GET or POST', { allow: 'GET, POST' });
+        }
         const normalized = (level ?? '').toLowerCase() as LogLevel;
         if (!LEVELS.includes(normalized)) throw new HttpError(400, `Invalid level "${level ?? ''}": expected one of ${LEVELS.join(', ')}`);
         deps.log.setLevel(normalized);
@@ -131,9 +139,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     {
       path: '/admin/shutdown',
       help: 'POST: graceful shutdown (control)',
+      methods: ['POST'],
       control: true,
-      handler: (req, res) => {
-        if (req.method !== 'POST') throw new HttpError(405, 'Use POST to shut down', { allow: 'POST' });
+      handler: (_q, res) => {
         if (!deps.onShutdown) throw new HttpError(501, 'This process has no shutdown hook');
         log.warn('shutdown requested through the admin');
         sendText(res, 202, 'shutting down');
@@ -167,9 +175,10 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     const route = byPath.get(url.pathname);
     if (route) {
       if (route.control && !config.controlEnabled) throw controlDisabled();
-      // Read-only endpoints answer GET and HEAD; the few that take other methods check themselves.
-      const mutating = route.path === '/delegator.json' || route.path === '/logging.json' || route.control;
-      if (!mutating && req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}`, { allow: 'GET, HEAD' });
+      const methods = route.methods ?? READ_ONLY;
+      if (!methods.includes(req.method ?? '')) {
+        throw new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
+      }
       return route.handler(req, res, url);
     }
     if (url.pathname.startsWith('/assets/')) {

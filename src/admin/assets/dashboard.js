@@ -203,7 +203,13 @@ function renderHeader(d) {
 }
 function renderDashboard(d) {
   const width = $('routers').clientWidth || 1200;
-  $('routers').innerHTML = d.routers.length ? d.routers.map((r) => routerCard(r, width)).join('') : `<p class="muted">No routers configured.</p>`;
+  const namers = d.namers.length
+    ? `<div class="card namers"><div class="card-head"><h2>Namers</h2><span class="muted">service discovery behind the dtab</span></div>
+        <table><thead><tr><th>prefix</th><th>kind</th><th>watch state</th></tr></thead><tbody>${d.namers
+          .map((n) => `<tr><td><code>${esc(n.prefix)}</code></td><td>${esc(n.kind)}</td><td>${n.statePath ? `<a href="${esc(n.statePath)}"><code>${esc(n.statePath)}</code></a>` : '<span class="muted">–</span>'}</td></tr>`)
+          .join('')}</tbody></table></div>`
+    : '';
+  $('routers').innerHTML = (d.routers.length ? d.routers.map((r) => routerCard(r, width)).join('') : `<p class="muted">No routers configured.</p>`) + namers;
 }
 
 // ---------- dtab tab ----------
