@@ -1,0 +1,413 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type {
+  AdminConfig,
+  ClientConfig,
+  Config,
+  FailureAccrualConfig,
+  IdentifierConfig,
+  InterpreterConfig,
+  LoadBalancerKind,
+  NamerConfig,
+  RouterConfig,
+  ServerConfig,
+  ServiceConfig,
+} from './types.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { parseDuration } from './duration.js';
+import { checkDtab } from './dtab-check.js';
+import { lineColumnToOffset, valueOffsetToSource } from './dtab-position.js';
+import { isMap, isSeq } from 'yaml';
+import { Field, YamlSource, type IgnoredKey } from './yaml-reader.js';
+
+export const NAMER_KINDS = ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs'] as const;
+export const LOAD_BALANCER_KINDS: readonly LoadBalancerKind[] = ['roundRobin', 'p2c', 'ewma'];
+const IDENTIFIER_KINDS = ['io.l5d.header.path', 'io.l5d.header.token'] as const;
+const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
+
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+/** Linkerd's label characters; a prefix or dstPrefix is a path of them. */
+const PATH = /^(\/[A-Za-z0-9_:.#$%-]+)+$/;
+
+export interface LoadedConfig {
+  config: Config;
+  /** Keys accepted for Linkerd compatibility and ignored; the CLI logs them once at start. */
+  ignored: IgnoredKey[];
+}
+
+export interface ParseOptions {
+  /** File name used in messages. Default `config.yaml`. */
+  source?: string;
+  /** Relative `dtabFile`, `rootDir` and `h2AccessLog` paths resolve against this. Default: the file's directory, else cwd. */
+  baseDir?: string;
+}
+
+/** Read and validate a config file; throws ConfigError listing every issue. */
+export function loadConfigFile(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError([{ path: '', message: `cannot read config: ${reason}`, file, line: 1, column: 1 }]);
+  }
+  return parseConfig(text, { source: file, baseDir: dirname(resolve(file)) });
+}
+
+/** Validate config text (YAML, Linkerd 1 keys) into a Config with every default filled. */
+export function parseConfig(text: string, options: ParseOptions = {}): LoadedConfig {
+  const src = new YamlSource(options.source ?? 'config.yaml', text);
+  const reader = new ConfigReader(src, options.baseDir ?? (options.source ? dirname(resolve(options.source)) : process.cwd()));
+  const config = reader.config();
+  if (src.issues.length > 0 || !config) throw new ConfigError(sortIssues(src.issues));
+  return { config, ignored: src.ignored };
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+const IGNORED_TOP = {
+  telemetry: 'metrics are always served in Prometheus form at /admin/metrics/prometheus',
+  usage: 'no usage data is ever reported',
+};
+const IGNORED_EXPERIMENTAL = { experimental: 'every supported feature is enabled without it' };
+
+class ConfigReader {
+  constructor(
+    private readonly src: YamlSource,
+    private readonly baseDir: string,
+  ) {}
+
+  config(): Config | undefined {
+    const root = this.src.root;
+    if (!root.present) {
+      if (this.src.issues.length === 0) root.fail('the config is empty (expected a mapping with at least "routers")');
+      return undefined;
+    }
+    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace'], IGNORED_TOP);
+    if (!top) return undefined;
+    const admin = this.admin(top.get('admin'));
+    const namers = (top.get('namers').list() ?? []).map((f) => this.namer(f));
+    const routersField = top.get('routers').required('a list of routers');
+    const routers = (routersField?.list() ?? []).map((f) => this.router(f));
+    if (isSeq(routersField?.node) && routers.length === 0) routersField.fail('expected at least one router');
+    const shutdownDelayMs = this.duration(top.get('shutdownDelay')) ?? 5000;
+    const shutdownGraceMs = this.duration(top.get('shutdownGrace')) ?? 25000;
+    this.checkUnique(namers.map((n, i) => [n?.prefix, top.get('namers').list()?.[i]] as const), 'prefix', 'namer prefix');
+    this.checkPorts(admin, routers, top);
+    if (this.src.issues.length > 0) return undefined;
+    return { admin: admin!, namers: namers as NamerConfig[], routers: routers as RouterConfig[], shutdownDelayMs, shutdownGraceMs };
+  }
+
+  private admin(field: Field): AdminConfig | undefined {
+    const defaults: AdminConfig = { ip: '127.0.0.1', port: 9990, controlEnabled: false };
+    if (!field.present) return defaults;
+    const f = field.object(['ip', 'port', 'controlEnabled', 'security'], {
+      shutdownGraceMs: 'the admin server stops with the process (see shutdownGrace)',
+      workerThreads: 'Node.js serves the admin API on its event loop',
+    });
+    if (!f) return undefined;
+    let controlEnabled = f.get('controlEnabled').bool();
+    const security = f.get('security').object(['controlEnabled'], {
+      uiEnabled: 'the dashboard is always on',
+      diagnosticsEnabled: 'diagnostics are always on',
+      pathWhitelist: 'not supported; bind admin.ip to a private address instead',
+      pathBlacklist: 'not supported; bind admin.ip to a private address instead',
+    });
+    controlEnabled ??= security?.get('controlEnabled').bool();
+    return {
+      ip: this.ip(f.get('ip')) ?? defaults.ip,
+      port: f.get('port').int(1, 65535) ?? defaults.port,
+      controlEnabled: controlEnabled ?? defaults.controlEnabled,
+    };
+  }
+
+  private namer(field: Field): NamerConfig | undefined {
+    if (!field.present) return field.expected('a namer (a mapping with "kind")');
+    // The kind decides which other keys are allowed, so read it first.
+    if (!isMap(field.node)) return field.expected('a namer (a mapping with "kind")');
+    const kind = field.peek('kind').required('a namer kind')?.oneOf(NAMER_KINDS);
+    if (!kind) return undefined;
+    const common = ['kind', 'prefix'];
+    const extra: Record<(typeof NAMER_KINDS)[number], string[]> = {
+      'io.l5d.k8s': ['host', 'port', 'preferLocalNode', 'idleTtlSecs'],
+      'io.l5d.k8s.ns': ['host', 'port', 'envVar', 'preferLocalNode', 'idleTtlSecs'],
+      'io.l5d.dns': ['refreshIntervalSeconds', 'dnsHosts'],
+      'io.l5d.dnssrv': ['refreshIntervalSeconds', 'dnsHosts'],
+      'io.l5d.fs': ['rootDir'],
+    };
+    const f = field.object([...common, ...extra[kind]], IGNORED_EXPERIMENTAL);
+    if (!f) return undefined;
+    const prefix = this.namerPrefix(f.get('prefix'), kind);
+    switch (kind) {
+      case 'io.l5d.k8s':
+      case 'io.l5d.k8s.ns': {
+        const out: NamerConfig = { kind, prefix: prefix ?? '' };
+        const host = f.get('host').string('a host name or IP');
+        const port = f.get('port').int(1, 65535);
+        if (host !== undefined) out.host = host;
+        if (port !== undefined) out.port = port;
+        if (port !== undefined && host === undefined) out.host = 'localhost';
+        if (host !== undefined && port === undefined) out.port = 8001; // Linkerd's default (kubectl proxy)
+        if (kind === 'io.l5d.k8s.ns') out.envVar = f.get('envVar').string('an environment variable name') ?? 'POD_NAMESPACE';
+        out.preferLocalNode = f.get('preferLocalNode').bool() ?? false;
+        out.idleTtlSecs = f.get('idleTtlSecs').int(0, MAX_INT) ?? 600;
+        return out;
+      }
+      case 'io.l5d.dns':
+      case 'io.l5d.dnssrv': {
+        const out: NamerConfig = { kind, prefix: prefix ?? '', refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? 5 };
+        const hosts = f.get('dnsHosts').list();
+        if (hosts) out.dnsHosts = hosts.map((h) => h.required('a resolver address')?.string('a resolver address ("host" or "host:port")') ?? '');
+        return out;
+      }
+      case 'io.l5d.fs': {
+        const rootDir = f.get('rootDir').required('a directory path')?.string('a directory path');
+        return { kind, prefix: prefix ?? '', rootDir: rootDir === undefined ? '' : this.path(rootDir) };
+      }
+    }
+  }
+
+  /** Linkerd writes `prefix: /io.l5d.k8s` and the namer answers `/#/io.l5d.k8s`; we accept either form. */
+  private namerPrefix(field: Field, kind: string): string | undefined {
+    const text = field.string('a path such as /io.l5d.k8s');
+    if (text === undefined) return field.present ? undefined : `/#/${kind}`;
+    if (!PATH.test(text)) return field.expected('a path such as /io.l5d.k8s (segments of letters, digits and _:.#$%-)');
+    return text.startsWith('/#/') ? text : `/#${text}`;
+  }
+
+  private router(field: Field): RouterConfig | undefined {
+    if (!field.present) return field.expected('a router (a mapping with "protocol" and "servers")');
+    const f = field.object(
+      ['protocol', 'label', 'servers', 'identifier', 'dstPrefix', 'dtab', 'interpreter', 'bindingTimeoutMs', 'client', 'service', 'h2AccessLog'],
+      {
+        ...IGNORED_EXPERIMENTAL,
+        bindingCache: 'bindings are cached per name and released when idle',
+        originator: 'stats are not deduplicated across linkers',
+        tracePropagator: 'tracing headers pass through unchanged',
+        h2AccessLogRollPolicy: 'rotate the access log with an external tool',
+        h2AccessLogAppend: 'the access log is always appended to',
+        h2AccessLogRotateCount: 'rotate the access log with an external tool',
+      },
+    );
+    if (!f) return undefined;
+    const protocol = f.get('protocol').required('"h2"');
+    if (protocol) {
+      const p = protocol.string();
+      if (p !== undefined && p !== 'h2') protocol.fail(`expected "h2", got ${JSON.stringify(p)} (only HTTP/2 gRPC routers are supported)`);
+    }
+    const servers = f.get('servers').required('a list of servers');
+    const serverList = (servers?.list() ?? []).map((s) => this.server(s));
+    if (isSeq(servers?.node) && serverList.length === 0) servers.fail('expected at least one server');
+    const identifiers = f.get('identifier').listOrOne()?.map((i) => this.identifier(i));
+    const dstPrefix = f.get('dstPrefix').string('a path such as /svc');
+    if (dstPrefix !== undefined && !PATH.test(dstPrefix)) f.get('dstPrefix').expected('a path such as /svc');
+    const dtabField = f.get('dtab');
+    const dtab = dtabField.string('a dtab (text such as "/svc => /#/io.l5d.k8s/default/grpc")') ?? '';
+    if (dtabField.present && dtab !== '') this.checkRouterDtab(dtabField, dtab);
+    const router: RouterConfig = {
+      protocol: 'h2',
+      label: f.get('label').string() ?? 'h2',
+      servers: serverList as ServerConfig[],
+      identifier: (identifiers as IdentifierConfig[] | undefined) ?? [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
+      dstPrefix: dstPrefix ?? '/svc',
+      dtab,
+      interpreter: this.interpreter(f.get('interpreter')) ?? { kind: 'default' },
+      bindingTimeoutMs: f.get('bindingTimeoutMs').int(1, MAX_INT) ?? 10000,
+      client: this.client(f.get('client')),
+      service: this.service(f.get('service')),
+    };
+    const accessLog = f.get('h2AccessLog').string('a file path or "-" for stdout');
+    if (accessLog !== undefined) router.h2AccessLog = accessLog === '-' ? '-' : this.path(accessLog);
+    return router;
+  }
+
+  private checkRouterDtab(field: Field, dtab: string): void {
+    const problem = checkDtab(dtab, this.src.file);
+    if (!problem) return;
+    const node = field.node!;
+    const [start, end] = [node.range![0], node.range![1]];
+    const offset = valueOffsetToSource(this.src.text, start, end, dtab, lineColumnToOffset(dtab, problem.line, problem.column));
+    this.src.report(field.path, offset, `invalid dtab: ${problem.message}`);
+  }
+
+  private server(field: Field): ServerConfig | undefined {
+    if (!field.present) return field.expected('a server (a mapping with "port")');
+    const f = field.object(
+      ['ip', 'port', 'clearContext', 'maxConcurrentStreamsPerConnection', 'maxCallDepth', 'maxHeaderListBytes', 'idleTimeoutMs'],
+      {
+        initialStreamWindowBytes: 'Node.js HTTP/2 defaults apply',
+        maxFrameBytes: 'Node.js HTTP/2 defaults apply',
+        headerTableBytes: 'Node.js HTTP/2 defaults apply',
+        windowUpdateRatio: 'Node.js HTTP/2 defaults apply',
+        socketOptions: 'Node.js socket defaults apply',
+        addForwardedHeader: 'no Forwarded header is added',
+      },
+    );
+    if (!f) return undefined;
+    return {
+      ip: this.ip(f.get('ip')) ?? '127.0.0.1',
+      port: f.get('port').int(1, 65535) ?? 4140,
+      clearContext: f.get('clearContext').bool() ?? false,
+      maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? 1000,
+      maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? 10,
+      maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? 16384,
+      idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_INT) ?? 0,
+    };
+  }
+
+  private identifier(field: Field): IdentifierConfig | undefined {
+    if (!field.present) return field.expected('an identifier (a mapping with "kind")');
+    const f = field.object(['kind', 'header', 'segments']);
+    if (!f) return undefined;
+    const kind = f.get('kind').required('an identifier kind')?.oneOf(IDENTIFIER_KINDS);
+    if (kind === 'io.l5d.header.path') {
+      const id: IdentifierConfig = { kind, header: (f.get('header').string() ?? ':path').toLowerCase() };
+      const segments = f.get('segments').int(1, 1000);
+      if (segments !== undefined) id.segments = segments;
+      return id;
+    }
+    if (kind === 'io.l5d.header.token') {
+      if (f.has('segments')) f.get('segments').fail(`"segments" applies to io.l5d.header.path only`);
+      return { kind, header: (f.get('header').string() ?? ':authority').toLowerCase() };
+    }
+    return undefined;
+  }
+
+  private interpreter(field: Field): InterpreterConfig | undefined {
+    const f = field.object(['kind', 'dtabFile']);
+    if (!f) return undefined;
+    const kind = f.get('kind').required('an interpreter kind')?.oneOf(INTERPRETER_KINDS);
+    if (kind === 'io.l5d.fs') {
+      const file = f.get('dtabFile').required('the path of a dtab file')?.string('a file path');
+      return file === undefined ? undefined : { kind, dtabFile: this.path(file) };
+    }
+    if (kind === 'default' && f.has('dtabFile')) f.get('dtabFile').fail('"dtabFile" needs interpreter kind "io.l5d.fs"');
+    return kind ? { kind: 'default' } : undefined;
+  }
+
+  private client(field: Field): ClientConfig {
+    const defaults: ClientConfig = {
+      loadBalancer: { kind: 'roundRobin', decayTimeMs: 10000 },
+      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300000 } },
+      maxAttempts: 3,
+      keepAliveIntervalMs: 0,
+      keepAliveTimeoutMs: 20000,
+      connectTimeoutMs: 3000,
+    };
+    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs'], {
+      requeueBudget: 'unprocessed streams are retried up to maxAttempts',
+      hostConnectionPool: 'HTTP/2 multiplexes one connection per endpoint',
+    });
+    if (!f) return defaults;
+    const kind = f.get('kind');
+    if (kind.present && kind.string() !== 'io.l5d.global') kind.expected('"io.l5d.global" (per-client static configs are not supported)');
+    const lb = f.get('loadBalancer').object(['kind', 'decayTimeMs'], {
+      maxEffort: 'balancers never give up picking',
+      enableProbation: 'endpoints removed by discovery are drained, never probed',
+    });
+    const keepAlive = f.get('keepAliveIntervalMs');
+    const interval = keepAlive.int(0, MAX_INT);
+    if (interval !== undefined && interval !== 0 && interval < 10000) keepAlive.expected('0 (off) or at least 10000 (10 s)');
+    return {
+      loadBalancer: {
+        kind: lb?.get('kind').required('a load balancer kind')?.oneOf(LOAD_BALANCER_KINDS) ?? defaults.loadBalancer.kind,
+        decayTimeMs: lb?.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs,
+      },
+      failureAccrual: this.failureAccrual(f.get('failureAccrual')) ?? defaults.failureAccrual,
+      maxAttempts: f.get('maxAttempts').int(1, 10) ?? defaults.maxAttempts,
+      keepAliveIntervalMs: interval ?? defaults.keepAliveIntervalMs,
+      keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
+      connectTimeoutMs: f.get('connectTimeoutMs').int(1, MAX_INT) ?? defaults.connectTimeoutMs,
+    };
+  }
+
+  private failureAccrual(field: Field): FailureAccrualConfig | undefined {
+    const f = field.object(['kind', 'failures', 'backoff']);
+    if (!f) return undefined;
+    const kind = f.get('kind').required('a failure accrual kind')?.oneOf(['none', 'io.l5d.consecutiveFailures'] as const);
+    if (kind === 'none') return { kind };
+    const backoff = f.get('backoff').object(['kind', 'minMs', 'maxMs', 'ms']);
+    let minMs = 5000;
+    let maxMs = 300000;
+    if (backoff) {
+      const bk = backoff.get('kind').required('"jittered" or "constant"')?.oneOf(['jittered', 'constant'] as const);
+      if (bk === 'constant') {
+        minMs = maxMs = backoff.get('ms').required('milliseconds')?.int(0, MAX_INT) ?? minMs;
+      } else if (bk === 'jittered') {
+        minMs = backoff.get('minMs').int(0, MAX_INT) ?? minMs;
+        maxMs = backoff.get('maxMs').int(0, MAX_INT) ?? maxMs;
+        if (maxMs < minMs) backoff.get('maxMs').expected(`a value ≥ minMs (${minMs})`);
+      }
+    }
+    return { kind: 'io.l5d.consecutiveFailures', failures: f.get('failures').int(1, MAX_INT) ?? 5, backoff: { minMs, maxMs } };
+  }
+
+  private service(field: Field): ServiceConfig {
+    const f = field.object(['kind', 'totalTimeoutMs']);
+    if (!f) return {};
+    const kind = f.get('kind');
+    if (kind.present && kind.string() !== 'io.l5d.global') kind.expected('"io.l5d.global" (per-service static configs are not supported)');
+    const total = f.get('totalTimeoutMs').int(1, MAX_INT);
+    return total === undefined ? {} : { totalTimeoutMs: total };
+  }
+
+  private ip(field: Field): string | undefined {
+    const ip = field.string('an IP address');
+    if (ip === undefined) return undefined;
+    if (isIP(ip) === 0 && ip !== 'localhost') return field.expected('an IP address such as 127.0.0.1 or 0.0.0.0');
+    return ip;
+  }
+
+  private duration(field: Field): number | undefined {
+    if (!field.node) return undefined;
+    const raw = (field.node as { value?: unknown }).value;
+    const ms = typeof raw === 'string' || typeof raw === 'number' ? parseDuration(raw) : undefined;
+    return ms ?? field.expected('a duration such as 5s, 500ms or 1m30s (or a number of milliseconds)');
+  }
+
+  private path(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.baseDir, p);
+  }
+
+  private checkUnique(items: readonly (readonly [string | undefined, Field | undefined])[], key: string, what: string): void {
+    const seen = new Map<string, Field>();
+    for (const [value, field] of items) {
+      if (value === undefined || !field) continue;
+      const first = seen.get(value);
+      if (first) {
+        const pos = this.src.position(first.offset);
+        this.src.report(`${field.path}.${key}`, field.offset, `duplicate ${what} ${JSON.stringify(value)} (first at ${first.path}, line ${pos.line})`);
+      } else seen.set(value, field);
+    }
+  }
+
+  /** Two listeners on one port fail at bind time; say so before binding anything. */
+  private checkPorts(admin: AdminConfig | undefined, routers: (RouterConfig | undefined)[], top: { get(k: string): Field }): void {
+    const routerFields = top.get('routers').list() ?? [];
+    const labels: [string | undefined, Field | undefined][] = routers.map((r, i) => [r?.label, routerFields[i]]);
+    this.checkUnique(labels, 'label', 'router label');
+    const used: { ip: string; port: number; path: string; where: string }[] = [];
+    const claim = (ip: string, port: number, owner: Field, path: string) => {
+      const field = owner.peek('port');
+      const at = field.present ? field : owner;
+      const clash = used.find((u) => u.port === port && (u.ip === ip || wildcard(u.ip) || wildcard(ip)));
+      if (clash) this.src.report(path, at.offset, `port ${port} is already used by ${clash.path} (${clash.where})`);
+      else used.push({ ip, port, path, where: field.present ? `line ${this.src.position(field.offset).line}` : 'its default' });
+    };
+    if (admin) claim(admin.ip, admin.port, top.get('admin'), 'admin.port');
+    routers.forEach((router, i) => {
+      const servers = routerFields[i]?.peek('servers');
+      const serverFields = isSeq(servers?.node) ? servers!.list()! : [];
+      router?.servers.forEach((server, j) => {
+        if (server && serverFields[j]) claim(server.ip, server.port, serverFields[j]!, `routers[${i}].servers[${j}].port`);
+      });
+    });
+  }
+}
+
+function wildcard(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}
