@@ -27,6 +27,8 @@ const IDENTIFIER_KINDS = ['io.l5d.header.path', 'io.l5d.header.token'] as const;
 const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
 
 const MAX_INT = Number.MAX_SAFE_INTEGER;
+/** A DNS name: labels of letters, digits and `-`, not starting or ending with `-`, at least one letter. */
+const HOSTNAME = /^(?=.*[A-Za-z])(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/;
 /** Linkerd's label characters; a prefix or dstPrefix is a path of them. */
 const PATH = /^(\/[A-Za-z0-9_:.#$%-]+)+$/;
 
@@ -354,10 +356,11 @@ class ConfigReader {
     return total === undefined ? {} : { totalTimeoutMs: total };
   }
 
+  /** An IP address or, as Linkerd's InetAddress allows, a host name resolved when binding. */
   private ip(field: Field): string | undefined {
     const ip = field.string('an IP address');
     if (ip === undefined) return undefined;
-    if (isIP(ip) === 0 && ip !== 'localhost') return field.expected('an IP address such as 127.0.0.1 or 0.0.0.0');
+    if (isIP(ip) === 0 && !HOSTNAME.test(ip)) return field.expected('an IP address such as 127.0.0.1 or 0.0.0.0');
     return ip;
   }
 

@@ -286,3 +286,24 @@ test('namer prefixes accept the Linkerd form and the full form', () => {
     'namers[0].prefix: expected a path such as /io.l5d.k8s (segments of letters, digits and _:.#$%-), got "no slash" (config.yaml:2:42)',
   ]);
 });
+
+test('the router dtab is parsed at load and a syntax error points inside the YAML file', () => {
+  // A literal block: the error's dtab line 2, column 19 is file line 6, column 23 (4 spaces of indent).
+  const block = `routers:
+- protocol: h2
+  servers: [{port: 4140}]
+  dtab: |
+    /svc => /#/io.l5d.k8s/default/grpc;
+    /svc/b => /#/a/b &;
+`;
+  const [line] = errorsOf(block);
+  assert.match(line!, /^routers\[0\]\.dtab: invalid dtab: expected .* but found ';' \(config\.yaml:6:23\)$/);
+  // A plain one-line value.
+  assert.match(errorsOf(MINIMAL + '  dtab: /svc => /a /b\n')[0]!, /^routers\[0\]\.dtab: invalid dtab: expected .* but found '\/' \(config\.yaml:5:20\)$/);
+  // A quoted value.
+  assert.match(errorsOf(MINIMAL + '  dtab: "/svc => /a;;"\n')[0]!, /^routers\[0\]\.dtab: invalid dtab: expected .* but found ';' \(config\.yaml:5:21\)$/);
+  // A folded block whose error is at the end of the text.
+  assert.match(errorsOf(MINIMAL + '  dtab: >\n    /svc =>\n')[0]!, /^routers\[0\]\.dtab: invalid dtab: expected .* but found end of input \(config\.yaml:6:12\)$/);
+  // A good dtab with comments loads.
+  parseConfig(MINIMAL + '  dtab: |\n    # rules\n    /svc => /#/io.l5d.k8s/default/grpc; # the namer\n');
+});
