@@ -18,3 +18,16 @@ export {
   type NamerCandidate,
 } from './interpreter.js';
 export { globalNamer, resolveOnce, ipLiteral, type GlobalNamerOptions } from '../namers/global.js';
+export { sameBindingState } from './interpreter.js';
+export { BindingCache, type BindingCacheOptions } from './binding-cache.js';
+export {
+  delegate,
+  addrJson,
+  DelegateTimeoutError,
+  DelegateDepthError,
+  type DelegateNode,
+  type DelegateAddr,
+  type DelegateBound,
+  type DelegateDentry,
+  type DelegateOptions,
+} from './delegate.js';

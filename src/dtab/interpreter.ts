@@ -227,11 +227,12 @@ class Binding {
 /** Set the binding's new state unless it is the same as before (so observers hear only of real changes). */
 function publish(out: Var<State<BoundTree>>, next: State<BoundTree>): void {
   const prev = out.sample;
-  if (sameState(prev, next)) return;
+  if (sameBindingState(prev, next)) return;
   out.set(next);
 }
 
-function sameState(a: State<BoundTree>, b: State<BoundTree>): boolean {
+/** Whether two binding states say the same (same status, error message, or tree of the same bound names). */
+export function sameBindingState(a: State<BoundTree>, b: State<BoundTree>): boolean {
   if (a.status !== b.status) return false;
   if (a.status === 'pending') return true;
   if (a.status === 'failed') return a.error.message === (b as typeof a).error.message;

@@ -1,0 +1,308 @@
+import type { Activity, ActivityState } from '../util/activity.js';
+import type { Var } from '../util/var.js';
+import type { Dentry, Dtab } from './dtab.js';
+import type { NameInterpreter } from './interpreter.js';
+import type { Addr, BoundName, Name } from './name.js';
+import type { NameTree } from './nametree.js';
+import { Path } from './path.js';
+import { showNameTree } from './show.js';
+
+// ---- Linkerd's /delegator.json shape ---------------------------------------------------------
+
+export interface DelegateDentry {
+  prefix: string;
+  dst: string;
+}
+
+export type DelegateAddr =
+  | { type: 'bound'; addrs: { ip: string; port: number; meta: Record<string, unknown> }[]; meta: Record<string, unknown> }
+  | { type: 'neg' }
+  | { type: 'failed'; cause: string }
+  | { type: 'pending' };
+
+export interface DelegateBound {
+  addr: DelegateAddr;
+  /** The bound id, e.g. `/$/inet/127.1/8080`. */
+  id: string;
+  /** The residual path, `/` when empty. */
+  path: string;
+}
+
+/** One step of a delegation, as Linkerd's delegator serves it (`dentry` absent on the root). */
+export type DelegateNode =
+  | { type: 'delegate'; path: string; dentry?: DelegateDentry; delegate: DelegateNode }
+  | { type: 'alt'; path: string; dentry?: DelegateDentry; alt: DelegateNode[] }
+  | { type: 'union'; path: string; dentry?: DelegateDentry; union: { weight: number; tree: DelegateNode }[] }
+  | { type: 'leaf'; path: string; dentry?: DelegateDentry; bound: DelegateBound }
+  | { type: 'neg'; path: string; dentry?: DelegateDentry }
+  | { type: 'fail'; path: string; dentry?: DelegateDentry }
+  | { type: 'empty'; path: string; dentry?: DelegateDentry }
+  | { type: 'exception'; path: string; dentry?: DelegateDentry; message: string };
+
+export interface DelegateOptions {
+  /** How long to wait for namer answers and address sets (Linkerd: 2 s). Default 2000. */
+  timeoutMs?: number;
+}
+
+/** The delegation did not settle in time (Linkerd answers 503 `Request timed out.`). */
+export class DelegateTimeoutError extends Error {
+  override readonly name = 'DelegateTimeoutError';
+  constructor() {
+    super('Request timed out.');
+  }
+}
+
+/** More than 100 rewrites while delegating. */
+export class DelegateDepthError extends Error {
+  override readonly name = 'DelegateDepthError';
+  constructor() {
+    super('Max recursion level reached.');
+  }
+}
+
+const MAX_DEPTH = 100;
+const FAIL_PREFIX = Path.of('$', 'fail');
+
+// ---- The delegation tree (Linkerd's DelegateTree) --------------------------------------------
+
+/** `null` is Linkerd's no-op dentry (the root's). */
+type D = Dentry | null;
+
+type DTree =
+  | { kind: 'delegate'; path: Path; dentry: D; tree: DTree }
+  | { kind: 'alt'; path: Path; dentry: D; trees: DTree[] }
+  | { kind: 'union'; path: Path; dentry: D; trees: { weight: number; tree: DTree }[] }
+  | { kind: 'leaf'; path: Path; dentry: D; value: Name }
+  | { kind: 'neg' | 'fail' | 'empty'; path: Path; dentry: D }
+  | { kind: 'exception'; path: Path; dentry: D; error: Error };
+
+/**
+ * Explain how `path` delegates through `dtab` with the interpreter's namers: every step, every
+ * dentry used, and where each branch ends. Unlike binding it explores all Alt branches. Namer
+ * answers and address sets are awaited until they are no longer pending, for at most `timeoutMs`
+ * (a namer still pending then rejects with DelegateTimeoutError; an address set still pending
+ * shows as `{"type":"pending"}`).
+ */
+export async function delegate(
+  interpreter: NameInterpreter,
+  dtab: Dtab,
+  path: Path,
+  options: DelegateOptions = {},
+): Promise<DelegateNode> {
+  const deadline = Date.now() + (options.timeoutMs ?? 2000);
+  const d = new Delegation(interpreter, dtab, deadline);
+  const tree = await d.bind({ kind: 'leaf', path: Path.empty, dentry: null, value: { kind: 'path', path } }, 0);
+  return toJson(simplifyDelegation(tree), deadline);
+}
+
+class Delegation {
+  constructor(
+    private readonly interpreter: NameInterpreter,
+    private readonly dtab: Dtab,
+    private readonly deadline: number,
+  ) {}
+
+  async bind(tree: DTree, depth: number): Promise<DTree> {
+    if (depth > MAX_DEPTH) throw new DelegateDepthError();
+    switch (tree.kind) {
+      case 'leaf':
+        if (tree.value.kind === 'bound') return tree;
+        return this.bind(await this.lookup(tree.dentry, tree.value.path), depth + 1);
+      case 'delegate':
+        return { ...tree, tree: await this.bind(tree.tree, depth) };
+      case 'alt':
+        if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
+        if (tree.trees.length === 1) return { kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: await this.bind(tree.trees[0]!, depth) };
+        return { ...tree, trees: await Promise.all(tree.trees.map((t) => this.bind(t, depth))) };
+      case 'union':
+        if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
+        if (tree.trees.length === 1) return { kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: await this.bind(tree.trees[0]!.tree, depth) };
+        return {
+          ...tree,
+          trees: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await this.bind(w.tree, depth) }))),
+        };
+      default:
+        return tree;
+    }
+  }
+
+  /** One lookup step: the matching dentries (latest first), else the namers. */
+  private async lookup(dentry: D, path: Path): Promise<DTree> {
+    const matches: DTree[] = [];
+    const dentries = this.dtab.dentries;
+    for (let i = dentries.length - 1; i >= 0; i--) {
+      const d = dentries[i]!;
+      if (!d.prefix.matches(path)) continue;
+      const residual = path.drop(d.prefix.size);
+      matches.push(fromNameTree(path, d, d.dst, (p) => ({ kind: 'path', path: p.concat(residual) })));
+    }
+    if (matches.length === 1) return { kind: 'delegate', path, dentry, tree: matches[0]! };
+    if (matches.length > 1) return { kind: 'alt', path, dentry, trees: matches };
+    try {
+      const tree = await this.askNamers(path);
+      if (tree.kind === 'neg') return { kind: 'neg', path, dentry };
+      return fromNameTree(path, dentry, tree, (n) => n);
+    } catch (e) {
+      if (e instanceof DelegateTimeoutError) throw e;
+      return { kind: 'exception', path, dentry, error: e instanceof Error ? e : new Error(String(e)) };
+    }
+  }
+
+  private async askNamers(path: Path): Promise<NameTree<Name>> {
+    for (const c of this.interpreter.candidates(path)) {
+      const state = await settle(c.namer.lookup(c.path), this.deadline);
+      if (state.status === 'pending') throw new DelegateTimeoutError();
+      if (state.status === 'failed') throw state.error;
+      if (state.value.kind !== 'neg') return state.value;
+    }
+    return { kind: 'neg' };
+  }
+}
+
+function fromNameTree<T>(path: Path, dentry: D, tree: NameTree<T>, name: (value: T) => Name): DTree {
+  switch (tree.kind) {
+    case 'empty':
+    case 'fail':
+      return { kind: tree.kind, path, dentry };
+    case 'neg':
+      // An explicit `~` shows as `~`: its path is the empty one.
+      return { kind: 'neg', path: Path.empty, dentry };
+    case 'leaf':
+      return { kind: 'leaf', path, dentry, value: name(tree.value) };
+    case 'alt':
+      return { kind: 'alt', path, dentry, trees: tree.trees.map((t) => fromNameTree(path, dentry, t, name)) };
+    case 'union':
+      return {
+        kind: 'union',
+        path,
+        dentry,
+        trees: tree.trees.map((w) => ({ weight: w.weight, tree: fromNameTree(path, dentry, w.tree, name) })),
+      };
+  }
+}
+
+/** Linkerd's DelegateTree.simplify: a Delegate to the same path collapses; nested Alts of one path merge. */
+function simplifyDelegation(tree: DTree): DTree {
+  switch (tree.kind) {
+    case 'delegate': {
+      const s = simplifyDelegation(tree.tree);
+      return s.path.equals(tree.path) ? s : { ...tree, tree: s };
+    }
+    case 'alt': {
+      if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
+      if (tree.trees.length === 1) return simplifyDelegation({ kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: tree.trees[0]! });
+      const out: DTree[] = [];
+      for (const t of tree.trees) {
+        const s = simplifyDelegation(t);
+        if (s.kind === 'alt' && s.path.equals(tree.path)) out.push(...s.trees);
+        else out.push(s);
+      }
+      return { ...tree, trees: out };
+    }
+    case 'union':
+      if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
+      if (tree.trees.length === 1) return simplifyDelegation({ kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: tree.trees[0]!.tree });
+      return { ...tree, trees: tree.trees.map((w) => ({ weight: w.weight, tree: simplifyDelegation(w.tree) })) };
+    default:
+      return tree;
+  }
+}
+
+// ---- JSON ------------------------------------------------------------------------------------
+
+async function toJson(tree: DTree, deadline: number): Promise<DelegateNode> {
+  const path = tree.path.show();
+  const dentry = tree.dentry === null ? undefined : { prefix: tree.dentry.prefix.show(), dst: showNameTree(tree.dentry.dst) };
+  // Key order as Linkerd's Jackson output: type, path, dentry, then the payload.
+  const head = <K extends DelegateNode['type']>(type: K) => (dentry === undefined ? { type, path } : { type, path, dentry });
+  switch (tree.kind) {
+    case 'delegate':
+      return { ...head('delegate'), delegate: await toJson(tree.tree, deadline) };
+    case 'alt':
+      return { ...head('alt'), alt: await Promise.all(tree.trees.map((t) => toJson(t, deadline))) };
+    case 'union':
+      return {
+        ...head('union'),
+        union: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await toJson(w.tree, deadline) }))),
+      };
+    case 'leaf': {
+      const name = tree.value;
+      if (name.kind !== 'bound') return { ...head('neg') };
+      return { ...head('leaf'), bound: await boundJson(name, deadline) };
+    }
+    case 'neg':
+      return dentry === undefined
+        ? { type: 'neg', path: tree.path.isEmpty ? '~' : path }
+        : { type: 'neg', path: tree.path.isEmpty ? '~' : path, dentry };
+    case 'fail': {
+      const shown = tree.path.startsWith(FAIL_PREFIX) ? path : '!';
+      return dentry === undefined ? { type: 'fail', path: shown } : { type: 'fail', path: shown, dentry };
+    }
+    case 'empty':
+      return { ...head('empty') };
+    case 'exception':
+      return { ...head('exception'), message: tree.error.message };
+  }
+}
+
+async function boundJson(name: BoundName, deadline: number): Promise<DelegateBound> {
+  const addr = await settleAddr(name.addr, deadline);
+  return { addr: addrJson(addr), id: name.id.show(), path: name.residual.show() };
+}
+
+/** Linkerd's Addr JSON. An address with a weight other than 1 carries Finagle's `endpoint_addr_weight`. */
+export function addrJson(addr: Addr): DelegateAddr {
+  switch (addr.type) {
+    case 'bound':
+      return {
+        type: 'bound',
+        addrs: addr.addrs.map((a) => ({
+          ip: a.host,
+          port: a.port,
+          meta: a.weight === 1 ? { ...a.meta } : { ...a.meta, endpoint_addr_weight: a.weight },
+        })),
+        meta: { ...addr.meta },
+      };
+    case 'failed':
+      return { type: 'failed', cause: addr.cause };
+    case 'neg':
+      return { type: 'neg' };
+    case 'pending':
+      return { type: 'pending' };
+  }
+}
+
+// ---- Waiting for answers ---------------------------------------------------------------------
+
+/** The first non-pending state of an activity, or pending once the deadline passes. */
+function settle<T>(activity: Activity<T>, deadline: number): Promise<ActivityState<T>> {
+  return firstWhere(activity, (s) => s.status !== 'pending', deadline);
+}
+
+function settleAddr(addr: Var<Addr>, deadline: number): Promise<Addr> {
+  return firstWhere(addr, (a) => a.type !== 'pending', deadline);
+}
+
+function firstWhere<T>(v: Var<T>, done: (value: T) => boolean, deadline: number): Promise<T> {
+  return new Promise((resolve) => {
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    let observation: { close(): void } | undefined;
+    const finish = (value: T) => {
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      // Closing inside the observer callback is fine: Var copies its observers before notifying.
+      queueMicrotask(() => observation?.close());
+      resolve(value);
+    };
+    observation = v.observe((value) => {
+      if (done(value)) finish(value);
+    });
+    if (!finished) {
+      const wait = deadline - Date.now();
+      if (wait <= 0) finish(v.sample);
+      else timer = setTimeout(() => finish(v.sample), wait);
+    }
+  });
+}

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BindingCache } from '../../src/dtab/binding-cache.js';
+import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, type BoundName, type NameTree } from '../../src/dtab/index.js';
+import type { ActivityState } from '../../src/util/activity.js';
+import { Var } from '../../src/util/var.js';
+import { MemoryNamer } from './memory-namer.js';
+
+const K8S = parsePath('/#/io.l5d.k8s');
+
+function show(state: ActivityState<NameTree<BoundName>>): string {
+  if (state.status === 'pending') return 'pending';
+  if (state.status === 'failed') return `failed: ${state.error.message}`;
+  return showTree(state.value, (b) => b.id.show());
+}
+
+test('BindingCache: warm get returns the same live Activity; base dtab reload re-binds; local dtab is part of the key', () => {
+  const k8s = new MemoryNamer(K8S);
+  k8s.bind('/default/grpc/echo', '10.0.0.1:1');
+  k8s.bind('/canary/grpc/echo', '10.0.0.2:1');
+  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
+  const cache = new BindingCache(interpreter, base);
+  try {
+    const name = parsePath('/svc/echo');
+    const a = cache.get(name, Dtab.empty);
+    assert.equal(show(a.sample), '/#/io.l5d.k8s/default/grpc/echo', 'the cache keeps bindings observed, so sample is live');
+    assert.equal(cache.get(parsePath('/svc/echo'), Dtab.empty), a, 'warm hit: the same Activity');
+    assert.equal(cache.size, 1);
+
+    const local = parseDtab('/svc => /#/io.l5d.k8s/canary/grpc');
+    const b = cache.get(name, local);
+    assert.notEqual(b, a);
+    assert.equal(show(b.sample), '/#/io.l5d.k8s/canary/grpc/echo');
+    assert.equal(cache.get(name, parseDtab('/svc=>/#/io.l5d.k8s/canary/grpc')), b, 'keyed by the canonical local dtab');
+    assert.equal(cache.size, 2);
+
+    const seen: string[] = [];
+    const o = a.observe((s) => seen.push(show(s)));
+    base.set(parseDtab('/svc => /#/io.l5d.k8s/canary/grpc'));
+    assert.deepEqual(seen, ['/#/io.l5d.k8s/default/grpc/echo', '/#/io.l5d.k8s/canary/grpc/echo']);
+    // The local dtab still wins over the new base.
+    base.set(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
+    assert.equal(show(b.sample), '/#/io.l5d.k8s/canary/grpc/echo');
+    // Namer changes reach cached bindings.
+    k8s.bind('/default/grpc/echo', '10.0.0.9:1');
+    k8s.set('/default/grpc/echo', { status: 'failed', error: new Error('gone') });
+    assert.equal(seen.at(-1), 'failed: gone');
+    o.close();
+  } finally {
+    cache.close();
+  }
+  assert.equal(k8s.active, 0, 'closing the cache releases every namer watch');
+});
+
+test('BindingCache: idle entries are evicted and release their watches; observed ones stay', async () => {
+  const k8s = new MemoryNamer(K8S);
+  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const cache = new BindingCache(interpreter, new Var(Dtab.empty), { idleTtlMs: 40 });
+  try {
+    cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty);
+    const held = cache.get(parsePath('/#/io.l5d.k8s/b'), Dtab.empty);
+    const o = held.observe(() => {});
+    assert.equal(k8s.active, 2);
+    for (let i = 0; i < 50 && cache.size > 1; i++) await sleep(20);
+    assert.equal(cache.size, 1);
+    assert.equal(k8s.active, 1);
+    assert.equal(cache.get(parsePath('/#/io.l5d.k8s/b'), Dtab.empty), held);
+    o.close();
+  } finally {
+    cache.close();
+  }
+});
+
+test('BindingCache: maxEntries evicts the least recently used', () => {
+  const k8s = new MemoryNamer(K8S);
+  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 2 });
+  try {
+    const a = cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty);
+    cache.get(parsePath('/#/io.l5d.k8s/b'), Dtab.empty);
+    cache.get(parsePath('/#/io.l5d.k8s/c'), Dtab.empty);
+    assert.equal(cache.size, 2);
+    assert.equal(k8s.active, 2);
+    assert.notEqual(cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty), a, 'a was evicted and is bound afresh');
+  } finally {
+    cache.close();
+  }
+});

@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NameInterpreter, parseDtab, parsePath } from '../../src/dtab/index.js';
+import { delegate, DelegateTimeoutError } from '../../src/dtab/delegate.js';
+import { ErrorNamer, MemoryNamer } from './memory-namer.js';
+import { Var } from '../../src/util/var.js';
+import { ok } from '../../src/util/activity.js';
+import { leaf } from '../../src/dtab/nametree.js';
+import type { Addr } from '../../src/dtab/name.js';
+
+const ERROR = parsePath('/#/error');
+
+// Linkerd's DelegateApiHandlerTest "/delegate response", with the `meta` fields Linkerd 1.7 adds.
+test('delegate: Linkerd DelegateApiHandler expectation for /boo/humbug, byte for byte', async () => {
+  const interpreter = new NameInterpreter({ namers: [{ prefix: ERROR, kind: 'error', namer: new ErrorNamer(ERROR) }] });
+  const dtab = parseDtab(`
+    /beh => /#/error ;
+    /bah/humbug => /$/inet/127.1/8080 ;
+    /foo => /bah | /beh | /$/fail ;
+    /foo => /bar ;
+    /boo => /foo ;
+    /meh => /heh ;
+  `);
+  const tree = await delegate(interpreter, parseDtab(dtab.show()), parsePath('/boo/humbug'));
+  const expected =
+    '{"type":"delegate","path":"/boo/humbug","delegate":{' +
+    '"type":"alt","path":"/foo/humbug","dentry":{"prefix":"/boo","dst":"/foo"},"alt":[' +
+    '{"type":"neg","path":"/bar/humbug","dentry":{"prefix":"/foo","dst":"/bar"}},' +
+    '{"type":"delegate","path":"/bah/humbug","dentry":{"prefix":"/foo","dst":"/bah | /beh | /$/fail"},"delegate":{' +
+    '"type":"leaf","path":"/$/inet/127.1/8080","dentry":{"prefix":"/bah/humbug","dst":"/$/inet/127.1/8080"},' +
+    '"bound":{"addr":{"type":"bound","addrs":[{"ip":"127.0.0.1","port":8080,"meta":{}}],"meta":{}},' +
+    '"id":"/$/inet/127.1/8080","path":"/"}}},' +
+    '{"type":"delegate","path":"/beh/humbug","dentry":{"prefix":"/foo","dst":"/bah | /beh | /$/fail"},"delegate":{' +
+    '"type":"exception","path":"/#/error/humbug","dentry":{"prefix":"/beh","dst":"/#/error"},' +
+    '"message":"error naming /#/error/humbug"}},' +
+    '{"type":"fail","path":"/$/fail/humbug","dentry":{"prefix":"/foo","dst":"/bah | /beh | /$/fail"}}]}}';
+  assert.equal(JSON.stringify(tree), expected);
+});
+
+test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root', async () => {
+  const k8s = new MemoryNamer(parsePath('/#/io.l5d.k8s'));
+  k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
+  const i = new NameInterpreter({ namers: [{ prefix: k8s.prefix, kind: 'k8s', namer: k8s }] });
+  const dtab = parseDtab('/neg => ~; /bang => !; /nil => $; /svc => 0.25*/#/io.l5d.k8s/default/grpc & 0.75*/neg');
+  assert.deepEqual(await delegate(i, dtab, parsePath('/neg/x')), {
+    type: 'delegate',
+    path: '/neg/x',
+    delegate: { type: 'neg', path: '~', dentry: { prefix: '/neg', dst: '~' } },
+  });
+  // A Delegate whose child has the same path collapses into the child (Linkerd's simplify).
+  assert.deepEqual(await delegate(i, dtab, parsePath('/bang')), { type: 'fail', path: '!', dentry: { prefix: '/bang', dst: '!' } });
+  assert.deepEqual(await delegate(i, dtab, parsePath('/nil')), { type: 'empty', path: '/nil', dentry: { prefix: '/nil', dst: '$' } });
+  assert.deepEqual(await delegate(i, dtab, parsePath('/nothing/here')), { type: 'neg', path: '/nothing/here' });
+
+  const svcDentry = { prefix: '/svc', dst: '0.25*/#/io.l5d.k8s/default/grpc & 0.75*/neg' };
+  // The union is the lookup result for the root path itself, so the root Delegate collapses into it.
+  assert.deepEqual(await delegate(i, dtab, parsePath('/svc/echo')), {
+    type: 'union',
+    path: '/svc/echo',
+    dentry: svcDentry,
+    union: [
+      {
+        weight: 0.25,
+        tree: {
+          type: 'leaf',
+          path: '/#/io.l5d.k8s/default/grpc/echo',
+          dentry: svcDentry,
+          bound: {
+            addr: { type: 'bound', addrs: [{ ip: '10.0.0.1', port: 8080, meta: {} }], meta: {} },
+            id: '/#/io.l5d.k8s/default/grpc/echo',
+            path: '/',
+          },
+        },
+      },
+      {
+        weight: 0.75,
+        tree: {
+          type: 'delegate',
+          path: '/neg/echo',
+          dentry: svcDentry,
+          delegate: { type: 'neg', path: '~', dentry: { prefix: '/neg', dst: '~' } },
+        },
+      },
+    ],
+  });
+  // The residual travels with the bound name.
+  assert.deepEqual(await delegate(i, parseDtab('/web => /$/inet/127.0.0.1/9000'), parsePath('/web/a/b')), {
+    type: 'delegate',
+    path: '/web/a/b',
+    delegate: {
+      type: 'leaf',
+      path: '/$/inet/127.0.0.1/9000/a/b',
+      dentry: { prefix: '/web', dst: '/$/inet/127.0.0.1/9000' },
+      bound: {
+        addr: { type: 'bound', addrs: [{ ip: '127.0.0.1', port: 9000, meta: {} }], meta: {} },
+        id: '/$/inet/127.0.0.1/9000',
+        path: '/a/b',
+      },
+    },
+  });
+});
+
+test('delegate: waits for a pending namer and a pending address set; times out honestly', async () => {
+  const n = new MemoryNamer(parsePath('/#/slow'));
+  n.pending('/svc');
+  const i = new NameInterpreter({ namers: [{ prefix: n.prefix, kind: 'slow', namer: n }] });
+  const addr = new Var<Addr>({ type: 'pending' });
+  const answer = delegate(i, parseDtab('/s => /#/slow'), parsePath('/s/svc'), { timeoutMs: 2000 });
+  setTimeout(() => {
+    n.set('/svc', ok(leaf({ kind: 'bound', id: parsePath('/#/slow/svc'), addr, residual: parsePath('/') })));
+    setTimeout(() => addr.set({ type: 'neg' }), 10);
+  }, 10);
+  const tree = await answer;
+  assert.equal(tree.type, 'delegate');
+  assert.deepEqual(tree.type === 'delegate' && tree.delegate.type === 'leaf' && tree.delegate.bound.addr, { type: 'neg' });
+
+  n.pending('/never');
+  await assert.rejects(delegate(i, parseDtab('/s => /#/slow'), parsePath('/s/never'), { timeoutMs: 30 }), DelegateTimeoutError);
+
+  const stuck = new MemoryNamer(parsePath('/#/stuck'));
+  stuck.set('/a', ok(leaf({ kind: 'bound', id: parsePath('/#/stuck/a'), addr: new Var<Addr>({ type: 'pending' }), residual: parsePath('/') })));
+  const j = new NameInterpreter({ namers: [{ prefix: stuck.prefix, kind: 'stuck', namer: stuck }] });
+  const t2 = await delegate(j, parseDtab(''), parsePath('/#/stuck/a'), { timeoutMs: 30 });
+  assert.deepEqual(t2.type === 'leaf' && t2.bound.addr, { type: 'pending' });
+});
+
+test('delegate: a dtab loop stops at the recursion limit', async () => {
+  const i = new NameInterpreter();
+  await assert.rejects(delegate(i, parseDtab('/a => /b; /b => /a'), parsePath('/a')), /Max recursion level reached\./);
+});
+
+test('delegate: unknown global namer is an exception node naming it', async () => {
+  const i = new NameInterpreter();
+  const tree = await delegate(i, parseDtab('/s => /$/nope'), parsePath('/s/x'));
+  assert.deepEqual(tree, {
+    type: 'delegate',
+    path: '/s/x',
+    delegate: { type: 'exception', path: '/$/nope/x', dentry: { prefix: '/s', dst: '/$/nope' }, message: "Unknown global namer '/$/nope' in path /$/nope/x" },
+  });
+});

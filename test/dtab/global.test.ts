@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NameInterpreter, globalNamer, ipLiteral, parseDtab, parsePath, showTree } from '../../src/dtab/index.js';
+import type { Addr, BoundName, Name, NameTree } from '../../src/dtab/index.js';
+import type { ActivityState } from '../../src/util/activity.js';
+import { Var } from '../../src/util/var.js';
+
+function answer(path: string, namer = globalNamer()): ActivityState<NameTree<Name>> {
+  let state: ActivityState<NameTree<Name>> | undefined;
+  namer.lookup(parsePath(path)).observe((s) => (state = s)).close();
+  return state!;
+}
+
+function showAnswer(state: ActivityState<NameTree<Name>>): string {
+  if (state.status === 'pending') return 'pending';
+  if (state.status === 'failed') return `failed: ${state.error.message}`;
+  return showTree(state.value, (n) =>
+    n.kind === 'path' ? n.path.show() : `bound ${n.id.show()} residual ${n.residual.show()}`,
+  );
+}
+
+function addrNow(addr: Var<Addr>): Addr {
+  let a: Addr | undefined;
+  addr.observe((x) => (a = x)).close();
+  return a!;
+}
+
+function boundOf(state: ActivityState<NameTree<Name>>): BoundName {
+  assert.ok(state.status === 'ok' && state.value.kind === 'leaf' && state.value.value.kind === 'bound');
+  return state.value.value;
+}
+
+test('inet: host/port with residual, bare port is localhost, ids as Finagle', () => {
+  const a = answer('/$/inet/127.1/8080/rest/of');
+  assert.equal(showAnswer(a), 'bound /$/inet/127.1/8080 residual /rest/of');
+  assert.deepEqual(addrNow(boundOf(a).addr), {
+    type: 'bound',
+    addrs: [{ host: '127.0.0.1', port: 8080, weight: 1, meta: {} }],
+    meta: {},
+  });
+  const local = answer('/$/inet/9000/x');
+  assert.equal(showAnswer(local), 'bound /$/inet/9000 residual /x');
+  assert.equal(addrNow(boundOf(local).addr).type, 'bound');
+  assert.equal(showAnswer(answer('/$/inet/::1/443')), 'bound /$/inet/::1/443 residual /');
+  assert.equal(showAnswer(answer('/$/fixedinet/10.1.2.3/80')), 'bound /$/fixedinet/10.1.2.3/80 residual /');
+  assert.equal(showAnswer(answer('/$/inet/host/notaport')), 'failed: Invalid inet path /$/inet/host/notaport: expected /$/inet/<host>/<port> or /$/inet/<port>');
+  assert.deepEqual(addrNow(boundOf(answer('/$/inet/h/70000')).addr), { type: 'failed', cause: 'port out of range: 70000' });
+});
+
+test('inet: a custom resolver is used for host names; the same host:port shares one address Var', () => {
+  const calls: string[] = [];
+  const namer = globalNamer({
+    resolveHost: (host, port) => {
+      calls.push(`${host}:${port}`);
+      return Var.value<Addr>({ type: 'bound', addrs: [{ host: '10.9.9.9', port, weight: 1, meta: {} }], meta: {} });
+    },
+  });
+  const a = boundOf(answer('/$/inet/echo.default.svc/50051/a', namer));
+  const b = boundOf(answer('/$/inet/echo.default.svc/50051/b', namer));
+  assert.equal(a.addr, b.addr);
+  assert.deepEqual(calls, ['echo.default.svc:50051']);
+});
+
+test('inet: the default resolver looks a host name up with dns.lookup once', async () => {
+  const bound = boundOf(answer('/$/inet/localhost/4140'));
+  const addr = await new Promise<Addr>((resolve) => {
+    const o = bound.addr.observe((a) => {
+      if (a.type !== 'pending') {
+        queueMicrotask(() => o.close());
+        resolve(a);
+      }
+    });
+  });
+  assert.equal(addr.type, 'bound');
+  assert.ok(addr.type === 'bound' && addr.addrs.some((x) => x.host === '127.0.0.1' || x.host === '::1'));
+});
+
+test('nil, fail, unknown, non-$ paths', () => {
+  assert.equal(showAnswer(answer('/$/nil')), '$');
+  assert.equal(showAnswer(answer('/$/nil/anything')), '$');
+  assert.equal(showAnswer(answer('/$/fail/x')), '!');
+  assert.equal(showAnswer(answer('/$/foo/bar')), "failed: Unknown global namer '/$/foo' in path /$/foo/bar");
+  assert.equal(showAnswer(answer('/svc/x')), '~');
+  assert.equal(showAnswer(answer('/$')), '~');
+});
+
+test('Linkerd rewriting helpers', () => {
+  const cases: [string, string][] = [
+    ['/$/io.buoyant.http.domainToPathPfx/grpc/helloworld.Greeter', '/grpc/Greeter/helloworld'],
+    ['/$/io.buoyant.http.domainToPathPfx/pfx/foo.buoyant.io/resource/name', '/pfx/io/buoyant/foo/resource/name'],
+    ['/$/io.buoyant.http.domainToPathPfx/pfx', '~'],
+    ['/$/io.buoyant.http.domainToPath/foo.buoyant.io/r', '/io/buoyant/foo/r'],
+    ['/$/io.buoyant.http.subdomainOfPfx/buoyant.io/pfx/foo.buoyant.io/resource/name', '/pfx/foo/resource/name'],
+    ['/$/io.buoyant.http.subdomainOfPfx/buoyant.io/pfx/foo.buoyant.io:8080/r', '/pfx/foo/r'],
+    ['/$/io.buoyant.http.subdomainOfPfx/buoyant.io/pfx/buoyant.io', '~'],
+    ['/$/io.buoyant.http.subdomainOfPfx/buoyant.io/pfx/foo.example.com', '~'],
+    ['/$/io.buoyant.http.subdomainOf/buoyant.io/foo.buoyant.io/r', '/foo/r'],
+    ['/$/io.buoyant.http.anyMethod/POST/svc/x', '/svc/x'],
+    ['/$/io.buoyant.http.anyMethod/post/svc/x', '~'],
+    ['/$/io.buoyant.http.anyMethodPfx/pfx/GET/svc', '/pfx/svc'],
+    ['/$/io.buoyant.http.anyHost/foo.com/r', '/r'],
+    ['/$/io.buoyant.http.anyHostPfx/pfx/foo.com/r', '/pfx/r'],
+    ['/$/io.buoyant.hostportPfx/pfx/host:8080/etc', '/pfx/host/8080/etc'],
+    ['/$/io.buoyant.porthostPfx/pfx/host:http/etc', '/pfx/http/host/etc'],
+    ['/$/io.buoyant.hostportPfx/pfx/host', '~'],
+    ['/$/io.buoyant.hostportPfx/pfx/host:Http', '~'],
+    ['/$/io.buoyant.hostportPfx/pfx/a:b:c', '~'],
+    ['/$/io.buoyant.rinet/8080/127.0.0.1/dropped', 'bound /$/inet/127.0.0.1/8080 residual /'],
+    ['/$/io.buoyant.rinet/8080', '~'],
+  ];
+  for (const [path, want] of cases) assert.equal(showAnswer(answer(path)), want, path);
+});
+
+test("Linkerd's gRPC dtab idiom binds unchanged", () => {
+  const i = new NameInterpreter();
+  const act = i.bind(
+    parseDtab('/svc => /$/io.buoyant.http.domainToPathPfx/grpc; /grpc/Greeter => /$/inet/127.0.0.1/50051'),
+    parsePath('/svc/helloworld.Greeter'),
+  );
+  let shown = '';
+  act.observe((s) => (shown = s.status === 'ok' ? showTree(s.value, (b) => `${b.id.show()} ${b.residual.show()}`) : s.status)).close();
+  assert.equal(shown, '/$/inet/127.0.0.1/50051 /helloworld');
+});
+
+test('ipLiteral: IP literals and Java short IPv4 forms', () => {
+  assert.equal(ipLiteral('127.1'), '127.0.0.1');
+  assert.equal(ipLiteral('10.1.2'), '10.1.0.2');
+  assert.equal(ipLiteral('2130706433'), '127.0.0.1');
+  assert.equal(ipLiteral('1.2.3.4'), '1.2.3.4');
+  assert.equal(ipLiteral('fe80::1'), 'fe80::1');
+  assert.equal(ipLiteral('localhost'), undefined);
+  assert.equal(ipLiteral('256.1'), undefined);
+  assert.equal(ipLiteral('1.2.3.4.5'), undefined);
+});
