@@ -10,6 +10,11 @@ import type { Registry } from 'prom-client';
  *
  * Example: `kgr_requests_total{router="h2",service="/svc/Echo",client="/$/inet/127.0.0.1/8080",grpc_code="OK"}`
  * is `rt/h2/service/svc/Echo/client/$/inet/127.0.0.1/8080/grpc_code/OK/requests`.
+ *
+ * Linkerd's own per-service and per-client counters are derived from it as well, so dashboards
+ * built for Linkerd keep working: `rt/<router>/service/<name>/{requests,success,failures}` and
+ * `rt/<router>/client/<id>/{requests,success,failures}`, where success means grpc-status OK (not
+ * merely HTTP 200, the mistake Linkerd's default h2 classifier made).
  */
 
 const SCOPE_LABELS: readonly (readonly [label: string, scope: string])[] = [
@@ -139,6 +144,7 @@ export async function flatMetrics(registry: Registry): Promise<FlatMetric[]> {
         else if (labels.quantile !== undefined) out.push({ name: `${base}.p${Number(labels.quantile) * 100}`, kind: 'stat', value: v.value });
       }
     } else {
+      if (family.name === 'kgr_requests_total') out.push(...linkerdRequestCounters(values));
       const kind: MetricKind = type === 'counter' ? 'counter' : 'gauge';
       for (const v of values) {
         out.push({ name: [...scopeOf(v.labels), stat].join('/'), kind, value: v.value });
@@ -146,6 +152,29 @@ export async function flatMetrics(registry: Registry): Promise<FlatMetric[]> {
     }
   }
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
+/** `requests`, `success`, `failures` per router+service and router+client, summed over the rest. */
+function linkerdRequestCounters(values: readonly Series[]): FlatMetric[] {
+  const sums = new Map<string, { requests: number; success: number }>();
+  const add = (scope: string, v: Series) => {
+    let s = sums.get(scope);
+    if (!s) sums.set(scope, (s = { requests: 0, success: 0 }));
+    s.requests += v.value;
+    if (v.labels.grpc_code === 'OK') s.success += v.value;
+  };
+  for (const v of values) {
+    const rt = `rt/${v.labels.router ?? ''}`;
+    if (v.labels.service !== undefined) add(`${rt}/service/${segmentsOf(String(v.labels.service))}`, v);
+    if (v.labels.client !== undefined) add(`${rt}/client/${segmentsOf(String(v.labels.client))}`, v);
+  }
+  const out: FlatMetric[] = [];
+  for (const [scope, s] of sums) {
+    out.push({ name: `${scope}/requests`, kind: 'counter', value: s.requests });
+    out.push({ name: `${scope}/success`, kind: 'counter', value: s.success });
+    out.push({ name: `${scope}/failures`, kind: 'counter', value: s.requests - s.success });
+  }
   return out;
 }
 

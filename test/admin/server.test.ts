@@ -189,6 +189,11 @@ test('metrics.json: flat Linkerd-style names, ?tree=1 nesting and ?q= subtrees',
     assert.equal(flat[`${scope}/grpc_code/OK/requests`], 4);
     assert.equal(flat[`${scope}/grpc_code/UNAVAILABLE/requests`], 1);
     assert.equal(flat[`${scope}/request_duration_seconds.count`], 5);
+    // Linkerd's own names, with success meaning grpc-status OK.
+    assert.equal(flat['rt/h2/service/svc/com.example.grpc.EchoService/requests'], 5);
+    assert.equal(flat['rt/h2/service/svc/com.example.grpc.EchoService/success'], 4);
+    assert.equal(flat['rt/h2/service/svc/com.example.grpc.EchoService/failures'], 1);
+    assert.equal(flat['rt/h2/client/$/inet/127.0.0.1/8080/failures'], 1);
     const p50 = flat[`${scope}/request_duration_seconds.p50`]!;
     assert.ok(p50 > 0.0025 && p50 <= 0.005, `p50 ${p50} inside the 2.5–5 ms bucket`);
 
