@@ -89,6 +89,7 @@ export async function delegate(router: RouterView, request: DelegationRequest, t
     return await Promise.race([router.delegate(request.path, request.dtab), timeout]);
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, 'Request timed out.');
     // The router's own dtab (a live file) can still be the one that fails to parse.
     if (err instanceof Error && err.name === 'DtabSyntaxError') throw new HttpError(400, `Invalid dtab: ${describe(err)}`);
     throw new HttpError(500, `Delegation failed: ${describe(err)}`);

@@ -6,6 +6,7 @@ import type { PrefixedNamer } from '../../src/namers/namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { Path } from '../../src/dtab/path.js';
+import { NameInterpreter, delegate, parseDtab, parsePath } from '../../src/dtab/index.js';
 import { Neg, type NameTree } from '../../src/dtab/nametree.js';
 import type { Name } from '../../src/dtab/name.js';
 import { constant, ok } from '../../src/util/activity.js';
@@ -20,7 +21,8 @@ class SnapshotRouterView implements RouterView {
   constructor(
     readonly label: string,
     private readonly snap: RouterSnapshot,
-    private readonly answer: (path: string, dtab: string) => Promise<unknown> = async (path, dtab) => ({ type: 'neg', path, dtab }),
+    private readonly answer: (path: string, dtab: string) => Promise<unknown> = (path, dtab) =>
+      delegate(new NameInterpreter(), parseDtab(dtab), parsePath(path)),
   ) {}
   snapshot(): RouterSnapshot {
     return this.snap;
@@ -237,7 +239,17 @@ test('delegator.json: GET and POST reach the named router with exactly the given
     const r = await get(`${base}/delegator.json?namespace=h2&path=${encodeURIComponent('/svc/Echo')}&dtab=${encodeURIComponent(dtab)}`);
     assert.equal(r.status, 200);
     assert.match(r.type, /application\/json/);
-    assert.deepEqual(JSON.parse(r.text), { type: 'neg', path: '/svc/Echo', dtab });
+    // The dtab engine's delegator, through the global namer's /$/inet.
+    assert.deepEqual(JSON.parse(r.text), {
+      type: 'delegate',
+      path: '/svc/Echo',
+      delegate: {
+        type: 'leaf',
+        path: '/$/inet/127.0.0.1/9000/Echo',
+        dentry: { prefix: '/svc', dst: '/$/inet/127.0.0.1/9000' },
+        bound: { addr: { type: 'bound', addrs: [{ ip: '127.0.0.1', port: 9000, meta: {} }], meta: {} }, id: '/$/inet/127.0.0.1/9000', path: '/Echo' },
+      },
+    });
     const p = await get(`${base}/delegator.json`, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8' },
