@@ -31,3 +31,4 @@ export {
   type DelegateDentry,
   type DelegateOptions,
 } from './delegate.js';
+export { runDtabCommand, formatDtab, renderTree, type CommandIO } from './commands.js';
