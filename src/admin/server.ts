@@ -214,9 +214,12 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   server.keepAliveTimeout = 5000;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: Error) => {
+      reject(new Error(`admin server cannot listen on ${config.ip}:${config.port} (admin.ip, admin.port): ${err.message}`, { cause: err }));
+    });
     server.listen(config.port, config.ip, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
+      server.on('error', (err) => log.error('admin server error', { err }));
       resolve();
     });
   });

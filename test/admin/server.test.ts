@@ -359,3 +359,13 @@ test('the dashboard page and its assets are served from the build', async () => 
     assert.ok(!/https?:\/\//.test(page.text.replace(/http:\/\/www\.w3\.org[^"]*/g, '')), 'no external URLs: works offline');
   });
 });
+
+test('a taken admin port is a clear startup error naming the address and the config keys', async () => {
+  await withAdmin({}, async ({ admin, metrics, log }) => {
+    const deps: AdminDeps = { routers: [], namers: [], metrics, log, effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 't' };
+    await assert.rejects(startAdmin({ ip: '127.0.0.1', port: admin.port, controlEnabled: false }, deps), (err: Error) => {
+      assert.match(err.message, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${admin.port} \\(admin\\.ip, admin\\.port\\): .*EADDRINUSE`));
+      return true;
+    });
+  });
+});
