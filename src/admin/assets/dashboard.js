@@ -12,7 +12,7 @@ const CODE_COLORS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { data: null, lastOk: 0, dtabRouter: null, delegated: false };
+const state = { data: null, lastOk: 0, dtabRouter: null, delegated: false, delegations: 0 };
 
 // ---------- formatting ----------
 function esc(v) {
@@ -384,6 +384,9 @@ async function delegateNow() {
     $('pg-status').textContent = `as of ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     $('pg-status').textContent = `failed: ${err}`;
+  } finally {
+    // Answers counted on the page, so a watcher (or a test) knows a new tree is drawn.
+    $('pg-tree').dataset.answers = String(++state.delegations);
   }
 }
 
