@@ -99,14 +99,13 @@ type BoundTree = NameTree<BoundName>;
 class Binding {
   private readonly observed = new Map<Activity<unknown>, Closable>();
   private used = new Set<Activity<unknown>>();
+  /** Inside run(): binding, releasing or publishing. */
   private running = false;
   private subscribing = false;
   private dirty = false;
   private closed = false;
   private readonly onChange = (): void => {
-    if (this.closed || this.subscribing) return;
-    if (this.running) this.dirty = true;
-    else this.run();
+    if (!this.closed && !this.subscribing) this.run();
   };
 
   constructor(
@@ -117,28 +116,38 @@ class Binding {
   ) {}
 
   run(): void {
-    // A namer that changes its answer while we read it makes us go round again; bounded, so a
-    // namer that answers differently on every read cannot spin us forever.
-    for (let round = 0; round < 100 && !this.closed; round++) {
-      this.dirty = false;
-      this.running = true;
-      this.used = new Set();
-      let state: State<BoundTree>;
-      try {
-        state = this.bindPath(this.path, 0, undefined);
-      } catch (e) {
-        state = failed(asError(e));
-      } finally {
-        this.running = false;
-      }
-      for (const [activity, observation] of this.observed) {
-        if (!this.used.has(activity)) {
-          this.observed.delete(activity);
-          observation.close();
+    // Re-entered from a namer change while running (or while our observers react to what we
+    // published): go round again after this pass rather than interleave, so observers always
+    // hear states in order and end with the latest.
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = true;
+    try {
+      // Bounded, so a namer that answers differently on every read cannot spin us here forever.
+      for (let round = 0; round < 100; round++) {
+        if (this.closed) return;
+        this.dirty = false;
+        this.used = new Set();
+        let state: State<BoundTree>;
+        try {
+          state = this.bindPath(this.path, 0);
+        } catch (e) {
+          state = failed(asError(e));
         }
+        for (const [activity, observation] of this.observed) {
+          if (!this.used.has(activity)) {
+            this.observed.delete(activity);
+            observation.close();
+          }
+        }
+        publish(this.out, state);
+        if (!this.dirty) return;
       }
-      publish(this.out, state);
-      if (!this.dirty) return;
+      queueMicrotask(() => this.run());
+    } finally {
+      this.running = false;
     }
   }
 
@@ -180,19 +189,19 @@ class Binding {
     return last;
   }
 
-  private bindPath(path: Path, depth: number, weight: number | undefined): State<BoundTree> {
+  private bindPath(path: Path, depth: number): State<BoundTree> {
     if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
     const looked = this.lookup(path);
     if (looked.status !== 'ok') return looked;
-    return this.bindTree(looked.value, depth + 1, weight);
+    return this.bindTree(looked.value, depth + 1);
   }
 
-  private bindTree(tree: NameTree<Name>, depth: number, weight: number | undefined): State<BoundTree> {
+  private bindTree(tree: NameTree<Name>, depth: number): State<BoundTree> {
     if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
     switch (tree.kind) {
       case 'leaf':
         if (tree.value.kind === 'bound') return ok(tree as NameTree<BoundName>);
-        return this.bindPath(tree.value.path, depth, weight);
+        return this.bindPath(tree.value.path, depth);
       case 'fail':
       case 'neg':
       case 'empty':
@@ -200,11 +209,11 @@ class Binding {
       case 'union': {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
-        if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth, trees[0]!.weight);
+        if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth);
         const oks: Weighted<BoundName>[] = [];
         let firstFailure: State<BoundTree> | undefined;
         for (const w of trees) {
-          const s = this.bindTree(w.tree, depth, w.weight);
+          const s = this.bindTree(w.tree, depth);
           if (s.status === 'ok') oks.push({ weight: w.weight, tree: s.value });
           else if (s.status === 'failed') firstFailure ??= s;
         }
@@ -215,7 +224,7 @@ class Binding {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
         for (const child of trees) {
-          const s = this.bindTree(child, depth, weight);
+          const s = this.bindTree(child, depth);
           if (s.status !== 'ok' || s.value.kind !== 'neg') return s;
         }
         return ok(Neg);

@@ -163,3 +163,22 @@ test('reactivity: a namer answering with a further path keeps binding through th
   assert.deepEqual(seen, ['~', '/$/inet/127.0.0.1/7000']);
   obs.close();
 });
+
+test('reactivity: a change made by an observer while it hears a state reaches every observer in order', () => {
+  const n = new MemoryNamer(K8S);
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
+  const first: string[] = [];
+  const second: string[] = [];
+  const o1 = act.observe((s) => {
+    first.push(show(s));
+    if (show(s) === '/#/io.l5d.k8s/b') n.bind('/a', '1.1.1.1:1');
+  });
+  const o2 = act.observe((s) => second.push(show(s)));
+  n.bind('/b', '2.2.2.2:2');
+  assert.deepEqual(first, ['~', '/#/io.l5d.k8s/b', '/#/io.l5d.k8s/a']);
+  assert.deepEqual(second, ['~', '/#/io.l5d.k8s/b', '/#/io.l5d.k8s/a']);
+  o1.close();
+  o2.close();
+  assert.equal(n.active, 0);
+});
