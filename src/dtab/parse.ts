@@ -68,6 +68,7 @@ function guard<T>(text: string, what: string, options: ParseOptions | undefined,
     return parse();
   } catch (e) {
     if (e instanceof PeggySyntaxError) throw toDtabError(e, text, what, options?.source);
+    if (e instanceof RangeError) throw tooDeep(text, what, options?.source);
     throw e;
   }
 }
@@ -88,6 +89,27 @@ function toDtabError(e: PeggySyntaxError, text: string, what: string, source: st
   const found = offset < text.length ? String.fromCodePoint(text.codePointAt(offset)!) : null;
   return new DtabSyntaxError(what, offset, line, column, list, found, excerpt(text, offset), source);
 }
+
+/** The parser ran out of stack: point at the parenthesis that nests too deep. */
+function tooDeep(text: string, what: string, source: string | undefined): DtabSyntaxError {
+  let depth = 0;
+  let offset = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(' && ++depth > MAX_NESTING) {
+      offset = i;
+      break;
+    }
+    if (c === ')') depth--;
+  }
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - (before.lastIndexOf('\n') + 1) + 1;
+  const expected = [`a tree nested at most ${MAX_NESTING} deep`];
+  return new DtabSyntaxError(what, offset, line, column, expected, text[offset] ?? null, excerpt(text, offset), source);
+}
+
+const MAX_NESTING = 500;
 
 function describe(x: PeggyExpectation): string | undefined {
   switch (x.type) {

@@ -181,3 +181,16 @@ test('whitespace is Java whitespace: tabs, CR, form feed, Unicode spaces; not no
   syntaxError(() => parseDtab('/a =>\u00a0/b'));
   syntaxError(() => parseDtab('/a =>\u202f/b'));
 });
+
+test('absurdly deep nesting is a syntax error, not a crash', () => {
+  assert.equal(showNameTreeOf('('.repeat(300) + '/a' + ')'.repeat(300)), '/a');
+  const e = syntaxError(() => parseNameTree('('.repeat(20000) + '/a' + ')'.repeat(20000)));
+  assert.equal(e.column, 501);
+  assert.deepEqual(e.expected, ['a tree nested at most 500 deep']);
+  assert.equal(e.found, '(');
+});
+
+function showNameTreeOf(text: string): string {
+  const t = parseNameTree(text);
+  return t.kind === 'leaf' ? t.value.show() : t.kind;
+}
