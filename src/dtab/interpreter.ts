@@ -101,12 +101,10 @@ class Binding {
   private used = new Set<Activity<unknown>>();
   /** Inside run(): binding, releasing or publishing. */
   private running = false;
-  private subscribing = false;
+  /** The activity being subscribed to: its first, synchronous notification is not a change. */
+  private subscribing: Activity<unknown> | undefined;
   private dirty = false;
   private closed = false;
-  private readonly onChange = (): void => {
-    if (!this.closed && !this.subscribing) this.run();
-  };
 
   constructor(
     private readonly interpreter: NameInterpreter,
@@ -162,11 +160,16 @@ class Binding {
     const a = activity as Activity<unknown>;
     this.used.add(a);
     if (!this.observed.has(a)) {
-      this.subscribing = true;
+      this.subscribing = a;
       try {
-        this.observed.set(a, a.observe(this.onChange));
+        this.observed.set(
+          a,
+          a.observe(() => {
+            if (!this.closed && this.subscribing !== a) this.run();
+          }),
+        );
       } finally {
-        this.subscribing = false;
+        this.subscribing = undefined;
       }
     }
     return activity.sample;

@@ -10,6 +10,9 @@ import {
   type NameTree,
 } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
+import { Var } from '../../src/util/var.js';
+import type { Name } from '../../src/dtab/name.js';
+import type { Namer } from '../../src/namers/namer.js';
 import { ok } from '../../src/util/activity.js';
 import { Neg, leaf } from '../../src/dtab/nametree.js';
 import { MemoryNamer } from './memory-namer.js';
@@ -180,5 +183,21 @@ test('reactivity: a change made by an observer while it hears a state reaches ev
   assert.deepEqual(second, ['~', '/#/io.l5d.k8s/b', '/#/io.l5d.k8s/a']);
   o1.close();
   o2.close();
+  assert.equal(n.active, 0);
+});
+
+test('reactivity: an answer changed by another answer’s activation during a pass is not missed', () => {
+  const n = new MemoryNamer(K8S);
+  // A namer whose watch on /a, when it starts, learns about /b too (one shared watch).
+  const a = new Var<ActivityState<NameTree<Name>>>(ok(Neg), () => {
+    n.bind('/b', '2.2.2.2:2');
+  });
+  const shared: Namer = { lookup: (path) => (path.show() === '/a' ? a : n.lookup(path)) };
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'shared', namer: shared }] });
+  const act = i.bind(parseDtab('/s => /#/io.l5d.k8s/b & /#/io.l5d.k8s/a'), parsePath('/s'));
+  let last = '';
+  const o = act.observe((s) => (last = show(s)));
+  assert.equal(last, '/#/io.l5d.k8s/b');
+  o.close();
   assert.equal(n.active, 0);
 });
