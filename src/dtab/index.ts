@@ -32,3 +32,4 @@ export {
   type DelegateOptions,
 } from './delegate.js';
 export { runDtabCommand, formatDtab, renderTree, type CommandIO } from './commands.js';
+export { ADDR_WEIGHT_KEY, weightedBound } from './weighted-bound.js';

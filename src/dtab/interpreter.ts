@@ -9,6 +9,7 @@ import type { Dtab } from './dtab.js';
 import type { Path } from './path.js';
 import { simplify } from './simplify.js';
 import { treeEquals } from './tree.js';
+import { weightedBound } from './weighted-bound.js';
 
 export const DEFAULT_MAX_DEPTH = 100;
 
@@ -46,7 +47,8 @@ export interface NamerCandidate {
  * prefix, the first non-Neg answer winning), and then the global namer. A leaf naming a path is
  * looked up and bound again; Alt takes its first child that does not bind to Neg (a Fail stops it,
  * Empty wins); Union binds every child and keeps those that did not bind to Neg or Fail, with their
- * weights. Bound trees hold no Alt.
+ * weights (each bound address set below a Union also carries its branch weight in
+ * `meta.namer_nametree_weight`, as in Finagle). Bound trees hold no Alt.
  *
  * Binding is reactive: the Activity returned by `bind` re-binds whenever a namer answer it used
  * changes, for as long as someone observes it.
@@ -130,7 +132,7 @@ class Binding {
         this.used = new Set();
         let state: State<BoundTree>;
         try {
-          state = this.bindPath(this.path, 0);
+          state = this.bindPath(this.path, 0, undefined);
         } catch (e) {
           state = failed(asError(e));
         }
@@ -192,19 +194,22 @@ class Binding {
     return last;
   }
 
-  private bindPath(path: Path, depth: number): State<BoundTree> {
+  private bindPath(path: Path, depth: number, weight: number | undefined): State<BoundTree> {
     if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
     const looked = this.lookup(path);
     if (looked.status !== 'ok') return looked;
-    return this.bindTree(looked.value, depth + 1);
+    return this.bindTree(looked.value, depth + 1, weight);
   }
 
-  private bindTree(tree: NameTree<Name>, depth: number): State<BoundTree> {
+  /** `weight`: the weight of the Union branch we are under, if any (recorded on bound address sets). */
+  private bindTree(tree: NameTree<Name>, depth: number, weight: number | undefined): State<BoundTree> {
     if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
     switch (tree.kind) {
       case 'leaf':
-        if (tree.value.kind === 'bound') return ok(tree as NameTree<BoundName>);
-        return this.bindPath(tree.value.path, depth);
+        if (tree.value.kind === 'bound') {
+          return ok(weight === undefined ? (tree as NameTree<BoundName>) : { kind: 'leaf', value: weightedBound(tree.value, weight) });
+        }
+        return this.bindPath(tree.value.path, depth, weight);
       case 'fail':
       case 'neg':
       case 'empty':
@@ -212,11 +217,11 @@ class Binding {
       case 'union': {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
-        if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth);
+        if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth, trees[0]!.weight);
         const oks: Weighted<BoundName>[] = [];
         let firstFailure: State<BoundTree> | undefined;
         for (const w of trees) {
-          const s = this.bindTree(w.tree, depth);
+          const s = this.bindTree(w.tree, depth, w.weight);
           if (s.status === 'ok') oks.push({ weight: w.weight, tree: s.value });
           else if (s.status === 'failed') firstFailure ??= s;
         }
@@ -227,7 +232,7 @@ class Binding {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
         for (const child of trees) {
-          const s = this.bindTree(child, depth);
+          const s = this.bindTree(child, depth, weight);
           if (s.status !== 'ok' || s.value.kind !== 'neg') return s;
         }
         return ok(Neg);

@@ -201,3 +201,39 @@ test('reactivity: an answer changed by another answer’s activation during a pa
   o.close();
   assert.equal(n.active, 0);
 });
+
+test('bind: bound address sets below a Union carry their branch weight (Finagle namer_nametree_weight)', () => {
+  const n = new MemoryNamer(K8S);
+  const a = n.bind('/a', '1.1.1.1:1');
+  n.bind('/b', '2.2.2.2:2');
+  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const grab = (dtab: string) => {
+    let tree: NameTree<BoundName> | undefined;
+    i.bind(parseDtab(dtab), parsePath('/s')).observe((s) => (tree = s.status === 'ok' ? s.value : undefined)).close();
+    return tree!;
+  };
+  const u = grab('/x => /#/io.l5d.k8s; /s => 0.3*/x/a & 0.7*(/x/none | /x/b)');
+  assert.equal(u.kind, 'union');
+  const leafAt = (t: NameTree<BoundName>, i: number): BoundName => {
+    const w = t.kind === 'union' ? t.trees[i]?.tree : undefined;
+    assert.ok(w?.kind === 'leaf');
+    return w.value;
+  };
+  const metaOf = (b: BoundName) => {
+    const addr = b.addr.sample;
+    return addr.type === 'bound' ? addr.meta : addr.type;
+  };
+  assert.deepEqual(metaOf(leafAt(u, 0)), { namer_nametree_weight: 0.3 });
+  assert.deepEqual(metaOf(leafAt(u, 1)), { namer_nametree_weight: 0.7 });
+  assert.equal(leafAt(u, 0).id.show(), '/#/io.l5d.k8s/a');
+  // The same binding twice gives the very same weighted names; outside a Union the namer's own name.
+  const again = grab('/x => /#/io.l5d.k8s; /s => 0.3*/x/a & 0.7*(/x/none | /x/b)');
+  assert.equal(leafAt(again, 0), leafAt(u, 0));
+  const plain = grab('/s => /#/io.l5d.k8s/a');
+  assert.ok(plain.kind === 'leaf' && plain.value === a);
+  // The weighted view is live while observed.
+  const seen: string[] = [];
+  const o = leafAt(u, 0).addr.observe((x) => seen.push(x.type));
+  assert.deepEqual(seen, ['bound']);
+  o.close();
+});
