@@ -1,0 +1,382 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeApiServer } from '../fixtures/k8s/api-server.js';
+import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
+import { KubeConnection } from '../../src/namers/k8s/connection.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { Path } from '../../src/dtab/path.js';
+import { Logger } from '../../src/util/log.js';
+import { Watching, until, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from './helpers.js';
+
+const PREFIX = Path.of('#', 'io.l5d.k8s');
+
+function namerFor(api: KubeApiServer, extra: Partial<ConstructorParameters<typeof K8sNamer>[0]> = {}) {
+  const metrics = new Metrics({ processMetrics: false });
+  const namer = new K8sNamer({
+    prefix: PREFIX,
+    connection: KubeConnection.proxy('127.0.0.1', api.port),
+    metrics,
+    log: Logger.silent(),
+    backoffMinMs: 20,
+    backoffMaxMs: 200,
+    idleTtlMs: 60_000,
+    ...extra,
+  });
+  return { namer, metrics };
+}
+
+function p(text: string): Path {
+  return new Path(text.split('/').filter(Boolean));
+}
+
+async function withApi(fn: (api: KubeApiServer) => Promise<void>, options?: Parameters<typeof KubeApiServer.start>[0]): Promise<void> {
+  const api = await KubeApiServer.start(options);
+  try {
+    await fn(api);
+  } finally {
+    await api.close();
+  }
+}
+
+const ep = (ip: string, extra: Record<string, unknown> = {}) => ({ ip, ...extra });
+
+test('pending until listed, then bound; scale out and in update addr in place without re-binding', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 8080 }]);
+    api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.1'), ep('10.0.0.2')], [{ name: 'grpc', port: 8080 }]);
+    const { namer } = namerFor(api);
+    const activity = namer.lookup(p('/default/grpc/echo'));
+    assert.equal(activity.sample.status, 'pending');
+    const act = new Watching(activity);
+    try {
+      const bound = await until(() => boundOf(activity), 5000, 'bound');
+      assert.equal(bound.id.show(), '/#/io.l5d.k8s/default/grpc/echo');
+      assert.equal(bound.residual.show(), '/');
+      const addr = new Watching(bound.addr);
+      try {
+        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080']), 5000, 'two endpoints');
+        const statesBefore = act.values.length;
+        // Scale out.
+        api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.1'), ep('10.0.0.2'), ep('10.0.0.3')], [{ name: 'grpc', port: 8080 }]);
+        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']), 5000, 'scale out');
+        // Scale in.
+        api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.3')], [{ name: 'grpc', port: 8080 }]);
+        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.3:8080']), 5000, 'scale in');
+        assert.equal(act.values.length, statesBefore, 'endpoint churn must not re-emit the name tree');
+        assert.equal(boundOf(activity), bound, 'the same bound name object');
+        // A no-op change (same endpoints, new resourceVersion) does not notify addr observers.
+        const seen = addr.values.length;
+        api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.3')], [{ name: 'grpc', port: 8080 }]);
+        api.applyService('default', 'other', [{ port: 1 }]);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(addr.values.length, seen);
+        const meta = bound.addr.sample.type === 'bound' ? bound.addr.sample.addrs[0]!.meta : {};
+        assert.equal(meta.pod, 'echo-10-0-0-3');
+      } finally {
+        addr.close();
+      }
+      // The same name returns the same Activity; a residual is kept.
+      assert.equal(namer.lookup(p('/default/grpc/echo')), activity);
+      const withResidual = namer.lookup(p('/Default/GRPC/Echo/extra/bits'));
+      const w2 = new Watching(withResidual);
+      const b2 = await until(() => boundOf(withResidual));
+      assert.equal(b2.id.show(), '/#/io.l5d.k8s/default/grpc/echo', 'segments are lower-cased');
+      assert.equal(b2.residual.show(), '/extra/bits');
+      assert.equal(b2.addr, bound.addr, 'one address set per (namespace, port, service)');
+      w2.close();
+    } finally {
+      act.close();
+      namer.close();
+    }
+  }));
+
+test('Neg for a missing service or port, empty bound set for zero ready endpoints, and recovery', () =>
+  withApi(async (api) => {
+    const { namer } = namerFor(api);
+    const missing = namer.lookup(p('/default/grpc/nope'));
+    const w1 = new Watching(missing);
+    await until(() => isNeg(missing), 5000, 'Neg for a missing service');
+    api.applyService('default', 'nope', [{ name: 'http', port: 80 }]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(isNeg(missing), 'port grpc absent from the Service is still Neg');
+    api.applyService('default', 'nope', [{ name: 'http', port: 80 }, { name: 'grpc', port: 9090 }]);
+    const bound = await until(() => boundOf(missing), 5000, 'bound after the port appears');
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), []), 5000, 'empty set with no endpoints');
+    api.applySlice('default', 'nope-1', 'nope', [ep('10.1.0.1', { ready: false })], [{ name: 'grpc', port: 9090 }]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(hostPorts(bound.addr.sample), [], 'a not-ready endpoint is not used');
+    api.applySlice('default', 'nope-1', 'nope', [ep('10.1.0.1', { ready: true })], [{ name: 'grpc', port: 9090 }]);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:9090']), 5000, 'ready endpoint');
+    api.delete('services', 'default', 'nope');
+    await until(() => isNeg(missing), 5000, 'Neg after the Service is deleted');
+    assert.equal(bound.addr.sample.type, 'neg');
+    addr.close();
+    w1.close();
+    // Too few segments.
+    assert.ok(isNeg(namer.lookup(p('/default/grpc'))));
+    namer.close();
+  }));
+
+test('250 endpoints across 3 slices are all used; a DELETED slice removes its endpoints', () =>
+  withApi(async (api) => {
+    api.applyService('prod', 'big', [{ name: 'grpc', port: 50051 }]);
+    const ips = (from: number, n: number) => Array.from({ length: n }, (_, i) => ep(`10.2.${Math.floor((from + i) / 250)}.${(from + i) % 250}`));
+    api.applySlice('prod', 'big-a', 'big', ips(0, 100), [{ name: 'grpc', port: 50051 }]);
+    api.applySlice('prod', 'big-b', 'big', ips(100, 100), [{ name: 'grpc', port: 50051 }]);
+    api.applySlice('prod', 'big-c', 'big', ips(200, 50), [{ name: 'grpc', port: 50051 }]);
+    const { namer } = namerFor(api);
+    const a = namer.lookup(p('/prod/grpc/big'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => hostPorts(bound.addr.sample)?.length === 250, 5000, '250 endpoints');
+    assert.equal(new Set(hostPorts(bound.addr.sample)).size, 250);
+    api.delete('endpointslices', 'prod', 'big-b');
+    await until(() => hostPorts(bound.addr.sample)?.length === 150, 5000, '150 after DELETED');
+    assert.ok(!hostPorts(bound.addr.sample)!.includes('10.2.0.150:50051'));
+    // Modifying one slice leaves the others alone (not "every event is the full state").
+    api.applySlice('prod', 'big-c', 'big', ips(200, 10), [{ name: 'grpc', port: 50051 }]);
+    await until(() => hostPorts(bound.addr.sample)?.length === 110, 5000, '110 after shrinking one slice');
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('endpoint conditions, IPv6, dual-stack slices and node/zone metadata', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'cond', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+    api.applySlice('default', 'cond-v4', 'cond', [
+      ep('10.3.0.1', { ready: null, nodeName: 'node-a', zone: 'z1' }), // unset = ready
+      ep('10.3.0.2', { ready: false, serving: true, terminating: true }), // terminating: nothing new
+      ep('10.3.0.3', { ready: true, serving: true, terminating: true }), // publishNotReadyAddresses style: still terminating
+      ep('10.3.0.4', { ready: false }),
+    ], [{ name: 'grpc', port: 8080 }]);
+    api.applySlice('default', 'cond-v6', 'cond', [ep('fd00::5', { nodeName: 'node-b' })], [{ name: 'grpc', port: 8080 }], 'IPv6');
+    api.applySlice('default', 'cond-other-port', 'cond', [ep('10.3.0.9')], [{ name: 'metrics', port: 9100 }]);
+    const { namer } = namerFor(api);
+    const a = namer.lookup(p('/default/grpc/cond'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:8080', '[fd00::5]:8080']), 5000, 'ready v4 + v6');
+    const s = bound.addr.sample;
+    assert.equal(s.type, 'bound');
+    const v4 = s.type === 'bound' ? s.addrs.find((x) => x.host === '10.3.0.1')! : undefined;
+    assert.deepEqual({ nodeName: v4?.meta.nodeName, zone: v4?.meta.zone }, { nodeName: 'node-a', zone: 'z1' });
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('numeric path port is a Service port mapped to its targetPort (numeric or named); names select the slice port', () =>
+  withApi(async (api) => {
+    // Service port 80 -> targetPort 8080 (numeric), port 81 -> targetPort "admin" (named), unnamed single-port service.
+    api.applyService('default', 'multi', [
+      { name: 'grpc', port: 80, targetPort: 8080 },
+      { name: 'admin', port: 81, targetPort: 'admin-port' },
+    ]);
+    api.applySlice('default', 'multi-1', 'multi', [ep('10.4.0.1')], [{ name: 'grpc', port: 8080 }, { name: 'admin', port: 9901 }]);
+    // A second slice where the named targetPort resolved to a different number for other pods.
+    api.applySlice('default', 'multi-2', 'multi', [ep('10.4.0.2')], [{ name: 'grpc', port: 8080 }, { name: 'admin', port: 9902 }]);
+    api.applyService('default', 'single', [{ port: 7000, targetPort: 7070 }]);
+    api.applySlice('default', 'single-1', 'single', [ep('10.4.1.1')], [{ name: '', port: 7070 }]);
+    const { namer } = namerFor(api);
+    const cases: Array<[string, string[]]> = [
+      ['/default/80/multi', ['10.4.0.1:8080', '10.4.0.2:8080']],
+      ['/default/grpc/multi', ['10.4.0.1:8080', '10.4.0.2:8080']],
+      ['/default/81/multi', ['10.4.0.1:9901', '10.4.0.2:9902']],
+      ['/default/admin/multi', ['10.4.0.1:9901', '10.4.0.2:9902']],
+      ['/default/7000/single', ['10.4.1.1:7070']],
+    ];
+    const watchers: Array<{ close(): void }> = [];
+    for (const [path, want] of cases) {
+      const a = namer.lookup(p(path));
+      watchers.push(new Watching(a));
+      const bound = await until(() => boundOf(a), 5000, path);
+      watchers.push(new Watching(bound.addr));
+      await until(() => sameSet(hostPorts(bound.addr.sample), want), 5000, `${path} -> ${want}`);
+    }
+    // 8080 is a targetPort, not a Service port: Neg (unlike kuberesolver, which dials it verbatim).
+    const wrong = namer.lookup(p('/default/8080/multi'));
+    watchers.push(new Watching(wrong));
+    await until(() => isNeg(wrong), 5000, 'Neg for a targetPort number');
+    assert.equal(namer.openWatches, 2, 'one watch pair per service whatever the ports');
+    assert.equal(api.openWatches('endpointslices'), 2);
+    for (const w of watchers) w.close();
+    namer.close();
+  }));
+
+test('preferLocalNode keeps endpoints on this node, falling back to all when none is ready there', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'loc', [{ name: 'grpc', port: 80 }]);
+    api.applySlice('default', 'loc-1', 'loc', [ep('10.5.0.1', { nodeName: 'n1' }), ep('10.5.0.2', { nodeName: 'n2' })], [{ name: 'grpc', port: 80 }]);
+    const { namer } = namerFor(api, { localNode: 'n1' });
+    const a = namer.lookup(p('/default/grpc/loc'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.1:80']), 5000, 'local only');
+    api.applySlice('default', 'loc-1', 'loc', [ep('10.5.0.1', { nodeName: 'n1', ready: false }), ep('10.5.0.2', { nodeName: 'n2' })], [{ name: 'grpc', port: 80 }]);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.2:80']), 5000, 'fallback to all');
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('one shared watch per (namespace, service); released after the idle TTL, restarted on demand', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'shared', [{ name: 'grpc', port: 80 }]);
+    api.applySlice('default', 'shared-1', 'shared', [ep('10.6.0.1')], [{ name: 'grpc', port: 80 }]);
+    const { namer } = namerFor(api, { idleTtlMs: 150 });
+    const ws: Watching<any>[] = [];
+    for (let i = 0; i < 20; i++) ws.push(new Watching(namer.lookup(p(`/default/${i % 2 ? 'grpc' : '80'}/shared/r${i}`))));
+    await until(() => ws.every((w) => boundOf(w.v as never)), 5000, 'all bound');
+    await until(() => api.openWatches('endpointslices') === 1 && api.openWatches('services') === 1, 5000, 'watches open');
+    const lists = api.requests.filter((r) => r.path.endsWith('/endpointslices') && !r.watch).length;
+    assert.equal(lists, 1, 'one list for twenty routes');
+    for (const w of ws) w.close();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(api.openWatches('endpointslices'), 1, 'kept during the idle TTL');
+    await until(() => api.openWatches() === 0 && namer.openWatches === 0, 5000, 'released after idle TTL');
+    const again = new Watching(namer.lookup(p('/default/grpc/shared')));
+    await until(() => boundOf(again.v as never), 5000, 'bound again');
+    assert.equal(api.openWatches('endpointslices'), 1);
+    again.close();
+    namer.close();
+  }));
+
+/** Bind one name and watch its addresses; returns helpers for fault tests. */
+async function boundEcho(api: KubeApiServer, extra: Parameters<typeof namerFor>[1] = {}) {
+  api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+  api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.1')], [{ name: 'grpc', port: 80 }]);
+  const { namer, metrics } = namerFor(api, extra);
+  const a = namer.lookup(p('/default/grpc/echo'));
+  const act = new Watching(a);
+  const bound = await until(() => boundOf(a));
+  const addr = new Watching(bound.addr);
+  await until(() => sameSet(hostPorts(bound.addr.sample), ['10.7.0.1:80']), 5000, 'initial endpoints');
+  await until(() => api.openWatches() === 2, 5000, 'watches open');
+  return {
+    namer,
+    metrics,
+    bound,
+    addr,
+    close() {
+      addr.close();
+      act.close();
+      namer.close();
+    },
+  };
+}
+
+test('watch closed by the server: resumes from the last resourceVersion without relisting', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api);
+    const listsBefore = api.requests.filter((r) => !r.watch && r.path.includes('endpointslices')).length;
+    api.closeWatches();
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.1'), ep('10.7.0.2')], [{ name: 'grpc', port: 80 }]);
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.2:80']), 5000, 'change seen after resume');
+    const lastWatch = api.requests.filter((r) => r.watch && r.path.includes('endpointslices')).at(-1)!;
+    assert.ok(Number(lastWatch.query.resourceVersion) > 1000, 'watch resumed from a resourceVersion');
+    assert.equal(lastWatch.query.allowWatchBookmarks, 'true');
+    assert.ok(Number(lastWatch.query.timeoutSeconds) > 0);
+    assert.equal(api.requests.filter((r) => !r.watch && r.path.includes('endpointslices')).length, listsBefore, 'no relist');
+    t.close();
+  }));
+
+test('bookmarks advance the resourceVersion, so a resume after compaction needs no relist', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api);
+    api.applyService('default', 'unrelated', [{ port: 1 }]); // moves the global version on
+    api.bookmark();
+    await new Promise((r) => setTimeout(r, 100));
+    api.compact(); // history up to now is gone, but the bookmark told us "now"
+    const listsBefore = api.requests.filter((r) => !r.watch).length;
+    api.closeWatches();
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.9')], [{ name: 'grpc', port: 80 }]);
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.9:80']), 5000, 'change after bookmark resume');
+    assert.equal(api.requests.filter((r) => !r.watch).length, listsBefore, 'resumed from the bookmark, no relist');
+    t.close();
+  }));
+
+for (const mode of ['event', 'status'] as const) {
+  test(`410 Gone as ${mode === 'event' ? 'an ERROR event in a 200 stream' : 'an HTTP status'}: relist and converge`, () =>
+    withApi(
+      async (api) => {
+        const t = await boundEcho(api);
+        // The namer is disconnected while history moves on and is compacted away.
+        await api.stop();
+        api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.1'), ep('10.7.0.3')], [{ name: 'grpc', port: 80 }]);
+        api.applySlice('default', 'echo-2', 'echo', [ep('10.7.0.4')], [{ name: 'grpc', port: 80 }]);
+        api.compact();
+        assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'last known endpoints kept while away');
+        await api.restart();
+        await until(
+          () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.3:80', '10.7.0.4:80']),
+          8000,
+          'converged after relist',
+        );
+        const gone = api.requests.filter((r) => r.watch && (mode === 'status' ? r.status === 410 : true));
+        assert.ok(gone.length > 0);
+        const reconnects = await t.metrics.namerReconnects.get();
+        assert.ok(reconnects.values.some((v) => v.labels.reason === 'gone' && v.value > 0), 'a gone reconnect is counted');
+        t.close();
+      },
+      { goneMode: mode },
+    ));
+}
+
+test('410 ERROR event pushed into open watches (compaction while connected): relist', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api);
+    api.compact(true);
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.5')], [{ name: 'grpc', port: 80 }]);
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.5:80']), 5000, 'converged');
+    t.close();
+  }));
+
+test('API server restarted mid-watch: last endpoints kept, then converges', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api);
+    const seen = t.addr.values.length;
+    await api.stop();
+    await new Promise((r) => setTimeout(r, 300)); // several failed reconnects with backoff
+    assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'never flaps to empty while the API is away');
+    assert.equal(t.addr.values.length, seen, 'no address updates while disconnected');
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.6')], [{ name: 'grpc', port: 80 }]);
+    await api.restart();
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.6:80']), 8000, 'converged after restart');
+    t.close();
+  }));
+
+test('403: a log line names the missing RBAC verb and resource; last endpoints kept; converges once granted', () =>
+  withApi(async (api) => {
+    const { log, lines } = capturingLogger();
+    const t = await boundEcho(api, { log });
+    let denied = true;
+    api.authorizer = (verb, resource) => !(denied && resource === 'endpointslices' && (verb === 'watch' || verb === 'list'));
+    api.compact(true); // forces a relist, which is now forbidden
+    await until(() => lines.some((l) => l.includes('"list"') && l.includes('endpointslices') && l.includes('forbidden')), 5000, 'RBAC log line');
+    const line = lines.find((l) => l.includes('forbidden'))!;
+    assert.match(line, /RBAC verb \\"list\\" on resource \\"endpointslices\\" \(apiGroups: \[\\"discovery.k8s.io\\"\]\) in namespace \\"default\\"/);
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.7')], [{ name: 'grpc', port: 80 }]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'kept while forbidden');
+    const state = JSON.stringify(t.namer.state());
+    assert.match(state, /forbidden/);
+    denied = false;
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.7:80']), 8000, 'converged once granted');
+    t.close();
+  }));
+
+test('watch events, reconnects and last sync are counted in metrics', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api);
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.8')], [{ name: 'grpc', port: 80 }]);
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.8:80']));
+    const text = await t.metrics.registry.metrics();
+    assert.match(text, /kgr_namer_watch_events_total\{namer="\/#\/io.l5d.k8s",type="MODIFIED"\} [1-9]/);
+    assert.match(text, /kgr_namer_last_sync_timestamp_seconds\{namer="\/#\/io.l5d.k8s"\} \d/);
+    t.close();
+  }));
