@@ -25,12 +25,14 @@ export interface Service {
  * Service's port with that number; a name is the Service port of that name. Either way the answer is
  * the port's name, because the EndpointSlice controller names each slice port after its Service port
  * and has already resolved the targetPort (numeric or named, per pod) into the slice's port number.
- * Undefined when the Service or the port does not exist (the namer answers Neg).
+ * `_` is the Service's first port. Undefined when the Service or the port does not exist (the namer answers Neg).
  */
 export function slicePortName(service: Service | undefined, port: string): string | undefined {
   if (!service) return undefined;
   const ports = service.spec?.ports ?? [];
   const tcp = ports.filter((p) => (p.protocol ?? 'TCP') === 'TCP');
+  // `_` (no port in a kuberesolver target): the Service's first port. Never a port name (no `_` allowed).
+  if (port === '_') return tcp[0] ? (tcp[0].name ?? '') : undefined;
   if (/^\d+$/.test(port)) {
     const n = Number(port);
     const match = tcp.find((p) => p.port === n);

@@ -1,0 +1,11 @@
+// The namers room: what other rooms import.
+export { createNamer, NAMER_KINDS } from './registry.js';
+export type { NamerKind, NamerDeps } from './registry.js';
+export { parseTarget, TargetError } from './target.js';
+export type { ParsedTarget } from './target.js';
+export { resolveHost, createHostResolver, DnsNamer } from './dns.js';
+export { DnsSrvNamer } from './dnssrv.js';
+export { FsNamer, parseServiceFile, FsNamerError } from './fs.js';
+export { K8sNamer } from './k8s/k8s-namer.js';
+export { KubeConnection } from './k8s/connection.js';
+export { LiveName } from './live-name.js';

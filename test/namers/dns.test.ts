@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DnsServer } from '../fixtures/dns-server.js';
+import { DnsNamer, createHostResolver } from '../../src/namers/dns.js';
+import { DnsSrvNamer } from '../../src/namers/dnssrv.js';
+import { DnsResolver } from '../../src/namers/dns-resolver.js';
+import { Path } from '../../src/dtab/path.js';
+import { Watching, until, boundOf, isNeg, hostPorts, sameSet } from './helpers.js';
+
+const p = (text: string) => new Path(text.split('/').filter(Boolean));
+
+async function withDns(fn: (dns: DnsServer) => Promise<void>): Promise<void> {
+  const dns = await DnsServer.start();
+  try {
+    await fn(dns);
+  } finally {
+    await dns.close();
+  }
+}
+
+test('io.l5d.dns: A and AAAA records on the port; re-resolved when the TTL runs out', () =>
+  withDns(async (dns) => {
+    dns.setAddresses('echo.test', ['10.0.0.1', 'fd00::1'], 1);
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 5, idleTtlMs: 0 });
+    const a = namer.lookup(p('/Echo.Test/8080/rest'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a), 5000, 'bound');
+    assert.equal(bound.id.show(), '/#/io.l5d.dns/echo.test/8080');
+    assert.equal(bound.residual.show(), '/rest');
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '[fd00::1]:8080']), 5000, 'both families');
+    dns.setAddresses('echo.test', ['10.0.0.2'], 1);
+    const started = Date.now();
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:8080']), 4000, 'change after a 1 s TTL');
+    assert.ok(Date.now() - started < 4000);
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('io.l5d.dns: a long TTL is capped at refreshIntervalSeconds', () =>
+  withDns(async (dns) => {
+    dns.setAddresses('long.test', ['10.1.0.1'], 3600);
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const a = namer.lookup(p('/long.test/80'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:80']));
+    dns.setAddresses('long.test', ['10.1.0.2'], 3600);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.1.0.2:80']), 4000, 're-resolved within the refresh interval');
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('io.l5d.dns: NXDOMAIN is Neg; a name that appears later binds', () =>
+  withDns(async (dns) => {
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const a = namer.lookup(p('/missing.test/80'));
+    const w = new Watching(a);
+    await until(() => isNeg(a), 5000, 'Neg');
+    dns.setAddresses('missing.test', ['10.2.0.1'], 1);
+    const bound = await until(() => boundOf(a), 5000, 'bound once it exists');
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.2.0.1:80']));
+    assert.ok(isNeg(namer.lookup(p('/missing.test/notaport'))), 'a non-numeric port is Neg');
+    assert.ok(isNeg(namer.lookup(p('/only-host'))));
+    w.close();
+    namer.close();
+  }));
+
+test('io.l5d.dns: resolver errors (SERVFAIL, no answer) keep the last good answer, then recover', () =>
+  withDns(async (dns) => {
+    dns.setAddresses('flaky.test', ['10.3.0.1'], 1);
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), {
+      dnsHosts: [dns.address],
+      refreshIntervalSeconds: 1,
+      idleTtlMs: 0,
+      timeoutMs: 200,
+      tries: 1,
+    });
+    const a = namer.lookup(p('/flaky.test/80'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:80']));
+    for (const how of ['servfail', 'drop'] as const) {
+      dns.fail('flaky.test', how);
+      const before = dns.count('flaky.test');
+      await until(() => dns.count('flaky.test') >= before + 4, 6000, `${how} queried again`);
+      assert.ok(sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:80']), `last good kept through ${how}`);
+      assert.ok(boundOf(a), 'still bound');
+    }
+    dns.setAddresses('flaky.test', ['10.3.0.2'], 1);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.3.0.2:80']), 6000, 'recovered');
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('resolveHost for /$/inet: IP literals are constant, host names re-resolve while observed', () =>
+  withDns(async (dns) => {
+    dns.setAddresses('inet.test', ['10.4.0.1'], 1);
+    const resolveHost = createHostResolver({ dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const literal = resolveHost('127.0.0.1', 9000);
+    assert.deepEqual(hostPorts(literal.sample), ['127.0.0.1:9000']);
+    const v = resolveHost('inet.test', 9000);
+    assert.equal(resolveHost('inet.test', 9000), v, 'shared while in use');
+    const w = new Watching(v);
+    await until(() => sameSet(hostPorts(v.sample), ['10.4.0.1:9000']), 5000, 'resolved');
+    dns.setAddresses('inet.test', ['10.4.0.2', '10.4.0.3'], 1);
+    await until(() => sameSet(hostPorts(v.sample), ['10.4.0.2:9000', '10.4.0.3:9000']), 5000, 're-resolved');
+    w.close();
+    const queries = dns.count('inet.test');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(dns.count('inet.test') <= queries + 2, 'stops resolving once nobody observes');
+  }));
+
+test('resolveHost with the system resolver finds localhost through getaddrinfo', async () => {
+  const resolveHost = createHostResolver({ idleTtlMs: 0 });
+  const v = resolveHost('localhost', 8080);
+  const w = new Watching(v);
+  await until(() => v.sample.type === 'bound' && v.sample.addrs.length > 0, 5000, 'localhost');
+  const hosts = v.sample.type === 'bound' ? v.sample.addrs.map((a) => a.host) : [];
+  assert.ok(hosts.some((h) => h === '127.0.0.1' || h === '::1'), hosts.join(','));
+  w.close();
+});
+
+test('io.l5d.dnssrv: targets and ports of the lowest priority, weighted; no records is Neg', () =>
+  withDns(async (dns) => {
+    dns.setSrv('_grpc._tcp.echo.test', [
+      { priority: 10, weight: 3, port: 50051, target: 'a.echo.test' },
+      { priority: 10, weight: 1, port: 50052, target: 'b.echo.test' },
+      { priority: 20, weight: 1, port: 50053, target: 'c.echo.test' },
+    ]);
+    dns.setAddresses('a.echo.test', ['10.5.0.1'], 1);
+    dns.setAddresses('b.echo.test', ['10.5.0.2'], 1);
+    dns.setAddresses('c.echo.test', ['10.5.0.3'], 1);
+    const namer = new DnsSrvNamer(Path.of('#', 'io.l5d.dnssrv'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const a = namer.lookup(p('/_grpc._tcp.echo.test/residual'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a), 5000, 'bound');
+    assert.equal(bound.id.show(), '/#/io.l5d.dnssrv/_grpc._tcp.echo.test');
+    const addr = new Watching(bound.addr);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.1:50051', '10.5.0.2:50052']), 5000, 'priority 10 group');
+    const s = bound.addr.sample;
+    assert.deepEqual(s.type === 'bound' ? s.addrs.map((x) => x.weight) : [], [3, 1]);
+    dns.setSrv('_grpc._tcp.echo.test', [{ priority: 20, weight: 1, port: 50053, target: 'c.echo.test' }]);
+    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.3:50053']), 5000, 'SRV change');
+    dns.remove('_grpc._tcp.echo.test');
+    await until(() => isNeg(a), 5000, 'Neg once the SRV name is gone');
+    addr.close();
+    w.close();
+    namer.close();
+  }));
+
+test('dnsHosts must be IP addresses', () => {
+  assert.throws(() => new DnsResolver({ dnsHosts: ['dns.example.com'] }), /dnsHosts: "dns.example.com" is not an IP address/);
+  assert.doesNotThrow(() => new DnsResolver({ dnsHosts: ['10.0.0.10', '10.0.0.11:5353', '::1'] }));
+});
