@@ -10,6 +10,9 @@ import { Watching, until, boundOf, isNeg, hostPorts, capturingLogger, sameSet } 
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
 
+/** Namers made during a test; closed by withApi whatever the outcome, so a failure leaks no retry loop. */
+const open = new Set<K8sNamer>();
+
 function namerFor(api: KubeApiServer, extra: Partial<ConstructorParameters<typeof K8sNamer>[0]> = {}) {
   const metrics = new Metrics({ processMetrics: false });
   const namer = new K8sNamer({
@@ -22,6 +25,7 @@ function namerFor(api: KubeApiServer, extra: Partial<ConstructorParameters<typeo
     idleTtlMs: 60_000,
     ...extra,
   });
+  open.add(namer);
   return { namer, metrics };
 }
 
@@ -34,6 +38,8 @@ async function withApi(fn: (api: KubeApiServer) => Promise<void>, options?: Para
   try {
     await fn(api);
   } finally {
+    for (const namer of open) namer.close();
+    open.clear();
     await api.close();
   }
 }
@@ -202,7 +208,9 @@ test('numeric path port is a Service port mapped to its targetPort (numeric or n
     watchers.push(new Watching(wrong));
     await until(() => isNeg(wrong), 5000, 'Neg for a targetPort number');
     assert.equal(namer.openWatches, 2, 'one watch pair per service whatever the ports');
-    assert.equal(api.openWatches('endpointslices'), 2);
+    await until(() => api.openWatches('endpointslices') === 2, 5000, 'two slice watches');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(api.openWatches('endpointslices'), 2, 'and no more');
     for (const w of watchers) w.close();
     namer.close();
   }));
@@ -228,7 +236,7 @@ test('one shared watch per (namespace, service); released after the idle TTL, re
   withApi(async (api) => {
     api.applyService('default', 'shared', [{ name: 'grpc', port: 80 }]);
     api.applySlice('default', 'shared-1', 'shared', [ep('10.6.0.1')], [{ name: 'grpc', port: 80 }]);
-    const { namer } = namerFor(api, { idleTtlMs: 150 });
+    const { namer } = namerFor(api, { idleTtlMs: 1000 });
     const ws: Watching<any>[] = [];
     for (let i = 0; i < 20; i++) ws.push(new Watching(namer.lookup(p(`/default/${i % 2 ? 'grpc' : '80'}/shared/r${i}`))));
     await until(() => ws.every((w) => boundOf(w.v as never)), 5000, 'all bound');
@@ -238,10 +246,10 @@ test('one shared watch per (namespace, service); released after the idle TTL, re
     for (const w of ws) w.close();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(api.openWatches('endpointslices'), 1, 'kept during the idle TTL');
-    await until(() => api.openWatches() === 0 && namer.openWatches === 0, 5000, 'released after idle TTL');
+    await until(() => api.openWatches() === 0 && namer.openWatches === 0, 8000, 'released after idle TTL');
     const again = new Watching(namer.lookup(p('/default/grpc/shared')));
     await until(() => boundOf(again.v as never), 5000, 'bound again');
-    assert.equal(api.openWatches('endpointslices'), 1);
+    await until(() => api.openWatches('endpointslices') === 1, 5000, 'watch reopened');
     again.close();
     namer.close();
   }));

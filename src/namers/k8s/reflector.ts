@@ -292,7 +292,9 @@ export class Reflector<T extends KubeObject> {
   private sleep(ms: number, generation: number): Promise<void> {
     if (!this.live(generation)) return Promise.resolve();
     return new Promise((resolve) => {
+      // Unref'd: a retry loop alone never keeps the process alive.
       const timer = setTimeout(done, ms);
+      timer.unref();
       function done() {
         clearTimeout(timer);
         resolve();
