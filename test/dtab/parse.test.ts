@@ -140,6 +140,14 @@ test('parseDentry: Finagle vectors', () => {
   syntaxError(() => parseDentry('/a =>'));
 });
 
+// Finagle NameTreeParsers.parseDentryPrefix begins with eatWhitespace(), so Dentry.read accepts
+// leading whitespace and comments exactly as Path.read, NameTree.read and Dtab.read do.
+test('parseDentry: leading whitespace and comments, like every other start rule', () => {
+  const want = new Dentry(Prefix.of('a'), parseNameTree('/b'));
+  assert.ok(parseDentry('  /a=>/b').equals(want));
+  assert.ok(parseDentry('\t\r\n# why\n/a => /b  # trailing\n').equals(want));
+});
+
 test('parsePrefix: * is a whole element', () => {
   assert.ok(parsePrefix('/*').equals(Prefix.of(AnyElem)));
   assert.ok(parsePrefix('/a/*/b').equals(Prefix.of('a', AnyElem, 'b')));
@@ -180,6 +188,16 @@ test('whitespace is Java whitespace: tabs, CR, form feed, Unicode spaces; not no
   assert.equal(parseDtab('\t/a\r\n=>\f/b\u2003;\u3000').show(), '/a=>/b');
   syntaxError(() => parseDtab('/a =>\u00a0/b'));
   syntaxError(() => parseDtab('/a =>\u202f/b'));
+});
+
+test('an invisible offending character is named by its code point, not printed raw', () => {
+  // A no-break space pasted from a web page looks like a space; the error must say what it is.
+  assert.match(syntaxError(() => parseDtab('/a =>\u00a0/b')).message, /found '\\u00a0'$/);
+  assert.match(syntaxError(() => parseDtab('\ufeff/a => /b')).message, /found '\\ufeff'$/);
+  assert.match(syntaxError(() => parseDtab('/a\u0085=> /b')).message, /found '\\u0085'$/);
+  assert.match(syntaxError(() => parseDtab('/a\u200b=> /b')).message, /found '\\u200b'$/);
+  // Visible characters stay as they are.
+  assert.match(syntaxError(() => parseDtab('/a => /b é')).message, /found 'é'$/);
 });
 
 test('absurdly deep nesting is a syntax error, not a crash', () => {
