@@ -41,12 +41,19 @@ export class DtabSyntaxError extends Error {
   }
 }
 
+const INVISIBLE = /^[\p{C}\p{Z}]$/u;
+
 export function quote(ch: string): string {
   if (ch === '\n') return "'\\n'";
   if (ch === '\r') return "'\\r'";
   if (ch === '\t') return "'\\t'";
   const code = ch.codePointAt(0) ?? 0;
   if (code < 0x20 || code === 0x7f) return `'\\x${code.toString(16).padStart(2, '0')}'`;
+  // Other controls, format characters and non-ASCII spaces look like nothing or like a space.
+  if (code > 0x7f && INVISIBLE.test(ch)) {
+    const hex = code.toString(16);
+    return code > 0xffff ? `'\\u{${hex}}'` : `'\\u${hex.padStart(4, '0')}'`;
+  }
   return `'${ch}'`;
 }
 
