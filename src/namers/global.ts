@@ -22,12 +22,13 @@ export interface GlobalNamerOptions {
  * - `/$/inet/<host>/<port>[/residual]`, `/$/inet/<port>` (localhost): a bound name, id
  *   `/$/inet/<host>/<port>`; `/$/fixedinet/…` the same, always resolved once.
  * - `/$/nil[/…]` Empty, `/$/fail[/…]` Fail.
- * - `/$/io.buoyant.rinet/<port>/<host>`: `/$/inet/<host>/<port>` (Linkerd drops the residual).
+ * - `/$/io.buoyant.rinet/<port>/<host>[/residual]`: the address of `/$/inet/<host>/<port>`, id
+ *   `/$/io.buoyant.rinet/<port>/<host>`.
  * - `/$/io.buoyant.http.domainToPathPfx/<pfx>/<a.b.c>/…` → `/<pfx>/c/b/a/…`, `…domainToPath`,
  *   `…subdomainOfPfx/<domain>/<pfx>/<host>/…` → `/<pfx>/<host minus .domain>/…`, `…subdomainOf`,
  *   `…anyMethod`, `…anyMethodPfx`, `…anyHost`, `…anyHostPfx`, `/$/io.buoyant.hostportPfx/<pfx>/<host:port>/…`
  *   → `/<pfx>/<host>/<port>/…`, `/$/io.buoyant.porthostPfx/…` → `/<pfx>/<port>/<host>/…`; a name
- *   they do not fit is Neg.
+ *   they do not fit is Neg, one they would rewrite to an empty segment (`a..b`) a failed lookup.
  * - anything else under `/$/`: a failed lookup naming it.
  */
 export function globalNamer(options: GlobalNamerOptions = {}): Namer {
@@ -73,12 +74,19 @@ class GlobalNamer implements Namer {
         const [portText, host] = rest.segments as [string, string];
         const port = parseJavaInt(portText);
         if (port === undefined) return answerOf(failed(new Error(`Invalid port '${portText}' in ${path.show()}`)));
-        return answerOf(ok(this.bound('inet', host, port, Path.empty)));
+        // Linkerd's rinet: id `/$/io.buoyant.rinet/<port>/<host>`, the rest of the path the residual.
+        return answerOf(ok(this.bound('inet', host, port, path.drop(4), path.take(4))));
       }
     }
     const rewrite = REWRITERS[kind];
     if (rewrite !== undefined) {
-      const rewritten = rest.isEmpty ? undefined : rewrite(rest);
+      let rewritten: Path | undefined;
+      try {
+        rewritten = rest.isEmpty ? undefined : rewrite(rest);
+      } catch (e) {
+        if (!(e instanceof EmptySegment)) throw e;
+        return answerOf(failed(new Error(`Invalid name ${path.show()}: the rewrite would make an empty path segment`)));
+      }
       return answerOf(ok(rewritten === undefined ? Neg : { kind: 'leaf', value: { kind: 'path', path: rewritten } }));
     }
     return answerOf(failed(new Error(`Unknown global namer '/$/${kind}' in path ${path.show()}`)));
@@ -192,9 +200,11 @@ function javaSplit(s: string, sep: string): string[] {
   return parts;
 }
 
-function pathOf(segments: string[], rest: Path): Path | undefined {
-  // Finagle would build an empty segment here; a path cannot hold one, so the name does not fit.
-  if (segments.some((x) => x.length === 0)) return undefined;
+/** Linkerd builds the rewritten name with `Path.Utf8`, whose `require(nonempty)` throws: a failed lookup. */
+class EmptySegment extends Error {}
+
+function pathOf(segments: string[], rest: Path): Path {
+  if (segments.some((x) => x.length === 0)) throw new EmptySegment();
   return new Path(segments).concat(rest);
 }
 

@@ -105,10 +105,41 @@ test('Linkerd rewriting helpers', () => {
     ['/$/io.buoyant.hostportPfx/pfx/host', '~'],
     ['/$/io.buoyant.hostportPfx/pfx/host:Http', '~'],
     ['/$/io.buoyant.hostportPfx/pfx/a:b:c', '~'],
-    ['/$/io.buoyant.rinet/8080/127.0.0.1/dropped', 'bound /$/inet/127.0.0.1/8080 residual /'],
+    // Linkerd RinetTest "rinet binds": the id stays under /$/io.buoyant.rinet and the residual is kept.
+    ['/$/io.buoyant.rinet/12345/localhost/residual', 'bound /$/io.buoyant.rinet/12345/localhost residual /residual'],
+    ['/$/io.buoyant.rinet/8080/127.0.0.1', 'bound /$/io.buoyant.rinet/8080/127.0.0.1 residual /'],
     ['/$/io.buoyant.rinet/8080', '~'],
   ];
   for (const [path, want] of cases) assert.equal(showAnswer(answer(path)), want, path);
+});
+
+// Linkerd builds the rewritten name with Path.Utf8, whose `require(nonempty)` throws on an empty
+// segment: the lookup fails (an Alt does not fall through), it is not Neg.
+test('Linkerd rewriting helpers: a rewrite that would make an empty segment fails the lookup', () => {
+  for (const path of [
+    '/$/io.buoyant.http.domainToPathPfx/grpc/a..b',
+    '/$/io.buoyant.http.domainToPathPfx/grpc/.Greeter',
+    '/$/io.buoyant.http.domainToPath/a..b/r',
+    '/$/io.buoyant.hostportPfx/pfx/:8080',
+    '/$/io.buoyant.porthostPfx/pfx/:http/etc',
+  ]) {
+    assert.equal(showAnswer(answer(path)), `failed: Invalid name ${path}: the rewrite would make an empty path segment`, path);
+  }
+  // Java's split drops trailing empty strings, so a trailing dot is harmless.
+  assert.equal(showAnswer(answer('/$/io.buoyant.http.domainToPathPfx/grpc/helloworld.Greeter.')), '/grpc/Greeter/helloworld');
+});
+
+test('rinet: the address is inet <host>:<port>; a bad port fails the lookup', () => {
+  const hosts: string[] = [];
+  const namer = globalNamer({ resolveHost: (h, p) => (hosts.push(`${h}:${p}`), Var.value<Addr>({ type: 'neg' })) });
+  boundOf(answer('/$/io.buoyant.rinet/12345/localhost/residual', namer));
+  assert.deepEqual(hosts, ['localhost:12345']);
+  assert.deepEqual(addrNow(boundOf(answer('/$/io.buoyant.rinet/8080/127.0.0.1')).addr), {
+    type: 'bound',
+    addrs: [{ host: '127.0.0.1', port: 8080, weight: 1, meta: {} }],
+    meta: {},
+  });
+  assert.match(showAnswer(answer('/$/io.buoyant.rinet/http/localhost')), /^failed: Invalid port 'http'/);
 });
 
 test("Linkerd's gRPC dtab idiom binds unchanged", () => {
