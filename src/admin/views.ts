@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { PrefixedNamer } from '../namers/namer.js';
 import type { ClientSnapshot, RouterView } from '../router/introspection.js';
 import type { AdminDeps } from './server.js';
@@ -51,6 +52,8 @@ export function dashboardState(deps: AdminDeps, sampler: DashboardSampler, start
     version: deps.version,
     now: Date.now(),
     uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+    // Which router this page belongs to when the admin port sits behind a load balancer (Linkerd #1946).
+    host: { hostname: hostname(), nodeName: process.env.NODE_NAME, podName: process.env.POD_NAME },
     process: { pid: process.pid, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, node: process.version },
     readiness: deps.readiness(),
     namers: deps.namers.map((n) => ({ prefix: n.prefix.show(), kind: n.kind, statePath: n.namer.state ? namerStatePath(n) : undefined })),

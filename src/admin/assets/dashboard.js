@@ -191,7 +191,10 @@ function routerCard(r, width) {
 function renderHeader(d) {
   const ready = d.readiness.ready;
   const reasons = d.readiness.reasons.join('; ');
-  $('proc').innerHTML = `<span class="pill ${ready ? 'ok' : 'bad'}" title="${esc(reasons)}">${ready ? 'ready' : 'not ready'}</span>
+  const where = d.host.podName ?? d.host.hostname;
+  document.title = `${where} · kube-grpc-router admin`;
+  $('proc').innerHTML = `<span title="pod / host${d.host.nodeName ? ' on node ' + esc(d.host.nodeName) : ''}"><b>${esc(where)}</b>${d.host.nodeName ? ` on <b>${esc(d.host.nodeName)}</b>` : ''}</span>
+    <span class="pill ${ready ? 'ok' : 'bad'}" title="${esc(reasons)}">${ready ? 'ready' : 'not ready'}</span>
     <span>v<b>${esc(d.version)}</b></span><span>up <b>${fmtDuration(d.uptimeSec)}</b></span>
     <span>rss <b>${fmtBytes(d.process.rssBytes)}</b></span><span>heap <b>${fmtBytes(d.process.heapUsedBytes)}</b></span>
     <span class="pulse" id="pulse" title="last update"></span>`;
