@@ -73,8 +73,9 @@ function chartSvg(width, t, lines, opts) {
     max = niceMax(max);
   }
   const min = opts.min ?? 0;
-  const span = 300; // seconds shown
   const tEnd = n ? t[n - 1] : Date.now();
+  // Seconds shown: the history there is, at least a minute, at most the five the server keeps.
+  const span = Math.min(300, Math.max(60, n ? Math.ceil((tEnd - t[0]) / 60000) * 60 : 60));
   const x = (ti) => padL + ((ti - (tEnd - span * 1000)) / (span * 1000)) * (w - padL - padR);
   const y = (v) => padT + (1 - (v - min) / (max - min || 1)) * (h - padT - padB);
   let out = `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(opts.title)}">`;
@@ -83,7 +84,7 @@ function chartSvg(width, t, lines, opts) {
     out += `<line class="grid" x1="${padL}" x2="${w - padR}" y1="${yy}" y2="${yy}"/>`;
     out += `<text class="axis" x="${padL - 4}" y="${yy + 3}" text-anchor="end">${esc(opts.fmt(min + (max - min) * f))}</text>`;
   }
-  out += `<text class="axis" x="${padL}" y="${h - 3}">-5m</text><text class="axis" x="${w - padR}" y="${h - 3}" text-anchor="end">now</text>`;
+  out += `<text class="axis" x="${padL}" y="${h - 3}">-${span / 60}m</text><text class="axis" x="${w - padR}" y="${h - 3}" text-anchor="end">now</text>`;
   for (const l of lines) {
     let d = '';
     let pen = false;
@@ -138,8 +139,8 @@ function clientCard(c) {
     <div class="client-head"><code>${esc(c.id)}</code><span class="badge lb" title="load balancer">${esc(c.loadBalancer)}</span>
       <span class="badge ${esc(c.addr)}" title="${esc(c.addrError ?? 'address set')}">${esc(c.addr)}</span>
       <span class="stats"><span><b class="c-rps">${fmtRate(cur.rps)}</b> req/s</span><span class="${pctClass(cur.successRate)}"><b>${fmtPct(cur.successRate)}</b> success</span>
-      <span>p99 <b>${fmtMs(cur.p99)}</b></span><span><b>${cur.inFlight}</b> in flight</span><span><b>${c.endpoints.length}</b> endpoints</span></span></div>
-    <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num">failures</th><th class="num">latency</th><th class="num">weight</th></tr></thead>
+      <span>p99 <b>${fmtMs(cur.p99)}</b></span><span><b>${cur.inFlight}</b> in flight</span><span><b>${c.endpoints.length}</b> endpoint${c.endpoints.length === 1 ? '' : 's'}</span></span></div>
+    <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num">failures</th><th class="num" title="smoothed by the balancer: peak EWMA, decaying over the decay time">latency (ewma)</th><th class="num">weight</th></tr></thead>
     <tbody>${endpointRows(c.endpoints)}</tbody></table></div>`;
 }
 function routerCard(r, width) {
