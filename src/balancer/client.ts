@@ -1,0 +1,198 @@
+import type { BoundName, Address, Addr } from '../dtab/name.js';
+import { addressKey } from '../dtab/name.js';
+import type { ClientConfig } from '../config/types.js';
+import type { Closable } from '../util/var.js';
+import type { ClientSnapshot } from '../router/introspection.js';
+import type { CallTarget } from '../proxy/call.js';
+import type { UpstreamOptions } from '../proxy/upstream.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { Endpoint } from './endpoint.js';
+import { createBalancer, type LoadBalancer } from './balancers.js';
+import { Status } from '../proxy/grpc.js';
+
+/**
+ * The client of one bound id: the endpoint set (kept in step with the bound name's `addr` Var,
+ * updated in place so streams never see a rebuilt world), a load balancer over it, failure accrual,
+ * and the per-client metric children, resolved once here.
+ */
+export class Client implements CallTarget<Endpoint> {
+  readonly id: string;
+  readonly maxAttempts: number;
+  private readonly byKey = new Map<string, Endpoint>();
+  /** Endpoints that may get new streams, in discovery order (what balancers see). */
+  private active: Endpoint[] = [];
+  /** Removed endpoints still finishing streams. */
+  private readonly draining = new Set<Endpoint>();
+  private readonly balancer: LoadBalancer;
+  private readonly observation: Closable;
+  private addr: Addr = { type: 'pending' };
+  private readonly upstream: UpstreamOptions;
+  private readonly m: {
+    inFlight: { inc(): void; dec(): void };
+    ejections: { inc(): void };
+    available: { set(v: number): void };
+    ejectedGauge: { set(v: number): void };
+    drainingGauge: { set(v: number): void };
+  };
+  private closed = false;
+
+  constructor(
+    bound: BoundName,
+    private readonly config: ClientConfig,
+    private readonly metrics: Metrics,
+    private readonly routerLabel: string,
+  ) {
+    this.id = bound.id.show();
+    this.maxAttempts = Math.max(1, config.maxAttempts);
+    this.balancer = createBalancer(config.loadBalancer.kind);
+    const labels = { router: routerLabel, client: this.id };
+    const connects = {
+      ok: metrics.clientConnects.labels({ ...labels, result: 'success' }),
+      fail: metrics.clientConnects.labels({ ...labels, result: 'failure' }),
+    };
+    const sessions = metrics.clientConnections.labels(labels);
+    this.upstream = {
+      connectTimeoutMs: config.connectTimeoutMs,
+      keepAliveIntervalMs: config.keepAliveIntervalMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      onConnect: (ok) => (ok ? connects.ok.inc() : connects.fail.inc()),
+      onSessions: (d) => sessions.inc(d),
+    };
+    this.m = {
+      inFlight: metrics.streamsInFlight.labels(labels),
+      ejections: metrics.ejections.labels(labels),
+      available: metrics.endpoints.labels({ ...labels, state: 'available' }),
+      ejectedGauge: metrics.endpoints.labels({ ...labels, state: 'ejected' }),
+      drainingGauge: metrics.endpoints.labels({ ...labels, state: 'draining' }),
+    };
+    this.observation = bound.addr.observe((addr) => this.update(addr));
+  }
+
+  /** Apply a new address set in place: add new endpoints, update weights, drain removed ones. */
+  private update(addr: Addr): void {
+    if (this.closed) return;
+    this.addr = addr;
+    if (addr.type !== 'bound') {
+      // Neg/failed/pending keep nothing routable; 'failed' after 'bound' keeps the last good set
+      // (a namer's watch error must not black-hole traffic).
+      if (addr.type === 'failed' && this.active.length > 0) return;
+      if (addr.type === 'pending') return;
+      this.replace([]);
+      return;
+    }
+    this.replace(addr.addrs);
+  }
+
+  private replace(addrs: readonly Address[]): void {
+    const next: Endpoint[] = [];
+    const seen = new Set<string>();
+    for (const a of addrs) {
+      const key = addressKey(a);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let e = this.byKey.get(key);
+      if (e === undefined) {
+        e = new Endpoint(a, this.config.failureAccrual, this.upstream, this.endpointMetrics(key));
+        this.byKey.set(key, e);
+      } else {
+        e.weight = a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
+        e.meta = a.meta;
+      }
+      next.push(e);
+    }
+    for (const e of this.active) {
+      if (seen.has(e.key)) continue;
+      e.removed = true;
+      this.byKey.delete(e.key);
+      if (e.inFlight > 0) this.draining.add(e);
+      // GOAWAY its sessions: streams in flight finish, nothing new starts there.
+      e.pool.close();
+    }
+    this.active = next;
+    this.gauges();
+  }
+
+  private endpointMetrics(key: string) {
+    const labels = { router: this.routerLabel, client: this.id, endpoint: key };
+    const ok = this.metrics.endpointRequests.labels({ ...labels, result: 'success' });
+    const fail = this.metrics.endpointRequests.labels({ ...labels, result: 'failure' });
+    return { success: () => ok.inc(), failure: () => fail.inc() };
+  }
+
+  private gauges(): void {
+    let ejected = 0;
+    for (const e of this.active) if (e.accrual.ejected) ejected++;
+    this.m.available.set(this.active.length - ejected);
+    this.m.ejectedGauge.set(ejected);
+    this.m.drainingGauge.set(this.draining.size);
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.active;
+  }
+
+  pick(exclude: Endpoint | undefined): Endpoint | undefined {
+    return this.balancer.pick(this.active, exclude);
+  }
+
+  began(e: Endpoint): void {
+    e.inFlight++;
+    e.requests++;
+    this.m.inFlight.inc();
+  }
+
+  ended(e: Endpoint, status: number, latencyMs: number): void {
+    e.inFlight--;
+    this.m.inFlight.dec();
+    // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
+    // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.
+    if (status === -1 || status === Status.UNAVAILABLE) {
+      e.failures++;
+      e.metrics.failure();
+      if (e.accrual.failure()) {
+        this.m.ejections.inc();
+        this.gauges();
+      }
+    } else {
+      if (status === Status.OK) e.metrics.success();
+      else e.metrics.failure();
+      if (status !== Status.CANCELLED && status !== Status.DEADLINE_EXCEEDED) {
+        if (e.accrual.ejectedUntil !== 0) {
+          e.accrual.success();
+          this.gauges();
+        } else e.accrual.success();
+      }
+      if (latencyMs > 0) e.observeLatency(latencyMs, this.config.loadBalancer.decayTimeMs);
+    }
+    if (e.removed && e.inFlight === 0 && this.draining.delete(e)) this.gauges();
+  }
+
+  snapshot(): ClientSnapshot {
+    const addr = this.addr;
+    const s: ClientSnapshot = {
+      id: this.id,
+      loadBalancer: this.balancer.kind,
+      addr: addr.type,
+      endpoints: [...this.active, ...this.draining].map((e) => e.snapshot()),
+    };
+    if (addr.type === 'failed') s.addrError = addr.cause;
+    return s;
+  }
+
+  /** GOAWAY every endpoint's sessions (in-flight streams may finish). */
+  goaway(): void {
+    for (const e of this.active) e.pool.close();
+    for (const e of this.draining) e.pool.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.observation.close();
+    for (const e of this.active) e.pool.destroy();
+    for (const e of this.draining) e.pool.destroy();
+    this.m.available.set(0);
+    this.m.ejectedGauge.set(0);
+    this.m.drainingGauge.set(0);
+  }
+}

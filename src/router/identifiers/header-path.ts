@@ -1,0 +1,47 @@
+import type { IncomingHttpHeaders } from 'node:http2';
+import { Path } from '../../dtab/path.js';
+import { isLabelChar } from '../../dtab/path.js';
+import { Memo, headerValue, type Identifier } from './identifier.js';
+
+/**
+ * `io.l5d.header.path`: the first `segments` segments of a path header (default `:path`) under
+ * `dstPrefix`, after cutting the query and one trailing `/`. For gRPC with `segments: 1`,
+ * `/com.example.grpc.EchoService/echo` is named `/svc/com.example.grpc.EchoService`.
+ */
+export class HeaderPathIdentifier implements Identifier {
+  private readonly memo = new Memo<Path | string>();
+
+  constructor(
+    private readonly prefix: Path,
+    private readonly header: string,
+    private readonly segments: number | undefined,
+  ) {}
+
+  identify(headers: IncomingHttpHeaders): Path | string {
+    const raw = headerValue(headers, this.header);
+    if (raw === undefined || raw === '') return `missing header: '${this.header}'`;
+    return this.memo.get(raw) ?? this.memo.set(raw, this.build(raw));
+  }
+
+  private build(raw: string): Path | string {
+    let value = raw;
+    const q = value.indexOf('?');
+    if (q >= 0) value = value.slice(0, q);
+    if (value.length > 1 && value.endsWith('/')) value = value.slice(0, -1);
+    if (!value.startsWith('/')) return `${this.header} '${raw}' is not a path`;
+    const parts = value === '/' ? [] : value.slice(1).split('/');
+    for (const p of parts) {
+      if (p.length === 0) return `${this.header} '${raw}' has an empty segment`;
+      for (let i = 0; i < p.length; i++) {
+        if (!isLabelChar(p.charCodeAt(i))) return `${this.header} '${raw}' has a character not allowed in a path: '${p[i]}'`;
+      }
+    }
+    const n = this.segments;
+    if (n !== undefined) {
+      if (parts.length < n) return `Path must have at least ${n} segment(s): ${raw}`;
+      return this.prefix.concat(new Path(parts.slice(0, n)));
+    }
+    if (parts.length === 0) return 'Missing destination path';
+    return this.prefix.concat(new Path(parts));
+  }
+}

@@ -1,0 +1,37 @@
+import type { IncomingHttpHeaders } from 'node:http2';
+import { Path } from '../../dtab/path.js';
+
+/**
+ * An identifier names a request: it turns headers into a logical path under `dstPrefix`, or says
+ * why it cannot. It answers a `Path` or a reason string, so a warm answer allocates nothing: each
+ * identifier keeps a small map from the header value it read to the Path it built.
+ */
+export interface Identifier {
+  identify(headers: IncomingHttpHeaders): Path | string;
+}
+
+/** Parse `/a/b` (as the config and identifiers use it) into a Path without the dtab grammar. */
+export function splitPath(text: string): Path {
+  return new Path(text.split('/').filter((s) => s.length > 0));
+}
+
+/** A bounded memo: header value → answer. Cleared when full, so a flood of unique values cannot grow it. */
+export class Memo<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly limit = 1024) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): V {
+    if (this.map.size >= this.limit) this.map.clear();
+    this.map.set(key, value);
+    return value;
+  }
+}
+
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  // Repeated headers: the last value is used (Linkerd's documented behaviour).
+  return typeof v === 'string' ? v : v[v.length - 1];
+}

@@ -1,0 +1,258 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
+import { ProxyHarness, addr } from './harness.js';
+import { startTestServer, testClient, unary, type TestServer, type TestClient, type Resp } from '../fixtures/grpc/test-service.js';
+
+let backend: TestServer;
+let proxy: ProxyHarness;
+let client: TestClient;
+
+before(async () => {
+  backend = await startTestServer({ name: 'b1' });
+  proxy = await new ProxyHarness(addr(backend.port)).start();
+  client = testClient(proxy.target);
+});
+after(async () => {
+  client.close();
+  await proxy.close();
+  await backend.close();
+});
+
+/** A raw HTTP/2 request through the proxy, to look at frames the grpc-js client hides. */
+function raw(headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ headers: http2.IncomingHttpHeaders; flags: number; trailers?: http2.IncomingHttpHeaders; body: Buffer; rst?: number }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${proxy.target}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ...headers });
+    let res: { headers: http2.IncomingHttpHeaders; flags: number; trailers?: http2.IncomingHttpHeaders } | undefined;
+    const chunks: Buffer[] = [];
+    req.on('response', (h, flags) => (res = { headers: h, flags }));
+    req.on('trailers', (t) => res && (res.trailers = t));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('close', () => {
+      session.close();
+      if (!res) return reject(new Error(`no response, rst ${req.rstCode}`));
+      resolve({ ...res, body: Buffer.concat(chunks), rst: req.rstCode });
+    });
+    req.end(body);
+  });
+}
+
+/** A gRPC length-prefixed message frame. */
+function frame(msg: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([h, msg]);
+}
+
+test('unary: message, response headers, trailers and request metadata pass through', async () => {
+  const md = new grpc.Metadata();
+  md.set('x-custom', 'custom-value');
+  md.set('x-echo', 'echoed');
+  md.set('x-blob-bin', Buffer.from([1, 2, 3, 250]));
+  const r = await unary(client, { message: 'hello', payload: Buffer.from('abc') }, { metadata: md });
+  assert.equal(r.error, null);
+  assert.equal(r.resp!.message, 'hello');
+  assert.equal(r.resp!.from, 'b1');
+  assert.deepEqual(r.resp!.payload, Buffer.from('abc'));
+  assert.equal(r.resp!.metadata['x-custom'], 'custom-value');
+  assert.equal(r.resp!.metadata['x-blob-bin'], Buffer.from([1, 2, 3, 250]).toString('base64'));
+  assert.match(r.resp!.metadata['user-agent'] ?? '', /grpc-node-js/);
+  assert.deepEqual(r.headers!.get('x-initial'), ['initial-value']);
+  assert.deepEqual(r.headers!.get('x-echo'), ['echoed']);
+  assert.equal(r.status!.code, grpc.status.OK);
+  assert.deepEqual(r.status!.metadata.get('x-trailer'), ['ok-trailer']);
+});
+
+test('trailers-only error stays one HEADERS frame with status, message, details and trailing metadata', async () => {
+  const r = await raw(
+    { ':path': '/kgr.test.TestService/Unary', 'content-type': 'application/grpc', te: 'trailers' },
+    // Req{status=9, trailers_only=true}: field 5 varint 9, field 6 varint 1
+    frame(Buffer.from([0x28, 0x09, 0x30, 0x01])),
+  );
+  assert.ok(r.flags & http2.constants.NGHTTP2_FLAG_END_STREAM, 'END_STREAM on the first HEADERS');
+  assert.equal(r.trailers, undefined);
+  assert.equal(r.body.length, 0);
+  assert.equal(r.headers['grpc-status'], '9');
+  assert.equal(r.headers['x-trailer'], 'trailer-value');
+  assert.ok(r.headers['grpc-status-details-bin']);
+
+  const viaClient = await unary(client, { message: 'm', status: 9, trailers_only: true });
+  assert.equal(viaClient.error!.code, 9);
+  assert.equal(viaClient.error!.details, 'failed as asked: m ✓ 100%');
+  assert.deepEqual(viaClient.status!.metadata.get('x-trailer-bin'), [Buffer.from([0, 1, 2, 255])]);
+  assert.deepEqual(viaClient.status!.metadata.get('grpc-status-details-bin'), [Buffer.from('details:m')]);
+});
+
+test('an error after response headers keeps both the headers and the trailers', async () => {
+  const r = await unary(client, { message: 'late', status: 5, trailers_only: false });
+  assert.equal(r.error!.code, 5);
+  assert.deepEqual(r.headers!.get('x-initial'), ['initial-value']);
+  assert.deepEqual(r.status!.metadata.get('x-trailer'), ['trailer-value']);
+});
+
+test('response headers are forwarded before the first message', async () => {
+  const call = client.ServerStream({ count: 2, size: 1, delay_ms: 400 });
+  const t0 = Date.now();
+  const headersAt = await new Promise<number>((resolve) => call.on('metadata', () => resolve(Date.now())));
+  assert.ok(headersAt - t0 < 300, `headers after ${headersAt - t0} ms`);
+  await new Promise<void>((resolve, reject) => {
+    call.on('data', () => {});
+    call.on('end', resolve);
+    call.on('error', reject);
+  });
+});
+
+test('server streaming, client streaming and bidi streaming', async () => {
+  const msgs: Resp[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const call = client.ServerStream({ count: 50, size: 1000 });
+    call.on('data', (m: Resp) => msgs.push(m));
+    call.on('end', resolve);
+    call.on('error', reject);
+  });
+  assert.equal(msgs.length, 50);
+  assert.equal(msgs[49]!.payload.length, 1000);
+
+  const summary = await new Promise<Resp>((resolve, reject) => {
+    const call = client.ClientStream(new grpc.Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r)));
+    for (let i = 0; i < 20; i++) call.write({ message: `m${i}`, payload: Buffer.alloc(500) });
+    call.end();
+  });
+  assert.equal(summary.count, 20);
+  assert.equal(summary.bytes, '10000');
+
+  const bidi = client.Bidi();
+  const echoed: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const got = new Promise<Resp>((resolve) => bidi.once('data', resolve));
+    bidi.write({ message: `ping${i}` });
+    echoed.push((await got).message);
+  }
+  bidi.end();
+  await new Promise((r) => bidi.on('status', r));
+  assert.deepEqual(echoed, Array.from({ length: 10 }, (_, i) => `ping${i}`));
+});
+
+test('8 MiB messages pass both ways', async () => {
+  const payload = Buffer.alloc(8 * 1024 * 1024 + 17);
+  for (let i = 0; i < payload.length; i += 4096) payload[i] = i % 251;
+  const r = await unary(client, { message: 'big', payload });
+  assert.equal(r.error, null);
+  assert.ok(r.resp!.payload.equals(payload));
+});
+
+test('gzip-compressed messages pass untouched (the proxy never decompresses)', async () => {
+  const gz = testClient(proxy.target, { 'grpc.default_compression_algorithm': 2 });
+  try {
+    const before = proxy.finishedCalls.length;
+    const payload = Buffer.alloc(1 << 20); // zeros: compress to almost nothing
+    const r = await unary(gz, { message: 'gz', payload });
+    assert.equal(r.error, null);
+    assert.equal(r.resp!.payload.length, payload.length);
+    const call = proxy.finishedCalls.slice(before).find((c) => c.bytesIn > 0)!;
+    assert.ok(call.bytesIn < 64 * 1024, `request bytes through the proxy: ${call.bytesIn}`);
+  } finally {
+    gz.close();
+  }
+});
+
+test('grpc-timeout: the remaining budget is forwarded', async () => {
+  const r = await unary(client, { message: 'd' }, { deadlineMs: 5000 });
+  const left = Number(r.resp!.deadline_ms);
+  assert.ok(left > 3000 && left <= 5000, `backend saw ${left} ms`);
+});
+
+test('grpc-timeout: the router answers DEADLINE_EXCEEDED and cancels upstream when it expires', async () => {
+  const cancelledBefore = backend.cancelled;
+  const t0 = Date.now();
+  // A raw request with a grpc-timeout the client itself does not enforce.
+  const r = await raw(
+    { ':path': '/kgr.test.TestService/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' },
+    frame(Buffer.from([0x38, 0xd0, 0x0f])), // delay_ms = 2000
+  );
+  assert.ok(Date.now() - t0 < 1500);
+  assert.equal(r.headers['grpc-status'] ?? r.trailers?.['grpc-status'], '4');
+  for (let i = 0; i < 50 && backend.cancelled === cancelledBefore; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.ok(backend.cancelled > cancelledBefore, 'backend saw the cancellation');
+});
+
+test('client cancellation reaches the endpoint', async () => {
+  const cancelledBefore = backend.cancelled;
+  const call = client.ServerStream({ count: 1000, size: 10, delay_ms: 20 });
+  call.on('error', () => {});
+  await new Promise((r) => call.once('data', r));
+  call.cancel();
+  for (let i = 0; i < 50 && backend.cancelled === cancelledBefore; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.ok(backend.cancelled > cancelledBefore);
+});
+
+test('flow control: a client that does not read slows the endpoint; the proxy buffers a bounded amount', async () => {
+  const writtenBefore = backend.written;
+  // A raw client (grpc-js buffers whole messages itself) that never reads: Req{count=1024, size=65536}.
+  const session = http2.connect(`http://${proxy.target}`);
+  const req = session.request({ ':method': 'POST', ':path': '/kgr.test.TestService/ServerStream', 'content-type': 'application/grpc', te: 'trailers' });
+  req.end(frame(Buffer.from([0x18, 0x80, 0x08, 0x20, 0x80, 0x80, 0x04])));
+  req.pause();
+  await new Promise((r) => setTimeout(r, 1000));
+  const written = backend.written - writtenBefore;
+  assert.ok(written < 8 * 1024 * 1024, `endpoint wrote ${written} bytes to a client that read nothing`);
+  // Reading resumes the flow: all 64 MiB arrive.
+  let got = 0;
+  req.on('data', (c: Buffer) => (got += c.length));
+  req.resume();
+  await new Promise((r) => req.on('close', r));
+  session.close();
+  assert.ok(got > 64 * 1024 * 1024, `got ${got} bytes`);
+});
+
+test('flow control: an endpoint that reads slowly slows the client', async () => {
+  // ClientStream whose first message asks the endpoint to pause reading for 1.5 s.
+  const session = http2.connect(`http://${proxy.target}`);
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': '/kgr.test.TestService/ClientStream', 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => {});
+  req.write(frame(Buffer.from([0x38, 0xdc, 0x0b]))); // delay_ms = 1500
+  const chunk = frame(Buffer.concat([Buffer.from([0x12, 0x80, 0x80, 0x04]), Buffer.alloc(65536)])); // payload 64 KiB
+  let accepted = 0;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 800 && accepted < 64 * 1024 * 1024) {
+    if (!req.write(chunk)) await new Promise((r) => { req.once('drain', r); setTimeout(r, 100); });
+    else accepted += chunk.length;
+  }
+  assert.ok(accepted < 8 * 1024 * 1024, `client could push ${accepted} bytes at an endpoint that read nothing`);
+  req.close(http2.constants.NGHTTP2_CANCEL);
+  session.close();
+});
+
+test('a non-gRPC request gets a plain HTTP error', async () => {
+  const empty = await new ProxyHarness({ type: 'neg' }).start();
+  try {
+    const r = await new Promise<{ status: number; body: string; err: string | undefined }>((resolve, reject) => {
+      const s = http2.connect(`http://${empty.target}`);
+      s.on('error', reject);
+      const req = s.request({ ':path': '/index.html' });
+      let status = 0;
+      let err: string | undefined;
+      let body = '';
+      req.on('response', (h) => {
+        status = h[':status'] as number;
+        err = h['l5d-err'] as string;
+      });
+      req.setEncoding('utf8');
+      req.on('data', (c) => (body += c));
+      req.on('close', () => {
+        s.close();
+        resolve({ status, body, err });
+      });
+      req.end();
+    });
+    assert.equal(r.status, 502);
+    assert.match(r.body, /no endpoints/);
+    assert.match(r.err ?? '', /no endpoints/);
+  } finally {
+    await empty.close();
+  }
+});
