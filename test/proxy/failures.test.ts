@@ -1,0 +1,244 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { ProxyHarness, addr } from './harness.js';
+import { startRawBackend, answerOk, startGoawayBackend } from '../fixtures/grpc/raw-backend.js';
+import { startTestServer, testClient, unary, type Resp } from '../fixtures/grpc/test-service.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
+
+/** A port nothing listens on (bound then released). */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+for (const [code, expected, name] of [
+  [NGHTTP2_CANCEL, grpc.status.CANCELLED, 'CANCEL'],
+  [NGHTTP2_ENHANCE_YOUR_CALM, grpc.status.RESOURCE_EXHAUSTED, 'ENHANCE_YOUR_CALM'],
+  [NGHTTP2_FLOW_CONTROL_ERROR, grpc.status.RESOURCE_EXHAUSTED, 'FLOW_CONTROL_ERROR'],
+  [NGHTTP2_INTERNAL_ERROR, grpc.status.INTERNAL, 'INTERNAL_ERROR'],
+] as const) {
+  test(`an upstream RST_STREAM ${name} becomes gRPC status ${grpc.status[expected]}`, async () => {
+    const backend = await startRawBackend((stream) => stream.close(code));
+    const proxy = await new ProxyHarness(addr(backend.port)).start();
+    const client = testClient(proxy.target);
+    try {
+      const r = await unary(client, { message: 'x' });
+      assert.equal(r.error?.code, expected, r.error?.details);
+      assert.equal(backend.seen.length, 1, 'not retried: the endpoint may have processed it');
+    } finally {
+      client.close();
+      await proxy.close();
+      await backend.close();
+    }
+  });
+}
+
+test('REFUSED_STREAM is retried transparently on another endpoint', async () => {
+  const refusing = await startRawBackend((stream) => stream.close(NGHTTP2_REFUSED_STREAM));
+  const good = await startRawBackend((stream) => answerOk(stream));
+  const proxy = await new ProxyHarness(addr(refusing.port, good.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    for (let i = 0; i < 6; i++) {
+      const r = await unary(client, { message: 'x' });
+      assert.equal(r.error, null, r.error?.details);
+    }
+    assert.equal(good.seen.length, 6);
+    assert.ok(refusing.seen.length >= 1);
+  } finally {
+    client.close();
+    await proxy.close();
+    await refusing.close();
+    await good.close();
+  }
+});
+
+test('retries are bounded by maxAttempts; then UNAVAILABLE', async () => {
+  const refusing = await startRawBackend((stream) => stream.close(NGHTTP2_REFUSED_STREAM));
+  const proxy = await new ProxyHarness(addr(refusing.port), { maxAttempts: 3 }).start();
+  const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  try {
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    assert.equal(refusing.seen.length, 3);
+  } finally {
+    client.close();
+    await proxy.close();
+    await refusing.close();
+  }
+});
+
+test('a refused connect is retried on another endpoint; every call succeeds', async () => {
+  const backend = await startTestServer({ name: 'alive' });
+  const proxy = await new ProxyHarness(addr(await deadPort(), backend.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await unary(client, { message: `m${i}` });
+      assert.equal(r.error, null, r.error?.details);
+      assert.equal(r.resp!.from, 'alive');
+    }
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend.close();
+  }
+});
+
+test('only dead endpoints: UNAVAILABLE with an l5d-err naming the endpoint', async () => {
+  const port = await deadPort();
+  const proxy = await new ProxyHarness(addr(port)).start();
+  const client = testClient(proxy.target);
+  try {
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(r.error!.details, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.ok(r.status!.metadata.get('l5d-err').length === 1);
+  } finally {
+    client.close();
+    await proxy.close();
+  }
+});
+
+test('streams above a GOAWAY last-stream-id are retried elsewhere', async () => {
+  const goaway = await startGoawayBackend();
+  const good = await startRawBackend((stream) => answerOk(stream));
+  const proxy = await new ProxyHarness(addr(goaway.port, good.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const r = await unary(client, { message: 'x' });
+      assert.equal(r.error, null, r.error?.details);
+    }
+    assert.equal(good.seen.length, 4);
+    assert.ok(goaway.headersSeen >= 1, 'the GOAWAY endpoint was tried');
+  } finally {
+    client.close();
+    await proxy.close();
+    await goaway.close();
+    await good.close();
+  }
+});
+
+test('a backend killed mid-stream fails only its own streams', async () => {
+  const a = await startTestServer({ name: 'a' });
+  const b = await startTestServer({ name: 'b' });
+  const proxy = await new ProxyHarness(addr(a.port, b.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    const run = () => {
+      const call = client.ServerStream({ count: 20, size: 10, delay_ms: 50 });
+      let from = '';
+      let n = 0;
+      const done = new Promise<{ from: string; n: number; error?: grpc.ServiceError }>((resolve) => {
+        call.on('data', (m: Resp) => {
+          from = m.from;
+          n++;
+        });
+        call.on('error', (error: grpc.ServiceError) => resolve({ from, n, error }));
+        call.on('end', () => resolve({ from, n }));
+      });
+      return { call, done, from: () => from };
+    };
+    const s1 = run();
+    const s2 = run();
+    await new Promise((r) => setTimeout(r, 200));
+    const victim = s1.from() === 'a' ? s1 : s2;
+    const survivor = victim === s1 ? s2 : s1;
+    assert.notEqual(victim.from(), survivor.from());
+    a.kill();
+    const [v, s] = await Promise.all([victim.done, survivor.done]);
+    assert.equal(v.error?.code, grpc.status.UNAVAILABLE, v.error?.details);
+    assert.equal(s.error, undefined);
+    assert.equal(s.n, 20);
+  } finally {
+    client.close();
+    await proxy.close();
+    await b.close();
+  }
+});
+
+test('a backend added to the address set gets the next calls while a client streams', async () => {
+  const a = await startTestServer({ name: 'a' });
+  const b = await startTestServer({ name: 'b' });
+  const proxy = await new ProxyHarness(addr(a.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    const stream = client.Bidi();
+    const got = new Promise<Resp>((r) => stream.once('data', r));
+    stream.write({ message: 'open' });
+    assert.equal((await got).from, 'a');
+    proxy.addr.set(addr(a.port, b.port));
+    const froms = new Set<string>();
+    for (let i = 0; i < 4; i++) froms.add((await unary(client, { message: 'n' })).resp!.from);
+    assert.deepEqual([...froms].sort(), ['a', 'b']);
+    // The stream opened before the change still works.
+    const again = new Promise<Resp>((r) => stream.once('data', r));
+    stream.write({ message: 'still' });
+    assert.equal((await again).message, 'still');
+    stream.end();
+    await new Promise((r) => stream.on('status', r));
+  } finally {
+    client.close();
+    await proxy.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('an endpoint removed by discovery gets no new streams; its in-flight stream finishes', async () => {
+  const a = await startTestServer({ name: 'a' });
+  const b = await startTestServer({ name: 'b' });
+  const proxy = await new ProxyHarness(addr(a.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    const call = client.ServerStream({ count: 10, size: 10, delay_ms: 50 });
+    let n = 0;
+    const done = new Promise<grpc.StatusObject>((resolve) => {
+      call.on('data', () => n++);
+      call.on('status', resolve);
+    });
+    await new Promise((r) => setTimeout(r, 120));
+    proxy.addr.set(addr(b.port));
+    for (let i = 0; i < 4; i++) assert.equal((await unary(client, { message: 'n' })).resp!.from, 'b');
+    const st = await done;
+    assert.equal(st.code, grpc.status.OK);
+    assert.equal(n, 10);
+    assert.equal(proxy.client.snapshot().endpoints.length, 1);
+  } finally {
+    client.close();
+    await proxy.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('failure accrual ejects an endpoint after consecutive failures and the others take the load', async () => {
+  const bad = await startRawBackend((stream) =>
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'down' }, { endStream: true }),
+  );
+  const good = await startRawBackend((stream) => answerOk(stream));
+  const proxy = await new ProxyHarness(addr(bad.port, good.port), {
+    failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 3, backoff: { minMs: 60_000, maxMs: 60_000 } },
+  }).start();
+  const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  try {
+    for (let i = 0; i < 20; i++) await unary(client, { message: 'x' });
+    assert.equal(bad.seen.length, 3);
+    assert.equal(good.seen.length, 17);
+    const ep = proxy.client.snapshot().endpoints.find((e) => e.address.endsWith(`:${bad.port}`))!;
+    assert.equal(ep.state, 'ejected');
+  } finally {
+    client.close();
+    await proxy.close();
+    await bad.close();
+    await good.close();
+  }
+});
