@@ -90,7 +90,11 @@ export class P2C implements LoadBalancer {
     if (a === undefined) return fallback(endpoints, exclude);
     const b = randomUsable(endpoints, exclude, a);
     if (b === undefined) return a;
-    return this.load(b) < this.load(a) ? b : a;
+    const la = this.load(a);
+    const lb = this.load(b);
+    // Equal load (common when idle): the one that has had fewer streams, so idle spreads stay even.
+    if (la === lb) return b.requests / b.weight < a.requests / a.weight ? b : a;
+    return lb < la ? b : a;
   }
 
   protected load(e: Endpoint): number {

@@ -24,7 +24,7 @@ export class Client implements CallTarget<Endpoint> {
   /** Removed endpoints still finishing streams. */
   private readonly draining = new Set<Endpoint>();
   private readonly balancer: LoadBalancer;
-  private readonly observation: Closable;
+  private observation: Closable;
   private addr: Addr = { type: 'pending' };
   private readonly upstream: UpstreamOptions;
   private readonly m: {
@@ -66,6 +66,14 @@ export class Client implements CallTarget<Endpoint> {
       drainingGauge: metrics.endpoints.labels({ ...labels, state: 'draining' }),
     };
     this.observation = bound.addr.observe((addr) => this.update(addr));
+  }
+
+  /** Follow another bound name for the same id (after a re-bind): its address set replaces ours in place. */
+  follow(bound: BoundName): void {
+    if (this.closed) return;
+    const previous = this.observation;
+    this.observation = bound.addr.observe((addr) => this.update(addr));
+    previous.close();
   }
 
   /** Apply a new address set in place: add new endpoints, update weights, drain removed ones. */

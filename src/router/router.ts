@@ -1,0 +1,432 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { RouterConfig, ServerConfig } from '../config/types.js';
+import type { Dtab } from '../dtab/dtab.js';
+import { parseDtab, parsePath } from '../dtab/parse.js';
+import { DtabSyntaxError } from '../dtab/errors.js';
+import { BindingCache } from '../dtab/binding-cache.js';
+import { delegate as delegateTree } from '../dtab/delegate.js';
+import type { NameInterpreter } from '../dtab/interpreter.js';
+import type { BoundName } from '../dtab/name.js';
+import type { NameTree } from '../dtab/nametree.js';
+import type { Path } from '../dtab/path.js';
+import type { ActivityState } from '../util/activity.js';
+import type { Var, Closable } from '../util/var.js';
+import type { Logger } from '../util/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { DtabSource, RouterSnapshot, RouterView } from './introspection.js';
+import { H2Server, type StreamHandler } from '../proxy/server.js';
+import { ProxyCall, type CallObserver } from '../proxy/call.js';
+import { Status, parseTimeout } from '../proxy/grpc.js';
+import { stripConnectionHeaders } from '../proxy/headers.js';
+import { AccessLog } from '../proxy/access-log.js';
+import { Client } from '../balancer/client.js';
+import { IdentifierChain, Memo } from './identifiers/index.js';
+import { RouteStats } from './route-stats.js';
+import { pickLeaf } from './pick.js';
+
+export interface RouterDeps {
+  interpreter: NameInterpreter;
+  /** The effective base dtab (live-file dtab ++ router dtab); changes re-bind every name. */
+  dtab: Var<Dtab>;
+  /** What the admin shows as this router's dtab sources; default: base and effective from `dtab`. */
+  dtabStatus?: () => DtabSource;
+  metrics: Metrics;
+  log: Logger;
+}
+
+type BoundTree = NameTree<BoundName>;
+
+const VIA = 'h2 kube-grpc-router';
+const L5D_ERR_REASONS = ['no route', 'no endpoints', 'unidentified', 'bad dtab', 'binding timeout', 'loop', 'binding failed'] as const;
+type Reason = (typeof L5D_ERR_REASONS)[number];
+
+/**
+ * A router: its servers, the identifier chain, the binding cache over the interpreter, and one
+ * balancer Client per bound id. Every stream flows one way:
+ * server → identify (`/svc/…`) → local dtab → cached binding → weighted pick → client → endpoint.
+ */
+export class Router implements RouterView, CallObserver {
+  readonly label: string;
+  private readonly servers: H2Server[] = [];
+  private readonly identifier: IdentifierChain;
+  private readonly bindings: BindingCache;
+  private readonly clients = new Map<string, Client>();
+  /** Per client: the bound-name objects it has followed (a new one after a re-bind moves it). */
+  private readonly followed = new WeakMap<Client, WeakSet<BoundName>>();
+  /** Logical names seen (for the admin's services list), with the local dtab they came with. */
+  private readonly services = new Map<string, Path>();
+  private readonly stats = new Map<Client, Map<string, RouteStats>>();
+  private readonly localDtabs = new Memo<Dtab | DtabSyntaxError>(256);
+  private readonly live = new Set<ProxyCall>();
+  private readonly errors: Record<Reason, { inc(): void }>;
+  private readonly accessLog: AccessLog | undefined;
+  private readonly emptyDtab: Dtab;
+  private started = false;
+  private draining = false;
+  private closed = false;
+
+  constructor(
+    readonly config: RouterConfig,
+    private readonly deps: RouterDeps,
+  ) {
+    this.label = config.label;
+    this.identifier = new IdentifierChain(config.identifier, config.dstPrefix);
+    this.bindings = new BindingCache(deps.interpreter, deps.dtab);
+    this.emptyDtab = parseDtab('');
+    const errors = {} as Record<Reason, { inc(): void }>;
+    for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.labels({ router: this.label, reason: r });
+    this.errors = errors;
+    if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
+    for (const s of config.servers) {
+      const connections = deps.metrics.serverConnections.labels({ router: this.label, server: `${s.ip}:${s.port}` });
+      const handler = new ServerContext(this, s, deps.metrics.serverStreams.labels({ router: this.label, server: `${s.ip}:${s.port}` }));
+      this.servers.push(new H2Server(s, handler, deps.log.child({ router: this.label, server: `${s.ip}:${s.port}` }), { onConnection: (d) => connections.inc(d) }));
+    }
+  }
+
+  /** Bind every server; rejects naming the ip:port that could not be bound (and unbinds the rest). */
+  async start(): Promise<void> {
+    try {
+      for (const s of this.servers) {
+        const a = await s.listen();
+        this.deps.log.info('router listening', { router: this.label, ip: a.ip, port: a.port });
+      }
+    } catch (e) {
+      await Promise.all(this.servers.map((s) => s.close()));
+      throw new Error(`router ${this.label}: ${(e as Error).message}`);
+    }
+    this.started = true;
+  }
+
+  get boundPorts(): { ip: string; port: number }[] {
+    return this.servers.flatMap((s) => (s.bound ? [s.bound] : []));
+  }
+
+  get ready(): boolean {
+    return this.started && !this.draining && !this.closed;
+  }
+
+  /** @internal The stream path; `server` is the per-server context (its limits and options). */
+  route(server: ServerConfig, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const call = new ProxyCall(stream, headers, this);
+    this.live.add(call);
+    if (call.closed) return; // reset before we looked at it
+
+    // Loop guard: every router appends itself to `via`; too many hops is a loop, fail fast.
+    const via = headers['via'];
+    if (via !== undefined) {
+      const hops = countHops(via);
+      if (hops > server.maxCallDepth) {
+        this.reject(call, Status.FAILED_PRECONDITION, `Maximum number of calls (${server.maxCallDepth}) has been exceeded. Please check for proxy loops. via: ${String(via)}`, 'loop');
+        return;
+      }
+      headers['via'] = via + ', ' + VIA;
+    } else {
+      headers['via'] = VIA;
+    }
+
+    // Request-local dtab: l5d-ctx-dtab ++ l5d-dtab (later wins), removed and re-sent as one l5d-ctx-dtab.
+    let local = this.emptyDtab;
+    if (server.clearContext) {
+      clearL5dHeaders(headers);
+    } else {
+      const ctx = headers['l5d-ctx-dtab'];
+      const user = headers['l5d-dtab'];
+      if (ctx !== undefined || user !== undefined) {
+        const parsed = this.localDtab(ctx, user);
+        if (parsed instanceof DtabSyntaxError) {
+          this.reject(call, Status.INVALID_ARGUMENT, `bad l5d-dtab/l5d-ctx-dtab header: ${parsed.message}${parsed.excerpt ? ` at ${parsed.excerpt}` : ''}`, 'bad dtab');
+          return;
+        }
+        local = parsed;
+        delete headers['l5d-dtab'];
+        if (local.isEmpty) delete headers['l5d-ctx-dtab'];
+        else headers['l5d-ctx-dtab'] = local.show();
+      }
+    }
+    stripConnectionHeaders(headers);
+
+    const name = this.identifier.identify(headers);
+    if (typeof name === 'string') {
+      this.reject(call, Status.UNIMPLEMENTED, `cannot identify the request: ${name}`, 'unidentified');
+      return;
+    }
+    const service = name.show();
+    call.service = service;
+    if (!this.services.has(service)) this.services.set(service, name);
+
+    let timeout = parseTimeout(headers['grpc-timeout']);
+    const total = this.config.service.totalTimeoutMs;
+    if (total !== undefined && total > 0 && (timeout === undefined || total < timeout)) timeout = total;
+    if (timeout !== undefined) {
+      call.setDeadline(timeout);
+      if (call.closed || call.status >= 0) return;
+    }
+
+    const binding = this.bindings.get(name, local);
+    const state = binding.sample;
+    if (state.status === 'pending') {
+      new BindingWait(this, call, name, local, binding, this.config.bindingTimeoutMs);
+      return;
+    }
+    this.dispatch(call, name, local, state);
+  }
+
+  /** @internal Route a call whose binding is known. */
+  dispatch(call: ProxyCall, name: Path, local: Dtab, state: ActivityState<BoundTree>): void {
+    if (call.closed) return;
+    if (state.status === 'failed') {
+      this.reject(call, Status.UNAVAILABLE, `binding ${name.show()} failed: ${state.error.message}; dtab: ${this.dtabText(local)}`, 'binding failed');
+      return;
+    }
+    if (state.status === 'pending') return;
+    const bound = pickLeaf(state.value);
+    if (bound === undefined) {
+      this.reject(call, Status.UNAVAILABLE, `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`, 'no route');
+      return;
+    }
+    const client = this.clientFor(bound);
+    if (client.endpoints.length === 0) {
+      const a = bound.addr.sample;
+      const why = a.type === 'failed' ? `discovery failed: ${a.cause}` : a.type === 'neg' ? 'the name does not exist' : a.type === 'pending' ? 'discovery has not answered yet' : 'the endpoint set is empty';
+      this.reject(call, Status.UNAVAILABLE, `no endpoints for ${client.id} (service ${name.show()}): ${why}`, 'no endpoints');
+      return;
+    }
+    const headers = call.headers;
+    headers['l5d-dst-service'] = call.service;
+    headers['l5d-dst-client'] = client.id;
+    if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
+    call.stats = this.statsFor(client, call.service);
+    call.dispatch(client);
+  }
+
+  /** @internal */ reject(call: ProxyCall, status: number, message: string, reason: Reason): void {
+    this.errors[reason].inc();
+    if (reason === 'no route' || reason === 'no endpoints' || reason === 'binding timeout') this.deps.log.debug('router error', { router: this.label, reason, message });
+    call.fail(status, message, reason);
+  }
+
+  private localDtab(ctx: string | string[] | undefined, user: string | string[] | undefined): Dtab | DtabSyntaxError {
+    const key = `${joinHeader(ctx)}\n${joinHeader(user)}`;
+    const hit = this.localDtabs.get(key);
+    if (hit !== undefined) return hit;
+    let out: Dtab | DtabSyntaxError = this.emptyDtab;
+    try {
+      for (const v of [...asList(ctx), ...asList(user)]) out = out.concat(parseDtab(v));
+    } catch (e) {
+      if (!(e instanceof DtabSyntaxError)) throw e;
+      out = e;
+    }
+    return this.localDtabs.set(key, out);
+  }
+
+  private clientFor(bound: BoundName): Client {
+    const id = bound.id.show();
+    let client = this.clients.get(id);
+    if (client === undefined) {
+      client = new Client(bound, this.config.client, this.deps.metrics, this.label);
+      this.clients.set(id, client);
+      this.followed.set(client, new WeakSet([bound]));
+      return client;
+    }
+    const seen = this.followed.get(client)!;
+    if (!seen.has(bound)) {
+      // A re-bind (dtab or namer change) produced a new bound name for this id: follow its addresses.
+      seen.add(bound);
+      client.follow(bound);
+    }
+    return client;
+  }
+
+  private statsFor(client: Client, service: string): RouteStats {
+    let byService = this.stats.get(client);
+    if (byService === undefined) this.stats.set(client, (byService = new Map()));
+    let s = byService.get(service);
+    if (s === undefined) byService.set(service, (s = new RouteStats(this.deps.metrics, this.label, service, client.id)));
+    return s;
+  }
+
+  private dtabText(local: Dtab): string {
+    const base = this.deps.dtab.sample.show();
+    const l = local.show();
+    return `'${base}${base && l ? ';' : ''}${l}'`;
+  }
+
+  /** @internal */ finished(call: ProxyCall): void {
+    this.live.delete(call);
+    const durationMs = performance.now() - call.startedAt;
+    const stats = call.stats as RouteStats | undefined;
+    if (stats !== undefined) stats.finished(call.status, durationMs, call.bytesIn, call.bytesOut);
+    if (this.accessLog !== undefined) {
+      const h = call.headers;
+      this.accessLog.write({
+        remote: call.inbound.session?.socket?.remoteAddress,
+        authority: h[':authority'] as string | undefined,
+        path: h[':path'] as string | undefined,
+        service: call.service,
+        endpoint: call.endpoint?.key,
+        httpStatus: call.httpStatus,
+        grpcStatus: call.status,
+        durationMs,
+        bytesIn: call.bytesIn,
+        bytesOut: call.bytesOut,
+      });
+    }
+    if (this.draining && this.live.size === 0) this.drained?.();
+  }
+
+  private drained: (() => void) | undefined;
+
+  snapshot(): RouterSnapshot {
+    const dtab = this.deps.dtabStatus?.() ?? { base: this.config.dtab, effective: this.deps.dtab.sample.show() };
+    const services: RouterSnapshot['services'] = [];
+    for (const [name, path] of this.services) {
+      const st = this.bindings.get(path, this.emptyDtab).sample;
+      const ids = st.status === 'ok' ? [...new Set(boundIds(st.value))] : [];
+      services.push({ name, clients: ids });
+    }
+    return {
+      label: this.label,
+      servers: this.servers.map((s) => s.bound ?? { ip: s.config.ip, port: s.config.port }),
+      dtab,
+      services,
+      clients: [...this.clients.values()].map((c) => c.snapshot()),
+    };
+  }
+
+  async delegate(path: string, dtab: string): Promise<unknown> {
+    let d = parseDtab(dtab);
+    const file = this.deps.dtabStatus?.().file;
+    if (file && file.dtab) d = parseDtab(file.dtab).concat(d);
+    return delegateTree(this.deps.interpreter, d, parsePath(path), { timeoutMs: Math.min(this.config.bindingTimeoutMs, 10_000) });
+  }
+
+  /**
+   * Stop taking new work: GOAWAY every client connection, let streams in flight finish for up to
+   * `graceMs`, answer the rest UNAVAILABLE, then close endpoint sessions and listeners.
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (this.closed) return;
+    this.draining = true;
+    for (const s of this.servers) s.goaway();
+    if (this.live.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        timer.unref();
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const call of [...this.live]) call.fail(Status.UNAVAILABLE, `router ${this.label} is shutting down`, undefined);
+    // Give the last answers a moment to be written before sockets close.
+    await new Promise((r) => setTimeout(r, 20));
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    for (const c of this.clients.values()) c.close();
+    this.bindings.close();
+    await Promise.all(this.servers.map((s) => s.close()));
+    await this.accessLog?.close();
+  }
+}
+
+/** The per-server face of a router: its options and counter, then the router's one stream path. */
+class ServerContext implements StreamHandler {
+  constructor(
+    private readonly router: Router,
+    private readonly config: ServerConfig,
+    private readonly streams: { inc(): void },
+  ) {}
+
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    this.streams.inc();
+    this.router.route(this.config, stream, headers);
+  }
+}
+
+/** A stream waiting for its name to bind (cold path): gives up after the binding timeout. */
+class BindingWait {
+  private readonly timer: NodeJS.Timeout;
+  private observation: Closable | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly call: ProxyCall,
+    private readonly name: Path,
+    private readonly local: Dtab,
+    binding: Var<ActivityState<BoundTree>>,
+    timeoutMs: number,
+  ) {
+    this.timer = setTimeout(() => this.timeout(timeoutMs), timeoutMs);
+    call.inbound.once('close', () => this.settle());
+    this.observation = binding.observe((s) => {
+      if (s.status === 'pending' || this.settled) return;
+      this.settle();
+      router.dispatch(call, name, local, s);
+    });
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    // Closing inside the observer's first call is fine: Var.observe returns after it.
+    queueMicrotask(() => this.observation?.close());
+  }
+
+  private timeout(ms: number): void {
+    if (this.settled) return;
+    this.settle();
+    this.router.reject(this.call, Status.UNAVAILABLE, `Exceeded ${ms} ms binding timeout while resolving name: ${this.name.show()}`, 'binding timeout');
+  }
+}
+
+function countHops(s: string): number {
+  let n = 1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 44) n++;
+  return n;
+}
+
+function clearL5dHeaders(headers: IncomingHttpHeaders): void {
+  for (const k of Object.keys(headers)) if (k.startsWith('l5d-')) delete headers[k];
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+}
+function joinHeader(v: string | string[] | undefined): string {
+  return v === undefined ? '' : typeof v === 'string' ? v : v.join('\n');
+}
+
+function describe(tree: BoundTree): string {
+  switch (tree.kind) {
+    case 'neg':
+      return 'nothing (Neg)';
+    case 'fail':
+      return 'a failure (Fail)';
+    case 'empty':
+      return 'an empty set (Empty)';
+    default:
+      return 'no usable branch';
+  }
+}
+
+function boundIds(tree: BoundTree): string[] {
+  switch (tree.kind) {
+    case 'leaf':
+      return [tree.value.id.show()];
+    case 'union':
+      return tree.trees.flatMap((w) => boundIds(w.tree));
+    case 'alt':
+      return tree.trees.flatMap((t) => boundIds(t));
+    default:
+      return [];
+  }
+}
