@@ -72,6 +72,8 @@ export class ProxyCall {
   bytesOut = 0;
   attempts = 0;
   readonly startedAt: number;
+  /** The client's address, kept only when an access log wants it. */
+  remote: string | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
   errorReason: string | undefined;
   /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */

@@ -2,6 +2,7 @@ import * as http2 from 'node:http2';
 import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { ServerConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
+import { isGrpcContentType } from './grpc.js';
 
 /**
  * The router's HTTP/2 listener (h2c, prior knowledge). It enforces the per-connection limits in
@@ -90,7 +91,15 @@ export class H2Server {
     if (this.sessions.delete(session)) this.hooks.onConnection?.(-1);
   }
 
-  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
+    // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but Node does not enforce it on what it
+    // receives, so count here (RFC 9113 §6.5.2: name + value + 32 per field).
+    let size = 0;
+    for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length + 16;
+    if (size > this.config.maxHeaderListBytes) {
+      rejectHeaders(stream, headers, size, this.config.maxHeaderListBytes);
+      return;
+    }
     try {
       this.handler.handleStream(stream, headers);
     } catch (e) {
@@ -113,6 +122,22 @@ export class H2Server {
     for (const s of this.sessions) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+function rejectHeaders(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, size: number, limit: number): void {
+  const message = `request header list of ${size} bytes exceeds the limit of ${limit}`;
+  stream.on('error', () => {});
+  try {
+    if (isGrpcContentType(headers['content-type'])) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '8', 'grpc-message': message, 'l5d-err': message }, { endStream: true });
+    } else {
+      stream.respond({ ':status': 431, 'content-type': 'text/plain; charset=utf-8', 'l5d-err': message });
+      stream.end(message + '\n');
+    }
+  } catch {
+    // gone already
+  }
+  stream.resume();
 }
 
 function onSessionError(this: Tagged, e: Error): void {

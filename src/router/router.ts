@@ -6,7 +6,7 @@ import { DtabSyntaxError } from '../dtab/errors.js';
 import { BindingCache } from '../dtab/binding-cache.js';
 import { delegate as delegateTree } from '../dtab/delegate.js';
 import type { NameInterpreter } from '../dtab/interpreter.js';
-import type { BoundName } from '../dtab/name.js';
+import type { Addr, BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import type { Path } from '../dtab/path.js';
 import type { ActivityState } from '../util/activity.js';
@@ -110,6 +110,7 @@ export class Router implements RouterView, CallObserver {
   route(server: ServerConfig, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const call = new ProxyCall(stream, headers, this);
     this.live.add(call);
+    if (this.accessLog !== undefined) call.remote = stream.session?.socket?.remoteAddress;
     if (call.closed) return; // reset before we looked at it
 
     // Loop guard: every router appends itself to `via`; too many hops is a loop, fail fast.
@@ -173,7 +174,7 @@ export class Router implements RouterView, CallObserver {
   }
 
   /** @internal Route a call whose binding is known. */
-  dispatch(call: ProxyCall, name: Path, local: Dtab, state: ActivityState<BoundTree>): void {
+  dispatch(call: ProxyCall, name: Path, local: Dtab, state: ActivityState<BoundTree>, waited = false): void {
     if (call.closed) return;
     if (state.status === 'failed') {
       this.reject(call, Status.UNAVAILABLE, `binding ${name.show()} failed: ${state.error.message}; dtab: ${this.dtabText(local)}`, 'binding failed');
@@ -188,6 +189,14 @@ export class Router implements RouterView, CallObserver {
     const client = this.clientFor(bound);
     if (client.endpoints.length === 0) {
       const a = bound.addr.sample;
+      if (a.type === 'pending' && !waited) {
+        // Discovery has not answered yet: wait for it within what is left of the binding timeout.
+        const left = this.config.bindingTimeoutMs - (performance.now() - call.startedAt);
+        if (left > 0) {
+          new AddrWait(this, call, name, local, state, bound.addr, left);
+          return;
+        }
+      }
       const why = a.type === 'failed' ? `discovery failed: ${a.cause}` : a.type === 'neg' ? 'the name does not exist' : a.type === 'pending' ? 'discovery has not answered yet' : 'the endpoint set is empty';
       this.reject(call, Status.UNAVAILABLE, `no endpoints for ${client.id} (service ${name.show()}): ${why}`, 'no endpoints');
       return;
@@ -260,7 +269,7 @@ export class Router implements RouterView, CallObserver {
     if (this.accessLog !== undefined) {
       const h = call.headers;
       this.accessLog.write({
-        remote: call.inbound.session?.socket?.remoteAddress,
+        remote: call.remote,
         authority: h[':authority'] as string | undefined,
         path: h[':path'] as string | undefined,
         service: call.service,
@@ -385,6 +394,45 @@ class BindingWait {
     if (this.settled) return;
     this.settle();
     this.router.reject(this.call, Status.UNAVAILABLE, `Exceeded ${ms} ms binding timeout while resolving name: ${this.name.show()}`, 'binding timeout');
+  }
+}
+
+/** A stream whose bound name's address set is still pending: dispatch once discovery answers. */
+class AddrWait {
+  private readonly timer: NodeJS.Timeout;
+  private observation: Closable | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly call: ProxyCall,
+    private readonly name: Path,
+    local: Dtab,
+    state: ActivityState<BoundTree>,
+    addr: Var<Addr>,
+    timeoutMs: number,
+  ) {
+    this.timer = setTimeout(() => this.timeout(), timeoutMs);
+    call.inbound.once('close', () => this.settle());
+    this.observation = addr.observe((a) => {
+      if (a.type === 'pending' || this.settled) return;
+      this.settle();
+      // Let the client apply the new set (it observes the same Var) before routing.
+      queueMicrotask(() => router.dispatch(call, name, local, state, true));
+    });
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    queueMicrotask(() => this.observation?.close());
+  }
+
+  private timeout(): void {
+    if (this.settled) return;
+    this.settle();
+    this.router.reject(this.call, Status.UNAVAILABLE, `Exceeded binding timeout while connecting to ${this.name.show()}: discovery has not answered`, 'binding timeout');
   }
 }
 

@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
+import { startRouter } from './setup.js';
+import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
+import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
+import { parseDtab } from '../../src/dtab/parse.js';
+import { SERVER_DEFAULTS } from '../proxy/harness.js';
+
+const SVC = '/svc/kgr.test.TestService';
+
+function md(entries: Record<string, string>): grpc.Metadata {
+  const m = new grpc.Metadata();
+  for (const [k, v] of Object.entries(entries)) m.set(k, v);
+  return m;
+}
+
+test('router headers: l5d-dst-service, l5d-dst-client, l5d-dst-residual and via are added upstream', async () => {
+  const backend = await startRawBackend((s) => answerOk(s));
+  const h = await startRouter(`${SVC} => /#/test/backend/extra/bits`);
+  h.namer.set('backend', [backend.port]);
+  const client = testClient(h.target);
+  try {
+    const r = await unary(client, { message: 'x' }, { metadata: md({ via: 'h2 other-proxy' }) });
+    assert.equal(r.error, null, r.error?.details);
+    const seen = backend.seen[0]!;
+    assert.equal(seen['l5d-dst-service'], SVC);
+    assert.equal(seen['l5d-dst-client'], '/#/test/backend');
+    assert.equal(seen['l5d-dst-residual'], '/extra/bits');
+    assert.equal(seen['via'], 'h2 other-proxy, h2 kube-grpc-router');
+    assert.equal(seen[':path'], '/kgr.test.TestService/Unary');
+  } finally {
+    client.close();
+    await h.close();
+    await backend.close();
+  }
+});
+
+test('l5d-dtab overrides routing for one request; l5d-ctx-dtab ++ l5d-dtab is re-sent as l5d-ctx-dtab', async () => {
+  const a = await startRawBackend((s) => answerOk(s));
+  const b = await startRawBackend((s) => answerOk(s));
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${a.port}`);
+  const client = testClient(h.target);
+  try {
+    await unary(client, { message: 'plain' });
+    assert.equal(a.seen.length, 1);
+    const ctx = '/svc/other => /$/nil';
+    const user = `${SVC} => /$/inet/127.0.0.1/${b.port}`;
+    const r = await unary(client, { message: 'override' }, { metadata: md({ 'l5d-ctx-dtab': ctx, 'l5d-dtab': user }) });
+    assert.equal(r.error, null, r.error?.details);
+    assert.equal(b.seen.length, 1);
+    const seen = b.seen[0]!;
+    assert.equal(seen['l5d-dtab'], undefined);
+    assert.equal(seen['l5d-ctx-dtab'], parseDtab(ctx).concat(parseDtab(user)).show());
+  } finally {
+    client.close();
+    await h.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('clearContext: l5d-* headers from an untrusted client are ignored and stripped', async () => {
+  const a = await startRawBackend((s) => answerOk(s));
+  const b = await startRawBackend((s) => answerOk(s));
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${a.port}`, { servers: [{ ...SERVER_DEFAULTS, clearContext: true }] });
+  const client = testClient(h.target);
+  try {
+    const r = await unary(client, { message: 'x' }, { metadata: md({ 'l5d-dtab': `${SVC} => /$/inet/127.0.0.1/${b.port}`, 'l5d-ctx-trace': 'abc' }) });
+    assert.equal(r.error, null);
+    assert.equal(b.seen.length, 0);
+    assert.equal(a.seen[0]!['l5d-dtab'], undefined);
+    assert.equal(a.seen[0]!['l5d-ctx-trace'], undefined);
+  } finally {
+    client.close();
+    await h.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('bad l5d-dtab: INVALID_ARGUMENT with the parse error', async () => {
+  const h = await startRouter(`${SVC} => /$/nil`);
+  const client = testClient(h.target);
+  try {
+    const r = await unary(client, { message: 'x' }, { metadata: md({ 'l5d-dtab': '/svc/foo => => /bar' }) });
+    assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(r.error!.details, /l5d-dtab/);
+    assert.match(r.error!.details, /column \d+/);
+    assert.equal(r.status!.metadata.get('l5d-err').length, 1);
+  } finally {
+    client.close();
+    await h.close();
+  }
+});
+
+test('no route: UNAVAILABLE naming the logical name and the dtab tried, as a trailers-only answer with l5d-err', async () => {
+  const h = await startRouter('/svc/other => /$/inet/127.0.0.1/1');
+  try {
+    const r = await new Promise<{ headers: http2.IncomingHttpHeaders; flags: number }>((resolve, reject) => {
+      const s = http2.connect(`http://${h.target}`);
+      s.on('error', reject);
+      const req = s.request({ ':method': 'POST', ':path': '/kgr.test.TestService/Unary', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('response', (headers, flags) => {
+        resolve({ headers, flags });
+        s.close();
+      });
+      req.end();
+    });
+    assert.ok(r.flags & http2.constants.NGHTTP2_FLAG_END_STREAM);
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['content-type'], 'application/grpc');
+    assert.equal(r.headers['grpc-status'], String(grpc.status.UNAVAILABLE));
+    const message = decodeURIComponent(String(r.headers['grpc-message']));
+    assert.match(message, /no route to \/svc\/kgr\.test\.TestService/);
+    assert.match(message, /\/svc\/other=>\/\$\/inet\/127\.0\.0\.1\/1/);
+    assert.ok(r.headers['l5d-err']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('no endpoints: UNAVAILABLE naming the bound id', async () => {
+  const h = await startRouter(`${SVC} => /#/test/empty`);
+  h.namer.set('empty', []);
+  const client = testClient(h.target);
+  try {
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(r.error!.details, /no endpoints for \/#\/test\/empty/);
+  } finally {
+    client.close();
+    await h.close();
+  }
+});
+
+test('unidentifiable request: UNIMPLEMENTED', async () => {
+  const h = await startRouter(`${SVC} => /$/nil`, { identifier: [{ kind: 'io.l5d.header.token', header: 'x-route-to' }] });
+  const client = testClient(h.target);
+  try {
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNIMPLEMENTED);
+    assert.match(r.error!.details, /missing header: 'x-route-to'/);
+  } finally {
+    client.close();
+    await h.close();
+  }
+});
+
+test('binding still pending after bindingTimeoutMs: UNAVAILABLE', async () => {
+  const h = await startRouter(`${SVC} => /#/test/stuck`, { bindingTimeoutMs: 300 });
+  h.namer.pending('stuck');
+  const client = testClient(h.target);
+  try {
+    const t0 = Date.now();
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(r.error!.details, /binding timeout/);
+    assert.ok(Date.now() - t0 >= 250);
+  } finally {
+    client.close();
+    await h.close();
+  }
+});
+
+test('a stream waits for a pending address set and goes through once discovery answers', async () => {
+  const backend = await startTestServer({ name: 'late' });
+  const h = await startRouter(`${SVC} => /#/test/late`);
+  const client = testClient(h.target);
+  try {
+    const pending = unary(client, { message: 'x' });
+    await new Promise((r) => setTimeout(r, 100));
+    h.namer.set('late', [backend.port]);
+    const r = await pending;
+    assert.equal(r.error, null, r.error?.details);
+    assert.equal(r.resp?.from, 'late');
+    const again = await unary(client, { message: 'y' });
+    assert.equal(again.resp?.from, 'late');
+  } finally {
+    client.close();
+    await h.close();
+    await backend.close();
+  }
+});
+
+test('a proxy loop fails fast with a clear error once via exceeds maxCallDepth', async () => {
+  const h = await startRouter(`${SVC} => /$/nil`, { servers: [{ ...SERVER_DEFAULTS, maxCallDepth: 5 }] });
+  h.dtab.set(parseDtab(`${SVC} => /$/inet/127.0.0.1/${h.port}`));
+  const client = testClient(h.target);
+  try {
+    const t0 = Date.now();
+    const r = await unary(client, { message: 'loop' });
+    assert.equal(r.error?.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(r.error!.details, /Maximum number of calls \(5\) has been exceeded\. Please check for proxy loops/);
+    assert.ok(Date.now() - t0 < 3000);
+  } finally {
+    client.close();
+    await h.close();
+  }
+});
+
+test('grpc-status 14 from an endpoint counts as UNAVAILABLE in the metrics, never success', async () => {
+  const backend = await startRawBackend((s) =>
+    s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'down' }, { endStream: true }),
+  );
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`);
+  const client = testClient(h.target, { 'grpc.enable_retries': 0 });
+  try {
+    const r = await unary(client, { message: 'x' });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    await new Promise((res) => setTimeout(res, 20));
+    const text = await h.metrics.registry.metrics();
+    assert.match(text, /kgr_requests_total\{router="h2",service="\/svc\/kgr\.test\.TestService",client="\/\$\/inet\/127\.0\.0\.1\/\d+",grpc_code="UNAVAILABLE"\} 1/);
+    assert.doesNotMatch(text, /grpc_code="OK"/);
+  } finally {
+    client.close();
+    await h.close();
+    await backend.close();
+  }
+});
+
+test('start() rejects naming the ip:port it could not bind', async () => {
+  const h = await startRouter('');
+  const { Router } = await import('../../src/router/router.js');
+  const { routerConfig } = await import('./setup.js');
+  const { NameInterpreter } = await import('../../src/dtab/interpreter.js');
+  const { Var } = await import('../../src/util/var.js');
+  const { Metrics } = await import('../../src/telemetry/metrics.js');
+  const { Logger } = await import('../../src/util/log.js');
+  const clash = new Router(routerConfig({ servers: [{ ...SERVER_DEFAULTS, port: h.port }] }), {
+    interpreter: new NameInterpreter(),
+    dtab: new Var(parseDtab('')),
+    metrics: new Metrics({ processMetrics: false }),
+    log: Logger.silent(),
+  });
+  try {
+    await assert.rejects(clash.start(), new RegExp(`127\\.0\\.0\\.1:${h.port}.*EADDRINUSE`));
+  } finally {
+    await clash.close();
+    await h.close();
+  }
+});
