@@ -1,0 +1,35 @@
+import * as http2 from 'node:http2';
+
+/**
+ * The benchmark's endpoint: a gRPC echo that never decodes protobuf (each request DATA chunk is
+ * written straight back, then `grpc-status: 0`), so the endpoint is never the bottleneck and
+ * direct and routed runs measure the same thing. Unary and bidi ping-pong both work: a message in,
+ * the same bytes out.
+ *
+ * Usage: node dist/bench/backend.js <port>   (prints `listening <port>`)
+ */
+const port = Number(process.argv[2] ?? 0);
+const server = http2.createServer({
+  settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
+  maxSessionMemory: 64,
+  noDelay: true,
+} as http2.ServerOptions);
+const TRAILERS = { 'grpc-status': '0' };
+const HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+server.on('stream', (stream) => {
+  stream.respond(HEADERS, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers(TRAILERS));
+  stream.on('data', (chunk: Buffer) => {
+    if (!stream.write(chunk)) {
+      stream.pause();
+      stream.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('end', () => stream.end());
+  stream.on('error', () => {});
+});
+server.on('session', (s) => s.on('error', () => {}));
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));

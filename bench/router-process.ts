@@ -1,0 +1,55 @@
+import { Router } from '../src/router/router.js';
+import { NameInterpreter } from '../src/dtab/interpreter.js';
+import { parseDtab } from '../src/dtab/parse.js';
+import { Var } from '../src/util/var.js';
+import { Metrics } from '../src/telemetry/metrics.js';
+import { Logger } from '../src/util/log.js';
+
+/**
+ * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
+ * command line (a dtab Union of `/$/inet` names when there are several) with default settings.
+ * Prints `listening <port>`; on SIGUSR2 prints the non-OK stream count so the runner can check
+ * that every benchmarked call succeeded.
+ *
+ * Usage: node dist/bench/router-process.js <backendPort>...
+ */
+const ports = process.argv.slice(2).map(Number);
+const dtab =
+  ports.length === 1
+    ? `/svc/bench.Echo => /$/inet/127.0.0.1/${ports[0]}`
+    : `/svc/bench.Echo => ${ports.map((p) => `/$/inet/127.0.0.1/${p}`).join(' & ')}`;
+const metrics = new Metrics({ processMetrics: false });
+const router = new Router(
+  {
+    protocol: 'h2',
+    label: 'bench',
+    servers: [{ ip: '127.0.0.1', port: 0, clearContext: false, maxConcurrentStreamsPerConnection: 1000, maxCallDepth: 10, maxHeaderListBytes: 16384, idleTimeoutMs: 0 }],
+    identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
+    dstPrefix: '/svc',
+    dtab,
+    interpreter: { kind: 'default' },
+    bindingTimeoutMs: 10_000,
+    client: {
+      loadBalancer: { kind: 'roundRobin', decayTimeMs: 10_000 },
+      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300_000 } },
+      maxAttempts: 3,
+      keepAliveIntervalMs: 0,
+      keepAliveTimeoutMs: 20_000,
+      connectTimeoutMs: 3000,
+    },
+    service: {},
+  },
+  { interpreter: new NameInterpreter(), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
+);
+await router.start();
+process.stdout.write(`listening ${router.boundPorts[0]!.port}\n`);
+process.on('SIGUSR2', async () => {
+  const m = await metrics.requests.get();
+  const byCode: Record<string, number> = {};
+  for (const v of m.values) byCode[String(v.labels['grpc_code'])] = (byCode[String(v.labels['grpc_code'])] ?? 0) + v.value;
+  // CANCELLED streams are the ones h2load and the ping-pong generator reset when their time is up.
+  process.stdout.write(`streams ${Object.entries(byCode).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+});
+process.on('SIGTERM', () => {
+  void router.close().then(() => process.exit(0));
+});
