@@ -102,16 +102,19 @@ export class P2C implements LoadBalancer {
   }
 }
 
+const UNSAMPLED_PENALTY = 1e9;
+
 /** Peak-EWMA: p2c where the cost is smoothed latency times (streams in flight + 1), per weight. */
 export class PeakEwma extends P2C {
   override readonly kind: LoadBalancerKind = 'ewma';
 
   protected override load(e: Endpoint): number {
-    // An endpoint with no sample yet looks cheap, so new endpoints get traffic and a sample.
-    return ((e.ewmaMs || 0.001) * (e.inFlight + 1)) / e.weight;
+    // No latency sample yet: free while idle (so it gets one), a large penalty once it has streams
+    // waiting (Finagle's PeakEwma), so a new endpoint does not swallow everything before it answers.
+    if (e.ewmaAt === 0) return e.inFlight === 0 ? 0 : (UNSAMPLED_PENALTY + e.inFlight) / e.weight;
+    return (e.ewmaMs * (e.inFlight + 1)) / e.weight;
   }
 }
-
 function fallback(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined {
   // Nothing usable: try anything still in the set but the one being retried away from.
   let first: Endpoint | undefined;

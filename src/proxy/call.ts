@@ -26,7 +26,10 @@ export interface CallTarget<E extends CallEndpoint = CallEndpoint> {
   /** Next endpoint for a stream, avoiding `exclude` when there is another choice. */
   pick(exclude: E | undefined): E | undefined;
   began(endpoint: E): void;
-  /** An attempt ended: `status` is the gRPC status, or -1 for a transport failure. */
+  /**
+   * An attempt ended: `status` is the gRPC status, or -1 for a transport failure; `latencyMs` is the
+   * time to the endpoint's response headers on an established connection, 0 when there is no clean sample.
+   */
   ended(endpoint: E, status: number, latencyMs: number): void;
 }
 
@@ -81,6 +84,9 @@ export class ProxyCall {
 
   private up: Tagged<ClientHttp2Stream> | undefined;
   private upStartedAt = 0;
+  /** Time to the endpoint's response headers (its latency for peak EWMA); 0 when not a clean sample. */
+  private upLatency = 0;
+  private upWarm = false;
   private upFailure: Error | undefined;
   private replay: Buffer[] | null = [];
   private replayBytes = 0;
@@ -165,6 +171,9 @@ export class ProxyCall {
       this.up = up;
       this.upFailure = undefined;
       this.upStartedAt = performance.now();
+      this.upLatency = 0;
+      // A stream that waits for a connect would charge the connect to the endpoint's latency.
+      this.upWarm = endpoint.pool.state === 'connected';
       up[kCall] = this;
       up.on('response', onUpResponse);
       up.on('data', onUpData);
@@ -205,6 +214,7 @@ export class ProxyCall {
     if (up !== this.up || this.done) return;
     this.committed = true;
     this.replay = null;
+    if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
     stripConnectionHeaders(headers);
     const status = headers[':status'];
     this.httpStatus = typeof status === 'number' ? status : Number(status);
@@ -251,7 +261,7 @@ export class ProxyCall {
     this.up = undefined;
     const endpoint = this.endpoint!;
     const target = this.target!;
-    const latency = performance.now() - this.upStartedAt;
+    const latency = this.upLatency;
     if (this.done) {
       target.ended(endpoint, this.status >= 0 ? this.status : Status.CANCELLED, latency);
       return;
@@ -350,7 +360,7 @@ export class ProxyCall {
     const up = this.up;
     if (up !== undefined) {
       this.up = undefined;
-      if (this.endpoint && this.target) this.target.ended(this.endpoint, -1, performance.now() - this.upStartedAt);
+      if (this.endpoint && this.target) this.target.ended(this.endpoint, -1, 0);
       if (!up.closed) up.close(NGHTTP2_CANCEL);
     }
     this.replay = null;

@@ -45,7 +45,7 @@ test('roundRobin with concurrent calls still gives exactly 100 each', async () =
 
 for (const kind of ['p2c', 'ewma'] as const) {
   test(`${kind}: 300 calls over 3 backends spread within 20 %`, async () => {
-    const counts = await spread(kind, 10);
+    const counts = await spread(kind, 30);
     assert.equal(counts.size, 3, JSON.stringify([...counts]));
     for (const n of counts.values()) assert.ok(n >= 80 && n <= 120, JSON.stringify([...counts]));
   });
