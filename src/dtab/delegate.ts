@@ -181,12 +181,17 @@ function fromNameTree<T>(path: Path, dentry: D, tree: NameTree<T>, name: (value:
   }
 }
 
-/** Linkerd's DelegateTree.simplify: a Delegate to the same path collapses; nested Alts of one path merge. */
+/**
+ * Linkerd's DelegateTree.simplify: a Delegate whose child has the same path collapses into that
+ * child, which then carries the Delegate's dentry (a Neg, Fail or Empty child is kept under its
+ * Delegate, so the step that led to it stays visible); nested Alts of one path merge.
+ */
 function simplifyDelegation(tree: DTree): DTree {
   switch (tree.kind) {
     case 'delegate': {
       const s = simplifyDelegation(tree.tree);
-      return s.path.equals(tree.path) ? s : { ...tree, tree: s };
+      const terminal = s.kind === 'neg' || s.kind === 'fail' || s.kind === 'empty';
+      return !terminal && s.path.equals(tree.path) ? { ...s, dentry: tree.dentry } : { ...tree, tree: s };
     }
     case 'alt': {
       if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };

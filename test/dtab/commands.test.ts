@@ -82,9 +82,10 @@ test('dtab delegate: readable tree and JSON, dtab from text or file', async () =
     r.out,
     [
       '/svc/helloworld.Greeter',
-      // Linkerd's simplification collapses a step whose child has the same path (here /grpc => /srv).
+      // Linkerd's simplification collapses a step whose child has the same path; the collapsed
+      // node keeps the dentry of the step that led to it (here /grpc => /srv).
       '└─ /grpc/Greeter/helloworld  (/svc => /$/io.buoyant.http.domainToPathPfx/grpc)',
-      '   └─ /srv/Greeter/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  alternatives, first that is not neg wins:',
+      '   └─ /srv/Greeter/helloworld  (/grpc => /srv)  alternatives, first that is not neg wins:',
       '      ├─ /$/inet/127.0.0.1/50051/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  bound /$/inet/127.0.0.1/50051 residual /helloworld -> 127.0.0.1:50051',
       '      └─ /$/fail/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  fail',
       '',

@@ -47,17 +47,25 @@ test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root
     path: '/neg/x',
     delegate: { type: 'neg', path: '~', dentry: { prefix: '/neg', dst: '~' } },
   });
-  // A Delegate whose child has the same path collapses into the child (Linkerd's simplify).
-  assert.deepEqual(await delegate(i, dtab, parsePath('/bang')), { type: 'fail', path: '!', dentry: { prefix: '/bang', dst: '!' } });
-  assert.deepEqual(await delegate(i, dtab, parsePath('/nil')), { type: 'empty', path: '/nil', dentry: { prefix: '/nil', dst: '$' } });
+  // Linkerd's DelegateTree.simplify never collapses a Delegate into a Neg, Fail or Empty child.
+  assert.deepEqual(await delegate(i, dtab, parsePath('/bang')), {
+    type: 'delegate',
+    path: '/bang',
+    delegate: { type: 'fail', path: '!', dentry: { prefix: '/bang', dst: '!' } },
+  });
+  assert.deepEqual(await delegate(i, dtab, parsePath('/nil')), {
+    type: 'delegate',
+    path: '/nil',
+    delegate: { type: 'empty', path: '/nil', dentry: { prefix: '/nil', dst: '$' } },
+  });
   assert.deepEqual(await delegate(i, dtab, parsePath('/nothing/here')), { type: 'neg', path: '/nothing/here' });
 
   const svcDentry = { prefix: '/svc', dst: '0.25*/#/io.l5d.k8s/default/grpc & 0.75*/neg' };
-  // The union is the lookup result for the root path itself, so the root Delegate collapses into it.
+  // The union is the lookup result for the root path itself, so the root Delegate collapses into it
+  // and the union takes the root's (no-op) dentry: Linkerd's `simplified.withDentry(dentry)`.
   assert.deepEqual(await delegate(i, dtab, parsePath('/svc/echo')), {
     type: 'union',
     path: '/svc/echo',
-    dentry: svcDentry,
     union: [
       {
         weight: 0.25,
@@ -96,6 +104,35 @@ test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root
         id: '/$/inet/127.0.0.1/9000',
         path: '/a/b',
       },
+    },
+  });
+});
+
+// Linkerd DelegateTreeTest: "simplify collapses nodes with the same path" (the collapsed node
+// carries the outer dentry) and "simplify converts no branch alts into neg" (a Neg is not collapsed).
+test('delegate: same-path collapse takes the outer dentry; Neg/Fail/Empty children are not collapsed', async () => {
+  const i = new NameInterpreter();
+  assert.deepEqual(await delegate(i, parseDtab('/a => /b; /b => /c | /d'), parsePath('/a')), {
+    type: 'delegate',
+    path: '/a',
+    delegate: {
+      type: 'alt',
+      path: '/b',
+      dentry: { prefix: '/a', dst: '/b' },
+      alt: [
+        { type: 'neg', path: '/c', dentry: { prefix: '/b', dst: '/c | /d' } },
+        { type: 'neg', path: '/d', dentry: { prefix: '/b', dst: '/c | /d' } },
+      ],
+    },
+  });
+  assert.deepEqual(await delegate(i, parseDtab('/a => /b; /b => ~'), parsePath('/a')), {
+    type: 'delegate',
+    path: '/a',
+    delegate: {
+      type: 'delegate',
+      path: '/b',
+      dentry: { prefix: '/a', dst: '/b' },
+      delegate: { type: 'neg', path: '~', dentry: { prefix: '/b', dst: '~' } },
     },
   });
 });
