@@ -17,7 +17,17 @@ export {
   type NameInterpreterOptions,
   type NamerCandidate,
 } from './interpreter.js';
-export { globalNamer, resolveOnce, ipLiteral, type GlobalNamerOptions } from '../namers/global.js';
+export {
+  globalNamer,
+  resolveOnce,
+  resolvePolling,
+  pollingResolver,
+  onceResolver,
+  ipLiteral,
+  type GlobalNamerOptions,
+  type HostLookup,
+  type ResolverOptions,
+} from '../namers/global.js';
 export { sameBindingState } from './interpreter.js';
 export { BindingCache, type BindingCacheOptions } from './binding-cache.js';
 export {

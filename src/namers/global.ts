@@ -9,9 +9,9 @@ import type { Namer } from './namer.js';
 
 export interface GlobalNamerOptions {
   /**
-   * The address set of `host:port`. The default resolves an IP literal (including Java's short
-   * IPv4 forms such as `127.1`) to a constant, and a host name once with `dns.lookup` (all
-   * addresses), keeping the answer.
+   * The address set of `/$/inet/<host>/<port>`. The default (`resolvePolling`) makes an IP literal
+   * (including Java's short IPv4 forms such as `127.1`) or `localhost` a constant, and looks a host
+   * name up with `dns.lookup` every 5 s while observed, as Finagle's InetResolver does.
    */
   resolveHost?: (host: string, port: number) => Var<Addr>;
 }
@@ -32,7 +32,7 @@ export interface GlobalNamerOptions {
  * - anything else under `/$/`: a failed lookup naming it.
  */
 export function globalNamer(options: GlobalNamerOptions = {}): Namer {
-  return new GlobalNamer(options.resolveHost ?? resolveOnce);
+  return new GlobalNamer(options.resolveHost ?? resolvePolling);
 }
 
 const DOLLAR = '$';
@@ -137,28 +137,97 @@ function parseJavaInt(text: string): number | undefined {
   return n >= -2147483648 && n <= 2147483647 ? n : undefined;
 }
 
+/** Looks a host name up: all its IP addresses, or an error (`code` ENOTFOUND/ENODATA: no such host). */
+export type HostLookup = (host: string, done: (err: NodeJS.ErrnoException | null, ips: readonly string[]) => void) => void;
+
+const systemLookup: HostLookup = (host, done) =>
+  dnsLookup(host, { all: true }, (err, addresses) => done(err, err ? [] : addresses.map((a) => a.address)));
+
+export interface ResolverOptions {
+  /** Default: `dns.lookup` (the system resolver, hosts file included, as Java's InetAddress). */
+  lookup?: HostLookup;
+  /** Re-resolution period while observed (Finagle's InetResolver: 5 s). */
+  intervalMs?: number;
+}
+
 /**
- * The default resolver: an IP literal is a constant address; a host name is looked up once with
- * `dns.lookup` (all addresses) when first observed, and the answer kept.
+ * Finagle's InetResolver (`/$/inet`): an IP literal or `localhost` is a constant address; a host
+ * name is looked up when first observed and again every `intervalMs` while observed, so a DNS
+ * change reaches the balancer; lookups stop when the last observer leaves.
  */
-export function resolveOnce(host: string, port: number): Var<Addr> {
-  const ip = ipLiteral(host);
-  if (ip !== undefined) return Var.value<Addr>(boundAddr([ip], port));
-  let started = false;
-  return new Var<Addr>({ type: 'pending' }, (self) => {
-    if (started) return;
-    started = true;
-    dnsLookup(host, { all: true }, (err, addresses) => {
-      if (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        self.set(code === 'ENOTFOUND' || code === 'ENODATA' ? { type: 'neg' } : { type: 'failed', cause: err.message });
-      } else if (addresses.length === 0) {
-        self.set({ type: 'neg' });
-      } else {
-        self.set(boundAddr(addresses.map((a) => a.address), port));
-      }
+export function pollingResolver(options: ResolverOptions = {}): (host: string, port: number) => Var<Addr> {
+  const lookup = options.lookup ?? systemLookup;
+  const intervalMs = options.intervalMs ?? 5000;
+  return (host, port) =>
+    constantAddr(host, port) ??
+    new Var<Addr>({ type: 'pending' }, (self) => {
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      const poll = () =>
+        lookup(host, (err, ips) => {
+          if (stopped) return;
+          const next = addrOf(err, ips, port);
+          if (!sameAddr(self.sample, next)) self.set(next);
+          timer = setTimeout(poll, intervalMs);
+          timer.unref();
+        });
+      poll();
+      return () => {
+        stopped = true;
+        if (timer !== undefined) clearTimeout(timer);
+      };
     });
-  });
+}
+
+/**
+ * Finagle's FixedInetResolver (`/$/fixedinet`): looked up once, when first observed, and a
+ * successful answer kept for good; a failed one is asked again on the next activation.
+ */
+export function onceResolver(options: Pick<ResolverOptions, 'lookup'> = {}): (host: string, port: number) => Var<Addr> {
+  const lookup = options.lookup ?? systemLookup;
+  return (host, port) => {
+    const constant = constantAddr(host, port);
+    if (constant !== undefined) return constant;
+    let asking = false;
+    let known = false;
+    return new Var<Addr>({ type: 'pending' }, (self) => {
+      if (asking || known) return;
+      asking = true;
+      lookup(host, (err, ips) => {
+        asking = false;
+        const next = addrOf(err, ips, port);
+        known = next.type === 'bound';
+        self.set(next);
+      });
+    });
+  };
+}
+
+/** The `/$/inet` default: re-resolving every 5 s while observed. */
+export const resolvePolling: (host: string, port: number) => Var<Addr> = pollingResolver();
+
+/** The `/$/fixedinet` resolver: once, with the system resolver. */
+export const resolveOnce: (host: string, port: number) => Var<Addr> = onceResolver();
+
+/** Finagle's DnsResolver answers an IP literal, `localhost` and the empty host without a lookup. */
+function constantAddr(host: string, port: number): Var<Addr> | undefined {
+  const ip = host === 'localhost' || host === '' ? '127.0.0.1' : ipLiteral(host);
+  return ip === undefined ? undefined : Var.value<Addr>(boundAddr([ip], port));
+}
+
+/** Finagle's InetResolver.toAddr: no such host is Neg, another error Failed, else the addresses. */
+function addrOf(err: NodeJS.ErrnoException | null, ips: readonly string[], port: number): Addr {
+  if (err) return err.code === 'ENOTFOUND' || err.code === 'ENODATA' ? { type: 'neg' } : { type: 'failed', cause: err.message };
+  return boundAddr(ips, port);
+}
+
+/** Same kind and the same endpoints in any order (DNS servers rotate their answers). */
+function sameAddr(a: Addr, b: Addr): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'failed') return a.cause === (b as typeof a).cause;
+  if (a.type !== 'bound') return true;
+  const key = (x: Addr) => (x.type === 'bound' ? x.addrs.map((e) => `${e.host} ${e.port}`).sort().join(',') : '');
+  return key(a) === key(b);
 }
 
 function boundAddr(ips: readonly string[], port: number): Addr {

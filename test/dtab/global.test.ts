@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameInterpreter, globalNamer, ipLiteral, parseDtab, parsePath, showTree } from '../../src/dtab/index.js';
+import { onceResolver, pollingResolver, type HostLookup } from '../../src/namers/global.js';
 import type { Addr, BoundName, Name, NameTree } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
@@ -61,7 +62,7 @@ test('inet: a custom resolver is used for host names; the same host:port shares 
   assert.deepEqual(calls, ['echo.default.svc:50051']);
 });
 
-test('inet: the default resolver looks a host name up with dns.lookup once', async () => {
+test('inet: the default resolver binds localhost to a usable address', async () => {
   const bound = boundOf(answer('/$/inet/localhost/4140'));
   const addr = await new Promise<Addr>((resolve) => {
     const o = bound.addr.observe((a) => {
@@ -73,6 +74,61 @@ test('inet: the default resolver looks a host name up with dns.lookup once', asy
   });
   assert.equal(addr.type, 'bound');
   assert.ok(addr.type === 'bound' && addr.addrs.some((x) => x.host === '127.0.0.1' || x.host === '::1'));
+});
+
+// Finagle's DnsResolver answers "localhost" (and the empty host) with the loopback address, no lookup.
+test('inet: localhost is the loopback address without a DNS lookup', () => {
+  for (const path of ['/$/inet/localhost/4140', '/$/fixedinet/localhost/4140', '/$/inet/4140']) {
+    assert.deepEqual(addrNow(boundOf(answer(path)).addr), {
+      type: 'bound',
+      addrs: [{ host: '127.0.0.1', port: 4140, weight: 1, meta: {} }],
+      meta: {},
+    });
+  }
+});
+
+// Finagle's InetResolver (scheme inet) re-resolves every 5 s while the address is observed and stops
+// when it is released; FixedInetResolver (fixedinet) resolves once and keeps a successful answer.
+test('inet re-resolves while observed and stops when released; fixedinet resolves once', async () => {
+  const answers: string[][] = [['10.0.0.1'], ['10.0.0.1'], ['10.0.0.2', '10.0.0.3']];
+  const asked: string[] = [];
+  const lookup: HostLookup = (host, done) => {
+    asked.push(host);
+    const ips = answers[Math.min(asked.length - 1, answers.length - 1)]!;
+    setImmediate(() => done(null, ips));
+  };
+  const addr = pollingResolver({ lookup, intervalMs: 20 })('svc.example', 8080);
+  const seen: string[] = [];
+  const o = addr.observe((a) => seen.push(a.type === 'bound' ? a.addrs.map((x) => `${x.host}:${x.port}`).join(',') : a.type));
+  const deadline = Date.now() + 5000;
+  while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  o.close();
+  // An unchanged answer is not a change: observers hear pending, the first set, the new set.
+  assert.deepEqual(seen, ['pending', '10.0.0.1:8080', '10.0.0.2:8080,10.0.0.3:8080']);
+  const after = asked.length;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(asked.length, after, 'no lookups once released');
+
+  const once: string[] = [];
+  const fixed = onceResolver({ lookup: (host, done) => (once.push(host), setImmediate(() => done(null, ['10.1.1.1']))) })('svc.example', 80);
+  const f = fixed.observe(() => {});
+  await new Promise((r) => setTimeout(r, 60));
+  f.close();
+  fixed.observe(() => {}).close();
+  assert.deepEqual(once, ['svc.example']);
+  assert.equal(fixed.sample.type, 'bound');
+});
+
+test('inet: an unknown host is Neg, another lookup error is a failed address', async () => {
+  const err = (code: string) => Object.assign(new Error(`lookup ${code}`), { code });
+  const settle = (v: Var<Addr>) =>
+    new Promise<Addr>((resolve) => {
+      const o = v.observe((a) => a.type !== 'pending' && (queueMicrotask(() => o.close()), resolve(a)));
+    });
+  const nx = await settle(pollingResolver({ lookup: (_h, done) => setImmediate(() => done(err('ENOTFOUND'), [])), intervalMs: 50 })('nx.example', 1));
+  assert.deepEqual(nx, { type: 'neg' });
+  const broken = await settle(pollingResolver({ lookup: (_h, done) => setImmediate(() => done(err('ECONNREFUSED'), [])), intervalMs: 50 })('x.example', 1));
+  assert.deepEqual(broken, { type: 'failed', cause: 'lookup ECONNREFUSED' });
 });
 
 test('nil, fail, unknown, non-$ paths', () => {
