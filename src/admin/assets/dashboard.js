@@ -139,7 +139,7 @@ function clientCard(c) {
     <div class="client-head"><code>${esc(c.id)}</code><span class="badge lb" title="load balancer">${esc(c.loadBalancer)}</span>
       <span class="badge ${esc(c.addr)}" title="${esc(c.addrError ?? 'address set')}">${esc(c.addr)}</span>
       <span class="stats"><span><b class="c-rps">${fmtRate(cur.rps)}</b> req/s</span><span class="${pctClass(cur.successRate)}"><b>${fmtPct(cur.successRate)}</b> success</span>
-      <span>p99 <b>${fmtMs(cur.p99)}</b></span><span><b>${cur.inFlight}</b> in flight</span><span><b>${c.endpoints.length}</b> endpoint${c.endpoints.length === 1 ? '' : 's'}</span></span></div>
+      <span>p99 <b>${fmtMs(cur.p99)}</b></span><span><b>${c.endpoints.reduce((n, e) => n + e.inFlight, 0)}</b> in flight</span><span><b>${c.endpoints.length}</b> endpoint${c.endpoints.length === 1 ? '' : 's'}</span></span></div>
     <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num">failures</th><th class="num" title="smoothed by the balancer: peak EWMA, decaying over the decay time">latency (ewma)</th><th class="num">weight</th></tr></thead>
     <tbody>${endpointRows(c.endpoints)}</tbody></table></div>`;
 }

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { startAdmin } from '../../src/admin/server.js';
+import { Router } from '../../src/router/router.js';
+import { NameInterpreter, parseDtab, type Dtab } from '../../src/dtab/index.js';
+import type { RouterConfig } from '../../src/config/types.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { Logger } from '../../src/util/log.js';
+import { Var } from '../../src/util/var.js';
+import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
+import { echoClient, type EchoClient } from '../../examples/echo/client.js';
+import { eventually, openBrowser, treePaths } from './browser.js';
+
+/**
+ * The dashboard in a real Chromium, in front of the real Router carrying real gRPC traffic to two
+ * echo backends. Checks what an operator looks at: the playground's tree for the service, drawn
+ * before any request was made with the branch routing takes highlighted; then non-zero rates for
+ * the service under load and the backends in the endpoint table.
+ */
+
+const SERVICE = 'com.example.grpc.EchoService';
+
+function routerConfig(dtab: string): RouterConfig {
+  return {
+    protocol: 'h2',
+    label: 'h2',
+    servers: [
+      { ip: '127.0.0.1', port: 0, clearContext: false, maxConcurrentStreamsPerConnection: 1000, maxCallDepth: 10, maxHeaderListBytes: 16384, idleTimeoutMs: 0 },
+    ],
+    identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
+    dstPrefix: '/svc',
+    dtab,
+    interpreter: { kind: 'default' },
+    bindingTimeoutMs: 5000,
+    client: {
+      loadBalancer: { kind: 'p2c', decayTimeMs: 10000 },
+      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300000 } },
+      maxAttempts: 3,
+      keepAliveIntervalMs: 0,
+      keepAliveTimeoutMs: 20000,
+      connectTimeoutMs: 3000,
+    },
+    service: {},
+  };
+}
+
+const numberIn = async (page: Page, selector: string) => Number.parseFloat((await page.locator(selector).first().textContent()) ?? 'NaN');
+
+test('dashboard in Chromium over the real Router: playground before traffic, then live rates and endpoints', { timeout: 60000 }, async () => {
+  const backends: EchoServer[] = [await startEchoServer({ name: 'echo-a' }), await startEchoServer({ name: 'echo-b' })];
+  const [a, b] = backends.map((s) => `/$/inet/127.0.0.1/${s.port}`) as [string, string];
+  // No k8s namer is configured, so the first Alt branch is Neg and routing takes the second:
+  // a 3:1 union over the two echo backends.
+  const dtabText = `/echo => 3 * ${a} & 1 * ${b};\n/svc => /#/io.l5d.k8s/default/grpc | /echo;`;
+  const metrics = new Metrics();
+  const log = Logger.silent();
+  const router = new Router(routerConfig(dtabText), { interpreter: new NameInterpreter(), dtab: new Var<Dtab>(parseDtab(dtabText)), metrics, log });
+  await router.start();
+  const admin = await startAdmin(
+    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    {
+      routers: [router],
+      namers: [],
+      metrics,
+      log,
+      effectiveConfig: { routers: [routerConfig(dtabText)] },
+      readiness: () => (router.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['router h2 not serving'] }),
+      version: 'test',
+    },
+  );
+  const browser = await openBrowser();
+  const { page } = browser;
+  const base = `http://127.0.0.1:${admin.port}`;
+  let stop = false;
+  const clients: EchoClient[] = [];
+  const load: Promise<void>[] = [];
+  try {
+    // 1. The playground, before any request has gone through the router.
+    await page.goto(`${base}/#dtab`);
+    await page.locator('#pg-tree[data-answers]').waitFor({ state: 'attached', timeout: 10000 });
+    assert.equal(await page.inputValue('#pg-path'), `/svc/${SERVICE}`);
+    assert.equal(await page.locator('#pg-tree .dnode').count() > 0, true, (await page.locator('#pg-summary').textContent()) ?? '');
+    assert.deepEqual((await treePaths(page, '.dnode.chosen[data-type="leaf"]')).sort(), [a, b].sort(), 'both union branches are the route');
+    assert.deepEqual(await treePaths(page, '.dnode.unchosen[data-type="neg"]'), [`/#/io.l5d.k8s/default/grpc/${SERVICE}`], 'the Neg Alt branch is not');
+    const tree = (await page.locator('#pg-tree').textContent()) ?? '';
+    assert.match(tree, /75% of traffic/);
+    assert.match(tree, new RegExp(`127\\.0\\.0\\.1:${backends[0]!.port}`), 'leaves show the bound addresses');
+    assert.match((await page.locator('.dentries').first().textContent()) ?? '', /\/svc\s*=>\s*\/#\/io\.l5d\.k8s\/default\/grpc \| \/echo/, 'effective dtab shown');
+    assert.equal(await metrics.requests.get().then((m) => m.values.length), 0, 'no request has been made yet');
+
+    // 2. Real gRPC traffic through the router.
+    const routerPort = router.boundPorts[0]!.port;
+    for (let i = 0; i < 4; i++) {
+      const client = echoClient(`127.0.0.1:${routerPort}`);
+      clients.push(client);
+      load.push(
+        (async () => {
+          const until = Date.now() + 40000;
+          while (!stop && Date.now() < until) await client.echo(`hello ${i}`);
+        })(),
+      );
+    }
+    await page.goto(`${base}/#dashboard`);
+    await page.locator('.router[data-router="h2"]').waitFor({ timeout: 10000 });
+    await eventually('router requests/s above zero', async () => (await numberIn(page, '.router[data-router="h2"] .t-rps .value')) > 0);
+    await eventually('service requests/s above zero', async () => (await numberIn(page, `tr[data-service="/svc/${SERVICE}"] .s-rps`)) > 0);
+    await eventually('success rate 100%', async () => ((await page.locator('.t-success .value').textContent()) ?? '') === '100%');
+    await eventually('p99 latency shown', async () => /ms|s$/.test((await page.locator('.t-p99 .value').textContent()) ?? ''));
+    for (const backend of backends) {
+      const row = page.locator(`tr[data-endpoint="127.0.0.1:${backend.port}"]`);
+      await eventually(`endpoint 127.0.0.1:${backend.port} listed with requests`, async () => (await row.count()) === 1 && Number(await row.locator('td').nth(5).textContent()) > 0);
+      assert.equal(await row.locator('.badge').textContent(), 'connected');
+    }
+    assert.equal(await page.locator('.client .badge.lb').first().textContent(), 'p2c');
+    assert.match((await page.locator('.router [data-code="OK"]').textContent()) ?? '', /^OK [\d.]+k?\/s \(100%\)$/, 'gRPC status breakdown');
+    // A few seconds of history for the charts in the screenshot.
+    await page.waitForTimeout(4000);
+    await browser.screenshot('dashboard.png');
+    assert.deepEqual(browser.pageErrors, [], 'no script errors on the page');
+  } finally {
+    stop = true;
+    await Promise.allSettled(load);
+    for (const c of clients) c.close();
+    await browser.close();
+    await admin.close();
+    await router.close();
+    await Promise.all(backends.map((s) => s.close()));
+  }
+});
