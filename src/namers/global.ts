@@ -118,7 +118,7 @@ class GlobalNamer implements Namer {
     const key = `${scheme} ${host} ${port}`;
     let addr = this.addrs.get(key);
     if (addr === undefined) {
-      if (port < 0 || port > 65535) addr = Var.value<Addr>({ type: 'failed', cause: `port out of range: ${port}` });
+      if (port < 0 || port > 65535) addr = Var.value<Addr>({ type: 'failed', cause: `port out of range:${port}` });
       else addr = scheme === 'fixedinet' ? resolveOnce(host, port) : this.resolveHost(host, port);
       this.addrs.set(key, addr);
     }

@@ -45,7 +45,15 @@ test('inet: host/port with residual, bare port is localhost, ids as Finagle', ()
   assert.equal(showAnswer(answer('/$/inet/::1/443')), 'bound /$/inet/::1/443 residual /');
   assert.equal(showAnswer(answer('/$/fixedinet/10.1.2.3/80')), 'bound /$/fixedinet/10.1.2.3/80 residual /');
   assert.equal(showAnswer(answer('/$/inet/host/notaport')), 'failed: Invalid inet path /$/inet/host/notaport: expected /$/inet/<host>/<port> or /$/inet/<port>');
-  assert.deepEqual(addrNow(boundOf(answer('/$/inet/h/70000')).addr), { type: 'failed', cause: 'port out of range: 70000' });
+  // Java's InetSocketAddress message, which Finagle's InetResolver reports as the failed Addr's cause.
+  assert.deepEqual(addrNow(boundOf(answer('/$/inet/h/70000')).addr), { type: 'failed', cause: 'port out of range:70000' });
+  assert.deepEqual(addrNow(boundOf(answer('/$/inet/127.0.0.1/-1')).addr), { type: 'failed', cause: 'port out of range:-1' });
+  // Java's Integer.parseInt takes a sign: `+80` (escaped, as `+` is no label char) is port 80.
+  assert.deepEqual(addrNow(boundOf(answer('/$/inet/127.0.0.1/\\x2b80')).addr), {
+    type: 'bound',
+    addrs: [{ host: '127.0.0.1', port: 80, weight: 1, meta: {} }],
+    meta: {},
+  });
 });
 
 test('inet: a custom resolver is used for host names; the same host:port shares one address Var', () => {
