@@ -92,6 +92,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         sendJson(res, 200, toFlatObject(flat), pretty);
       },
     },
+    { path: '/metrics.json', help: 'same as /admin/metrics.json (Linkerd serves both)', handler: (q, res, url) => byPath.get('/admin/metrics.json')!.handler(q, res, url) },
     { path: '/config.json', help: 'the effective configuration', handler: (_q, res, url) => sendJson(res, 200, deps.effectiveConfig ?? null, url.searchParams.get('pretty') === 'true') },
     {
       path: '/delegator.json',

@@ -199,6 +199,7 @@ test('metrics.json: flat Linkerd-style names, ?tree=1 nesting and ?q= subtrees',
     const p50 = flat[`${scope}/request_duration_seconds.p50`]!;
     assert.ok(p50 > 0.0025 && p50 <= 0.005, `p50 ${p50} inside the 2.5–5 ms bucket`);
 
+    assert.deepEqual(JSON.parse((await get(`${base}/metrics.json`)).text), flat, 'Linkerd also serves it at /metrics.json');
     const tree = JSON.parse((await get(`${base}/admin/metrics.json?tree=1`)).text);
     assert.equal(tree.rt.h2.service.svc['com.example.grpc.EchoService'].client.$.inet['127.0.0.1']['8080'].grpc_code.OK.requests.counter, 4);
 
