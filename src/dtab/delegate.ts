@@ -113,16 +113,30 @@ class Delegation {
       case 'alt':
         if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
         if (tree.trees.length === 1) return { kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: await this.bind(tree.trees[0]!, depth) };
-        return { ...tree, trees: await Promise.all(tree.trees.map((t) => this.bind(t, depth))) };
+        return { ...tree, trees: await Promise.all(tree.trees.map((t) => this.branch(tree, t, depth))) };
       case 'union':
         if (tree.trees.length === 0) return { kind: 'neg', path: tree.path, dentry: tree.dentry };
         if (tree.trees.length === 1) return { kind: 'delegate', path: tree.path, dentry: tree.dentry, tree: await this.bind(tree.trees[0]!.tree, depth) };
         return {
           ...tree,
-          trees: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await this.bind(w.tree, depth) }))),
+          trees: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await this.branch(tree, w.tree, depth) }))),
         };
       default:
         return tree;
+    }
+  }
+
+  /**
+   * One branch of an Alt or Union. As in Linkerd, a branch that fails (a dtab loop, say) becomes an
+   * exception node carrying the Alt/Union's path and dentry, and the other branches are still shown;
+   * running out of time still ends the whole delegation.
+   */
+  private async branch(parent: DTree, child: DTree, depth: number): Promise<DTree> {
+    try {
+      return await this.bind(child, depth);
+    } catch (e) {
+      if (e instanceof DelegateTimeoutError) throw e;
+      return { kind: 'exception', path: parent.path, dentry: parent.dentry, error: e instanceof Error ? e : new Error(String(e)) };
     }
   }
 

@@ -166,6 +166,36 @@ test('delegate: a dtab loop stops at the recursion limit', async () => {
   await assert.rejects(delegate(i, parseDtab('/a => /b; /b => /a'), parsePath('/a')), /Max recursion level reached\./);
 });
 
+// Linkerd's ConfiguredNamersInterpreter.delegateBind turns a failed Alt or Union branch into an
+// Exception node (path and dentry of the Alt/Union), so one looping branch does not hide the others.
+test('delegate: a branch that fails (here a dtab loop) is an exception node beside the others', async () => {
+  const i = new NameInterpreter();
+  const dst = '/a | /$/inet/127.0.0.1/80';
+  assert.deepEqual(await delegate(i, parseDtab(`/a => /b; /b => /a; /svc => ${dst}`), parsePath('/svc')), {
+    type: 'alt',
+    path: '/svc',
+    alt: [
+      { type: 'exception', path: '/svc', dentry: { prefix: '/svc', dst }, message: 'Max recursion level reached.' },
+      {
+        type: 'leaf',
+        path: '/$/inet/127.0.0.1/80',
+        dentry: { prefix: '/svc', dst },
+        bound: {
+          addr: { type: 'bound', addrs: [{ ip: '127.0.0.1', port: 80, meta: {} }], meta: {} },
+          id: '/$/inet/127.0.0.1/80',
+          path: '/',
+        },
+      },
+    ],
+  });
+  const u = await delegate(i, parseDtab('/a => /b; /b => /a; /svc => 0.5*/a & 0.5*/$/inet/127.0.0.1/80'), parsePath('/svc'));
+  assert.equal(u.type, 'union');
+  assert.deepEqual(
+    u.type === 'union' && u.union.map((w) => w.tree.type),
+    ['exception', 'leaf'],
+  );
+});
+
 test('delegate: unknown global namer is an exception node naming it', async () => {
   const i = new NameInterpreter();
   const tree = await delegate(i, parseDtab('/s => /$/nope'), parsePath('/s/x'));
