@@ -1,0 +1,170 @@
+import type { Config } from './config/types.js';
+import { DtabFile } from './config/dtab-file.js';
+import { Dtab, parseDtab } from './dtab/index.js';
+import { NameInterpreter } from './dtab/interpreter.js';
+import { globalNamer } from './namers/global.js';
+import { resolveHost } from './namers/dns.js';
+import { createNamer } from './namers/registry.js';
+import type { PrefixedNamer } from './namers/namer.js';
+import { Router } from './router/router.js';
+import type { DtabSource } from './router/introspection.js';
+import { startAdmin, type AdminServer } from './admin/server.js';
+import { Metrics } from './telemetry/metrics.js';
+import type { Logger } from './util/log.js';
+import { Var } from './util/var.js';
+import { VERSION } from './version.js';
+
+export interface StartOptions {
+  log: Logger;
+  metrics?: Metrics;
+  /** Environment the namers read (NODE_NAME, POD_NAMESPACE, KUBERNETES_SERVICE_HOST, …). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A running router process: its routers, admin server and the shutdown sequence. */
+export interface RouterProcess {
+  readonly config: Config;
+  readonly routers: readonly Router[];
+  readonly admin: AdminServer;
+  readonly metrics: Metrics;
+  /**
+   * SIGTERM's sequence: report not ready (admin `/ready` 503), keep serving for shutdownDelay so
+   * Kubernetes stops sending new work, drain every router for up to shutdownGrace, then close.
+   * Calling it again returns the same promise.
+   */
+  shutdown(reason: string): Promise<void>;
+  /** Stop now without draining (a second signal). */
+  close(): Promise<void>;
+}
+
+/**
+ * Wire a validated config into a running process: metrics, namers, the global `/$/` namer with DNS
+ * re-resolution, the interpreter, one Router per `routers[]` entry (with its live dtab file, if
+ * any), and the admin server. A broken dtab file or a port already in use rejects, having closed
+ * whatever had started.
+ */
+export async function startRouterProcess(config: Config, options: StartOptions): Promise<RouterProcess> {
+  const log = options.log;
+  const metrics = options.metrics ?? new Metrics();
+  const env = options.env ?? process.env;
+  const closers: (() => unknown)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn('error while closing', { error: err as Error });
+      }
+    }
+  };
+
+  try {
+    const namers: PrefixedNamer[] = config.namers.map((n) => createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
+    closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
+    const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
+
+    const routers: Router[] = [];
+    for (const [i, rc] of config.routers.entries()) {
+      const routerLog = log.child({ router: rc.label });
+      const base = parseDtab(rc.dtab, { source: `routers[${i}].dtab` });
+      let dtab: Var<Dtab>;
+      let dtabStatus: () => DtabSource;
+      if (rc.interpreter.kind === 'io.l5d.fs') {
+        const file = new DtabFile({ path: rc.interpreter.dtabFile, base, baseText: rc.dtab, router: rc.label, metrics, log: routerLog });
+        closers.push(() => file.close());
+        await file.start();
+        dtab = file.dtab;
+        dtabStatus = () => file.status();
+      } else {
+        dtab = Var.value(base);
+        dtabStatus = () => ({ base: rc.dtab, effective: base.show() });
+      }
+      routers.push(new Router(rc, { interpreter, dtab, dtabStatus, metrics, log: routerLog }));
+    }
+    closers.push(() => Promise.all(routers.map((r) => r.close())));
+    await Promise.all(routers.map((r) => r.start()));
+
+    let draining = false;
+    let shutdownPromise: Promise<void> | undefined;
+    let delayTimer: NodeJS.Timeout | undefined;
+    let endDelay: (() => void) | undefined;
+
+    const proc: RouterProcess = {
+      config,
+      routers,
+      metrics,
+      admin: undefined as unknown as AdminServer,
+      shutdown(reason) {
+        shutdownPromise ??= (async () => {
+          draining = true;
+          log.info('shutting down: not ready, still serving', { reason, shutdownDelayMs: config.shutdownDelayMs });
+          await new Promise<void>((resolve) => {
+            endDelay = resolve;
+            delayTimer = setTimeout(resolve, config.shutdownDelayMs);
+          });
+          log.info('draining', { shutdownGraceMs: config.shutdownGraceMs });
+          await Promise.all(routers.map((r) => r.drain(config.shutdownGraceMs)));
+          await closeAll();
+          log.info('stopped');
+        })();
+        return shutdownPromise;
+      },
+      async close() {
+        draining = true;
+        if (delayTimer) clearTimeout(delayTimer);
+        endDelay?.();
+        await closeAll();
+      },
+    };
+
+    const admin = await startAdmin(config.admin, {
+      routers,
+      namers,
+      metrics,
+      log,
+      effectiveConfig: config,
+      readiness: () => {
+        const reasons: string[] = [];
+        if (draining) reasons.push('shutting down');
+        for (const r of routers) if (!r.ready) reasons.push(`router ${r.label} is not serving`);
+        return { ready: reasons.length === 0, reasons };
+      },
+      onShutdown: () => void proc.shutdown('POST /admin/shutdown').then(() => process.exit(0)),
+      version: VERSION,
+    });
+    // The admin server closes last, so /ready keeps answering 503 while routers drain.
+    closers.unshift(() => admin.close());
+    (proc as { admin: AdminServer }).admin = admin;
+    return proc;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/**
+ * SIGTERM/SIGINT start the graceful shutdown and exit 0 when it is done; a second signal exits at
+ * once (an impatient Ctrl-C, or Kubernetes' patience running out).
+ */
+export function exitOnSignals(proc: RouterProcess, log: Logger, hooks: { beforeExit?: () => Promise<void> } = {}): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    signalled = true;
+    void proc
+      .shutdown(signal)
+      .then(() => hooks.beforeExit?.())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown failed', { error: err as Error });
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
