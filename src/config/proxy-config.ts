@@ -1,8 +1,10 @@
 import { stringify } from 'yaml';
 import type { Config } from './types.js';
-import { parseTarget } from '../namers/target.js';
-import { NAMER_KINDS, parseConfig } from './load.js';
-import type { ProxySpec } from './proxy-spec.js';
+import { parseTarget, TargetError, type ParsedTarget } from '../namers/target.js';
+import { parseConfig } from './load.js';
+import { ProxySpecError, type ProxySpec } from './proxy-spec.js';
+
+const NAMER_OF = { k8s: 'io.l5d.k8s', dns: 'io.l5d.dns' } as const;
 
 export interface ProxyModeOptions {
   shutdownDelayMs: number;
@@ -20,8 +22,15 @@ export function proxyModeConfig(specs: readonly ProxySpec[], options: ProxyModeO
   const namerKinds = new Set<string>();
   const labels = new Set<string>();
   const routers = specs.map((spec) => {
-    const target = parseTarget(spec.target, { defaultNamespace: options.defaultNamespace });
-    if ((NAMER_KINDS as readonly string[]).includes(target.kind)) namerKinds.add(target.kind);
+    let target: ParsedTarget;
+    try {
+      target = parseTarget(spec.target, { defaultNamespace: options.defaultNamespace });
+    } catch (err) {
+      if (err instanceof TargetError) throw new ProxySpecError(`"${spec.raw}" is invalid proxy configuration: ${err.message}`);
+      throw err;
+    }
+    // `/$/inet/…` (static) needs no configured namer.
+    if (target.kind !== 'static') namerKinds.add(NAMER_OF[target.kind]);
     let label = `proxy-${spec.port}`;
     for (let i = 2; labels.has(label); i++) label = `proxy-${spec.port}-${i}`;
     labels.add(label);
@@ -29,7 +38,7 @@ export function proxyModeConfig(specs: readonly ProxySpec[], options: ProxyModeO
       protocol: 'h2',
       label,
       // Every call, whatever its service, goes to the target (gproxy proxies unknown services).
-      dtab: `/svc/* => ${target.path.show()};`,
+      dtab: `/svc/* => ${target.path};`,
       servers: [{ ip: spec.ip, port: spec.port }],
     };
   });

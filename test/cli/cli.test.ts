@@ -113,3 +113,9 @@ test('dtab subcommands: fmt prints the canonical form, check reports FILE:LINE:C
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('-p with a target the namers cannot parse says which -p and why', async () => {
+  const run = await runCli(['-p', ':5000-kubernetes:///', '--print-config']);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /^":5000-kubernetes:\/\/\/" is invalid proxy configuration: target "kubernetes:\/\/\/" must specify a service/);
+});
