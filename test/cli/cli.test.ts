@@ -90,7 +90,7 @@ test('-p splits LISTEN from TARGET correctly, hyphenated hosts and IPv6 included
   assert.deepEqual([config.admin.ip, config.admin.port], ['127.0.0.1', 9991]);
 
   for (const bad of ['nodash', '-kubernetes:///x', ':5000-', 'host:99999-dns:///x:1', 'host-dns:///x:1']) {
-    const failed = await runCli(['-p', bad, '--print-config']);
+    const failed = await runCli([`--proxy=${bad}`, '--print-config']);
     assert.equal(failed.code, 1, bad);
     assert.match(failed.stderr, new RegExp(`^"${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" is invalid proxy configuration`), failed.stderr);
   }
