@@ -32,7 +32,7 @@ Options:
                                TARGET is kubernetes:///svc[.ns][:port], dns:///host:port or host:port
   -d, --shutdown-delay DUR     -p mode: keep serving this long after SIGTERM before draining (default 5s)
       --admin [IP:]PORT        -p mode: admin server address (default 127.0.0.1:9990)
-      --log-format json|text   log lines as JSON objects (default) or readable text
+      --log-format json|text   log lines as JSON objects (default; text for the local demo)
       --log-level LEVEL        debug, info (default), warn or error
   -v, --version                print the version
   -h, --help                   print this help
@@ -83,10 +83,12 @@ async function run(argv: string[]): Promise<number | undefined> {
     process.stdout.write(`kube-grpc-router ${VERSION}\n`);
     return 0;
   }
-  const format = oneOf('--log-format', values['log-format'] ?? 'json', LOG_FORMATS);
+  const proxies = values.proxy ?? [];
+  const demo = proxies.length === 0 && !values.config;
+  // The demo is for people at a terminal; a deployed router logs JSON for machines.
+  const format = oneOf('--log-format', values['log-format'] ?? (demo ? 'text' : 'json'), LOG_FORMATS);
   const level = oneOf('--log-level', values['log-level'] ?? 'info', LOG_LEVELS);
   const log = Logger.create({ format, level });
-  const proxies = values.proxy ?? [];
   if (proxies.length > 0 && values.config) throw new UsageError('use either --config or -p/--proxy, not both');
   if (proxies.length === 0 && (values['shutdown-delay'] || values.admin)) throw new UsageError('-d/--shutdown-delay and --admin apply to -p/--proxy mode');
 
@@ -106,7 +108,7 @@ async function run(argv: string[]): Promise<number | undefined> {
   }
   for (const note of loaded.ignored) log.info('config key ignored', { key: note.path, reason: note.reason });
 
-  if (proxies.length === 0 && !values.config) {
+  if (demo) {
     // No arguments: the embedded default, which also starts its own backends and traffic.
     const { runLocalDemo } = await import('../examples/local-demo.js');
     await runLocalDemo(loaded.config, { log, configFile: LOCAL_CONFIG });
@@ -133,7 +135,8 @@ function proxyConfig(raw: string[], delay: string | undefined, admin: string | u
   return proxyModeConfig(raw.map(parseProxySpec), {
     shutdownDelayMs,
     admin: adminAddress,
-    defaultNamespace: process.env.POD_NAMESPACE || 'default',
+    // Unset: the namers use the pod's service-account namespace, else `default` (kuberesolver's rule).
+    defaultNamespace: process.env.POD_NAMESPACE || undefined,
   });
 }
 

@@ -9,8 +9,8 @@ const NAMER_OF = { k8s: 'io.l5d.k8s', dns: 'io.l5d.dns' } as const;
 export interface ProxyModeOptions {
   shutdownDelayMs: number;
   admin: { ip: string; port: number };
-  /** Namespace for `kubernetes:///svc` targets without one (POD_NAMESPACE, else `default`). */
-  defaultNamespace: string;
+  /** Namespace for `kubernetes:///svc` targets without one; unset: the pod's own, else `default`. */
+  defaultNamespace: string | undefined;
 }
 
 /**
@@ -24,7 +24,7 @@ export function proxyModeConfig(specs: readonly ProxySpec[], options: ProxyModeO
   const routers = specs.map((spec) => {
     let target: ParsedTarget;
     try {
-      target = parseTarget(spec.target, { defaultNamespace: options.defaultNamespace });
+      target = parseTarget(spec.target, options.defaultNamespace === undefined ? {} : { defaultNamespace: options.defaultNamespace });
     } catch (err) {
       if (err instanceof TargetError) throw new ProxySpecError(`"${spec.raw}" is invalid proxy configuration: ${err.message}`);
       throw err;
