@@ -115,8 +115,6 @@ class ConfigReader {
     const security = f.get('security').object(['controlEnabled'], {
       uiEnabled: 'the dashboard is always on',
       diagnosticsEnabled: 'diagnostics are always on',
-      pathWhitelist: 'not supported; bind admin.ip to a private address instead',
-      pathBlacklist: 'not supported; bind admin.ip to a private address instead',
     });
     controlEnabled ??= security?.get('controlEnabled').bool();
     return {

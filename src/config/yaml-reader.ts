@@ -43,6 +43,19 @@ function yamlMessage(message: string): string {
   return 'invalid YAML: ' + message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
 }
 
+/**
+ * Linkerd keys whose silent absence would change behaviour or security: refused with a reason
+ * rather than ignored or called unknown.
+ */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  tls: 'TLS is not implemented; terminate it elsewhere or use plaintext inside the cluster',
+  transformers: 'there is no linker-to-linker hop to transform for; use preferLocalNode on the k8s namer',
+  pathWhitelist: 'bind admin.ip to a private address instead',
+  pathBlacklist: 'bind admin.ip to a private address instead',
+  announcers: 'service announcement is not implemented',
+  labelSelector: 'label-value routing is not implemented',
+};
+
 /** What a node is, in words, for `got …` in messages. */
 export function describe(node: Node | undefined): string {
   if (node === undefined) return 'nothing';
@@ -96,7 +109,7 @@ export class Field {
    * Read a mapping whose keys must be among `known`; keys in `ignored` are accepted and noted.
    * Returns a reader for every known key (absent ones too, so callers apply defaults uniformly).
    */
-  object(known: readonly string[], ignored: Readonly<Record<string, string>> = {}): Fields | undefined {
+  object(known: readonly string[], ignored: Readonly<Record<string, string>> = {}, unsupported: Readonly<Record<string, string>> = UNSUPPORTED): Fields | undefined {
     if (!this.node) return undefined;
     if (!isMap(this.node)) return this.expected('a mapping');
     const found = new Map<string, Field>();
@@ -113,6 +126,8 @@ export class Field {
         found.set(key, new Field(this.source, path, absent ? undefined : value, keyOffset));
       } else if (key in ignored) {
         this.source.ignored.push({ path, reason: ignored[key]! });
+      } else if (key in unsupported) {
+        this.source.report(path, keyOffset, `"${key}" is not supported: ${unsupported[key]}`);
       } else {
         const where = this.path ? ` in ${this.path}` : '';
         this.source.report(path, keyOffset, `unknown key "${key}"${where}${didYouMean(key, known)}`);

@@ -307,3 +307,11 @@ test('the router dtab is parsed at load and a syntax error points inside the YAM
   // A good dtab with comments loads.
   parseConfig(MINIMAL + '  dtab: |\n    # rules\n    /svc => /#/io.l5d.k8s/default/grpc; # the namer\n');
 });
+
+test('Linkerd keys that would change behaviour or security are refused with a reason, not ignored', () => {
+  assert.deepEqual(errorsOf('routers:\n- protocol: h2\n  servers:\n  - port: 4140\n    tls: {certPath: /c}\n'), [
+    'routers[0].servers[0].tls: "tls" is not supported: TLS is not implemented; terminate it elsewhere or use plaintext inside the cluster (config.yaml:5:5)',
+  ]);
+  assert.match(errorsOf('namers:\n- kind: io.l5d.k8s\n  transformers: []\n' + MINIMAL)[0]!, /^namers\[0\]\.transformers: "transformers" is not supported: .* \(config\.yaml:3:3\)$/);
+  assert.match(errorsOf('admin:\n  security: {pathBlacklist: [/admin/shutdown]}\n' + MINIMAL)[0]!, /^admin\.security\.pathBlacklist: "pathBlacklist" is not supported: bind admin\.ip/);
+});
