@@ -19,9 +19,11 @@ import { parseDuration } from './duration.js';
 import { checkDtab } from './dtab-check.js';
 import { lineColumnToOffset, valueOffsetToSource } from './dtab-position.js';
 import { isMap, isSeq } from 'yaml';
+import { NAMER_KINDS } from '../namers/registry.js';
 import { Field, YamlSource, type IgnoredKey } from './yaml-reader.js';
 
-export const NAMER_KINDS = ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs'] as const;
+// Each `kind:` is one registered implementation; the config accepts exactly the registry's kinds.
+export { NAMER_KINDS };
 export const LOAD_BALANCER_KINDS: readonly LoadBalancerKind[] = ['roundRobin', 'p2c', 'ewma'];
 const IDENTIFIER_KINDS = ['io.l5d.header.path', 'io.l5d.header.token'] as const;
 const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
