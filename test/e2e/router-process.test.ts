@@ -57,7 +57,7 @@ routers:
   interpreter: {kind: io.l5d.fs, dtabFile: dtab}
   servers:
   - {ip: 127.0.0.1, port: ${routerPort}}
-shutdownDelay: 600ms
+shutdownDelay: 2s
 shutdownGrace: 2s
 `,
   );
