@@ -1,27 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startAdmin } from '../../src/admin/server.js';
 import { Router } from '../../src/router/router.js';
-import { NameInterpreter, parseDtab, type Dtab } from '../../src/dtab/index.js';
+import { NameInterpreter, parseDtab } from '../../src/dtab/index.js';
+import { DtabFile } from '../../src/config/dtab-file.js';
 import type { RouterConfig } from '../../src/config/types.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
-import { Var } from '../../src/util/var.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { echoClient, type EchoClient } from '../../examples/echo/client.js';
 import { eventually, openBrowser, treePaths } from './browser.js';
 
 /**
  * The dashboard in a real Chromium, in front of the real Router carrying real gRPC traffic to two
- * echo backends. Checks what an operator looks at: the playground's tree for the service, drawn
- * before any request was made with the branch routing takes highlighted; then non-zero rates for
- * the service under load and the backends in the endpoint table.
+ * echo backends, routed through a live dtab file. Checks what an operator looks at: the dtab and
+ * its source, the playground's tree for the service, drawn before any request was made with the
+ * branch routing takes highlighted; then non-zero rates for the service under load and the
+ * backends in the endpoint table; then a broken edit of the dtab file shown with line and column
+ * while the last good dtab keeps routing.
  */
 
 const SERVICE = 'com.example.grpc.EchoService';
 
-function routerConfig(dtab: string): RouterConfig {
+function routerConfig(dtab: string, dtabFile: string): RouterConfig {
   return {
     protocol: 'h2',
     label: 'h2',
@@ -31,7 +36,7 @@ function routerConfig(dtab: string): RouterConfig {
     identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
     dstPrefix: '/svc',
     dtab,
-    interpreter: { kind: 'default' },
+    interpreter: { kind: 'io.l5d.fs', dtabFile },
     bindingTimeoutMs: 5000,
     client: {
       loadBalancer: { kind: 'p2c', decayTimeMs: 10000 },
@@ -50,12 +55,19 @@ const numberIn = async (page: Page, selector: string) => Number.parseFloat((awai
 test('dashboard in Chromium over the real Router: playground before traffic, then live rates and endpoints', { timeout: 60000 }, async () => {
   const backends: EchoServer[] = [await startEchoServer({ name: 'echo-a' }), await startEchoServer({ name: 'echo-b' })];
   const [a, b] = backends.map((s) => `/$/inet/127.0.0.1/${s.port}`) as [string, string];
-  // No k8s namer is configured, so the first Alt branch is Neg and routing takes the second:
-  // a 3:1 union over the two echo backends.
-  const dtabText = `/echo => 3 * ${a} & 1 * ${b};\n/svc => /#/io.l5d.k8s/default/grpc | /echo;`;
+  // No k8s namer is configured, so the first Alt branch is Neg and routing takes the second: the
+  // live file's 3:1 union over the two echo backends.
+  const baseText = '/svc => /#/io.l5d.k8s/default/grpc | /echo;';
+  const fileText = `/echo => 3 * ${a} & 1 * ${b};\n`;
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-dashboard-'));
+  const dtabPath = join(dir, 'dtab');
+  writeFileSync(dtabPath, fileText);
   const metrics = new Metrics();
   const log = Logger.silent();
-  const router = new Router(routerConfig(dtabText), { interpreter: new NameInterpreter(), dtab: new Var<Dtab>(parseDtab(dtabText)), metrics, log });
+  const config = routerConfig(baseText, dtabPath);
+  const dtabFile = new DtabFile({ path: dtabPath, base: parseDtab(baseText), baseText, router: 'h2', metrics, log });
+  await dtabFile.start();
+  const router = new Router(config, { interpreter: new NameInterpreter(), dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
   await router.start();
   const admin = await startAdmin(
     { ip: '127.0.0.1', port: 0, controlEnabled: false },
@@ -64,7 +76,7 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
       namers: [],
       metrics,
       log,
-      effectiveConfig: { routers: [routerConfig(dtabText)] },
+      effectiveConfig: { routers: [config] },
       readiness: () => (router.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['router h2 not serving'] }),
       version: 'test',
     },
@@ -86,7 +98,11 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
     const tree = (await page.locator('#pg-tree').textContent()) ?? '';
     assert.match(tree, /75% of traffic/);
     assert.match(tree, new RegExp(`127\\.0\\.0\\.1:${backends[0]!.port}`), 'leaves show the bound addresses');
-    assert.match((await page.locator('.dentries').first().textContent()) ?? '', /\/svc\s*=>\s*\/#\/io\.l5d\.k8s\/default\/grpc \| \/echo/, 'effective dtab shown');
+    const effective = (await page.locator('.dentries').first().textContent()) ?? '';
+    assert.match(effective, /\/echo\s*=>\s*3\.00\*\/\$\/inet/, 'effective dtab shows the file first');
+    assert.match(effective, /\/svc\s*=>\s*\/#\/io\.l5d\.k8s\/default\/grpc \| \/echo/, 'then the router dtab');
+    assert.ok(((await page.locator('#dtab-source .source').textContent()) ?? '').includes(dtabPath), 'the file is named as the source');
+    assert.match((await page.locator('[data-field="last-error"]').textContent()) ?? '', /none/);
     assert.equal(await metrics.requests.get().then((m) => m.values.length), 0, 'no request has been made yet');
 
     // 2. Real gRPC traffic through the router.
@@ -117,6 +133,15 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
     // A few seconds of history for the charts in the screenshot.
     await page.waitForTimeout(4000);
     await browser.screenshot('dashboard.png');
+
+    // 3. A broken edit of the dtab file: shown with line and column; the last good dtab stays.
+    writeFileSync(dtabPath, `${fileText}/svc/x => /oops bad;\n`);
+    await page.goto(`${base}/#dtab`);
+    await eventually('the broken edit is reported', async () =>
+      /line 2, column \d+: expected/.test((await page.locator('[data-field="last-error"]').textContent()) ?? ''),
+    );
+    assert.deepEqual((await treePaths(page, '.dnode.chosen[data-type="leaf"]')).sort(), [a, b].sort(), 'routing is unchanged');
+    await browser.screenshot('dtab.png');
     assert.deepEqual(browser.pageErrors, [], 'no script errors on the page');
   } finally {
     stop = true;
@@ -125,6 +150,8 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
     await browser.close();
     await admin.close();
     await router.close();
+    await dtabFile.close();
     await Promise.all(backends.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
   }
 });
