@@ -242,3 +242,22 @@ test('failure accrual ejects an endpoint after consecutive failures and the othe
     await good.close();
   }
 });
+
+test("a second session opens only when the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS is reached", async () => {
+  const backend = await startTestServer({ name: 'capped', maxConcurrentStreams: 2 });
+  const proxy = await new ProxyHarness(addr(backend.port)).start();
+  const client = testClient(proxy.target);
+  try {
+    // Warm one session so its SETTINGS are known, then run 5 slow calls at once.
+    assert.equal((await unary(client, { message: 'warm' })).error, null);
+    const calls = await Promise.all(Array.from({ length: 5 }, () => unary(client, { message: 'slow', delay_ms: 300 })));
+    for (const c of calls) assert.equal(c.error, null, c.error?.details);
+    const text = await proxy.metrics.registry.metrics();
+    const m = /kgr_client_connections\{[^}]*\} (\d+)/.exec(text);
+    assert.equal(Number(m?.[1]), 3, text.split('\n').filter((l) => l.startsWith('kgr_client_conn')).join('\n'));
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend.close();
+  }
+});

@@ -45,12 +45,13 @@ export class ProxyHarness implements CallObserver {
   readonly client: Client;
   readonly server: H2Server;
   readonly finishedCalls: ProxyCall[] = [];
+  readonly metrics = new Metrics({ processMetrics: false });
   port = 0;
 
   constructor(initial: Addr, client: Partial<ClientConfig> = {}, server: Partial<ServerConfig> = {}) {
     this.addr = new Var(initial);
     const bound: BoundName = { kind: 'bound', id: Path.of('#', 'test', 'backend'), addr: this.addr, residual: Path.empty };
-    this.client = new Client(bound, { ...CLIENT_DEFAULTS, ...client }, new Metrics({ processMetrics: false }), 'test');
+    this.client = new Client(bound, { ...CLIENT_DEFAULTS, ...client }, this.metrics, 'test');
     this.server = new H2Server({ ...SERVER_DEFAULTS, ...server }, this, Logger.silent());
   }
 
