@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import * as grpc from '@grpc/grpc-js';
 import { startAdmin } from '../../src/admin/server.js';
 import { Router } from '../../src/router/router.js';
 import { NameInterpreter, parseDtab } from '../../src/dtab/index.js';
@@ -40,7 +41,8 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
     bindingTimeoutMs: 5000,
     client: {
       loadBalancer: { kind: 'p2c', decayTimeMs: 10000 },
-      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300000 } },
+      // Off, so the test's deliberate failures never eject a backend mid-test.
+      failureAccrual: { kind: 'none' },
       maxAttempts: 3,
       keepAliveIntervalMs: 0,
       keepAliveTimeoutMs: 20000,
@@ -117,11 +119,30 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
         })(),
       );
     }
+    // And a trickle of calls to a method the backends do not have: they answer UNIMPLEMENTED in a
+    // trailers-only response, which must count as a failure although HTTP said 200.
+    const raw = new grpc.Client(`127.0.0.1:${routerPort}`, grpc.credentials.createInsecure());
+    clients.push({ close: () => raw.close() } as EchoClient);
+    load.push(
+      (async () => {
+        const until = Date.now() + 40000;
+        while (!stop && Date.now() < until) {
+          await new Promise<void>((resolve) =>
+            raw.makeUnaryRequest(`/${SERVICE}/NoSuchMethod`, (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), () => resolve()),
+          );
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+    );
     await page.goto(`${base}/#dashboard`);
     await page.locator('.router[data-router="h2"]').waitFor({ timeout: 10000 });
     await eventually('router requests/s above zero', async () => (await numberIn(page, '.router[data-router="h2"] .t-rps .value')) > 0);
     await eventually('service requests/s above zero', async () => (await numberIn(page, `tr[data-service="/svc/${SERVICE}"] .s-rps`)) > 0);
-    await eventually('success rate 100%', async () => ((await page.locator('.t-success .value').textContent()) ?? '') === '100%');
+    await eventually('UNIMPLEMENTED counted from trailers', async () => (await page.locator('.router [data-code="UNIMPLEMENTED"]').count()) === 1);
+    await eventually('success rate below 100%', async () => {
+      const rate = Number.parseFloat((await page.locator('.t-success .value').textContent()) ?? '');
+      return rate > 50 && rate < 100;
+    });
     await eventually('p99 latency shown', async () => /ms|s$/.test((await page.locator('.t-p99 .value').textContent()) ?? ''));
     for (const backend of backends) {
       const row = page.locator(`tr[data-endpoint="127.0.0.1:${backend.port}"]`);
@@ -129,7 +150,7 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
       assert.equal(await row.locator('.badge').textContent(), 'connected');
     }
     assert.equal(await page.locator('.client .badge.lb').first().textContent(), 'p2c');
-    assert.match((await page.locator('.router [data-code="OK"]').textContent()) ?? '', /^OK [\d.]+k?\/s \(100%\)$/, 'gRPC status breakdown');
+    assert.match((await page.locator('.router [data-code="OK"]').textContent()) ?? '', /^OK [\d.]+k?\/s \([\d.]+%\)$/, 'gRPC status breakdown');
     // A few seconds of history for the charts in the screenshot.
     await page.waitForTimeout(4000);
     await browser.screenshot('dashboard.png');

@@ -63,7 +63,7 @@ function niceMax(v) {
   return 10 * p;
 }
 function chartSvg(width, t, lines, opts) {
-  const h = 110, padL = 34, padR = 6, padT = 6, padB = 16;
+  const h = 110, padL = 44, padR = 6, padT = 6, padB = 16;
   const w = Math.max(160, width);
   const n = t.length;
   let max = opts.max;
@@ -140,7 +140,7 @@ function clientCard(c) {
       <span class="badge ${esc(c.addr)}" title="${esc(c.addrError ?? 'address set')}">${esc(c.addr)}</span>
       <span class="stats"><span><b class="c-rps">${fmtRate(cur.rps)}</b> req/s</span><span class="${pctClass(cur.successRate)}"><b>${fmtPct(cur.successRate)}</b> success</span>
       <span>p99 <b>${fmtMs(cur.p99)}</b></span><span><b>${c.endpoints.reduce((n, e) => n + e.inFlight, 0)}</b> in flight</span><span><b>${c.endpoints.length}</b> endpoint${c.endpoints.length === 1 ? '' : 's'}</span></span></div>
-    <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num">failures</th><th class="num" title="smoothed by the balancer: peak EWMA, decaying over the decay time">latency (ewma)</th><th class="num">weight</th></tr></thead>
+    <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num" title="failures the endpoint is blamed for: transport errors and UNAVAILABLE (an application's own error status is not the endpoint's fault)">failures</th><th class="num" title="smoothed by the balancer: peak EWMA, decaying over the decay time">latency (ewma)</th><th class="num">weight</th></tr></thead>
     <tbody>${endpointRows(c.endpoints)}</tbody></table></div>`;
 }
 function routerCard(r, width) {
