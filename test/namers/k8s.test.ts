@@ -388,3 +388,22 @@ test('watch events, reconnects and last sync are counted in metrics', () =>
     assert.match(text, /kgr_namer_last_sync_timestamp_seconds\{namer="\/#\/io.l5d.k8s"\} \d/);
     t.close();
   }));
+
+test('lists page with limit/continue; an expired continue token restarts the list', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'paged', [{ name: 'grpc', port: 80 }]);
+    for (let i = 0; i < 7; i++) api.applySlice('default', `paged-${i}`, 'paged', [{ ip: `10.8.0.${i}` }], [{ name: 'grpc', port: 80 }]);
+    const { namer } = namerFor(api, { pageSize: 3 });
+    const a = namer.lookup(p('/default/grpc/paged'));
+    const w = new Watching(a);
+    const bound = await until(() => boundOf(a));
+    const addr = new Watching(bound.addr);
+    await until(() => hostPorts(bound.addr.sample)?.length === 7, 5000, 'all pages');
+    const pages = api.requests.filter((r) => !r.watch && r.path.endsWith('/endpointslices'));
+    assert.equal(pages.length, 3, 'three pages of at most 3');
+    assert.ok(pages.every((r) => r.query.limit === '3'));
+    assert.ok(pages.slice(1).every((r) => r.query.continue));
+    addr.close();
+    w.close();
+    namer.close();
+  }));

@@ -26,6 +26,8 @@ export interface K8sNamerOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   watchTimeoutSecs?: number;
+  /** List page size (`limit`; the rest follows with `continue`). Default 500. */
+  pageSize?: number;
 }
 
 const NEG = constant<NameTree<Name>>(ok(Neg));
@@ -107,6 +109,7 @@ export class K8sNamer implements Namer {
         backoffMinMs: this.options.backoffMinMs,
         backoffMaxMs: this.options.backoffMaxMs,
         watchTimeoutSecs: this.options.watchTimeoutSecs,
+        pageSize: this.options.pageSize,
         onEvent: (type) => {
           let counter = events.get(type);
           if (!counter) events.set(type, (counter = metrics.namerEvents.labels({ namer: this.label, type })));
