@@ -89,7 +89,8 @@ class GlobalNamer implements Namer {
       }
       return answerOf(ok(rewritten === undefined ? Neg : { kind: 'leaf', value: { kind: 'path', path: rewritten } }));
     }
-    return answerOf(failed(new Error(`Unknown global namer '/$/${kind}' in path ${path.show()}`)));
+    // Linkerd's UnknownNamer (Finagle could not load a Namer class of that name).
+    return answerOf(failed(new Error(`Unknown namer: ${kind} for path: ${path.show()}`)));
   }
 
   /** Finagle's InetPath: `/$/inet/<host>/<port>/…` first, then `/$/inet/<port>/…` (localhost). */

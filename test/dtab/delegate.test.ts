@@ -202,6 +202,6 @@ test('delegate: unknown global namer is an exception node naming it', async () =
   assert.deepEqual(tree, {
     type: 'delegate',
     path: '/s/x',
-    delegate: { type: 'exception', path: '/$/nope/x', dentry: { prefix: '/s', dst: '/$/nope' }, message: "Unknown global namer '/$/nope' in path /$/nope/x" },
+    delegate: { type: 'exception', path: '/$/nope/x', dentry: { prefix: '/s', dst: '/$/nope' }, message: 'Unknown namer: nope for path: /$/nope/x' },
   });
 });

@@ -143,7 +143,7 @@ test('nil, fail, unknown, non-$ paths', () => {
   assert.equal(showAnswer(answer('/$/nil')), '$');
   assert.equal(showAnswer(answer('/$/nil/anything')), '$');
   assert.equal(showAnswer(answer('/$/fail/x')), '!');
-  assert.equal(showAnswer(answer('/$/foo/bar')), "failed: Unknown global namer '/$/foo' in path /$/foo/bar");
+  assert.equal(showAnswer(answer('/$/foo/bar')), 'failed: Unknown namer: foo for path: /$/foo/bar'); // Linkerd's UnknownNamer message
   assert.equal(showAnswer(answer('/svc/x')), '~');
   assert.equal(showAnswer(answer('/$')), '~');
 });
