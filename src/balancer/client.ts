@@ -35,6 +35,10 @@ export class Client implements CallTarget<Endpoint> {
     drainingGauge: { set(v: number): void };
   };
   private closed = false;
+  /** Streams in flight over all endpoints (idle clients are released by the router). */
+  inFlight = 0;
+  /** The router's coarse clock reading when a stream last picked this client. */
+  lastUsed = 0;
 
   constructor(
     bound: BoundName,
@@ -146,11 +150,13 @@ export class Client implements CallTarget<Endpoint> {
   began(e: Endpoint): void {
     e.inFlight++;
     e.requests++;
+    this.inFlight++;
     this.m.inFlight.inc();
   }
 
   ended(e: Endpoint, status: number, latencyMs: number): void {
     e.inFlight--;
+    this.inFlight--;
     this.m.inFlight.dec();
     // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
     // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.

@@ -159,6 +159,8 @@ export class ProxyCall {
       try {
         up = endpoint.pool.request(this.headers as OutgoingHttpHeaders);
       } catch (e) {
+        // Counted as an attempt that failed at once, so the endpoint's accrual hears of it.
+        target.began(endpoint);
         target.ended(endpoint, -1, 0);
         if (this.attempts < target.maxAttempts && (e instanceof UpstreamUnavailable || (e as { code?: string }).code?.startsWith('ERR_HTTP2'))) {
           exclude = endpoint;

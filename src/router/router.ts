@@ -37,6 +37,12 @@ export interface RouterDeps {
 type BoundTree = NameTree<BoundName>;
 
 const VIA = 'h2 kube-grpc-router';
+/** Logical names remembered for the admin view, and metric series per client: bounded, since names come from clients. */
+const MAX_SERVICES = 1000;
+const OVERFLOW_SERVICE = '(other)';
+/** A client no stream has picked for this long is closed (its connections too); the next stream re-creates it. */
+const CLIENT_IDLE_MS = 10 * 60_000;
+const SWEEP_MS = 30_000;
 const L5D_ERR_REASONS = ['no route', 'no endpoints', 'unidentified', 'bad dtab', 'binding timeout', 'loop', 'binding failed'] as const;
 type Reason = (typeof L5D_ERR_REASONS)[number];
 
@@ -61,6 +67,9 @@ export class Router implements RouterView, CallObserver {
   private readonly errors: Record<Reason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
   private readonly emptyDtab: Dtab;
+  private readonly sweeper: NodeJS.Timeout;
+  /** A coarse clock (one tick per sweep) so marking a client used costs an assignment. */
+  private tick = 0;
   private started = false;
   private draining = false;
   private closed = false;
@@ -77,6 +86,8 @@ export class Router implements RouterView, CallObserver {
     for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.labels({ router: this.label, reason: r });
     this.errors = errors;
     if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
+    this.sweeper = setInterval(() => this.sweepClients(), SWEEP_MS);
+    this.sweeper.unref();
     for (const s of config.servers) {
       const connections = deps.metrics.serverConnections.labels({ router: this.label, server: `${s.ip}:${s.port}` });
       const handler = new ServerContext(this, s, deps.metrics.serverStreams.labels({ router: this.label, server: `${s.ip}:${s.port}` }));
@@ -154,7 +165,7 @@ export class Router implements RouterView, CallObserver {
     }
     const service = name.show();
     call.service = service;
-    if (!this.services.has(service)) this.services.set(service, name);
+    if (this.services.size < MAX_SERVICES && !this.services.has(service)) this.services.set(service, name);
 
     let timeout = parseTimeout(headers['grpc-timeout']);
     const total = this.config.service.totalTimeoutMs;
@@ -206,6 +217,7 @@ export class Router implements RouterView, CallObserver {
     headers['l5d-dst-client'] = client.id;
     if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
     call.stats = this.statsFor(client, call.service);
+    client.lastUsed = this.tick;
     call.dispatch(client);
   }
 
@@ -251,8 +263,26 @@ export class Router implements RouterView, CallObserver {
     let byService = this.stats.get(client);
     if (byService === undefined) this.stats.set(client, (byService = new Map()));
     let s = byService.get(service);
-    if (s === undefined) byService.set(service, (s = new RouteStats(this.deps.metrics, this.label, service, client.id)));
+    if (s === undefined) {
+      const label = byService.size < MAX_SERVICES ? service : OVERFLOW_SERVICE;
+      s = byService.get(label) ?? new RouteStats(this.deps.metrics, this.label, label, client.id);
+      byService.set(label, s);
+      if (label !== service) return s;
+    }
     return s;
+  }
+
+  /** Close clients nothing has used for CLIENT_IDLE_MS (e.g. after a dtab change moved traffic away). */
+  private sweepClients(): void {
+    this.tick++;
+    const idleTicks = Math.ceil(CLIENT_IDLE_MS / SWEEP_MS);
+    for (const [id, client] of this.clients) {
+      if (client.inFlight === 0 && this.tick - client.lastUsed > idleTicks) {
+        client.close();
+        this.clients.delete(id);
+        this.stats.delete(client);
+      }
+    }
   }
 
   private dtabText(local: Dtab): string {
@@ -338,6 +368,7 @@ export class Router implements RouterView, CallObserver {
     if (this.closed) return;
     this.closed = true;
     this.draining = true;
+    clearInterval(this.sweeper);
     for (const c of this.clients.values()) c.close();
     this.bindings.close();
     await Promise.all(this.servers.map((s) => s.close()));

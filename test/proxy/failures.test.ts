@@ -101,6 +101,10 @@ test('only dead endpoints: UNAVAILABLE with an l5d-err naming the endpoint', asy
     assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
     assert.match(r.error!.details, new RegExp(`127\\.0\\.0\\.1:${port}`));
     assert.ok(r.status!.metadata.get('l5d-err').length === 1);
+    // A second call while the endpoint backs off fails at once too; nothing stays counted in flight.
+    assert.equal((await unary(client, { message: 'y' })).error?.code, grpc.status.UNAVAILABLE);
+    assert.equal(proxy.client.inFlight, 0);
+    assert.equal(proxy.client.snapshot().endpoints[0]!.inFlight, 0);
   } finally {
     client.close();
     await proxy.close();
