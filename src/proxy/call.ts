@@ -88,8 +88,13 @@ export class ProxyCall {
   private upLatency = 0;
   private upWarm = false;
   private upFailure: Error | undefined;
-  private replay: Buffer[] | null = [];
+  /** Request chunks kept for a replay (allocated on the first chunk); `replayable` false once too long or committed. */
+  private replay: Buffer[] | undefined;
+  private replayable = true;
   private replayBytes = 0;
+  /** A one-shot 'drain' listener is waiting on the endpoint's stream / on the client's stream. */
+  private upDrainArmed = false;
+  private inboundDrainArmed = false;
   private inboundEnded = false;
   private committed = false;
   private trailers: OutgoingHttpHeaders | undefined;
@@ -135,7 +140,6 @@ export class ProxyCall {
       this.listening = true;
       this.inbound.on('data', onInboundData);
       this.inbound.on('end', onInboundEnd);
-      this.inbound.on('drain', onInboundDrain);
     }
     this.attempt(undefined);
   }
@@ -181,11 +185,11 @@ export class ProxyCall {
       up.on('data', onUpData);
       up.on('trailers', onUpTrailers);
       up.on('end', onUpEnd);
-      up.on('drain', onUpDrain);
       up.on('error', onUpError);
       up.on('close', onUpClose);
+      this.upDrainArmed = false;
       const replay = this.replay;
-      if (replay !== null) for (let i = 0; i < replay.length; i++) up.write(replay[i]);
+      if (replay !== undefined) for (let i = 0; i < replay.length; i++) up.write(replay[i]);
       if (this.inboundEnded) up.end();
       if (this.inbound.isPaused()) this.inbound.resume();
       return;
@@ -194,13 +198,20 @@ export class ProxyCall {
 
   /** @internal */ onInboundData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    if (this.replay !== null) {
+    if (this.replayable) {
       this.replayBytes += chunk.length;
-      if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
-      else this.replay.push(chunk);
+      if (this.replayBytes > REPLAY_LIMIT) this.dropReplay();
+      else (this.replay ??= []).push(chunk);
     }
     const up = this.up;
-    if (up !== undefined && !up.write(chunk)) this.inbound.pause();
+    if (up !== undefined && !up.write(chunk)) {
+      // Backpressure: stop reading the client (Node stops granting it window) until the endpoint drains.
+      this.inbound.pause();
+      if (!this.upDrainArmed) {
+        this.upDrainArmed = true;
+        up.once('drain', onUpDrain);
+      }
+    }
   }
 
   /** @internal */ onInboundEnd(): void {
@@ -208,14 +219,20 @@ export class ProxyCall {
     this.up?.end();
   }
 
+  private dropReplay(): void {
+    this.replayable = false;
+    this.replay = undefined;
+  }
+
   /** @internal */ onInboundDrain(): void {
+    this.inboundDrainArmed = false;
     this.up?.resume();
   }
 
   /** @internal */ onUpResponse(up: ClientHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
     if (up !== this.up || this.done) return;
     this.committed = true;
-    this.replay = null;
+    this.dropReplay();
     if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
     stripConnectionHeaders(headers);
     const status = headers[':status'];
@@ -235,7 +252,13 @@ export class ProxyCall {
 
   /** @internal */ onUpData(up: ClientHttp2Stream, chunk: Buffer): void {
     this.bytesOut += chunk.length;
-    if (!this.inbound.write(chunk)) up.pause();
+    if (!this.inbound.write(chunk)) {
+      up.pause();
+      if (!this.inboundDrainArmed) {
+        this.inboundDrainArmed = true;
+        this.inbound.once('drain', onInboundDrain);
+      }
+    }
   }
 
   /** @internal */ onUpTrailers(up: ClientHttp2Stream, trailers: IncomingHttpHeaders): void {
@@ -281,7 +304,7 @@ export class ProxyCall {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
       // last id) or when the stream never got an id (the connect failed before it could be sent).
       const unprocessed = code === NGHTTP2_REFUSED_STREAM || up.id === undefined;
-      if (unprocessed && this.replay !== null && this.attempts < target.maxAttempts) {
+      if (unprocessed && this.replayable && this.attempts < target.maxAttempts) {
         this.attempt(endpoint);
         return;
       }
@@ -300,7 +323,8 @@ export class ProxyCall {
     }
   }
 
-  /** @internal */ onUpDrain(): void {
+  /** @internal */ onUpDrain(up: ClientHttp2Stream): void {
+    if (up === this.up) this.upDrainArmed = false;
     if (this.inbound.isPaused()) this.inbound.resume();
   }
 
@@ -365,7 +389,7 @@ export class ProxyCall {
       if (this.endpoint && this.target) this.target.ended(this.endpoint, -1, 0);
       if (!up.closed) up.close(NGHTTP2_CANCEL);
     }
-    this.replay = null;
+    this.dropReplay();
   }
 
   /** Answer a non-gRPC request with a plain HTTP error. */
@@ -391,7 +415,7 @@ export class ProxyCall {
       up.close(NGHTTP2_CANCEL);
     }
     if (this.status < 0) this.status = Status.CANCELLED;
-    this.replay = null;
+    this.dropReplay();
     this.observer.finished(this);
   }
 }
@@ -427,7 +451,7 @@ function onUpEnd(this: Tagged<ClientHttp2Stream>): void {
   this[kCall]!.onUpEnd(this);
 }
 function onUpDrain(this: Tagged<ClientHttp2Stream>): void {
-  this[kCall]!.onUpDrain();
+  this[kCall]!.onUpDrain(this);
 }
 function onUpError(this: Tagged<ClientHttp2Stream>, error: Error): void {
   this[kCall]!.onUpError(error);

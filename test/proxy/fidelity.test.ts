@@ -208,23 +208,39 @@ test('flow control: a client that does not read slows the endpoint; the proxy bu
   assert.ok(got > 64 * 1024 * 1024, `got ${got} bytes`);
 });
 
-test('flow control: an endpoint that reads slowly slows the client', async () => {
-  // ClientStream whose first message asks the endpoint to pause reading for 1.5 s.
+test('flow control: an endpoint that reads slowly slows the client, and the flow resumes when it reads', async () => {
+  // ClientStream whose first message asks the endpoint to pause reading for 1.5 s, then 32 MiB more.
   const session = http2.connect(`http://${proxy.target}`);
   session.on('error', () => {});
   const req = session.request({ ':method': 'POST', ':path': '/kgr.test.TestService/ClientStream', 'content-type': 'application/grpc', te: 'trailers' });
-  req.on('error', () => {});
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  const closed = new Promise((r) => req.on('close', r));
   req.write(frame(Buffer.from([0x38, 0xdc, 0x0b]))); // delay_ms = 1500
   const chunk = frame(Buffer.concat([Buffer.from([0x12, 0x80, 0x80, 0x04]), Buffer.alloc(65536)])); // payload 64 KiB
-  let accepted = 0;
+  const total = 512;
+  let written = 0;
+  let acceptedEarly = -1;
   const t0 = Date.now();
-  while (Date.now() - t0 < 800 && accepted < 64 * 1024 * 1024) {
-    if (!req.write(chunk)) await new Promise((r) => { req.once('drain', r); setTimeout(r, 100); });
-    else accepted += chunk.length;
+  while (written < total) {
+    if (acceptedEarly < 0 && Date.now() - t0 > 800) acceptedEarly = written * chunk.length;
+    if (req.write(chunk)) written++;
+    else {
+      written++;
+      await new Promise((r) => {
+        req.once('drain', r);
+        setTimeout(r, 100);
+      });
+    }
   }
-  assert.ok(accepted < 8 * 1024 * 1024, `client could push ${accepted} bytes at an endpoint that read nothing`);
-  req.close(http2.constants.NGHTTP2_CANCEL);
+  req.end();
+  await closed;
   session.close();
+  assert.ok(acceptedEarly >= 0 && acceptedEarly < 8 * 1024 * 1024, `client could push ${acceptedEarly} bytes at an endpoint that read nothing`);
+  // Resp{count=513 (field 6), bytes=33554432 (field 7)} somewhere in the reply.
+  const body = Buffer.concat(chunks);
+  assert.ok(body.includes(Buffer.from([0x30, 0x81, 0x04])), `count 513 in ${body.toString('hex')}`);
+  assert.ok(body.includes(Buffer.from([0x38, 0x80, 0x80, 0x80, 0x10])), `bytes 32 MiB in ${body.toString('hex')}`);
 });
 
 test('a non-gRPC request gets a plain HTTP error', async () => {
