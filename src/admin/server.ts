@@ -47,10 +47,12 @@ const READ_ONLY = ['GET', 'HEAD'] as const;
 
 const ASSETS = new URL('./assets/', import.meta.url);
 const ASSET_TYPES: Record<string, string> = {
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-  'favicon.svg': 'image/svg+xml',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
 };
+/** Flat names only (no `/`, no `..`): the page's modules, stylesheet and icon. */
+const ASSET_NAME = /^[a-z][a-z0-9-]*\.(js|css|svg)$/;
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** Start the admin HTTP server (node:http, no framework) on `config.ip:config.port`. */
@@ -183,9 +185,14 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       return route.handler(req, res, url);
     }
     if (url.pathname.startsWith('/assets/')) {
-      const name = url.pathname.slice('/assets/'.length);
-      const type = ASSET_TYPES[name];
-      if (type) return serveAsset(res, name, type);
+      const name = ASSET_NAME.exec(url.pathname.slice('/assets/'.length));
+      if (name) {
+        try {
+          return await serveAsset(res, name[0], ASSET_TYPES[name[1]!]!);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
     }
     if (url.pathname.startsWith('/namer_state/') && url.pathname.endsWith('.json')) {
       const wanted = decodeURIComponent(url.pathname.slice('/namer_state/'.length, -'.json'.length));

@@ -355,7 +355,10 @@ test('the dashboard page and its assets are served from the build', async () => 
     const js = await get(`${base}/assets/dashboard.js`);
     assert.equal(js.status, 200);
     assert.match(js.type, /javascript/);
+    for (const module of ['format.js', 'chart.js', 'delegation.js']) assert.match((await get(`${base}/assets/${module}`)).type, /javascript/);
     assert.equal((await get(`${base}/assets/dashboard.css`)).status, 200);
+    assert.equal((await get(`${base}/assets/nope.js`)).status, 404);
+    assert.equal((await get(`${base}/assets/%2e%2e%2fserver.js`)).status, 404, 'no way out of the assets directory');
     assert.equal((await get(`${base}/assets/../server.js`)).status, 404);
     assert.ok(!/https?:\/\//.test(page.text.replace(/http:\/\/www\.w3\.org[^"]*/g, '')), 'no external URLs: works offline');
   });

@@ -3,6 +3,10 @@
 // plain DOM and hand-written SVG charts. The Dtab tab asks /delegator.json and renders the tree.
 // No framework, no bundler, no network beyond this admin server.
 
+import { esc, fmtAgo, fmtBytes, fmtDuration, fmtMs, fmtPct, fmtRate, pctClass } from './format.js';
+import { chartCard } from './chart.js';
+import { explainDelegation } from './delegation.js';
+
 const REFRESH_MS = 1000;
 const CODE_COLORS = {
   OK: '#16a34a', CANCELLED: '#94a3b8', UNKNOWN: '#a855f7', INVALID_ARGUMENT: '#f59e0b', DEADLINE_EXCEEDED: '#ea580c',
@@ -14,104 +18,6 @@ const CODE_COLORS = {
 const $ = (id) => document.getElementById(id);
 const state = { data: null, lastOk: 0, dtabRouter: null, delegated: false, delegations: 0 };
 
-// ---------- formatting ----------
-function esc(v) {
-  return String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-function fmtRate(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (v === 0) return '0';
-  if (v < 10) return v.toFixed(2);
-  if (v < 1000) return v.toFixed(1);
-  return (v / 1000).toFixed(1) + 'k';
-}
-function fmtMs(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (v < 1) return v.toFixed(2) + ' ms';
-  if (v < 100) return v.toFixed(1) + ' ms';
-  if (v < 10000) return Math.round(v) + ' ms';
-  return (v / 1000).toFixed(1) + ' s';
-}
-function fmtPct(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const p = v * 100;
-  return (p === 100 ? '100' : p >= 99.9 ? p.toFixed(2) : p.toFixed(1)) + '%';
-}
-function pctClass(v) {
-  if (v === null || v === undefined) return '';
-  return v >= 0.995 ? 'good' : v >= 0.95 ? 'warn' : 'bad';
-}
-function fmtBytes(v) {
-  return v >= 1 << 30 ? (v / (1 << 30)).toFixed(2) + ' GiB' : (v / (1 << 20)).toFixed(1) + ' MiB';
-}
-function fmtDuration(sec) {
-  const d = Math.floor(sec / 86400), h = Math.floor((sec % 86400) / 3600), m = Math.floor((sec % 3600) / 60), s = sec % 60;
-  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
-}
-function fmtAgo(iso) {
-  if (!iso) return 'never';
-  const sec = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  return `${new Date(iso).toLocaleString()} (${fmtDuration(sec)} ago)`;
-}
-
-// ---------- charts ----------
-// A small time-series chart: one or more lines over the sampled seconds, y from 0 to a rounded max.
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
-function chartSvg(width, t, lines, opts) {
-  const h = 110, padL = 44, padR = 6, padT = 6, padB = 16;
-  const w = Math.max(160, width);
-  const n = t.length;
-  let max = opts.max;
-  if (max === undefined) {
-    max = 0;
-    for (const l of lines) for (const v of l.values) if (v !== null && v > max) max = v;
-    max = niceMax(max);
-  }
-  const min = opts.min ?? 0;
-  const tEnd = n ? t[n - 1] : Date.now();
-  // Seconds shown: the history there is, at least a minute, at most the five the server keeps.
-  const span = Math.min(300, Math.max(60, n ? Math.ceil((tEnd - t[0]) / 60000) * 60 : 60));
-  const x = (ti) => padL + ((ti - (tEnd - span * 1000)) / (span * 1000)) * (w - padL - padR);
-  const y = (v) => padT + (1 - (v - min) / (max - min || 1)) * (h - padT - padB);
-  let out = `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${esc(opts.title)}">`;
-  for (const f of [0, 0.5, 1]) {
-    const yy = y(min + (max - min) * f);
-    out += `<line class="grid" x1="${padL}" x2="${w - padR}" y1="${yy}" y2="${yy}"/>`;
-    out += `<text class="axis" x="${padL - 4}" y="${yy + 3}" text-anchor="end">${esc(opts.fmt(min + (max - min) * f))}</text>`;
-  }
-  out += `<text class="axis" x="${padL}" y="${h - 3}">-${span / 60}m</text><text class="axis" x="${w - padR}" y="${h - 3}" text-anchor="end">now</text>`;
-  for (const l of lines) {
-    let d = '';
-    let pen = false;
-    let first = null, last = null;
-    for (let i = 0; i < n; i++) {
-      const v = l.values[i];
-      if (v === null || v === undefined || t[i] < tEnd - span * 1000) { pen = false; continue; }
-      const px = x(t[i]).toFixed(1), py = y(Math.min(max, v)).toFixed(1);
-      d += (pen ? 'L' : 'M') + px + ' ' + py;
-      pen = true;
-      if (first === null) first = px;
-      last = px;
-    }
-    if (!d) continue;
-    if (l.fill && first !== null) {
-      out += `<path d="${d}L${last} ${y(min)}L${first} ${y(min)}Z" fill="${l.color}" fill-opacity="0.12" stroke="none"/>`;
-    }
-    out += `<path d="${d}" fill="none" stroke="${l.color}" stroke-width="1.6" stroke-linejoin="round"/>`;
-  }
-  return out + '</svg>';
-}
-function chartCard(key, title, now, width, t, lines, opts) {
-  const legend = lines.length > 1 ? lines.map((l) => `<span><i style="background:${l.color}"></i>${esc(l.label)}</span>`).join(' ') : '';
-  return `<div class="chart" data-chart="${esc(key)}"><div class="ctitle"><span>${esc(title)} <b>${now}</b></span><span class="legend">${legend}</span></div>${chartSvg(width, t, lines, { ...opts, title })}</div>`;
-}
-
-// ---------- dashboard ----------
 function tile(cls, label, value, sub, valueClass = '') {
   return `<div class="tile ${cls}"><div class="label">${label}</div><div class="value ${valueClass}">${value}</div><div class="sub">${sub}</div></div>`;
 }
@@ -262,109 +168,6 @@ function renderDtabSource(d) {
   }
 }
 
-// Routing's rule over a delegation tree: an Alt takes its first branch that is not Neg; a Union
-// takes every branch with weight > 0 that binds (Neg and Fail branches drop out); a leaf whose
-// address set is Neg counts as Neg. `outcome` is 'ok' | 'neg' | 'fail'.
-function outcome(node) {
-  switch (node.type) {
-    case 'leaf': {
-      const t = node.bound && node.bound.addr && node.bound.addr.type;
-      return (node.__outcome = t === 'neg' ? 'neg' : t === 'failed' ? 'fail' : 'ok');
-    }
-    case 'delegate': return (node.__outcome = outcome(node.delegate));
-    case 'transformation': return (node.__outcome = outcome(node.tree));
-    case 'alt': {
-      let res = 'neg';
-      for (const b of node.alt) {
-        const o = outcome(b);
-        if (res === 'neg' && o !== 'neg') res = o;
-      }
-      return (node.__outcome = res);
-    }
-    case 'union': {
-      let any = false;
-      for (const w of node.union) if (outcome(w.tree) === 'ok' && w.weight > 0) any = true;
-      return (node.__outcome = any ? 'ok' : 'neg');
-    }
-    case 'neg': return (node.__outcome = 'neg');
-    default: return (node.__outcome = 'fail'); // fail, exception, empty
-  }
-}
-function choose(node, chosen, leaves) {
-  node.__chosen = chosen;
-  switch (node.type) {
-    case 'delegate': choose(node.delegate, chosen, leaves); break;
-    case 'transformation': choose(node.tree, chosen, leaves); break;
-    case 'alt': {
-      let taken = false;
-      for (const b of node.alt) {
-        const take = chosen && !taken && b.__outcome !== 'neg';
-        if (take) taken = true;
-        choose(b, take, leaves);
-      }
-      break;
-    }
-    case 'union': {
-      const total = node.union.reduce((s, w) => s + (w.tree.__outcome === 'ok' && w.weight > 0 ? w.weight : 0), 0);
-      for (const w of node.union) {
-        const take = chosen && w.tree.__outcome === 'ok' && w.weight > 0;
-        w.__share = take && total > 0 ? w.weight / total : 0;
-        choose(w.tree, take, leaves);
-      }
-      break;
-    }
-    default:
-      if (chosen) leaves.push(node);
-  }
-}
-const KIND_LABEL = {
-  delegate: 'Possible resolution path', alt: 'Several possible resolution paths (first that binds wins)',
-  union: 'Several simultaneous resolution paths (weighted)', leaf: 'Namer match', neg: 'No further branch matches',
-  fail: 'Explicit failure', empty: 'Empty', exception: 'Error', transformation: 'Transformation',
-};
-function addrText(bound) {
-  const a = bound && bound.addr;
-  if (!a) return '';
-  if (a.type === 'bound') return a.addrs.length ? a.addrs.map((x) => `${x.ip}:${x.port}`).join(', ') : 'no endpoints';
-  if (a.type === 'failed') return 'failed: ' + a.cause;
-  return a.type;
-}
-function renderNode(node, weight) {
-  const cls = `dnode type-${esc(node.type)} outcome-${node.__outcome} ${node.__chosen ? 'chosen' : 'unchosen'}`;
-  const dentry = node.dentry ? `<span class="dentry">via <b>${esc(node.dentry.prefix)}</b> =&gt; <b>${esc(node.dentry.dst)}</b></span>` : '';
-  const w = weight ? `<span class="dweight">weight ${esc(weight.weight)}${weight.__share ? ` · ${Math.round(weight.__share * 100)}% of traffic` : ''}</span>` : '';
-  let extra = '';
-  let children = '';
-  switch (node.type) {
-    case 'delegate': children = renderNode(node.delegate); break;
-    case 'transformation': extra = `<span class="dentry">${esc(node.name)}</span>`; children = renderNode(node.tree); break;
-    case 'alt': children = node.alt.map((b) => renderNode(b)).join(''); break;
-    case 'union': children = node.union.map((u) => renderNode(u.tree, u)).join(''); break;
-    case 'leaf':
-      extra = `<span class="badge ${esc(node.bound?.addr?.type ?? '')}">${esc(node.bound?.addr?.type ?? '')}</span><span class="daddrs">${esc(addrText(node.bound))}</span>${node.bound && node.bound.path && node.bound.path !== '/' ? `<span class="dentry">residual <b>${esc(node.bound.path)}</b></span>` : ''}`;
-      break;
-    case 'exception': extra = `<span class="dmsg">${esc(node.message)}</span>`; break;
-  }
-  const shownPath = node.type === 'leaf' && node.bound && node.bound.id ? node.bound.id : node.path;
-  return `<div class="${cls}" data-type="${esc(node.type)}" data-path="${esc(shownPath)}"><div class="dhead">${w}<span class="dkind">${esc(KIND_LABEL[node.type] ?? node.type)}</span><code class="dpath">${esc(shownPath)}</code>${dentry}${extra}</div>${children}</div>`;
-}
-function renderDelegation(tree) {
-  outcome(tree);
-  const leaves = [];
-  choose(tree, true, leaves);
-  const ok = leaves.filter((l) => l.type === 'leaf' && l.__outcome === 'ok');
-  let summary;
-  if (tree.__outcome === 'ok') {
-    summary = `Routing sends this name to ${ok.map((l) => `<span class="route">${esc(l.bound.id)}</span> <span class="daddrs">(${esc(addrText(l.bound))})</span>`).join(' and ')}.`;
-  } else if (tree.__outcome === 'neg') {
-    summary = `<span class="err">No route: nothing in the dtab binds this name (requests fail with UNIMPLEMENTED / "no route").</span>`;
-  } else {
-    const why = leaves.map((l) => (l.type === 'exception' ? l.message : l.type === 'leaf' ? addrText(l.bound) : l.type)).join('; ');
-    summary = `<span class="err">Routing fails here: ${esc(why)}.</span>`;
-  }
-  $('pg-summary').innerHTML = summary;
-  $('pg-tree').innerHTML = renderNode(tree);
-}
 async function delegateNow() {
   const d = state.data;
   const r = d && d.routers.find((x) => x.label === state.dtabRouter);
@@ -384,7 +187,11 @@ async function delegateNow() {
     if (!res.ok) {
       $('pg-summary').innerHTML = `<div class="errbox">${res.status}: ${esc(text.trim())}</div>`;
       $('pg-tree').innerHTML = '';
-    } else renderDelegation(JSON.parse(text));
+    } else {
+      const view = explainDelegation(JSON.parse(text));
+      $('pg-summary').innerHTML = view.summary;
+      $('pg-tree').innerHTML = view.tree;
+    }
     $('pg-status').textContent = `as of ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     $('pg-status').textContent = `failed: ${err}`;
