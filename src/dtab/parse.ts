@@ -131,14 +131,24 @@ function rank(phrase: string): number {
   return i < 0 ? (phrase === 'end of input' ? 1000 : 500) : i;
 }
 
-/** The offending line with the offending character bracketed (`[]` at the end of the line or input). */
+/** Characters of context kept on each side of the offending one when its line is long. */
+const CONTEXT = 60;
+
+/**
+ * The offending line with the offending character bracketed (`[]` at the end of the line or
+ * input). A long line (a one-line l5d-dtab, a generated dtab) is cut to a window around it, `…`
+ * marking what was left out.
+ */
 function excerpt(text: string, offset: number): string {
   const start = text.lastIndexOf('\n', offset - 1) + 1;
   let end = text.indexOf('\n', offset);
   if (end < 0) end = text.length;
   const line = text.slice(start, end).replace(/\r$/, '');
   const at = offset - start;
-  if (at >= line.length) return `${line}[]`;
-  const ch = String.fromCodePoint(line.codePointAt(at)!);
-  return `${line.slice(0, at)}[${ch}]${line.slice(at + ch.length)}`;
+  const ch = at >= line.length ? '' : String.fromCodePoint(line.codePointAt(at)!);
+  const from = Math.max(0, at - CONTEXT);
+  const to = Math.min(line.length, at + ch.length + CONTEXT);
+  const before = (from > 0 ? '…' : '') + line.slice(from, at);
+  const after = line.slice(at + ch.length, to) + (to < line.length ? '…' : '');
+  return `${before}[${ch}]${after}`;
 }

@@ -190,6 +190,19 @@ test('whitespace is Java whitespace: tabs, CR, form feed, Unicode spaces; not no
   syntaxError(() => parseDtab('/a =>\u202f/b'));
 });
 
+test('the excerpt of a very long line is a window around the offending character', () => {
+  // An l5d-dtab header or a generated dtab can be one long line; the error must stay readable.
+  const long = Array.from({ length: 300 }, (_, i) => `/s${i}=>/t${i}`).join(';');
+  const e = syntaxError(() => parseDtab(`${long};/x => /y z;${long}`));
+  assert.ok(e.excerpt.length <= 130, `${e.excerpt.length} chars`);
+  assert.match(e.excerpt, /^….*\/x => \/y \[z\];\/s0=>.*…$/);
+  const atEnd = syntaxError(() => parseDtab(`${long};/x =>`));
+  assert.match(atEnd.excerpt, /^….*\/x =>\[\]$/);
+  assert.ok(atEnd.excerpt.length <= 130);
+  // Short lines are shown whole, as Finagle shows them.
+  assert.equal(syntaxError(() => parseDtab('/a => /b c')).excerpt, '/a => /b [c]');
+});
+
 test('an invisible offending character is named by its code point, not printed raw', () => {
   // A no-break space pasted from a web page looks like a space; the error must say what it is.
   assert.match(syntaxError(() => parseDtab('/a =>\u00a0/b')).message, /found '\\u00a0'$/);
