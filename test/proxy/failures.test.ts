@@ -265,3 +265,30 @@ test("a second session opens only when the endpoint's SETTINGS_MAX_CONCURRENT_ST
     await backend.close();
   }
 });
+
+test('an endpoint that was down is reconnected after its (jittered, short at first) backoff', async () => {
+  const port = await deadPort();
+  const proxy = await new ProxyHarness(addr(port), { failureAccrual: { kind: 'none' } }).start();
+  const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  let backend: Awaited<ReturnType<typeof startRawBackend>> | undefined;
+  try {
+    assert.equal((await unary(client, { message: 'x' })).error?.code, grpc.status.UNAVAILABLE);
+    assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'failed');
+    // The endpoint comes up on the same port.
+    const http2srv = http2.createServer();
+    http2srv.on('stream', (s) => answerOk(s));
+    await new Promise<void>((r) => http2srv.listen(port, '127.0.0.1', r));
+    backend = { port, server: http2srv, seen: [], close: () => new Promise<void>((r) => http2srv.close(() => r())) };
+    let ok = false;
+    for (let i = 0; i < 40 && !ok; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      ok = (await unary(client, { message: 'y' })).error === null;
+    }
+    assert.ok(ok, 'calls succeed again once the endpoint is back');
+    assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'connected');
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend?.close();
+  }
+});
