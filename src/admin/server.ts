@@ -107,6 +107,11 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       },
     },
     { path: '/delegator', help: 'the dtab playground (dashboard tab)', handler: (_q, res) => sendText(res, 302, 'see /#dtab', { location: '/#dtab' }) },
+    {
+      path: '/bound-names.json',
+      help: 'every bound name (client id) the routers hold, as a JSON array',
+      handler: (_q, res) => sendJson(res, 200, [...new Set(deps.routers.flatMap((r) => r.snapshot().clients.map((c) => c.id)))].sort()),
+    },
     { path: '/client_state.json', help: 'each bound client: address state and endpoints', handler: (_q, res) => sendJson(res, 200, clientState(deps.routers)) },
     {
       path: '/admin/dashboard.json',

@@ -212,13 +212,15 @@ test('metrics.json: flat Linkerd-style names, ?tree=1 nesting and ?q= subtrees',
   });
 });
 
-test('config.json, client_state.json and namer_state', async () => {
+test('config.json, client_state.json, bound-names.json and namer_state', async () => {
   await withAdmin({}, async ({ base }) => {
     assert.deepEqual(JSON.parse((await get(`${base}/config.json`)).text), { admin: { port: 0 }, routers: [{ label: 'h2' }] });
     const clients = JSON.parse((await get(`${base}/client_state.json`)).text);
     assert.deepEqual(clients['/$/inet/127.0.0.1/8080'].addresses, ['127.0.0.1:8080']);
     assert.equal(clients['/$/inet/127.0.0.1/8080'].state, 'bound');
     assert.equal(clients['/$/inet/127.0.0.1/8080'].endpoints[0].failures, 1);
+
+    assert.deepEqual(JSON.parse((await get(`${base}/bound-names.json`)).text), ['/$/inet/127.0.0.1/8080']);
 
     const k8s = await get(`${base}/namer_state/io.l5d.k8s.json`);
     assert.equal(k8s.status, 200);
