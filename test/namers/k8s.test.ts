@@ -407,3 +407,16 @@ test('lists page with limit/continue; an expired continue token restarts the lis
     w.close();
     namer.close();
   }));
+
+test('a watch that goes silent past its timeout (half-open connection) is abandoned and re-established', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api, { watchTimeoutSecs: 1, stallGraceSecs: 0.5 });
+    api.freezeWatches();
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.7.1.1')], [{ name: 'grpc', port: 80 }]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'the frozen watch delivers nothing');
+    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.1.1:80']), 8000, 'recovered through a new watch');
+    const reconnects = await t.metrics.namerReconnects.get();
+    assert.ok(reconnects.values.some((v) => v.labels.reason === 'stalled' && v.value > 0), 'counted as stalled');
+    t.close();
+  }));

@@ -28,6 +28,8 @@ export interface K8sNamerOptions {
   watchTimeoutSecs?: number;
   /** List page size (`limit`; the rest follows with `continue`). Default 500. */
   pageSize?: number;
+  /** Seconds a watch may stay silent past its server-side timeout before it is abandoned. Default 30. */
+  stallGraceSecs?: number;
 }
 
 const NEG = constant<NameTree<Name>>(ok(Neg));
@@ -110,6 +112,7 @@ export class K8sNamer implements Namer {
         backoffMaxMs: this.options.backoffMaxMs,
         watchTimeoutSecs: this.options.watchTimeoutSecs,
         pageSize: this.options.pageSize,
+        stallGraceSecs: this.options.stallGraceSecs,
         onEvent: (type) => {
           let counter = events.get(type);
           if (!counter) events.set(type, (counter = metrics.namerEvents.labels({ namer: this.label, type })));

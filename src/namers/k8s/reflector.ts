@@ -45,6 +45,8 @@ export interface ReflectorOptions {
   /** Server-side watch timeout; a random value in [t, 2t) is sent so watches do not end together. */
   watchTimeoutSecs?: number;
   pageSize?: number;
+  /** How long past its promised end a silent watch is given before it counts as dead. Default 30. */
+  stallGraceSecs?: number;
 }
 
 type WatchEnd = { kind: 'closed'; events: number } | { kind: 'gone' } | { kind: 'error'; error: unknown; events: number } | { kind: 'stalled' };
@@ -200,7 +202,7 @@ export class Reflector<T extends KubeObject> {
       // The server promised to end the watch within serverTimeout; silence well past it means a dead peer.
       const armStall = () => {
         if (stallTimer) clearTimeout(stallTimer);
-        stallTimer = setTimeout(() => finish({ kind: 'stalled' }), (serverTimeout + 30) * 1000);
+        stallTimer = setTimeout(() => finish({ kind: 'stalled' }), (serverTimeout + (this.options.stallGraceSecs ?? 30)) * 1000);
         stallTimer.unref();
       };
       armStall();
