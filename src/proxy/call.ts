@@ -155,9 +155,10 @@ export class ProxyCall {
       this.attempts++;
       this.endpoint = endpoint;
       if (this.deadline !== 0) {
-        const left = this.deadline - performance.now();
-        // Forward what is left of the budget, not what the client first asked for.
-        this.headers['grpc-timeout'] = encodeTimeout(left);
+        // Forward what is left of the budget, not what the client first asked for (within a
+        // millisecond of arrival the client's own header already says that).
+        const now = performance.now();
+        if (now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
       }
       let up: Tagged<ClientHttp2Stream>;
       try {

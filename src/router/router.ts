@@ -16,7 +16,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DtabSource, RouterSnapshot, RouterView } from './introspection.js';
 import { H2Server, type StreamHandler } from '../proxy/server.js';
 import { ProxyCall, type CallObserver } from '../proxy/call.js';
-import { Status, parseTimeout } from '../proxy/grpc.js';
+import { Status, encodeTimeout, parseTimeout } from '../proxy/grpc.js';
 import { stripConnectionHeaders } from '../proxy/headers.js';
 import { AccessLog } from '../proxy/access-log.js';
 import { Client } from '../balancer/client.js';
@@ -169,7 +169,11 @@ export class Router implements RouterView, CallObserver {
 
     let timeout = parseTimeout(headers['grpc-timeout']);
     const total = this.config.service.totalTimeoutMs;
-    if (total !== undefined && total > 0 && (timeout === undefined || total < timeout)) timeout = total;
+    if (total !== undefined && total > 0 && (timeout === undefined || total < timeout)) {
+      // The router's own deadline is shorter: the endpoint is told so.
+      timeout = total;
+      headers['grpc-timeout'] = encodeTimeout(total);
+    }
     if (timeout !== undefined) {
       call.setDeadline(timeout);
       if (call.closed || call.status >= 0) return;

@@ -241,3 +241,26 @@ test('start() rejects naming the ip:port it could not bind', async () => {
     await h.close();
   }
 });
+
+test('service.totalTimeoutMs bounds a call without its own deadline: forwarded upstream and enforced', async () => {
+  const backend = await startTestServer({ name: 'slow' });
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`, { service: { totalTimeoutMs: 400 } });
+  const client = testClient(h.target);
+  try {
+    const fast = await unary(client, { message: 'fast' });
+    assert.equal(fast.error, null);
+    const left = Number(fast.resp!.deadline_ms);
+    assert.ok(left > 0 && left <= 400, `endpoint saw ${left} ms`);
+    const t0 = Date.now();
+    const slow = await unary(client, { message: 'slow', delay_ms: 2000 });
+    assert.equal(slow.error?.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.ok(Date.now() - t0 < 1500);
+    // A client deadline shorter than the service's is kept as the client sent it.
+    const own = await unary(client, { message: 'own' }, { deadlineMs: 200 });
+    assert.ok(Number(own.resp!.deadline_ms) <= 200);
+  } finally {
+    client.close();
+    await h.close();
+    await backend.close();
+  }
+});
