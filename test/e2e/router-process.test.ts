@@ -99,7 +99,7 @@ test('a second signal exits at once, without waiting for the shutdown delay', as
   const backend = await startEchoServer({ name: 'only' });
   const routerPort = await freePort();
   const adminPort = await freePort();
-  const proc = startCli(['-p', `127.0.0.1:${routerPort}-127.0.0.1:${backend.port}`, '-d', '1m', '--admin', `127.0.0.1:${adminPort}`]);
+  const proc = startCli(['-p', `127.0.0.1:${routerPort}-127.0.0.1:${backend.port}`, '-d', '1m', '--admin', `127.0.0.1:${adminPort}`, '--log-format', 'text', '--log-level', 'warn']);
   t.after(async () => {
     await proc.kill();
     await backend.close();
@@ -112,6 +112,9 @@ test('a second signal exits at once, without waiting for the shutdown delay', as
   proc.child.kill('SIGTERM');
   const exit = await proc.exited;
   assert.notEqual(exit.code, 0);
+  // --log-format text --log-level warn: readable lines, and nothing below warn.
+  assert.match(proc.stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN  second signal: exiting now signal=SIGTERM$/m);
+  assert.doesNotMatch(proc.stderr, / INFO /);
 });
 
 test('a port already in use fails the start with a clear message and exit 1', async (t) => {
