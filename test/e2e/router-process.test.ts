@@ -59,10 +59,14 @@ routers:
   - {ip: 127.0.0.1, port: ${routerPort}}
 shutdownDelay: 2s
 shutdownGrace: 2s
+telemetry:
+- kind: io.l5d.prometheus
 `,
   );
   proc = startCli(['--config', join(dir, 'config.yaml'), '--log-format', 'json']);
   await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  // Linkerd keys we accept and ignore are said so, once, in a log line.
+  await proc.waitFor(/"msg":"config key ignored","key":"telemetry","reason":"metrics are always served/);
 
   // Round robin over the two endpoints of echo-a, stream by stream on one connection.
   const first = await answers(`127.0.0.1:${routerPort}`, 10);
