@@ -47,6 +47,7 @@ export class DtabFile {
   private reading: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private started = false;
 
   constructor(private readonly options: DtabFileOptions) {
     this.dtab = new Var(options.base);
@@ -58,6 +59,7 @@ export class DtabFile {
    */
   async start(): Promise<void> {
     await this.reload();
+    this.started = true;
     if (this.lastError && this.lastReload === undefined) {
       throw new DtabSyntaxErrorAtStart(`${this.options.path}:${this.lastError.line}:${this.lastError.column}: ${this.lastError.message}`);
     }
@@ -141,8 +143,8 @@ export class DtabFile {
       if (!(err instanceof DtabSyntaxError)) throw err;
       this.lastError = { message: err.reason, line: err.line, column: err.column, at: new Date().toISOString() };
       metrics.dtabReloads.labels(router, 'failure').inc();
-      // FILE:LINE:COL: message — the form editors and CI jump to.
-      log.error(`${err.format(path)} (keeping the last good dtab)`, { file: path, router });
+      // FILE:LINE:COL: message — the form editors and CI jump to. (At start, start() throws it instead.)
+      if (this.started) log.error(`${err.format(path)} (keeping the last good dtab)`, { file: path, router });
       return;
     }
     this.fileDtab = parsed;

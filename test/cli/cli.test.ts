@@ -119,3 +119,20 @@ test('-p with a target the namers cannot parse says which -p and why', async () 
   assert.equal(run.code, 1);
   assert.match(run.stderr, /^":5000-kubernetes:\/\/\/" is invalid proxy configuration: target "kubernetes:\/\/\/" must specify a service/);
 });
+
+test('a broken live dtab file at start is an error naming FILE:LINE:COL, exit 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-cli-'));
+  try {
+    writeFileSync(join(dir, 'dtab'), '/svc => /a;\n/svc => /b |;\n');
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      'admin: {port: 1}\nrouters:\n- protocol: h2\n  interpreter: {kind: io.l5d.fs, dtabFile: dtab}\n  servers: [{port: 2}]\n',
+    );
+    const run = await runCli(['--config', join(dir, 'config.yaml')]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, new RegExp(`^kube-grpc-router: ${join(dir, 'dtab').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:13: expected `));
+    assert.doesNotMatch(run.stderr, /listening/, 'nothing was bound');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -191,8 +191,16 @@ test('a broken file at start refuses to start; a missing one starts with the rou
     const missing = join(dir, 'later');
     const waiting = new DtabFile({ path: missing, base: BASE, baseText: BASE_TEXT, router: 'r1', metrics, log: Logger.silent(), pollIntervalMs: 100 });
     await waiting.start();
+    const start0 = Date.now();
     try {
       assert.equal(waiting.dtab.sample.show(), BASE.show());
+      // A broken file appearing later is counted like any broken edit, then a good one loads.
+      writeFileSync(missing, '/svc =>;\n');
+      while ((await reloads(metrics, 'failure')) < 2) {
+        assert.ok(Date.now() - start0 < 3000, 'the broken file that appeared was not reported');
+        await sleep(20);
+      }
+      assert.equal(waiting.status().file?.lastError?.line, 1);
       writeFileSync(missing, A);
       const start = Date.now();
       while (waiting.dtab.sample.show() !== effective(A)) {
