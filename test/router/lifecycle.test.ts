@@ -200,3 +200,28 @@ test('snapshot: servers, dtab, services with their clients, clients with endpoin
     await backend.close();
   }
 });
+
+test('a router serves on several servers; each has its own options', async () => {
+  const backend = await startTestServer({ name: 'b' });
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`, {
+    servers: [{ ...SERVER_DEFAULTS }, { ...SERVER_DEFAULTS, clearContext: true }],
+  });
+  try {
+    const ports = h.router.boundPorts;
+    assert.equal(ports.length, 2);
+    assert.notEqual(ports[0]!.port, ports[1]!.port);
+    const bad = new grpc.Metadata();
+    bad.set('l5d-dtab', '/svc => => nonsense');
+    for (const [i, p] of ports.entries()) {
+      const client = testClient(`127.0.0.1:${p.port}`);
+      const r = await unary(client, { message: `via ${i}` }, { metadata: bad });
+      client.close();
+      // The first server parses l5d-dtab (and rejects it); the second, clearContext, ignores it.
+      if (i === 0) assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
+      else assert.equal(r.resp?.message, 'via 1');
+    }
+  } finally {
+    await h.close();
+    await backend.close();
+  }
+});
