@@ -19,7 +19,21 @@ export interface Namer {
   lookup(path: Path): Activity<NameTree<Name>>;
   /** Watch state for `/namer_state/<prefix>.json` (any JSON). */
   state?(): unknown;
+  /**
+   * Readiness for the admin `/ready` probe: not ready while a name that something observes (a route's
+   * binding) has never had its first answer — e.g. a Kubernetes watch whose first list failed because
+   * the API is down or refuses (403). `reason` names what is waiting and the last error. A namer
+   * without this method counts as ready.
+   */
+  ready?(): NamerReadiness;
   close?(): void | Promise<void>;
+}
+
+/** A namer's answer to "can routes that depend on you serve?". */
+export interface NamerReadiness {
+  readonly ready: boolean;
+  /** Why not (present when `ready` is false). */
+  readonly reason?: string;
 }
 
 /** A configured namer and the prefix it answers under, e.g. `/#/io.l5d.k8s`. */
