@@ -6,6 +6,7 @@ import { globalNamer } from './namers/global.js';
 import { resolveHost } from './namers/dns.js';
 import { createNamer } from './namers/registry.js';
 import type { PrefixedNamer } from './namers/namer.js';
+import { DtabDependencies } from './namers/dtab-dependencies.js';
 import { Router } from './router/router.js';
 import type { DtabSource } from './router/introspection.js';
 import { startAdmin, type AdminServer } from './admin/server.js';
@@ -80,6 +81,9 @@ export async function startRouterProcess(config: Config, options: StartOptions):
         dtabStatus = () => ({ base: rc.dtab, effective: base.show() });
       }
       routers.push(new Router(rc, { interpreter, dtab, dtabStatus, metrics, log: routerLog }));
+      // Start discovery for the names this router's dtab spells out, so /ready can wait for them.
+      const dependencies = new DtabDependencies(dtab, namers);
+      closers.push(() => dependencies.close());
     }
     closers.push(() => Promise.all(routers.map((r) => r.close())));
     await Promise.all(routers.map((r) => r.start()));
@@ -127,6 +131,11 @@ export async function startRouterProcess(config: Config, options: StartOptions):
         const reasons: string[] = [];
         if (draining) reasons.push('shutting down');
         for (const r of routers) if (!r.ready) reasons.push(`router ${r.label} is not serving`);
+        // Namers report on the names in use: those the dtabs name and those requests have bound.
+        for (const n of namers) {
+          const state = n.namer.ready?.();
+          if (state && !state.ready) reasons.push(`namer ${n.prefix.show()} not ready: ${state.reason ?? 'no reason given'}`);
+        }
         return { ready: reasons.length === 0, reasons };
       },
       onShutdown: () => void proc.shutdown('POST /admin/shutdown').then(() => process.exit(0)),

@@ -8,11 +8,11 @@ import { Neg } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
 import type { Var } from '../util/var.js';
 import { Var as VarClass } from '../util/var.js';
-import type { Namer } from './namer.js';
+import type { Namer, NamerReadiness } from './namer.js';
 import { Backoff } from './backoff.js';
 import { DnsResolver } from './dns-resolver.js';
 import type { DnsResolverOptions } from './dns-resolver.js';
-import { LiveName } from './live-name.js';
+import { LiveName, namesReadiness } from './live-name.js';
 import { isIP } from 'node:net';
 
 export interface DnsRefreshOptions extends DnsResolverOptions {
@@ -104,6 +104,10 @@ export class DnsNamer implements Namer {
       this.names.set(key, (name = created));
     }
     return name.lookup(path.drop(2));
+  }
+
+  ready(): NamerReadiness {
+    return namesReadiness(this.prefix.show(), this.names);
   }
 
   state(): unknown {

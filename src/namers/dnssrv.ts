@@ -4,11 +4,11 @@ import type { Address, Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { Neg } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
-import type { Namer } from './namer.js';
+import type { Namer, NamerReadiness } from './namer.js';
 import { Backoff } from './backoff.js';
 import { DnsResolver } from './dns-resolver.js';
 import type { DnsRefreshOptions } from './dns.js';
-import { LiveName } from './live-name.js';
+import { LiveName, namesReadiness } from './live-name.js';
 
 const MIN_REFRESH_MS = 500;
 
@@ -100,6 +100,10 @@ export class DnsSrvNamer implements Namer {
       stopped = true;
       if (timer) clearTimeout(timer);
     };
+  }
+
+  ready(): NamerReadiness {
+    return namesReadiness(this.prefix.show(), this.names);
   }
 
   state(): unknown {

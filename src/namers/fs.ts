@@ -8,8 +8,8 @@ import type { Address, Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { Neg } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
-import type { Namer } from './namer.js';
-import { LiveName } from './live-name.js';
+import type { Namer, NamerReadiness } from './namer.js';
+import { LiveName, namesReadiness } from './live-name.js';
 
 /** A malformed line in a service file, with where it is. */
 export class FsNamerError extends Error {
@@ -158,6 +158,10 @@ export class FsNamer implements Namer {
       if (debounce) clearTimeout(debounce);
       watcher?.close();
     };
+  }
+
+  ready(): NamerReadiness {
+    return namesReadiness(this.prefix.show(), this.names);
   }
 
   state(): unknown {

@@ -6,6 +6,7 @@ import { addressKey } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { Neg, leaf } from '../dtab/nametree.js';
 import type { Path } from '../dtab/path.js';
+import type { NamerReadiness } from './namer.js';
 
 /** Whether a discovered name exists: still finding out, no (Neg, so dtab fallbacks apply), or yes. */
 export type Existence = 'pending' | 'neg' | 'bound';
@@ -160,4 +161,16 @@ function addrSignature(addrs: readonly Address[]): string {
     for (const k of Object.keys(a.meta).sort()) out += ';' + k + '=' + a.meta[k];
   }
   return out;
+}
+
+/**
+ * A namer's readiness from its names: not ready while a name in use (discovery running) has never had
+ * its first answer; the reason names each such name (`label key`) and its last error.
+ */
+export function namesReadiness(label: string, names: Iterable<[string, LiveName]>): NamerReadiness {
+  const waiting: string[] = [];
+  for (const [key, name] of names) {
+    if (name.active && name.state === 'pending') waiting.push(`${label} ${key}: ${name.lastError ?? 'waiting for the first answer'}`);
+  }
+  return waiting.length === 0 ? { ready: true } : { ready: false, reason: waiting.join('; ') };
 }

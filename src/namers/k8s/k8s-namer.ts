@@ -6,7 +6,7 @@ import type { Name } from '../../dtab/name.js';
 import type { NameTree } from '../../dtab/nametree.js';
 import { Neg } from '../../dtab/nametree.js';
 import { Path } from '../../dtab/path.js';
-import type { Namer } from '../namer.js';
+import type { Namer, NamerReadiness } from '../namer.js';
 import { LiveName } from '../live-name.js';
 import type { KubeConnection } from './connection.js';
 import { sliceAddresses, slicePortName } from './endpoints.js';
@@ -133,6 +133,20 @@ export class K8sNamer implements Namer {
   /** Number of (namespace, service) watches currently open (shared across ports and routes). */
   get openWatches(): number {
     return this.watches.size;
+  }
+
+  /**
+   * Not ready while a watch some route uses has never completed its first list (API down, 403, …):
+   * the reason names each namespace/service and the last error of its list.
+   */
+  ready(): NamerReadiness {
+    const waiting: string[] = [];
+    for (const watch of this.watches.values()) {
+      if (watch.idle || watch.synced) continue;
+      const error = watch.slices.lastError ?? watch.service.lastError ?? 'waiting for the first list';
+      waiting.push(`${this.label} ${watch.namespace}/${watch.name} not synced: ${error}`);
+    }
+    return waiting.length === 0 ? { ready: true } : { ready: false, reason: waiting.join('; ') };
   }
 
   state(): unknown {
