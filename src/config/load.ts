@@ -34,6 +34,34 @@ const HOSTNAME = /^(?=.*[A-Za-z])(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9
 /** Linkerd's label characters; a prefix or dstPrefix is a path of them. */
 const PATH = /^(\/[A-Za-z0-9_:.#$%-]+)+$/;
 
+/**
+ * A router's `client` block with nothing set: the one place these defaults live (tests and benches
+ * that build router configs by hand start from it). A fresh object each call, safe to modify.
+ */
+export function defaultClientConfig(): ClientConfig {
+  return {
+    loadBalancer: { kind: 'roundRobin', decayTimeMs: 10_000 },
+    failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300_000 } },
+    maxAttempts: 3,
+    keepAliveIntervalMs: 0,
+    keepAliveTimeoutMs: 20_000,
+    connectTimeoutMs: 3000,
+  };
+}
+
+/** A `servers[]` entry with only what a config must say left at its default (port 4140). A fresh object each call. */
+export function defaultServerConfig(): ServerConfig {
+  return {
+    ip: '127.0.0.1',
+    port: 4140,
+    clearContext: false,
+    maxConcurrentStreamsPerConnection: 1000,
+    maxCallDepth: 10,
+    maxHeaderListBytes: 16384,
+    idleTimeoutMs: 0,
+  };
+}
+
 export interface LoadedConfig {
   config: Config;
   /** Keys accepted for Linkerd compatibility and ignored; the CLI logs them once at start. */
@@ -249,14 +277,15 @@ class ConfigReader {
       },
     );
     if (!f) return undefined;
+    const d = defaultServerConfig();
     return {
-      ip: this.ip(f.get('ip')) ?? '127.0.0.1',
-      port: f.get('port').int(1, 65535) ?? 4140,
-      clearContext: f.get('clearContext').bool() ?? false,
-      maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? 1000,
-      maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? 10,
-      maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? 16384,
-      idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_INT) ?? 0,
+      ip: this.ip(f.get('ip')) ?? d.ip,
+      port: f.get('port').int(1, 65535) ?? d.port,
+      clearContext: f.get('clearContext').bool() ?? d.clearContext,
+      maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? d.maxConcurrentStreamsPerConnection,
+      maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? d.maxCallDepth,
+      maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? d.maxHeaderListBytes,
+      idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_INT) ?? d.idleTimeoutMs,
     };
   }
 
@@ -291,14 +320,7 @@ class ConfigReader {
   }
 
   private client(field: Field): ClientConfig {
-    const defaults: ClientConfig = {
-      loadBalancer: { kind: 'roundRobin', decayTimeMs: 10000 },
-      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300000 } },
-      maxAttempts: 3,
-      keepAliveIntervalMs: 0,
-      keepAliveTimeoutMs: 20000,
-      connectTimeoutMs: 3000,
-    };
+    const defaults = defaultClientConfig();
     const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs'], {
       requeueBudget: 'unprocessed streams are retried up to maxAttempts',
       hostConnectionPool: 'HTTP/2 multiplexes one connection per endpoint',

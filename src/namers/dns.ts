@@ -1,6 +1,5 @@
 import type { Activity } from '../util/activity.js';
 import { constant, ok } from '../util/activity.js';
-import type { Logger } from '../util/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Addr, Address, Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
@@ -8,25 +7,12 @@ import { Neg } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
 import type { Var } from '../util/var.js';
 import { Var as VarClass } from '../util/var.js';
-import type { Namer, NamerReadiness } from './namer.js';
-import { Backoff } from './backoff.js';
 import { DnsResolver } from './dns-resolver.js';
-import type { DnsResolverOptions } from './dns-resolver.js';
-import { LiveName, namesReadiness } from './live-name.js';
+import type { LiveName } from './live-name.js';
+import { DnsNamerBase, DnsNames, MIN_REFRESH_MS, refreshLoop, type DnsRefreshOptions } from './dns-refresh.js';
 import { isIP } from 'node:net';
 
-export interface DnsRefreshOptions extends DnsResolverOptions {
-  /** Upper bound on re-resolution (records' TTLs are honoured below it). Default 5. */
-  refreshIntervalSeconds?: number;
-  log?: Logger;
-  /** Keep resolving this long after the last user leaves, so re-binding finds an answer. Default 30 s. */
-  idleTtlMs?: number;
-  /** Called after each resolution with its outcome (metrics). */
-  onResult?: (kind: 'ok' | 'nxdomain' | 'error') => void;
-}
-
-/** Shortest re-resolution, whatever the TTL says (a TTL of 0 must not become a query storm). */
-const MIN_REFRESH_MS = 500;
+export type { DnsRefreshOptions } from './dns-refresh.js';
 
 /**
  * Keep `sink` answering for `host:port`: resolve, then re-resolve when the shortest TTL runs out,
@@ -34,92 +20,38 @@ const MIN_REFRESH_MS = 500;
  * good answer and retry with backoff.
  */
 export function resolveInto(sink: LiveName, resolver: DnsResolver, host: string, port: number, options: DnsRefreshOptions): () => void {
-  const refreshMs = Math.max(MIN_REFRESH_MS, (options.refreshIntervalSeconds ?? 5) * 1000);
-  const backoff = new Backoff(100, refreshMs);
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const run = async () => {
-    const answer = await resolver.addresses(host, refreshMs / 1000);
-    if (stopped) return;
+  return refreshLoop(options, async (r) => {
+    const answer = await resolver.addresses(host, r.refreshMs / 1000);
+    if (r.stopped()) return undefined;
     options.onResult?.(answer.kind);
-    let next = refreshMs;
-    if (answer.kind === 'ok') {
-      backoff.reset();
-      sink.lastError = undefined;
-      const addrs: Address[] = [...new Set(answer.records)].sort().map((ip) => ({ host: ip, port, weight: 1, meta: {} }));
-      sink.update('bound', addrs);
-      next = Math.min(refreshMs, Math.max(MIN_REFRESH_MS, answer.ttlSeconds * 1000));
-    } else if (answer.kind === 'nxdomain') {
-      backoff.reset();
+    if (answer.kind === 'error') return r.keepLastGood(sink, answer.message, { host });
+    r.backoff.reset();
+    if (answer.kind === 'nxdomain') {
       sink.lastError = `${host}: no such name (NXDOMAIN or no A/AAAA records)`;
       sink.update('neg');
-    } else {
-      sink.lastError = answer.message;
-      options.log?.warn('DNS resolution failed; keeping the last answer', { host, error: answer.message });
-      next = backoff.next();
+      return r.refreshMs;
     }
-    if (Number.isFinite(next)) {
-      timer = setTimeout(run, next);
-      timer.unref();
-    }
-  };
-  void run();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+    sink.lastError = undefined;
+    const addrs: Address[] = [...new Set(answer.records)].sort().map((ip) => ({ host: ip, port, weight: 1, meta: {} }));
+    sink.update('bound', addrs);
+    return Math.min(r.refreshMs, Math.max(MIN_REFRESH_MS, answer.ttlSeconds * 1000));
+  });
 }
 
 /**
  * `io.l5d.dns`: `/<host>/<port>[/residual]` → the host's A and AAAA records on that port.
  */
-export class DnsNamer implements Namer {
-  private readonly names = new Map<string, LiveName>();
-  private readonly resolver: DnsResolver;
-
-  constructor(
-    private readonly prefix: Path,
-    private readonly options: DnsRefreshOptions = {},
-  ) {
-    this.resolver = new DnsResolver(options);
-  }
-
+export class DnsNamer extends DnsNamerBase {
   lookup(path: Path): Activity<NameTree<Name>> {
     if (path.size < 2) return constant<NameTree<Name>>(ok(Neg));
     const host = path.segments[0]!.toLowerCase();
     const portText = path.segments[1]!;
     const port = Number(portText);
     if (!/^\d+$/.test(portText) || port < 1 || port > 65535 || !/^[a-z0-9_.:%-]+$/.test(host)) return constant<NameTree<Name>>(ok(Neg));
-    const key = `${host}/${port}`;
-    let name = this.names.get(key);
-    if (!name) {
-      const created: LiveName = new LiveName(
-        this.prefix.concat(Path.of(host, String(port))),
-        (sink) => resolveInto(sink, this.resolver, host, port, this.options),
-        this.options.idleTtlMs ?? 30_000,
-        () => {
-          if (this.names.get(key) === created) this.names.delete(key);
-        },
-      );
-      this.names.set(key, (name = created));
-    }
+    const name = this.names.get(`${host}/${port}`, this.prefix.concat(Path.of(host, String(port))), (sink) =>
+      resolveInto(sink, this.resolver, host, port, this.options),
+    );
     return name.lookup(path.drop(2));
-  }
-
-  ready(): NamerReadiness {
-    return namesReadiness(this.prefix.show(), this.names);
-  }
-
-  state(): unknown {
-    const out: Record<string, unknown> = {};
-    for (const [key, name] of this.names) out[key] = { state: name.state, addr: name.addr.sample, lastError: name.lastError };
-    return out;
-  }
-
-  close(): void {
-    for (const name of this.names.values()) name.close();
-    this.names.clear();
-    this.resolver.cancel();
   }
 }
 
@@ -143,24 +75,14 @@ export function dnsMetricHooks(metrics: Metrics, namer: string): (kind: 'ok' | '
  */
 export function createHostResolver(options: DnsRefreshOptions = {}): (host: string, port: number) => Var<Addr> {
   const resolver = new DnsResolver(options);
-  const names = new Map<string, LiveName>();
+  const names = new DnsNames(options.idleTtlMs);
   return (host, port) => {
     if (isIP(host)) {
       return new VarClass<Addr>({ type: 'bound', addrs: [{ host, port, weight: 1, meta: {} }], meta: {} });
     }
-    const key = `${host.toLowerCase()}/${port}`;
-    let name = names.get(key);
-    if (!name) {
-      const created: LiveName = new LiveName(
-        Path.of('$', 'inet', host, String(port)),
-        (sink) => resolveInto(sink, resolver, host, port, options),
-        options.idleTtlMs ?? 30_000,
-        () => {
-          if (names.get(key) === created) names.delete(key);
-        },
-      );
-      names.set(key, (name = created));
-    }
+    const name = names.get(`${host.toLowerCase()}/${port}`, Path.of('$', 'inet', host, String(port)), (sink) =>
+      resolveInto(sink, resolver, host, port, options),
+    );
     return name.addr;
   };
 }

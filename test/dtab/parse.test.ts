@@ -11,7 +11,6 @@ import {
   Path,
   Prefix,
   alt,
-  leaf,
   parseDentry,
   parseDtab,
   parseNameTree,
@@ -19,17 +18,10 @@ import {
   parsePrefix,
   union,
   weighted,
-  type NameTree,
 } from '../../src/dtab/index.js';
-import { treeEquals } from '../../src/dtab/tree.js';
+import { assertTree, l } from './trees.js';
 
 const p = (...s: string[]) => Path.of(...s);
-const l = (...s: string[]) => leaf(p(...s));
-const pathEq = (a: Path, b: Path) => a.equals(b);
-
-function assertTree(actual: NameTree<Path>, expected: NameTree<Path>): void {
-  assert.ok(treeEquals(actual, expected, pathEq), `got ${JSON.stringify(actual)}\nwanted ${JSON.stringify(expected)}`);
-}
 
 function syntaxError(f: () => unknown): DtabSyntaxError {
   try {

@@ -26,10 +26,8 @@ import {
   weighted,
   type NameTree,
 } from '../../src/dtab/index.js';
-import { treeEquals } from '../../src/dtab/tree.js';
+import { assertTree, l, sameTree } from './trees.js';
 
-const l = (...s: string[]) => leaf(Path.of(...s));
-const pathEq = (a: Path, b: Path) => a.equals(b);
 
 test('show: Finagle canonical form', () => {
   assert.equal(showNameTree(parseNameTree('/s  |  ( /b & /c )')), '/s | /b & /c');
@@ -91,7 +89,7 @@ const dtab = fc.array(fc.tuple(prefix, tree), { maxLength: 5 }).map((ds) => new 
 
 test('property: parseNameTree(showNameTree(t)) equals t', () => {
   fc.assert(
-    fc.property(tree, (t) => treeEquals(parseNameTree(showNameTree(t)), t, pathEq)),
+    fc.property(tree, (t) => sameTree(parseNameTree(showNameTree(t)), t)),
     { numRuns: 500 },
   );
 });
@@ -106,7 +104,7 @@ test('property: simplify is a fixpoint and keeps eval', () => {
   fc.assert(
     fc.property(tree, (t) => {
       const s = simplify(t);
-      assert.ok(treeEquals(simplify(s), s, pathEq));
+      assert.ok(sameTree(simplify(s), s));
       assert.deepEqual(evaluate(strs(s)), evaluate(strs(t)));
     }),
     { numRuns: 300 },
@@ -177,5 +175,5 @@ test('concat keeps order and identity of empty sides', () => {
   assert.equal(a.concat(Dtab.empty), a);
   assert.equal(Dtab.empty.concat(b), b);
   assert.equal(a.concat(b).show(), '/a=>/b;/c=>/d');
-  assert.ok(treeEquals(parseNameTree('/a'), l('a'), pathEq));
+  assertTree(parseNameTree('/a'), l('a'));
 });

@@ -1,11 +1,11 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { startRouterProcess, type RouterProcess } from '../../src/main.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { echoClient } from '../../examples/echo/client.js';
-import { startEchoServer } from '../../examples/echo/server.js';
+import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { eventually, get } from './process.js';
 
@@ -29,15 +29,21 @@ async function start(apiPort: number, dtab: string, shutdownDelayMs = 0): Promis
   );
 }
 
-const ready = (proc: RouterProcess) => get(`http://127.0.0.1:${proc.admin.port}/ready`);
-
-test('/ready is 503 naming the service and the 403 while the API refuses, 200 once synced, 503 while draining', { timeout: 60_000 }, async (t) => {
+/** The API test server with Service `default/echo` (port `grpc`) whose one endpoint is a real echo server. */
+async function echoInCluster(t: TestContext): Promise<{ api: KubeApiServer; echo: EchoServer }> {
   const api = await KubeApiServer.start();
   t.after(() => api.close());
   const echo = await startEchoServer();
   t.after(() => echo.close());
   api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
   api.applySlice('default', 'echo-a', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  return { api, echo };
+}
+
+const ready = (proc: RouterProcess) => get(`http://127.0.0.1:${proc.admin.port}/ready`);
+
+test('/ready is 503 naming the service and the 403 while the API refuses, 200 once synced, 503 while draining', { timeout: 60_000 }, async (t) => {
+  const { api, echo } = await echoInCluster(t);
   api.authorizer = () => false;
 
   const proc = await start(api.port, K8S_DTAB, 1500);
@@ -68,12 +74,7 @@ test('/ready is 503 naming the service and the 403 while the API refuses, 200 on
 });
 
 test('/ready waits for an API that is down at start, but only when a route depends on it', { timeout: 60_000 }, async (t) => {
-  const api = await KubeApiServer.start();
-  t.after(() => api.close());
-  const echo = await startEchoServer();
-  t.after(() => echo.close());
-  api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
-  api.applySlice('default', 'echo-a', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  const { api, echo } = await echoInCluster(t);
   await api.stop();
 
   // A router whose dtab names no Kubernetes service is ready though the API is down.

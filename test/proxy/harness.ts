@@ -9,29 +9,16 @@ import { parseTimeout } from '../../src/proxy/grpc.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import type { ClientConfig, ServerConfig } from '../../src/config/types.js';
+import { defaultClientConfig, defaultServerConfig } from '../../src/config/load.js';
 
 /**
  * The proxy room without routing: a real H2Server whose every stream goes to one balancer Client
  * over a live address set. Router tests cover naming; these cover the bytes.
  */
-export const CLIENT_DEFAULTS: ClientConfig = {
-  loadBalancer: { kind: 'roundRobin', decayTimeMs: 10_000 },
-  failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300_000 } },
-  maxAttempts: 3,
-  keepAliveIntervalMs: 0,
-  keepAliveTimeoutMs: 20_000,
-  connectTimeoutMs: 3000,
-};
+/** The loader's defaults, so these tests run what an empty config runs (on an ephemeral port). */
+export const CLIENT_DEFAULTS: ClientConfig = defaultClientConfig();
 
-export const SERVER_DEFAULTS: ServerConfig = {
-  ip: '127.0.0.1',
-  port: 0,
-  clearContext: false,
-  maxConcurrentStreamsPerConnection: 1000,
-  maxCallDepth: 10,
-  maxHeaderListBytes: 16384,
-  idleTimeoutMs: 0,
-};
+export const SERVER_DEFAULTS: ServerConfig = { ...defaultServerConfig(), port: 0 };
 
 export function addr(...ports: (number | { port: number; weight: number })[]): Addr {
   const addrs: Address[] = ports.map((p) =>
