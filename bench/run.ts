@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,14 +10,22 @@ import { fileURLToPath } from 'node:url';
  * The router runs in its own process pinned to CPU 0 (`taskset -c 0`); the echo endpoint, h2load and
  * the ping-pong generator share CPU 1. Unary load comes from h2load (Debian `nghttp2-client`) with a
  * gRPC-framed body; ping-pong streaming from bench/pingpong.ts. Router CPU is read from
- * /proc/<pid>/stat (utime+stime) around each run, peak RSS from VmHWM.
+ * /proc/<pid>/stat (utime+stime) around each run, its RSS sampled from /proc/<pid>/status, and how
+ * busy CPU 1 was (so a saturated load-generator core shows) from /proc/stat.
  *
- * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 10), BENCH_RPS (3000).
+ * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 10), BENCH_RPS (3000),
+ * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
+ * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's V8 flags; default as the product runs).
  */
 const here = dirname(fileURLToPath(import.meta.url));
+/** The router's V8 flags as the product image runs it (see bench/README.md, "V8 flags"). */
+const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const RPS = Number(process.env['BENCH_RPS'] ?? 3000);
+const SOAK_SECONDS = Number(process.env['BENCH_SOAK_SECONDS'] ?? 60);
+const IDLE_STREAMS = Number(process.env['BENCH_IDLE_STREAMS'] ?? 10_000);
+const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 function need(cmd: string): void {
@@ -29,8 +37,8 @@ function need(cmd: string): void {
   }
 }
 
-function startProcess(cpu: number, script: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('taskset', ['-c', String(cpu), process.execPath, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
@@ -49,14 +57,19 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
 }
 
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM');
+const rssMb = (pid: number) => statusKb(pid, 'VmRSS');
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** [busy, total] jiffies of one CPU from /proc/stat (busy = everything but idle and iowait). */
+function cpuJiffies(cpu: number): [number, number] {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `))!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return [total - v[3]! - v[4]!, total];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -75,18 +88,45 @@ interface UnaryResult {
   p99: number;
   done: number;
   failed: number;
-  cpuUs?: number;
+  /** How busy CPU 1 (load generator + endpoint) was, in %. */
+  cpu1: number;
+  /** Highest router RSS sampled during the run (MB), when a router pid was given. */
+  maxRss: number;
 }
 
-function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string): UnaryResult {
+/**
+ * One h2load run. The log file is removed first: h2load appends to it, and an earlier run's
+ * latencies must not leak into this one's percentiles.
+ */
+async function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string, seconds: number, routerPid?: number, onSample?: (rss: number) => void): Promise<UnaryResult> {
   // A gRPC-framed EchoRequest{message: "hello"}: flag 0, length 7, protobuf bytes.
   const body = join(dir, 'body.bin');
   writeFileSync(body, Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
   const log = join(dir, 'h2load.log');
-  const args = ['-c', '1', 'h2load', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-c', String(clients), '-m', String(streams / clients), '-D', String(SECONDS), '--log-file', log];
+  rmSync(log, { force: true });
+  const args = ['-c', '1', 'h2load', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-c', String(clients), '-m', String(streams / clients), '-D', String(seconds), '--log-file', log];
   if (rps !== undefined) args.push('--rps', String(rps / clients));
   args.push(`http://127.0.0.1:${port}/bench.Echo/Unary`);
-  const out = execFileSync('taskset', args, { maxBuffer: 16 << 20 }).toString();
+  const [b0, t0] = cpuJiffies(1);
+  let maxRss = 0;
+  const sampler =
+    routerPid === undefined
+      ? undefined
+      : setInterval(() => {
+          const r = rssMb(routerPid);
+          if (r > maxRss) maxRss = r;
+          onSample?.(r);
+        }, 1000);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (text += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`h2load exited ${code}: ${text}`))));
+  });
+  if (sampler) clearInterval(sampler);
+  const [b1, t1] = cpuJiffies(1);
   const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
   const lat = readFileSync(log, 'utf8')
     .split('\n')
@@ -94,7 +134,7 @@ function h2load(port: number, clients: number, streams: number, rps: number | un
     .map((l) => Number(l.split('\t')[2]) / 1000)
     .sort((a, b) => a - b);
   const done = Number(m?.[3] ?? lat.length);
-  return { rps: done / SECONDS, p50: percentile(lat, 50), p99: percentile(lat, 99), done, failed: Number(m?.[5] ?? 0) };
+  return { rps: done / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), done, failed: Number(m?.[5] ?? 0), cpu1: ((b1 - b0) / (t1 - t0)) * 100, maxRss };
 }
 
 function pingpong(port: number, size: number): number {
@@ -102,21 +142,51 @@ function pingpong(port: number, size: number): number {
   return JSON.parse(out.trim().split('\n').pop()!).mbPerSec as number;
 }
 
+/** Router RSS with `n` idle streams open through it, on a fresh router: [before, with streams] MB. */
+async function idleStreams(backendPort: number, n: number): Promise<[number, number, string]> {
+  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS);
+  const pid = router.child.pid!;
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rssMb(pid);
+    const gen = spawn('taskset', ['-c', '1', process.execPath, join(here, 'idle-streams.js'), String(router.port), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      gen.stdout.setEncoding('utf8');
+      gen.stdout.on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
+      gen.on('exit', () => resolve(out.trim() || 'generator exited'));
+    });
+    // Let the router settle (GC) with every stream open, then read its RSS.
+    await new Promise((r) => setTimeout(r, 3000));
+    const withStreams = rssMb(pid);
+    gen.stdin.end();
+    await new Promise((r) => gen.once('exit', r));
+    return [before, withStreams, line];
+  } finally {
+    router.child.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
   need('h2load');
   need('taskset');
   const dir = mkdtempSync(join(tmpdir(), 'kgr-bench-'));
+  const load0 = loadavg()[0]!;
   const backend = await startProcess(1, 'backend.js', ['0']);
-  const router = await startProcess(0, 'router-process.js', [String(backend.port)]);
+  const router = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS);
   const rpid = router.child.pid!;
   const results: Record<string, { direct: number[][]; router: number[][] }> = {};
   const record = (name: string, kind: 'direct' | 'router', row: number[]) => {
     results[name] ??= { direct: [], router: [] };
     results[name][kind].push(row);
   };
+  let fixedRateRss = 0;
   try {
     // Warm the router (JIT, connections) before measuring.
-    h2load(router.port, 4, 16, undefined, dir);
+    await h2load(router.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
     const unary: [string, number, number, number | undefined][] = [
       [`unary 16 streams @${RPS} rps`, 4, 16, RPS],
       [`unary 64 streams @${RPS} rps`, 4, 64, RPS],
@@ -124,13 +194,14 @@ async function main(): Promise<void> {
     ];
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, c, m, rps] of unary) {
-        const d = h2load(backend.port, c, m, rps, dir);
-        record(name, 'direct', [d.rps, d.p50, d.p99, NaN]);
+        const d = await h2load(backend.port, c, m, rps, dir, SECONDS);
+        record(name, 'direct', [d.rps, d.p50, d.p99, NaN, d.cpu1]);
         const t0 = cpuTicks(rpid);
-        const r = h2load(router.port, c, m, rps, dir);
+        const r = await h2load(router.port, c, m, rps, dir, SECONDS, rpid);
         const us = ((cpuTicks(rpid) - t0) / CLK_TCK) * 1e6;
         if (r.failed > 0) console.error(`${name}: ${r.failed} requests failed through the router`);
-        record(name, 'router', [r.rps, r.p50, r.p99, us / r.done]);
+        if (rps !== undefined) fixedRateRss = Math.max(fixedRateRss, r.maxRss);
+        record(name, 'router', [r.rps, r.p50, r.p99, us / r.done, r.cpu1]);
       }
       for (const size of [1024, 65536]) {
         const name = `ping-pong ${size / 1024} KiB`;
@@ -139,6 +210,27 @@ async function main(): Promise<void> {
       }
       console.error(`round ${round + 1}/${ROUNDS} done; router RSS ${rssMb(rpid).toFixed(1)} MB`);
     }
+    const peak = peakRssMb(rpid);
+
+    // Soak: the fixed rate for SOAK_SECONDS, RSS sampled every second.
+    let soak = '';
+    if (SOAK_SECONDS > 0) {
+      const samples: number[] = [];
+      const t0 = cpuTicks(rpid);
+      const r = await h2load(router.port, 4, 64, RPS, dir, SOAK_SECONDS, rpid, (v) => samples.push(v));
+      const us = ((cpuTicks(rpid) - t0) / CLK_TCK) * 1e6;
+      // The first 10 % is warm-up (heap and session buffers growing to their working size).
+      const steady = samples.slice(Math.floor(samples.length / 10));
+      const lo = Math.min(...steady);
+      const hi = Math.max(...steady);
+      const mid = median(steady);
+      soak =
+        `soak ${SOAK_SECONDS} s at ${RPS} rps (64 streams): ${r.done} requests, ${r.failed} failed, p50/p99 ${r.p50.toFixed(2)} / ${r.p99.toFixed(2)} ms, ` +
+        `router CPU ${(us / r.done).toFixed(1)} µs/req; RSS after warm-up min/median/max ${lo.toFixed(1)} / ${mid.toFixed(1)} / ${hi.toFixed(1)} MB ` +
+        `(spread ${(((hi - lo) / mid) * 100).toFixed(1)} % of the median; first ${samples[0]?.toFixed(1)} MB, last ${samples[samples.length - 1]?.toFixed(1)} MB)`;
+      console.error('soak done');
+    }
+
     // Every routed stream must have ended grpc-status OK (h2load only sees :status 200).
     const check = await new Promise<string>((resolve) => {
       let out = '';
@@ -152,19 +244,26 @@ async function main(): Promise<void> {
       router.child.stdout!.on('data', on);
       router.child.kill('SIGUSR2');
     });
-    const peak = peakRssMb(rpid);
+
+    let idle = '';
+    if (IDLE_STREAMS > 0) {
+      const [before, withStreams, line] = await idleStreams(backend.port, IDLE_STREAMS);
+      idle = `idle streams (fresh router): ${line.startsWith('open') ? `${IDLE_STREAMS} open` : line}; router RSS ${before.toFixed(1)} MB before, ${withStreams.toFixed(1)} MB with them open: ${(withStreams - before).toFixed(1)} MB for ${IDLE_STREAMS} streams`;
+    }
+
+    const col = (rows: number[][], i: number) => median(rows.map((x) => x[i]!));
     const lines: string[] = [];
-    lines.push(`kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router pinned to CPU 0, load and endpoint on CPU 1`);
-    lines.push(`node ${process.version}, ${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}`);
+    lines.push(`kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}), load and endpoint on CPU 1`);
+    lines.push(`node ${process.version}, ${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
     lines.push('');
-    lines.push('| scenario | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | router CPU µs/req |');
-    lines.push('|---|---|---|---|---|---|');
+    lines.push('| scenario | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | added p50/p99 ms | router CPU µs/req | CPU 1 busy direct/routed |');
+    lines.push('|---|---|---|---|---|---|---|---|');
     for (const [name] of unary) {
       const d = results[name]!.direct;
       const r = results[name]!.router;
-      const col = (rows: number[][], i: number) => median(rows.map((x) => x[i]!));
       lines.push(
-        `| ${name} | ${col(d, 0).toFixed(0)} | ${col(d, 1).toFixed(2)} / ${col(d, 2).toFixed(2)} | ${col(r, 0).toFixed(0)} | ${col(r, 1).toFixed(2)} / ${col(r, 2).toFixed(2)} | ${col(r, 3).toFixed(1)} |`,
+        `| ${name} | ${col(d, 0).toFixed(0)} | ${col(d, 1).toFixed(2)} / ${col(d, 2).toFixed(2)} | ${col(r, 0).toFixed(0)} | ${col(r, 1).toFixed(2)} / ${col(r, 2).toFixed(2)} | ` +
+          `${(col(r, 1) - col(d, 1)).toFixed(2)} / ${(col(r, 2) - col(d, 2)).toFixed(2)} | ${col(r, 3).toFixed(1)} | ${col(d, 4).toFixed(0)} % / ${col(r, 4).toFixed(0)} % |`,
       );
     }
     lines.push('');
@@ -177,7 +276,10 @@ async function main(): Promise<void> {
       lines.push(`| ${size / 1024} KiB | ${d.toFixed(1)} | ${r.toFixed(1)} | ${((r / d) * 100).toFixed(0)} % |`);
     }
     lines.push('');
-    lines.push(`router peak RSS (VmHWM over the whole run): ${peak.toFixed(1)} MB; router check: ${check}`);
+    lines.push(`router RSS under the fixed-rate load (highest 1 s sample): ${fixedRateRss.toFixed(1)} MB; peak RSS (VmHWM, closed loop and streaming included): ${peak.toFixed(1)} MB`);
+    if (soak) lines.push(soak);
+    if (idle) lines.push(idle);
+    lines.push(`router check: ${check}`);
     console.log(lines.join('\n'));
   } finally {
     router.child.kill('SIGTERM');
