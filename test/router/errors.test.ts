@@ -252,9 +252,10 @@ test('service.totalTimeoutMs bounds a call without its own deadline: forwarded u
     const left = Number(fast.resp!.deadline_ms);
     assert.ok(left > 0 && left <= 400, `endpoint saw ${left} ms`);
     const t0 = Date.now();
-    const slow = await unary(client, { message: 'slow', delay_ms: 2000 });
+    const slow = await unary(client, { message: 'slow', delay_ms: 10_000 });
     assert.equal(slow.error?.code, grpc.status.DEADLINE_EXCEEDED);
-    assert.ok(Date.now() - t0 < 1500);
+    // Cut long before the endpoint would have answered (a wide margin: this is not a speed test).
+    assert.ok(Date.now() - t0 < 8000);
     // A client deadline shorter than the service's is kept as the client sent it.
     const own = await unary(client, { message: 'own' }, { deadlineMs: 200 });
     assert.ok(Number(own.resp!.deadline_ms) <= 200);
