@@ -13,15 +13,15 @@ import { fileURLToPath } from 'node:url';
  * /proc/<pid>/stat (utime+stime) around each run, its RSS sampled from /proc/<pid>/status, and how
  * busy CPU 1 was (so a saturated load-generator core shows) from /proc/stat.
  *
- * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 10), BENCH_RPS (3000),
+ * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 6), BENCH_RPS (3000),
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
- * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's V8 flags; default as the product runs).
+ * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's V8 flags, e.g. --max-semi-space-size=2; default none).
  */
 const here = dirname(fileURLToPath(import.meta.url));
-/** The router's V8 flags as the product image runs it (see bench/README.md, "V8 flags"). */
-const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2';
+/** The router runs as the product does, with Node's defaults; bench/README.md "V8 flags" has the trade-offs. */
+const ROUTER_V8_FLAGS_DEFAULT = '';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 6);
 const RPS = Number(process.env['BENCH_RPS'] ?? 3000);
 const SOAK_SECONDS = Number(process.env['BENCH_SOAK_SECONDS'] ?? 60);
 const IDLE_STREAMS = Number(process.env['BENCH_IDLE_STREAMS'] ?? 10_000);
