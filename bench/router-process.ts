@@ -4,6 +4,7 @@ import { parseDtab } from '../src/dtab/parse.js';
 import { Var } from '../src/util/var.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { Logger } from '../src/util/log.js';
+import { defaultClientConfig, defaultServerConfig } from '../src/config/load.js';
 
 /**
  * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
@@ -23,20 +24,13 @@ const router = new Router(
   {
     protocol: 'h2',
     label: 'bench',
-    servers: [{ ip: '127.0.0.1', port: 0, clearContext: false, maxConcurrentStreamsPerConnection: 1000, maxCallDepth: 10, maxHeaderListBytes: 16384, idleTimeoutMs: 0 }],
+    servers: [{ ...defaultServerConfig(), port: 0 }],
     identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
     dstPrefix: '/svc',
     dtab,
     interpreter: { kind: 'default' },
     bindingTimeoutMs: 10_000,
-    client: {
-      loadBalancer: { kind: 'roundRobin', decayTimeMs: 10_000 },
-      failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300_000 } },
-      maxAttempts: 3,
-      keepAliveIntervalMs: 0,
-      keepAliveTimeoutMs: 20_000,
-      connectTimeoutMs: 3000,
-    },
+    client: defaultClientConfig(),
     service: {},
   },
   { interpreter: new NameInterpreter(), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
