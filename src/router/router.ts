@@ -182,7 +182,16 @@ export class Router implements RouterView, CallObserver {
     const binding = this.bindings.get(name, local);
     const state = binding.sample;
     if (state.status === 'pending') {
-      new BindingWait(this, call, name, local, binding, this.config.bindingTimeoutMs);
+      const ms = this.config.bindingTimeoutMs;
+      new PendingWait(
+        this,
+        call,
+        binding,
+        isPendingState,
+        (s) => this.dispatch(call, name, local, s),
+        ms,
+        `Exceeded ${ms} ms binding timeout while resolving name: ${name.show()}`,
+      );
       return;
     }
     this.dispatch(call, name, local, state);
@@ -208,7 +217,16 @@ export class Router implements RouterView, CallObserver {
         // Discovery has not answered yet: wait for it within what is left of the binding timeout.
         const left = this.config.bindingTimeoutMs - (performance.now() - call.startedAt);
         if (left > 0) {
-          new AddrWait(this, call, name, local, state, bound.addr, left);
+          // Let the client apply the new set (it observes the same Var) before routing.
+          new PendingWait(
+            this,
+            call,
+            bound.addr,
+            isPendingAddr,
+            () => queueMicrotask(() => this.dispatch(call, name, local, state, true)),
+            left,
+            `Exceeded binding timeout while connecting to ${name.show()}: discovery has not answered`,
+          );
           return;
         }
       }
@@ -394,8 +412,12 @@ class ServerContext implements StreamHandler {
   }
 }
 
-/** A stream waiting for its name to bind (cold path): gives up after the binding timeout. */
-class BindingWait {
+/**
+ * A stream waiting for a value to stop being pending (cold path: a name still binding, or a bound
+ * name whose discovery has not answered): continues once it does, or answers UNAVAILABLE with
+ * `timeoutMessage` when the binding timeout runs out first.
+ */
+class PendingWait<T> {
   private readonly timer: NodeJS.Timeout;
   private observation: Closable | undefined;
   private settled = false;
@@ -403,17 +425,18 @@ class BindingWait {
   constructor(
     private readonly router: Router,
     private readonly call: ProxyCall,
-    private readonly name: Path,
-    private readonly local: Dtab,
-    binding: Var<ActivityState<BoundTree>>,
+    source: Var<T>,
+    isPending: (value: T) => boolean,
+    onAnswer: (value: T) => void,
     timeoutMs: number,
+    private readonly timeoutMessage: string,
   ) {
-    this.timer = setTimeout(() => this.timeout(timeoutMs), timeoutMs);
+    this.timer = setTimeout(() => this.timeout(), timeoutMs);
     call.inbound.once('close', () => this.settle());
-    this.observation = binding.observe((s) => {
-      if (s.status === 'pending' || this.settled) return;
+    this.observation = source.observe((value) => {
+      if (isPending(value) || this.settled) return;
       this.settle();
-      router.dispatch(call, name, local, s);
+      onAnswer(value);
     });
   }
 
@@ -425,50 +448,19 @@ class BindingWait {
     queueMicrotask(() => this.observation?.close());
   }
 
-  private timeout(ms: number): void {
-    if (this.settled) return;
-    this.settle();
-    this.router.reject(this.call, Status.UNAVAILABLE, `Exceeded ${ms} ms binding timeout while resolving name: ${this.name.show()}`, 'binding timeout');
-  }
-}
-
-/** A stream whose bound name's address set is still pending: dispatch once discovery answers. */
-class AddrWait {
-  private readonly timer: NodeJS.Timeout;
-  private observation: Closable | undefined;
-  private settled = false;
-
-  constructor(
-    private readonly router: Router,
-    private readonly call: ProxyCall,
-    private readonly name: Path,
-    local: Dtab,
-    state: ActivityState<BoundTree>,
-    addr: Var<Addr>,
-    timeoutMs: number,
-  ) {
-    this.timer = setTimeout(() => this.timeout(), timeoutMs);
-    call.inbound.once('close', () => this.settle());
-    this.observation = addr.observe((a) => {
-      if (a.type === 'pending' || this.settled) return;
-      this.settle();
-      // Let the client apply the new set (it observes the same Var) before routing.
-      queueMicrotask(() => router.dispatch(call, name, local, state, true));
-    });
-  }
-
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    queueMicrotask(() => this.observation?.close());
-  }
-
   private timeout(): void {
     if (this.settled) return;
     this.settle();
-    this.router.reject(this.call, Status.UNAVAILABLE, `Exceeded binding timeout while connecting to ${this.name.show()}: discovery has not answered`, 'binding timeout');
+    this.router.reject(this.call, Status.UNAVAILABLE, this.timeoutMessage, 'binding timeout');
   }
+}
+
+function isPendingState(s: ActivityState<BoundTree>): boolean {
+  return s.status === 'pending';
+}
+
+function isPendingAddr(a: Addr): boolean {
+  return a.type === 'pending';
 }
 
 function countHops(s: string): number {
