@@ -11,6 +11,7 @@ import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { Path } from '../../src/dtab/path.js';
+import type { Namer } from '../../src/namers/namer.js';
 import { Watching, until, boundOf, hostPorts, sameSet, capturingLogger } from './helpers.js';
 
 const p = (text: string) => new Path(text.split('/').filter(Boolean));
@@ -59,18 +60,25 @@ test('io.l5d.k8s.ns via Linkerd host/port (kubectl proxy): namespace from POD_NA
   }
 });
 
+/** Publish service `default/echo` with one endpoint and watch the namer until it answers that endpoint. */
+async function watchEcho(api: KubeApiServer, namer: Namer) {
+  api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+  api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
+  const a = namer.lookup(p('/default/grpc/echo'));
+  const w = new Watching(a);
+  const bound = await until(() => boundOf(a));
+  const addr = new Watching(bound.addr);
+  await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']));
+  return { bound, addr, w };
+}
+
 test('kubeconfig from KUBECONFIG: TLS with the CA from the file and a bearer token', { skip: !tls && 'openssl not installed' }, async () => {
   const api = await KubeApiServer.start({ token: 'kc-token', tls: tls! });
   const dir = mkdtempSync(join(tmpdir(), 'kgr-kc-'));
-  const { namer } = createNamer({ kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s' }, deps((writeFileSync(join(dir, 'config'), api.kubeconfig({ caData: tls!.cert.toString('base64') })), { KUBECONFIG: join(dir, 'config'), HOME: dir })));
+  writeFileSync(join(dir, 'config'), api.kubeconfig({ caData: tls!.cert.toString('base64') }));
+  const { namer } = createNamer({ kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s' }, deps({ KUBECONFIG: join(dir, 'config'), HOME: dir }));
   try {
-    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
-    const a = namer.lookup(p('/default/grpc/echo'));
-    const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
-    const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']));
+    const { addr, w } = await watchEcho(api, namer);
     assert.ok(api.requests.every((r) => r.status === 200));
     addr.close();
     w.close();
@@ -97,13 +105,7 @@ test('in-cluster service account: CA bundle, token re-read when kubelet rotates 
   const { log, lines } = capturingLogger();
   const namer = new K8sNamer({ prefix: Path.of('#', 'io.l5d.k8s'), connection, metrics: new Metrics({ processMetrics: false }), log, backoffMinMs: 20, backoffMaxMs: 200 });
   try {
-    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
-    const a = namer.lookup(p('/default/grpc/echo'));
-    const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
-    const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']));
+    const { bound, addr, w } = await watchEcho(api, namer);
     await until(() => api.openWatches() === 2, 5000, 'both watches open');
     // Rotate: the API server now only accepts token-2; kubelet swaps ..data to a new directory.
     mkdirSync(join(sa, '..v2'));
