@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   );
   const metrics = new Metrics({ processMetrics: false });
   const log = Logger.silent();
-  const namers = config.namers.map((c) => createNamer(c, { metrics, log }));
+  const namers = await Promise.all(config.namers.map((c) => createNamer(c, { metrics, log })));
   const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
   const routerConfig = { ...config.routers[0]!, servers: config.routers[0]!.servers.map((s) => ({ ...s, port: 0 })) };
   const router = new Router(routerConfig, { interpreter, dtab: new Var(parseDtab(routerConfig.dtab)), metrics, log });

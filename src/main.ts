@@ -60,8 +60,10 @@ export async function startRouterProcess(config: Config, options: StartOptions):
   };
 
   try {
-    const namers: PrefixedNamer[] = config.namers.map((n) => createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
+    // One at a time, so that when one fails (a bad kubeconfig) those already built are closed.
+    const namers: PrefixedNamer[] = [];
     closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
+    for (const n of config.namers) namers.push(await createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
     const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
 
     const routers: Router[] = [];

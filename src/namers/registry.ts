@@ -1,13 +1,11 @@
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { DnsNamerConfig, FsNamerConfig, K8sNamerConfig, NamerConfig } from '../config/types.js';
+import type { DnsNamerConfig, FsNamerConfig, NamerConfig } from '../config/types.js';
 import { Path } from '../dtab/path.js';
 import type { PrefixedNamer } from './namer.js';
 import { DnsNamer, dnsMetricHooks } from './dns.js';
 import { DnsSrvNamer } from './dnssrv.js';
 import { FsNamer } from './fs.js';
-import { KubeConnection } from './k8s/connection.js';
-import { K8sNamer } from './k8s/k8s-namer.js';
 
 /** Every namer `kind:` the config may name. */
 export const NAMER_KINDS = ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs'] as const;
@@ -20,15 +18,21 @@ export interface NamerDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Build the namer a config entry describes, answering under its prefix (default `/#/<kind>`). */
-export function createNamer(config: NamerConfig, deps: NamerDeps): PrefixedNamer {
+/**
+ * Build the namer a config entry describes, answering under its prefix (default `/#/<kind>`).
+ * Async because the Kubernetes namers load `@kubernetes/client-node` on demand: a router without
+ * them never pays its ~70 MB. A bad entry (or kubeconfig) rejects.
+ */
+export async function createNamer(config: NamerConfig, deps: NamerDeps): Promise<PrefixedNamer> {
   const prefix = parsePrefix(config.prefix || `/#/${config.kind}`, config.kind);
   const env = deps.env ?? process.env;
   const log = deps.log.child({ namer: prefix.show() });
   switch (config.kind) {
     case 'io.l5d.k8s':
-    case 'io.l5d.k8s.ns':
-      return { prefix, kind: config.kind, namer: k8sNamer(config, prefix, env, log, deps.metrics) };
+    case 'io.l5d.k8s.ns': {
+      const { createK8sNamer } = await import('./k8s/create.js');
+      return { prefix, kind: config.kind, namer: createK8sNamer(config, prefix, env, log, deps.metrics) };
+    }
     case 'io.l5d.dns':
     case 'io.l5d.dnssrv': {
       const options = dnsOptions(config, log, dnsMetricHooks(deps.metrics, prefix.show()));
@@ -42,33 +46,6 @@ export function createNamer(config: NamerConfig, deps: NamerDeps): PrefixedNamer
       throw new Error(`namers: unknown kind "${kind}" (known: ${NAMER_KINDS.join(', ')})`);
     }
   }
-}
-
-function k8sNamer(config: K8sNamerConfig, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): K8sNamer {
-  let fixedNamespace: string | undefined;
-  if (config.kind === 'io.l5d.k8s.ns') {
-    const envVar = config.envVar ?? 'POD_NAMESPACE';
-    fixedNamespace = env[envVar]?.trim().toLowerCase();
-    if (!fixedNamespace) {
-      throw new Error(`namers: ${config.kind} at ${prefix.show()} needs the namespace in environment variable ${envVar} (set it from the downward API: fieldRef metadata.namespace)`);
-    }
-  }
-  let localNode: string | undefined;
-  if (config.preferLocalNode) {
-    localNode = env.NODE_NAME?.trim() || undefined;
-    if (!localNode) log.warn('preferLocalNode is set but NODE_NAME is not; using endpoints on every node');
-  }
-  const connection = KubeConnection.resolve({ host: config.host, port: config.port, env }, (msg) => log.warn(msg));
-  log.info('Kubernetes API', { api: connection.source, server: connection.server });
-  return new K8sNamer({
-    prefix,
-    connection,
-    metrics,
-    log,
-    fixedNamespace,
-    localNode,
-    idleTtlMs: (config.idleTtlSecs ?? 600) * 1000,
-  });
 }
 
 function dnsOptions(config: DnsNamerConfig, log: Logger, onResult: (kind: 'ok' | 'nxdomain' | 'error') => void) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Path } from '../dtab/path.js';
-import { SERVICE_ACCOUNT_DIR } from './k8s/connection.js';
+import { SERVICE_ACCOUNT_DIR } from './k8s/service-account.js';
 
 /**
  * The single-destination targets people already write, as namer paths:

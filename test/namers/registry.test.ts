@@ -18,23 +18,23 @@ const p = (text: string) => new Path(text.split('/').filter(Boolean));
 const deps = (env: NodeJS.ProcessEnv, log = Logger.silent()) => ({ metrics: new Metrics({ processMetrics: false }), log, env });
 const tls = selfSignedCert();
 
-test('NAMER_KINDS lists every kind createNamer builds; unknown kinds and bad config are clear errors', () => {
+test('NAMER_KINDS lists every kind createNamer builds; unknown kinds and bad config are clear errors', async () => {
   assert.deepEqual([...NAMER_KINDS], ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs']);
   const d = deps({});
-  assert.throws(() => createNamer({ kind: 'io.l5d.nope', prefix: '/#/x' } as never, d), /unknown kind "io.l5d.nope"/);
-  assert.throws(() => createNamer({ kind: 'io.l5d.k8s.ns', prefix: '' }, d), /needs the namespace in environment variable POD_NAMESPACE/);
-  assert.throws(() => createNamer({ kind: 'io.l5d.fs', prefix: '/#/io.l5d.fs', rootDir: '' }, d), /needs rootDir/);
-  assert.throws(() => createNamer({ kind: 'io.l5d.dns', prefix: 'nope', refreshIntervalSeconds: 5 }, d), /prefix "nope" is not a path/);
-  const fs = createNamer({ kind: 'io.l5d.fs', prefix: '', rootDir: tmpdir() }, d);
+  await assert.rejects(createNamer({ kind: 'io.l5d.nope', prefix: '/#/x' } as never, d), /unknown kind "io.l5d.nope"/);
+  await assert.rejects(createNamer({ kind: 'io.l5d.k8s.ns', prefix: '' }, d), /needs the namespace in environment variable POD_NAMESPACE/);
+  await assert.rejects(createNamer({ kind: 'io.l5d.fs', prefix: '/#/io.l5d.fs', rootDir: '' }, d), /needs rootDir/);
+  await assert.rejects(createNamer({ kind: 'io.l5d.dns', prefix: 'nope', refreshIntervalSeconds: 5 }, d), /prefix "nope" is not a path/);
+  const fs = await createNamer({ kind: 'io.l5d.fs', prefix: '', rootDir: tmpdir() }, d);
   assert.equal(fs.prefix.show(), '/#/io.l5d.fs');
-  const dns = createNamer({ kind: 'io.l5d.dns', prefix: '/#/dns', refreshIntervalSeconds: 5 }, d);
+  const dns = await createNamer({ kind: 'io.l5d.dns', prefix: '/#/dns', refreshIntervalSeconds: 5 }, d);
   assert.equal(dns.prefix.show(), '/#/dns');
   assert.equal(dns.kind, 'io.l5d.dns');
 });
 
 test('io.l5d.k8s.ns via Linkerd host/port (kubectl proxy): namespace from POD_NAMESPACE, local node from NODE_NAME', async () => {
   const api = await KubeApiServer.start();
-  const { namer } = createNamer(
+  const { namer } = await createNamer(
     { kind: 'io.l5d.k8s.ns', prefix: '/#/io.l5d.k8s.ns', host: '127.0.0.1', port: api.port, preferLocalNode: true },
     deps({ POD_NAMESPACE: 'team-a', NODE_NAME: 'node-1' }),
   );
@@ -76,7 +76,7 @@ test('kubeconfig from KUBECONFIG: TLS with the CA from the file and a bearer tok
   const api = await KubeApiServer.start({ token: 'kc-token', tls: tls! });
   const dir = mkdtempSync(join(tmpdir(), 'kgr-kc-'));
   writeFileSync(join(dir, 'config'), api.kubeconfig({ caData: tls!.cert.toString('base64') }));
-  const { namer } = createNamer({ kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s' }, deps({ KUBECONFIG: join(dir, 'config'), HOME: dir }));
+  const { namer } = await createNamer({ kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s' }, deps({ KUBECONFIG: join(dir, 'config'), HOME: dir }));
   try {
     const { addr, w } = await watchEcho(api, namer);
     assert.ok(api.requests.every((r) => r.status === 200));

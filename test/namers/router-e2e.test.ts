@@ -28,7 +28,7 @@ test('a gRPC client through the Router follows EndpointSlice changes (scale out,
     ['namers:', '- kind: io.l5d.k8s', '  host: 127.0.0.1', `  port: ${api.port}`, 'routers:', '- protocol: h2',
       '  dtab: /svc => /#/io.l5d.k8s/default/80/echo', '  servers:', '  - port: 4140'].join('\n'),
   );
-  const namers = config.namers.map((n) => createNamer(n, { metrics, log }));
+  const namers = await Promise.all(config.namers.map((n) => createNamer(n, { metrics, log })));
   // Port 0 (ephemeral) is a test-only choice the config rightly refuses.
   const routerConfig = { ...config.routers[0]!, servers: config.routers[0]!.servers.map((s) => ({ ...s, port: 0 })) };
   const router = new Router(routerConfig, {

@@ -5,8 +5,9 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { User } from '@kubernetes/client-node';
+import { SERVICE_ACCOUNT_DIR } from './service-account.js';
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { SERVICE_ACCOUNT_DIR };
 
 /** Where the Kubernetes API is and how we authenticate to it. */
 export interface ConnectionOptions {

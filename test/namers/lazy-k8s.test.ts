@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { echoClient } from '../../examples/echo/client.js';
+import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
+import { KubeApiServer } from '../fixtures/k8s/api-server.js';
+import { eventually, freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+
+/**
+ * `@kubernetes/client-node` costs a router process ~70 MB of RSS (it loads every generated API
+ * model), so only a Kubernetes namer may load it. Each case runs the built CLI with a loader hook
+ * (test/fixtures/module-trace) that writes down every module the process resolves, then reads the list.
+ */
+const REGISTER = new URL('../fixtures/module-trace/register.js', import.meta.url).href;
+const SERVICE = 'com.example.grpc.EchoService';
+
+interface Resolution {
+  url: string;
+  specifier: string;
+  parent: string;
+}
+
+/** Environment that makes a CLI process record its module resolutions into a file in `dir`. */
+function traced(dir: string, name: string): { env: NodeJS.ProcessEnv; read(): Resolution[] } {
+  const file = join(dir, `${name}.trace`);
+  writeFileSync(file, '');
+  return {
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${REGISTER}`.trim(), KGR_MODULE_TRACE: file },
+    read: () =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [url = '', specifier = '', parent = ''] = line.split(' ');
+          return { url, specifier, parent };
+        }),
+  };
+}
+
+const isClientNode = (r: Resolution) => r.specifier.startsWith('@kubernetes/client-node') || r.url.includes('/node_modules/@kubernetes/client-node/');
+const isK8sNamer = (r: Resolution) => /\/dist\/src\/namers\/k8s\/(connection|create)\.js$/.test(r.url);
+
+/** The trace saw the modules `expected` (so it is working) and nothing of client-node or its wrapper. */
+function assertNoKubernetesClient(trace: Resolution[], what: string, expected: string[]): void {
+  for (const module of expected) assert.ok(trace.some((r) => r.url.endsWith(`/dist/src/${module}`)), `${what}: trace shows ${module} loaded`);
+  for (const [label, matches] of [['@kubernetes/client-node', isClientNode], ["the k8s namer's connection", isK8sNamer]] as const) {
+    const loaded = trace.filter(matches);
+    assert.equal(loaded.length, 0, `${what} must not load ${label}; it loaded ${loaded.length} modules, the first ${loaded[0]?.url} from ${loaded[0]?.parent}`);
+  }
+}
+
+async function echoThrough(port: number): Promise<string> {
+  const client = echoClient(`127.0.0.1:${port}`);
+  try {
+    return (await client.echo('hello', { deadlineMs: 5000 })).from;
+  } finally {
+    client.close();
+  }
+}
+
+test('config loading and validation, --print-config, -p parsing and the dtab commands never load @kubernetes/client-node', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'dtab'), '/svc => /#/io.l5d.k8s/default/grpc;\n');
+  writeFileSync(join(dir, 'bad.yaml'), 'namers:\n- kind: io.l5d.k8s\n  port: nope\nrouters: []\n');
+  const runs: [string, string[], number, string[]][] = [
+    // The seed config names an io.l5d.k8s namer: validating and printing it must not load the client.
+    ['--print-config of a k8s config', ['--config', join(ROOT, 'test/fixtures/config/linkerd-grpc-seed.yaml'), '--print-config'], 0, ['config/load.js']],
+    ['an invalid k8s config', ['--config', join(dir, 'bad.yaml')], 1, ['config/load.js']],
+    ['-p with a kubernetes:/// target, --print-config', ['-p', ':5000-kubernetes:///echo.team-a:grpc', '--print-config'], 0, ['config/proxy-config.js', 'namers/target.js']],
+    ['dtab check', ['dtab', 'check', join(dir, 'dtab')], 0, ['dtab/commands.js']],
+    ['dtab delegate', ['dtab', 'delegate', '--dtab', '/svc => /$/inet/127.0.0.1/9', '/svc/x'], 0, ['dtab/commands.js']],
+  ];
+  for (const [what, args, code, modules] of runs) {
+    const trace = traced(dir, what.replace(/\W+/g, '-'));
+    const run = await runCli(args, { env: trace.env });
+    assert.equal(run.code, code, `${what}: ${run.stderr}`);
+    assertNoKubernetesClient(trace.read(), what, modules);
+  }
+});
+
+test('a router on fs, dns and /$/inet names, and its admin, run and route without loading @kubernetes/client-node', async (t) => {
+  const echo = await startEchoServer({ name: 'fs-echo' });
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
+  const procs: Started[] = [];
+  t.after(async () => {
+    for (const p of procs) await p.kill();
+    await echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  mkdirSync(join(dir, 'endpoints'));
+  writeFileSync(join(dir, 'endpoints', SERVICE), `127.0.0.1 ${echo.port}\n`);
+  const [routerPort, adminPort, proxyPort, proxyAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `admin: {ip: 127.0.0.1, port: ${adminPort}}
+namers:
+- kind: io.l5d.fs
+  rootDir: endpoints
+- kind: io.l5d.dns
+routers:
+- protocol: h2
+  identifier: {kind: io.l5d.header.path, segments: 1}
+  dtab: |
+    /svc => /#/io.l5d.fs;
+    /svc/other => /#/io.l5d.dns/localhost/${echo.port};
+    /svc/static => /$/inet/127.0.0.1/${echo.port};
+  servers:
+  - {ip: 127.0.0.1, port: ${routerPort}}
+`,
+  );
+
+  const config = traced(dir, 'config');
+  procs.push(startCli(['--config', join(dir, 'config.yaml')], config.env));
+  await procs[0]!.waitFor(/kube-grpc-router started/);
+  assert.equal(await echoThrough(routerPort), 'fs-echo');
+  // Every admin page the dashboard uses, in case one of them loads something on demand.
+  for (const path of ['/', '/ready', '/metrics', '/admin/dashboard.json', '/client_state.json', '/bound-names.json', '/config.json', '/namer_state/io.l5d.fs.json']) {
+    const page = await get(`http://127.0.0.1:${adminPort}${path}`);
+    assert.ok(page.status < 500, `${path}: ${page.status} ${page.body}`);
+  }
+  const delegator = await get(`http://127.0.0.1:${adminPort}/delegator.json?path=/svc/${SERVICE}`);
+  assert.equal(delegator.status, 200, delegator.body);
+  assertNoKubernetesClient(config.read(), 'a router with fs and dns namers', ['main.js', 'namers/fs.js', 'namers/dns.js', 'admin/server.js', 'router/router.js']);
+
+  // gproxy mode with a host:port target.
+  const proxy = traced(dir, 'proxy');
+  procs.push(startCli(['-p', `127.0.0.1:${proxyPort}-127.0.0.1:${echo.port}`, '--admin', `127.0.0.1:${proxyAdminPort}`], proxy.env));
+  await procs[1]!.waitFor(/kube-grpc-router started/);
+  assert.equal(await echoThrough(proxyPort), 'fs-echo');
+  assertNoKubernetesClient(proxy.read(), '-p host:port', ['main.js', 'router/router.js']);
+});
+
+test('a configured k8s namer (config or kubernetes:/// target) loads @kubernetes/client-node when the router starts, and routes', async (t) => {
+  const api = await KubeApiServer.start();
+  const echo = await startEchoServer({ name: 'k8s-echo' });
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
+  const procs: Started[] = [];
+  t.after(async () => {
+    for (const p of procs) await p.kill();
+    await echo.close();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+  api.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  const [routerPort, adminPort, proxyPort, proxyAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `admin: {ip: 127.0.0.1, port: ${adminPort}}
+namers:
+- kind: io.l5d.k8s
+  host: 127.0.0.1
+  port: ${api.port}
+routers:
+- protocol: h2
+  dtab: /svc => /#/io.l5d.k8s/default/grpc/echo;
+  servers:
+  - {ip: 127.0.0.1, port: ${routerPort}}
+`,
+  );
+  // -p kubernetes:/// finds the API through KUBECONFIG (client-node wants skip-verify for plain http).
+  writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig().replace(/(    server: .*\n)/, '$1    insecure-skip-tls-verify: true\n'));
+  const launches: [string, string[], NodeJS.ProcessEnv, number, number][] = [
+    ['--config with io.l5d.k8s', ['--config', join(dir, 'config.yaml')], {}, routerPort, adminPort],
+    ['-p kubernetes:///', ['-p', `127.0.0.1:${proxyPort}-kubernetes:///echo.default:80`, '--admin', `127.0.0.1:${proxyAdminPort}`], { KUBECONFIG: join(dir, 'kubeconfig') }, proxyPort, proxyAdminPort],
+  ];
+  for (const [what, args, env, port, admin] of launches) {
+    const trace = traced(dir, what.replace(/\W+/g, '-'));
+    const proc = startCli(args, { ...env, ...trace.env, KUBERNETES_SERVICE_HOST: '' });
+    procs.push(proc);
+    await proc.waitFor(/kube-grpc-router started/);
+    await eventually(async () => assert.equal((await get(`http://127.0.0.1:${admin}/ready`)).status, 200));
+    assert.equal(await echoThrough(port), 'k8s-echo', what);
+    const loaded = trace.read().filter(isClientNode);
+    assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
+  }
+});
