@@ -178,3 +178,17 @@ routers:
     assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
   }
 });
+
+test('a malformed kubeconfig stops startup with an error naming the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, 'apiVersion: v1\nclusters: [\n  - {{{\n');
+  const port = await freePort();
+  const run = await runCli(['-p', `127.0.0.1:${port}-kubernetes:///echo.default:80`, '--admin', `127.0.0.1:${await freePort()}`], {
+    env: { KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '' },
+  });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, new RegExp(`^kube-grpc-router: kubeconfig ${kubeconfig.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+  assert.doesNotMatch(run.stdout + run.stderr, /kube-grpc-router started/);
+});

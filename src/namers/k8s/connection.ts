@@ -97,13 +97,8 @@ export class KubeConnection {
 
   /** `KUBECONFIG` (a `:`-separated list, merged like kubectl) or `~/.kube/config`. */
   static kubeconfig(files: string[]): KubeConnection {
-    const kc = new KubeConfig();
-    kc.loadFromFile(files[0]!);
-    for (const file of files.slice(1)) {
-      const more = new KubeConfig();
-      more.loadFromFile(file);
-      kc.mergeConfig(more, true);
-    }
+    const kc = loadKubeconfigFile(files[0]!);
+    for (const file of files.slice(1)) kc.mergeConfig(loadKubeconfigFile(file), true);
     if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${files.join(delimiter)}: no current context with a cluster`);
     return new KubeConnection(kc, `kubeconfig ${files.join(delimiter)}`);
   }
@@ -177,6 +172,17 @@ export class KubeConnection {
   unauthorized(): void {
     this.tokenAuth?.invalidate();
   }
+}
+
+/** client-node's parse errors do not say which file they are about; with a KUBECONFIG list that matters. */
+function loadKubeconfigFile(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    throw new Error(`kubeconfig ${file}: ${(err as Error).message}`);
+  }
+  return kc;
 }
 
 /** Bearer token from a file, re-read when the file changes (or after a 401). */
