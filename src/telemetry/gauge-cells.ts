@@ -1,0 +1,60 @@
+import { Gauge, type GaugeConfiguration } from 'prom-client';
+import { LabelSet, type Labels } from './label-set.js';
+
+/** One gauge series as a plain number: the hot path adds to or subtracts from `value`, nothing else. */
+export class GaugeCell {
+  value = 0;
+  /** The value the family's series was last set to (none yet: NaN, so the first read creates it). */
+  published = NaN;
+
+  constructor(readonly labels: Readonly<Labels<string>>) {}
+
+  inc(by = 1): void {
+    this.value += by;
+  }
+
+  dec(by = 1): void {
+    this.value -= by;
+  }
+}
+
+/**
+ * A prom-client Gauge whose per-stream series live in cells (see CellCounter): the `collect` hook
+ * sets each changed cell's labelled series to the cell's value before every read. A cell's series
+ * exists from the first read after it was resolved (a client's in-flight gauge reads 0 rather than
+ * being absent after its streams finished between two scrapes).
+ */
+export class CellGauge<T extends string> extends Gauge<T> {
+  readonly #cells = new Map<string, GaugeCell>();
+  readonly #family: string;
+  readonly #labelNames: readonly T[];
+
+  constructor(config: GaugeConfiguration<T>) {
+    const own = config.collect;
+    super({
+      ...config,
+      collect(this: Gauge<T>) {
+        (this as CellGauge<T>).#publish();
+        return own?.call(this);
+      },
+    });
+    this.#family = config.name;
+    this.#labelNames = config.labelNames ?? [];
+  }
+
+  /** The cell of one label set (the same cell for the same values); resolve once, bump per stream. */
+  cell(labels: Labels<T>): GaugeCell {
+    const set = LabelSet.of(this.#family, this.#labelNames, labels);
+    let c = this.#cells.get(set.key);
+    if (c === undefined) this.#cells.set(set.key, (c = new GaugeCell(set.labels)));
+    return c;
+  }
+
+  #publish(): void {
+    for (const c of this.#cells.values()) {
+      if (c.value === c.published) continue;
+      this.set(c.labels as Labels<T>, c.value);
+      c.published = c.value;
+    }
+  }
+}
