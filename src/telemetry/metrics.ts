@@ -1,8 +1,16 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellCounter } from './counter-cells.js';
+import { CellGauge } from './gauge-cells.js';
+import { CellHistogram } from './histogram-cells.js';
 
 /**
  * Every metric family the router exports, in one registry. Rooms receive this object and
  * pre-resolve their labelled children once (per router, client, endpoint), never per stream.
+ *
+ * The families a stream touches are cell families (`CellCounter`, `CellGauge`, `CellHistogram`):
+ * still the prom-client Counter/Gauge/Histogram they were, plus `cell(labels)`, a plain-number series
+ * the hot path bumps without prom-client's per-call label hashing; cells reach the registry when it
+ * is read. Resolve cells once, like children.
  *
  * Labels: `router` (router label), `server` (`ip:port`), `service` (logical name, `/svc/…`),
  * `client` (bound id), `endpoint` (`ip:port`, bounded by the endpoint set size), `grpc_code`
@@ -12,38 +20,38 @@ export class Metrics {
   readonly registry = new Registry();
 
   // Data plane: streams as the router's clients see them.
-  readonly requests = new Counter({
+  readonly requests = new CellCounter({
     name: 'kgr_requests_total',
     help: 'Streams finished, by logical service, bound client and gRPC status (from trailers or trailers-only headers).',
     labelNames: ['router', 'service', 'client', 'grpc_code'] as const,
     registers: [this.registry],
   });
-  readonly requestDuration = new Histogram({
+  readonly requestDuration = new CellHistogram({
     name: 'kgr_request_duration_seconds',
     help: 'Stream duration from request headers to end of response, seconds.',
     labelNames: ['router', 'service', 'client'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly streamsInFlight = new Gauge({
+  readonly streamsInFlight = new CellGauge({
     name: 'kgr_streams_in_flight',
     help: 'Streams currently open through the router, per bound client.',
     labelNames: ['router', 'client'] as const,
     registers: [this.registry],
   });
-  readonly retries = new Counter({
+  readonly retries = new CellCounter({
     name: 'kgr_retries_total',
     help: 'Transparent retries of streams an endpoint never processed, by reason.',
     labelNames: ['router', 'client', 'reason'] as const,
     registers: [this.registry],
   });
-  readonly bytes = new Counter({
+  readonly bytes = new CellCounter({
     name: 'kgr_bytes_total',
     help: 'DATA bytes proxied, direction request (client to endpoint) or response.',
     labelNames: ['router', 'client', 'direction'] as const,
     registers: [this.registry],
   });
-  readonly routerErrors = new Counter({
+  readonly routerErrors = new CellCounter({
     name: 'kgr_router_errors_total',
     help: 'Streams the router answered itself (no route, no endpoints, bad l5d-dtab, loop, binding timeout, …).',
     labelNames: ['router', 'reason'] as const,
@@ -57,7 +65,7 @@ export class Metrics {
     labelNames: ['router', 'server'] as const,
     registers: [this.registry],
   });
-  readonly serverStreams = new Counter({
+  readonly serverStreams = new CellCounter({
     name: 'kgr_server_streams_total',
     help: 'Streams accepted per server.',
     labelNames: ['router', 'server'] as const,
@@ -83,7 +91,7 @@ export class Metrics {
     labelNames: ['router', 'client', 'state'] as const,
     registers: [this.registry],
   });
-  readonly endpointRequests = new Counter({
+  readonly endpointRequests = new CellCounter({
     name: 'kgr_endpoint_requests_total',
     help: 'Streams sent to each endpoint, by result (success: grpc OK; failure: anything else).',
     labelNames: ['router', 'client', 'endpoint', 'result'] as const,
