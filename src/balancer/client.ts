@@ -6,7 +6,8 @@ import type { ClientSnapshot } from '../router/introspection.js';
 import type { CallTarget } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { Endpoint } from './endpoint.js';
+import type { GaugeCell } from '../telemetry/gauge-cells.js';
+import { Endpoint, type EndpointMetrics } from './endpoint.js';
 import { createBalancer, type LoadBalancer } from './balancers.js';
 import { Status } from '../proxy/grpc.js';
 
@@ -28,7 +29,7 @@ export class Client implements CallTarget<Endpoint> {
   private addr: Addr = { type: 'pending' };
   private readonly upstream: UpstreamOptions;
   private readonly m: {
-    inFlight: { inc(): void; dec(): void };
+    inFlight: GaugeCell;
     ejections: { inc(): void };
     available: { set(v: number): void };
     ejectedGauge: { set(v: number): void };
@@ -63,7 +64,7 @@ export class Client implements CallTarget<Endpoint> {
       onSessions: (d) => sessions.inc(d),
     };
     this.m = {
-      inFlight: metrics.streamsInFlight.labels(labels),
+      inFlight: metrics.streamsInFlight.cell(labels),
       ejections: metrics.ejections.labels(labels),
       available: metrics.endpoints.labels({ ...labels, state: 'available' }),
       ejectedGauge: metrics.endpoints.labels({ ...labels, state: 'ejected' }),
@@ -124,11 +125,12 @@ export class Client implements CallTarget<Endpoint> {
     this.gauges();
   }
 
-  private endpointMetrics(key: string) {
+  private endpointMetrics(key: string): EndpointMetrics {
     const labels = { router: this.routerLabel, client: this.id, endpoint: key };
-    const ok = this.metrics.endpointRequests.labels({ ...labels, result: 'success' });
-    const fail = this.metrics.endpointRequests.labels({ ...labels, result: 'failure' });
-    return { success: () => ok.inc(), failure: () => fail.inc() };
+    return {
+      success: this.metrics.endpointRequests.cell({ ...labels, result: 'success' }),
+      failure: this.metrics.endpointRequests.cell({ ...labels, result: 'failure' }),
+    };
   }
 
   private gauges(): void {
@@ -151,25 +153,25 @@ export class Client implements CallTarget<Endpoint> {
     e.inFlight++;
     e.requests++;
     this.inFlight++;
-    this.m.inFlight.inc();
+    this.m.inFlight.value++;
   }
 
   ended(e: Endpoint, status: number, latencyMs: number): void {
     e.inFlight--;
     this.inFlight--;
-    this.m.inFlight.dec();
+    this.m.inFlight.value--;
     // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
     // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.
     if (status === -1 || status === Status.UNAVAILABLE) {
       e.failures++;
-      e.metrics.failure();
+      e.metrics.failure.value++;
       if (e.accrual.failure()) {
         this.m.ejections.inc();
         this.gauges();
       }
     } else {
-      if (status === Status.OK) e.metrics.success();
-      else e.metrics.failure();
+      if (status === Status.OK) e.metrics.success.value++;
+      else e.metrics.failure.value++;
       if (status !== Status.CANCELLED && status !== Status.DEADLINE_EXCEEDED) {
         if (e.accrual.ejectedUntil !== 0) {
           e.accrual.success();

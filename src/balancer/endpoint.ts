@@ -5,11 +5,12 @@ import type { EndpointSnapshot } from '../router/introspection.js';
 import type { CallEndpoint } from '../proxy/call.js';
 import { SessionPool, type UpstreamOptions } from '../proxy/upstream.js';
 import { FailureAccrual } from './failure-accrual.js';
+import type { CounterCell } from '../telemetry/counter-cells.js';
 
-/** Per-endpoint counters a client pre-resolves once (prom-client children), never per stream. */
+/** Per-endpoint counters a client pre-resolves once (metric cells), never per stream. */
 export interface EndpointMetrics {
-  success(): void;
-  failure(): void;
+  readonly success: CounterCell;
+  readonly failure: CounterCell;
 }
 
 /**

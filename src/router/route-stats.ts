@@ -1,22 +1,18 @@
 import type { Metrics } from '../telemetry/metrics.js';
+import type { CounterCell } from '../telemetry/counter-cells.js';
+import type { HistogramCell } from '../telemetry/histogram-cells.js';
 import { STATUS_NAMES } from '../proxy/grpc.js';
 
-interface Inc {
-  inc(): void;
-}
-interface Observe {
-  observe(v: number): void;
-}
-
 /**
- * The metric children of one (logical service, bound client) pair, resolved on first use and then
- * reused by every stream: counting a finished stream is an array index and an `inc()`.
+ * The metric cells of one (logical service, bound client) pair, resolved on first use and then
+ * reused by every stream: counting a finished stream is an array index and a few additions to
+ * plain numbers (prom-client sees them when the registry is read).
  */
 export class RouteStats {
-  private readonly byCode: (Inc | undefined)[] = new Array(17);
-  private readonly duration: Observe;
-  private readonly bytesIn: { inc(v: number): void };
-  private readonly bytesOut: { inc(v: number): void };
+  private readonly byCode: (CounterCell | undefined)[] = new Array(17);
+  private readonly duration: HistogramCell;
+  private readonly bytesIn: CounterCell;
+  private readonly bytesOut: CounterCell;
 
   constructor(
     private readonly metrics: Metrics,
@@ -24,20 +20,20 @@ export class RouteStats {
     readonly service: string,
     readonly client: string,
   ) {
-    this.duration = metrics.requestDuration.labels({ router, service, client });
-    this.bytesIn = metrics.bytes.labels({ router, client, direction: 'request' });
-    this.bytesOut = metrics.bytes.labels({ router, client, direction: 'response' });
+    this.duration = metrics.requestDuration.cell({ router, service, client });
+    this.bytesIn = metrics.bytes.cell({ router, client, direction: 'request' });
+    this.bytesOut = metrics.bytes.cell({ router, client, direction: 'response' });
   }
 
   finished(status: number, durationMs: number, bytesIn: number, bytesOut: number): void {
     const code = status >= 0 && status <= 16 ? status : 2;
     let c = this.byCode[code];
     if (c === undefined) {
-      c = this.byCode[code] = this.metrics.requests.labels({ router: this.router, service: this.service, client: this.client, grpc_code: STATUS_NAMES[code]! });
+      c = this.byCode[code] = this.metrics.requests.cell({ router: this.router, service: this.service, client: this.client, grpc_code: STATUS_NAMES[code]! });
     }
-    c.inc();
+    c.value++;
     this.duration.observe(durationMs / 1000);
-    if (bytesIn > 0) this.bytesIn.inc(bytesIn);
-    if (bytesOut > 0) this.bytesOut.inc(bytesOut);
+    this.bytesIn.value += bytesIn;
+    this.bytesOut.value += bytesOut;
   }
 }

@@ -83,14 +83,14 @@ export class Router implements RouterView, CallObserver {
     this.bindings = new BindingCache(deps.interpreter, deps.dtab);
     this.emptyDtab = parseDtab('');
     const errors = {} as Record<Reason, { inc(): void }>;
-    for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.labels({ router: this.label, reason: r });
+    for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
     if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
     this.sweeper = setInterval(() => this.sweepClients(), SWEEP_MS);
     this.sweeper.unref();
     for (const s of config.servers) {
       const connections = deps.metrics.serverConnections.labels({ router: this.label, server: `${s.ip}:${s.port}` });
-      const handler = new ServerContext(this, s, deps.metrics.serverStreams.labels({ router: this.label, server: `${s.ip}:${s.port}` }));
+      const handler = new ServerContext(this, s, deps.metrics.serverStreams.cell({ router: this.label, server: `${s.ip}:${s.port}` }));
       this.servers.push(new H2Server(s, handler, deps.log.child({ router: this.label, server: `${s.ip}:${s.port}` }), { onConnection: (d) => connections.inc(d) }));
     }
   }

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/balancer/endpoint.js';
 import { RoundRobin, P2C, PeakEwma } from '../../src/balancer/balancers.js';
 import { FailureAccrual } from '../../src/balancer/failure-accrual.js';
+import { CounterCell } from '../../src/telemetry/counter-cells.js';
 
-const noMetrics = { success() {}, failure() {} };
+const noMetrics = { success: new CounterCell({}), failure: new CounterCell({}) };
 const upstream = { connectTimeoutMs: 1000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000 };
 
 function endpoints(...weights: number[]): Endpoint[] {
