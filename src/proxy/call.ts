@@ -431,7 +431,11 @@ function onInboundDrain(this: Tagged<ServerHttp2Stream>): void {
   this[kCall]!.onInboundDrain();
 }
 function onInboundClose(this: Tagged<ServerHttp2Stream>): void {
-  this[kCall]!.onInboundClose();
+  const call = this[kCall];
+  // 'close' is a stream's last event. Unlink so a stream Node keeps a while longer (its handle
+  // lives until its last socket write completes) does not keep the call and the other stream alive.
+  this[kCall] = undefined;
+  call?.onInboundClose();
 }
 function onWantTrailers(this: Tagged<ServerHttp2Stream>): void {
   this[kCall]!.onWantTrailers();
@@ -458,7 +462,9 @@ function onUpError(this: Tagged<ClientHttp2Stream>, error: Error): void {
   this[kCall]!.onUpError(error);
 }
 function onUpClose(this: Tagged<ClientHttp2Stream>): void {
-  this[kCall]!.onUpClose(this);
+  const call = this[kCall];
+  this[kCall] = undefined;
+  call?.onUpClose(this);
 }
 function onDeadline(call: ProxyCall): void {
   call.onDeadline();

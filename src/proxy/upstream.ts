@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
+import { installLeanAsyncResourceBind } from './async-resource-bind.js';
 
 /**
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge). One multiplexed session carries
@@ -28,6 +29,9 @@ export const UPSTREAM_SETTINGS: http2.Settings = {
   initialWindowSize: 1 << 20,
   maxHeaderListSize: 1 << 16,
 };
+
+// Every stream this module opens goes through http2's `request`, which calls AsyncResource.bind.
+installLeanAsyncResourceBind();
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 10_000;
