@@ -48,6 +48,7 @@ const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
 const RESPOND_END = { endStream: true } as const;
 const RESPOND_TRAILERS = { waitForTrailers: true } as const;
 const EMPTY_TRAILERS: OutgoingHttpHeaders = {};
+const RELEASED_HEADERS: IncomingHttpHeaders = Object.freeze({});
 
 /** The plain HTTP status a router error becomes for a request that is not gRPC. */
 const HTTP_FOR_STATUS: Record<number, number> = {
@@ -75,8 +76,10 @@ export class ProxyCall {
   bytesOut = 0;
   attempts = 0;
   readonly startedAt: number;
-  /** The client's address, kept only when an access log wants it. */
+  /** The client's address, `:authority` and `:path`, kept only when an access log wants them. */
   remote: string | undefined;
+  authority: string | undefined;
+  path: string | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
   errorReason: string | undefined;
   /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
@@ -105,7 +108,8 @@ export class ProxyCall {
 
   constructor(
     readonly inbound: Tagged<ServerHttp2Stream>,
-    readonly headers: IncomingHttpHeaders,
+    /** The request headers, forwarded on every attempt; released once an endpoint has answered. */
+    public headers: IncomingHttpHeaders,
     private readonly observer: CallObserver,
   ) {
     this.startedAt = performance.now();
@@ -234,6 +238,8 @@ export class ProxyCall {
     if (up !== this.up || this.done) return;
     this.committed = true;
     this.dropReplay();
+    // No attempt follows an answer; the endpoint's stream keeps its own copy for as long as it lives.
+    this.headers = RELEASED_HEADERS;
     if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
     stripConnectionHeaders(headers);
     const status = headers[':status'];

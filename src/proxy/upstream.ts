@@ -88,7 +88,8 @@ export class SessionPool {
     conn.active++;
     stream[kConn] = conn;
     stream[kPool] = this;
-    stream.once('close', onStreamClose);
+    // 'close' fires once; `on` spares the wrapper state and bound function `once` makes per stream.
+    stream.on('close', onStreamClose);
     return stream;
   }
 

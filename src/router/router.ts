@@ -121,7 +121,11 @@ export class Router implements RouterView, CallObserver {
   route(server: ServerConfig, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const call = new ProxyCall(stream, headers, this);
     this.live.add(call);
-    if (this.accessLog !== undefined) call.remote = stream.session?.socket?.remoteAddress;
+    if (this.accessLog !== undefined) {
+      call.remote = stream.session?.socket?.remoteAddress;
+      call.authority = headers[':authority'];
+      call.path = headers[':path'];
+    }
     if (call.closed) return; // reset before we looked at it
 
     // Loop guard: every router appends itself to `via`; too many hops is a loop, fail fast.
@@ -319,11 +323,10 @@ export class Router implements RouterView, CallObserver {
     const stats = call.stats as RouteStats | undefined;
     if (stats !== undefined) stats.finished(call.status, durationMs, call.bytesIn, call.bytesOut);
     if (this.accessLog !== undefined) {
-      const h = call.headers;
       this.accessLog.write({
         remote: call.remote,
-        authority: h[':authority'] as string | undefined,
-        path: h[':path'] as string | undefined,
+        authority: call.authority,
+        path: call.path,
         service: call.service,
         endpoint: call.endpoint?.key,
         httpStatus: call.httpStatus,
