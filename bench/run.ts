@@ -13,13 +13,17 @@ import { fileURLToPath } from 'node:url';
  * /proc/<pid>/stat (utime+stime) around each run, its RSS sampled from /proc/<pid>/status, and how
  * busy CPU 1 was (so a saturated load-generator core shows) from /proc/stat.
  *
+ * Each unary run is repeated through bench/floor-proxy.ts, the least a node:http2 proxy can do, to
+ * show how much of the cost is Node's http2 layer.
+ *
  * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 6), BENCH_RPS (3000),
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
- * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's V8 flags, e.g. --max-semi-space-size=2; default none).
+ * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
+ * `--max-semi-space-size=2 --single-threaded-gc`; set it to ' ' for Node's defaults).
  */
 const here = dirname(fileURLToPath(import.meta.url));
-/** The router runs as the product does, with Node's defaults; bench/README.md "V8 flags" has the trade-offs. */
-const ROUTER_V8_FLAGS_DEFAULT = '';
+/** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
+const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 6);
 const RPS = Number(process.env['BENCH_RPS'] ?? 3000);
@@ -178,15 +182,19 @@ async function main(): Promise<void> {
   const backend = await startProcess(1, 'backend.js', ['0']);
   const router = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS);
   const rpid = router.child.pid!;
-  const results: Record<string, { direct: number[][]; router: number[][] }> = {};
-  const record = (name: string, kind: 'direct' | 'router', row: number[]) => {
-    results[name] ??= { direct: [], router: [] };
+  // The floor: a minimal node:http2 proxy (bench/floor-proxy.ts) with the router's node flags.
+  const floor = await startProcess(0, 'floor-proxy.js', [String(backend.port)], ROUTER_NODE_FLAGS);
+  const fpid = floor.child.pid!;
+  const results: Record<string, { direct: number[][]; router: number[][]; floor: number[][] }> = {};
+  const record = (name: string, kind: 'direct' | 'router' | 'floor', row: number[]) => {
+    results[name] ??= { direct: [], router: [], floor: [] };
     results[name][kind].push(row);
   };
   let fixedRateRss = 0;
   try {
     // Warm the router (JIT, connections) before measuring.
     await h2load(router.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
+    await h2load(floor.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
     const unary: [string, number, number, number | undefined][] = [
       [`unary 16 streams @${RPS} rps`, 4, 16, RPS],
       [`unary 64 streams @${RPS} rps`, 4, 64, RPS],
@@ -202,6 +210,9 @@ async function main(): Promise<void> {
         if (r.failed > 0) console.error(`${name}: ${r.failed} requests failed through the router`);
         if (rps !== undefined) fixedRateRss = Math.max(fixedRateRss, r.maxRss);
         record(name, 'router', [r.rps, r.p50, r.p99, us / r.done, r.cpu1]);
+        const f0 = cpuTicks(fpid);
+        const f = await h2load(floor.port, c, m, rps, dir, SECONDS);
+        record(name, 'floor', [f.rps, f.p50, f.p99, (((cpuTicks(fpid) - f0) / CLK_TCK) * 1e6) / f.done]);
       }
       for (const size of [1024, 65536]) {
         const name = `ping-pong ${size / 1024} KiB`;
@@ -256,14 +267,16 @@ async function main(): Promise<void> {
     lines.push(`kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}), load and endpoint on CPU 1`);
     lines.push(`node ${process.version}, ${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
     lines.push('');
-    lines.push('| scenario | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | added p50/p99 ms | router CPU µs/req | CPU 1 busy direct/routed |');
-    lines.push('|---|---|---|---|---|---|---|---|');
+    lines.push('| scenario | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | added p50/p99 ms | router CPU µs/req | floor RPS, p50/p99 ms, CPU µs/req | CPU 1 busy direct/routed |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
     for (const [name] of unary) {
       const d = results[name]!.direct;
       const r = results[name]!.router;
+      const f = results[name]!.floor;
       lines.push(
         `| ${name} | ${col(d, 0).toFixed(0)} | ${col(d, 1).toFixed(2)} / ${col(d, 2).toFixed(2)} | ${col(r, 0).toFixed(0)} | ${col(r, 1).toFixed(2)} / ${col(r, 2).toFixed(2)} | ` +
-          `${(col(r, 1) - col(d, 1)).toFixed(2)} / ${(col(r, 2) - col(d, 2)).toFixed(2)} | ${col(r, 3).toFixed(1)} | ${col(d, 4).toFixed(0)} % / ${col(r, 4).toFixed(0)} % |`,
+          `${(col(r, 1) - col(d, 1)).toFixed(2)} / ${(col(r, 2) - col(d, 2)).toFixed(2)} | ${col(r, 3).toFixed(1)} | ` +
+          `${col(f, 0).toFixed(0)}, ${col(f, 1).toFixed(2)} / ${col(f, 2).toFixed(2)}, ${col(f, 3).toFixed(1)} | ${col(d, 4).toFixed(0)} % / ${col(r, 4).toFixed(0)} % |`,
       );
     }
     lines.push('');
@@ -277,12 +290,14 @@ async function main(): Promise<void> {
     }
     lines.push('');
     lines.push(`router RSS under the fixed-rate load (highest 1 s sample): ${fixedRateRss.toFixed(1)} MB; peak RSS (VmHWM, closed loop and streaming included): ${peak.toFixed(1)} MB`);
+    lines.push(`floor proxy (bench/floor-proxy.ts, same node flags) RSS at the end: ${rssMb(fpid).toFixed(1)} MB`);
     if (soak) lines.push(soak);
     if (idle) lines.push(idle);
     lines.push(`router check: ${check}`);
     console.log(lines.join('\n'));
   } finally {
     router.child.kill('SIGTERM');
+    floor.child.kill('SIGTERM');
     backend.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
