@@ -1,5 +1,6 @@
 import { Counter, type CounterConfiguration } from 'prom-client';
-import { LabelSet, type Labels } from './label-set.js';
+import type { Labels } from './label-set.js';
+import { CellTable } from './cell-table.js';
 
 /** One counter series as a plain number: the hot path adds to `value` and does nothing else. */
 export class CounterCell {
@@ -22,9 +23,7 @@ export class CounterCell {
  * call happens once per series per scrape. Direct `inc(labels, n)` calls still work and add up.
  */
 export class CellCounter<T extends string> extends Counter<T> {
-  readonly #cells = new Map<string, CounterCell>();
-  readonly #family: string;
-  readonly #labelNames: readonly T[];
+  readonly #cells: CellTable<T, CounterCell>;
 
   constructor(config: CounterConfiguration<T>) {
     const own = config.collect;
@@ -35,16 +34,12 @@ export class CellCounter<T extends string> extends Counter<T> {
         return own?.call(this);
       },
     });
-    this.#family = config.name;
-    this.#labelNames = config.labelNames ?? [];
+    this.#cells = new CellTable(config.name, config.labelNames ?? [], (labels) => new CounterCell(labels));
   }
 
   /** The cell of one label set (the same cell for the same values); resolve once, bump per stream. */
   cell(labels: Labels<T>): CounterCell {
-    const set = LabelSet.of(this.#family, this.#labelNames, labels);
-    let c = this.#cells.get(set.key);
-    if (c === undefined) this.#cells.set(set.key, (c = new CounterCell(set.labels)));
-    return c;
+    return this.#cells.cell(labels);
   }
 
   #publish(): void {

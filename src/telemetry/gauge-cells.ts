@@ -1,5 +1,6 @@
 import { Gauge, type GaugeConfiguration } from 'prom-client';
-import { LabelSet, type Labels } from './label-set.js';
+import type { Labels } from './label-set.js';
+import { CellTable } from './cell-table.js';
 
 /** One gauge series as a plain number: the hot path adds to or subtracts from `value`, nothing else. */
 export class GaugeCell {
@@ -25,9 +26,7 @@ export class GaugeCell {
  * being absent after its streams finished between two scrapes).
  */
 export class CellGauge<T extends string> extends Gauge<T> {
-  readonly #cells = new Map<string, GaugeCell>();
-  readonly #family: string;
-  readonly #labelNames: readonly T[];
+  readonly #cells: CellTable<T, GaugeCell>;
 
   constructor(config: GaugeConfiguration<T>) {
     const own = config.collect;
@@ -38,16 +37,12 @@ export class CellGauge<T extends string> extends Gauge<T> {
         return own?.call(this);
       },
     });
-    this.#family = config.name;
-    this.#labelNames = config.labelNames ?? [];
+    this.#cells = new CellTable(config.name, config.labelNames ?? [], (labels) => new GaugeCell(labels));
   }
 
   /** The cell of one label set (the same cell for the same values); resolve once, bump per stream. */
   cell(labels: Labels<T>): GaugeCell {
-    const set = LabelSet.of(this.#family, this.#labelNames, labels);
-    let c = this.#cells.get(set.key);
-    if (c === undefined) this.#cells.set(set.key, (c = new GaugeCell(set.labels)));
-    return c;
+    return this.#cells.cell(labels);
   }
 
   #publish(): void {

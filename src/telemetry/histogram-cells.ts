@@ -1,5 +1,6 @@
 import { Histogram, register as globalRegistry, type HistogramConfiguration, type Registry } from 'prom-client';
-import { LabelSet, type Labels } from './label-set.js';
+import type { Labels } from './label-set.js';
+import { CellTable } from './cell-table.js';
 
 /**
  * One histogram series as plain numbers: a count per bucket (not cumulative; the last slot is
@@ -47,10 +48,7 @@ interface SeriesValue {
  * this one, so `/metrics`, `getMetricsAsJSON()` and `requestDuration.get()` all see the same.
  */
 export class CellHistogram<T extends string> extends Histogram<T> {
-  readonly #cells = new Map<string, HistogramCell>();
-  readonly #family: string;
-  readonly #labelNames: readonly T[];
-  readonly #bounds: readonly number[];
+  readonly #cells: CellTable<T, HistogramCell>;
 
   constructor(config: HistogramConfiguration<T>) {
     const buckets = config.buckets;
@@ -59,9 +57,8 @@ export class CellHistogram<T extends string> extends Histogram<T> {
       if (!(buckets[i]! > buckets[i - 1]!)) throw new Error(`metric ${config.name}: bucket bounds must increase (${buckets[i - 1]} then ${buckets[i]})`);
     }
     super({ ...config, registers: [] });
-    this.#family = config.name;
-    this.#labelNames = config.labelNames ?? [];
-    this.#bounds = Object.freeze([...buckets]);
+    const bounds = Object.freeze([...buckets]);
+    this.#cells = new CellTable(config.name, config.labelNames ?? [], (labels) => new HistogramCell(labels, bounds));
     const exporter = new HistogramExporter(this, config.name, config.help, config.aggregator ?? 'sum');
     // The registry's typings list only its own classes; it reads any object with name, help, type and get().
     for (const r of (config.registers ?? [globalRegistry]) as Registry[]) r.registerMetric(exporter as unknown as Histogram<string>);
@@ -69,10 +66,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
 
   /** The cell of one label set (the same cell for the same values); resolve once, observe per stream. */
   cell(labels: Labels<T>): HistogramCell {
-    const set = LabelSet.of(this.#family, this.#labelNames, labels);
-    let c = this.#cells.get(set.key);
-    if (c === undefined) this.#cells.set(set.key, (c = new HistogramCell(set.labels, this.#bounds)));
-    return c;
+    return this.#cells.cell(labels);
   }
 
   override async get(): Promise<Awaited<ReturnType<Histogram<T>['get']>>> {
@@ -91,7 +85,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
             if (same !== undefined) same.value += v.value;
             else values.push(v);
           };
-    const name = this.#family;
+    const name = this.#cells.family;
     for (const c of this.#cells.values()) {
       // A cell nothing observed yet has no series, as a child nothing observed has none.
       if (c.count === 0) continue;
@@ -110,7 +104,7 @@ export class CellHistogram<T extends string> extends Histogram<T> {
 
   #seriesKey(metricName: string | undefined, labels: Labels<string>): string {
     const parts: unknown[] = [metricName, labels.le === undefined ? null : String(labels.le)];
-    for (const n of this.#labelNames) parts.push(labels[n] === undefined ? null : String(labels[n]));
+    for (const n of this.#cells.labelNames) parts.push(labels[n] === undefined ? null : String(labels[n]));
     return JSON.stringify(parts);
   }
 
