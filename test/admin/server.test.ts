@@ -10,6 +10,7 @@ import { NameInterpreter, delegate, parseDtab, parsePath } from '../../src/dtab/
 import { Neg, type NameTree } from '../../src/dtab/nametree.js';
 import type { Name } from '../../src/dtab/name.js';
 import { constant, ok } from '../../src/util/activity.js';
+import { parsePrometheus } from '../telemetry/prometheus-text.js';
 
 /**
  * The admin over real HTTP on 127.0.0.1. Routers are seen only through the RouterView contract; here
@@ -95,27 +96,6 @@ async function withAdmin(
 async function get(url: string, init?: RequestInit): Promise<{ status: number; text: string; type: string }> {
   const res = await fetch(url, init);
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
-}
-
-/** Prometheus text exposition parsed back: family types and every sample. */
-function parsePrometheus(text: string) {
-  const types = new Map<string, string>();
-  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const typeLine = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (typeLine) {
-      types.set(typeLine[1]!, typeLine[2]!);
-      continue;
-    }
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return { types, samples };
 }
 
 function recordTraffic(metrics: Metrics, n: { ok: number; unavailable: number }) {
