@@ -42,6 +42,13 @@ type Tagged<S> = S & { [kCall]?: ProxyCall };
 
 /** Request bytes kept for a transparent retry; a longer request is not retried. */
 const REPLAY_LIMIT = 64 * 1024;
+/**
+ * Bytes one direction of a stream may hold queued (written, not yet sent) before the router stops
+ * reading its source. Pausing at the first `false` from write() (Node's 16 KiB high-water mark)
+ * stopped and restarted the source for every 16 KiB frame of a large message. The bound stays of
+ * the same order as the 1 MiB HTTP/2 window each stream already grants its sender.
+ */
+const QUEUE_LIMIT = 256 * 1024;
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = constants;
 const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
 
@@ -209,7 +216,7 @@ export class ProxyCall {
       else (this.replay ??= []).push(chunk);
     }
     const up = this.up;
-    if (up !== undefined && !up.write(chunk)) {
+    if (up !== undefined && !up.write(chunk) && up.writableLength >= QUEUE_LIMIT) {
       // Backpressure: stop reading the client (Node stops granting it window) until the endpoint drains.
       this.inbound.pause();
       if (!this.upDrainArmed) {
@@ -259,7 +266,7 @@ export class ProxyCall {
 
   /** @internal */ onUpData(up: ClientHttp2Stream, chunk: Buffer): void {
     this.bytesOut += chunk.length;
-    if (!this.inbound.write(chunk)) {
+    if (!this.inbound.write(chunk) && this.inbound.writableLength >= QUEUE_LIMIT) {
       up.pause();
       if (!this.inboundDrainArmed) {
         this.inboundDrainArmed = true;
