@@ -400,7 +400,9 @@ export class ProxyCall {
     const up = this.up;
     if (up !== undefined) {
       this.up = undefined;
-      if (this.endpoint && this.target) this.target.ended(this.endpoint, -1, 0);
+      // The router cancelled this attempt (deadline, shutdown); the endpoint did not fail, so it is
+      // reported as a cancel, which the client keeps out of failure accrual, not as a transport failure.
+      if (this.endpoint && this.target) this.target.ended(this.endpoint, Status.CANCELLED, 0);
       if (!up.closed) up.close(NGHTTP2_CANCEL);
     }
     this.dropReplay();

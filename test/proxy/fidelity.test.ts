@@ -171,6 +171,7 @@ test('grpc-timeout: the remaining budget is forwarded', async () => {
 
 test('grpc-timeout: the router answers DEADLINE_EXCEEDED and cancels upstream when it expires', async () => {
   const cancelledBefore = backend.cancelled;
+  const failuresBefore = proxy.client.endpoints[0]!.failures;
   const t0 = Date.now();
   // A raw request with a grpc-timeout the client itself does not enforce.
   const r = await raw(
@@ -182,6 +183,8 @@ test('grpc-timeout: the router answers DEADLINE_EXCEEDED and cancels upstream wh
   assert.equal(r.headers['grpc-status'] ?? r.trailers?.['grpc-status'], '4');
   for (let i = 0; i < 50 && backend.cancelled === cancelledBefore; i++) await new Promise((res) => setTimeout(res, 20));
   assert.ok(backend.cancelled > cancelledBefore, 'backend saw the cancellation');
+  // The router's own deadline is not the endpoint's failure: failure accrual never hears of it.
+  assert.equal(proxy.client.endpoints[0]!.failures, failuresBefore);
 });
 
 test('client cancellation reaches the endpoint', async () => {
