@@ -1,4 +1,5 @@
 import type { FailureAccrualConfig } from '../config/types.js';
+import { Backoff } from '../util/backoff.js';
 
 /**
  * Finagle's consecutive-failures accrual: after `failures` failures in a row an endpoint is ejected
@@ -8,10 +9,13 @@ import type { FailureAccrualConfig } from '../config/types.js';
  */
 export class FailureAccrual {
   private consecutive = 0;
-  private ejections = 0;
   private until = 0;
+  /** Its step count is the number of ejections since the last success. */
+  private readonly backoff: Backoff | undefined;
 
-  constructor(private readonly config: FailureAccrualConfig) {}
+  constructor(private readonly config: FailureAccrualConfig) {
+    if (config.kind !== 'none') this.backoff = new Backoff(config.backoff.minMs, config.backoff.maxMs);
+  }
 
   /** True while ejected. */
   get ejected(): boolean {
@@ -24,22 +28,20 @@ export class FailureAccrual {
 
   success(): void {
     this.consecutive = 0;
-    this.ejections = 0;
+    this.backoff?.reset();
     this.until = 0;
   }
 
   /** Record a failure; true when it ejects the endpoint now. */
   failure(): boolean {
     const c = this.config;
-    if (c.kind === 'none') return false;
+    const backoff = this.backoff;
+    if (c.kind === 'none' || backoff === undefined) return false;
     this.consecutive++;
-    const probing = this.ejections > 0 && !this.ejected;
+    const probing = backoff.failures > 0 && !this.ejected;
     if (this.consecutive < c.failures && !probing) return false;
     if (this.ejected) return false;
-    const { minMs, maxMs } = c.backoff;
-    const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(this.ejections, 20));
-    this.ejections++;
-    this.until = Date.now() + ceiling / 2 + Math.random() * (ceiling / 2);
+    this.until = Date.now() + backoff.next();
     return true;
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../util/log.js';
 import type { Path } from '../dtab/path.js';
 import type { DnsResolverOptions } from './dns-resolver.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../util/backoff.js';
 import { LiveName, namesReadiness, type NameSource } from './live-name.js';
 import type { Namer, NamerReadiness } from './namer.js';
 import type { Activity } from '../util/activity.js';

@@ -2,6 +2,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import { installLeanAsyncResourceBind } from './async-resource-bind.js';
+import { Backoff } from '../util/backoff.js';
 
 /**
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge). One multiplexed session carries
@@ -52,7 +53,7 @@ type PooledStream = ClientHttp2Stream & { [kConn]?: Conn; [kPool]?: SessionPool 
 
 export class SessionPool {
   private conns: Conn[] = [];
-  private connectFailures = 0;
+  private readonly connectBackoff = new Backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS);
   private backoffUntil = 0;
   private closing = false;
   /** Last connect error, for snapshots. */
@@ -103,7 +104,7 @@ export class SessionPool {
       const max = c.connected ? s.remoteSettings.maxConcurrentStreams ?? 0xffffffff : 100;
       if (c.active < max) return c;
     }
-    if (conns.length === 0 && this.backoffUntil > Date.now()) {
+    if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
     }
     return this.connect();
@@ -137,7 +138,7 @@ export class SessionPool {
 
   /** @internal */ connected(conn: Conn): void {
     conn.connected = true;
-    this.connectFailures = 0;
+    this.connectBackoff.reset();
     this.backoffUntil = 0;
     this.lastError = undefined;
     this.options.onConnect?.(true);
@@ -154,10 +155,8 @@ export class SessionPool {
     if (!conn.connected && !conn.failed) {
       conn.failed = true;
       this.lastError = error.message;
-      this.connectFailures++;
-      const ceiling = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** Math.min(this.connectFailures - 1, 16));
       // Equal jitter: half fixed, half random, so reconnects of many routers spread out.
-      this.backoffUntil = Date.now() + ceiling / 2 + Math.random() * (ceiling / 2);
+      this.backoffUntil = Date.now() + this.connectBackoff.next();
       this.options.onConnect?.(false);
     }
   }

@@ -1,5 +1,5 @@
 import type { Logger } from '../../util/log.js';
-import { Backoff } from '../backoff.js';
+import { Backoff } from '../../util/backoff.js';
 import type { KubeConnection } from './connection.js';
 
 /**

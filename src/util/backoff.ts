@@ -1,6 +1,7 @@
 /**
- * Jittered exponential backoff ("full jitter" between half and all of the current step), so that
- * many routers reconnecting to a restarted API server do not arrive in lock-step.
+ * Jittered exponential backoff ("equal jitter": between half and all of the current step), so that
+ * many routers reconnecting to a restarted API server or endpoint do not arrive in lock-step. The
+ * namers' watches and DNS refreshes, endpoint connects and failure-accrual ejections all use it.
  */
 export class Backoff {
   private attempt = 0;
