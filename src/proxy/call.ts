@@ -1,5 +1,5 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, UpstreamUnavailable } from './upstream.js';
+import { SessionPool, UpstreamUnavailable, onConnectedSession } from './upstream.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
 import { stripConnectionHeaders } from './headers.js';
 
@@ -165,12 +165,10 @@ export class ProxyCall {
       }
       this.attempts++;
       this.endpoint = endpoint;
-      if (this.deadline !== 0) {
-        // Forward what is left of the budget, not what the client first asked for (within a
-        // millisecond of arrival the client's own header already says that).
-        const now = performance.now();
-        if (now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
-      }
+      const now = performance.now();
+      // Forward what is left of the budget, not what the client first asked for (within a
+      // millisecond of arrival the client's own header already says that).
+      if (this.deadline !== 0 && now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
       let up: Tagged<ClientHttp2Stream>;
       try {
         up = endpoint.pool.request(this.headers as OutgoingHttpHeaders);
@@ -188,10 +186,10 @@ export class ProxyCall {
       target.began(endpoint);
       this.up = up;
       this.upFailure = undefined;
-      this.upStartedAt = performance.now();
+      this.upStartedAt = now;
       this.upLatency = 0;
-      // A stream that waits for a connect would charge the connect to the endpoint's latency.
-      this.upWarm = endpoint.pool.state === 'connected';
+      // A stream that waits for its connection's connect would charge the connect to the endpoint's latency.
+      this.upWarm = onConnectedSession(up);
       up[kCall] = this;
       up.on('response', onUpResponse);
       up.on('data', onUpData);

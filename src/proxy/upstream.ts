@@ -201,6 +201,11 @@ export class SessionPool {
   }
 }
 
+/** True when `stream` went out on a session that was already connected (not one still connecting). */
+export function onConnectedSession(stream: ClientHttp2Stream): boolean {
+  return (stream as PooledStream)[kConn]?.connected === true;
+}
+
 function onStreamClose(this: PooledStream): void {
   const conn = this[kConn];
   if (conn) conn.active--;
