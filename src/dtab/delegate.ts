@@ -52,7 +52,7 @@ export class DelegateTimeoutError extends Error {
   }
 }
 
-/** More than 100 rewrites while delegating. */
+/** More rewrites while delegating than the interpreter allows when binding (its `maxDepth`, default 100). */
 export class DelegateDepthError extends Error {
   override readonly name = 'DelegateDepthError';
   constructor() {
@@ -60,7 +60,6 @@ export class DelegateDepthError extends Error {
   }
 }
 
-const MAX_DEPTH = 100;
 const FAIL_PREFIX = Path.of('$', 'fail');
 
 // ---- The delegation tree (Linkerd's DelegateTree) --------------------------------------------
@@ -103,7 +102,8 @@ class Delegation {
   ) {}
 
   async bind(tree: DTree, depth: number): Promise<DTree> {
-    if (depth > MAX_DEPTH) throw new DelegateDepthError();
+    // The same limit binding uses, so the delegator never explains a name the router would refuse (or the reverse).
+    if (depth > this.interpreter.maxDepth) throw new DelegateDepthError();
     switch (tree.kind) {
       case 'leaf':
         if (tree.value.kind === 'bound') return tree;
