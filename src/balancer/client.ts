@@ -195,12 +195,6 @@ export class Client implements CallTarget<Endpoint> {
     return s;
   }
 
-  /** GOAWAY every endpoint's sessions (in-flight streams may finish). */
-  goaway(): void {
-    for (const e of this.active) e.pool.close();
-    for (const e of this.draining) e.pool.close();
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -33,7 +33,6 @@ export interface DtabFileOptions {
  */
 export class DtabFile {
   readonly dtab: Var<Dtab>;
-  private fileDtab = Dtab.empty;
   private fileText = '';
   /** The last text read, good or bad: an unchanged file is not parsed or reported again. */
   private lastSeen: string | undefined;
@@ -89,11 +88,6 @@ export class DtabFile {
     return { base: this.options.baseText, file, effective: this.dtab.sample.show() };
   }
 
-  /** Wait until any reload in progress (and one more, if the file changed meanwhile) has finished. */
-  async settled(): Promise<void> {
-    while (this.reading) await this.reading;
-  }
-
   private schedule(): void {
     // Editors and the kubelet touch several names in a burst; read once it has settled.
     if (this.debounce) clearTimeout(this.debounce);
@@ -147,7 +141,6 @@ export class DtabFile {
       if (this.started) log.error(`${err.format(path)} (keeping the last good dtab)`, { file: path, router });
       return;
     }
-    this.fileDtab = parsed;
     this.fileText = text;
     this.lastError = undefined;
     this.lastReload = new Date().toISOString();

@@ -19,11 +19,3 @@ export function parseDuration(input: string | number): number | undefined {
   }
   return Math.round(total);
 }
-
-/** `5000` → `5s`, `1500` → `1500ms`: the inverse, for messages and help text. */
-export function showDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

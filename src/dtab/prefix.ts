@@ -19,11 +19,6 @@ export class Prefix {
     return new Prefix(elems);
   }
 
-  /** The prefix matching exactly the segments of `path`. */
-  static fromPath(path: Path): Prefix {
-    return path.isEmpty ? Prefix.empty : new Prefix(path.segments);
-  }
-
   get size(): number {
     return this.elems.length;
   }

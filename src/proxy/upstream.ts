@@ -21,11 +21,9 @@ export interface UpstreamOptions {
 }
 
 /** Thrown by `request` when no session can carry the stream now (nothing was sent). */
-export class UpstreamUnavailable extends Error {
-  readonly unprocessed = true;
-}
+export class UpstreamUnavailable extends Error {}
 
-export const UPSTREAM_SETTINGS: http2.Settings = {
+const UPSTREAM_SETTINGS: http2.Settings = {
   enablePush: false,
   initialWindowSize: 1 << 20,
   maxHeaderListSize: 1 << 16,
@@ -179,13 +177,6 @@ export class SessionPool {
       conn.session.removeListener('close', onSessionClose);
       conn.session.once('close', () => conn.pinger && clearInterval(conn.pinger));
     }
-  }
-
-  /** Streams open on this endpoint's sessions. */
-  get activeStreams(): number {
-    let n = 0;
-    for (const c of this.conns) n += c.active;
-    return n;
   }
 
   /** GOAWAY every session: in-flight streams finish, new requests are refused. */

@@ -291,9 +291,8 @@ export class Router implements RouterView, CallObserver {
     let s = byService.get(service);
     if (s === undefined) {
       const label = byService.size < MAX_SERVICES ? service : OVERFLOW_SERVICE;
-      s = byService.get(label) ?? new RouteStats(this.deps.metrics, this.label, label, client.id);
-      byService.set(label, s);
-      if (label !== service) return s;
+      s = byService.get(label);
+      if (s === undefined) byService.set(label, (s = new RouteStats(this.deps.metrics, this.label, label, client.id)));
     }
     return s;
   }
