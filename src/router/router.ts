@@ -36,6 +36,14 @@ export interface RouterDeps {
 
 type BoundTree = NameTree<BoundName>;
 
+/** A bound id's balancer client, the bound names it follows (the last one checked first), its stats per logical name. */
+interface ClientRecord {
+  readonly client: Client;
+  last: BoundName;
+  readonly followed: WeakSet<BoundName>;
+  readonly byService: Map<string, RouteStats>;
+}
+
 const VIA = 'h2 kube-grpc-router';
 /** Logical names remembered for the admin view, and metric series per client: bounded, since names come from clients. */
 const MAX_SERVICES = 1000;
@@ -56,12 +64,10 @@ export class Router implements RouterView, CallObserver {
   private readonly servers: H2Server[] = [];
   private readonly identifier: IdentifierChain;
   private readonly bindings: BindingCache;
-  private readonly clients = new Map<string, Client>();
-  /** Per client: the bound-name objects it has followed (a new one after a re-bind moves it). */
-  private readonly followed = new WeakMap<Client, WeakSet<BoundName>>();
+  /** Per bound id: its balancer client, the bound names it follows, its stats per logical name. */
+  private readonly clients = new Map<string, ClientRecord>();
   /** Logical names seen (for the admin's services list), with the local dtab they came with. */
   private readonly services = new Map<string, Path>();
-  private readonly stats = new Map<Client, Map<string, RouteStats>>();
   private readonly localDtabs = new Memo<Dtab | DtabSyntaxError>(256);
   private readonly live = new Set<ProxyCall>();
   private readonly errors: Record<Reason, { inc(): void }>;
@@ -214,7 +220,8 @@ export class Router implements RouterView, CallObserver {
       this.reject(call, Status.UNAVAILABLE, `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`, 'no route');
       return;
     }
-    const client = this.clientFor(bound);
+    const record = this.clientFor(bound);
+    const client = record.client;
     if (client.endpoints.length === 0) {
       const a = bound.addr.sample;
       if (a.type === 'pending' && !waited) {
@@ -242,7 +249,7 @@ export class Router implements RouterView, CallObserver {
     headers['l5d-dst-service'] = call.service;
     headers['l5d-dst-client'] = client.id;
     if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
-    call.stats = this.statsFor(client, call.service);
+    call.stats = this.statsFor(record, call.service);
     client.lastUsed = this.tick;
     call.dispatch(client);
   }
@@ -267,32 +274,33 @@ export class Router implements RouterView, CallObserver {
     return this.localDtabs.set(key, out);
   }
 
-  private clientFor(bound: BoundName): Client {
+  private clientFor(bound: BoundName): ClientRecord {
     const id = bound.id.show();
-    let client = this.clients.get(id);
-    if (client === undefined) {
-      client = new Client(bound, this.config.client, this.deps.metrics, this.label);
-      this.clients.set(id, client);
-      this.followed.set(client, new WeakSet([bound]));
-      return client;
+    let record = this.clients.get(id);
+    if (record === undefined) {
+      const client = new Client(bound, this.config.client, this.deps.metrics, this.label);
+      record = { client, last: bound, followed: new WeakSet([bound]), byService: new Map() };
+      this.clients.set(id, record);
+      return record;
     }
-    const seen = this.followed.get(client)!;
-    if (!seen.has(bound)) {
-      // A re-bind (dtab or namer change) produced a new bound name for this id: follow its addresses.
-      seen.add(bound);
-      client.follow(bound);
+    if (record.last !== bound) {
+      record.last = bound;
+      if (!record.followed.has(bound)) {
+        // A re-bind (dtab or namer change) produced a new bound name for this id: follow its addresses.
+        record.followed.add(bound);
+        record.client.follow(bound);
+      }
     }
-    return client;
+    return record;
   }
 
-  private statsFor(client: Client, service: string): RouteStats {
-    let byService = this.stats.get(client);
-    if (byService === undefined) this.stats.set(client, (byService = new Map()));
+  private statsFor(record: ClientRecord, service: string): RouteStats {
+    const byService = record.byService;
     let s = byService.get(service);
     if (s === undefined) {
       const label = byService.size < MAX_SERVICES ? service : OVERFLOW_SERVICE;
       s = byService.get(label);
-      if (s === undefined) byService.set(label, (s = new RouteStats(this.deps.metrics, this.label, label, client.id)));
+      if (s === undefined) byService.set(label, (s = new RouteStats(this.deps.metrics, this.label, label, record.client.id)));
     }
     return s;
   }
@@ -301,11 +309,10 @@ export class Router implements RouterView, CallObserver {
   private sweepClients(): void {
     this.tick++;
     const idleTicks = Math.ceil(CLIENT_IDLE_MS / SWEEP_MS);
-    for (const [id, client] of this.clients) {
+    for (const [id, { client }] of this.clients) {
       if (client.inFlight === 0 && this.tick - client.lastUsed > idleTicks) {
         client.close();
         this.clients.delete(id);
-        this.stats.delete(client);
       }
     }
   }
@@ -353,7 +360,7 @@ export class Router implements RouterView, CallObserver {
       servers: this.servers.map((s) => s.bound ?? { ip: s.config.ip, port: s.config.port }),
       dtab,
       services,
-      clients: [...this.clients.values()].map((c) => c.snapshot()),
+      clients: [...this.clients.values()].map((r) => r.client.snapshot()),
     };
   }
 
@@ -393,7 +400,7 @@ export class Router implements RouterView, CallObserver {
     this.closed = true;
     this.draining = true;
     clearInterval(this.sweeper);
-    for (const c of this.clients.values()) c.close();
+    for (const r of this.clients.values()) r.client.close();
     this.bindings.close();
     await Promise.all(this.servers.map((s) => s.close()));
     await this.accessLog?.close();
