@@ -1,5 +1,5 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, UpstreamUnavailable, onConnectedSession } from './upstream.js';
+import { SessionPool, UpstreamUnavailable, connectionLost, onConnectedSession } from './upstream.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
 import { stripConnectionHeaders } from './headers.js';
 
@@ -282,6 +282,9 @@ export class ProxyCall {
 
   /** @internal */ onUpEnd(up: ClientHttp2Stream): void {
     if (up !== this.up || this.done) return;
+    // Node also ends the readable side of a stream it closes for a reset or a lost connection;
+    // that is no answer to pass on: onUpClose says what happened.
+    if (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR) return;
     if (this.inbound.headersSent && !this.inbound.writableEnded) {
       // A response without trailers (not gRPC) still ends; sendTrailers({}) becomes an empty DATA+END_STREAM.
       if (this.trailers === undefined) this.trailers = EMPTY_TRAILERS;
@@ -311,23 +314,26 @@ export class ProxyCall {
     }
     target.ended(endpoint, -1, latency);
     const failure = this.upFailure;
-    const connectionLost = failure !== undefined && (failure as { code?: string }).code !== 'ERR_HTTP2_STREAM_ERROR';
+    // A connection that went away is UNAVAILABLE however it closed: with a socket error, or cleanly
+    // (FIN), after which Node ends its streams with a CANCEL that is no reset by the endpoint.
+    const lost = (failure !== undefined && (failure as { code?: string }).code !== 'ERR_HTTP2_STREAM_ERROR') || connectionLost(up);
+    const why = failure ? ((failure as { cause?: Error }).cause?.message ?? failure.message) : 'connection closed';
     if (!this.committed) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
       // last id) or when the stream never got an id (the connect failed before it could be sent).
+      // A stream lost with its connection may have been processed, so it is not replayed.
       const unprocessed = code === NGHTTP2_REFUSED_STREAM || up.id === undefined;
       if (unprocessed && this.replayable && this.attempts < target.maxAttempts) {
         this.attempt(endpoint);
         return;
       }
-      if (up.id === undefined || connectionLost) {
-        const why = failure ? ((failure as { cause?: Error }).cause?.message ?? failure.message) : 'connection closed';
+      if (up.id === undefined) {
         this.fail(Status.UNAVAILABLE, `endpoint ${endpoint.key} of ${target.id} failed: ${why}`, 'endpoint');
         return;
       }
     }
-    if (connectionLost) {
-      this.fail(Status.UNAVAILABLE, `connection to ${endpoint.key} of ${target.id} lost: ${failure.message}`, 'endpoint');
+    if (lost) {
+      this.fail(Status.UNAVAILABLE, `connection to ${endpoint.key} of ${target.id} lost: ${why}`, 'endpoint');
     } else if (code === NGHTTP2_NO_ERROR) {
       this.fail(Status.INTERNAL, `endpoint ${endpoint.key} ended the stream without a gRPC status`, 'endpoint');
     } else {

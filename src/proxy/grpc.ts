@@ -116,7 +116,7 @@ export function statusForReset(code: number): number {
   switch (code) {
     case 7: // REFUSED_STREAM: nothing processed
       return Status.UNAVAILABLE;
-    case 8: // CANCEL
+    case 8: // CANCEL: a reset the endpoint sent (the caller maps a lost connection to UNAVAILABLE first)
       return Status.CANCELLED;
     case 3: // FLOW_CONTROL_ERROR (grpc-go)
     case 11: // ENHANCE_YOUR_CALM

@@ -40,6 +40,8 @@ interface Conn {
   active: number;
   connected: boolean;
   failed: boolean;
+  /** Its TCP connection has closed (see `connectionLost`). */
+  lost: boolean;
   pinger: NodeJS.Timeout | undefined;
 }
 
@@ -48,6 +50,7 @@ const kPool = Symbol('pool');
 
 type PooledSession = ClientHttp2Session & { [kConn]?: Conn; [kPool]?: SessionPool };
 type PooledStream = ClientHttp2Stream & { [kConn]?: Conn; [kPool]?: SessionPool };
+type PooledSocket = net.Socket & { [kConn]?: Conn };
 
 export class SessionPool {
   private conns: Conn[] = [];
@@ -111,12 +114,16 @@ export class SessionPool {
   private connect(): Conn {
     const { host, port } = this;
     const authority = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+    const socket: PooledSocket = net.connect({ host, port, noDelay: true });
+    // Listening before http2 does, so the mark is there by the time it closes the socket's streams.
+    socket.once('close', onSocketClose);
     const session = http2.connect(authority, {
       settings: UPSTREAM_SETTINGS,
       maxSessionMemory: 64,
-      createConnection: () => net.connect({ host, port, noDelay: true }),
+      createConnection: () => socket,
     }) as PooledSession;
-    const conn: Conn = { session, active: 0, connected: false, failed: false, pinger: undefined };
+    const conn: Conn = { session, active: 0, connected: false, failed: false, lost: false, pinger: undefined };
+    socket[kConn] = conn;
     session[kConn] = conn;
     session[kPool] = this;
     this.conns.push(conn);
@@ -195,6 +202,21 @@ export class SessionPool {
 /** True when `stream` went out on a session that was already connected (not one still connecting). */
 export function onConnectedSession(stream: ClientHttp2Stream): boolean {
   return (stream as PooledStream)[kConn]?.connected === true;
+}
+
+/**
+ * True when `stream`'s connection has closed. When a connection ends without a socket error (the
+ * endpoint's FIN, as after a `kill -9`), Node closes its open streams with CANCEL and reports no
+ * error, exactly as if the endpoint had sent RST_STREAM CANCEL; only this tells the two apart
+ * (grpc-js does the same with its "Connection dropped" flag).
+ */
+export function connectionLost(stream: ClientHttp2Stream): boolean {
+  return (stream as PooledStream)[kConn]?.lost === true;
+}
+
+function onSocketClose(this: PooledSocket): void {
+  const conn = this[kConn];
+  if (conn) conn.lost = true;
 }
 
 function onStreamClose(this: PooledStream): void {

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ProxyHarness, addr } from './harness.js';
 import { startRawBackend, answerOk, startGoawayBackend } from '../fixtures/grpc/raw-backend.js';
 import { startTestServer, testClient, unary, type Resp } from '../fixtures/grpc/test-service.js';
+import { spawnHoldingServer } from '../fixtures/grpc/child-server.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
 
@@ -166,6 +167,43 @@ test('a backend killed mid-stream fails only its own streams', async () => {
     client.close();
     await proxy.close();
     await b.close();
+  }
+});
+
+test('an endpoint process killed with SIGKILL (its connection closes with FIN) fails its calls UNAVAILABLE, not CANCELLED', { timeout: 30_000 }, async () => {
+  const endpoint = await spawnHoldingServer();
+  const proxy = await new ProxyHarness(addr(endpoint.port)).start();
+  const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  const where = `127\\.0\\.0\\.1:${endpoint.port}`;
+  try {
+    // A unary the endpoint never answers (nothing committed to the client yet)…
+    const unaryArrived = endpoint.arrived('Unary');
+    const held = unary(client, { message: 'held' }, { deadlineMs: 20_000 });
+    await unaryArrived;
+    // …and a server stream whose response headers went out, then nothing more (committed).
+    const streamArrived = endpoint.arrived('ServerStream');
+    const stream = client.ServerStream({}, new grpc.Metadata(), { deadline: Date.now() + 20_000 });
+    const streamStatus = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+    stream.on('error', () => {});
+    await Promise.all([streamArrived, new Promise((resolve) => stream.once('metadata', resolve))]);
+    // Every request byte was read (see the fixture), so the kernel closes the connection with FIN.
+    await endpoint.kill();
+
+    const [u, s] = await Promise.all([held, streamStatus]);
+    assert.equal(u.error?.code, grpc.status.UNAVAILABLE, `unary: ${grpc.status[u.error?.code ?? 0]}: ${u.error?.details}`);
+    assert.match(u.error!.details, new RegExp(`${where}.*connection closed`));
+    assert.match(String(u.status!.metadata.get('l5d-err')[0]), new RegExp(where), 'the router says it answered');
+    assert.equal(s.code, grpc.status.UNAVAILABLE, `stream: ${grpc.status[s.code]}: ${s.details}`);
+    assert.match(s.details, new RegExp(`${where}.*connection closed`));
+    // The endpoint may have processed both: neither is replayed. Both count against the endpoint.
+    assert.deepEqual(proxy.finishedCalls.map((c) => c.attempts), [1, 1]);
+    const ep = proxy.client.snapshot().endpoints[0]!;
+    assert.equal(ep.failures, 2);
+    assert.equal(ep.inFlight, 0);
+  } finally {
+    client.close();
+    await proxy.close();
+    await endpoint.kill();
   }
 });
 
