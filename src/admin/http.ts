@@ -30,23 +30,42 @@ export function sendBody(res: ServerResponse, status: number, contentType: strin
   res.end(buf);
 }
 
-/** The request body as text, refusing anything larger than `limit` bytes (admin bodies are tiny). */
-export function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
+const MIB = 1 << 20;
+
+/** The most an admin request body may carry: the bodies it takes are a few hundred bytes of JSON or form. */
+export const BODY_LIMIT = MIB;
+
+/**
+ * The request body as text. A body over `limit` bytes, announced by Content-Length or found while
+ * reading a chunked one, rejects at once with a 413 carrying `Connection: close`. The socket is left
+ * up so that answer reaches the client (destroying it here lost the answer: the client saw a reset);
+ * Node closes it once the answer is flushed instead of reading the rest of the body, and until then
+ * whatever still arrives is discarded, not kept.
+ */
+export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new HttpError(413, `Request body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
+      if (size > limit) return tooLarge();
       chunks.push(chunk);
-    });
+    };
+    const tooLarge = () => {
+      req.off('data', onData);
+      chunks.length = 0;
+      req.resume();
+      reject(new HttpError(413, `Request body over ${showBytes(limit)}`, { connection: 'close' }));
+    };
+    if (Number(req.headers['content-length']) > limit) return tooLarge();
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function showBytes(n: number): string {
+  return n % MIB === 0 ? `${n / MIB} MiB` : `${n} bytes`;
 }
 
 /** True for `application/json` and `…+json` media types, ignoring parameters such as charset. */

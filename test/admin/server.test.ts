@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
+import { BODY_LIMIT } from '../../src/admin/http.js';
 import type { RouterSnapshot, RouterView } from '../../src/router/introspection.js';
 import type { PrefixedNamer } from '../../src/namers/namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
@@ -275,6 +277,94 @@ test('delegator.json error codes: 400 bad input, 404 unknown namespace, 415, 405
     r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x`);
     assert.equal(r.status, 503);
     assert.equal(r.text.trim(), 'Request timed out.');
+  });
+});
+
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  /** Whether the client had finished its body when the answer came. */
+  bodyDone: boolean;
+}
+
+/**
+ * A POST over node:http (not fetch, which would hide a reset behind a generic error) whose body
+ * `send` writes. A server that refuses a body closes while the client may still be writing, so a write
+ * error once the answer has come is expected; one before it is the reset this guards against.
+ */
+function rawPost(url: string, headers: OutgoingHttpHeaders, send: (req: ClientRequest, answered: () => boolean) => void): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(url, { method: 'POST', headers, agent: false });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const bodyDone = req.writableEnded;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), bodyDone });
+        req.destroy();
+      });
+    });
+    send(req, () => answered);
+  });
+}
+
+function assertTooLarge(r: RawAnswer, what: string): void {
+  assert.equal(r.status, 413, what);
+  assert.equal(r.text, 'Request body over 1 MiB\n', what);
+  assert.equal(r.headers.connection, 'close', `${what}: the rest of the body is not read`);
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+// A safety net, not a wait: before the fix a refused body could leave the request hanging.
+const BOUNDED = { timeout: 15_000 };
+
+test('a 2 MiB body is answered 413 on every endpoint that reads one, and a normal POST still works', BOUNDED, async () => {
+  await withAdmin({ controlEnabled: true }, async ({ base, router, log }) => {
+    const body = Buffer.alloc(2 * BODY_LIMIT, 'a');
+    // The client writes all of it, as curl did in the report, and must still read the answer.
+    assertTooLarge(await rawPost(`${base}/delegator.json`, JSON_TYPE, (req) => req.end(body)), 'delegator.json');
+    assertTooLarge(await rawPost(`${base}/logging.json`, JSON_TYPE, (req) => req.end(body)), 'logging.json');
+    assert.equal(router.calls.length, 0);
+    assert.equal(log.level, 'info');
+
+    const ok = await get(`${base}/delegator.json`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ namespace: 'h2', path: '/svc/x', dtab: '/svc => /$/inet/127.0.0.1/1' }) });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(router.calls, [{ path: '/svc/x', dtab: '/svc => /$/inet/127.0.0.1/1' }]);
+  });
+});
+
+test('a Content-Length over 1 MiB is answered 413 before any of the body is sent', BOUNDED, async () => {
+  await withAdmin({}, async ({ base }) => {
+    const r = await rawPost(`${base}/delegator.json`, { ...JSON_TYPE, 'content-length': 2 * BODY_LIMIT }, (req) => req.flushHeaders());
+    assertTooLarge(r, 'announced length');
+    assert.equal(r.bodyDone, false);
+  });
+});
+
+test('a chunked body is answered 413 as soon as it passes 1 MiB, while the client is still sending', BOUNDED, async () => {
+  await withAdmin({}, async ({ base }) => {
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let sent = 0;
+    const r = await rawPost(`${base}/delegator.json`, { ...JSON_TYPE, 'transfer-encoding': 'chunked' }, (req, answered) => {
+      // Keep writing as each chunk is taken until the answer comes; the cap only ends the body if it never does.
+      const next = (err?: Error | null) => {
+        if (err || answered()) return;
+        if (sent >= 64 * BODY_LIMIT) return void req.end();
+        sent += chunk.length;
+        req.write(chunk, next);
+      };
+      next();
+    });
+    assertTooLarge(r, 'chunked');
+    assert.equal(r.bodyDone, false, `answered mid-body (${sent} bytes sent)`);
   });
 });
 
