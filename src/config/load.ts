@@ -29,6 +29,8 @@ const IDENTIFIER_KINDS = ['io.l5d.header.path', 'io.l5d.header.token'] as const;
 const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
 
 const MAX_INT = Number.MAX_SAFE_INTEGER;
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A DNS name: labels of letters, digits and `-`, not starting or ending with `-`, at least one letter. */
 const HOSTNAME = /^(?=.*[A-Za-z])(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/;
 /** Linkerd's label characters; a prefix or dstPrefix is a path of them. */
@@ -58,7 +60,17 @@ export function defaultServerConfig(): ServerConfig {
     maxConcurrentStreamsPerConnection: 1000,
     maxCallDepth: 10,
     maxHeaderListBytes: 16384,
-    idleTimeoutMs: 0,
+    // A per-node router's clients are pods on the same node: reconnecting (h2c, no TLS) costs well
+    // under a millisecond, while every idle connection holds a descriptor and nghttp2 session memory.
+    // 5 min (nginx's http2 idle is 3 min, Envoy's 1 h suits expensive edge TLS) keeps a client that
+    // calls every few minutes on one connection and lets abandoned ones go.
+    idleTimeoutMs: 300_000,
+    // Any real client sends its preface and SETTINGS in its first write; 10 s allows a slow start.
+    prefaceTimeoutMs: 10_000,
+    // Node gives no event when nghttp2 ends a session with GOAWAY; the PING it never sends finds it.
+    // Clients are local, so 5 s for an ack is generous, and the bound on such a connection is 15 s.
+    keepAliveIntervalMs: 10_000,
+    keepAliveTimeoutMs: 5000,
   };
 }
 
@@ -266,7 +278,18 @@ class ConfigReader {
   private server(field: Field): ServerConfig | undefined {
     if (!field.present) return field.expected('a server (a mapping with "port")');
     const f = field.object(
-      ['ip', 'port', 'clearContext', 'maxConcurrentStreamsPerConnection', 'maxCallDepth', 'maxHeaderListBytes', 'idleTimeoutMs'],
+      [
+        'ip',
+        'port',
+        'clearContext',
+        'maxConcurrentStreamsPerConnection',
+        'maxCallDepth',
+        'maxHeaderListBytes',
+        'idleTimeoutMs',
+        'prefaceTimeoutMs',
+        'keepAliveIntervalMs',
+        'keepAliveTimeoutMs',
+      ],
       {
         initialStreamWindowBytes: 'Node.js HTTP/2 defaults apply',
         maxFrameBytes: 'Node.js HTTP/2 defaults apply',
@@ -285,7 +308,10 @@ class ConfigReader {
       maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? d.maxConcurrentStreamsPerConnection,
       maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? d.maxCallDepth,
       maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? d.maxHeaderListBytes,
-      idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_INT) ?? d.idleTimeoutMs,
+      idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_TIMER_MS) ?? d.idleTimeoutMs,
+      prefaceTimeoutMs: f.get('prefaceTimeoutMs').int(0, MAX_TIMER_MS) ?? d.prefaceTimeoutMs,
+      keepAliveIntervalMs: f.get('keepAliveIntervalMs').int(0, MAX_TIMER_MS) ?? d.keepAliveIntervalMs,
+      keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_TIMER_MS) ?? d.keepAliveTimeoutMs,
     };
   }
 

@@ -77,8 +77,22 @@ export interface ServerConfig {
   maxCallDepth: number;
   /** Largest request header block accepted, bytes. Default 16384. */
   maxHeaderListBytes: number;
-  /** Close a client connection with no streams for this long; 0 = never. Default 0. */
+  /**
+   * A client connection with no open stream for this long is sent GOAWAY(NO_ERROR) and closed (gRPC
+   * clients reconnect on their next call); 0 = never. Default 300000 (5 min).
+   */
   idleTimeoutMs: number;
+  // The three below are optional only so configs built by hand (tests) keep compiling: the loader
+  // always fills them, and absent means 0 (never).
+  /** A connection that has not sent the HTTP/2 preface and SETTINGS within this long is closed; 0 = never. Default 10000. */
+  prefaceTimeoutMs?: number;
+  /**
+   * A connection with no frame read or written for this long is sent a PING; 0 = never. This is also
+   * what closes connections nghttp2 has ended with GOAWAY on a protocol error. Default 10000.
+   */
+  keepAliveIntervalMs?: number;
+  /** A PING not acknowledged within this long closes the connection. Default 5000. */
+  keepAliveTimeoutMs?: number;
 }
 
 export type IdentifierConfig =

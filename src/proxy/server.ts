@@ -7,23 +7,82 @@ import { isGrpcContentType } from './grpc.js';
 /**
  * The router's HTTP/2 listener (h2c, prior knowledge). It enforces the per-connection limits in
  * nghttp2's own settings (streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused, header lists
- * beyond SETTINGS_MAX_HEADER_LIST_SIZE rejected), closes idle connections, and swallows every
- * protocol error on the connection it belongs to, so no client can take the process down.
+ * beyond SETTINGS_MAX_HEADER_LIST_SIZE rejected), bounds how long every connection may live without
+ * doing anything useful, and swallows every protocol error on the connection it belongs to, so no
+ * client can take the process down.
+ *
+ * Connection lifetimes. RFC 9113 §5.4.1: after sending GOAWAY for a connection error the endpoint
+ * MUST close the TCP connection. nghttp2 answers connection errors itself (DATA on an idle or
+ * half-closed stream, an oversized frame, …): it sends GOAWAY, marks the session terminated and
+ * stops reading and writing — and Node emits nothing ('error', 'frameError' and 'goaway' stay silent)
+ * and keeps the socket open for good (the client's FIN is never read: CLOSE-WAIT). So:
+ * - a connection silent for `keepAliveIntervalMs` gets a PING; one that is not acknowledged within
+ *   `keepAliveTimeoutMs` is destroyed. A session nghttp2 has terminated never writes the PING
+ *   (outbound frames stay queued), so this is what finds and closes those, as well as dead peers;
+ * - a connection that has not sent the client preface and SETTINGS within `prefaceTimeoutMs` is
+ *   destroyed;
+ * - a connection with no open stream for `idleTimeoutMs` is sent GOAWAY(NO_ERROR) and closed
+ *   (`session.close()`: gRPC clients take that as "reconnect" and fail no call); should the socket
+ *   not be gone `GOAWAY_GRACE_MS` later, it is destroyed.
+ * `session.goaway()` alone never closes; `session.close()` waits for open streams; `session.destroy()`
+ * sends a last GOAWAY and closes the socket now.
  */
 export interface StreamHandler {
   handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
 }
 
+/** Why the router's side of a client connection ended: a fixed set, fit for a metric label. */
+export const CLOSE_REASONS = ['peer', 'error', 'preface_timeout', 'idle', 'unresponsive', 'shutdown'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
 export interface ServerHooks {
   onConnection?(delta: number): void;
+  /** A client connection ended, for `reason`. */
+  onConnectionClosed?(reason: CloseReason): void;
 }
 
-const kServer = Symbol('server');
-type Tagged = Http2Session & { [kServer]?: H2Server };
+/**
+ * After the router sends GOAWAY to close a connection gracefully, the client gets this long to close
+ * it (or the last bytes to drain) before the socket is destroyed. Long enough for a GOAWAY to cross
+ * any sane link, short enough that a client ignoring it cannot pile up descriptors.
+ */
+export const GOAWAY_GRACE_MS = 1000;
+
+/** One client connection's bookkeeping. */
+class Conn {
+  streams = 0;
+  reason: CloseReason | undefined;
+  preface: NodeJS.Timeout | undefined;
+  idle: NodeJS.Timeout | undefined;
+  pingAck: NodeJS.Timeout | undefined;
+  grace: NodeJS.Timeout | undefined;
+  pinging = false;
+
+  constructor(
+    readonly server: H2Server,
+    readonly session: Http2Session,
+  ) {}
+
+  /** Remember the first reason only: the one that started the close. */
+  closing(reason: CloseReason): void {
+    this.reason ??= reason;
+  }
+
+  clearTimers(): void {
+    clearTimeout(this.preface);
+    clearTimeout(this.idle);
+    clearTimeout(this.pingAck);
+    clearTimeout(this.grace);
+  }
+}
+
+const kConn = Symbol('conn');
+type Tagged = Http2Session & { [kConn]?: Conn };
 
 export class H2Server {
   private readonly server: Http2Server;
   private readonly sessions = new Set<Http2Session>();
+  private readonly closed = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>;
   private address: { ip: string; port: number } | undefined;
   private draining = false;
 
@@ -73,25 +132,61 @@ export class H2Server {
     return this.address;
   }
 
+  /** Client connections open now. */
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** Client connections ended so far, by reason (a copy). */
+  get closedConnections(): Record<CloseReason, number> {
+    return { ...this.closed };
+  }
+
   private readonly onSession = (session: Tagged): void => {
-    if (this.draining) {
-      session.close();
-      return;
-    }
-    session[kServer] = this;
+    const conn = new Conn(this, session);
+    session[kConn] = conn;
     this.sessions.add(session);
     this.hooks.onConnection?.(1);
     session.on('error', onSessionError);
     session.on('close', onSessionClose);
-    const idle = this.config.idleTimeoutMs;
-    if (idle > 0) session.setTimeout(idle, onSessionTimeout);
+    if (this.draining) {
+      conn.closing('shutdown');
+      closeGracefully(conn);
+      return;
+    }
+    const { prefaceTimeoutMs = 0, idleTimeoutMs, keepAliveIntervalMs = 0 } = this.config;
+    if (prefaceTimeoutMs > 0) {
+      // nghttp2 checks the preface and that SETTINGS comes first; the first remote SETTINGS is both.
+      conn.preface = setTimeout(onPrefaceTimeout, prefaceTimeoutMs, conn);
+      session.once('remoteSettings', onRemoteSettings);
+    }
+    if (idleTimeoutMs > 0) conn.idle = setTimeout(onIdle, idleTimeoutMs, conn);
+    if (keepAliveIntervalMs > 0) {
+      // Node's session timeout: no frame read or written for this long.
+      session.on('timeout', onSilent);
+      session.setTimeout(keepAliveIntervalMs);
+    }
   };
 
-  /** @internal */ sessionClosed(session: Http2Session): void {
-    if (this.sessions.delete(session)) this.hooks.onConnection?.(-1);
+  /** @internal */ sessionClosed(session: Tagged): void {
+    const conn = session[kConn];
+    if (!this.sessions.delete(session) || !conn) return;
+    conn.clearTimers();
+    const reason = conn.reason ?? 'peer';
+    this.closed[reason]++;
+    this.hooks.onConnection?.(-1);
+    this.hooks.onConnectionClosed?.(reason);
   }
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
+    const conn = (stream.session as Tagged | undefined)?.[kConn];
+    if (conn) {
+      conn.streams++;
+      stream.once('close', () => {
+        // The idle clock starts when the last stream ends.
+        if (--conn.streams === 0) conn.idle?.refresh();
+      });
+    }
     // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but Node does not enforce it on what it
     // receives, so count here (RFC 9113 §6.5.2: name + value + 32 per field).
     let size = 0;
@@ -109,17 +204,27 @@ export class H2Server {
     }
   };
 
-  /** Stop accepting connections and GOAWAY every client; open streams may finish. */
+  /** Stop accepting connections and GOAWAY every client; open streams may finish (the router bounds how long). */
   goaway(): void {
     this.draining = true;
     this.server.close();
-    for (const s of this.sessions) if (!s.closed) s.close();
+    for (const s of this.sessions) {
+      const conn = (s as Tagged)[kConn];
+      if (!conn || s.closed) continue;
+      conn.closing('shutdown');
+      // Idle checks and PINGs stop mattering: the connection ends with its last stream.
+      clearTimeout(conn.idle);
+      closeGracefully(conn);
+    }
   }
 
   /** Close everything now. */
   close(): Promise<void> {
     this.draining = true;
-    for (const s of this.sessions) s.destroy();
+    for (const s of this.sessions) {
+      (s as Tagged)[kConn]?.closing('shutdown');
+      s.destroy();
+    }
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
@@ -141,13 +246,73 @@ function rejectHeaders(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, 
 }
 
 function onSessionError(this: Tagged, e: Error): void {
-  this[kServer]?.['log'].debug('client connection error', { error: e.message });
+  const conn = this[kConn];
+  conn?.closing('error');
+  conn?.server['log'].debug('client connection error', { error: e.message });
 }
 function onSessionClose(this: Tagged): void {
-  this[kServer]?.sessionClosed(this);
+  this[kConn]?.server.sessionClosed(this);
 }
-function onSessionTimeout(this: Http2Session): void {
-  // Only a connection with nothing in flight is idle; Node counts frames, we count streams too.
-  const state = this.state as { streamCount?: number } | undefined;
-  if ((state?.streamCount ?? 0) === 0) this.close();
+function onRemoteSettings(this: Tagged): void {
+  const conn = this[kConn];
+  if (conn) clearTimeout(conn.preface);
+}
+function onPrefaceTimeout(conn: Conn): void {
+  conn.closing('preface_timeout');
+  conn.session.destroy();
+}
+
+/** No stream for idleTimeoutMs: GOAWAY(NO_ERROR), so clients reconnect rather than fail a call. */
+function onIdle(conn: Conn): void {
+  if (conn.streams > 0 || conn.session.closed) return; // re-armed when the last stream ends
+  conn.closing('idle');
+  closeGracefully(conn);
+}
+
+/**
+ * GOAWAY(NO_ERROR) and close once the open streams end (`session.close()`); if the connection
+ * still has no stream and is not gone after GOAWAY_GRACE_MS (a client not reading, bytes stuck
+ * behind a full window), destroy it.
+ */
+function closeGracefully(conn: Conn): void {
+  const { session } = conn;
+  if (session.destroyed) return;
+  if (!session.closed) session.close();
+  clearTimeout(conn.grace);
+  conn.grace = setTimeout(onGraceOver, GOAWAY_GRACE_MS, conn);
+}
+function onGraceOver(conn: Conn): void {
+  if (conn.session.destroyed) return;
+  if (conn.streams > 0) {
+    // Draining streams finish on their own (the router bounds them); check again later.
+    conn.grace = setTimeout(onGraceOver, GOAWAY_GRACE_MS, conn);
+    return;
+  }
+  conn.session.destroy();
+}
+
+/**
+ * Nothing read or written for keepAliveIntervalMs: PING. An answer re-arms the clock; none within
+ * keepAliveTimeoutMs means the peer is gone or nghttp2 has ended the session (it then never writes
+ * the PING), and the socket is destroyed.
+ */
+function onSilent(this: Tagged): void {
+  const conn = this[kConn];
+  if (!conn || conn.pinging || this.destroyed) return;
+  const { keepAliveIntervalMs = 0, keepAliveTimeoutMs = 5000 } = conn.server.config;
+  conn.pinging = true;
+  conn.pingAck = setTimeout(onPingTimeout, keepAliveTimeoutMs, conn);
+  try {
+    this.ping((err) => {
+      conn.pinging = false;
+      clearTimeout(conn.pingAck);
+      if (!err && !this.destroyed) this.setTimeout(keepAliveIntervalMs);
+    });
+  } catch {
+    // Too many PINGs outstanding, or the session is going: the ack timer decides.
+  }
+}
+function onPingTimeout(conn: Conn): void {
+  conn.closing('unresponsive');
+  conn.session.destroy();
 }

@@ -65,6 +65,12 @@ export class Metrics {
     labelNames: ['router', 'server'] as const,
     registers: [this.registry],
   });
+  readonly serverConnectionsClosed = new Counter({
+    name: 'kgr_server_connections_closed_total',
+    help: 'Client connections ended, by reason (peer, error, preface_timeout, idle, unresponsive, shutdown).',
+    labelNames: ['router', 'server', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly serverStreams = new CellCounter({
     name: 'kgr_server_streams_total',
     help: 'Streams accepted per server.',

@@ -53,7 +53,18 @@ test('every default is filled from a minimal config', () => {
         protocol: 'h2',
         label: 'h2',
         servers: [
-          { ip: '127.0.0.1', port: 4140, clearContext: false, maxConcurrentStreamsPerConnection: 1000, maxCallDepth: 10, maxHeaderListBytes: 16384, idleTimeoutMs: 0 },
+          {
+            ip: '127.0.0.1',
+            port: 4140,
+            clearContext: false,
+            maxConcurrentStreamsPerConnection: 1000,
+            maxCallDepth: 10,
+            maxHeaderListBytes: 16384,
+            idleTimeoutMs: 300_000,
+            prefaceTimeoutMs: 10_000,
+            keepAliveIntervalMs: 10_000,
+            keepAliveTimeoutMs: 5000,
+          },
         ],
         identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
         dstPrefix: '/svc',
@@ -105,7 +116,8 @@ routers:
     connectTimeoutMs: 1000
   service: {totalTimeoutMs: 1500}
   servers:
-  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000}
+  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
+     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -140,7 +152,18 @@ shutdownGrace: 2500
     connectTimeoutMs: 1000,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
-  assert.deepEqual(out.servers[0], { ip: '0.0.0.0', port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000 });
+  assert.deepEqual(out.servers[0], {
+    ip: '0.0.0.0',
+    port: 4140,
+    clearContext: true,
+    maxConcurrentStreamsPerConnection: 100,
+    maxCallDepth: 3,
+    maxHeaderListBytes: 8192,
+    idleTimeoutMs: 60000,
+    prefaceTimeoutMs: 2000,
+    keepAliveIntervalMs: 0,
+    keepAliveTimeoutMs: 1000,
+  });
   assert.deepEqual(quiet.client.failureAccrual, { kind: 'none' });
   assert.equal(quiet.h2AccessLog, '-');
   assert.equal(config.shutdownDelayMs, 90_000);
@@ -159,6 +182,26 @@ routers:
   assert.deepEqual(errorsOf(text), ['routers[0].servers[0].port: expected an integer 1-65535, got "41a0" (config.yaml:7:11)']);
   assert.deepEqual(errorsOf(MINIMAL.replace('4140', '70000')), ['routers[0].servers[0].port: expected an integer 1-65535, got 70000 (config.yaml:4:11)']);
   assert.deepEqual(errorsOf(MINIMAL.replace('4140', '[1]')), ['routers[0].servers[0].port: expected an integer 1-65535, got a list (config.yaml:4:11)']);
+});
+
+test('server connection timeouts: 0 means never (not for keepAliveTimeoutMs), and no more than a Node timer can wait', () => {
+  const server = (keys: string) => MINIMAL.replace('- port: 4140', `- {port: 4140, ${keys}}`);
+  const { config } = parseConfig(server('idleTimeoutMs: 0, prefaceTimeoutMs: 0, keepAliveIntervalMs: 0'));
+  assert.equal(config.routers[0]!.servers[0]!.idleTimeoutMs, 0);
+  assert.equal(config.routers[0]!.servers[0]!.prefaceTimeoutMs, 0);
+  assert.equal(config.routers[0]!.servers[0]!.keepAliveIntervalMs, 0);
+  // A longer delay would make Node fire the timer at once and close every connection.
+  assert.deepEqual(errorsOf(server('idleTimeoutMs: 2147483648')), [
+    'routers[0].servers[0].idleTimeoutMs: expected an integer 0-2147483647, got 2147483648 (config.yaml:4:33)',
+  ]);
+  assert.deepEqual(errorsOf(server('prefaceTimeoutMs: -1')), ['routers[0].servers[0].prefaceTimeoutMs: expected an integer 0-2147483647, got -1 (config.yaml:4:36)']);
+  assert.deepEqual(errorsOf(server('keepAliveIntervalMs: 1.5')), [
+    'routers[0].servers[0].keepAliveIntervalMs: expected an integer 0-2147483647, got 1.5 (config.yaml:4:39)',
+  ]);
+  assert.deepEqual(errorsOf(server('keepAliveTimeoutMs: 0')), ['routers[0].servers[0].keepAliveTimeoutMs: expected an integer 1-2147483647, got 0 (config.yaml:4:38)']);
+  assert.deepEqual(errorsOf(server('prefaceTimeout: 5')), [
+    'routers[0].servers[0].prefaceTimeout: unknown key "prefaceTimeout" in routers[0].servers[0]; did you mean "prefaceTimeoutMs"? (config.yaml:4:18)',
+  ]);
 });
 
 test('unknown keys are errors with a did-you-mean suggestion', () => {
