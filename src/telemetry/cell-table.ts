@@ -22,6 +22,11 @@ export class CellTable<T extends string, C> {
     return c;
   }
 
+  /** Forget the cell of one label set (its owner is gone); false when there was none. */
+  remove(labels: Labels<T>): boolean {
+    return this.cells.delete(LabelSet.of(this.family, this.labelNames, labels).key);
+  }
+
   get size(): number {
     return this.cells.size;
   }

@@ -42,6 +42,14 @@ export class CellCounter<T extends string> extends Counter<T> {
     return this.#cells.cell(labels);
   }
 
+  /** Remove one series, its cell and whatever the family already published for it (its owner is gone). */
+  override remove(labels: Labels<T>): void;
+  override remove(...values: string[]): void;
+  override remove(...args: [Labels<T>] | string[]): void {
+    if (typeof args[0] === 'object') this.#cells.remove(args[0]);
+    super.remove(...(args as string[]));
+  }
+
   #publish(): void {
     for (const c of this.#cells.values()) {
       const delta = c.value - c.published;

@@ -45,6 +45,14 @@ export class CellGauge<T extends string> extends Gauge<T> {
     return this.#cells.cell(labels);
   }
 
+  /** Remove one series, its cell and whatever the family already published for it (its owner is gone). */
+  override remove(labels: Labels<T>): void;
+  override remove(...values: string[]): void;
+  override remove(...args: [Labels<T>] | string[]): void {
+    if (typeof args[0] === 'object') this.#cells.remove(args[0]);
+    super.remove(...(args as string[]));
+  }
+
   #publish(): void {
     for (const c of this.#cells.values()) {
       if (c.value === c.published) continue;

@@ -69,6 +69,14 @@ export class CellHistogram<T extends string> extends Histogram<T> {
     return this.#cells.cell(labels);
   }
 
+  /** Remove one series, its cell and whatever the family already published for it (its owner is gone). */
+  override remove(labels: Labels<T>): void;
+  override remove(...values: string[]): void;
+  override remove(...args: [Labels<T>] | string[]): void {
+    if (typeof args[0] === 'object') this.#cells.remove(args[0]);
+    super.remove(...(args as string[]));
+  }
+
   override async get(): Promise<Awaited<ReturnType<Histogram<T>['get']>>> {
     const own = await super.get();
     if (this.#cells.size === 0) return own;

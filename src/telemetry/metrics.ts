@@ -51,6 +51,23 @@ export class Metrics {
     labelNames: ['router', 'client', 'direction'] as const,
     registers: [this.registry],
   });
+  /** Size readers of the tables keyed by names (see `watchTable`), read at every scrape. */
+  readonly #tables = new Map<string, { labels: Record<string, string>; size: () => number }>();
+  readonly tableEntries = new Gauge({
+    name: 'kgr_table_entries',
+    help: 'Entries in each table keyed by names that requests can create (bindings, clients, watches, DNS names), by router or namer; each is bounded by a config key.',
+    labelNames: ['router', 'namer', 'table'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const t of this.#tables.values()) this.tableEntries.set(t.labels, t.size());
+    },
+  });
+  readonly limitsReached = new Counter({
+    name: 'kgr_limits_reached_total',
+    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; …).',
+    labelNames: ['router', 'namer', 'limit'] as const,
+    registers: [this.registry],
+  });
   readonly routerErrors = new CellCounter({
     name: 'kgr_router_errors_total',
     help: 'Streams the router answered itself (no route, no endpoints, bad l5d-dtab, loop, binding timeout, …).',
@@ -135,6 +152,18 @@ export class Metrics {
     labelNames: ['router', 'result'] as const,
     registers: [this.registry],
   });
+
+  /** Report a table's size as `kgr_table_entries{…labels}`; the returned function stops (and removes the series). */
+  watchTable(labels: { router?: string; namer?: string; table: string }, size: () => number): () => void {
+    const key = JSON.stringify([labels.router, labels.namer, labels.table]);
+    const entry = { labels: labels as Record<string, string>, size };
+    this.#tables.set(key, entry);
+    return () => {
+      if (this.#tables.get(key) !== entry) return;
+      this.#tables.delete(key);
+      this.tableEntries.remove(entry.labels);
+    };
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -1,0 +1,47 @@
+/** The label value every name past a budget is counted under (Envoy and Linkerd 2 fold the same way). */
+export const OVERFLOW_LABEL = '(overflow)';
+
+/**
+ * At most `limit` distinct values of one label (a logical service, a bound client) have series of
+ * their own; later values share the `(overflow)` series until one of the admitted values is
+ * released. Values are reference-counted: one value may be held by several owners.
+ *
+ * Why: these values come from clients (a `:path`, an `l5d-dtab` override), and every distinct value
+ * is a set of series in every scrape; without a budget a client decides how large `/metrics` is.
+ */
+export class LabelBudget {
+  private readonly held = new Map<string, number>();
+
+  constructor(
+    readonly limit: number,
+    /** Called each time a value is folded into the overflow label (the limit tripped). */
+    private readonly onOverflow: () => void = () => {},
+  ) {}
+
+  /** The label to use for `value`: itself (now held once more), or OVERFLOW_LABEL, which needs no release. */
+  acquire(value: string): string {
+    const n = this.held.get(value);
+    if (n !== undefined) {
+      this.held.set(value, n + 1);
+      return value;
+    }
+    if (this.held.size >= this.limit) {
+      this.onOverflow();
+      return OVERFLOW_LABEL;
+    }
+    this.held.set(value, 1);
+    return value;
+  }
+
+  /** Give back one hold of a label `acquire` returned (OVERFLOW_LABEL is ignored). */
+  release(label: string): void {
+    const n = this.held.get(label);
+    if (n === undefined) return;
+    if (n <= 1) this.held.delete(label);
+    else this.held.set(label, n - 1);
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+}
