@@ -6,6 +6,7 @@ import type { Addr, BoundName, Name } from '../dtab/name.js';
 import { Empty, Fail, Neg, type NameTree } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
 import type { Namer } from './namer.js';
+import { Memo } from '../util/memo.js';
 
 export interface GlobalNamerOptions {
   /**
@@ -36,24 +37,19 @@ export function globalNamer(options: GlobalNamerOptions = {}): Namer {
 }
 
 const DOLLAR = '$';
-const MAX_CACHED = 10_000;
+/** Answers kept: every one is a constant, so a dropped one is simply made again. */
+const MAX_CACHED = 1000;
 
 class GlobalNamer implements Namer {
-  // One Activity per name, as the Namer contract asks; one address Var per host:port.
-  private readonly answers = new Map<string, Activity<NameTree<Name>>>();
-  private readonly addrs = new Map<string, Var<Addr>>();
+  private readonly answers = new Memo<Activity<NameTree<Name>>>(MAX_CACHED);
+  /** One address Var per host:port while cached, so names that differ only in their residual share a resolution. */
+  private readonly addrs = new Memo<Var<Addr>>(MAX_CACHED);
 
   constructor(private readonly resolveHost: (host: string, port: number) => Var<Addr>) {}
 
   lookup(path: Path): Activity<NameTree<Name>> {
     const key = path.show();
-    let answer = this.answers.get(key);
-    if (answer === undefined) {
-      if (this.answers.size >= MAX_CACHED) this.answers.clear();
-      answer = this.answer(path);
-      this.answers.set(key, answer);
-    }
-    return answer;
+    return this.answers.get(key) ?? this.answers.set(key, this.answer(path));
   }
 
   private answer(path: Path): Activity<NameTree<Name>> {
@@ -116,14 +112,9 @@ class GlobalNamer implements Namer {
   }
 
   private addrOf(scheme: 'inet' | 'fixedinet', host: string, port: number): Var<Addr> {
+    if (port < 0 || port > 65535) return Var.value<Addr>({ type: 'failed', cause: `port out of range:${port}` });
     const key = `${scheme} ${host} ${port}`;
-    let addr = this.addrs.get(key);
-    if (addr === undefined) {
-      if (port < 0 || port > 65535) addr = Var.value<Addr>({ type: 'failed', cause: `port out of range:${port}` });
-      else addr = scheme === 'fixedinet' ? resolveOnce(host, port) : this.resolveHost(host, port);
-      this.addrs.set(key, addr);
-    }
-    return addr;
+    return this.addrs.get(key) ?? this.addrs.set(key, scheme === 'fixedinet' ? resolveOnce(host, port) : this.resolveHost(host, port));
   }
 }
 

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Path } from '../../dtab/path.js';
 import { isLabelChar } from '../../dtab/path.js';
-import { Memo, headerValue, type Identifier } from './identifier.js';
+import { Memo } from '../../util/memo.js';
+import { headerValue, type Identifier } from './identifier.js';
 
 /**
  * `io.l5d.header.path`: the first `segments` segments of a path header (default `:path`) under

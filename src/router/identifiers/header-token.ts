@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Path } from '../../dtab/path.js';
-import { Memo, headerValue, type Identifier } from './identifier.js';
+import { Memo } from '../../util/memo.js';
+import { headerValue, type Identifier } from './identifier.js';
 
 /**
  * `io.l5d.header.token`: `dstPrefix` plus one segment holding the raw header value (default

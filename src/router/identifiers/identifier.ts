@@ -15,20 +15,6 @@ export function splitPath(text: string): Path {
   return new Path(text.split('/').filter((s) => s.length > 0));
 }
 
-/** A bounded memo: header value → answer. Cleared when full, so a flood of unique values cannot grow it. */
-export class Memo<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly limit = 1024) {}
-  get(key: string): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: string, value: V): V {
-    if (this.map.size >= this.limit) this.map.clear();
-    this.map.set(key, value);
-    return value;
-  }
-}
-
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;

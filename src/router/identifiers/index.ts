@@ -5,7 +5,7 @@ import { HeaderPathIdentifier } from './header-path.js';
 import { HeaderTokenIdentifier } from './header-token.js';
 import { splitPath, type Identifier } from './identifier.js';
 
-export { type Identifier, splitPath, Memo } from './identifier.js';
+export { type Identifier, splitPath } from './identifier.js';
 export { HeaderPathIdentifier } from './header-path.js';
 export { HeaderTokenIdentifier } from './header-token.js';
 
