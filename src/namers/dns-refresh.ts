@@ -13,8 +13,12 @@ export interface DnsRefreshOptions extends DnsResolverOptions {
   /** Upper bound on re-resolution (records' TTLs are honoured below it). Default 5. */
   refreshIntervalSeconds?: number;
   log?: Logger;
-  /** Keep resolving this long after the last user leaves, so re-binding finds an answer. Default 30 s. */
+  /** Keep resolving this long after the last user leaves, so re-binding finds an answer. Default 30 s (5 s for NXDOMAIN). */
   idleTtlMs?: number;
+  /** Most names resolved at once; past it, idle ones are dropped first, then new names fail. Default 1000. */
+  maxNames?: number;
+  /** Called each time a new name finds the table full (metrics). */
+  onFull?: () => void;
   /** Called after each resolution with its outcome (metrics). */
   onResult?: (kind: 'ok' | 'nxdomain' | 'error') => void;
 }
@@ -68,22 +72,47 @@ export function refreshLoop(options: DnsRefreshOptions, round: (r: RefreshRound)
 
 /**
  * A DNS namer's names by key (`host/port`, an SRV name): one LiveName each, kept resolving an idle TTL
- * after the last user leaves, and the namer's state, readiness and close over all of them.
+ * after the last user leaves, and the namer's state, readiness and close over all of them. Names
+ * come from requests (`l5d-dtab` can name any host), so there are at most `maxNames`.
  */
 export class DnsNames {
   private readonly names = new Map<string, LiveName>();
 
-  constructor(private readonly idleTtlMs = 30_000) {}
+  constructor(
+    private readonly idleTtlMs = 30_000,
+    private readonly maxNames = 1000,
+    private readonly onFull: () => void = () => {},
+  ) {}
 
   get(key: string, id: Path, source: NameSource): LiveName {
     let name = this.names.get(key);
     if (!name) {
+      if (this.names.size >= this.maxNames) this.onFull();
+      if (this.names.size >= this.maxNames && !this.dropIdle()) {
+        // Every name is in use: this one answers a failure (not cached) instead of growing the table.
+        const refused = new LiveName(id, (sink) => {
+          sink.fail(`too many DNS names in use (${this.maxNames}): not resolving ${key}`);
+          return () => {};
+        });
+        return refused;
+      }
       const created: LiveName = new LiveName(id, source, this.idleTtlMs, () => {
         if (this.names.get(key) === created) this.names.delete(key);
       });
       this.names.set(key, (name = created));
     }
     return name;
+  }
+
+  /** Stop the oldest name nobody observes (it was only kept warm for its idle TTL). */
+  private dropIdle(): boolean {
+    for (const [key, name] of this.names) {
+      if (!name.idle) continue;
+      this.names.delete(key);
+      name.close();
+      return true;
+    }
+    return false;
   }
 
   ready(label: string): NamerReadiness {
@@ -112,7 +141,7 @@ export abstract class DnsNamerBase implements Namer {
     protected readonly options: DnsRefreshOptions = {},
   ) {
     this.resolver = new DnsResolver(options);
-    this.names = new DnsNames(options.idleTtlMs);
+    this.names = new DnsNames(options.idleTtlMs, options.maxNames, options.onFull);
   }
 
   abstract lookup(path: Path): Activity<NameTree<Name>>;

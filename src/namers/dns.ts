@@ -75,7 +75,7 @@ export function dnsMetricHooks(metrics: Metrics, namer: string): (kind: 'ok' | '
  */
 export function createHostResolver(options: DnsRefreshOptions = {}): (host: string, port: number) => Var<Addr> {
   const resolver = new DnsResolver(options);
-  const names = new DnsNames(options.idleTtlMs);
+  const names = new DnsNames(options.idleTtlMs, options.maxNames, options.onFull);
   return (host, port) => {
     if (isIP(host)) {
       return new VarClass<Addr>({ type: 'bound', addrs: [{ host, port, weight: 1, meta: {} }], meta: {} });

@@ -15,6 +15,12 @@ export type Existence = 'pending' | 'neg' | 'bound';
 export type NameSource = (sink: LiveName) => () => void;
 
 const OK_NEG: ActivityState<NameTree<Name>> = Object.freeze(ok(Neg));
+/**
+ * A name that does not exist stops discovery at most this long after its last user: clients can
+ * name any number of non-existent things (an `l5d-dtab` override, a made-up service), and a Neg
+ * name gives a re-bind nothing worth keeping warm.
+ */
+export const NEG_IDLE_TTL_MS = 5000;
 const ADDR_PENDING: Addr = Object.freeze({ type: 'pending' });
 const ADDR_NEG: Addr = Object.freeze({ type: 'neg' });
 
@@ -56,6 +62,11 @@ export class LiveName {
 
   get active(): boolean {
     return this.stop !== undefined;
+  }
+
+  /** Nobody observes it (it may still be discovering, for its idle TTL). */
+  get idle(): boolean {
+    return this.refs === 0;
   }
 
   /** The Activity for this name with `residual` left over; the same object for the same residual. */
@@ -122,8 +133,9 @@ export class LiveName {
   private release(): void {
     this.refs--;
     if (this.refs !== 0) return;
-    if (this.idleTtlMs > 0) {
-      this.idleTimer = setTimeout(() => this.shutdown(), this.idleTtlMs);
+    const ttl = this.existence === 'neg' ? Math.min(this.idleTtlMs, NEG_IDLE_TTL_MS) : this.idleTtlMs;
+    if (ttl > 0) {
+      this.idleTimer = setTimeout(() => this.shutdown(), ttl);
       this.idleTimer.unref();
     } else {
       this.shutdown();

@@ -35,7 +35,8 @@ export async function createNamer(config: NamerConfig, deps: NamerDeps): Promise
     }
     case 'io.l5d.dns':
     case 'io.l5d.dnssrv': {
-      const options = dnsOptions(config, log, dnsMetricHooks(deps.metrics, prefix.show()));
+      const full = deps.metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
+      const options = { ...dnsOptions(config, log, dnsMetricHooks(deps.metrics, prefix.show())), onFull: () => full.inc() };
       const namer = config.kind === 'io.l5d.dns' ? new DnsNamer(prefix, options) : new DnsSrvNamer(prefix, options);
       return { prefix, kind: config.kind, namer };
     }

@@ -34,5 +34,6 @@ export function createK8sNamer(config: K8sNamerConfig, prefix: Path, env: NodeJS
     fixedNamespace,
     localNode,
     idleTtlMs: (config.idleTtlSecs ?? 600) * 1000,
+    maxWatches: config.maxWatches,
   });
 }

@@ -23,6 +23,8 @@ export interface K8sNamerOptions {
   /** Prefer endpoints on this node when any is ready there. */
   localNode?: string;
   idleTtlMs?: number;
+  /** Most (namespace, service) watches open at once: idle ones are closed first, then new names fail. Default 1000. */
+  maxWatches?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   watchTimeoutSecs?: number;
@@ -45,8 +47,14 @@ export class K8sNamer implements Namer {
   private readonly names = new Map<string, LiveName>();
   private readonly label: string;
 
+  private readonly unwatchTables: (() => void)[];
+
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
+    this.unwatchTables = [
+      options.metrics.watchTable({ namer: this.label, table: 'watches' }, () => this.watches.size),
+      options.metrics.watchTable({ namer: this.label, table: 'names' }, () => this.names.size),
+    ];
   }
 
   lookup(path: Path): Activity<NameTree<Name>> {
@@ -71,6 +79,11 @@ export class K8sNamer implements Namer {
   /** Feed one (namespace, port, service) name from the shared watch of its service. */
   private discover(sink: LiveName, namespace: string, port: string, service: string): () => void {
     const watch = this.watch(namespace, service);
+    if (watch === undefined) {
+      // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
+      sink.fail(`too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`);
+      return () => {};
+    }
     watch.acquire();
     const recompute = () => {
       if (!watch.synced) {
@@ -95,10 +108,18 @@ export class K8sNamer implements Namer {
     };
   }
 
-  private watch(namespace: string, service: string): ServiceWatch {
+  private get maxWatches(): number {
+    return this.options.maxWatches ?? 1000;
+  }
+
+  private watch(namespace: string, service: string): ServiceWatch | undefined {
     const key = `${namespace}/${service}`;
     let watch = this.watches.get(key);
     if (watch) return watch;
+    if (this.watches.size >= this.maxWatches) {
+      this.options.metrics.limitsReached.inc({ namer: this.label, limit: 'maxWatches' });
+      if (!this.closeIdleWatch()) return undefined;
+    }
     const { metrics } = this.options;
     const events = new Map<string, ReturnType<typeof metrics.namerEvents.labels>>();
     const lastSync = metrics.namerLastSync.labels({ namer: this.label });
@@ -128,6 +149,16 @@ export class K8sNamer implements Namer {
     );
     this.watches.set(key, watch);
     return watch;
+  }
+
+  /** Close the oldest watch no name uses (one kept open for its idle TTL). */
+  private closeIdleWatch(): boolean {
+    for (const watch of this.watches.values()) {
+      if (!watch.idle) continue;
+      watch.close();
+      return true;
+    }
+    return false;
   }
 
   /** Number of (namespace, service) watches currently open (shared across ports and routes). */
@@ -165,6 +196,7 @@ export class K8sNamer implements Namer {
   }
 
   close(): void {
+    for (const unwatch of this.unwatchTables) unwatch();
     for (const name of [...this.names.values()]) name.close();
     for (const watch of [...this.watches.values()]) watch.close();
     this.names.clear();

@@ -3,11 +3,13 @@ import type { KubeConnection } from './connection.js';
 import type { EndpointSlice, Service } from './endpoints.js';
 import type { ReflectorOptions } from './reflector.js';
 import { Reflector } from './reflector.js';
+import { NEG_IDLE_TTL_MS } from '../live-name.js';
 
 /**
  * The one watch pair per (namespace, service), shared by every port and route that names it: the
  * service's EndpointSlices (by the `kubernetes.io/service-name` label) and the Service object itself
- * (for Service port → slice port). Reference-counted; closed an idle TTL after the last user leaves.
+ * (for Service port → slice port). Reference-counted; closed an idle TTL after the last user leaves,
+ * or within seconds when the Service does not exist (any client can name one that does not).
  */
 export class ServiceWatch {
   readonly slices: Reflector<EndpointSlice>;
@@ -83,7 +85,8 @@ export class ServiceWatch {
     this.refs--;
     if (this.refs > 0) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.close(), this.idleTtlMs);
+    const absent = this.service.synced && this.service.objects.size === 0;
+    this.idleTimer = setTimeout(() => this.close(), absent ? Math.min(this.idleTtlMs, NEG_IDLE_TTL_MS) : this.idleTtlMs);
     this.idleTimer.unref();
   }
 
