@@ -4,7 +4,7 @@ import { parseDtab } from '../src/dtab/parse.js';
 import { Var } from '../src/util/var.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { Logger } from '../src/util/log.js';
-import { defaultClientConfig, defaultServerConfig } from '../src/config/load.js';
+import { defaultClientConfig, defaultServerConfig, defaultBindingCacheConfig, defaultMetricSeriesConfig } from '../src/config/load.js';
 
 /**
  * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
@@ -32,6 +32,8 @@ const router = new Router(
     bindingTimeoutMs: 10_000,
     client: defaultClientConfig(),
     service: {},
+    bindingCache: defaultBindingCacheConfig(),
+    metricSeries: defaultMetricSeriesConfig(),
   },
   { interpreter: new NameInterpreter(), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
 );

@@ -7,9 +7,12 @@ import type { CallTarget } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { GaugeCell } from '../telemetry/gauge-cells.js';
+import type { CounterCell } from '../telemetry/counter-cells.js';
 import { Endpoint, type EndpointMetrics } from './endpoint.js';
 import { createBalancer, type LoadBalancer } from './balancers.js';
 import { Status } from '../proxy/grpc.js';
+import { OVERFLOW_LABEL } from '../telemetry/label-budget.js';
+import { SeriesOwner } from '../telemetry/series-owner.js';
 
 /**
  * The client of one bound id: the endpoint set (kept in step with the bound name's `addr` Var,
@@ -31,11 +34,17 @@ export class Client implements CallTarget<Endpoint> {
   private readonly m: {
     inFlight: GaugeCell;
     ejections: { inc(): void };
-    available: { set(v: number): void };
-    ejectedGauge: { set(v: number): void };
-    drainingGauge: { set(v: number): void };
+    available: { inc(v: number): void };
+    ejectedGauge: { inc(v: number): void };
+    drainingGauge: { inc(v: number): void };
   };
+  /** What this client last added to the endpoint-state gauges (changed by deltas: clients may share an overflow series). */
+  private shown = { available: 0, ejected: 0, draining: 0 };
+  /** Every series this client created under its own label; they leave /metrics when it closes. */
+  private readonly series = new SeriesOwner();
   private closed = false;
+  /** DATA bytes proxied through this client, request and response direction (`kgr_bytes_total`). */
+  readonly bytes: { readonly request: CounterCell; readonly response: CounterCell };
   /** Streams in flight over all endpoints (idle clients are released by the router). */
   inFlight = 0;
   /** The router's coarse clock reading when a stream last picked this client. */
@@ -46,16 +55,20 @@ export class Client implements CallTarget<Endpoint> {
     private readonly config: ClientConfig,
     private readonly metrics: Metrics,
     private readonly routerLabel: string,
+    /** The `client` label of its series: its id, or the overflow label once the router's budget is spent. */
+    private readonly metricLabel: string = bound.id.show(),
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);
     this.balancer = createBalancer(config.loadBalancer.kind);
-    const labels = { router: routerLabel, client: this.id };
+    const labels = { router: routerLabel, client: metricLabel };
+    const own = <T extends string, L extends Record<T, string>>(family: { remove(l: L): void }, l: L): L =>
+      metricLabel === OVERFLOW_LABEL ? l : this.series.own(family, l);
     const connects = {
-      ok: metrics.clientConnects.labels({ ...labels, result: 'success' }),
-      fail: metrics.clientConnects.labels({ ...labels, result: 'failure' }),
+      ok: metrics.clientConnects.labels(own(metrics.clientConnects, { ...labels, result: 'success' })),
+      fail: metrics.clientConnects.labels(own(metrics.clientConnects, { ...labels, result: 'failure' })),
     };
-    const sessions = metrics.clientConnections.labels(labels);
+    const sessions = metrics.clientConnections.labels(own(metrics.clientConnections, labels));
     this.upstream = {
       connectTimeoutMs: config.connectTimeoutMs,
       keepAliveIntervalMs: config.keepAliveIntervalMs,
@@ -64,11 +77,15 @@ export class Client implements CallTarget<Endpoint> {
       onSessions: (d) => sessions.inc(d),
     };
     this.m = {
-      inFlight: metrics.streamsInFlight.cell(labels),
-      ejections: metrics.ejections.labels(labels),
-      available: metrics.endpoints.labels({ ...labels, state: 'available' }),
-      ejectedGauge: metrics.endpoints.labels({ ...labels, state: 'ejected' }),
-      drainingGauge: metrics.endpoints.labels({ ...labels, state: 'draining' }),
+      inFlight: metrics.streamsInFlight.cell(own(metrics.streamsInFlight, labels)),
+      ejections: metrics.ejections.labels(own(metrics.ejections, labels)),
+      available: metrics.endpoints.labels(own(metrics.endpoints, { ...labels, state: 'available' })),
+      ejectedGauge: metrics.endpoints.labels(own(metrics.endpoints, { ...labels, state: 'ejected' })),
+      drainingGauge: metrics.endpoints.labels(own(metrics.endpoints, { ...labels, state: 'draining' })),
+    };
+    this.bytes = {
+      request: metrics.bytes.cell(own(metrics.bytes, { ...labels, direction: 'request' })),
+      response: metrics.bytes.cell(own(metrics.bytes, { ...labels, direction: 'response' })),
     };
     this.observation = bound.addr.observe((addr) => this.update(addr));
   }
@@ -126,19 +143,30 @@ export class Client implements CallTarget<Endpoint> {
   }
 
   private endpointMetrics(key: string): EndpointMetrics {
-    const labels = { router: this.routerLabel, client: this.id, endpoint: key };
+    const family = this.metrics.endpointRequests;
+    if (this.metricLabel === OVERFLOW_LABEL) {
+      // Endpoints of an overflow client are as client-chosen as its id: they share its series.
+      const labels = { router: this.routerLabel, client: OVERFLOW_LABEL, endpoint: OVERFLOW_LABEL };
+      return { success: family.cell({ ...labels, result: 'success' }), failure: family.cell({ ...labels, result: 'failure' }) };
+    }
+    const labels = { router: this.routerLabel, client: this.metricLabel, endpoint: key };
     return {
-      success: this.metrics.endpointRequests.cell({ ...labels, result: 'success' }),
-      failure: this.metrics.endpointRequests.cell({ ...labels, result: 'failure' }),
+      success: family.cell(this.series.own(family, { ...labels, result: 'success' })),
+      failure: family.cell(this.series.own(family, { ...labels, result: 'failure' })),
     };
   }
 
   private gauges(): void {
     let ejected = 0;
     for (const e of this.active) if (e.accrual.ejected) ejected++;
-    this.m.available.set(this.active.length - ejected);
-    this.m.ejectedGauge.set(ejected);
-    this.m.drainingGauge.set(this.draining.size);
+    this.show({ available: this.closed ? 0 : this.active.length - ejected, ejected: this.closed ? 0 : ejected, draining: this.closed ? 0 : this.draining.size });
+  }
+
+  private show(next: { available: number; ejected: number; draining: number }): void {
+    this.m.available.inc(next.available - this.shown.available);
+    this.m.ejectedGauge.inc(next.ejected - this.shown.ejected);
+    this.m.drainingGauge.inc(next.draining - this.shown.draining);
+    this.shown = next;
   }
 
   get endpoints(): readonly Endpoint[] {
@@ -201,8 +229,7 @@ export class Client implements CallTarget<Endpoint> {
     this.observation.close();
     for (const e of this.active) e.pool.destroy();
     for (const e of this.draining) e.pool.destroy();
-    this.m.available.set(0);
-    this.m.ejectedGauge.set(0);
-    this.m.drainingGauge.set(0);
+    this.gauges();
+    this.series.release();
   }
 }

@@ -13,6 +13,8 @@ import type {
   RouterConfig,
   ServerConfig,
   ServiceConfig,
+  BindingCacheConfig,
+  MetricSeriesConfig,
 } from './types.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { parseDuration } from './duration.js';
@@ -49,6 +51,16 @@ export function defaultClientConfig(): ClientConfig {
     keepAliveTimeoutMs: 20_000,
     connectTimeoutMs: 3000,
   };
+}
+
+/** A router's `bindingCache` with every key at its default. A fresh object each call. */
+export function defaultBindingCacheConfig(): BindingCacheConfig {
+  return { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 };
+}
+
+/** A router's `metricSeries` with every key at its default. A fresh object each call. */
+export function defaultMetricSeriesConfig(): MetricSeriesConfig {
+  return { clients: 500, routes: 1000 };
 }
 
 /** A `servers[]` entry with only what a config must say left at its default (port 4140). A fresh object each call. */
@@ -174,8 +186,8 @@ class ConfigReader {
     if (!kind) return undefined;
     const common = ['kind', 'prefix'];
     const extra: Record<(typeof NAMER_KINDS)[number], string[]> = {
-      'io.l5d.k8s': ['host', 'port', 'preferLocalNode', 'idleTtlSecs'],
-      'io.l5d.k8s.ns': ['host', 'port', 'envVar', 'preferLocalNode', 'idleTtlSecs'],
+      'io.l5d.k8s': ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
+      'io.l5d.k8s.ns': ['host', 'port', 'envVar', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
       'io.l5d.dns': ['refreshIntervalSeconds', 'dnsHosts'],
       'io.l5d.dnssrv': ['refreshIntervalSeconds', 'dnsHosts'],
       'io.l5d.fs': ['rootDir'],
@@ -196,6 +208,7 @@ class ConfigReader {
         if (kind === 'io.l5d.k8s.ns') out.envVar = f.get('envVar').string('an environment variable name') ?? 'POD_NAMESPACE';
         out.preferLocalNode = f.get('preferLocalNode').bool() ?? false;
         out.idleTtlSecs = f.get('idleTtlSecs').int(0, MAX_INT) ?? 600;
+        out.maxWatches = f.get('maxWatches').int(1, 1_000_000) ?? 1000;
         return out;
       }
       case 'io.l5d.dns':
@@ -223,10 +236,9 @@ class ConfigReader {
   private router(field: Field): RouterConfig | undefined {
     if (!field.present) return field.expected('a router (a mapping with "protocol" and "servers")');
     const f = field.object(
-      ['protocol', 'label', 'servers', 'identifier', 'dstPrefix', 'dtab', 'interpreter', 'bindingTimeoutMs', 'client', 'service', 'h2AccessLog'],
+      ['protocol', 'label', 'servers', 'identifier', 'dstPrefix', 'dtab', 'interpreter', 'bindingTimeoutMs', 'client', 'service', 'h2AccessLog', 'bindingCache', 'metricSeries'],
       {
         ...IGNORED_EXPERIMENTAL,
-        bindingCache: 'bindings are cached per name and released when idle',
         originator: 'stats are not deduplicated across linkers',
         tracePropagator: 'tracing headers pass through unchanged',
         h2AccessLogRollPolicy: 'rotate the access log with an external tool',
@@ -260,6 +272,8 @@ class ConfigReader {
       bindingTimeoutMs: f.get('bindingTimeoutMs').int(1, MAX_INT) ?? 10000,
       client: this.client(f.get('client')),
       service: this.service(f.get('service')),
+      bindingCache: this.bindingCache(f.get('bindingCache')),
+      metricSeries: this.metricSeries(f.get('metricSeries')),
     };
     const accessLog = f.get('h2AccessLog').string('a file path or "-" for stdout');
     if (accessLog !== undefined) router.h2AccessLog = accessLog === '-' ? '-' : this.path(accessLog);
@@ -393,6 +407,30 @@ class ConfigReader {
       }
     }
     return { kind: 'io.l5d.consecutiveFailures', failures: f.get('failures').int(1, MAX_INT) ?? 5, backoff: { minMs, maxMs } };
+  }
+
+  private bindingCache(field: Field): BindingCacheConfig {
+    const d = defaultBindingCacheConfig();
+    const f = field.object(['paths', 'clients', 'idleTtlSecs', 'transientIdleTtlSecs'], {
+      trees: 'bound trees live inside the path bindings (bounded by paths)',
+      bounds: 'bound names live inside the path bindings (bounded by paths)',
+    });
+    if (!f) return d;
+    const idle = f.get('idleTtlSecs').int(1, MAX_INT / 1000);
+    const transient = f.get('transientIdleTtlSecs').int(1, MAX_INT / 1000);
+    return {
+      paths: f.get('paths').int(1, 1_000_000) ?? d.paths,
+      clients: f.get('clients').int(1, 1_000_000) ?? d.clients,
+      idleTtlMs: idle === undefined ? d.idleTtlMs : idle * 1000,
+      transientIdleTtlMs: transient === undefined ? d.transientIdleTtlMs : transient * 1000,
+    };
+  }
+
+  private metricSeries(field: Field): MetricSeriesConfig {
+    const d = defaultMetricSeriesConfig();
+    const f = field.object(['clients', 'routes']);
+    if (!f) return d;
+    return { clients: f.get('clients').int(1, 1_000_000) ?? d.clients, routes: f.get('routes').int(1, 1_000_000) ?? d.routes };
   }
 
   private service(field: Field): ServiceConfig {

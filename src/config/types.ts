@@ -32,8 +32,10 @@ export interface K8sNamerConfig extends NamerBase {
   envVar?: string;
   /** Prefer endpoints on this node (`NODE_NAME`), falling back to all when none is ready. Default false. */
   preferLocalNode?: boolean;
-  /** Release a watch this long after the last route stops using it. Default 600. */
+  /** Release a watch this long after the last route stops using it (a Service that does not exist: 5 s). Default 600. */
   idleTtlSecs?: number;
+  /** Most (namespace, service) watches open at once; idle ones close first, then new names fail. Default 1000. */
+  maxWatches?: number;
 }
 
 export interface DnsNamerConfig extends NamerBase {
@@ -66,6 +68,32 @@ export interface RouterConfig {
   service: ServiceConfig;
   /** Access log: a file path, `-` for stdout, or absent for none (Linkerd `h2AccessLog`). */
   h2AccessLog?: string;
+  bindingCache: BindingCacheConfig;
+  metricSeries: MetricSeriesConfig;
+}
+
+/**
+ * What the names clients send may hold, and for how long (Linkerd 1's `bindingCache` key, with its
+ * `paths`, `clients` and `idleTtlSecs`; `transientIdleTtlSecs` is ours). Every table keyed by a
+ * client-supplied name is bounded by these.
+ */
+export interface BindingCacheConfig {
+  /** (logical name, request-local dtab) bindings kept, with their namer watches. Default 1000. */
+  paths: number;
+  /** Bound clients kept, with their endpoints and connection pools. Default 1000. */
+  clients: number;
+  /** A binding or client routed by the router's own dtab is released this long after its last use. Default 600000 (10 min). */
+  idleTtlMs: number;
+  /** …and one only an `l5d-dtab`/`l5d-ctx-dtab` override reaches, or a name that does not exist. Default 10000. */
+  transientIdleTtlMs: number;
+}
+
+/** Distinct label values with series of their own; past these, names share `(overflow)` series. */
+export interface MetricSeriesConfig {
+  /** Distinct `client` label values (bound ids). Default 500. */
+  clients: number;
+  /** Distinct (service, client) pairs with request series of their own. Default 1000. */
+  routes: number;
 }
 
 export interface ServerConfig {
@@ -82,17 +110,15 @@ export interface ServerConfig {
    * clients reconnect on their next call); 0 = never. Default 300000 (5 min).
    */
   idleTimeoutMs: number;
-  // The three below are optional only so configs built by hand (tests) keep compiling: the loader
-  // always fills them, and absent means 0 (never).
   /** A connection that has not sent the HTTP/2 preface and SETTINGS within this long is closed; 0 = never. Default 10000. */
-  prefaceTimeoutMs?: number;
+  prefaceTimeoutMs: number;
   /**
    * A connection with no frame read or written for this long is sent a PING; 0 = never. This is also
    * what closes connections nghttp2 has ended with GOAWAY on a protocol error. Default 10000.
    */
-  keepAliveIntervalMs?: number;
+  keepAliveIntervalMs: number;
   /** A PING not acknowledged within this long closes the connection. Default 5000. */
-  keepAliveTimeoutMs?: number;
+  keepAliveTimeoutMs: number;
 }
 
 export type IdentifierConfig =

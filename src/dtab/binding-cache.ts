@@ -11,11 +11,27 @@ export interface BindingCacheOptions {
   maxEntries?: number;
   /** A binding nobody asked for in this long is released with its namer watches. Default 10 minutes. */
   idleTtlMs?: number;
+  /**
+   * The idle TTL of a transient binding: one made under a request-local dtab (`l5d-dtab`), or one
+   * whose name does not exist or failed to bind. Clients choose those names freely, so they are let
+   * go within seconds of their last use. Default 10 s.
+   */
+  transientIdleTtlMs?: number;
+  /** Called when a binding is evicted because the cache is full (the limit tripped). */
+  onFull?: () => void;
+}
+
+/** A cached binding as the admin reads it: without touching its idle clock. */
+export interface CachedBinding {
+  readonly path: Path;
+  readonly local: Dtab;
+  /** The binding's current state (a Var read with `sample`). */
+  readonly state: { readonly sample: State };
 }
 
 type State = ActivityState<NameTree<BoundName>>;
 
-/** Sweeps per idle TTL: an entry is evicted after this many sweeps without a `get`. */
+/** Sweeps per transient TTL: an entry's idle time is measured in sweeps. */
 const SWEEPS_PER_TTL = 4;
 
 /**
@@ -29,9 +45,13 @@ const SWEEPS_PER_TTL = 4;
  */
 export class BindingCache {
   private readonly byLocal = new Map<string, Map<string, Entry>>();
-  private count = 0;
+  /** Every entry, oldest first: the eviction clock's ring. */
+  private readonly order = new Set<Entry>();
   private tick = 0;
   private readonly maxEntries: number;
+  /** Idle sweeps after which an entry goes: [lasting, transient]. */
+  private readonly idleSweeps: readonly [number, number];
+  private readonly onFull: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -41,8 +61,12 @@ export class BindingCache {
     options: BindingCacheOptions = {},
   ) {
     this.maxEntries = Math.max(1, options.maxEntries ?? 1000);
-    const ttl = options.idleTtlMs ?? 600_000;
-    this.sweeper = setInterval(() => this.sweep(), Math.max(1, ttl / SWEEPS_PER_TTL));
+    const ttl = Math.max(1, options.idleTtlMs ?? 600_000);
+    const transientTtl = Math.max(1, Math.min(ttl, options.transientIdleTtlMs ?? 10_000));
+    const period = transientTtl / SWEEPS_PER_TTL;
+    this.idleSweeps = [Math.ceil(ttl / period), SWEEPS_PER_TTL];
+    this.onFull = options.onFull ?? (() => {});
+    this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
   }
 
@@ -51,6 +75,7 @@ export class BindingCache {
     const entry = this.byLocal.get(local.show())?.get(path.show());
     if (entry !== undefined) {
       entry.tick = this.tick;
+      entry.used = true;
       return entry.state;
     }
     return this.miss(path, local);
@@ -58,75 +83,95 @@ export class BindingCache {
 
   /** How many bindings are held. */
   get size(): number {
-    return this.count;
+    return this.order.size;
+  }
+
+  /** Every cached binding, for the admin: reading does not keep anything alive. */
+  *peek(): IterableIterator<CachedBinding> {
+    yield* this.order;
   }
 
   /** Release every binding and its namer watches. */
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const inner of this.byLocal.values()) for (const entry of inner.values()) entry.close();
+    for (const entry of this.order) entry.close();
     this.byLocal.clear();
-    this.count = 0;
+    this.order.clear();
   }
 
   private miss(path: Path, local: Dtab): Activity<NameTree<BoundName>> {
     if (this.closed) throw new Error('BindingCache is closed');
-    if (this.count >= this.maxEntries) this.evictLeastRecent();
-    const localKey = local.show();
-    let inner = this.byLocal.get(localKey);
-    if (inner === undefined) this.byLocal.set(localKey, (inner = new Map()));
+    if (this.order.size >= this.maxEntries) {
+      this.onFull();
+      this.evictOne();
+    }
     const entry = new Entry(this.interpreter, this.baseDtab, path, local, this.tick);
-    inner.set(path.show(), entry);
-    this.count++;
+    let inner = this.byLocal.get(entry.localKey);
+    if (inner === undefined) this.byLocal.set(entry.localKey, (inner = new Map()));
+    inner.set(entry.pathKey, entry);
+    this.order.add(entry);
     return entry.state;
   }
 
   private sweep(): void {
     this.tick++;
-    for (const [localKey, inner] of this.byLocal) {
-      for (const [pathKey, entry] of inner) {
-        // An entry someone observes directly (a router holding it) is in use whether or not it is asked for.
-        if (this.tick - entry.tick > SWEEPS_PER_TTL && !entry.state.observed) this.remove(localKey, inner, pathKey, entry);
-      }
+    for (const entry of this.order) {
+      // An entry someone observes directly (a router holding it) is in use whether or not it is asked for.
+      if (this.tick - entry.tick > this.idleSweeps[entry.transient ? 1 : 0] && !entry.state.observed) this.remove(entry);
     }
   }
 
-  private evictLeastRecent(): void {
-    let victim: [string, Map<string, Entry>, string, Entry] | undefined;
-    for (const [localKey, inner] of this.byLocal) {
-      for (const [pathKey, entry] of inner) {
-        const better =
-          victim === undefined ||
-          (victim[3].state.observed && !entry.state.observed) ||
-          (victim[3].state.observed === entry.state.observed && entry.tick < victim[3].tick);
-        if (better) victim = [localKey, inner, pathKey, entry];
+  /**
+   * Make room for one entry, the CLOCK way (amortized O(1), nothing done on a warm `get` but setting
+   * a bit): going round from the oldest, an entry asked for since the hand last passed, or observed,
+   * gets a second chance at the back; the first one that was not goes. If all are in use, the
+   * oldest goes anyway: the bound holds.
+   */
+  private evictOne(): void {
+    let left = this.order.size;
+    for (const entry of this.order) {
+      if (left-- === 0) break;
+      if (!entry.used && !entry.state.observed) {
+        this.remove(entry);
+        return;
       }
+      entry.used = false;
+      this.order.delete(entry);
+      this.order.add(entry);
     }
-    if (victim !== undefined) this.remove(...victim);
+    const oldest = this.order.values().next();
+    if (!oldest.done) this.remove(oldest.value);
   }
 
-  private remove(localKey: string, inner: Map<string, Entry>, pathKey: string, entry: Entry): void {
-    inner.delete(pathKey);
-    if (inner.size === 0) this.byLocal.delete(localKey);
-    this.count--;
+  private remove(entry: Entry): void {
+    const inner = this.byLocal.get(entry.localKey);
+    inner?.delete(entry.pathKey);
+    if (inner?.size === 0) this.byLocal.delete(entry.localKey);
+    this.order.delete(entry);
     entry.close();
   }
 }
 
 /** One cached binding: follows the base dtab, keeps the current binding observed, forwards its states. */
-class Entry {
+class Entry implements CachedBinding {
   readonly state = new Var<State>(PENDING);
+  readonly localKey: string;
+  readonly pathKey: string;
+  /** Asked for since the eviction clock last passed. */
+  used = true;
   private binding: Closable | undefined;
   private readonly base: Closable;
 
   constructor(
     interpreter: NameInterpreter,
     baseDtab: Var<Dtab>,
-    path: Path,
-    local: Dtab,
+    readonly path: Path,
+    readonly local: Dtab,
     public tick: number,
   ) {
+    this.localKey = local.show();
+    this.pathKey = path.show();
     this.base = baseDtab.observe((base) => {
       // Observe the new binding before letting go of the old one, so namer watches both use stay open.
       const previous = this.binding;
@@ -137,6 +182,13 @@ class Entry {
 
   private forward(next: State): void {
     if (!sameBindingState(this.state.sample, next)) this.state.set(next);
+  }
+
+  /** Made by a request-local dtab, or naming nothing that exists: let go soon after its last use. */
+  get transient(): boolean {
+    if (!this.local.isEmpty) return true;
+    const s = this.state.sample;
+    return s.status === 'failed' || (s.status === 'ok' && (s.value.kind === 'neg' || s.value.kind === 'fail'));
   }
 
   close(): void {

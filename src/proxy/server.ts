@@ -154,7 +154,7 @@ export class H2Server {
       closeGracefully(conn);
       return;
     }
-    const { prefaceTimeoutMs = 0, idleTimeoutMs, keepAliveIntervalMs = 0 } = this.config;
+    const { prefaceTimeoutMs, idleTimeoutMs, keepAliveIntervalMs } = this.config;
     if (prefaceTimeoutMs > 0) {
       // nghttp2 checks the preface and that SETTINGS comes first; the first remote SETTINGS is both.
       conn.preface = setTimeout(onPrefaceTimeout, prefaceTimeoutMs, conn);
@@ -299,7 +299,7 @@ function onGraceOver(conn: Conn): void {
 function onSilent(this: Tagged): void {
   const conn = this[kConn];
   if (!conn || conn.pinging || this.destroyed) return;
-  const { keepAliveIntervalMs = 0, keepAliveTimeoutMs = 5000 } = conn.server.config;
+  const { keepAliveIntervalMs, keepAliveTimeoutMs } = conn.server.config;
   conn.pinging = true;
   conn.pingAck = setTimeout(onPingTimeout, keepAliveTimeoutMs, conn);
   try {

@@ -20,9 +20,11 @@ import { Status, encodeTimeout, parseTimeout } from '../proxy/grpc.js';
 import { stripConnectionHeaders } from '../proxy/headers.js';
 import { AccessLog } from '../proxy/access-log.js';
 import { Client } from '../balancer/client.js';
-import { IdentifierChain, Memo } from './identifiers/index.js';
+import { IdentifierChain } from './identifiers/index.js';
+import { Memo } from '../util/memo.js';
 import { RouteStats } from './route-stats.js';
 import { pickLeaf } from './pick.js';
+import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 
 export interface RouterDeps {
   interpreter: NameInterpreter;
@@ -41,17 +43,20 @@ interface ClientRecord {
   readonly client: Client;
   last: BoundName;
   readonly followed: WeakSet<BoundName>;
+  /** Stats per logical service (a service past the route-series budget maps to the shared overflow stats). */
   readonly byService: Map<string, RouteStats>;
+  /** The `client` label its series use (its id, or the overflow label). */
+  readonly label: string;
+  /** Only streams with a request-local dtab have reached it: released after the transient idle TTL. */
+  transient: boolean;
+  /** The router's sweep count when a stream last picked it. */
+  lastUsed: number;
 }
 
 const VIA = 'h2 kube-grpc-router';
-/** Logical names remembered for the admin view, and metric series per client: bounded, since names come from clients. */
-const MAX_SERVICES = 1000;
-const OVERFLOW_SERVICE = '(other)';
-/** A client no stream has picked for this long is closed (its connections too); the next stream re-creates it. */
-const CLIENT_IDLE_MS = 10 * 60_000;
-const SWEEP_MS = 30_000;
-const L5D_ERR_REASONS = ['no route', 'no endpoints', 'unidentified', 'bad dtab', 'binding timeout', 'loop', 'binding failed'] as const;
+/** Sweeps per transient idle TTL: idle times are counted in sweeps, so marking use is an assignment. */
+const SWEEPS_PER_TTL = 4;
+const L5D_ERR_REASONS = ['no route', 'no endpoints', 'unidentified', 'bad dtab', 'binding timeout', 'loop', 'binding failed', 'too many clients'] as const;
 type Reason = (typeof L5D_ERR_REASONS)[number];
 
 /**
@@ -66,15 +71,20 @@ export class Router implements RouterView, CallObserver {
   private readonly bindings: BindingCache;
   /** Per bound id: its balancer client, the bound names it follows, its stats per logical name. */
   private readonly clients = new Map<string, ClientRecord>();
-  /** Logical names seen (for the admin's services list), with the local dtab they came with. */
-  private readonly services = new Map<string, Path>();
   private readonly localDtabs = new Memo<Dtab | DtabSyntaxError>(256);
+  /** Distinct `client` label values, and (service, client) pairs, with series of their own. */
+  private readonly clientLabels: LabelBudget;
+  private readonly routeLabels: LabelBudget;
+  /** Idle sweeps after which a client goes: [routed by the router's own dtab, transient]. */
+  private readonly idleSweeps: readonly [number, number];
+  private readonly clientsFull: { inc(): void };
+  private readonly unwatchTables: (() => void)[];
   private readonly live = new Set<ProxyCall>();
   private readonly errors: Record<Reason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
   private readonly emptyDtab: Dtab;
   private readonly sweeper: NodeJS.Timeout;
-  /** A coarse clock (one tick per sweep) so marking a client used costs an assignment. */
+  /** A coarse clock (one tick per sweep) so marking a client or its stats used costs an assignment. */
   private tick = 0;
   private started = false;
   private draining = false;
@@ -86,18 +96,41 @@ export class Router implements RouterView, CallObserver {
   ) {
     this.label = config.label;
     this.identifier = new IdentifierChain(config.identifier, config.dstPrefix);
-    this.bindings = new BindingCache(deps.interpreter, deps.dtab);
+    const limits = config.bindingCache;
+    const limit = (key: string) => deps.metrics.limitsReached.labels({ router: this.label, limit: key });
+    this.bindings = new BindingCache(deps.interpreter, deps.dtab, {
+      maxEntries: limits.paths,
+      idleTtlMs: limits.idleTtlMs,
+      transientIdleTtlMs: limits.transientIdleTtlMs,
+      onFull: () => bindingsFull.inc(),
+    });
+    const bindingsFull = limit('bindingCache.paths');
+    this.clientsFull = limit('bindingCache.clients');
+    const clientSeriesFull = limit('metricSeries.clients');
+    const routeSeriesFull = limit('metricSeries.routes');
+    this.unwatchTables = [
+      deps.metrics.watchTable({ router: this.label, table: 'bindings' }, () => this.bindings.size),
+      deps.metrics.watchTable({ router: this.label, table: 'clients' }, () => this.clients.size),
+    ];
+    this.clientLabels = new LabelBudget(config.metricSeries.clients, () => clientSeriesFull.inc());
+    this.routeLabels = new LabelBudget(config.metricSeries.routes, () => routeSeriesFull.inc());
     this.emptyDtab = parseDtab('');
     const errors = {} as Record<Reason, { inc(): void }>;
     for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
     if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
-    this.sweeper = setInterval(() => this.sweepClients(), SWEEP_MS);
+    const period = Math.min(limits.transientIdleTtlMs, limits.idleTtlMs) / SWEEPS_PER_TTL;
+    this.idleSweeps = [Math.ceil(limits.idleTtlMs / period), Math.ceil(limits.transientIdleTtlMs / period)];
+    this.sweeper = setInterval(() => this.sweepClients(), period);
     this.sweeper.unref();
     for (const s of config.servers) {
       const connections = deps.metrics.serverConnections.labels({ router: this.label, server: `${s.ip}:${s.port}` });
       const handler = new ServerContext(this, s, deps.metrics.serverStreams.cell({ router: this.label, server: `${s.ip}:${s.port}` }));
-      this.servers.push(new H2Server(s, handler, deps.log.child({ router: this.label, server: `${s.ip}:${s.port}` }), { onConnection: (d) => connections.inc(d) }));
+      const closed = deps.metrics.serverConnectionsClosed;
+      const labels = { router: this.label, server: `${s.ip}:${s.port}` };
+      this.servers.push(
+        new H2Server(s, handler, deps.log.child(labels), { onConnection: (d) => connections.inc(d), onConnectionClosed: (reason) => closed.inc({ ...labels, reason }) }),
+      );
     }
   }
 
@@ -173,9 +206,7 @@ export class Router implements RouterView, CallObserver {
       this.reject(call, Status.UNIMPLEMENTED, `cannot identify the request: ${name}`, 'unidentified');
       return;
     }
-    const service = name.show();
-    call.service = service;
-    if (this.services.size < MAX_SERVICES && !this.services.has(service)) this.services.set(service, name);
+    call.service = name.show();
 
     let timeout = parseTimeout(headers['grpc-timeout']);
     const total = this.config.service.totalTimeoutMs;
@@ -220,7 +251,12 @@ export class Router implements RouterView, CallObserver {
       this.reject(call, Status.UNAVAILABLE, `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`, 'no route');
       return;
     }
-    const record = this.clientFor(bound);
+    const record = this.clientFor(bound, local.isEmpty);
+    if (record === undefined) {
+      const max = this.config.bindingCache.clients;
+      this.reject(call, Status.RESOURCE_EXHAUSTED, `router ${this.label} has ${max} bound clients with streams in flight (bindingCache.clients); cannot bind ${bound.id.show()} for ${name.show()}`, 'too many clients');
+      return;
+    }
     const client = record.client;
     if (client.endpoints.length === 0) {
       const a = bound.addr.sample;
@@ -250,7 +286,7 @@ export class Router implements RouterView, CallObserver {
     headers['l5d-dst-client'] = client.id;
     if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
     call.stats = this.statsFor(record, call.service);
-    client.lastUsed = this.tick;
+    record.lastUsed = this.tick;
     call.dispatch(client);
   }
 
@@ -274,15 +310,25 @@ export class Router implements RouterView, CallObserver {
     return this.localDtabs.set(key, out);
   }
 
-  private clientFor(bound: BoundName): ClientRecord {
+  /**
+   * The client of a bound id, made on first use; `lasting` when the stream came without a
+   * request-local dtab. Undefined when the table is full of clients with streams in flight.
+   */
+  private clientFor(bound: BoundName, lasting: boolean): ClientRecord | undefined {
     const id = bound.id.show();
     let record = this.clients.get(id);
     if (record === undefined) {
-      const client = new Client(bound, this.config.client, this.deps.metrics, this.label);
-      record = { client, last: bound, followed: new WeakSet([bound]), byService: new Map() };
+      if (this.clients.size >= this.config.bindingCache.clients) {
+        this.clientsFull.inc();
+        if (!this.evictIdlestClient()) return undefined;
+      }
+      const label = this.clientLabels.acquire(id);
+      const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label);
+      record = { client, last: bound, followed: new WeakSet([bound]), byService: new Map(), label, transient: !lasting, lastUsed: this.tick };
       this.clients.set(id, record);
       return record;
     }
+    if (lasting) record.transient = false;
     if (record.last !== bound) {
       record.last = bound;
       if (!record.followed.has(bound)) {
@@ -294,27 +340,68 @@ export class Router implements RouterView, CallObserver {
     return record;
   }
 
+  /** The stats of (service, client): its own series while the route-series budget lasts, else the client's overflow stats. */
   private statsFor(record: ClientRecord, service: string): RouteStats {
     const byService = record.byService;
     let s = byService.get(service);
     if (s === undefined) {
-      const label = byService.size < MAX_SERVICES ? service : OVERFLOW_SERVICE;
-      s = byService.get(label);
-      if (s === undefined) byService.set(label, (s = new RouteStats(this.deps.metrics, this.label, label, record.client.id)));
+      const shared = record.label === OVERFLOW_LABEL || this.routeLabels.acquire(`${service}\n${record.label}`) === OVERFLOW_LABEL;
+      const key = shared ? OVERFLOW_LABEL : service;
+      s = byService.get(key);
+      if (s === undefined) byService.set(key, (s = new RouteStats(this.deps.metrics, this.label, shared ? OVERFLOW_LABEL : service, record.label, record.client.bytes)));
     }
+    s.lastUsed = this.tick;
     return s;
   }
 
-  /** Close clients nothing has used for CLIENT_IDLE_MS (e.g. after a dtab change moved traffic away). */
+  /**
+   * Close clients idle past their TTL (a dtab change moved traffic away; an override's name is no
+   * longer sent), with their connections and series; and drop per-service stats idle as long.
+   */
   private sweepClients(): void {
     this.tick++;
-    const idleTicks = Math.ceil(CLIENT_IDLE_MS / SWEEP_MS);
-    for (const [id, { client }] of this.clients) {
-      if (client.inFlight === 0 && this.tick - client.lastUsed > idleTicks) {
-        client.close();
-        this.clients.delete(id);
+    const [lasting, transient] = this.idleSweeps;
+    for (const [id, record] of this.clients) {
+      if (record.client.inFlight === 0 && this.tick - record.lastUsed > (record.transient ? transient : lasting)) {
+        this.closeClient(id, record);
+        continue;
+      }
+      for (const [service, stats] of record.byService) {
+        if (this.tick - stats.lastUsed > lasting) this.closeStats(record, service, stats);
       }
     }
+  }
+
+  /**
+   * Make room for one client: close the oldest transient one with nothing in flight, else the oldest
+   * with nothing in flight (the table is in creation order, so a flood's clients are found first).
+   */
+  private evictIdlestClient(): boolean {
+    let idle: [string, ClientRecord] | undefined;
+    for (const entry of this.clients) {
+      if (entry[1].client.inFlight > 0) continue;
+      if (entry[1].transient) {
+        idle = entry;
+        break;
+      }
+      idle ??= entry;
+    }
+    if (idle === undefined) return false;
+    this.closeClient(...idle);
+    return true;
+  }
+
+  private closeClient(id: string, record: ClientRecord): void {
+    this.clients.delete(id);
+    for (const [service, stats] of record.byService) this.closeStats(record, service, stats);
+    record.client.close();
+    this.clientLabels.release(record.label);
+  }
+
+  private closeStats(record: ClientRecord, service: string, stats: RouteStats): void {
+    record.byService.delete(service);
+    stats.release();
+    if (service !== OVERFLOW_LABEL) this.routeLabels.release(`${service}\n${record.label}`);
   }
 
   private dtabText(local: Dtab): string {
@@ -349,12 +436,16 @@ export class Router implements RouterView, CallObserver {
 
   snapshot(): RouterSnapshot {
     const dtab = this.deps.dtabStatus?.() ?? { base: this.config.dtab, effective: this.deps.dtab.sample.show() };
-    const services: RouterSnapshot['services'] = [];
-    for (const [name, path] of this.services) {
-      const st = this.bindings.get(path, this.emptyDtab).sample;
-      const ids = st.status === 'ok' ? [...new Set(boundIds(st.value))] : [];
-      services.push({ name, clients: ids });
+    // The services are the logical names with a cached binding; peeking keeps none of them alive.
+    const byName = new Map<string, Set<string>>();
+    for (const b of this.bindings.peek()) {
+      const name = b.path.show();
+      let ids = byName.get(name);
+      if (ids === undefined) byName.set(name, (ids = new Set()));
+      const st = b.state.sample;
+      if (st.status === 'ok') for (const id of boundIds(st.value)) ids.add(id);
     }
+    const services: RouterSnapshot['services'] = [...byName].map(([name, ids]) => ({ name, clients: [...ids] }));
     return {
       label: this.label,
       servers: this.servers.map((s) => s.bound ?? { ip: s.config.ip, port: s.config.port }),
@@ -400,8 +491,9 @@ export class Router implements RouterView, CallObserver {
     this.closed = true;
     this.draining = true;
     clearInterval(this.sweeper);
-    for (const r of this.clients.values()) r.client.close();
+    for (const [id, r] of this.clients) this.closeClient(id, r);
     this.bindings.close();
+    for (const unwatch of this.unwatchTables) unwatch();
     await Promise.all(this.servers.map((s) => s.close()));
     await this.accessLog?.close();
   }

@@ -1,3 +1,4 @@
+import { defaultBindingCacheConfig, defaultMetricSeriesConfig, defaultServerConfig } from '../../src/config/load.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
     protocol: 'h2',
     label: 'h2',
     servers: [
-      { ip: '127.0.0.1', port: 0, clearContext: false, maxConcurrentStreamsPerConnection: 1000, maxCallDepth: 10, maxHeaderListBytes: 16384, idleTimeoutMs: 0 },
+      { ...defaultServerConfig(), port: 0 },
     ],
     identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
     dstPrefix: '/svc',
@@ -49,6 +50,8 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
       connectTimeoutMs: 3000,
     },
     service: {},
+    bindingCache: defaultBindingCacheConfig(),
+    metricSeries: defaultMetricSeriesConfig(),
   };
 }
 

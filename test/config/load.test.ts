@@ -27,7 +27,7 @@ test("the seed example's Linkerd config loads unchanged", () => {
   const { config, ignored } = loadConfigFile(SEED);
   assert.deepEqual(config.admin, { ip: '127.0.0.1', port: 9990, controlEnabled: false });
   assert.deepEqual(config.namers, [
-    { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', host: 'localhost', port: 8001, preferLocalNode: false, idleTtlSecs: 600 },
+    { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', host: 'localhost', port: 8001, preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 },
   ]);
   assert.equal(config.routers.length, 1);
   const router = config.routers[0]!;
@@ -80,6 +80,8 @@ test('every default is filled from a minimal config', () => {
           connectTimeoutMs: 3000,
         },
         service: {},
+        bindingCache: { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
+        metricSeries: { clients: 500, routes: 1000 },
       },
     ],
     shutdownDelayMs: 5000,
@@ -92,7 +94,7 @@ test('every supported key is read', () => {
     `admin: {ip: 0.0.0.0, port: 9991, controlEnabled: true}
 namers:
 - {kind: io.l5d.k8s}
-- {kind: io.l5d.k8s.ns, prefix: /k8sns, envVar: MY_NS, preferLocalNode: true, idleTtlSecs: 30}
+- {kind: io.l5d.k8s.ns, prefix: /k8sns, envVar: MY_NS, preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50}
 - {kind: io.l5d.dns, refreshIntervalSeconds: 2, dnsHosts: ["10.0.0.10:53"]}
 - {kind: io.l5d.fs, rootDir: disco}
 routers:
@@ -115,6 +117,8 @@ routers:
     keepAliveTimeoutMs: 5000
     connectTimeoutMs: 1000
   service: {totalTimeoutMs: 1500}
+  bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
+  metricSeries: {clients: 20, routes: 40}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000}
@@ -129,8 +133,8 @@ shutdownGrace: 2500
     { source: '/etc/kgr/config.yaml' },
   );
   assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true });
-  assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600 });
-  assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30 });
+  assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 });
+  assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50 });
   assert.deepEqual(config.namers[2], { kind: 'io.l5d.dns', prefix: '/#/io.l5d.dns', refreshIntervalSeconds: 2, dnsHosts: ['10.0.0.10:53'] });
   // Relative paths resolve against the config file's directory.
   assert.deepEqual(config.namers[3], { kind: 'io.l5d.fs', prefix: '/#/io.l5d.fs', rootDir: '/etc/kgr/disco' });
@@ -152,6 +156,8 @@ shutdownGrace: 2500
     connectTimeoutMs: 1000,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
+  assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });
+  assert.deepEqual(out.metricSeries, { clients: 20, routes: 40 });
   assert.deepEqual(out.servers[0], {
     ip: '0.0.0.0',
     port: 4140,

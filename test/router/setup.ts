@@ -1,3 +1,4 @@
+import { defaultBindingCacheConfig, defaultMetricSeriesConfig } from '../../src/config/load.js';
 import { Var } from '../../src/util/var.js';
 import { constant, ok, PENDING } from '../../src/util/activity.js';
 import type { Addr, BoundName, Name } from '../../src/dtab/name.js';
@@ -74,6 +75,8 @@ export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfi
     bindingTimeoutMs: 10_000,
     client: { ...CLIENT_DEFAULTS },
     service: {},
+    bindingCache: defaultBindingCacheConfig(),
+    metricSeries: defaultMetricSeriesConfig(),
     ...overrides,
   };
 }
