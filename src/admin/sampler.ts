@@ -22,9 +22,13 @@ interface Totals {
 interface Sample {
   t: number; // ms since epoch
   routers: Map<string, Totals>;
-  services: Map<string, Totals>; // key `${router}\0${service}`
-  clients: Map<string, Totals>; // key `${router}\0${client}`
+  services: ReadonlyMap<string, Totals>; // key `${router}\0${service}`
+  clients: ReadonlyMap<string, Totals>; // key `${router}\0${client}`
 }
+
+/** The span over which the dashboard shows a service's or client's current rates. */
+const CURRENT_WINDOW_SEC = 5;
+const EMPTY: ReadonlyMap<string, Totals> = new Map();
 
 export interface Rates {
   /** Finished streams per second. */
@@ -102,7 +106,7 @@ export class DashboardSampler {
     const [requests, duration, inFlight, retries] = (
       await Promise.all([m.requests.get(), m.requestDuration.get(), m.streamsInFlight.get(), m.retries.get()])
     ).map(seriesOf) as [Series[], Series[], Series[], Series[]];
-    const sample: Sample = { t: Date.now(), routers: new Map(), services: new Map(), clients: new Map() };
+    const sample = { t: Date.now(), routers: new Map<string, Totals>(), services: new Map<string, Totals>(), clients: new Map<string, Totals>() };
 
     // Bucket bounds from the histogram's own series (le labels), once.
     if (this.bounds.length === 0) {
@@ -146,6 +150,14 @@ export class DashboardSampler {
 
     this.ring.push(sample);
     if (this.ring.length > this.capacity + 1) this.ring.shift();
+    // Per-service and per-client totals are read only over the last CURRENT_WINDOW_SEC: older samples
+    // keep their router totals (the charts) and let the rest go, so the ring holds as many series as
+    // the registry does once, not 300 times.
+    const old = this.ring[this.ring.length - 1 - Math.ceil((CURRENT_WINDOW_SEC * 1000) / this.intervalMs) - 1];
+    if (old !== undefined) {
+      old.services = EMPTY;
+      old.clients = EMPTY;
+    }
   }
 
   /** Rates between two cumulative totals `dt` seconds apart. */
@@ -188,8 +200,8 @@ export class DashboardSampler {
     return [first, last];
   }
 
-  /** Current rates for a router, one of its services or clients, over the last `windowSec` seconds. */
-  current(kind: 'router' | 'service' | 'client', router: string, name = '', windowSec = 5): Rates {
+  /** Current rates for a router, one of its services or clients, over the last `windowSec` seconds (services and clients: at most CURRENT_WINDOW_SEC). */
+  current(kind: 'router' | 'service' | 'client', router: string, name = '', windowSec = CURRENT_WINDOW_SEC): Rates {
     const w = this.window(windowSec);
     const key = kind === 'router' ? router : `${router}\0${name}`;
     const pick = (s: Sample) => (kind === 'router' ? s.routers : kind === 'service' ? s.services : s.clients).get(key);
