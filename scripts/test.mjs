@@ -1,0 +1,27 @@
+// `npm test`'s runner: every dist/test/**/*.test.js, and nothing else, through node's test runner.
+// Node 22+ no longer expands a directory given to --test, and Node 20 has no glob support of its
+// own, so the files are listed here (helpers and fixtures are not tests and are not run).
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+
+function* tests(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* tests(path);
+    else if (entry.name.endsWith('.test.js')) yield relative(root, path);
+  }
+}
+
+const files = (dirs.length > 0 ? dirs : ['dist/test']).flatMap((d) => [...tests(join(root, d))]).sort();
+if (files.length === 0) {
+  console.error(`no *.test.js under ${dirs.join(', ') || 'dist/test'}: run npm run build first`);
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...files], { cwd: root, stdio: 'inherit' });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
