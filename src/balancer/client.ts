@@ -47,8 +47,6 @@ export class Client implements CallTarget<Endpoint> {
   readonly bytes: { readonly request: CounterCell; readonly response: CounterCell };
   /** Streams in flight over all endpoints (idle clients are released by the router). */
   inFlight = 0;
-  /** The router's coarse clock reading when a stream last picked this client. */
-  lastUsed = 0;
 
   constructor(
     bound: BoundName,
