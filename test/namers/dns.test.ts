@@ -158,3 +158,26 @@ test('dnsHosts must be IP addresses', () => {
   assert.throws(() => new DnsResolver({ dnsHosts: ['dns.example.com'] }), /dnsHosts: "dns.example.com" is not an IP address/);
   assert.doesNotThrow(() => new DnsResolver({ dnsHosts: ['10.0.0.10', '10.0.0.11:5353', '::1'] }));
 });
+
+test('io.l5d.dns: names clients choose are capped at maxNames; idle ones make room, and with all in use a new name fails naming the limit', () =>
+  withDns(async (dns) => {
+    let full = 0;
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 5, idleTtlMs: 600_000, maxNames: 3, onFull: () => full++ });
+    // Ten made-up hosts, one after another: each is kept warm for its idle TTL until room is needed.
+    for (let i = 0; i < 10; i++) {
+      const w = new Watching(namer.lookup(p(`/made-up-${i}.test/80`)));
+      await until(() => isNeg(w.v as never), 5000, `made-up-${i} is Neg`);
+      w.close();
+    }
+    assert.equal(Object.keys(namer.state() as object).length, 3);
+    const held = [0, 1, 2].map((i) => new Watching(namer.lookup(p(`/held-${i}.test/80`))));
+    await until(() => held.every((h) => isNeg(h.v as never)), 5000, 'held names answered');
+    const refused = new Watching(namer.lookup(p('/one-more.test/80')));
+    const bound = await until(() => boundOf(refused.v as never), 5000, 'refused name answered');
+    assert.deepEqual(bound.addr.sample, { type: 'failed', cause: 'too many DNS names in use (3): not resolving one-more.test/80' });
+    assert.equal(Object.keys(namer.state() as object).length, 3);
+    // Full at made-up-3..9 (7), at each held name (3, evicting made-up ones) and at one-more (1).
+    assert.equal(full, 11);
+    for (const h of [...held, refused]) h.close();
+    namer.close();
+  }));

@@ -254,6 +254,33 @@ test('one shared watch per (namespace, service); released after the idle TTL, re
     namer.close();
   }));
 
+test('names clients choose cannot pile up watches: at most maxWatches, and a Service that does not exist is let go within seconds', () =>
+  withApi(async (api) => {
+    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 3 });
+    // A flood of made-up Services, one binding after another: idle watches make room for new ones.
+    for (let i = 0; i < 10; i++) {
+      const w = new Watching(namer.lookup(p(`/default/grpc/made-up-${i}`)));
+      await until(() => isNeg(w.v as never), 5000, `made-up-${i} is Neg`);
+      w.close();
+      assert.ok(namer.openWatches <= 3, `${namer.openWatches} watches open`);
+    }
+    assert.ok(api.openWatches() <= 6, `${api.openWatches()} watches on the API server`);
+    // With every watch in use, one more name fails, naming the limit, and the API server is not asked.
+    const held = [0, 1, 2].map((i) => new Watching(namer.lookup(p(`/default/grpc/held-${i}`))));
+    await until(() => held.every((h) => isNeg(h.v as never)), 5000, 'held names answered');
+    const refused = new Watching(namer.lookup(p('/default/grpc/one-more')));
+    const bound = await until(() => boundOf(refused.v as never), 5000, 'refused name answered');
+    const addr = bound.addr.sample;
+    assert.equal(addr.type, 'failed');
+    assert.match(addr.type === 'failed' ? addr.cause : '', /too many Kubernetes watches in use \(maxWatches 3\): not watching default\/one-more/);
+    assert.equal(namer.openWatches, 3);
+    const trips = (await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'maxWatches')?.value ?? 0;
+    assert.ok(trips >= 8, `maxWatches reached ${trips} times`);
+    // Services that do not exist are released within seconds of their last use, not after idleTtlMs.
+    for (const h of [...held, refused]) h.close();
+    await until(() => namer.openWatches === 0 && api.openWatches() === 0, 8000, 'absent Services released');
+  }));
+
 /** Bind one name and watch its addresses; returns helpers for fault tests. */
 async function boundEcho(api: KubeApiServer, extra: Parameters<typeof namerFor>[1] = {}) {
   api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
