@@ -88,3 +88,47 @@ test('BindingCache: maxEntries evicts the least recently used', () => {
     cache.close();
   }
 });
+
+test('BindingCache: bindings under a request-local dtab, and names that do not exist, go after transientIdleTtlMs; the rest stay', async () => {
+  const k8s = new MemoryNamer(K8S);
+  k8s.bind('/default/grpc/echo', '10.0.0.1:1');
+  k8s.bind('/dev/grpc/echo', '10.0.0.2:1');
+  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  let full = 0;
+  const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
+  const cache = new BindingCache(interpreter, base, { idleTtlMs: 60_000, transientIdleTtlMs: 40, maxEntries: 3, onFull: () => full++ });
+  try {
+    const lasting = cache.get(parsePath('/svc/echo'), Dtab.empty);
+    assert.equal(show(lasting.sample), '/#/io.l5d.k8s/default/grpc/echo');
+    cache.get(parsePath('/svc/echo'), parseDtab('/svc => /#/io.l5d.k8s/dev/grpc'));
+    assert.equal(show(cache.get(parsePath('/svc/nothing'), Dtab.empty).sample), '~');
+    assert.equal(cache.size, 3);
+    for (let i = 0; i < 50 && cache.size > 1; i++) await sleep(20);
+    assert.equal(cache.size, 1, 'the override and the Neg name went');
+    assert.deepEqual([...cache.peek()].map((b) => b.path.show()), ['/svc/echo']);
+    assert.equal(cache.get(parsePath('/svc/echo'), Dtab.empty), lasting, 'the lasting binding is the same one');
+    assert.equal(full, 0);
+  } finally {
+    cache.close();
+  }
+});
+
+test('BindingCache: full, it evicts an entry nobody asked for since the clock last passed (CLOCK), and says so', () => {
+  const k8s = new MemoryNamer(K8S);
+  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  let full = 0;
+  const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 3, onFull: () => full++ });
+  try {
+    const [a, , c] = ['a', 'b', 'c'].map((n) => cache.get(parsePath(`/#/io.l5d.k8s/${n}`), Dtab.empty));
+    cache.get(parsePath('/#/io.l5d.k8s/d'), Dtab.empty); // full: one sweep of the clock, the oldest (a) goes
+    assert.equal(full, 1);
+    assert.equal(cache.get(parsePath('/#/io.l5d.k8s/c'), Dtab.empty), c, 'c is asked for again: a second chance');
+    cache.get(parsePath('/#/io.l5d.k8s/e'), Dtab.empty); // b was not asked for since: b goes, c stays
+    assert.deepEqual([...cache.peek()].map((x) => x.path.show()).sort(), ['/#/io.l5d.k8s/c', '/#/io.l5d.k8s/d', '/#/io.l5d.k8s/e']);
+    assert.notEqual(cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty), a, 'a was evicted and is bound afresh');
+    assert.equal(cache.size, 3);
+    assert.equal(k8s.active, 3, 'evicted bindings released their namer watches');
+  } finally {
+    cache.close();
+  }
+});
