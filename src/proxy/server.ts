@@ -14,11 +14,19 @@ import { isGrpcContentType } from './grpc.js';
  * Connection lifetimes. RFC 9113 §5.4.1: after sending GOAWAY for a connection error the endpoint
  * MUST close the TCP connection. nghttp2 answers connection errors itself (DATA on an idle or
  * half-closed stream, an oversized frame, …): it sends GOAWAY, marks the session terminated and
- * stops reading and writing — and Node emits nothing ('error', 'frameError' and 'goaway' stay silent)
- * and keeps the socket open for good (the client's FIN is never read: CLOSE-WAIT). So:
+ * stops reading and writing. What Node does next depends on its version:
+ * - Node 20 emits nothing ('error', 'frameError' and 'goaway' stay silent) and keeps the socket open
+ *   for good (the client's FIN is never read: CLOSE-WAIT);
+ * - Node 24 ends the socket itself once the GOAWAY is written (socket 'finish'), then destroys it
+ *   with an NghttpError (ERR_HTTP2_ERROR, errno NGHTTP2_ERR_PROTO whatever the frame error was):
+ *   socket 'error', socket 'close', server 'sessionError', session 'error', session 'close'.
+ * The session 'error' is recorded as `protocol_error` (as is a bad client preface, which both
+ * versions report that way); on Node 20 the keepalive below is what closes such a connection, and it
+ * can only count it as `unresponsive`. So:
  * - a connection silent for `keepAliveIntervalMs` gets a PING; one that is not acknowledged within
  *   `keepAliveTimeoutMs` is destroyed. A session nghttp2 has terminated never writes the PING
- *   (outbound frames stay queued), so this is what finds and closes those, as well as dead peers;
+ *   (outbound frames stay queued), so this is what finds and closes those on Node 20, as well as
+ *   dead peers on every version;
  * - a connection that has not sent the client preface and SETTINGS within `prefaceTimeoutMs` is
  *   destroyed;
  * - a connection with no open stream for `idleTimeoutMs` is sent GOAWAY(NO_ERROR) and closed
@@ -31,8 +39,12 @@ export interface StreamHandler {
   handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
 }
 
-/** Why the router's side of a client connection ended: a fixed set, fit for a metric label. */
-export const CLOSE_REASONS = ['peer', 'error', 'preface_timeout', 'idle', 'unresponsive', 'shutdown'] as const;
+/**
+ * Why the router's side of a client connection ended: a fixed set, fit for a metric label.
+ * `protocol_error`: nghttp2 rejected what the client sent (and answered with GOAWAY) and Node said
+ * so; `error`: any other session or socket error (a reset, …).
+ */
+export const CLOSE_REASONS = ['peer', 'error', 'protocol_error', 'preface_timeout', 'idle', 'unresponsive', 'shutdown'] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 export interface ServerHooks {
@@ -245,10 +257,24 @@ function rejectHeaders(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, 
   stream.resume();
 }
 
+/** nghttp2's own failures, not the client's: out of memory, a callback of Node's failed. */
+const NGHTTP2_ERR_NOMEM = -901;
+const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
+
+/**
+ * An NghttpError (ERR_HTTP2_ERROR, errno an nghttp2 error code) on a server session means nghttp2
+ * refused the client's bytes: a connection error it has answered with GOAWAY (Node 24 reports it;
+ * Node 20 only for a bad client preface), flooding, too many CONTINUATIONs.
+ */
+function isProtocolError(e: Error): boolean {
+  const { code, errno } = e as NodeJS.ErrnoException;
+  return code === 'ERR_HTTP2_ERROR' && errno !== NGHTTP2_ERR_NOMEM && errno !== NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 function onSessionError(this: Tagged, e: Error): void {
   const conn = this[kConn];
-  conn?.closing('error');
-  conn?.server['log'].debug('client connection error', { error: e.message });
+  conn?.closing(isProtocolError(e) ? 'protocol_error' : 'error');
+  conn?.server['log'].debug('client connection error', { error: e.message, code: (e as NodeJS.ErrnoException).code });
 }
 function onSessionClose(this: Tagged): void {
   this[kConn]?.server.sessionClosed(this);
