@@ -84,7 +84,7 @@ export class Metrics {
   });
   readonly serverConnectionsClosed = new Counter({
     name: 'kgr_server_connections_closed_total',
-    help: 'Client connections ended, by reason (peer, error, preface_timeout, idle, unresponsive, shutdown).',
+    help: 'Client connections ended, by reason (peer, error, protocol_error, preface_timeout, idle, unresponsive, shutdown).',
     labelNames: ['router', 'server', 'reason'] as const,
     registers: [this.registry],
   });
