@@ -23,5 +23,5 @@ if (files.length === 0) {
   console.error(`no *.test.js under ${dirs.join(', ') || 'dist/test'}: run npm run build first`);
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...files], { cwd: root, stdio: 'inherit' });
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...flags, ...files], { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -65,7 +65,7 @@ shutdownGrace: 1s
 
   let offset = 0;
   let seriesDuring = 0;
-  for (const [kind, calls] of [['service', 60_000], ['override', 20_000], ['both', 20_000]] as [FloodKind, number][]) {
+  for (const [kind, calls] of [['service', 70_000], ['override', 15_000], ['both', 15_000]] as [FloodKind, number][]) {
     const result = await flood({ target, kind, calls, offset, concurrency: 128 });
     offset += calls;
     // Every flood call was answered by the router (UNAVAILABLE: no route, or the address refused), none lost.
