@@ -61,8 +61,7 @@ export class DynamicTable {
   add(name: string, value: string, flags = 0): void {
     const size = name.length + value.length + ENTRY_OVERHEAD;
     if (size > this.max) {
-      while (this.count > 0) this.evictOne();
-      this.inserted++; // still counts as an insertion: keeps absolute numbering monotonic
+      this.clear();
       return;
     }
     while (this.bytes + size > this.max) this.evictOne();
@@ -74,6 +73,11 @@ export class DynamicTable {
     this.count++;
     this.bytes += size;
     this.inserted++;
+  }
+
+  /** Evicts every entry (what adding an entry larger than the maximum size does, §4.4). */
+  clear(): void {
+    while (this.count > 0) this.evictOne();
   }
 
   /** Slot of 1-based index i (1 = newest); the caller checks 1 <= i <= length. */

@@ -73,8 +73,19 @@ export const STATIC_TABLE_LENGTH = 61;
 export const STATIC_NAMES: readonly string[] = ['', ...ENTRIES.map((e) => e[0])];
 export const STATIC_VALUES: readonly string[] = ['', ...ENTRIES.map((e) => e[1])];
 
-/** "name\0value" -> static index, for the encoder's full-match lookup. */
-export const STATIC_FIELD_INDEX: ReadonlyMap<string, number> = new Map(ENTRIES.map((e, i) => [`${e[0]}\0${e[1]}`, i + 1]));
+/**
+ * name -> (value -> static index), for the encoder's full-match lookup. Nested rather than
+ * keyed by "name\0value": field names and values are arbitrary octets, so no separator is safe.
+ */
+export const STATIC_FIELD_INDEX: ReadonlyMap<string, ReadonlyMap<string, number>> = (() => {
+  const m = new Map<string, Map<string, number>>();
+  ENTRIES.forEach(([name, value], i) => {
+    let byValue = m.get(name);
+    if (byValue === undefined) m.set(name, (byValue = new Map()));
+    byValue.set(value, i + 1);
+  });
+  return m;
+})();
 
 /** name -> lowest static index with that name, for the encoder's name-only lookup. */
 export const STATIC_NAME_INDEX: ReadonlyMap<string, number> = (() => {
