@@ -248,3 +248,16 @@ test('fuzz: encode then decode gives the same fields across blocks, with random 
     { numRuns: 300 },
   );
 });
+
+test('an incrementally indexed field larger than the table empties it and is still delivered (§4.4)', () => {
+  const dec = new HpackDecoder({ maxTableSize: 64 });
+  assert.deepEqual(decodeAll(dec, hex('4001610162')).fields, [['a', 'b']]);
+  assert.deepEqual(dec.table.entries(), [['a', 'b']]);
+  const name = 'n'.repeat(20);
+  const value = 'v'.repeat(20); // 20 + 20 + 32 > 64
+  const block = Buffer.concat([hex('4014'), Buffer.from(name), hex('14'), Buffer.from(value)]);
+  // A plain Uint8Array (not a Buffer) is accepted as well.
+  assert.deepEqual(decodeAll(dec, new Uint8Array(block)).fields, [[name, value]]);
+  assert.deepEqual(dec.table.entries(), []);
+  assert.equal(dec.table.size, 0);
+});

@@ -28,6 +28,17 @@ export interface HpackDecoderOptions {
 const SCRATCH_KEEP = 64 * 1024;
 
 /**
+ * buf[start, end) as a latin1 string. Short strings (most names and many gRPC values) are
+ * built in JS: that beats a call into Buffer's native slice by 2-3x at these lengths.
+ */
+function latin1(buf: Buffer, start: number, end: number): string {
+  if (end - start > 12) return buf.toString('latin1', start, end);
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  return s;
+}
+
+/**
  * One connection's HPACK decoding context (RFC 7541 §3). Not re-entrant: decode one block
  * at a time, in the order the blocks arrived.
  */
@@ -189,13 +200,12 @@ export class HpackDecoder {
         // for the table would just empty it (§4.4), so it needs no strings either.
         const keep = incremental && size <= table.maxSize;
         if (deliver || keep) {
-          if (name === undefined) name = nBuf.toString('latin1', nStart, nEnd);
-          const value = this.sBuf.toString('latin1', this.sStart, this.sEnd);
+          if (name === undefined) name = latin1(nBuf, nStart, nEnd);
+          const value = latin1(this.sBuf, this.sStart, this.sEnd);
           if (deliver) sink.onField(name, value, flags);
           if (keep) table.add(name, value, flags & FIELD_NAME_UPPERCASE);
-        } else if (incremental) {
-          table.clear();
         }
+        if (incremental && !keep) table.clear();
       }
     } finally {
       this.lastHeaderListSize = listSize;
