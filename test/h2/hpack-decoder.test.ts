@@ -261,3 +261,20 @@ test('an incrementally indexed field larger than the table empties it and is sti
   assert.deepEqual(dec.table.entries(), []);
   assert.equal(dec.table.size, 0);
 });
+
+test('per-call values (grpc-timeout by default) are indexed once for the name, then not, so they do not churn the table', () => {
+  const enc = new HpackEncoder();
+  const dec = new HpackDecoder();
+  dec.decode(enc.encode([[':path', '/a.B/C'], ['grpc-timeout', '1m']]), new HeaderList());
+  assert.deepEqual(enc.table.entries(), [['grpc-timeout', '1m'], [':path', '/a.B/C']]);
+  const later = enc.encode([[':path', '/a.B/C'], ['grpc-timeout', '2m']]);
+  // :path by index 63; grpc-timeout as a literal without indexing (0000xxxx) naming index 62.
+  assert.equal(later.subarray(0, 3).toString('hex'), 'bf0f2f');
+  assert.deepEqual(enc.table.entries(), [['grpc-timeout', '1m'], [':path', '/a.B/C']]);
+  assert.deepEqual(decodeAll(dec, later).fields, [[':path', '/a.B/C'], ['grpc-timeout', '2m']]);
+
+  const custom = new HpackEncoder({ noIndexNames: [] });
+  custom.encode([['grpc-timeout', '1m']]);
+  custom.encode([['grpc-timeout', '2m']]);
+  assert.deepEqual(custom.table.entries(), [['grpc-timeout', '2m'], ['grpc-timeout', '1m']]);
+});

@@ -16,7 +16,16 @@ export interface HpackEncoderOptions {
    */
   maxTableSize?: number;
   huffman?: HuffmanPolicy;
+  /**
+   * Names whose values differ on nearly every call: indexing each would only churn the table
+   * and push out the fields that do repeat. Such a field is indexed only while no table
+   * entry has its name (so later ones can refer to the name); otherwise it is sent without
+   * indexing. Default: grpc-timeout and content-length.
+   */
+  noIndexNames?: Iterable<string>;
 }
+
+const DEFAULT_NO_INDEX_NAMES = ['grpc-timeout', 'content-length'];
 
 /** [name, value, flags?]; flags are FIELD_NEVER_INDEXED / FIELD_NO_INDEX. */
 export type FieldInput = readonly [name: string, value: string, flags?: number];
@@ -29,6 +38,7 @@ export class HpackEncoder {
   readonly table: DynamicTable;
   private readonly cap: number;
   private readonly huffman: HuffmanPolicy;
+  private readonly noIndexNames: ReadonlySet<string>;
   /** Size updates owed at the start of the next block (§4.2): smallest and final value, -1 if none. */
   private pendingMin = -1;
   private pendingFinal = -1;
@@ -42,6 +52,7 @@ export class HpackEncoder {
     const initial = options.tableSize ?? 4096;
     this.cap = options.maxTableSize ?? 4096;
     this.huffman = options.huffman ?? 'auto';
+    this.noIndexNames = new Set(options.noIndexNames ?? DEFAULT_NO_INDEX_NAMES);
     this.table = new DynamicTable(initial);
     this.table.onEvict = (name, value, insertion) => {
       const byValue = this.fieldIndex.get(name);
@@ -119,7 +130,8 @@ export class HpackEncoder {
       }
     }
     // An entry bigger than the table would only empty it (§4.4): send such a field unindexed.
-    const incremental = !never && (flags & FIELD_NO_INDEX) === 0 && name.length + value.length + ENTRY_OVERHEAD <= table.maxSize;
+    const incremental =
+      !never && (flags & FIELD_NO_INDEX) === 0 && name.length + value.length + ENTRY_OVERHEAD <= table.maxSize && (nameIdx === 0 || !this.noIndexNames.has(name));
     this.ensure(6);
     if (incremental) this.pos = encodeInteger(nameIdx, 6, 0x40, this.out, this.pos);
     else this.pos = encodeInteger(nameIdx, 4, never ? 0x10 : 0x00, this.out, this.pos);
