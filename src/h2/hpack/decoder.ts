@@ -40,7 +40,8 @@ function latin1(buf: Buffer, start: number, end: number): string {
 
 /**
  * One connection's HPACK decoding context (RFC 7541 §3). Not re-entrant: decode one block
- * at a time, in the order the blocks arrived.
+ * at a time, in the order the blocks arrived — every block, including trailers and blocks of
+ * streams being refused or reset, or the table falls out of step with the peer's encoder.
  */
 export class HpackDecoder {
   readonly table: DynamicTable;
