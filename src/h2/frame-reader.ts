@@ -313,7 +313,7 @@ export class FrameReader {
         if (streamId === 0) return this.onStreamZero('§6.1');
         if ((flags & Flag.PADDED) !== 0 && length < 1) {
           return this.skipFrame(ErrorCode.FRAME_SIZE_ERROR, 'bad-frame-length',
-            'padded DATA frame length 0 has no room for Pad Length (RFC 9113 §6.1)');
+            'padded DATA frame length 0 has no room for Pad Length (RFC 9113 §6.1, §4.2)');
         }
         return true;
       case FrameType.HEADERS: {
@@ -327,7 +327,7 @@ export class FrameReader {
         const min = ((flags & Flag.PADDED) !== 0 ? 1 : 0) + ((flags & Flag.PRIORITY) !== 0 ? 5 : 0);
         if (length < min) {
           return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'bad-frame-length', type,
-            `HEADERS frame length ${length} is too short for its ${min} octets of Pad Length/priority fields (RFC 9113 §6.2)`);
+            `HEADERS frame length ${length} is too short for its ${min} octets of Pad Length/priority fields (RFC 9113 §6.2, §4.2)`);
         }
         return true;
       }
@@ -362,7 +362,7 @@ export class FrameReader {
         const min = ((flags & Flag.PADDED) !== 0 ? 1 : 0) + 4;
         if (length < min) {
           return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'bad-frame-length', type,
-            `PUSH_PROMISE frame length ${length} is too short for its ${min} octets of Pad Length/Promised Stream ID (RFC 9113 §6.6)`);
+            `PUSH_PROMISE frame length ${length} is too short for its ${min} octets of Pad Length/Promised Stream ID (RFC 9113 §6.6, §4.2)`);
         }
         return true;
       }
@@ -374,7 +374,7 @@ export class FrameReader {
         if (streamId !== 0) return this.onNonZeroStream('§6.8');
         if (length < 8) {
           return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'bad-frame-length', type,
-            `GOAWAY frame length ${length} is less than 8 (RFC 9113 §6.8)`);
+            `GOAWAY frame length ${length} is less than 8 (RFC 9113 §6.8, §4.2)`);
         }
         return true;
       case FrameType.WINDOW_UPDATE:

@@ -183,9 +183,10 @@ export class FrameWriter {
     if (!Number.isInteger(lastStreamId) || lastStreamId < 0 || lastStreamId > MAX_STREAM_ID) {
       throw new RangeError(`GOAWAY last stream id ${lastStreamId} is not a 31-bit stream id`);
     }
-    const debug = typeof debugData === 'string' ? Buffer.from(debugData, 'utf8') : debugData;
+    let debug = typeof debugData === 'string' ? Buffer.from(debugData, 'utf8') : debugData;
+    // Debug data is diagnostic only (§6.8): cut it to fit one frame rather than fail.
+    if (debug !== undefined && 8 + debug.length > this.peerMaxFrameSize) debug = debug.subarray(0, this.peerMaxFrameSize - 8);
     const length = 8 + (debug === undefined ? 0 : debug.length);
-    if (length > this.peerMaxFrameSize) throw new RangeError(`GOAWAY frame length ${length} exceeds the peer's max frame size`);
     const at = this.reserve(FRAME_HEADER_LENGTH + length);
     writeFrameHeader(this.slab, at, length, FrameType.GOAWAY, 0, 0);
     this.slab.writeUInt32BE(lastStreamId, at + FRAME_HEADER_LENGTH);

@@ -187,6 +187,14 @@ describe('FrameWriter', () => {
     assert.equal(Buffer.concat(first).toString('hex'), snapshot);
   });
 
+  it('cuts GOAWAY debug data to fit one frame', () => {
+    const w = new FrameWriter();
+    w.goaway(1, ErrorCode.PROTOCOL_ERROR, 'x'.repeat(20_000));
+    const bytes = Buffer.concat(w.flush());
+    assert.equal(bytes.readUIntBE(0, 3), 16_384);
+    assert.equal(bytes.length, 9 + 16_384);
+  });
+
   it('rejects arguments that would make a malformed frame', () => {
     const w = new FrameWriter();
     assert.throws(() => w.data(0, Buffer.alloc(1), false), RangeError);
