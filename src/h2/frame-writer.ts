@@ -1,0 +1,245 @@
+// HTTP/2 frame writer (RFC 9113 §4.1, §6), built for batching per event-loop tick.
+//
+// Frames are appended to a caller-owned FrameWriter; flush() hands back the list of
+// Buffers to pass to socket.writev (or cork/write/uncork) in one go. Small frames
+// and frame headers are packed into one pooled slab, so a tick's worth of SETTINGS
+// ACKs, WINDOW_UPDATEs and HEADERS costs one allocation and one iovec entry. Large
+// DATA payloads are not copied: the 9-octet header goes into the slab and the
+// caller's Buffer joins the output list by reference.
+//
+// The slab is written strictly forward and never rewound, so Buffers already
+// handed out by flush() stay valid while the socket still holds them; a full slab
+// is simply replaced by a fresh one and left to the GC.
+//
+// Arguments are checked because a malformed frame from us is a bug that would cost
+// the whole connection at the peer; the checks are RangeErrors, not peer errors.
+
+import {
+  DEFAULT_MAX_FRAME_SIZE, Flag, FRAME_HEADER_LENGTH, FrameType, MAX_ALLOWED_FRAME_SIZE,
+  MAX_STREAM_ID, MAX_WINDOW_SIZE,
+} from './constants.js';
+import type { Setting } from './frame-reader.js';
+
+export interface FrameWriterOptions {
+  /** Size of each pooled slab. Default 16 KiB. */
+  slabSize?: number;
+  /** DATA payloads up to this many octets are copied into the slab rather than referenced. Default 512. */
+  copyThreshold?: number;
+}
+
+/**
+ * Write a 9-octet frame header (§4.1) at buf[off]. The reserved bit is sent as 0.
+ * Exported for tests and for extension frames; FrameWriter uses it internally.
+ */
+export function writeFrameHeader(buf: Buffer, off: number, length: number, type: number, flags: number, streamId: number): void {
+  buf[off] = length >>> 16;
+  buf[off + 1] = (length >>> 8) & 0xff;
+  buf[off + 2] = length & 0xff;
+  buf[off + 3] = type;
+  buf[off + 4] = flags;
+  buf.writeUInt32BE(streamId, off + 5);
+}
+
+export class FrameWriter {
+  /**
+   * The peer's SETTINGS_MAX_FRAME_SIZE (§4.2, §6.5.2): DATA and field blocks are split
+   * to fit. The connection layer updates it when the peer's SETTINGS arrive.
+   */
+  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  private readonly slabSize: number;
+  private readonly copyThreshold: number;
+  private slab: Buffer;
+  private pos = 0;        // next free octet in slab
+  private segmentStart = 0; // start of the slab region not yet moved to `out`
+  private out: Buffer[] = [];
+  private outLength = 0;   // octets in `out`
+
+  constructor(options: FrameWriterOptions = {}) {
+    this.slabSize = options.slabSize ?? 16 * 1024;
+    this.copyThreshold = options.copyThreshold ?? 512;
+    this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+  }
+
+  /** The peer's SETTINGS_MAX_FRAME_SIZE currently used for splitting. */
+  get maxFrameSize(): number { return this.peerMaxFrameSize; }
+
+  /** Apply the peer's SETTINGS_MAX_FRAME_SIZE (already validated by the reader, §6.5.2). */
+  setMaxFrameSize(size: number): void {
+    if (!Number.isInteger(size) || size < DEFAULT_MAX_FRAME_SIZE || size > MAX_ALLOWED_FRAME_SIZE) {
+      throw new RangeError(`max frame size ${size} is outside 16384..16777215 (RFC 9113 §6.5.2)`);
+    }
+    this.peerMaxFrameSize = size;
+  }
+
+  /** Octets written since the last flush(). */
+  get pendingBytes(): number { return this.outLength + (this.pos - this.segmentStart); }
+
+  /**
+   * The frames written since the last call, in order, ready for socket.writev or
+   * cork/write/uncork. The Buffers belong to the caller from here on.
+   */
+  flush(): Buffer[] {
+    this.seal();
+    const out = this.out;
+    this.out = [];
+    this.outLength = 0;
+    return out;
+  }
+
+  /**
+   * DATA (§6.1), split into frames of at most the peer's max frame size. END_STREAM
+   * goes on the last frame only. An empty `data` with endStream writes one empty
+   * frame. The caller must have checked flow control (§6.9) and must not mutate
+   * `data` until it has been written to the socket (it may be referenced, not copied).
+   */
+  data(streamId: number, data: Buffer, endStream: boolean): void {
+    checkStream(streamId, 'DATA');
+    const max = this.peerMaxFrameSize;
+    const total = data.length;
+    let off = 0;
+    do {
+      const size = Math.min(max, total - off);
+      const last = off + size === total;
+      const flags = last && endStream ? Flag.END_STREAM : 0;
+      if (size <= this.copyThreshold) {
+        const at = this.reserve(FRAME_HEADER_LENGTH + size);
+        writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
+        data.copy(this.slab, at + FRAME_HEADER_LENGTH, off, off + size);
+      } else {
+        const at = this.reserve(FRAME_HEADER_LENGTH);
+        writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
+        this.seal();
+        this.out.push(off === 0 && size === total ? data : data.subarray(off, off + size));
+        this.outLength += size;
+      }
+      off += size;
+    } while (off < total);
+  }
+
+  /**
+   * A field block as HEADERS plus as many CONTINUATIONs as the peer's max frame size
+   * requires (§4.3, §6.2, §6.10); END_HEADERS on the last, END_STREAM on HEADERS
+   * (it applies to the whole block, §6.2). The block is copied, so an HPACK encoder
+   * may reuse its output buffer straight away. The frames are written contiguously,
+   * as §4.3 requires: nothing else can interleave within one call.
+   */
+  headers(streamId: number, block: Buffer, endStream: boolean): void {
+    checkStream(streamId, 'HEADERS');
+    const max = this.peerMaxFrameSize;
+    const total = block.length;
+    let off = 0;
+    let type: number = FrameType.HEADERS;
+    let flags = endStream ? Flag.END_STREAM : 0;
+    do {
+      const size = Math.min(max, total - off);
+      if (off + size === total) flags |= Flag.END_HEADERS;
+      const at = this.reserve(FRAME_HEADER_LENGTH + size);
+      writeFrameHeader(this.slab, at, size, type, flags, streamId);
+      block.copy(this.slab, at + FRAME_HEADER_LENGTH, off, off + size);
+      off += size;
+      type = FrameType.CONTINUATION;
+      flags = 0;
+    } while (off < total);
+  }
+
+  /** RST_STREAM (§6.4). */
+  rstStream(streamId: number, errorCode: number): void {
+    checkStream(streamId, 'RST_STREAM');
+    const at = this.reserve(FRAME_HEADER_LENGTH + 4);
+    writeFrameHeader(this.slab, at, 4, FrameType.RST_STREAM, 0, streamId);
+    this.slab.writeUInt32BE(checkU32(errorCode, 'error code'), at + FRAME_HEADER_LENGTH);
+  }
+
+  /** SETTINGS (§6.5) with the given parameters, in order. */
+  settings(settings: readonly Setting[]): void {
+    const length = settings.length * 6;
+    const at = this.reserve(FRAME_HEADER_LENGTH + length);
+    writeFrameHeader(this.slab, at, length, FrameType.SETTINGS, 0, 0);
+    let p = at + FRAME_HEADER_LENGTH;
+    for (const { id, value } of settings) {
+      if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw new RangeError(`SETTINGS identifier ${id} is not 16-bit`);
+      this.slab.writeUInt16BE(id, p);
+      this.slab.writeUInt32BE(checkU32(value, 'SETTINGS value'), p + 2);
+      p += 6;
+    }
+  }
+
+  /** SETTINGS with ACK and an empty payload (§6.5). */
+  settingsAck(): void {
+    const at = this.reserve(FRAME_HEADER_LENGTH);
+    writeFrameHeader(this.slab, at, 0, FrameType.SETTINGS, Flag.ACK, 0);
+  }
+
+  /** PING (§6.7); `opaque` must be 8 octets (echo the received ones when acking). */
+  ping(opaque: Buffer, ack: boolean): void {
+    if (opaque.length !== 8) throw new RangeError(`PING opaque data is ${opaque.length} octets, must be 8 (RFC 9113 §6.7)`);
+    const at = this.reserve(FRAME_HEADER_LENGTH + 8);
+    writeFrameHeader(this.slab, at, 8, FrameType.PING, ack ? Flag.ACK : 0, 0);
+    opaque.copy(this.slab, at + FRAME_HEADER_LENGTH);
+  }
+
+  /** GOAWAY (§6.8) naming the last peer-initiated stream we processed. */
+  goaway(lastStreamId: number, errorCode: number, debugData?: Buffer | string): void {
+    if (!Number.isInteger(lastStreamId) || lastStreamId < 0 || lastStreamId > MAX_STREAM_ID) {
+      throw new RangeError(`GOAWAY last stream id ${lastStreamId} is not a 31-bit stream id`);
+    }
+    let debug = typeof debugData === 'string' ? Buffer.from(debugData, 'utf8') : debugData;
+    // Debug data is diagnostic only (§6.8): cut it to fit one frame rather than fail.
+    if (debug !== undefined && 8 + debug.length > this.peerMaxFrameSize) debug = debug.subarray(0, this.peerMaxFrameSize - 8);
+    const length = 8 + (debug === undefined ? 0 : debug.length);
+    const at = this.reserve(FRAME_HEADER_LENGTH + length);
+    writeFrameHeader(this.slab, at, length, FrameType.GOAWAY, 0, 0);
+    this.slab.writeUInt32BE(lastStreamId, at + FRAME_HEADER_LENGTH);
+    this.slab.writeUInt32BE(checkU32(errorCode, 'error code'), at + FRAME_HEADER_LENGTH + 4);
+    if (debug !== undefined) debug.copy(this.slab, at + FRAME_HEADER_LENGTH + 8);
+  }
+
+  /** WINDOW_UPDATE (§6.9); stream 0 updates the connection window. Increment 1..2^31-1. */
+  windowUpdate(streamId: number, increment: number): void {
+    if (!Number.isInteger(streamId) || streamId < 0 || streamId > MAX_STREAM_ID) {
+      throw new RangeError(`WINDOW_UPDATE stream id ${streamId} is not a 31-bit stream id`);
+    }
+    if (!Number.isInteger(increment) || increment < 1 || increment > MAX_WINDOW_SIZE) {
+      throw new RangeError(`WINDOW_UPDATE increment ${increment} is outside 1..2^31-1 (RFC 9113 §6.9)`);
+    }
+    const at = this.reserve(FRAME_HEADER_LENGTH + 4);
+    writeFrameHeader(this.slab, at, 4, FrameType.WINDOW_UPDATE, 0, streamId);
+    this.slab.writeUInt32BE(increment, at + FRAME_HEADER_LENGTH);
+  }
+
+  // PRIORITY is deliberately absent: its signalling is deprecated (§5.3.2) and we
+  // never send it. PUSH_PROMISE is absent too: the router never pushes.
+
+  /** Room for n octets at the returned offset in this.slab. */
+  private reserve(n: number): number {
+    if (this.pos + n > this.slab.length) {
+      this.seal();
+      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, n));
+      this.pos = 0;
+      this.segmentStart = 0;
+    }
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  /** Move the written part of the slab to the output list. */
+  private seal(): void {
+    if (this.pos > this.segmentStart) {
+      this.out.push(this.slab.subarray(this.segmentStart, this.pos));
+      this.outLength += this.pos - this.segmentStart;
+      this.segmentStart = this.pos;
+    }
+  }
+}
+
+function checkStream(streamId: number, what: string): void {
+  if (!Number.isInteger(streamId) || streamId < 1 || streamId > MAX_STREAM_ID) {
+    throw new RangeError(`${what} stream id ${streamId} is outside 1..2^31-1 (RFC 9113 §5.1.1)`);
+  }
+}
+
+function checkU32(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) throw new RangeError(`${what} ${value} is not a 32-bit unsigned integer`);
+  return value;
+}
