@@ -188,8 +188,8 @@ class ConfigReader {
     const extra: Record<(typeof NAMER_KINDS)[number], string[]> = {
       'io.l5d.k8s': ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
       'io.l5d.k8s.ns': ['host', 'port', 'envVar', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
-      'io.l5d.dns': ['refreshIntervalSeconds', 'dnsHosts'],
-      'io.l5d.dnssrv': ['refreshIntervalSeconds', 'dnsHosts'],
+      'io.l5d.dns': ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'],
+      'io.l5d.dnssrv': ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'],
       'io.l5d.fs': ['rootDir'],
     };
     const f = field.object([...common, ...extra[kind]], IGNORED_EXPERIMENTAL);
@@ -213,7 +213,12 @@ class ConfigReader {
       }
       case 'io.l5d.dns':
       case 'io.l5d.dnssrv': {
-        const out: NamerConfig = { kind, prefix: prefix ?? '', refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? 5 };
+        const out: NamerConfig = {
+          kind,
+          prefix: prefix ?? '',
+          refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? 5,
+          maxNames: f.get('maxNames').int(1, 1_000_000) ?? 1000,
+        };
         const hosts = f.get('dnsHosts').list();
         if (hosts) out.dnsHosts = hosts.map((h) => h.required('a resolver address')?.string('a resolver address ("host" or "host:port")') ?? '');
         return out;

@@ -44,6 +44,8 @@ export interface DnsNamerConfig extends NamerBase {
   refreshIntervalSeconds: number;
   /** `host` or `host:port` resolvers; default the system's. */
   dnsHosts?: string[];
+  /** Most names resolved at once; idle ones are dropped first, then new names fail. Default 1000. */
+  maxNames: number;
 }
 
 export interface FsNamerConfig extends NamerBase {

@@ -50,7 +50,7 @@ export async function createNamer(config: NamerConfig, deps: NamerDeps): Promise
 }
 
 function dnsOptions(config: DnsNamerConfig, log: Logger, onResult: (kind: 'ok' | 'nxdomain' | 'error') => void) {
-  return { refreshIntervalSeconds: config.refreshIntervalSeconds ?? 5, dnsHosts: config.dnsHosts, log, onResult };
+  return { refreshIntervalSeconds: config.refreshIntervalSeconds ?? 5, dnsHosts: config.dnsHosts, maxNames: config.maxNames, log, onResult };
 }
 
 function fsNamer(config: FsNamerConfig, prefix: Path, log: Logger): FsNamer {

@@ -95,7 +95,7 @@ test('every supported key is read', () => {
 namers:
 - {kind: io.l5d.k8s}
 - {kind: io.l5d.k8s.ns, prefix: /k8sns, envVar: MY_NS, preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50}
-- {kind: io.l5d.dns, refreshIntervalSeconds: 2, dnsHosts: ["10.0.0.10:53"]}
+- {kind: io.l5d.dns, refreshIntervalSeconds: 2, dnsHosts: ["10.0.0.10:53"], maxNames: 200}
 - {kind: io.l5d.fs, rootDir: disco}
 routers:
 - protocol: h2
@@ -135,7 +135,7 @@ shutdownGrace: 2500
   assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true });
   assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 });
   assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50 });
-  assert.deepEqual(config.namers[2], { kind: 'io.l5d.dns', prefix: '/#/io.l5d.dns', refreshIntervalSeconds: 2, dnsHosts: ['10.0.0.10:53'] });
+  assert.deepEqual(config.namers[2], { kind: 'io.l5d.dns', prefix: '/#/io.l5d.dns', refreshIntervalSeconds: 2, dnsHosts: ['10.0.0.10:53'], maxNames: 200 });
   // Relative paths resolve against the config file's directory.
   assert.deepEqual(config.namers[3], { kind: 'io.l5d.fs', prefix: '/#/io.l5d.fs', rootDir: '/etc/kgr/disco' });
   const [out, quiet] = config.routers as [NonNullable<(typeof config.routers)[0]>, NonNullable<(typeof config.routers)[0]>];

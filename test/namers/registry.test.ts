@@ -24,10 +24,10 @@ test('NAMER_KINDS lists every kind createNamer builds; unknown kinds and bad con
   await assert.rejects(createNamer({ kind: 'io.l5d.nope', prefix: '/#/x' } as never, d), /unknown kind "io.l5d.nope"/);
   await assert.rejects(createNamer({ kind: 'io.l5d.k8s.ns', prefix: '' }, d), /needs the namespace in environment variable POD_NAMESPACE/);
   await assert.rejects(createNamer({ kind: 'io.l5d.fs', prefix: '/#/io.l5d.fs', rootDir: '' }, d), /needs rootDir/);
-  await assert.rejects(createNamer({ kind: 'io.l5d.dns', prefix: 'nope', refreshIntervalSeconds: 5 }, d), /prefix "nope" is not a path/);
+  await assert.rejects(createNamer({ kind: 'io.l5d.dns', prefix: 'nope', refreshIntervalSeconds: 5, maxNames: 1000 }, d), /prefix "nope" is not a path/);
   const fs = await createNamer({ kind: 'io.l5d.fs', prefix: '', rootDir: tmpdir() }, d);
   assert.equal(fs.prefix.show(), '/#/io.l5d.fs');
-  const dns = await createNamer({ kind: 'io.l5d.dns', prefix: '/#/dns', refreshIntervalSeconds: 5 }, d);
+  const dns = await createNamer({ kind: 'io.l5d.dns', prefix: '/#/dns', refreshIntervalSeconds: 5, maxNames: 1000 }, d);
   assert.equal(dns.prefix.show(), '/#/dns');
   assert.equal(dns.kind, 'io.l5d.dns');
 });
