@@ -3,7 +3,7 @@ import { addressKey } from '../dtab/name.js';
 import type { ClientConfig } from '../config/types.js';
 import type { Closable } from '../util/var.js';
 import type { ClientSnapshot } from '../router/introspection.js';
-import type { CallTarget } from '../proxy/call.js';
+import type { CallTarget, RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { GaugeCell } from '../telemetry/gauge-cells.js';
@@ -43,6 +43,7 @@ export class Client implements CallTarget<Endpoint> {
   /** Every series this client created under its own label; they leave /metrics when it closes. */
   private readonly series = new SeriesOwner();
   private closed = false;
+  private readonly retries: Record<RetryReason, CounterCell>;
   /** DATA bytes proxied through this client, request and response direction (`kgr_bytes_total`). */
   readonly bytes: { readonly request: CounterCell; readonly response: CounterCell };
   /** Streams in flight over all endpoints (idle clients are released by the router). */
@@ -81,6 +82,8 @@ export class Client implements CallTarget<Endpoint> {
       ejectedGauge: metrics.endpoints.labels(own(metrics.endpoints, { ...labels, state: 'ejected' })),
       drainingGauge: metrics.endpoints.labels(own(metrics.endpoints, { ...labels, state: 'draining' })),
     };
+    const retry = (reason: RetryReason) => metrics.retries.cell(own(metrics.retries, { ...labels, reason }));
+    this.retries = { connect: retry('connect'), refused: retry('refused'), unsent: retry('unsent') };
     this.bytes = {
       request: metrics.bytes.cell(own(metrics.bytes, { ...labels, direction: 'request' })),
       response: metrics.bytes.cell(own(metrics.bytes, { ...labels, direction: 'response' })),
@@ -207,6 +210,10 @@ export class Client implements CallTarget<Endpoint> {
       if (latencyMs > 0) e.observeLatency(latencyMs, this.config.loadBalancer.decayTimeMs);
     }
     if (e.removed && e.inFlight === 0 && this.draining.delete(e)) this.gauges();
+  }
+
+  retried(reason: RetryReason): void {
+    this.retries[reason].value++;
   }
 
   snapshot(): ClientSnapshot {

@@ -31,7 +31,12 @@ export interface CallTarget<E extends CallEndpoint = CallEndpoint> {
    * time to the endpoint's response headers on an established connection, 0 when there is no clean sample.
    */
   ended(endpoint: E, status: number, latencyMs: number): void;
+  /** A transparent retry is about to start: the stream could not be opened, was refused, or never left. */
+  retried(reason: RetryReason): void;
 }
+
+/** Why a stream was retried transparently (`kgr_retries_total{reason}`): all are streams no endpoint processed. */
+export type RetryReason = 'connect' | 'refused' | 'unsent';
 
 export interface CallObserver {
   finished(call: ProxyCall): void;
@@ -177,6 +182,7 @@ export class ProxyCall {
         target.began(endpoint);
         target.ended(endpoint, -1, 0);
         if (this.attempts < target.maxAttempts && (e instanceof UpstreamUnavailable || (e as { code?: string }).code?.startsWith('ERR_HTTP2'))) {
+          target.retried('connect');
           exclude = endpoint;
           continue;
         }
@@ -324,6 +330,7 @@ export class ProxyCall {
       // A stream lost with its connection may have been processed, so it is not replayed.
       const unprocessed = code === NGHTTP2_REFUSED_STREAM || up.id === undefined;
       if (unprocessed && this.replayable && this.attempts < target.maxAttempts) {
+        target.retried(code === NGHTTP2_REFUSED_STREAM ? 'refused' : 'unsent');
         this.attempt(endpoint);
         return;
       }

@@ -41,7 +41,7 @@ export class Metrics {
   });
   readonly retries = new CellCounter({
     name: 'kgr_retries_total',
-    help: 'Transparent retries of streams an endpoint never processed, by reason.',
+    help: 'Transparent retries of streams no endpoint processed, by reason (connect: the stream could not be opened; refused: REFUSED_STREAM or above a GOAWAY last-stream-id; unsent: its connection failed before it left).',
     labelNames: ['router', 'client', 'reason'] as const,
     registers: [this.registry],
   });

@@ -69,6 +69,9 @@ test('retries are bounded by maxAttempts; then UNAVAILABLE', async () => {
     const r = await unary(client, { message: 'x' });
     assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
     assert.equal(refusing.seen.length, 3);
+    // Two retries after the first attempt, counted by reason.
+    const retries = (await proxy.metrics.retries.get()).values.map((v) => [v.labels.reason, v.value]);
+    assert.deepEqual(retries, [['refused', 2]]);
   } finally {
     client.close();
     await proxy.close();
