@@ -136,6 +136,7 @@ export class Client implements CallTarget<Endpoint> {
       e.removed = true;
       this.byKey.delete(e.key);
       if (e.inFlight > 0) this.draining.add(e);
+      else this.releaseSeries(e);
       // GOAWAY its sessions: streams in flight finish, nothing new starts there.
       e.pool.close();
     }
@@ -150,11 +151,21 @@ export class Client implements CallTarget<Endpoint> {
       const labels = { router: this.routerLabel, client: OVERFLOW_LABEL, endpoint: OVERFLOW_LABEL };
       return { success: family.cell({ ...labels, result: 'success' }), failure: family.cell({ ...labels, result: 'failure' }) };
     }
-    const labels = { router: this.routerLabel, client: this.metricLabel, endpoint: key };
-    return {
-      success: family.cell(this.series.own(family, { ...labels, result: 'success' })),
-      failure: family.cell(this.series.own(family, { ...labels, result: 'failure' })),
-    };
+    // Not owned by the client's SeriesOwner: endpoints come and go with pods for as long as the
+    // client lives, so each endpoint's series leave with it (releaseSeries).
+    return { success: family.cell(this.endpointLabels(key, 'success')), failure: family.cell(this.endpointLabels(key, 'failure')) };
+  }
+
+  private endpointLabels(key: string, result: 'success' | 'failure') {
+    return { router: this.routerLabel, client: this.metricLabel, endpoint: key, result };
+  }
+
+  /** A removed endpoint has finished its last stream (or the client closes): its series leave /metrics. */
+  private releaseSeries(e: Endpoint): void {
+    // Overflow series are shared; a key added back meanwhile uses the same cells.
+    if (this.metricLabel === OVERFLOW_LABEL || this.byKey.has(e.key)) return;
+    this.metrics.endpointRequests.remove(this.endpointLabels(e.key, 'success'));
+    this.metrics.endpointRequests.remove(this.endpointLabels(e.key, 'failure'));
   }
 
   private gauges(): void {
@@ -209,7 +220,10 @@ export class Client implements CallTarget<Endpoint> {
       }
       if (latencyMs > 0) e.observeLatency(latencyMs, this.config.loadBalancer.decayTimeMs);
     }
-    if (e.removed && e.inFlight === 0 && this.draining.delete(e)) this.gauges();
+    if (e.removed && e.inFlight === 0 && this.draining.delete(e)) {
+      this.releaseSeries(e);
+      this.gauges();
+    }
   }
 
   retried(reason: RetryReason): void {
@@ -232,8 +246,10 @@ export class Client implements CallTarget<Endpoint> {
     if (this.closed) return;
     this.closed = true;
     this.observation.close();
-    for (const e of this.active) e.pool.destroy();
-    for (const e of this.draining) e.pool.destroy();
+    for (const e of [...this.active, ...this.draining]) {
+      e.pool.destroy();
+      this.releaseSeries(e);
+    }
     this.gauges();
     this.series.release();
   }

@@ -257,6 +257,9 @@ test('an endpoint removed by discovery gets no new streams; its in-flight stream
     assert.equal(st.code, grpc.status.OK);
     assert.equal(n, 10);
     assert.equal(proxy.client.snapshot().endpoints.length, 1);
+    // Once drained, the removed endpoint's series leave /metrics (pods come and go for as long as a client lives).
+    const endpoints = new Set((await proxy.metrics.endpointRequests.get()).values.map((v) => v.labels.endpoint));
+    assert.deepEqual([...endpoints], [`127.0.0.1:${b.port}`]);
   } finally {
     client.close();
     await proxy.close();
