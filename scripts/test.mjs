@@ -2,7 +2,7 @@
 // Node 22+ no longer expands a directory given to --test, and Node 20 has no glob support of its
 // own, so the files are listed here (helpers and fixtures are not tests and are not run).
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +18,10 @@ function* tests(dir) {
   }
 }
 
-const files = (dirs.length > 0 ? dirs : ['dist/test']).flatMap((d) => [...tests(join(root, d))]).sort();
+// Arguments are folders (searched for *.test.js) or test files; none means all of dist/test.
+const files = (dirs.length > 0 ? dirs : ['dist/test'])
+  .flatMap((d) => (statSync(join(root, d)).isDirectory() ? [...tests(join(root, d))] : [relative(root, join(root, d))]))
+  .sort();
 if (files.length === 0) {
   console.error(`no *.test.js under ${dirs.join(', ') || 'dist/test'}: run npm run build first`);
   process.exit(1);

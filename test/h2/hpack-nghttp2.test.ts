@@ -7,17 +7,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { FIELD_NEVER_INDEXED, HeaderList, HpackDecoder, HpackEncoder, type FieldInput } from '../../src/h2/hpack/index.js';
+import { CLIENT_PREFACE } from '../../src/h2/frames.js';
+import { rawFrame as frame } from './frames-helpers.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const PREFACE = CLIENT_PREFACE;
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** Requests varied enough to use every table path: repeats, new values, long and binary-ish values. */
 function requests(): { headers: Record<string, string>; sensitive: string[] }[] {

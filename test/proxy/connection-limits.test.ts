@@ -8,6 +8,8 @@ import { defaultServerConfig } from '../../src/config/load.js';
 import { Logger } from '../../src/util/log.js';
 import { answerOk } from '../fixtures/grpc/raw-backend.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
+import { CLIENT_PREFACE } from '../../src/h2/frames.js';
+import { rawFrame as frame } from '../h2/frames-helpers.js';
 
 /**
  * Issue 16, item 3: every client connection ends in bounded time — after nghttp2 sends GOAWAY for a
@@ -16,20 +18,12 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
  * (a socket's 'close', the server's connection count), bounded by each test's timeout.
  */
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const PREFACE = CLIENT_PREFACE;
 const SETTINGS = frame(0x4, 0, 0, Buffer.alloc(0));
 const GOAWAY = 0x7;
 const PING = 0x6;
 const PROTOCOL_ERROR = 0x1;
 
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
 
 interface Frame {
   type: number;
