@@ -246,6 +246,7 @@ export class Client implements CallTarget<Endpoint> {
     if (this.closed) return;
     this.closed = true;
     this.observation.close();
+    this.byKey.clear(); // nothing is coming back: every endpoint's series go
     for (const e of [...this.active, ...this.draining]) {
       e.pool.destroy();
       this.releaseSeries(e);
