@@ -5,7 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, FrameType } from '../../src/h2/frames.js';
+import { ErrorCode, FrameType, SettingId } from '../../src/h2/frames.js';
 import { answer200, h2Server, RawClient } from './connection-helpers.js';
 import { rawFrame } from './frames-helpers.js';
 
@@ -279,5 +279,37 @@ describe('H2Connection server role, raw frames', () => {
       server.close();
     }
   });
-});
 
+  it('SETTINGS_INITIAL_WINDOW_SIZE changes move open streams\' send windows, below zero too (§6.9.2)', async () => {
+    const body = Buffer.alloc(1000, 7);
+    const { server, port, conns } = await h2Server({}, (h) => {
+      h.onStreamHook = (s) => { s.sendHeaders([[':status', '200']], false); s.write(body, true); };
+    });
+    const c = await RawClient.connect(port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 100 }]);
+    const got = () => c.events.reduce((n, e) => n + (e.kind === 'data' && e.streamId === 1 ? e.data.length / 2 : 0), 0);
+    const dataUntil = (n: number) => c.wait(() => got() >= n);
+    try {
+      c.request(1, GET, true);
+      c.send();
+      await dataUntil(100);
+      assert.equal(got(), 100);
+      const stream = conns[0]!.streams.get(1)!;
+      c.writer.settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 50 }]);
+      c.send();
+      await c.wait((e) => e.kind === 'settings-ack' && c.events.filter((x) => x.kind === 'settings-ack').length >= 2);
+      assert.equal(stream.sendWindow, -50);
+      c.writer.windowUpdate(1, 60); // -50 + 60: room for 10 octets
+      c.send();
+      await dataUntil(110);
+      c.writer.settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 1000 }]); // +950
+      c.send();
+      const end = await c.wait((e) => e.kind === 'data' && e.streamId === 1 && e.endStream);
+      assert.ok(end.kind === 'data');
+      assert.equal(got(), 1000);
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+});
