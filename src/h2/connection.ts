@@ -1,0 +1,871 @@
+// One HTTP/2 connection over a connected net.Socket, in either role (RFC 9113).
+//
+// A proxy's engine, not a general library:
+// - frames come from FrameReader (stateless checks done there) and go out through
+//   FrameWriter, flushed once per event-loop turn (see scheduleFlush);
+// - this file adds what needs connection state: the SETTINGS exchange, the §5.1
+//   stream states, stream-id rules, flow control, GOAWAY/RST_STREAM, §8 field
+//   validation and the abuse limits of limits.ts;
+// - receive windows are never refilled on their own: the owner calls
+//   stream.consumed(n) once it has passed bytes onward, and only then does a
+//   WINDOW_UPDATE go out (issue 11: memory is bounded by the windows, not by a queue);
+// - events go to one handler object; streams are plain records (stream.ts).
+
+import type { Socket } from 'node:net';
+import {
+  CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE,
+  ErrorCode, FrameReader, FrameType, FrameWriter, MAX_WINDOW_SIZE, SettingId,
+  type FrameHandler, type H2ConnectionError, type H2StreamError, type Setting,
+} from './frames.js';
+import {
+  DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput,
+} from './hpack/index.js';
+import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
+import { H2Stream, StreamState } from './stream.js';
+import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
+
+export interface H2ConnectionOptions extends Partial<H2Limits> {
+  role: 'server' | 'client';
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. Default 65535. */
+  initialWindowSize?: number;
+  /** Our connection receive window (raised from 65535 by a WINDOW_UPDATE at start). Default 1 MiB. */
+  connectionWindowSize?: number;
+  /** Our SETTINGS_MAX_FRAME_SIZE. Default 16384. */
+  maxFrameSize?: number;
+  /** Our SETTINGS_HEADER_TABLE_SIZE (the decoder's table). Default 4096. */
+  headerTableSize?: number;
+  /** The most dynamic table our encoder uses, whatever the peer allows. Default 4096. */
+  encoderTableSize?: number;
+}
+
+/**
+ * How the connection ended, given to onClose. `local`: we sent GOAWAY with `code`;
+ * otherwise the peer's GOAWAY or the socket reported it.
+ */
+export class H2SessionError extends Error {
+  override readonly name = 'H2SessionError';
+  constructor(readonly code: number, readonly reason: string, message: string, readonly local: boolean) {
+    super(message);
+  }
+}
+
+/**
+ * The owner's side. Header lists passed in are reused by the next block: copy what
+ * you need before returning. Callbacks may call back into the connection (answer,
+ * reset, write) synchronously.
+ */
+export interface H2ConnectionHandler {
+  /** Server role: a new request. `endStream`: no request body follows. */
+  onStream(stream: H2Stream, headers: HeaderList, endStream: boolean): void;
+  /**
+   * Server role: a new request whose header list exceeded maxHeaderListSize (HPACK
+   * stayed in step; `headers` holds the fields up to the limit). Answer it now
+   * (e.g. trailers-only RESOURCE_EXHAUSTED) if you can; whatever is left open on
+   * return is reset (REFUSED_STREAM unanswered, NO_ERROR after a full answer, §8.1).
+   */
+  onHeaderListTooLarge(stream: H2Stream, headers: HeaderList, endStream: boolean): void;
+  /** Response headers (client role) or trailers (either role, endStream true). */
+  onHeaders(stream: H2Stream, headers: HeaderList, endStream: boolean): void;
+  /** DATA. Call stream.consumed(data.length) once the bytes have gone onward. */
+  onData(stream: H2Stream, data: Buffer, endStream: boolean): void;
+  /**
+   * The stream was reset by the peer or by the engine (malformed, flow control, the
+   * connection closing). `refused`: it was never processed (REFUSED_STREAM, or above
+   * the last-stream-id of the peer's GOAWAY) and may be retried elsewhere.
+   */
+  onReset(stream: H2Stream, code: number, refused: boolean): void;
+  /** The stream left the map (both sides ended, or reset). Always the last event of a stream. */
+  onStreamClose(stream: H2Stream): void;
+  /** The stream's queued DATA was all sent after write() had returned false. */
+  onDrain(stream: H2Stream): void;
+  /** The peer sent GOAWAY (§6.8). */
+  onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
+  /** The ACK of a PING we sent. */
+  onPingAck(opaque: Buffer): void;
+  /** The socket closed; `error` unless it ended cleanly. Always the last event. */
+  onClose(error: Error | null): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const RECENT_RESETS = 64;
+
+// Connection states.
+const OPEN = 0;
+const GOAWAY_SENT = 1;   // graceful: no new streams, close when the last one ends
+const FAILED = 2;        // GOAWAY for an error sent; the socket is closing
+const CLOSED = 3;
+
+export class H2Connection implements FrameHandler {
+  readonly role: 'server' | 'client';
+  readonly counters = new H2Counters();
+  readonly streams = new Map<number, H2Stream>();
+  readonly limits: Readonly<H2Limits>;
+
+  /** Sum of DATA bytes queued on all streams, waiting for window or socket (the memory bound). */
+  queuedBytes = 0;
+  /** Peer's window for all our DATA (§6.9); starts at 65535 whatever SETTINGS say (§6.9.2). */
+  sendWindow = DEFAULT_INITIAL_WINDOW_SIZE;
+  /** Our connection receive window as the peer sees it once our updates arrive. */
+  recvWindow: number;
+  /** Highest stream id the peer opened (§5.1.1); also our GOAWAY's last-stream-id. */
+  lastPeerStreamId = 0;
+  /** The peer's GOAWAY last-stream-id, or -1. */
+  peerGoawayLastId = -1;
+
+  // Peer settings (§6.5.2 initial values until their SETTINGS arrive).
+  peerMaxConcurrentStreams = Infinity;
+  peerInitialWindowSize = DEFAULT_INITIAL_WINDOW_SIZE;
+  peerMaxHeaderListSize = Infinity;
+
+  private readonly isServer: boolean;
+  private readonly socket: Socket;
+  private readonly handler: H2ConnectionHandler;
+  private readonly reader: FrameReader;
+  private readonly writer = new FrameWriter();
+  private readonly encoder: HpackEncoder;
+  private readonly decoder: HpackDecoder;
+  private readonly headers = new HeaderList();
+
+  private readonly localInitialWindow: number;
+  private readonly localConnectionWindow: number;
+  private readonly localMaxFrameSize: number;
+  private readonly localHeaderTableSize: number;
+  /** Receive window new streams start with: 65535 until the peer ACKs our SETTINGS (§6.5.3). */
+  private recvInitialWindow = DEFAULT_INITIAL_WINDOW_SIZE;
+  private settingsAcksPending = 0;
+  private recvPendingUpdate = 0;
+
+  private state = OPEN;
+  private nextLocalStreamId: number;
+  private peerActive = 0;
+  private localActive = 0;
+  private ready: H2Stream[] = [];
+  private flushScheduled = false;
+  private readonly flushBound = (): void => this.flush();
+  private closeTimer: NodeJS.Timeout | null = null;
+  private closeError: Error | null = null;
+  /** Coarse clock, read once per socket chunk: rate limits need no finer time. */
+  private now = Date.now();
+
+  private readonly rapidResets: WindowCounter;
+  private readonly pings: WindowCounter;
+  private readonly settingsFrames: WindowCounter;
+  private readonly emptyFrames: WindowCounter;
+  /** Streams we reset lately: frames already in flight for them are ignored, not errors (§5.1 "closed"). */
+  private readonly recentResets = new Int32Array(RECENT_RESETS);
+  private recentResetPos = 0;
+
+  constructor(socket: Socket, handler: H2ConnectionHandler, options: H2ConnectionOptions) {
+    this.role = options.role;
+    this.isServer = options.role === 'server';
+    this.socket = socket;
+    this.handler = handler;
+    const limits: H2Limits = { ...DEFAULT_LIMITS };
+    for (const key of Object.keys(DEFAULT_LIMITS) as (keyof H2Limits)[]) {
+      const v = options[key];
+      if (v !== undefined) limits[key] = v;
+    }
+    this.limits = limits;
+    this.localInitialWindow = options.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE;
+    this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
+    this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.localHeaderTableSize = options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
+    this.recvWindow = this.localConnectionWindow;
+    this.nextLocalStreamId = this.isServer ? 2 : 1; // §5.1.1: clients odd, servers even
+    this.reader = new FrameReader(this, {
+      role: this.role,
+      maxHeaderBlockSize: limits.maxHeaderBlockSize,
+      maxContinuationFrames: limits.maxContinuationFrames,
+    });
+    // Both HPACK contexts start at 4096 (§6.5.2); ours changes when our SETTINGS are ACKed.
+    this.decoder = new HpackDecoder({ maxTableSize: DEFAULT_HEADER_TABLE_SIZE, maxHeaderListSize: limits.maxHeaderListSize });
+    this.encoder = new HpackEncoder({ tableSize: DEFAULT_HEADER_TABLE_SIZE, maxTableSize: options.encoderTableSize ?? DEFAULT_HEADER_TABLE_SIZE });
+    this.rapidResets = new WindowCounter(limits.maxRapidResets, limits.rapidResetWindowMs);
+    this.pings = new WindowCounter(limits.maxPings, limits.floodWindowMs);
+    this.settingsFrames = new WindowCounter(limits.maxSettings, limits.floodWindowMs);
+    this.emptyFrames = new WindowCounter(limits.maxEmptyFrames, limits.floodWindowMs);
+    this.recentResets.fill(-1);
+
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on('drain', this.flushBound);
+    socket.on('error', (err: Error) => { if (this.closeError === null) this.closeError = err; });
+    socket.on('close', () => this.onSocketClose());
+
+    // §3.4: our preface is a SETTINGS frame (after the magic, for a client), sent
+    // without waiting for the peer's.
+    this.writer.settings(this.localSettings(limits));
+    this.settingsAcksPending++;
+    if (this.localConnectionWindow > DEFAULT_INITIAL_WINDOW_SIZE) {
+      this.writer.windowUpdate(0, this.localConnectionWindow - DEFAULT_INITIAL_WINDOW_SIZE);
+    }
+    if (!this.isServer) socket.write(CLIENT_PREFACE);
+    this.flush();
+  }
+
+  private localSettings(limits: H2Limits): Setting[] {
+    const s: Setting[] = [];
+    if (this.localHeaderTableSize !== DEFAULT_HEADER_TABLE_SIZE) s.push({ id: SettingId.HEADER_TABLE_SIZE, value: this.localHeaderTableSize });
+    // §8.4: a client that never wants pushes says so; a server must not send ENABLE_PUSH=1.
+    if (!this.isServer) s.push({ id: SettingId.ENABLE_PUSH, value: 0 });
+    s.push({ id: SettingId.MAX_CONCURRENT_STREAMS, value: this.isServer ? limits.maxConcurrentStreams : 0 });
+    if (this.localInitialWindow !== DEFAULT_INITIAL_WINDOW_SIZE) s.push({ id: SettingId.INITIAL_WINDOW_SIZE, value: this.localInitialWindow });
+    if (this.localMaxFrameSize !== DEFAULT_MAX_FRAME_SIZE) s.push({ id: SettingId.MAX_FRAME_SIZE, value: this.localMaxFrameSize });
+    s.push({ id: SettingId.MAX_HEADER_LIST_SIZE, value: limits.maxHeaderListSize });
+    return s;
+  }
+
+  /** True until GOAWAY was sent or received or the connection failed. */
+  get acceptsStreams(): boolean {
+    return this.state === OPEN && this.peerGoawayLastId < 0;
+  }
+
+  /** Streams open or half-closed (both directions). */
+  get activeStreams(): number { return this.streams.size; }
+
+  // ---------------------------------------------------------------- owner API
+
+  /**
+   * Client role: opens a stream with a request. Returns null when no stream can be
+   * opened now (GOAWAY, peer's MAX_CONCURRENT_STREAMS reached): route it elsewhere.
+   */
+  request(fields: readonly FieldInput[], endStream: boolean): H2Stream | null {
+    if (this.isServer) throw new Error('request() is for the client role');
+    if (!this.acceptsStreams || this.localActive >= this.peerMaxConcurrentStreams) return null;
+    if (this.nextLocalStreamId > 0x7fff_ffff) return null; // ids exhausted (§5.1.1): open a new connection
+    const id = this.nextLocalStreamId;
+    this.nextLocalStreamId += 2;
+    const stream = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
+    stream.state = StreamState.OPEN;
+    stream.openedAt = this.now;
+    this.streams.set(id, stream);
+    this.localActive++;
+    this.counters.streamsOpened++;
+    this.writer.headers(id, this.encoder.encode(fields), endStream);
+    stream.headersSent = true;
+    if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+    this.scheduleFlush();
+    return stream;
+  }
+
+  /** Sends a PING (§6.7); its ACK arrives as onPingAck. */
+  ping(opaque: Buffer = Buffer.alloc(8)): void {
+    if (this.state >= FAILED) return;
+    this.writer.ping(opaque, false);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Graceful close (§6.8): GOAWAY(NO_ERROR) naming the last stream we will process,
+   * then the socket ends when the remaining streams have.
+   */
+  close(): void {
+    if (this.state !== OPEN) return;
+    this.state = GOAWAY_SENT;
+    this.writer.goaway(this.lastPeerStreamId, ErrorCode.NO_ERROR);
+    this.scheduleFlush();
+    this.maybeEnd();
+  }
+
+  /** Immediate close: GOAWAY with `code`, then the socket is closed (§5.4.1). */
+  destroy(code: number = ErrorCode.NO_ERROR, reason = 'local-destroy'): void {
+    this.fail(code, reason, `connection closed locally (${reason})`);
+  }
+
+  sendHeaders(stream: H2Stream, fields: readonly FieldInput[], endStream: boolean): boolean {
+    if (!stream.canSend || this.state >= FAILED) return false;
+    if (!stream.headersSent) {
+      stream.headersSent = true;
+      this.writer.headers(stream.id, this.encoder.encode(fields), endStream);
+      if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+    } else {
+      // Trailers (§8.1): they end the stream, and follow any DATA still queued.
+      if (!endStream) throw new Error('trailers must end the stream (RFC 9113 §8.1)');
+      stream.endQueued = true;
+      if (stream.queuedBytes > 0) {
+        stream.trailers = fields;
+      } else {
+        this.writer.headers(stream.id, this.encoder.encode(fields), true);
+        this.localEnd(stream);
+      }
+    }
+    this.scheduleFlush();
+    return true;
+  }
+
+  writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean {
+    if (!stream.canSend || this.state >= FAILED) return false;
+    if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
+    if (data.length > 0) {
+      stream.queue.push(data);
+      stream.queuedBytes += data.length;
+      this.queuedBytes += data.length;
+    }
+    if (endStream) stream.endQueued = true;
+    if (!stream.ready) { stream.ready = true; this.ready.push(stream); }
+    this.scheduleFlush();
+    if (this.queuedBytes > this.limits.maxQueuedBytes) {
+      this.counters.queueOverLimit++;
+      stream.needDrain = true;
+      return false;
+    }
+    // Keep feeding while what is queued can go out on the window we have.
+    if (stream.queuedBytes > Math.min(stream.sendWindow, this.sendWindow)) {
+      stream.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  consumed(stream: H2Stream, n: number): void {
+    if (n > stream.recvUnconsumed) n = stream.recvUnconsumed;
+    if (n <= 0) return;
+    stream.recvUnconsumed -= n;
+    this.credit(stream, n);
+  }
+
+  resetStream(stream: H2Stream, code: number): void {
+    this.reset(stream, code, false);
+  }
+
+  // ---------------------------------------------------------------- socket
+
+  private onSocketData(chunk: Buffer): void {
+    this.now = Date.now();
+    this.reader.push(chunk);
+  }
+
+  /**
+   * One flush per event-loop turn, from setImmediate: the check phase runs right
+   * after the poll phase, so every socket read of this turn (both legs of many
+   * proxied calls) has queued its frames by then, and each connection issues one
+   * cork/writev. process.nextTick/queueMicrotask would flush after every single
+   * 'data' callback instead: more syscalls under load for no latency gain, since
+   * the check phase comes before the loop sleeps again.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.state === CLOSED) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushBound);
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.state === CLOSED || this.socket.destroyed) return;
+    if (this.ready.length > 0 && this.state < FAILED) this.pump();
+    const out = this.writer.flush();
+    if (out.length === 0) return;
+    const socket = this.socket;
+    if (!socket.writable) return;
+    socket.cork();
+    for (let i = 0; i < out.length; i++) socket.write(out[i]!);
+    socket.uncork();
+  }
+
+  /**
+   * Moves queued DATA into the writer as far as both send windows allow (§6.9.1),
+   * and not while the socket already holds a window's worth: the TCP send buffer is
+   * memory too, and 'drain' brings us back.
+   */
+  private pump(): void {
+    if (this.socket.writableLength > this.limits.maxQueuedBytes) return;
+    const streams = this.ready;
+    this.ready = [];
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      if (s.state === StreamState.CLOSED) { s.ready = false; continue; }
+      let endSent = false;
+      while (s.queuedBytes > 0 && s.sendWindow > 0 && this.sendWindow > 0) {
+        const head = s.queue[0]!;
+        const avail = head.length - s.queueOffset;
+        const n = Math.min(avail, s.sendWindow, this.sendWindow);
+        const chunk = s.queueOffset === 0 && n === head.length ? head : head.subarray(s.queueOffset, s.queueOffset + n);
+        const last = n === s.queuedBytes;
+        endSent = last && s.endQueued && s.trailers === null;
+        this.writer.data(s.id, chunk, endSent);
+        s.sendWindow -= n;
+        this.sendWindow -= n;
+        s.queuedBytes -= n;
+        this.queuedBytes -= n;
+        this.counters.dataBytesSent += n;
+        if (n === avail) { s.queue.shift(); s.queueOffset = 0; } else s.queueOffset += n;
+      }
+      if (s.queuedBytes > 0) {
+        // Blocked: on the connection window keep it listed; on its own window a
+        // WINDOW_UPDATE will list it again.
+        if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
+        continue;
+      }
+      s.ready = false;
+      if (s.endQueued && s.state !== StreamState.HALF_CLOSED_LOCAL) {
+        if (s.trailers !== null) {
+          this.writer.headers(s.id, this.encoder.encode(s.trailers), true);
+          s.trailers = null;
+        } else if (!endSent) {
+          this.writer.data(s.id, EMPTY, true);
+        }
+        this.localEnd(s);
+      }
+      if (s.needDrain && !s.closed) { s.needDrain = false; this.handler.onDrain(s); }
+    }
+  }
+
+  private onSocketClose(): void {
+    if (this.state === CLOSED) return;
+    const wasFailed = this.state === FAILED;
+    this.state = CLOSED;
+    this.reader.close();
+    if (this.closeTimer !== null) { clearTimeout(this.closeTimer); this.closeTimer = null; }
+    if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
+    const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
+    this.handler.onClose(error);
+  }
+
+  /** Writes what is pending, ends the socket, and destroys it if it lingers (§5.4.1). */
+  private endSocket(): void {
+    this.flush();
+    this.socket.end();
+    if (this.closeTimer === null) {
+      this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeoutMs);
+      this.closeTimer.unref();
+    }
+  }
+
+  private maybeEnd(): void {
+    if (this.streams.size === 0 && (this.state === GOAWAY_SENT || this.peerGoawayLastId >= 0) && this.state !== CLOSED) {
+      this.endSocket();
+    }
+  }
+
+  /** Connection error (§5.4.1): GOAWAY naming the rule, then close. */
+  private fail(code: number, reason: string, detail: string): void {
+    if (this.state >= FAILED) return;
+    this.state = FAILED;
+    this.counters.countConnectionError(reason);
+    this.reader.close();
+    this.closeError = new H2SessionError(code, reason, detail, true);
+    this.writer.goaway(this.lastPeerStreamId, code, `${reason}: ${detail}`);
+    if (this.streams.size > 0) this.abortStreams(code, false);
+    this.endSocket();
+  }
+
+  private abortStreams(code: number, refused: boolean): void {
+    for (const s of [...this.streams.values()]) {
+      this.releaseStream(s);
+      this.handler.onReset(s, code, refused);
+      this.finishStream(s);
+    }
+  }
+
+  // ---------------------------------------------------------------- stream states
+
+  private isPeerInitiated(id: number): boolean {
+    return this.isServer ? (id & 1) === 1 : (id & 1) === 0;
+  }
+
+  /** §5.1: a stream id not in the map is idle if never opened, closed otherwise. */
+  private isIdle(id: number): boolean {
+    return this.isPeerInitiated(id) ? id > this.lastPeerStreamId : id >= this.nextLocalStreamId;
+  }
+
+  private recentlyReset(id: number): boolean {
+    const r = this.recentResets;
+    for (let i = 0; i < RECENT_RESETS; i++) if (r[i] === id) return true;
+    return false;
+  }
+
+  /** RST_STREAM for a stream not (or no longer) in the map. */
+  private rstId(id: number, code: number): void {
+    this.writer.rstStream(id, code);
+    this.counters.resetsSent++;
+    this.recentResets[this.recentResetPos] = id;
+    this.recentResetPos = (this.recentResetPos + 1) % RECENT_RESETS;
+    this.scheduleFlush();
+  }
+
+  /** Drops queued data and returns unconsumed received bytes to the connection window. */
+  private releaseStream(s: H2Stream): void {
+    if (s.queuedBytes > 0) {
+      this.queuedBytes -= s.queuedBytes;
+      s.queuedBytes = 0;
+      s.queue = [];
+      s.queueOffset = 0;
+    }
+    s.trailers = null;
+    if (s.recvUnconsumed > 0) {
+      const n = s.recvUnconsumed;
+      s.recvUnconsumed = 0;
+      this.credit(null, n);
+    }
+  }
+
+  /** RST_STREAM from us (§6.4). `notify`: the owner did not ask for it, so tell it. */
+  private reset(s: H2Stream, code: number, notify: boolean): void {
+    if (s.state === StreamState.CLOSED) return;
+    if (this.state < FAILED) this.rstId(s.id, code);
+    this.releaseStream(s);
+    if (notify) this.handler.onReset(s, code, false);
+    this.finishStream(s);
+  }
+
+  /** We sent END_STREAM. */
+  private localEnd(s: H2Stream): void {
+    if (s.state === StreamState.OPEN) s.state = StreamState.HALF_CLOSED_LOCAL;
+    else if (s.state === StreamState.HALF_CLOSED_REMOTE) this.finishStream(s);
+  }
+
+  private finishStream(s: H2Stream): void {
+    if (s.state === StreamState.CLOSED) return;
+    s.state = StreamState.CLOSED;
+    this.streams.delete(s.id);
+    if (this.isPeerInitiated(s.id)) this.peerActive--; else this.localActive--;
+    if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.queue = []; }
+    this.handler.onStreamClose(s);
+    this.maybeEnd();
+  }
+
+  // ---------------------------------------------------------------- flow control
+
+  /**
+   * Bytes the owner consumed (or that never reach it: padding, discarded DATA) go
+   * back to the peer, batched: a WINDOW_UPDATE once half a window has accumulated,
+   * so a stream of small messages costs one update per half window, not per frame.
+   */
+  private credit(s: H2Stream | null, n: number): void {
+    this.recvPendingUpdate += n;
+    if (this.recvPendingUpdate >= this.localConnectionWindow >>> 1 && this.state < FAILED) {
+      this.writer.windowUpdate(0, this.recvPendingUpdate);
+      this.recvWindow += this.recvPendingUpdate;
+      this.recvPendingUpdate = 0;
+      this.scheduleFlush();
+    }
+    // Only a stream the peer may still send on needs its window back.
+    if (s === null || (s.state !== StreamState.OPEN && s.state !== StreamState.HALF_CLOSED_LOCAL)) return;
+    s.recvPendingUpdate += n;
+    if (s.recvPendingUpdate >= this.localInitialWindow >>> 1 && this.state < FAILED) {
+      this.writer.windowUpdate(s.id, s.recvPendingUpdate);
+      s.recvWindow += s.recvPendingUpdate;
+      s.recvPendingUpdate = 0;
+      this.scheduleFlush();
+    }
+  }
+
+  // ---------------------------------------------------------------- FrameHandler
+
+  onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void {
+    // §6.9.1: every DATA counts against the connection window, whatever its stream.
+    if (flowControlLength > this.recvWindow) {
+      return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'connection-window-exceeded',
+        `DATA of ${flowControlLength} octets on stream ${streamId} exceeds the connection receive window of ${this.recvWindow} (RFC 9113 §6.9.1)`);
+    }
+    this.recvWindow -= flowControlLength;
+    this.counters.dataBytesReceived += data.length;
+    const s = this.streams.get(streamId);
+    if (s === undefined) {
+      if (this.isIdle(streamId)) {
+        return this.fail(ErrorCode.PROTOCOL_ERROR, 'data-on-idle-stream', `DATA on idle stream ${streamId} (RFC 9113 §5.1)`);
+      }
+      this.credit(null, flowControlLength);
+      // §5.1 closed: STREAM_CLOSED, unless it is in flight after our own RST_STREAM.
+      if (!this.recentlyReset(streamId)) this.rstId(streamId, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (s.state === StreamState.HALF_CLOSED_REMOTE) {
+      this.credit(null, flowControlLength);
+      return this.reset(s, ErrorCode.STREAM_CLOSED, true); // §5.1 half-closed (remote)
+    }
+    if (flowControlLength > s.recvWindow) {
+      this.credit(null, flowControlLength);
+      this.counters.streamErrors++;
+      return this.reset(s, ErrorCode.FLOW_CONTROL_ERROR, true); // §6.9.1, a stream error
+    }
+    s.recvWindow -= flowControlLength;
+    if (!s.headersReceived) { // client role: DATA before the response HEADERS (§8.1)
+      this.credit(null, flowControlLength);
+      this.counters.malformed++;
+      return this.reset(s, ErrorCode.PROTOCOL_ERROR, true);
+    }
+    // Padding never reaches the owner, so it is returned at once.
+    if (flowControlLength > data.length) this.credit(s, flowControlLength - data.length);
+    s.recvUnconsumed += data.length;
+    this.remoteEvent(s, endStream, data, null);
+  }
+
+  /** Delivers DATA (or trailers) and applies END_STREAM (§5.1). */
+  private remoteEvent(s: H2Stream, endStream: boolean, data: Buffer | null, headers: HeaderList | null): void {
+    let closeAfter = false;
+    if (endStream) {
+      if (s.state === StreamState.OPEN) s.state = StreamState.HALF_CLOSED_REMOTE;
+      else closeAfter = true; // half-closed (local): both sides done
+    }
+    if (data !== null) this.handler.onData(s, data, endStream);
+    else this.handler.onHeaders(s, headers!, endStream);
+    if (closeAfter) this.finishStream(s);
+  }
+
+  onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
+    // Every block is decoded, even for streams about to be refused: the HPACK
+    // context is shared by the connection (§4.3).
+    const list = this.headers;
+    list.reset();
+    let outcome: number;
+    try {
+      outcome = this.decoder.decode(block, list);
+    } catch (err) {
+      if (err instanceof HpackError) {
+        return this.fail(ErrorCode.COMPRESSION_ERROR, 'hpack', `${err.message} (RFC 9113 §4.3)`);
+      }
+      throw err;
+    }
+    const tooLarge = outcome === DECODE_HEADER_LIST_TOO_LARGE;
+    if (this.state >= FAILED) return;
+    const s = this.streams.get(streamId);
+    if (s === undefined) return this.headersWithoutStream(streamId, endStream, list, tooLarge);
+
+    if (s.state === StreamState.HALF_CLOSED_REMOTE) return this.reset(s, ErrorCode.STREAM_CLOSED, true); // §5.1
+    if (tooLarge) {
+      this.counters.headerListTooLarge++;
+      return this.reset(s, ErrorCode.CANCEL, true);
+    }
+    if (!s.headersReceived) {
+      // Client role: the response (§8.3.2); 1xx are informational and skipped (§8.1).
+      const bad = validateResponse(list);
+      if (bad !== null) return this.malformed(s, bad);
+      if (statusOf(list).charCodeAt(0) === 0x31 /* '1' */) {
+        if (endStream) return this.malformed(s, 'informational-with-end-stream');
+        return;
+      }
+      s.headersReceived = true;
+      return this.remoteEvent(s, endStream, null, list);
+    }
+    // Trailers (§8.1): they end the stream and carry no pseudo-fields.
+    if (!endStream) return this.malformed(s, 'trailers-without-end-stream');
+    const bad = validateTrailers(list);
+    if (bad !== null) return this.malformed(s, bad);
+    this.remoteEvent(s, true, null, list);
+  }
+
+  private malformed(s: H2Stream, reason: string): void {
+    void reason; // a stable label, for a debug log later
+    this.counters.malformed++;
+    this.reset(s, ErrorCode.PROTOCOL_ERROR, true); // §8.1.1: a stream error
+  }
+
+  private headersWithoutStream(id: number, endStream: boolean, list: HeaderList, tooLarge: boolean): void {
+    if (!this.isServer || !this.isPeerInitiated(id)) {
+      // Client role: a server cannot open streams (no push); our own closed streams.
+      if (this.isIdle(id)) return this.fail(ErrorCode.PROTOCOL_ERROR, 'headers-on-idle-stream', `HEADERS on idle stream ${id} (RFC 9113 §5.1, §8.4)`);
+      if (this.recentlyReset(id)) return;
+      return this.fail(ErrorCode.STREAM_CLOSED, 'headers-on-closed-stream', `HEADERS on closed stream ${id} (RFC 9113 §5.1)`);
+    }
+    if (id <= this.lastPeerStreamId) {
+      if (this.recentlyReset(id)) return; // e.g. trailers of a request we refused
+      return this.fail(ErrorCode.PROTOCOL_ERROR, 'stream-id-not-increasing',
+        `HEADERS opening stream ${id}, not above the highest stream ${this.lastPeerStreamId} (RFC 9113 §5.1.1)`);
+    }
+    if (this.state === GOAWAY_SENT) {
+      // §6.8: streams above our GOAWAY's last-stream-id are not processed; say so, so the client retries.
+      this.lastPeerStreamId = id;
+      this.counters.streamsRefused++;
+      return this.rstId(id, ErrorCode.REFUSED_STREAM);
+    }
+    this.lastPeerStreamId = id;
+    if (this.peerActive >= this.limits.maxConcurrentStreams) {
+      this.counters.streamsRefused++;
+      return this.rstId(id, ErrorCode.REFUSED_STREAM); // §5.1.2
+    }
+    if (!tooLarge) {
+      const bad = validateRequest(list);
+      if (bad !== null) {
+        this.counters.malformed++;
+        return this.rstId(id, ErrorCode.PROTOCOL_ERROR); // §8.1.1; the owner never sees it
+      }
+    }
+    const s = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
+    s.state = endStream ? StreamState.HALF_CLOSED_REMOTE : StreamState.OPEN;
+    s.headersReceived = true;
+    s.openedAt = this.now;
+    this.streams.set(id, s);
+    this.peerActive++;
+    this.counters.streamsOpened++;
+    if (!tooLarge) {
+      this.handler.onStream(s, list, endStream);
+      return;
+    }
+    this.counters.headerListTooLarge++;
+    this.handler.onHeaderListTooLarge(s, list, endStream);
+    if (s.closed) return;
+    // §8.1: after a complete answer, NO_ERROR asks the client to stop sending the request.
+    this.reset(s, s.endQueued ? ErrorCode.NO_ERROR : ErrorCode.REFUSED_STREAM, false);
+  }
+
+  onPriority(): void { /* §5.3.2: deprecated; ignored */ }
+
+  onRstStream(streamId: number, errorCode: number): void {
+    const s = this.streams.get(streamId);
+    if (s === undefined) {
+      if (this.isIdle(streamId)) return this.fail(ErrorCode.PROTOCOL_ERROR, 'rst-on-idle-stream', `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
+      return; // closed: §5.1 allows it for a short while
+    }
+    this.counters.resetsReceived++;
+    if (this.isServer && !s.headersSent) {
+      // CVE-2023-44487: a stream cancelled before we could even answer cost us a
+      // stream's work for nothing; many of them is the rapid-reset attack.
+      this.counters.rapidResets++;
+      if (this.rapidResets.hit(this.now)) {
+        this.releaseStream(s);
+        this.handler.onReset(s, errorCode, false);
+        this.finishStream(s);
+        return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'rapid-reset',
+          `more than ${this.limits.maxRapidResets} streams reset before their response within ${this.limits.rapidResetWindowMs} ms (CVE-2023-44487, RFC 9113 §10.5)`);
+      }
+    }
+    this.releaseStream(s);
+    this.handler.onReset(s, errorCode, errorCode === ErrorCode.REFUSED_STREAM && !this.isPeerInitiated(streamId));
+    this.finishStream(s);
+  }
+
+  onSettings(settings: Setting[]): void {
+    this.counters.settingsReceived++;
+    if (this.settingsFrames.hit(this.now)) {
+      return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'settings-flood',
+        `more than ${this.limits.maxSettings} SETTINGS frames within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
+    }
+    for (const { id, value } of settings) {
+      switch (id) {
+        case SettingId.HEADER_TABLE_SIZE:
+          this.encoder.setMaxTableSize(value);
+          break;
+        case SettingId.INITIAL_WINDOW_SIZE: {
+          // §6.9.2: every stream's send window moves by the difference, possibly below zero.
+          const delta = value - this.peerInitialWindowSize;
+          this.peerInitialWindowSize = value;
+          for (const s of this.streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW_SIZE) {
+              return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'settings-window-overflow',
+                `SETTINGS_INITIAL_WINDOW_SIZE change makes stream ${s.id}'s window exceed 2^31-1 (RFC 9113 §6.9.2)`);
+            }
+            if (delta > 0 && s.queuedBytes > 0 && !s.ready) { s.ready = true; this.ready.push(s); }
+          }
+          break;
+        }
+        case SettingId.MAX_FRAME_SIZE:
+          this.writer.setMaxFrameSize(value);
+          break;
+        case SettingId.MAX_CONCURRENT_STREAMS:
+          this.peerMaxConcurrentStreams = value;
+          break;
+        case SettingId.MAX_HEADER_LIST_SIZE:
+          this.peerMaxHeaderListSize = value;
+          break;
+        default:
+          break; // ENABLE_PUSH: we never push; ENABLE_CONNECT_PROTOCOL: unused
+      }
+    }
+    this.writer.settingsAck(); // §6.5.3: immediately
+    this.scheduleFlush();
+  }
+
+  onSettingsAck(): void {
+    if (this.settingsAcksPending === 0) return;
+    this.settingsAcksPending--;
+    // §6.5.3: our SETTINGS bind the peer only from its ACK; apply the receive side now.
+    this.reader.setMaxFrameSize(this.localMaxFrameSize);
+    if (this.localHeaderTableSize !== DEFAULT_HEADER_TABLE_SIZE) this.decoder.setMaxTableSize(this.localHeaderTableSize);
+    const delta = this.localInitialWindow - this.recvInitialWindow;
+    if (delta !== 0) {
+      this.recvInitialWindow = this.localInitialWindow;
+      for (const s of this.streams.values()) s.recvWindow += delta;
+    }
+  }
+
+  onPushPromise(streamId: number): void {
+    // §8.4: we sent ENABLE_PUSH=0.
+    this.fail(ErrorCode.PROTOCOL_ERROR, 'push-disabled', `PUSH_PROMISE on stream ${streamId} after SETTINGS_ENABLE_PUSH=0 (RFC 9113 §8.4)`);
+  }
+
+  onPing(ack: boolean, opaque: Buffer): void {
+    if (ack) { this.handler.onPingAck(opaque); return; }
+    this.counters.pingsReceived++;
+    if (this.pings.hit(this.now)) {
+      return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'ping-flood',
+        `more than ${this.limits.maxPings} PINGs within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
+    }
+    this.writer.ping(opaque, true); // §6.7
+    this.scheduleFlush();
+  }
+
+  onGoaway(lastStreamId: number, errorCode: number, debugData: Buffer): void {
+    const first = this.peerGoawayLastId < 0;
+    // §6.8: a later GOAWAY may lower last-stream-id, never raise it.
+    if (first || lastStreamId < this.peerGoawayLastId) this.peerGoawayLastId = lastStreamId;
+    if (errorCode !== ErrorCode.NO_ERROR && this.closeError === null) {
+      this.closeError = new H2SessionError(errorCode, 'peer-goaway', `peer sent GOAWAY: ${debugData.toString('latin1')}`, false);
+    }
+    this.handler.onGoaway(lastStreamId, errorCode, debugData);
+    // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere.
+    for (const s of [...this.streams.values()]) {
+      if (!this.isPeerInitiated(s.id) && s.id > this.peerGoawayLastId && s.state !== StreamState.CLOSED) {
+        this.releaseStream(s);
+        this.handler.onReset(s, ErrorCode.REFUSED_STREAM, true);
+        this.finishStream(s);
+      }
+    }
+    this.maybeEnd();
+  }
+
+  onWindowUpdate(streamId: number, increment: number): void {
+    if (streamId === 0) {
+      this.sendWindow += increment;
+      if (this.sendWindow > MAX_WINDOW_SIZE) {
+        return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'window-overflow', 'connection send window exceeds 2^31-1 (RFC 9113 §6.9.1)');
+      }
+      if (this.ready.length > 0) this.scheduleFlush();
+      return;
+    }
+    const s = this.streams.get(streamId);
+    if (s === undefined) {
+      if (this.isIdle(streamId)) return this.fail(ErrorCode.PROTOCOL_ERROR, 'window-update-on-idle-stream', `WINDOW_UPDATE on idle stream ${streamId} (RFC 9113 §5.1)`);
+      return;
+    }
+    s.sendWindow += increment;
+    if (s.sendWindow > MAX_WINDOW_SIZE) return this.reset(s, ErrorCode.FLOW_CONTROL_ERROR, true); // §6.9.1
+    if (s.queuedBytes > 0 || s.endQueued) {
+      if (!s.ready) { s.ready = true; this.ready.push(s); }
+      this.scheduleFlush();
+    }
+  }
+
+  onUnknownFrame(): void { /* §4.1, §5.5: ignored */ }
+
+  onEmptyFrame(): void {
+    this.counters.emptyFrames++;
+    if (this.emptyFrames.hit(this.now)) {
+      this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'empty-frame-flood',
+        `more than ${this.limits.maxEmptyFrames} empty frames within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
+    }
+  }
+
+  onStreamError(error: H2StreamError): void {
+    this.counters.streamErrors++;
+    const id = error.streamId;
+    if (error.frameType === FrameType.DATA) {
+      // §6.9: a discarded DATA frame still counts against the connection window.
+      if (error.frameLength > this.recvWindow) {
+        return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'connection-window-exceeded', 'DATA exceeds the connection receive window (RFC 9113 §6.9.1)');
+      }
+      this.recvWindow -= error.frameLength;
+      this.credit(null, error.frameLength);
+    }
+    const s = this.streams.get(id);
+    if (s !== undefined) return this.reset(s, error.code, true);
+    // §6.4: no RST_STREAM on an idle stream; §5.4 lets us escalate.
+    if (this.isIdle(id)) return this.fail(error.code, error.reason, error.message);
+    this.rstId(id, error.code);
+  }
+
+  onConnectionError(error: H2ConnectionError): void {
+    this.fail(error.code, error.reason, error.message);
+  }
+}

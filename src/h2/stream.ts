@@ -1,0 +1,103 @@
+// The per-stream record (RFC 9113 §5.1). A plain class with fields, no
+// EventEmitter and no closures: events go to the connection's one handler object,
+// and the router hangs its call on `user`. Methods delegate to the connection,
+// which owns the windows, the writer and the HPACK encoder.
+
+import type { FieldInput } from './hpack/index.js';
+import type { H2Connection } from './connection.js';
+
+/** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
+export const StreamState = {
+  IDLE: 0,
+  OPEN: 1,
+  HALF_CLOSED_LOCAL: 2,
+  HALF_CLOSED_REMOTE: 3,
+  CLOSED: 4,
+} as const;
+export type StreamStateValue = (typeof StreamState)[keyof typeof StreamState];
+
+export class H2Stream {
+  state: StreamStateValue = StreamState.IDLE;
+  /** Slot for the owner (the router's call object). Never touched by the engine. */
+  user: unknown = undefined;
+
+  /** Peer's window for our DATA on this stream (§6.9); may go negative after a SETTINGS change (§6.9.2). */
+  sendWindow: number;
+  /** Our window for the peer's DATA on this stream, as the peer sees it once our updates arrive. */
+  recvWindow: number;
+  /** Bytes delivered by onData and not yet consumed() by the owner. */
+  recvUnconsumed = 0;
+  /** Bytes consumed and not yet returned to the peer with a WINDOW_UPDATE (batched). */
+  recvPendingUpdate = 0;
+
+  /** DATA waiting for window: buffers in order, the first one partly sent from queueOffset. */
+  queue: Buffer[] = [];
+  queueOffset = 0;
+  /** Bytes waiting in `queue`: the caller stops feeding when this grows (write() returns false). */
+  queuedBytes = 0;
+  /** END_STREAM is to follow the queued data. */
+  endQueued = false;
+  /** Trailers to send after the queued data (encoded only when written: HPACK order is wire order). */
+  trailers: readonly FieldInput[] | null = null;
+  /** In the connection's list of streams with data to send. */
+  ready = false;
+  /** write() returned false: call onDrain when the queue empties. */
+  needDrain = false;
+
+  /** We sent (or queued to the writer) our HEADERS. */
+  headersSent = false;
+  /** We received the peer's (non-informational) HEADERS. */
+  headersReceived = false;
+  /** Coarse clock reading when the stream opened (rapid-reset accounting). */
+  openedAt = 0;
+
+  constructor(
+    readonly connection: H2Connection,
+    readonly id: number,
+    sendWindow: number,
+    recvWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+  }
+
+  /** Both sides done or reset; the stream has left the connection's map. */
+  get closed(): boolean {
+    return this.state === StreamState.CLOSED;
+  }
+
+  /** We may still send on this stream (open or half-closed(remote)). */
+  get canSend(): boolean {
+    return (this.state === StreamState.OPEN || this.state === StreamState.HALF_CLOSED_REMOTE) && !this.endQueued;
+  }
+
+  /**
+   * Sends HEADERS (a response in the server role, trailers in either). With data
+   * still queued, trailers wait behind it.
+   */
+  sendHeaders(fields: readonly FieldInput[], endStream: boolean): void {
+    this.connection.sendHeaders(this, fields, endStream);
+  }
+
+  /**
+   * Sends as much of `data` as the windows allow and queues the rest. Returns false
+   * when the caller should stop feeding until the handler's onDrain(stream).
+   * `data` is referenced, not copied: do not mutate it afterwards.
+   */
+  write(data: Buffer, endStream: boolean): boolean {
+    return this.connection.writeData(this, data, endStream);
+  }
+
+  /**
+   * The owner has passed `n` received bytes onward: only now do they go back to the
+   * peer as window (the coupling of issue 11).
+   */
+  consumed(n: number): void {
+    this.connection.consumed(this, n);
+  }
+
+  /** RST_STREAM with `code` (§6.4); the stream closes at once. */
+  reset(code: number): void {
+    this.connection.resetStream(this, code);
+  }
+}

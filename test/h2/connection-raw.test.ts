@@ -1,0 +1,315 @@
+// The server role against hand-built frame sequences (node:net + FrameWriter), for
+// the rules a well-behaved peer never breaks: stream-id and state rules, flow
+// control, malformed requests, and the abuse limits. Each test waits for the frame
+// or the socket 'close' it expects; the test runner's timeout bounds it.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, FrameType, SettingId } from '../../src/h2/frames.js';
+import { answer200, h2Server, RawClient } from './connection-helpers.js';
+import { rawFrame } from './frames-helpers.js';
+
+const GET = RawClient.GET;
+
+function goaway(c: RawClient) {
+  return c.wait((e) => e.kind === 'goaway') as Promise<{ kind: 'goaway'; lastStreamId: number; errorCode: number; debug: string }>;
+}
+function rst(c: RawClient, streamId: number) {
+  return c.wait((e) => e.kind === 'rst' && e.streamId === streamId) as Promise<{ kind: 'rst'; streamId: number; errorCode: number }>;
+}
+function response(c: RawClient, streamId: number) {
+  return c.wait((e) => e.kind === 'headers' && e.streamId === streamId);
+}
+function debugText(g: { debug: string }): string {
+  return Buffer.from(g.debug, 'hex').toString();
+}
+
+describe('H2Connection server role, raw frames', () => {
+  it('DATA on an idle stream: GOAWAY PROTOCOL_ERROR, then the socket closes', async () => {
+    const { server, port, next } = await h2Server({});
+    const c = await RawClient.connect(port);
+    try {
+      c.writer.data(1, Buffer.from('x'), false);
+      c.send();
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.PROTOCOL_ERROR);
+      assert.match(debugText(g), /data-on-idle-stream/);
+      await c.waitClose();
+      const h = await next();
+      const closed = await h.wait((e) => e.kind === 'close');
+      assert.ok(closed.kind === 'close' && closed.error !== null);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('a new stream id below the highest seen: GOAWAY PROTOCOL_ERROR naming the last processed stream', async () => {
+    const { server, port } = await h2Server({}, (h) => { h.onStreamHook = (s) => answer200(s); });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(5, GET, true);
+      c.request(3, GET, true);
+      c.send();
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.PROTOCOL_ERROR);
+      assert.equal(g.lastStreamId, 5);
+      assert.match(debugText(g), /stream-id-not-increasing/);
+      await c.waitClose();
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('DATA beyond the connection window: GOAWAY FLOW_CONTROL_ERROR', async () => {
+    const { server, port } = await h2Server({ connectionWindowSize: 65_535, initialWindowSize: 1 << 20 }, (h) => {
+      h.autoConsume = false; // the owner has not passed the bytes on: no window comes back
+    });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, [[':method', 'POST'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']], false);
+      // 5 x 16384 = 81920 > 65535, while the stream window (1 MiB after the ACK) is not the limit.
+      for (let i = 0; i < 5; i++) c.writer.data(1, Buffer.alloc(16_384), false);
+      c.send();
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.FLOW_CONTROL_ERROR);
+      await c.waitClose();
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('DATA beyond a stream window: RST_STREAM FLOW_CONTROL_ERROR, the connection carries on', async () => {
+    const { server, port } = await h2Server({ initialWindowSize: 16_384 }, (h) => {
+      h.autoConsume = false;
+      h.onStreamHook = (s, _h, end) => { if (end) answer200(s); };
+    });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, [[':method', 'POST'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']], false);
+      c.writer.data(1, Buffer.alloc(16_384), false);
+      c.writer.data(1, Buffer.alloc(1), false);
+      c.request(3, GET, true);
+      c.send();
+      assert.equal((await rst(c, 1)).errorCode, ErrorCode.FLOW_CONTROL_ERROR);
+      await response(c, 3);
+      assert.deepEqual(c.blocks(3)[0], [[':status', '200']]);
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('malformed requests are refused one stream at a time with RST_STREAM PROTOCOL_ERROR', async () => {
+    const { server, port, next, conns } = await h2Server({}, (h) => { h.onStreamHook = (s) => answer200(s); });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, [...GET, ['X-Upper', 'a']], true);
+      c.request(3, [...GET, ['connection', 'keep-alive']], true);
+      c.request(5, [[':method', 'GET'], [':scheme', 'http'], [':authority', 'x']], true); // no :path
+      c.request(7, [...GET, ['te', 'gzip']], true);
+      c.request(9, [[':path', '/'], ...GET], true); // duplicated pseudo-field
+      c.request(11, [...GET, [':status', '200']], true); // response pseudo-field in a request
+      c.request(13, [['x', 'y'], ...GET], true); // pseudo-fields after a regular one
+      c.request(15, [...GET, ['te', 'trailers']], true); // fine
+      c.send();
+      await response(c, 15);
+      const codes = new Map(c.rsts().map((r) => [r.streamId, r.errorCode]));
+      for (const id of [1, 3, 5, 7, 9, 11, 13]) assert.equal(codes.get(id), ErrorCode.PROTOCOL_ERROR, `stream ${id}`);
+      assert.equal(codes.has(15), false);
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+      const h = await next();
+      assert.deepEqual(h.events.filter((e) => e.kind === 'stream').map((e) => (e as { id: number }).id), [15]);
+      assert.equal(conns[0]!.counters.malformed, 7);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('rapid reset (open + RST_STREAM 1000 streams): GOAWAY ENHANCE_YOUR_CALM', async () => {
+    const { server, port, conns } = await h2Server({});
+    const c = await RawClient.connect(port);
+    try {
+      for (let id = 1; id < 2000; id += 2) {
+        c.request(id, GET, false);
+        c.writer.rstStream(id, ErrorCode.CANCEL);
+      }
+      c.send();
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g), /rapid-reset/);
+      await c.waitClose();
+      assert.equal(conns[0]!.counters.connectionErrors['rapid-reset'], 1);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('a PING flood: GOAWAY ENHANCE_YOUR_CALM; a few PINGs are answered', async () => {
+    const { server, port } = await h2Server({ maxPings: 50 });
+    const c = await RawClient.connect(port);
+    try {
+      c.writer.ping(Buffer.from('12345678'), false);
+      c.send();
+      const ack = await c.wait((e) => e.kind === 'ping' && e.ack);
+      assert.ok(ack.kind === 'ping' && ack.opaque === Buffer.from('12345678').toString('hex'));
+      for (let i = 0; i < 1000; i++) c.writer.ping(Buffer.alloc(8, i & 0xff), false);
+      c.send();
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g), /ping-flood/);
+      await c.waitClose();
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('a SETTINGS flood and an empty-DATA flood: GOAWAY ENHANCE_YOUR_CALM', async () => {
+    const { server, port } = await h2Server({ maxSettings: 20, maxEmptyFrames: 100 });
+    const c1 = await RawClient.connect(port);
+    const c2 = await RawClient.connect(port);
+    try {
+      for (let i = 0; i < 100; i++) c1.writer.settings([]);
+      c1.send();
+      const g1 = await goaway(c1);
+      assert.equal(g1.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g1), /settings-flood/);
+      c2.request(1, [[':method', 'POST'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']], false);
+      for (let i = 0; i < 500; i++) c2.writer.data(1, Buffer.alloc(0), false);
+      c2.send();
+      const g2 = await goaway(c2);
+      assert.equal(g2.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g2), /empty-frame-flood/);
+      await c1.waitClose();
+      await c2.waitClose();
+    } finally {
+      c1.close();
+      c2.close();
+      server.close();
+    }
+  });
+
+  it('streams beyond max concurrent streams: RST_STREAM REFUSED_STREAM, then room again after one ends', async () => {
+    const { server, port, next, conns } = await h2Server({ maxConcurrentStreams: 2 });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, GET, false);
+      c.request(3, GET, false);
+      c.request(5, GET, false);
+      c.send();
+      assert.equal((await rst(c, 5)).errorCode, ErrorCode.REFUSED_STREAM);
+      const h = await next();
+      await h.wait((e) => e.kind === 'stream' && e.id === 3);
+      assert.deepEqual(h.events.filter((e) => e.kind === 'stream').map((e) => (e as { id: number }).id), [1, 3]);
+      // The client ends stream 1; the server answers it; stream 7 then fits.
+      c.writer.data(1, Buffer.alloc(0), true);
+      c.send();
+      h.onStreamHook = (s) => answer200(s);
+      await h.wait((e) => e.kind === 'data' && e.id === 1 && e.endStream);
+      // Stream 1 is half-closed (remote); answering it closes it.
+      answer200(conns[0]!.streams.get(1)!);
+      await h.wait((e) => e.kind === 'close-stream' && e.id === 1);
+      c.request(7, GET, true);
+      c.send();
+      await response(c, 7);
+      assert.equal(c.rsts().filter((r) => r.streamId === 7).length, 0);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('a 70 KiB header over a 64 KiB max header list size refuses only that stream; the next request works', async () => {
+    const { server, port, next, conns } = await h2Server({}, (h) => {
+      h.onStreamHook = (s) => answer200(s);
+      // The router answers trailers-only RESOURCE_EXHAUSTED (gRPC status 8).
+      h.onTooLargeHook = (s) => s.sendHeaders([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '8']], true);
+    });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, [...GET, ['x-big', 'a'.repeat(70 * 1024)]], true);
+      c.send();
+      await response(c, 1);
+      assert.deepEqual(c.blocks(1)[0], [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '8']]);
+      c.request(3, [...GET, ['x-small', 'b']], true);
+      c.send();
+      await response(c, 3);
+      assert.deepEqual(c.blocks(3)[0], [[':status', '200']]);
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+      const h = await next();
+      assert.ok(h.events.some((e) => e.kind === 'too-large' && e.id === 1));
+      assert.equal(conns[0]!.counters.headerListTooLarge, 1);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('an over-limit header with nobody answering: RST_STREAM REFUSED_STREAM on that stream only', async () => {
+    const { server, port } = await h2Server({}, (h) => { h.onStreamHook = (s) => answer200(s); });
+    const c = await RawClient.connect(port);
+    try {
+      c.request(1, [...GET, ['x-big', 'a'.repeat(70 * 1024)]], true);
+      c.request(3, GET, true);
+      c.send();
+      assert.equal((await rst(c, 1)).errorCode, ErrorCode.REFUSED_STREAM);
+      await response(c, 3);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('WINDOW_UPDATE on an idle, even (server-initiated) stream: GOAWAY PROTOCOL_ERROR', async () => {
+    const { server, port } = await h2Server({});
+    const c = await RawClient.connect(port);
+    try {
+      c.send(rawFrame(FrameType.WINDOW_UPDATE, 0, 2, [0, 0, 0, 1]));
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.PROTOCOL_ERROR);
+      await c.waitClose();
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('SETTINGS_INITIAL_WINDOW_SIZE changes move open streams\' send windows, below zero too (§6.9.2)', async () => {
+    const body = Buffer.alloc(1000, 7);
+    const { server, port, conns } = await h2Server({}, (h) => {
+      h.onStreamHook = (s) => { s.sendHeaders([[':status', '200']], false); s.write(body, true); };
+    });
+    const c = await RawClient.connect(port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 100 }]);
+    const got = () => c.events.reduce((n, e) => n + (e.kind === 'data' && e.streamId === 1 ? e.data.length / 2 : 0), 0);
+    const dataUntil = (n: number) => c.wait(() => got() >= n);
+    try {
+      c.request(1, GET, true);
+      c.send();
+      await dataUntil(100);
+      assert.equal(got(), 100);
+      const stream = conns[0]!.streams.get(1)!;
+      c.writer.settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 50 }]);
+      c.send();
+      await c.wait((e) => e.kind === 'settings-ack' && c.events.filter((x) => x.kind === 'settings-ack').length >= 2);
+      assert.equal(stream.sendWindow, -50);
+      c.writer.windowUpdate(1, 60); // -50 + 60: room for 10 octets
+      c.send();
+      await dataUntil(110);
+      c.writer.settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 1000 }]); // +950
+      c.send();
+      const end = await c.wait((e) => e.kind === 'data' && e.streamId === 1 && e.endStream);
+      assert.ok(end.kind === 'data');
+      assert.equal(got(), 1000);
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+});
