@@ -8,7 +8,7 @@ import { defaultServerConfig } from '../../src/config/load.js';
 import { Logger } from '../../src/util/log.js';
 import { answerOk } from '../fixtures/grpc/raw-backend.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
-import { CLIENT_PREFACE } from '../../src/h2/frames.js';
+import { CLIENT_PREFACE as PREFACE, ErrorCode, FrameType } from '../../src/h2/frames.js';
 import { rawFrame as frame } from '../h2/frames-helpers.js';
 
 /**
@@ -18,12 +18,9 @@ import { rawFrame as frame } from '../h2/frames-helpers.js';
  * (a socket's 'close', the server's connection count), bounded by each test's timeout.
  */
 
-const PREFACE = CLIENT_PREFACE;
-const SETTINGS = frame(0x4, 0, 0, Buffer.alloc(0));
-const GOAWAY = 0x7;
-const PING = 0x6;
-const PROTOCOL_ERROR = 0x1;
-
+const SETTINGS = frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
+const { GOAWAY, PING, DATA } = FrameType;
+const { PROTOCOL_ERROR } = ErrorCode;
 
 interface Frame {
   type: number;
@@ -121,7 +118,7 @@ test('DATA on an idle stream: the router sends GOAWAY(PROTOCOL_ERROR) and closes
   const h = await startServer({ keepAliveIntervalMs: 100, keepAliveTimeoutMs: 200, prefaceTimeoutMs: 60_000, idleTimeoutMs: 60_000 });
   try {
     // Stream 1 was never opened: RFC 9113 §6.1, a connection error of type PROTOCOL_ERROR.
-    const bad = Buffer.concat([PREFACE, SETTINGS, frame(0x0, 0, 1, Buffer.from('hello'))]);
+    const bad = Buffer.concat([PREFACE, SETTINGS, frame(DATA, 0, 1, Buffer.from('hello'))]);
     const clients = Array.from({ length: 100 }, () => new RawClient(h.port, bad));
     // The clients never close: a socket left open by the router fails here (keepalive 100 + 200 ms).
     const results = await within(Promise.all(clients.map((c) => c.closed)), 5000, 'the router closes all 100 connections');
@@ -145,10 +142,10 @@ test('an oversized frame: GOAWAY(FRAME_SIZE_ERROR), then the router closes the c
   const h = await startServer({ keepAliveIntervalMs: 100, keepAliveTimeoutMs: 200 });
   try {
     // 16385 bytes of DATA against the default SETTINGS_MAX_FRAME_SIZE of 16384.
-    const big = Buffer.concat([PREFACE, SETTINGS, frame(0x0, 0, 1, Buffer.alloc(16_385))]);
+    const big = Buffer.concat([PREFACE, SETTINGS, frame(DATA, 0, 1, Buffer.alloc(16_385))]);
     const c = new RawClient(h.port, big);
     assert.ok((await within(c.closed, 5000, 'the router closes the connection')).endedByPeer);
-    assert.equal(c.goaways()[0]?.code, 0x6);
+    assert.equal(c.goaways()[0]?.code, ErrorCode.FRAME_SIZE_ERROR);
     await within(h.connections(0), 5000, 'the open-connection count returns to 0');
     assert.equal(h.reasons.length, 1);
     assert.ok(PROTOCOL_ERROR_CLOSES.includes(h.reasons[0]!), `close reason ${h.reasons[0]}`);
@@ -164,7 +161,7 @@ test('a healthy silent connection answers the PINGs and stays open', { timeout: 
     let acked = 0;
     await new Promise<void>((resolve) => {
       c.onFrame = (f) => {
-        if (f.type === 0x4 && !(f.flags & 1)) c.socket.write(frame(0x4, 1, 0, Buffer.alloc(0)));
+        if (f.type === FrameType.SETTINGS && !(f.flags & 1)) c.socket.write(frame(FrameType.SETTINGS, 1, 0, Buffer.alloc(0)));
         if (f.type !== PING || f.flags & 1) return;
         c.socket.write(frame(PING, 1, 0, f.payload));
         if (++acked === 3) resolve();
