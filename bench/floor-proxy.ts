@@ -1,17 +1,15 @@
 import * as http2 from 'node:http2';
-import { installLeanAsyncResourceBind } from '../src/proxy/async-resource-bind.js';
 
 /**
  * The floor: the least a node:http2 proxy can do per gRPC stream, measured by the same method as
  * the router so the bench shows how much of the router's cost is Node's http2 layer. One session to
  * the endpoint, request headers forwarded as received, bytes piped with `write`, trailers with
  * `waitForTrailers`; no routing, balancing, deadlines, retries, metrics or error answers, and no
- * backpressure (fine for the bench's small messages, wrong for a product). It gets the router's
- * AsyncResource.bind fix and runs with the same node flags, so the gap is the router's own work.
+ * backpressure (fine for the bench's small messages, wrong for a product). It runs with the router's
+ * node flags: it shows what the data plane would cost had it stayed on node:http2 (issue 11).
  *
  * Usage: node dist/bench/floor-proxy.js <endpointPort>   (prints `listening <port>`)
  */
-installLeanAsyncResourceBind();
 const endpoint = Number(process.argv[2]);
 const server = http2.createServer({ settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 1000 }, maxSessionMemory: 64 });
 const session = http2.connect(`http://127.0.0.1:${endpoint}`, { settings: { initialWindowSize: 1 << 20 } });

@@ -73,16 +73,27 @@ export function defaultServerConfig(): ServerConfig {
     maxCallDepth: 10,
     maxHeaderListBytes: 16384,
     // A per-node router's clients are pods on the same node: reconnecting (h2c, no TLS) costs well
-    // under a millisecond, while every idle connection holds a descriptor and nghttp2 session memory.
+    // under a millisecond, while every idle connection holds a descriptor and its HPACK tables.
     // 5 min (nginx's http2 idle is 3 min, Envoy's 1 h suits expensive edge TLS) keeps a client that
     // calls every few minutes on one connection and lets abandoned ones go.
     idleTimeoutMs: 300_000,
     // Any real client sends its preface and SETTINGS in its first write; 10 s allows a slow start.
     prefaceTimeoutMs: 10_000,
-    // Node gives no event when nghttp2 ends a session with GOAWAY; the PING it never sends finds it.
-    // Clients are local, so 5 s for an ack is generous, and the bound on such a connection is 15 s.
+    // A silent peer may be gone (a half-open TCP connection holds a descriptor for good). Clients
+    // are local, so 5 s for an ack is generous, and the bound on such a connection is 15 s.
     keepAliveIntervalMs: 10_000,
     keepAliveTimeoutMs: 5000,
+    // Abuse limits (RFC 9113 §10.5). A real gRPC client sends one HEADERS frame (CONTINUATION only
+    // past 16 KiB of fields), a few PINGs a minute and SETTINGS once; cancels come in bursts (a
+    // client shutting down), so resets are allowed far above any cancel storm a sane client makes.
+    maxContinuationFrames: 32,
+    maxResetStreamsPerSecond: 1000,
+    maxPingsPerSecond: 100,
+    maxSettingsPerSecond: 100,
+    maxEmptyFramesPerSecond: 1000,
+    // Bytes a client may send ahead of the router's forwarding them (its connection window), and the
+    // soft bound on bytes queued towards it: what one connection can make the router hold.
+    maxBufferedBytesPerConnection: 1 << 20,
   };
 }
 
@@ -308,12 +319,18 @@ class ConfigReader {
         'prefaceTimeoutMs',
         'keepAliveIntervalMs',
         'keepAliveTimeoutMs',
+        'maxContinuationFrames',
+        'maxResetStreamsPerSecond',
+        'maxPingsPerSecond',
+        'maxSettingsPerSecond',
+        'maxEmptyFramesPerSecond',
+        'maxBufferedBytesPerConnection',
       ],
       {
-        initialStreamWindowBytes: 'Node.js HTTP/2 defaults apply',
-        maxFrameBytes: 'Node.js HTTP/2 defaults apply',
-        headerTableBytes: 'Node.js HTTP/2 defaults apply',
-        windowUpdateRatio: 'Node.js HTTP/2 defaults apply',
+        initialStreamWindowBytes: 'the stream window follows maxBufferedBytesPerConnection (at most 1 MiB)',
+        maxFrameBytes: 'RFC 9113 default frames (16 KiB) are used',
+        headerTableBytes: 'the RFC 9113 default table (4 KiB) is used',
+        windowUpdateRatio: 'windows are returned at half their size',
         socketOptions: 'Node.js socket defaults apply',
         addForwardedHeader: 'no Forwarded header is added',
       },
@@ -331,6 +348,13 @@ class ConfigReader {
       prefaceTimeoutMs: f.get('prefaceTimeoutMs').int(0, MAX_TIMER_MS) ?? d.prefaceTimeoutMs,
       keepAliveIntervalMs: f.get('keepAliveIntervalMs').int(0, MAX_TIMER_MS) ?? d.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_TIMER_MS) ?? d.keepAliveTimeoutMs,
+      maxContinuationFrames: f.get('maxContinuationFrames').int(0, 100_000) ?? d.maxContinuationFrames,
+      maxResetStreamsPerSecond: f.get('maxResetStreamsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxResetStreamsPerSecond,
+      maxPingsPerSecond: f.get('maxPingsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxPingsPerSecond,
+      maxSettingsPerSecond: f.get('maxSettingsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxSettingsPerSecond,
+      maxEmptyFramesPerSecond: f.get('maxEmptyFramesPerSecond').int(1, 2 ** 31 - 1) ?? d.maxEmptyFramesPerSecond,
+      // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
+      maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
     };
   }
 

@@ -114,13 +114,23 @@ export interface ServerConfig {
   idleTimeoutMs: number;
   /** A connection that has not sent the HTTP/2 preface and SETTINGS within this long is closed; 0 = never. Default 10000. */
   prefaceTimeoutMs: number;
-  /**
-   * A connection with no frame read or written for this long is sent a PING; 0 = never. This is also
-   * what closes connections nghttp2 has ended with GOAWAY on a protocol error. Default 10000.
-   */
+  /** A connection with nothing read for this long is sent a PING; 0 = never. Default 10000. */
   keepAliveIntervalMs: number;
   /** A PING not acknowledged within this long closes the connection. Default 5000. */
   keepAliveTimeoutMs: number;
+  /** CONTINUATION frames allowed after one HEADERS (CVE-2024-27316); more: GOAWAY ENHANCE_YOUR_CALM. Default 32. */
+  maxContinuationFrames: number;
+  /** Streams a client may reset before they were answered, per second (CVE-2023-44487 rapid reset). Default 1000. */
+  maxResetStreamsPerSecond: number;
+  /** PING, SETTINGS and empty frames a client may send per second (RFC 9113 §10.5). Defaults 100, 100, 1000. */
+  maxPingsPerSecond: number;
+  maxSettingsPerSecond: number;
+  maxEmptyFramesPerSecond: number;
+  /**
+   * Bytes a client may send ahead of the router forwarding them (its connection receive window; a
+   * stream's window is this, at most 1 MiB), and the soft bound on bytes queued towards it. Default 1 MiB.
+   */
+  maxBufferedBytesPerConnection: number;
 }
 
 export type IdentifierConfig =

@@ -36,6 +36,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   headerTableSize?: number;
   /** The most dynamic table our encoder uses, whatever the peer allows. Default 4096. */
   encoderTableSize?: number;
+  /** Told each time one of the limits stops the peer (a stream refused, a flood cut off), for metrics. */
+  onLimit?: (limit: keyof H2Limits) => void;
 }
 
 /**
@@ -117,9 +119,12 @@ export class H2Connection implements FrameHandler {
   peerInitialWindowSize = DEFAULT_INITIAL_WINDOW_SIZE;
   peerMaxHeaderListSize = Infinity;
 
+  /** The transport; the owner reads its addresses and may destroy it. */
+  readonly socket: Socket;
   private readonly isServer: boolean;
-  private readonly socket: Socket;
-  private readonly handler: H2ConnectionHandler;
+  /** Where events go; the owner may find its per-connection state here from a stream. */
+  readonly handler: H2ConnectionHandler;
+  private readonly onLimit: ((limit: keyof H2Limits) => void) | undefined;
   private readonly reader: FrameReader;
   private readonly writer = new FrameWriter();
   private readonly encoder: HpackEncoder;
@@ -160,6 +165,7 @@ export class H2Connection implements FrameHandler {
     this.isServer = options.role === 'server';
     this.socket = socket;
     this.handler = handler;
+    this.onLimit = options.onLimit;
     const limits: H2Limits = { ...DEFAULT_LIMITS };
     for (const key of Object.keys(DEFAULT_LIMITS) as (keyof H2Limits)[]) {
       const v = options[key];
@@ -214,6 +220,21 @@ export class H2Connection implements FrameHandler {
     s.push({ id: SettingId.MAX_HEADER_LIST_SIZE, value: limits.maxHeaderListSize });
     return s;
   }
+
+  /** Coarse clock reading of the last bytes read from the peer (keepalive checks). */
+  get lastReadAt(): number { return this.now; }
+
+  /** A connection error was sent or the socket closed: no stream on it can complete. */
+  get failed(): boolean { return this.state >= FAILED; }
+
+  /** The socket has closed: every stream has been (or is being) reset. */
+  get isClosed(): boolean { return this.state === CLOSED; }
+
+  /** What ended (or is ending) the connection: a socket error, our or the peer's GOAWAY error, or null. */
+  get closeReason(): Error | null { return this.closeError; }
+
+  /** The peer's first SETTINGS arrived (so its preface was valid, §3.4). */
+  get peerSettingsReceived(): boolean { return this.counters.settingsReceived > 0; }
 
   /** True until GOAWAY was sent or received or the connection failed. */
   get acceptsStreams(): boolean {
@@ -306,6 +327,7 @@ export class H2Connection implements FrameHandler {
     this.scheduleFlush();
     if (this.queuedBytes > this.limits.maxQueuedBytes) {
       this.counters.queueOverLimit++;
+      this.onLimit?.('maxQueuedBytes');
       stream.needDrain = true;
       return false;
     }
@@ -625,6 +647,7 @@ export class H2Connection implements FrameHandler {
     if (s.state === StreamState.HALF_CLOSED_REMOTE) return this.reset(s, ErrorCode.STREAM_CLOSED, true); // §5.1
     if (tooLarge) {
       this.counters.headerListTooLarge++;
+      this.onLimit?.('maxHeaderListSize');
       return this.reset(s, ErrorCode.CANCEL, true);
     }
     if (!s.headersReceived) {
@@ -672,6 +695,7 @@ export class H2Connection implements FrameHandler {
     this.lastPeerStreamId = id;
     if (this.peerActive >= this.limits.maxConcurrentStreams) {
       this.counters.streamsRefused++;
+      this.onLimit?.('maxConcurrentStreams');
       return this.rstId(id, ErrorCode.REFUSED_STREAM); // §5.1.2
     }
     if (!tooLarge) {
@@ -693,6 +717,7 @@ export class H2Connection implements FrameHandler {
       return;
     }
     this.counters.headerListTooLarge++;
+    this.onLimit?.('maxHeaderListSize');
     this.handler.onHeaderListTooLarge(s, list, endStream);
     if (s.closed) return;
     // §8.1: after a complete answer, NO_ERROR asks the client to stop sending the request.
@@ -716,6 +741,7 @@ export class H2Connection implements FrameHandler {
         this.releaseStream(s);
         this.handler.onReset(s, errorCode, false);
         this.finishStream(s);
+        this.onLimit?.('maxRapidResets');
         return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'rapid-reset',
           `more than ${this.limits.maxRapidResets} streams reset before their response within ${this.limits.rapidResetWindowMs} ms (CVE-2023-44487, RFC 9113 §10.5)`);
       }
@@ -728,6 +754,7 @@ export class H2Connection implements FrameHandler {
   onSettings(settings: Setting[]): void {
     this.counters.settingsReceived++;
     if (this.settingsFrames.hit(this.now)) {
+      this.onLimit?.('maxSettings');
       return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'settings-flood',
         `more than ${this.limits.maxSettings} SETTINGS frames within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
     }
@@ -789,6 +816,7 @@ export class H2Connection implements FrameHandler {
     if (ack) { this.handler.onPingAck(opaque); return; }
     this.counters.pingsReceived++;
     if (this.pings.hit(this.now)) {
+      this.onLimit?.('maxPings');
       return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'ping-flood',
         `more than ${this.limits.maxPings} PINGs within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
     }
@@ -842,6 +870,7 @@ export class H2Connection implements FrameHandler {
   onEmptyFrame(): void {
     this.counters.emptyFrames++;
     if (this.emptyFrames.hit(this.now)) {
+      this.onLimit?.('maxEmptyFrames');
       this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'empty-frame-flood',
         `more than ${this.limits.maxEmptyFrames} empty frames within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
     }
@@ -866,6 +895,8 @@ export class H2Connection implements FrameHandler {
   }
 
   onConnectionError(error: H2ConnectionError): void {
+    if (error.reason === 'too-many-continuations') this.onLimit?.('maxContinuationFrames');
+    else if (error.reason === 'header-block-too-large') this.onLimit?.('maxHeaderBlockSize');
     this.fail(error.code, error.reason, error.message);
   }
 }

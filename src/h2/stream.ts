@@ -66,6 +66,11 @@ export class H2Stream {
     return this.state === StreamState.CLOSED;
   }
 
+  /** The peer has ended its side (END_STREAM received) or the stream is closed. */
+  get remoteEnded(): boolean {
+    return this.state === StreamState.HALF_CLOSED_REMOTE || this.state === StreamState.CLOSED;
+  }
+
   /** We may still send on this stream (open or half-closed(remote)). */
   get canSend(): boolean {
     return (this.state === StreamState.OPEN || this.state === StreamState.HALF_CLOSED_REMOTE) && !this.endQueued;

@@ -1,17 +1,22 @@
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, UpstreamUnavailable, connectionLost, onConnectedSession } from './upstream.js';
+import { ErrorCode } from '../h2/constants.js';
+import type { H2Stream } from '../h2/stream.js';
+import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
+import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
+import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
-import { stripConnectionHeaders } from './headers.js';
+import { fieldsOf, fieldsOfList, valueOf, type HeaderMap } from './headers.js';
 
 /**
- * One proxied stream: a client's stream on our server piped, as bytes, to a stream on an endpoint's
- * session. Everything per-stream lives in this one object; the event listeners are shared module
- * functions that find it through a symbol on the Node stream, so no closure is made per request.
+ * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
+ * endpoint's connection. Both are engine streams (src/h2) whose events arrive here through
+ * `stream.user`; nothing is allocated per request beyond this object, its header map and the field
+ * lists the encoder reads.
  *
- * Flow control is end to end: a write that fills the other side's buffer pauses this side's reading,
- * and Node stops granting HTTP/2 window until reading resumes. Until the endpoint answers, the
- * request bytes already sent are kept (by reference, bounded) so a stream the endpoint never
- * processed can be replayed on another one.
+ * Flow control is coupled end to end (issue 11): bytes received on one side are returned to their
+ * sender as window only once the other side's stream has taken them without backpressure (or,
+ * later, on its drain). What a stream holds is therefore bounded by the windows the router grants,
+ * never by a queue of its own. Until the endpoint answers, the request bytes already sent are kept
+ * (by reference, bounded) so a stream the endpoint never processed can be replayed on another one.
  */
 export interface CallEndpoint {
   /** `ip:port`. */
@@ -42,25 +47,9 @@ export interface CallObserver {
   finished(call: ProxyCall): void;
 }
 
-const kCall = Symbol('call');
-type Tagged<S> = S & { [kCall]?: ProxyCall };
-
 /** Request bytes kept for a transparent retry; a longer request is not retried. */
 const REPLAY_LIMIT = 64 * 1024;
-/**
- * Bytes one direction of a stream may hold queued (written, not yet sent) before the router stops
- * reading its source. Pausing at the first `false` from write() (Node's 16 KiB high-water mark)
- * stopped and restarted the source for every 16 KiB frame of a large message. The bound stays of
- * the same order as the 1 MiB HTTP/2 window each stream already grants its sender.
- */
-const QUEUE_LIMIT = 256 * 1024;
-const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = constants;
-const END_STREAM = constants.NGHTTP2_FLAG_END_STREAM;
-
-const RESPOND_END = { endStream: true } as const;
-const RESPOND_TRAILERS = { waitForTrailers: true } as const;
-const EMPTY_TRAILERS: OutgoingHttpHeaders = {};
-const RELEASED_HEADERS: IncomingHttpHeaders = Object.freeze({});
+const RELEASED_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap;
 
 /** The plain HTTP status a router error becomes for a request that is not gRPC. */
 const HTTP_FOR_STATUS: Record<number, number> = {
@@ -70,9 +59,15 @@ const HTTP_FOR_STATUS: Record<number, number> = {
   [Status.UNAVAILABLE]: 502,
   [Status.FAILED_PRECONDITION]: 508,
   [Status.CANCELLED]: 499,
+  [Status.RESOURCE_EXHAUSTED]: 503,
 };
 
-export class ProxyCall {
+// Where the request's bytes go.
+const WAITING = 0;    // not dispatched yet: held (and not returned as window) until an attempt
+const FORWARDING = 1; // to the current attempt's stream
+const DROPPING = 2;   // the router has answered, or the endpoint finished: read and discarded
+
+export class ProxyCall implements InboundEvents, UpstreamEvents {
   // What the router fills in (also read by the access log and metrics).
   service = '';
   target: CallTarget | undefined;
@@ -96,45 +91,56 @@ export class ProxyCall {
   errorReason: string | undefined;
   /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
   readonly grpc: boolean;
+  done = false;
 
-  private up: Tagged<ClientHttp2Stream> | undefined;
+  private up: H2Stream | undefined;
   private upStartedAt = 0;
   /** Time to the endpoint's response headers (its latency for peak EWMA); 0 when not a clean sample. */
   private upLatency = 0;
   private upWarm = false;
-  private upFailure: Error | undefined;
-  /** Request chunks kept for a replay (allocated on the first chunk); `replayable` false once too long or committed. */
-  private replay: Buffer[] | undefined;
+  /** The current attempt's reset: its code (-1: none), whether it was refused, and a lost connection's reason. */
+  private upResetCode = -1;
+  private upRefused = false;
+  private upLoss: string | undefined;
+
+  private phase = WAITING;
+  /** Request chunks kept for the first attempt and for a replay; `replayable` false once too long or committed. */
+  private held: Buffer[] | undefined;
+  private heldBytes = 0;
   private replayable = true;
-  private replayBytes = 0;
-  /** A one-shot 'drain' listener is waiting on the endpoint's stream / on the client's stream. */
-  private upDrainArmed = false;
-  private inboundDrainArmed = false;
-  private inboundEnded = false;
+  /** The client has ended its request (END_STREAM, or trailers). */
+  private requestEnded = false;
+  private requestTrailers: FieldInput[] | undefined;
+  /** Received and not yet returned as window: from the client, and from the endpoint. */
+  private inboundUnconsumed = 0;
+  private upUnconsumed = 0;
+  /** Response headers went to the client (the attempt is committed); its end (trailers or END_STREAM) went too. */
   private committed = false;
-  private trailers: OutgoingHttpHeaders | undefined;
+  private responseEnded = false;
   private deadline = 0;
   private timer: NodeJS.Timeout | undefined;
-  private listening = false;
-  done = false;
+  private doneHook: (() => void) | undefined;
 
   constructor(
-    readonly inbound: Tagged<ServerHttp2Stream>,
+    readonly inbound: H2Stream,
     /** The request headers, forwarded on every attempt; released once an endpoint has answered. */
-    public headers: IncomingHttpHeaders,
+    public headers: HeaderMap,
     private readonly observer: CallObserver,
   ) {
     this.startedAt = performance.now();
     this.grpc = isGrpcContentType(headers['content-type']);
-    inbound[kCall] = this;
-    inbound.on('close', onInboundClose);
-    inbound.on('error', onStreamError);
-    inbound.on('wantTrailers', onWantTrailers);
+    this.requestEnded = inbound.remoteEnded;
+    inbound.user = this;
   }
 
   /** True once the client's stream is gone (reset or finished). */
   get closed(): boolean {
     return this.done;
+  }
+
+  /** `fn` runs once when the call ends (a waiter on the binding lets go). One waiter at a time. */
+  whenDone(fn: (() => void) | undefined): void {
+    this.doneHook = fn;
   }
 
   /** Enforce a deadline `ms` from the start of the call (DEADLINE_EXCEEDED when it passes). */
@@ -150,13 +156,8 @@ export class ProxyCall {
 
   /** Send the stream to `target` (the router has set `service`, `stats` and the outbound headers). */
   dispatch(target: CallTarget): void {
-    if (this.done) return;
+    if (this.done || this.phase !== WAITING) return;
     this.target = target;
-    if (!this.listening) {
-      this.listening = true;
-      this.inbound.on('data', onInboundData);
-      this.inbound.on('end', onInboundEnd);
-    }
     this.attempt(undefined);
   }
 
@@ -174,14 +175,16 @@ export class ProxyCall {
       // Forward what is left of the budget, not what the client first asked for (within a
       // millisecond of arrival the client's own header already says that).
       if (this.deadline !== 0 && now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
-      let up: Tagged<ClientHttp2Stream>;
+      const held = this.held;
+      const endWithHeaders = this.requestEnded && held === undefined && this.requestTrailers === undefined;
+      let up: H2Stream;
       try {
-        up = endpoint.pool.request(this.headers as OutgoingHttpHeaders);
+        up = endpoint.pool.request(fieldsOf(this.headers), endWithHeaders, this);
       } catch (e) {
         // Counted as an attempt that failed at once, so the endpoint's accrual hears of it.
         target.began(endpoint);
         target.ended(endpoint, -1, 0);
-        if (this.attempts < target.maxAttempts && (e instanceof UpstreamUnavailable || (e as { code?: string }).code?.startsWith('ERR_HTTP2'))) {
+        if (this.attempts < target.maxAttempts && e instanceof UpstreamUnavailable) {
           target.retried('connect');
           exclude = endpoint;
           continue;
@@ -191,173 +194,180 @@ export class ProxyCall {
       }
       target.began(endpoint);
       this.up = up;
-      this.upFailure = undefined;
+      this.phase = FORWARDING;
       this.upStartedAt = now;
       this.upLatency = 0;
+      this.upResetCode = -1;
+      this.upRefused = false;
+      this.upLoss = undefined;
       // A stream that waits for its connection's connect would charge the connect to the endpoint's latency.
-      this.upWarm = onConnectedSession(up);
-      up[kCall] = this;
-      up.on('response', onUpResponse);
-      up.on('data', onUpData);
-      up.on('trailers', onUpTrailers);
-      up.on('end', onUpEnd);
-      up.on('error', onUpError);
-      up.on('close', onUpClose);
-      this.upDrainArmed = false;
-      const replay = this.replay;
-      if (replay !== undefined) for (let i = 0; i < replay.length; i++) up.write(replay[i]);
-      if (this.inboundEnded) up.end();
-      if (this.inbound.isPaused()) this.inbound.resume();
+      this.upWarm = onConnectedConnection(up);
+      if (held !== undefined) {
+        const last = held.length - 1;
+        let flowing = true;
+        for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.requestEnded && this.requestTrailers === undefined);
+        if (!this.replayable) this.held = undefined;
+        if (flowing) this.returnInbound();
+      }
+      if (this.requestTrailers !== undefined) up.sendHeaders(this.requestTrailers, true);
       return;
     }
   }
 
-  /** @internal */ onInboundData(chunk: Buffer): void {
-    this.bytesIn += chunk.length;
-    if (this.replayable) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes > REPLAY_LIMIT) this.dropReplay();
-      else (this.replay ??= []).push(chunk);
+  // ------------------------------------------------------------- the client's side
+
+  /** @internal */ onInboundData(data: Buffer, endStream: boolean): void {
+    const n = data.length;
+    this.bytesIn += n;
+    if (endStream) this.requestEnded = true;
+    if (this.phase === DROPPING) {
+      this.inbound.consumed(n);
+      return;
     }
-    const up = this.up;
-    if (up !== undefined && !up.write(chunk) && up.writableLength >= QUEUE_LIMIT) {
-      // Backpressure: stop reading the client (Node stops granting it window) until the endpoint drains.
-      this.inbound.pause();
-      if (!this.upDrainArmed) {
-        this.upDrainArmed = true;
-        up.once('drain', onUpDrain);
-      }
+    this.inboundUnconsumed += n;
+    if (this.phase === WAITING || this.replayable) {
+      // Kept for the first attempt (always) and for a replay (while short enough).
+      this.heldBytes += n;
+      if (n > 0) (this.held ??= []).push(data);
+      if (this.heldBytes > REPLAY_LIMIT) this.replayable = false;
+      if (this.phase === FORWARDING && !this.replayable) this.held = undefined;
     }
+    if (this.phase === FORWARDING && this.up!.write(data, endStream)) this.returnInbound();
   }
 
-  /** @internal */ onInboundEnd(): void {
-    this.inboundEnded = true;
-    this.up?.end();
+  /** @internal */ onInboundTrailers(list: HeaderList): void {
+    this.requestEnded = true;
+    if (this.phase === DROPPING) return;
+    const trailers = fieldsOfList(list);
+    if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
+    else this.requestTrailers = trailers;
+    // Kept for a replay too (rare: gRPC requests carry no trailers).
+    if (this.phase === FORWARDING && this.replayable) this.requestTrailers = trailers;
   }
 
-  private dropReplay(): void {
-    this.replayable = false;
-    this.replay = undefined;
+  /** @internal */ onInboundReset(): void {
+    // The client cancelled: so is the endpoint's stream.
+    this.cancelUpstream();
   }
 
   /** @internal */ onInboundDrain(): void {
-    this.inboundDrainArmed = false;
-    this.up?.resume();
+    // The client took what the endpoint sent: the endpoint may send more.
+    this.returnUp();
   }
 
-  /** @internal */ onUpResponse(up: ClientHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
-    if (up !== this.up || this.done) return;
-    this.committed = true;
-    this.dropReplay();
-    // No attempt follows an answer; the endpoint's stream keeps its own copy for as long as it lives.
-    this.headers = RELEASED_HEADERS;
-    if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
-    stripConnectionHeaders(headers);
-    const status = headers[':status'];
-    this.httpStatus = typeof status === 'number' ? status : Number(status);
-    try {
-      if (flags & END_STREAM) {
-        // Trailers-only: keep it one HEADERS frame, as the endpoint sent it.
-        this.status = parseStatus(headers['grpc-status']);
-        this.inbound.respond(headers as OutgoingHttpHeaders, RESPOND_END);
-      } else {
-        this.inbound.respond(headers as OutgoingHttpHeaders, RESPOND_TRAILERS);
-      }
-    } catch {
-      // The client went away meanwhile; its close handler cancels the endpoint's stream.
-    }
+  /** @internal */ onInboundClose(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.phase = DROPPING;
+    const up = this.up;
+    // The client cancelled (or we finished first): cancel the endpoint's stream too; its close
+    // accounts for the attempt.
+    if (up !== undefined && !up.closed) up.reset(ErrorCode.CANCEL);
+    if (this.status < 0) this.status = Status.CANCELLED;
+    this.held = undefined;
+    const hook = this.doneHook;
+    this.doneHook = undefined;
+    hook?.();
+    this.observer.finished(this);
   }
 
-  /** @internal */ onUpData(up: ClientHttp2Stream, chunk: Buffer): void {
-    this.bytesOut += chunk.length;
-    if (!this.inbound.write(chunk) && this.inbound.writableLength >= QUEUE_LIMIT) {
-      up.pause();
-      if (!this.inboundDrainArmed) {
-        this.inboundDrainArmed = true;
-        this.inbound.once('drain', onInboundDrain);
-      }
-    }
+  private returnInbound(): void {
+    const n = this.inboundUnconsumed;
+    if (n === 0) return;
+    this.inboundUnconsumed = 0;
+    this.inbound.consumed(n);
   }
 
-  /** @internal */ onUpTrailers(up: ClientHttp2Stream, trailers: IncomingHttpHeaders): void {
+  private returnUp(): void {
+    const n = this.upUnconsumed;
+    if (n === 0 || this.up === undefined) return;
+    this.upUnconsumed = 0;
+    this.up.consumed(n);
+  }
+
+  // ------------------------------------------------------------- the endpoint's side
+
+  /** @internal */ onUpHeaders(up: H2Stream, list: HeaderList, endStream: boolean): void {
     if (up !== this.up) return;
-    stripConnectionHeaders(trailers);
-    this.trailers = trailers as OutgoingHttpHeaders;
-    this.status = parseStatus(trailers['grpc-status']);
-  }
-
-  /** @internal */ onUpEnd(up: ClientHttp2Stream): void {
-    if (up !== this.up || this.done) return;
-    // Node also ends the readable side of a stream it closes for a reset or a lost connection;
-    // that is no answer to pass on: onUpClose says what happened.
-    if (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR) return;
-    if (this.inbound.headersSent && !this.inbound.writableEnded) {
-      // A response without trailers (not gRPC) still ends; sendTrailers({}) becomes an empty DATA+END_STREAM.
-      if (this.trailers === undefined) this.trailers = EMPTY_TRAILERS;
-      this.inbound.end();
+    if (!this.committed) {
+      this.committed = true;
+      this.dropReplay();
+      // No attempt follows an answer.
+      this.headers = RELEASED_HEADERS;
+      if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
+      this.httpStatus = Number(valueOf(list, ':status'));
     }
+    if (endStream) {
+      // Trailers, or a trailers-only answer kept as the one HEADERS frame the endpoint sent.
+      this.status = parseStatus(valueOf(list, 'grpc-status'));
+      this.responseEnded = true;
+    }
+    this.inbound.sendHeaders(fieldsOfList(list), endStream);
   }
 
-  /** @internal */ onUpError(error: Error): void {
-    this.upFailure = error;
+  /** @internal */ onUpData(up: H2Stream, data: Buffer, endStream: boolean): void {
+    this.bytesOut += data.length;
+    if (endStream) this.responseEnded = true;
+    this.upUnconsumed += data.length;
+    if (this.inbound.write(data, endStream)) this.returnUp();
+    else if (this.inbound.closed) this.upUnconsumed = 0; // released with the stream
   }
 
-  /** @internal */ onUpClose(up: Tagged<ClientHttp2Stream>): void {
+  /** @internal */ onUpReset(_up: H2Stream, code: number, refused: boolean): void {
+    this.upResetCode = code;
+    this.upRefused = refused;
+    this.upLoss = connectionLoss(_up);
+  }
+
+  /** @internal */ onUpDrain(): void {
+    // The endpoint took what the client sent: the client may send more.
+    this.returnInbound();
+  }
+
+  /** @internal */ onUpClose(up: H2Stream): void {
     if (up !== this.up) return;
     this.up = undefined;
+    this.upUnconsumed = 0;
     const endpoint = this.endpoint!;
     const target = this.target!;
     const latency = this.upLatency;
+    const code = this.upResetCode;
     if (this.done) {
       target.ended(endpoint, this.status >= 0 ? this.status : Status.CANCELLED, latency);
       return;
     }
-    const code = up.rstCode ?? NGHTTP2_NO_ERROR;
-    if (up.readableEnded && this.committed && code === NGHTTP2_NO_ERROR) {
-      // Normal end; the client's stream finishes as its trailers go out.
+    if (this.responseEnded && (code < 0 || code === ErrorCode.NO_ERROR)) {
+      // Normal end (an endpoint may reset with NO_ERROR once it has answered, RFC 9113 §8.1):
+      // the client's stream finishes as the answer goes out; what it still sends is dropped.
       target.ended(endpoint, this.status >= 0 ? this.status : Status.UNKNOWN, latency);
+      this.stopForwarding();
       return;
     }
     target.ended(endpoint, -1, latency);
-    const failure = this.upFailure;
-    // A connection that went away is UNAVAILABLE however it closed: with a socket error, or cleanly
-    // (FIN), after which Node ends its streams with a CANCEL that is no reset by the endpoint.
-    const lost = (failure !== undefined && (failure as { code?: string }).code !== 'ERR_HTTP2_STREAM_ERROR') || connectionLost(up);
-    const why = failure ? ((failure as { cause?: Error }).cause?.message ?? failure.message) : 'connection closed';
+    const loss = this.upLoss;
+    const why = loss ?? 'connection closed';
     if (!this.committed) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
-      // last id) or when the stream never got an id (the connect failed before it could be sent).
-      // A stream lost with its connection may have been processed, so it is not replayed.
-      const unprocessed = code === NGHTTP2_REFUSED_STREAM || up.id === undefined;
-      if (unprocessed && this.replayable && this.attempts < target.maxAttempts) {
-        target.retried(code === NGHTTP2_REFUSED_STREAM ? 'refused' : 'unsent');
+      // last id) or when its connection never connected. A stream lost with an established
+      // connection may have been processed, so it is not replayed.
+      const unsent = !onConnectedConnection(up);
+      if ((this.upRefused || unsent) && this.replayable && this.attempts < target.maxAttempts) {
+        target.retried(this.upRefused ? 'refused' : 'unsent');
         this.attempt(endpoint);
         return;
       }
-      if (up.id === undefined) {
+      if (unsent) {
         this.fail(Status.UNAVAILABLE, `endpoint ${endpoint.key} of ${target.id} failed: ${why}`, 'endpoint');
         return;
       }
     }
-    if (lost) {
+    if (loss !== undefined) {
       this.fail(Status.UNAVAILABLE, `connection to ${endpoint.key} of ${target.id} lost: ${why}`, 'endpoint');
-    } else if (code === NGHTTP2_NO_ERROR) {
+    } else if (code === ErrorCode.NO_ERROR) {
       this.fail(Status.INTERNAL, `endpoint ${endpoint.key} ended the stream without a gRPC status`, 'endpoint');
     } else {
       this.fail(statusForReset(code), `endpoint ${endpoint.key} reset the stream (HTTP/2 error code ${code})`, 'endpoint');
-    }
-  }
-
-  /** @internal */ onUpDrain(up: ClientHttp2Stream): void {
-    if (up === this.up) this.upDrainArmed = false;
-    if (this.inbound.isPaused()) this.inbound.resume();
-  }
-
-  /** @internal */ onWantTrailers(): void {
-    try {
-      this.inbound.sendTrailers(this.trailers ?? EMPTY_TRAILERS);
-    } catch {
-      // closed meanwhile
     }
   }
 
@@ -367,6 +377,8 @@ export class ProxyCall {
     this.fail(Status.DEADLINE_EXCEEDED, 'deadline exceeded', undefined);
   }
 
+  // ------------------------------------------------------------- answers of the router's own
+
   /**
    * Answer the client with a gRPC status the router made: trailers-only when no response headers
    * went out yet, else trailers after what was already forwarded. The endpoint's stream is cancelled.
@@ -374,124 +386,68 @@ export class ProxyCall {
   fail(status: number, message: string, reason: string | undefined): void {
     if (this.done) return;
     this.errorReason = reason;
-    if (!this.grpc && !this.inbound.headersSent) {
-      this.cancelUpstream();
-      this.status = status;
-      this.failHttp(HTTP_FOR_STATUS[status] ?? 502, message);
-      return;
-    }
     this.cancelUpstream();
     this.status = status;
     const inbound = this.inbound;
-    try {
-      if (!inbound.headersSent) {
-        this.httpStatus = 200;
-        const headers: OutgoingHttpHeaders = {
-          ':status': 200,
-          'content-type': 'application/grpc',
-          'grpc-status': STATUS_STRINGS[status],
-          'grpc-message': encodeMessage(message),
-        };
-        if (reason !== undefined) headers['l5d-err'] = encodeMessage(message);
-        inbound.respond(headers, RESPOND_END);
-      } else if (!inbound.writableEnded) {
-        this.trailers = { 'grpc-status': STATUS_STRINGS[status], 'grpc-message': encodeMessage(message) };
-        inbound.end();
-      } else if (!inbound.closed) {
-        inbound.close(NGHTTP2_CANCEL);
+    if (!inbound.headersSent) {
+      if (!this.grpc) {
+        this.failHttp(HTTP_FOR_STATUS[status] ?? 502, message);
+        return;
       }
-    } catch {
-      // the client's stream is already gone
+      this.httpStatus = 200;
+      const m = encodeMessage(message);
+      const fields: FieldInput[] = [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', STATUS_STRINGS[status]!], ['grpc-message', m]];
+      if (reason !== undefined) fields.push(['l5d-err', m]);
+      inbound.sendHeaders(fields, true);
+    } else if (inbound.canSend) {
+      inbound.sendHeaders([['grpc-status', STATUS_STRINGS[status]!], ['grpc-message', encodeMessage(message)]], true);
+    } else if (!inbound.closed) {
+      inbound.reset(ErrorCode.CANCEL);
     }
-    // Keep reading (and dropping) whatever the client still sends so its stream can finish.
-    if (inbound.isPaused()) inbound.resume();
   }
 
+  /** Answer a non-gRPC request with a plain HTTP error. */
+  failHttp(httpStatus: number, message: string): void {
+    if (this.done) return;
+    this.cancelUpstream();
+    this.httpStatus = httpStatus;
+    const inbound = this.inbound;
+    if (inbound.headersSent) {
+      if (!inbound.closed) inbound.reset(ErrorCode.CANCEL);
+      return;
+    }
+    inbound.sendHeaders([[':status', String(httpStatus)], ['content-type', 'text/plain; charset=utf-8'], ['l5d-err', encodeMessage(message)]], false);
+    inbound.write(Buffer.from(message + '\n', 'utf8'), true);
+  }
+
+  /** The router cancels the current attempt (an answer of its own, or the client's reset). */
   private cancelUpstream(): void {
     const up = this.up;
     if (up !== undefined) {
       this.up = undefined;
       // The router cancelled this attempt (deadline, shutdown); the endpoint did not fail, so it is
       // reported as a cancel, which the client keeps out of failure accrual, not as a transport failure.
-      if (this.endpoint && this.target) this.target.ended(this.endpoint, Status.CANCELLED, 0);
-      if (!up.closed) up.close(NGHTTP2_CANCEL);
+      if (this.endpoint && this.target) this.target.ended(this.endpoint, this.responseEnded && this.status >= 0 ? this.status : Status.CANCELLED, 0);
+      if (!up.closed) up.reset(ErrorCode.CANCEL);
     }
+    this.stopForwarding();
+  }
+
+  /** From now on the client's bytes are read and dropped, so its stream can finish. */
+  private stopForwarding(): void {
+    this.phase = DROPPING;
     this.dropReplay();
+    this.held = undefined;
+    this.returnInbound();
   }
 
-  /** Answer a non-gRPC request with a plain HTTP error. */
-  failHttp(httpStatus: number, message: string): void {
-    if (this.done) return;
-    this.httpStatus = httpStatus;
-    try {
-      this.inbound.respond({ ':status': httpStatus, 'content-type': 'text/plain; charset=utf-8', 'l5d-err': encodeMessage(message) });
-      this.inbound.end(message + '\n');
-    } catch {
-      // gone
-    }
-    this.inbound.resume();
-  }
-
-  /** @internal */ onInboundClose(): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    const up = this.up;
-    if (up !== undefined && !up.closed) {
-      // The client cancelled (or we finished first): cancel the endpoint's stream too.
-      up.close(NGHTTP2_CANCEL);
-    }
-    if (this.status < 0) this.status = Status.CANCELLED;
-    this.dropReplay();
-    this.observer.finished(this);
+  private dropReplay(): void {
+    this.replayable = false;
+    if (this.phase !== WAITING) this.held = undefined;
+    this.requestTrailers = this.phase === WAITING ? this.requestTrailers : undefined;
   }
 }
 
-function onInboundData(this: Tagged<ServerHttp2Stream>, chunk: Buffer): void {
-  this[kCall]!.onInboundData(chunk);
-}
-function onInboundEnd(this: Tagged<ServerHttp2Stream>): void {
-  this[kCall]!.onInboundEnd();
-}
-function onInboundDrain(this: Tagged<ServerHttp2Stream>): void {
-  this[kCall]!.onInboundDrain();
-}
-function onInboundClose(this: Tagged<ServerHttp2Stream>): void {
-  const call = this[kCall];
-  // 'close' is a stream's last event. Unlink so a stream Node keeps a while longer (its handle
-  // lives until its last socket write completes) does not keep the call and the other stream alive.
-  this[kCall] = undefined;
-  call?.onInboundClose();
-}
-function onWantTrailers(this: Tagged<ServerHttp2Stream>): void {
-  this[kCall]!.onWantTrailers();
-}
-function onStreamError(): void {
-  // Reported through 'close' and rstCode; an 'error' listener keeps Node from throwing.
-}
-function onUpResponse(this: Tagged<ClientHttp2Stream>, headers: IncomingHttpHeaders, flags: number): void {
-  this[kCall]!.onUpResponse(this, headers, flags);
-}
-function onUpData(this: Tagged<ClientHttp2Stream>, chunk: Buffer): void {
-  this[kCall]!.onUpData(this, chunk);
-}
-function onUpTrailers(this: Tagged<ClientHttp2Stream>, trailers: IncomingHttpHeaders): void {
-  this[kCall]!.onUpTrailers(this, trailers);
-}
-function onUpEnd(this: Tagged<ClientHttp2Stream>): void {
-  this[kCall]!.onUpEnd(this);
-}
-function onUpDrain(this: Tagged<ClientHttp2Stream>): void {
-  this[kCall]!.onUpDrain(this);
-}
-function onUpError(this: Tagged<ClientHttp2Stream>, error: Error): void {
-  this[kCall]!.onUpError(error);
-}
-function onUpClose(this: Tagged<ClientHttp2Stream>): void {
-  const call = this[kCall];
-  this[kCall] = undefined;
-  call?.onUpClose(this);
-}
 function onDeadline(call: ProxyCall): void {
   call.onDeadline();
 }

@@ -1,16 +1,65 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import { FIELD_NEVER_INDEXED, type FieldInput, type HeaderList } from '../h2/hpack/index.js';
 
 /**
- * HTTP/2 forbids connection-specific headers (RFC 9113 §8.2.2) and Node refuses to send them, so a
- * header block is cleaned before it is forwarded. Checked by lookup, not by iterating every header.
+ * A request's header fields as the router's policy reads and edits them: one plain object, made
+ * once per request from the decoded block (the engine's HeaderList is reused by the next block).
+ * A name sent more than once keeps every value, in order, as an array. The engine has already
+ * refused what RFC 9113 §8.2 forbids (connection-specific fields, upper case, `te` other than
+ * `trailers`), so nothing here strips anything.
  */
-export function stripConnectionHeaders(headers: IncomingHttpHeaders): void {
-  if (headers['connection'] !== undefined) delete headers['connection'];
-  if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
-  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
-  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
-  if (headers['upgrade'] !== undefined) delete headers['upgrade'];
-  if (headers['http2-settings'] !== undefined) delete headers['http2-settings'];
-  const te = headers['te'];
-  if (te !== undefined && te !== 'trailers') delete headers['te'];
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** Names the client sent as "never indexed" (RFC 7541 §6.2.3); kept off the enumerable keys. */
+const kNeverIndexed = Symbol('neverIndexed');
+type Tagged = HeaderMap & { [kNeverIndexed]?: string[] };
+
+/** The decoded block as a HeaderMap. */
+export function headerMapOf(list: HeaderList): HeaderMap {
+  const map: Tagged = {};
+  const { names, values, flags } = list;
+  for (let i = 0; i < list.length; i++) {
+    const name = names[i]!;
+    const prev = map[name];
+    if (prev === undefined) map[name] = values[i]!;
+    else if (typeof prev === 'string') map[name] = [prev, values[i]!];
+    else prev.push(values[i]!);
+    // §7.1.3: an intermediary must forward a never-indexed field the same way.
+    if ((flags[i]! & FIELD_NEVER_INDEXED) !== 0) (map[kNeverIndexed] ??= []).push(name);
+  }
+  return map;
+}
+
+/**
+ * The fields to send for `map`, pseudo-fields first (§8.3). Keys are in insertion order and a
+ * received block has its pseudo-fields first, so only fields the router added can be out of place
+ * and they are never pseudo-fields.
+ */
+export function fieldsOf(map: HeaderMap): FieldInput[] {
+  const never = (map as Tagged)[kNeverIndexed];
+  const out: FieldInput[] = [];
+  for (const name in map) {
+    const v = map[name];
+    if (v === undefined) continue;
+    const flag = never !== undefined && never.includes(name) ? FIELD_NEVER_INDEXED : 0;
+    if (typeof v === 'string') out.push(flag === 0 ? [name, v] : [name, v, flag]);
+    else for (let i = 0; i < v.length; i++) out.push([name, v[i]!, flag]);
+  }
+  return out;
+}
+
+/** A copy of a decoded block as fields to forward (response headers and trailers), flags kept. */
+export function fieldsOfList(list: HeaderList): FieldInput[] {
+  const out: FieldInput[] = new Array(list.length);
+  const { names, values, flags } = list;
+  for (let i = 0; i < list.length; i++) {
+    const f = flags[i]! & FIELD_NEVER_INDEXED;
+    out[i] = f === 0 ? [names[i]!, values[i]!] : [names[i]!, values[i]!, f];
+  }
+  return out;
+}
+
+/** The value of `name` in a decoded block, or undefined. */
+export function valueOf(list: HeaderList, name: string): string | undefined {
+  for (let i = 0; i < list.length; i++) if (list.names[i] === name) return list.values[i];
+  return undefined;
 }

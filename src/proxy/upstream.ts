@@ -1,59 +1,169 @@
-import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
-import { installLeanAsyncResourceBind } from './async-resource-bind.js';
+import { H2Connection, type H2ConnectionHandler } from '../h2/connection.js';
+import type { H2Stream } from '../h2/stream.js';
+import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
 
 /**
- * The HTTP/2 connections to one endpoint (h2c, prior knowledge). One multiplexed session carries
- * every stream; a second one opens only when the peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
- * A failed connect puts the endpoint in a jittered backoff during which `request` refuses at once, so
- * the caller retries elsewhere instead of waiting.
+ * The HTTP/2 connections to one endpoint (h2c, prior knowledge), on the engine of src/h2. One
+ * multiplexed connection carries every stream; a second one opens only when the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS is reached. A stream may be opened while its connection is still
+ * connecting (the bytes wait in the socket). A failed connect puts the endpoint in a jittered
+ * backoff during which `request` refuses at once, so the caller retries elsewhere instead of waiting.
  */
 export interface UpstreamOptions {
   connectTimeoutMs: number;
   /** PING interval; 0 = off. */
   keepAliveIntervalMs: number;
   keepAliveTimeoutMs: number;
-  /** Told about every connect attempt's outcome (metrics) and session count changes. */
+  /** Told about every connect attempt's outcome (metrics) and connection count changes. */
   onConnect?(ok: boolean): void;
   onSessions?(delta: number): void;
 }
 
-/** Thrown by `request` when no session can carry the stream now (nothing was sent). */
-export class UpstreamUnavailable extends Error {}
-
-const UPSTREAM_SETTINGS: http2.Settings = {
-  enablePush: false,
-  initialWindowSize: 1 << 20,
-  maxHeaderListSize: 1 << 16,
-};
-
-// Every stream this module opens goes through http2's `request`, which calls AsyncResource.bind.
-installLeanAsyncResourceBind();
-
-const MIN_BACKOFF_MS = 50;
-const MAX_BACKOFF_MS = 10_000;
-
-interface Conn {
-  session: ClientHttp2Session;
-  active: number;
-  connected: boolean;
-  failed: boolean;
-  /** Its TCP connection has closed (see `connectionLost`). */
-  lost: boolean;
-  pinger: NodeJS.Timeout | undefined;
+/** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
+export interface UpstreamEvents {
+  /** Response headers, or trailers when the response has begun (`endStream` then true). List reused after return. */
+  onUpHeaders(stream: H2Stream, list: HeaderList, endStream: boolean): void;
+  onUpData(stream: H2Stream, data: Buffer, endStream: boolean): void;
+  /** Reset by the endpoint or the engine; `refused`: never processed, safe to retry elsewhere. */
+  onUpReset(stream: H2Stream, code: number, refused: boolean): void;
+  onUpDrain(stream: H2Stream): void;
+  /** The stream's last event. */
+  onUpClose(stream: H2Stream): void;
 }
 
-const kConn = Symbol('conn');
-const kPool = Symbol('pool');
+/** Thrown by `request` when no connection can carry the stream now (nothing was sent). */
+export class UpstreamUnavailable extends Error {}
 
-type PooledSession = ClientHttp2Session & { [kConn]?: Conn; [kPool]?: SessionPool };
-type PooledStream = ClientHttp2Stream & { [kConn]?: Conn; [kPool]?: SessionPool };
-type PooledSocket = net.Socket & { [kConn]?: Conn };
+/** Streams assumed allowed on a connection whose SETTINGS have not arrived (what grpc-go assumes). */
+const STREAMS_BEFORE_SETTINGS = 100;
+const MIN_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 10_000;
+/** Per-stream and connection receive windows towards endpoints: what a response may run ahead of the client. */
+const STREAM_WINDOW = 1 << 20;
+const CONNECTION_WINDOW = 8 << 20;
+const MAX_RESPONSE_HEADER_LIST = 1 << 16;
+
+/** One connection to the endpoint. */
+class UpstreamConn implements H2ConnectionHandler {
+  readonly h2: H2Connection;
+  /** The TCP connect completed: streams on it may have been processed. */
+  connected = false;
+  private failedOnce = false;
+  private pinger: NodeJS.Timeout | undefined;
+  private pingAck: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly pool: SessionPool) {
+    const socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
+    socket.once('connect', () => this.onConnected());
+    this.h2 = new H2Connection(socket, this, {
+      role: 'client',
+      initialWindowSize: STREAM_WINDOW,
+      connectionWindowSize: CONNECTION_WINDOW,
+      maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
+    });
+    const timeout = pool.options.connectTimeoutMs;
+    if (timeout > 0) {
+      this.connectTimer = setTimeout(onConnectTimeout, timeout, this);
+      this.connectTimer.unref();
+    }
+  }
+
+  /** Can take one more stream now. */
+  get usable(): boolean {
+    const h2 = this.h2;
+    if (!h2.acceptsStreams) return false;
+    const max = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : STREAMS_BEFORE_SETTINGS;
+    return h2.activeStreams < max;
+  }
+
+  private onConnected(): void {
+    this.connected = true;
+    clearTimeout(this.connectTimer);
+    this.pool.connected();
+    const every = this.pool.options.keepAliveIntervalMs;
+    if (every > 0) {
+      this.pinger = setInterval(onPingDue, Math.max(every, 10_000), this);
+      this.pinger.unref();
+    }
+  }
+
+  /** @internal */ connectTimedOut(): void {
+    if (!this.connected) this.h2.socket.destroy(new Error('connect timeout'));
+  }
+
+  /** @internal */ pingDue(): void {
+    if (this.pingAck !== undefined || this.h2.failed) return;
+    this.h2.ping();
+    this.pingAck = setTimeout(onPingTimeout, this.pool.options.keepAliveTimeoutMs, this);
+    this.pingAck.unref();
+  }
+
+  /** @internal */ pingTimedOut(): void {
+    this.h2.socket.destroy(new Error('keepalive ping timed out'));
+  }
+
+  // ------------------------------------------------------------- engine events
+
+  onStream(stream: H2Stream): void {
+    stream.reset(7); // never happens in the client role (no push); refuse defensively
+  }
+  onHeaderListTooLarge(): void {}
+
+  onHeaders(stream: H2Stream, list: HeaderList, endStream: boolean): void {
+    (stream.user as UpstreamEvents | undefined)?.onUpHeaders(stream, list, endStream);
+  }
+
+  onData(stream: H2Stream, data: Buffer, endStream: boolean): void {
+    const call = stream.user as UpstreamEvents | undefined;
+    if (call !== undefined) call.onUpData(stream, data, endStream);
+    else stream.consumed(data.length);
+  }
+
+  onReset(stream: H2Stream, code: number, refused: boolean): void {
+    (stream.user as UpstreamEvents | undefined)?.onUpReset(stream, code, refused);
+  }
+
+  onStreamClose(stream: H2Stream): void {
+    const call = stream.user as UpstreamEvents | undefined;
+    stream.user = undefined;
+    call?.onUpClose(stream);
+  }
+
+  onDrain(stream: H2Stream): void {
+    (stream.user as UpstreamEvents | undefined)?.onUpDrain(stream);
+  }
+
+  onGoaway(): void {
+    // No new stream may use this connection; later requests open a new one.
+    this.pool.draining(this);
+  }
+
+  onPingAck(): void {
+    clearTimeout(this.pingAck);
+    this.pingAck = undefined;
+  }
+
+  onClose(error: Error | null): void {
+    clearTimeout(this.connectTimer);
+    clearInterval(this.pinger);
+    clearTimeout(this.pingAck);
+    if (!this.connected && !this.failedOnce) {
+      this.failedOnce = true;
+      this.pool.failed(error ?? new Error('connection closed before it was established'));
+    }
+    this.pool.removed(this);
+  }
+}
+
+function onConnectTimeout(c: UpstreamConn): void { c.connectTimedOut(); }
+function onPingDue(c: UpstreamConn): void { c.pingDue(); }
+function onPingTimeout(c: UpstreamConn): void { c.pingTimedOut(); }
 
 export class SessionPool {
-  private conns: Conn[] = [];
+  private conns: UpstreamConn[] = [];
   private readonly connectBackoff = new Backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS);
   private backoffUntil = 0;
   private closing = false;
@@ -63,10 +173,10 @@ export class SessionPool {
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly options: UpstreamOptions,
+    /** @internal */ readonly options: UpstreamOptions,
   ) {}
 
-  /** `connected` when a session is up, `connecting`, `failed` while backing off, else `idle`. */
+  /** `connected` when a connection is up, `connecting`, `failed` while backing off, else `idle`. */
   get state(): 'connected' | 'connecting' | 'failed' | 'idle' {
     let connecting = false;
     for (const c of this.conns) {
@@ -82,178 +192,93 @@ export class SessionPool {
     return this.conns.length === 0 && this.backoffUntil > Date.now();
   }
 
-  /** Open a stream. Throws `UpstreamUnavailable` when the endpoint is backing off or closed. */
-  request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
+  /**
+   * Open a stream with `fields` as its request headers; `owner` gets its events. Throws
+   * `UpstreamUnavailable` when the endpoint is backing off or closed.
+   */
+  request(fields: readonly FieldInput[], endStream: boolean, owner: UpstreamEvents): H2Stream {
     if (this.closing) throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is draining`);
-    const conn = this.pick();
-    const stream = conn.session.request(headers, { endStream: false }) as PooledStream;
-    conn.active++;
-    stream[kConn] = conn;
-    stream[kPool] = this;
-    // 'close' fires once; `on` spares the wrapper state and bound function `once` makes per stream.
-    stream.on('close', onStreamClose);
-    return stream;
+    for (let tries = 0; tries < 2; tries++) {
+      const conn = this.pick();
+      const stream = conn.h2.request(fields, endStream);
+      if (stream !== null) {
+        stream.user = owner;
+        return stream;
+      }
+      // Stream ids exhausted or the peer's limit fell meanwhile: this connection takes no more.
+      this.draining(conn);
+    }
+    throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} accepts no new stream`);
   }
 
-  private pick(): Conn {
+  private pick(): UpstreamConn {
     const conns = this.conns;
-    for (let i = 0; i < conns.length; i++) {
-      const c = conns[i]!;
-      const s = c.session;
-      if (s.closed || s.destroyed) continue;
-      // Before SETTINGS arrive nghttp2 assumes no limit; 100 is what grpc-go assumes meanwhile.
-      const max = c.connected ? s.remoteSettings.maxConcurrentStreams ?? 0xffffffff : 100;
-      if (c.active < max) return c;
-    }
+    for (let i = 0; i < conns.length; i++) if (conns[i]!.usable) return conns[i]!;
     if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
     }
-    return this.connect();
-  }
-
-  private connect(): Conn {
-    const { host, port } = this;
-    const authority = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-    const socket: PooledSocket = net.connect({ host, port, noDelay: true });
-    // Listening before http2 does, so the mark is there by the time it closes the socket's streams.
-    socket.once('close', onSocketClose);
-    const session = http2.connect(authority, {
-      settings: UPSTREAM_SETTINGS,
-      maxSessionMemory: 64,
-      createConnection: () => socket,
-    }) as PooledSession;
-    const conn: Conn = { session, active: 0, connected: false, failed: false, lost: false, pinger: undefined };
-    socket[kConn] = conn;
-    session[kConn] = conn;
-    session[kPool] = this;
+    const conn = new UpstreamConn(this);
     this.conns.push(conn);
     this.options.onSessions?.(1);
-    session.on('connect', onSessionConnect);
-    session.on('error', onSessionError);
-    session.on('close', onSessionClose);
-    session.on('goaway', onSessionGoaway);
-    if (this.options.connectTimeoutMs > 0) {
-      const timer = setTimeout(connectTimeout, this.options.connectTimeoutMs, session);
-      timer.unref();
-      session.once('connect', () => clearTimeout(timer));
-      session.once('close', () => clearTimeout(timer));
-    }
     return conn;
   }
 
-  /** @internal */ connected(conn: Conn): void {
-    conn.connected = true;
+  /** @internal */ connected(): void {
     this.connectBackoff.reset();
     this.backoffUntil = 0;
     this.lastError = undefined;
     this.options.onConnect?.(true);
-    // A connection-level window this size lets many streams move at once; nghttp2 sends the update.
-    conn.session.setLocalWindowSize(8 << 20);
-    const every = this.options.keepAliveIntervalMs;
-    if (every > 0) {
-      conn.pinger = setInterval(ping, Math.max(every, 10_000), conn.session, this.options.keepAliveTimeoutMs);
-      conn.pinger.unref();
-    }
   }
 
-  /** @internal */ failed(conn: Conn, error: Error): void {
-    if (!conn.connected && !conn.failed) {
-      conn.failed = true;
-      this.lastError = error.message;
-      // Equal jitter: half fixed, half random, so reconnects of many routers spread out.
-      this.backoffUntil = Date.now() + this.connectBackoff.next();
-      this.options.onConnect?.(false);
-    }
+  /** @internal */ failed(error: Error): void {
+    this.lastError = error.message;
+    // Equal jitter: half fixed, half random, so reconnects of many routers spread out.
+    this.backoffUntil = Date.now() + this.connectBackoff.next();
+    this.options.onConnect?.(false);
   }
 
-  /** @internal */ removed(conn: Conn): void {
+  /** @internal */ removed(conn: UpstreamConn): void {
     const i = this.conns.indexOf(conn);
     if (i >= 0) {
       this.conns.splice(i, 1);
       this.options.onSessions?.(-1);
     }
-    if (conn.pinger) clearInterval(conn.pinger);
   }
 
-  /** @internal */ draining(conn: Conn): void {
-    // After a GOAWAY no new stream may use this session; later requests open a new one.
-    const i = this.conns.indexOf(conn);
-    if (i >= 0) {
-      this.conns.splice(i, 1);
-      this.options.onSessions?.(-1);
-      conn.session.removeListener('close', onSessionClose);
-      conn.session.once('close', () => conn.pinger && clearInterval(conn.pinger));
-    }
+  /** @internal */ draining(conn: UpstreamConn): void {
+    // Out of the list (and the count) now; its open streams finish and the engine then closes it.
+    this.removed(conn);
+    conn.h2.close();
   }
 
-  /** GOAWAY every session: in-flight streams finish, new requests are refused. */
+  /** GOAWAY every connection: in-flight streams finish, new requests are refused. */
   close(): void {
     this.closing = true;
-    for (const c of [...this.conns]) c.session.close();
+    for (const c of [...this.conns]) c.h2.close();
   }
 
-  /** Tear every session down now. */
+  /** Tear every connection down now. */
   destroy(): void {
     this.closing = true;
-    for (const c of [...this.conns]) c.session.destroy();
+    for (const c of [...this.conns]) {
+      c.h2.destroy();
+      c.h2.socket.destroy();
+    }
   }
 }
 
-/** True when `stream` went out on a session that was already connected (not one still connecting). */
-export function onConnectedSession(stream: ClientHttp2Stream): boolean {
-  return (stream as PooledStream)[kConn]?.connected === true;
+/** True when `stream`'s connection had completed its TCP connect (the stream may have been processed). */
+export function onConnectedConnection(stream: H2Stream): boolean {
+  return (stream.connection.handler as UpstreamConn).connected;
 }
 
 /**
- * True when `stream`'s connection has closed. When a connection ends without a socket error (the
- * endpoint's FIN, as after a `kill -9`), Node closes its open streams with CANCEL and reports no
- * error, exactly as if the endpoint had sent RST_STREAM CANCEL; only this tells the two apart
- * (grpc-js does the same with its "Connection dropped" flag).
+ * Why `stream`'s connection can no longer complete it, or undefined while it is healthy: the socket
+ * closed (with the endpoint's FIN, as after `kill -9`, or an error), or a connection error was sent
+ * or received. Such a stream is lost, not reset by the endpoint (grpc-js's "Connection dropped").
  */
-export function connectionLost(stream: ClientHttp2Stream): boolean {
-  return (stream as PooledStream)[kConn]?.lost === true;
-}
-
-function onSocketClose(this: PooledSocket): void {
-  const conn = this[kConn];
-  if (conn) conn.lost = true;
-}
-
-function onStreamClose(this: PooledStream): void {
-  const conn = this[kConn];
-  if (conn) conn.active--;
-}
-
-function onSessionConnect(this: PooledSession): void {
-  const conn = this[kConn]!;
-  this[kPool]!.connected(conn);
-}
-
-function onSessionError(this: PooledSession, error: Error): void {
-  this[kPool]!.failed(this[kConn]!, error);
-}
-
-function onSessionClose(this: PooledSession): void {
-  const conn = this[kConn]!;
-  if (!conn.connected) this[kPool]!.failed(conn, new Error('connection closed before it was established'));
-  this[kPool]!.removed(conn);
-}
-
-function onSessionGoaway(this: PooledSession): void {
-  this[kPool]!.draining(this[kConn]!);
-}
-
-function connectTimeout(session: PooledSession): void {
-  if (!session[kConn]!.connected) session.destroy(new Error('connect timeout'));
-}
-
-function ping(session: ClientHttp2Session, timeoutMs: number): void {
-  if (session.closed || session.destroyed) return;
-  const timer = setTimeout(() => session.destroy(new Error('keepalive ping timed out')), timeoutMs);
-  timer.unref();
-  try {
-    session.ping(() => clearTimeout(timer));
-  } catch {
-    clearTimeout(timer);
-  }
+export function connectionLoss(stream: H2Stream): string | undefined {
+  const h2 = stream.connection;
+  if (!h2.failed) return undefined;
+  return h2.closeReason?.message ?? 'connection closed';
 }

@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { RouterConfig, ServerConfig } from '../config/types.js';
 import type { Dtab } from '../dtab/dtab.js';
 import { parseDtab, parsePath } from '../dtab/parse.js';
@@ -17,7 +16,8 @@ import type { DtabSource, RouterSnapshot, RouterView } from './introspection.js'
 import { H2Server, type StreamHandler } from '../proxy/server.js';
 import { ProxyCall, type CallObserver } from '../proxy/call.js';
 import { Status, encodeTimeout, parseTimeout } from '../proxy/grpc.js';
-import { stripConnectionHeaders } from '../proxy/headers.js';
+import type { HeaderMap } from '../proxy/headers.js';
+import type { H2Stream } from '../h2/stream.js';
 import { AccessLog } from '../proxy/access-log.js';
 import { Client } from '../balancer/client.js';
 import { IdentifierChain } from './identifiers/index.js';
@@ -129,7 +129,11 @@ export class Router implements RouterView, CallObserver {
       const closed = deps.metrics.serverConnectionsClosed;
       const labels = { router: this.label, server: `${s.ip}:${s.port}` };
       this.servers.push(
-        new H2Server(s, handler, deps.log.child(labels), { onConnection: (d) => connections.inc(d), onConnectionClosed: (reason) => closed.inc({ ...labels, reason }) }),
+        new H2Server(s, handler, deps.log.child(labels), {
+          onConnection: (d) => connections.inc(d),
+          onConnectionClosed: (reason) => closed.inc({ ...labels, reason }),
+          onLimit: (key) => limit(key).inc(),
+        }),
       );
     }
   }
@@ -157,18 +161,19 @@ export class Router implements RouterView, CallObserver {
   }
 
   /** @internal The stream path; `server` is the per-server context (its limits and options). */
-  route(server: ServerConfig, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  route(server: ServerConfig, stream: H2Stream, headers: HeaderMap): void {
     const call = new ProxyCall(stream, headers, this);
     this.live.add(call);
     if (this.accessLog !== undefined) {
-      call.remote = stream.session?.socket?.remoteAddress;
-      call.authority = headers[':authority'];
-      call.path = headers[':path'];
+      call.remote = stream.connection.socket.remoteAddress;
+      call.authority = joinHeader(headers[':authority']);
+      call.path = joinHeader(headers[':path']);
     }
     if (call.closed) return; // reset before we looked at it
 
     // Loop guard: every router appends itself to `via`; too many hops is a loop, fail fast.
-    const via = headers['via'];
+    const sentVia = headers['via'];
+    const via = typeof sentVia === 'string' ? sentVia : sentVia?.join(', ');
     if (via !== undefined) {
       const hops = countHops(via);
       if (hops > server.maxCallDepth) {
@@ -199,7 +204,6 @@ export class Router implements RouterView, CallObserver {
         else headers['l5d-ctx-dtab'] = local.show();
       }
     }
-    stripConnectionHeaders(headers);
 
     const name = this.identifier.identify(headers);
     if (typeof name === 'string') {
@@ -507,7 +511,7 @@ class ServerContext implements StreamHandler {
     private readonly streams: { inc(): void },
   ) {}
 
-  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  handleStream(stream: H2Stream, headers: HeaderMap): void {
     this.streams.inc();
     this.router.route(this.config, stream, headers);
   }
@@ -533,7 +537,7 @@ class PendingWait<T> {
     private readonly timeoutMessage: string,
   ) {
     this.timer = setTimeout(() => this.timeout(), timeoutMs);
-    call.inbound.once('close', () => this.settle());
+    call.whenDone(() => this.settle());
     this.observation = source.observe((value) => {
       if (isPending(value) || this.settled) return;
       this.settle();
@@ -546,6 +550,7 @@ class PendingWait<T> {
     this.settled = true;
     clearTimeout(this.timer);
     // Closing inside the observer's first call is fine: Var.observe returns after it.
+    this.call.whenDone(undefined);
     queueMicrotask(() => this.observation?.close());
   }
 
@@ -570,7 +575,7 @@ function countHops(s: string): number {
   return n;
 }
 
-function clearL5dHeaders(headers: IncomingHttpHeaders): void {
+function clearL5dHeaders(headers: HeaderMap): void {
   for (const k of Object.keys(headers)) if (k.startsWith('l5d-')) delete headers[k];
 }
 

@@ -64,6 +64,12 @@ test('every default is filled from a minimal config', () => {
             prefaceTimeoutMs: 10_000,
             keepAliveIntervalMs: 10_000,
             keepAliveTimeoutMs: 5000,
+            maxContinuationFrames: 32,
+            maxResetStreamsPerSecond: 1000,
+            maxPingsPerSecond: 100,
+            maxSettingsPerSecond: 100,
+            maxEmptyFramesPerSecond: 1000,
+            maxBufferedBytesPerConnection: 1 << 20,
           },
         ],
         identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
@@ -121,7 +127,8 @@ routers:
   metricSeries: {clients: 20, routes: 40}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
-     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000}
+     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
+     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -169,6 +176,12 @@ shutdownGrace: 2500
     prefaceTimeoutMs: 2000,
     keepAliveIntervalMs: 0,
     keepAliveTimeoutMs: 1000,
+    maxContinuationFrames: 4,
+    maxResetStreamsPerSecond: 50,
+    maxPingsPerSecond: 10,
+    maxSettingsPerSecond: 5,
+    maxEmptyFramesPerSecond: 20,
+    maxBufferedBytesPerConnection: 262144,
   });
   assert.deepEqual(quiet.client.failureAccrual, { kind: 'none' });
   assert.equal(quiet.h2AccessLog, '-');

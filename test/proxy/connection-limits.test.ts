@@ -6,7 +6,7 @@ import { H2Server, type CloseReason } from '../../src/proxy/server.js';
 import type { ServerConfig } from '../../src/config/types.js';
 import { defaultServerConfig } from '../../src/config/load.js';
 import { Logger } from '../../src/util/log.js';
-import { answerOk } from '../fixtures/grpc/raw-backend.js';
+import type { H2Stream } from '../../src/h2/stream.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { CLIENT_PREFACE as PREFACE, ErrorCode, FrameType } from '../../src/h2/frames.js';
 import { rawFrame as frame } from '../h2/frames-helpers.js';
@@ -72,6 +72,13 @@ class RawClient {
  * the client here never closes first.
  */
 const PROTOCOL_ERROR_CLOSES: readonly CloseReason[] = ['protocol_error', 'unresponsive'];
+
+/** A gRPC OK with one empty message, written straight on the router's engine stream. */
+function answerOk(stream: H2Stream): void {
+  stream.sendHeaders([[':status', '200'], ['content-type', 'application/grpc']], false);
+  stream.write(Buffer.from([0, 0, 0, 0, 0]), false);
+  stream.sendHeaders([['grpc-status', '0']], true);
+}
 
 /** Resolves with `p`, or rejects naming `what` once `ms` have passed: a hang fails with a reason. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { H2Stream } from '../../src/h2/stream.js';
+import type { HeaderMap } from '../../src/proxy/headers.js';
 import { Var } from '../../src/util/var.js';
 import type { Addr, Address, BoundName } from '../../src/dtab/name.js';
 import { Path } from '../../src/dtab/path.js';
@@ -51,7 +52,7 @@ export class ProxyHarness implements CallObserver {
     return `127.0.0.1:${this.port}`;
   }
 
-  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  handleStream(stream: H2Stream, headers: HeaderMap): void {
     const call = new ProxyCall(stream, headers, this);
     const t = parseTimeout(headers['grpc-timeout']);
     if (t !== undefined) call.setDeadline(t);

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { HeaderMap } from '../../proxy/headers.js';
 import { Path } from '../../dtab/path.js';
 import { isLabelChar } from '../../dtab/path.js';
 import { Memo } from '../../util/memo.js';
@@ -18,7 +18,7 @@ export class HeaderPathIdentifier implements Identifier {
     private readonly segments: number | undefined,
   ) {}
 
-  identify(headers: IncomingHttpHeaders): Path | string {
+  identify(headers: HeaderMap): Path | string {
     const raw = headerValue(headers, this.header);
     if (raw === undefined || raw === '') return `missing header: '${this.header}'`;
     return this.memo.get(raw) ?? this.memo.set(raw, this.build(raw));

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { HeaderMap } from '../../proxy/headers.js';
 import { Path } from '../../dtab/path.js';
 import { Memo } from '../../util/memo.js';
 import { headerValue, type Identifier } from './identifier.js';
@@ -15,7 +15,7 @@ export class HeaderTokenIdentifier implements Identifier {
     private readonly header: string,
   ) {}
 
-  identify(headers: IncomingHttpHeaders): Path | string {
+  identify(headers: HeaderMap): Path | string {
     const raw = headerValue(headers, this.header);
     if (raw === undefined || raw === '') return `missing header: '${this.header}'`;
     return this.memo.get(raw) ?? this.memo.set(raw, this.prefix.concat(Path.of(raw)));

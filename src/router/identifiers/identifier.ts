@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { HeaderMap } from '../../proxy/headers.js';
 import { Path } from '../../dtab/path.js';
 
 /**
@@ -7,7 +7,7 @@ import { Path } from '../../dtab/path.js';
  * identifier keeps a small map from the header value it read to the Path it built.
  */
 export interface Identifier {
-  identify(headers: IncomingHttpHeaders): Path | string;
+  identify(headers: HeaderMap): Path | string;
 }
 
 /** Parse `/a/b` (as the config and identifiers use it) into a Path without the dtab grammar. */
@@ -15,7 +15,7 @@ export function splitPath(text: string): Path {
   return new Path(text.split('/').filter((s) => s.length > 0));
 }
 
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+export function headerValue(headers: HeaderMap, name: string): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
   // Repeated headers: the last value is used (Linkerd's documented behaviour).

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { HeaderMap } from '../../proxy/headers.js';
 import type { IdentifierConfig } from '../../config/types.js';
 import type { Path } from '../../dtab/path.js';
 import { HeaderPathIdentifier } from './header-path.js';
@@ -32,7 +32,7 @@ export class IdentifierChain implements Identifier {
     this.list = list.map((c) => createIdentifier(c, dstPrefix));
   }
 
-  identify(headers: IncomingHttpHeaders): Path | string {
+  identify(headers: HeaderMap): Path | string {
     if (this.list.length === 1) return this.list[0]!.identify(headers);
     let reasons = '';
     for (const id of this.list) {
