@@ -720,8 +720,10 @@ export class H2Connection implements FrameHandler {
     this.onLimit?.('maxHeaderListSize');
     this.handler.onHeaderListTooLarge(s, list, endStream);
     if (s.closed) return;
-    // §8.1: after a complete answer, NO_ERROR asks the client to stop sending the request.
-    this.reset(s, s.endQueued ? ErrorCode.NO_ERROR : ErrorCode.REFUSED_STREAM, false);
+    if (!s.endQueued) return this.reset(s, ErrorCode.REFUSED_STREAM, false);
+    // A complete answer still waiting for window (a body) must go out first: a reset would drop it.
+    // Otherwise §8.1: NO_ERROR asks the client to stop sending the request.
+    if (s.queuedBytes === 0 && s.trailers === null && !s.ready) this.reset(s, ErrorCode.NO_ERROR, false);
   }
 
   onPriority(): void { /* §5.3.2: deprecated; ignored */ }

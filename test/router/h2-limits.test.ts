@@ -1,0 +1,200 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import { startRouter, type Harness } from './setup.js';
+import { SERVER_DEFAULTS } from '../proxy/harness.js';
+import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
+import { RawClient, FrameType } from '../h2/connection-helpers.js';
+import { rawFrame } from '../h2/frames-helpers.js';
+import { ErrorCode, Flag } from '../../src/h2/frames.js';
+import type { FieldInput } from '../../src/h2/hpack/index.js';
+import type { ServerConfig } from '../../src/config/types.js';
+
+/**
+ * Issue 11, item 5: the limits every public proxy has, on the router's own HTTP/2 engine. Each is a
+ * `servers[]` key, each trips for a client that breaks it, costs that client (its stream or its
+ * connection) and no one else, and is counted in `kgr_limits_reached_total{limit}`. Raw frames from
+ * a hand-driven client on 127.0.0.1, since well-behaved HTTP/2 libraries cannot send these.
+ */
+
+const SVC = '/svc/kgr.test.TestService';
+const GRPC_REQUEST: FieldInput[] = [
+  [':method', 'POST'],
+  [':scheme', 'http'],
+  [':path', '/kgr.test.TestService/Unary'],
+  [':authority', 'router'],
+  ['content-type', 'application/grpc'],
+  ['te', 'trailers'],
+];
+const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+const STUCK_REQUEST: FieldInput[] = GRPC_REQUEST.map(([n, v]) => [n, n === ':path' ? '/kgr.test.Stuck/Unary' : v]);
+
+/** A router whose TestService reaches an answering backend and whose `Stuck` service never binds. */
+async function setup(server: Partial<ServerConfig>): Promise<{ h: Harness; close(): Promise<void> }> {
+  const backend = await startRawBackend((s) => answerOk(s));
+  const h = await startRouter(`${SVC} => /#/test/backend; /svc/kgr.test.Stuck => /#/test/stuck`, { servers: [{ ...SERVER_DEFAULTS, ...server }] });
+  h.namer.set('backend', [backend.port]);
+  h.namer.pending('stuck');
+  return {
+    h,
+    close: async () => {
+      await h.close();
+      await backend.close();
+    },
+  };
+}
+
+async function limitCount(h: Harness, key: string): Promise<number> {
+  const text = await h.metrics.registry.metrics();
+  const line = text.split('\n').find((l) => l.startsWith('kgr_limits_reached_total{') && l.includes(`limit="servers[].${key}"`));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
+/** A complete gRPC call on `c` (stream `id`): answered 200 with grpc-status 0. */
+async function callOk(c: RawClient, id: number): Promise<void> {
+  c.request(id, GRPC_REQUEST, false);
+  c.writer.data(id, EMPTY_MESSAGE, true);
+  c.send();
+  await c.wait((e) => e.kind === 'headers' && e.streamId === id && e.endStream);
+  const trailers = c.blocks(id).at(-1)!;
+  assert.deepEqual(trailers.find(([n]) => n === 'grpc-status'), ['grpc-status', '0'], JSON.stringify(c.blocks(id)));
+}
+
+test('a header field over 64 KiB refuses only its stream, with RESOURCE_EXHAUSTED; the connection and its other calls go on', async () => {
+  const { h, close } = await setup({});
+  const c = await RawClient.connect(h.port);
+  try {
+    // A call in flight on the same connection: request not yet ended.
+    c.request(1, GRPC_REQUEST, false);
+    c.send();
+    c.request(3, [...GRPC_REQUEST, ['x-huge', 'a'.repeat(70 * 1024)]], true);
+    c.send();
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 3);
+    const refused = Object.fromEntries(c.blocks(3)[0]!);
+    assert.equal(refused['grpc-status'], '8');
+    assert.match(decodeURIComponent(refused['grpc-message']!), /request header list exceeds the limit of 16384 bytes \(servers\[\]\.maxHeaderListBytes\)/);
+    // The first call completes, a new one succeeds, and the router never sent GOAWAY.
+    c.writer.data(1, EMPTY_MESSAGE, true);
+    c.send();
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 1 && e.endStream);
+    await callOk(c, 5);
+    assert.equal(c.events.filter((e) => e.kind === 'goaway').length, 0);
+    assert.equal(await limitCount(h, 'maxHeaderListBytes'), 1);
+  } finally {
+    c.close();
+    await close();
+  }
+});
+
+test('a non-gRPC request with too large a header list gets 431 on its stream only', async () => {
+  const { h, close } = await setup({});
+  const session = http2.connect(`http://${h.target}`, { maxSendHeaderBlockLength: 1 << 20 } as http2.ClientSessionOptions);
+  session.on('error', () => {});
+  try {
+    const req = session.request({ ':method': 'GET', ':path': '/', 'x-huge': 'b'.repeat(20_000) }, { endStream: true });
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once('response', (h) => resolve(h)));
+    assert.equal(headers[':status'], 431);
+    let body = '';
+    req.setEncoding('utf8');
+    for await (const chunk of req) body += chunk;
+    assert.match(body, /exceeds the limit of 16384 bytes/);
+  } finally {
+    session.destroy();
+    await close();
+  }
+});
+
+test('streams above maxConcurrentStreamsPerConnection are refused (REFUSED_STREAM) and counted; the open ones complete', async () => {
+  const { h, close } = await setup({ maxConcurrentStreamsPerConnection: 2 });
+  const c = await RawClient.connect(h.port);
+  try {
+    for (const id of [1, 3, 5]) c.request(id, GRPC_REQUEST, false);
+    c.send();
+    await c.wait((e) => e.kind === 'rst' && e.streamId === 5);
+    assert.deepEqual(c.rsts(), [{ streamId: 5, errorCode: ErrorCode.REFUSED_STREAM }]);
+    for (const id of [1, 3]) c.writer.data(id, EMPTY_MESSAGE, true);
+    c.send();
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 3 && e.endStream);
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 1 && e.endStream);
+    assert.equal(await limitCount(h, 'maxConcurrentStreamsPerConnection'), 1);
+  } finally {
+    c.close();
+    await close();
+  }
+});
+
+test('rapid reset (CVE-2023-44487): more resets of unanswered streams than maxResetStreamsPerSecond end that connection only', async () => {
+  const { h, close } = await setup({ maxResetStreamsPerSecond: 20 });
+  const bystander = await RawClient.connect(h.port);
+  const attacker = await RawClient.connect(h.port);
+  try {
+    // The name never binds, so every stream is still unanswered when it is reset.
+    for (let i = 0; i < 30; i++) {
+      const id = 1 + 2 * i;
+      attacker.request(id, STUCK_REQUEST, false);
+      attacker.writer.rstStream(id, ErrorCode.CANCEL);
+    }
+    attacker.send();
+    const goaway = await attacker.wait((e) => e.kind === 'goaway');
+    assert.equal((goaway as { errorCode: number }).errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+    await attacker.waitClose();
+    assert.equal(await limitCount(h, 'maxResetStreamsPerSecond'), 1);
+    // The other client's connection is untouched.
+    await callOk(bystander, 1);
+  } finally {
+    attacker.close();
+    bystander.close();
+    await close();
+  }
+});
+
+test('a CONTINUATION flood (more than maxContinuationFrames) is cut off with GOAWAY(ENHANCE_YOUR_CALM)', async () => {
+  const { h, close } = await setup({ maxContinuationFrames: 4 });
+  const c = await RawClient.connect(h.port);
+  try {
+    const block = c.encoder.encode(GRPC_REQUEST);
+    const pieces: Buffer[] = [rawHeaders(1, block.subarray(0, 1), false)];
+    for (let i = 1; i < block.length && i <= 10; i++) pieces.push(rawContinuation(1, Buffer.alloc(0), false));
+    c.send(...pieces);
+    const goaway = await c.wait((e) => e.kind === 'goaway');
+    assert.equal((goaway as { errorCode: number }).errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+    await c.waitClose();
+    assert.equal(await limitCount(h, 'maxContinuationFrames'), 1);
+  } finally {
+    c.close();
+    await close();
+  }
+});
+
+test('PING, SETTINGS and empty-frame floods are cut off with GOAWAY(ENHANCE_YOUR_CALM) and counted by key', async () => {
+  const { h, close } = await setup({ maxPingsPerSecond: 5, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 5 });
+  try {
+    const floods: [string, (c: RawClient) => void][] = [
+      ['maxPingsPerSecond', (c) => { for (let i = 0; i < 10; i++) c.writer.ping(Buffer.alloc(8, i), false); }],
+      ['maxSettingsPerSecond', (c) => { for (let i = 0; i < 10; i++) c.writer.settings([]); }],
+      ['maxEmptyFramesPerSecond', (c) => {
+        c.request(1, GRPC_REQUEST, false);
+        for (let i = 0; i < 10; i++) c.writer.data(1, Buffer.alloc(0), false);
+      }],
+    ];
+    for (const [key, flood] of floods) {
+      const c = await RawClient.connect(h.port);
+      flood(c);
+      c.send();
+      const goaway = await c.wait((e) => e.kind === 'goaway');
+      assert.equal((goaway as { errorCode: number }).errorCode, ErrorCode.ENHANCE_YOUR_CALM, key);
+      await c.waitClose();
+      assert.equal(await limitCount(h, key), 1, key);
+    }
+  } finally {
+    await close();
+  }
+});
+
+function rawHeaders(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
+  return rawFrame(FrameType.HEADERS, endHeaders ? Flag.END_HEADERS : 0, id, fragment);
+}
+function rawContinuation(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
+  return rawFrame(FrameType.CONTINUATION, endHeaders ? Flag.END_HEADERS : 0, id, fragment);
+}
