@@ -3,12 +3,18 @@ import { delegate, type DelegateNode } from './delegate.js';
 import type { Dtab } from './dtab.js';
 import { DtabSyntaxError } from './errors.js';
 import { NameInterpreter } from './interpreter.js';
+import type { GlobalNamer } from './namer.js';
 import { parseDtab, parsePath } from './parse.js';
 
 export interface CommandIO {
   stdin: NodeJS.ReadableStream;
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
+}
+
+/** What `dtab delegate` binds with: the router's own global namer, so the CLI resolves `/$/inet` as routing does. */
+export interface DtabCommandDeps {
+  global: GlobalNamer;
 }
 
 const USAGE = `usage: kube-grpc-router dtab <command>
@@ -19,7 +25,7 @@ const USAGE = `usage: kube-grpc-router dtab <command>
 `;
 
 /** `kube-grpc-router dtab …` (args without the leading `dtab`). Resolves to the exit code. */
-export async function runDtabCommand(args: string[], io: CommandIO): Promise<number> {
+export async function runDtabCommand(args: string[], io: CommandIO, deps: DtabCommandDeps): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'fmt':
@@ -27,7 +33,7 @@ export async function runDtabCommand(args: string[], io: CommandIO): Promise<num
     case 'check':
       return check(rest, io);
     case 'delegate':
-      return delegateCommand(rest, io);
+      return delegateCommand(rest, io, deps);
     case undefined:
     case 'help':
     case '--help':
@@ -87,7 +93,7 @@ async function check(files: string[], io: CommandIO): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function delegateCommand(args: string[], io: CommandIO): Promise<number> {
+async function delegateCommand(args: string[], io: CommandIO, deps: DtabCommandDeps): Promise<number> {
   let dtabArg: string | undefined;
   let pathArg: string | undefined;
   let json = false;
@@ -125,7 +131,7 @@ async function delegateCommand(args: string[], io: CommandIO): Promise<number> {
     const fromFile = await readFile(dtabArg, 'utf8').catch(() => undefined);
     const dtab = parseDtab(fromFile ?? dtabArg, fromFile === undefined ? { source: '--dtab' } : { source: dtabArg });
     const path = parsePath(pathArg, { source: 'PATH' });
-    const tree = await delegate(new NameInterpreter(), dtab, path, { timeoutMs });
+    const tree = await delegate(new NameInterpreter({ global: deps.global }), dtab, path, { timeoutMs });
     io.stdout.write(json ? `${JSON.stringify(tree, null, 2)}\n` : renderTree(tree));
     return 0;
   } catch (e) {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import * as grpc from '@grpc/grpc-js';
-import { startAdmin } from '../../src/admin/server.js';
+import { adminRouter, dentriesBefore, startAdmin } from '../../src/admin/server.js';
 import { Router } from '../../src/router/router.js';
 import { NameInterpreter, parseDtab } from '../../src/dtab/index.js';
 import { DtabFile } from '../../src/config/dtab-file.js';
@@ -16,6 +16,7 @@ import { Logger } from '../../src/util/log.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { echoClient, type EchoClient } from '../../examples/echo/client.js';
 import { eventually, openBrowser, treePaths } from './browser.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * The dashboard in a real Chromium, in front of the real Router carrying real gRPC traffic to two
@@ -72,12 +73,13 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
   const config = routerConfig(baseText, dtabPath);
   const dtabFile = new DtabFile({ path: dtabPath, base: parseDtab(baseText), baseText, router: 'h2', metrics, log });
   await dtabFile.start();
-  const router = new Router(config, { interpreter: new NameInterpreter(), dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
+  const interpreter = new NameInterpreter({ global: globalNamer() });
+  const router = new Router(config, { interpreter, dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
   await router.start();
   const admin = await startAdmin(
     { ip: '127.0.0.1', port: 0, controlEnabled: false },
     {
-      routers: [router],
+      routers: [adminRouter(router, interpreter, dentriesBefore(dtabFile.dtab, parseDtab(baseText)))],
       namers: [],
       metrics,
       log,

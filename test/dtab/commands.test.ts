@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDtab } from '../../src/dtab/index.js';
 import { runDtabCommand } from '../../src/dtab/commands.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 async function run(args: string[], stdin = '') {
   let out = '';
@@ -14,7 +15,7 @@ async function run(args: string[], stdin = '') {
     stdin: Readable.from([Buffer.from(stdin)]),
     stdout: { write: (s: string) => (out += s) },
     stderr: { write: (s: string) => (err += s) },
-  });
+  }, { global: globalNamer() });
   return { code, out, err };
 }
 
