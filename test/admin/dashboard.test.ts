@@ -103,7 +103,7 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
     assert.deepEqual((await treePaths(page, '.dnode.chosen[data-type="leaf"]')).sort(), [a, b].sort(), 'both union branches are the route');
     assert.deepEqual(await treePaths(page, '.dnode.unchosen[data-type="neg"]'), [`/#/io.l5d.k8s/default/grpc/${SERVICE}`], 'the Neg Alt branch is not');
     const tree = (await page.locator('#pg-tree').textContent()) ?? '';
-    assert.match(tree, /75% of traffic/);
+    assert.match(tree, /75% of calls/);
     assert.match(tree, new RegExp(`127\\.0\\.0\\.1:${backends[0]!.port}`), 'leaves show the bound addresses');
     const effective = (await page.locator('.dentries').first().textContent()) ?? '';
     assert.match(effective, /\/echo\s*=>\s*3\.00\*\/\$\/inet/, 'effective dtab shows the file first');
