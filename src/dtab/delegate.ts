@@ -5,45 +5,11 @@ import type { NameInterpreter, NamerCandidate } from './interpreter.js';
 import type { Addr, BoundName, Name } from './name.js';
 import { Neg, type NameTree } from './nametree.js';
 import { fallsThrough, outcomeOfState } from './route.js';
-import type { Routing } from './delegation-routing.js';
+import type { DelegateAddr, DelegateBound, DelegateNode } from './delegate-node.js';
 import { Path } from './path.js';
 import { showNameTree } from './show.js';
 
-// ---- Linkerd's /delegator.json shape ---------------------------------------------------------
-
-export interface DelegateDentry {
-  prefix: string;
-  dst: string;
-}
-
-export type DelegateAddr =
-  | { type: 'bound'; addrs: { ip: string; port: number; meta: Record<string, unknown> }[]; meta: Record<string, unknown> }
-  | { type: 'neg' }
-  | { type: 'failed'; cause: string }
-  | { type: 'pending' };
-
-export interface DelegateBound {
-  addr: DelegateAddr;
-  /** The bound id, e.g. `/$/inet/127.1/8080`. */
-  id: string;
-  /** The residual path, `/` when empty. */
-  path: string;
-}
-
-/**
- * One step of a delegation, as Linkerd's delegator serves it (`dentry` absent on the root). The
- * admin adds `routing` (what routing does with the node: see routeDelegation).
- */
-export type DelegateNode = (
-  | { type: 'delegate'; path: string; dentry?: DelegateDentry; delegate: DelegateNode }
-  | { type: 'alt'; path: string; dentry?: DelegateDentry; alt: DelegateNode[] }
-  | { type: 'union'; path: string; dentry?: DelegateDentry; union: { weight: number; tree: DelegateNode }[] }
-  | { type: 'leaf'; path: string; dentry?: DelegateDentry; bound: DelegateBound }
-  | { type: 'neg'; path: string; dentry?: DelegateDentry }
-  | { type: 'fail'; path: string; dentry?: DelegateDentry }
-  | { type: 'empty'; path: string; dentry?: DelegateDentry }
-  | { type: 'exception'; path: string; dentry?: DelegateDentry; message: string }
-) & { routing?: Routing };
+export type { DelegateAddr, DelegateBound, DelegateDentry, DelegateNode } from './delegate-node.js';
 
 export interface DelegateOptions {
   /** When to stop waiting for namer answers and address sets (`Date.now()` time). Wins over `timeoutMs`. */

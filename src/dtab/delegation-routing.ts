@@ -1,20 +1,7 @@
-import type { DelegateNode } from './delegate.js';
+import type { DelegateNode, Routing } from './delegate-node.js';
 import { fallsThrough, keptByUnion, unionOutcome, unionShares, type Outcome } from './route.js';
 
-/** Why calls that reach a chosen node fail, in the router's words (its error reasons). */
-export type CallFailure = 'no route' | 'no endpoints' | 'binding failed';
-
-/** What routing does with one node of a delegation. */
-export interface Routing {
-  /** What the node binds to. */
-  outcome: Outcome;
-  /** Whether routing takes this node for some of the name's calls. */
-  chosen: boolean;
-  /** The fraction of the name's calls that go through it (0 when not chosen). */
-  share: number;
-  /** On a chosen node where calls end: why they fail there, absent when they reach endpoints. */
-  fails?: CallFailure;
-}
+export type { CallFailure, Routing } from './delegate-node.js';
 
 type Node = DelegateNode;
 
