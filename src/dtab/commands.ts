@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { delegate, type DelegateNode } from './delegate.js';
+import { routeDelegation } from './delegation-routing.js';
 import type { Dtab } from './dtab.js';
 import { DtabSyntaxError } from './errors.js';
 import { NameInterpreter } from './interpreter.js';
@@ -132,7 +133,8 @@ async function delegateCommand(args: string[], io: CommandIO, deps: DtabCommandD
     const dtab = parseDtab(fromFile ?? dtabArg, fromFile === undefined ? { source: '--dtab' } : { source: dtabArg });
     const path = parsePath(pathArg, { source: 'PATH' });
     const tree = await delegate(new NameInterpreter({ global: deps.global }), dtab, path, { timeoutMs });
-    io.stdout.write(json ? `${JSON.stringify(tree, null, 2)}\n` : renderTree(tree));
+    // JSON stays Linkerd's shape; the tree for people also says where routing sends calls.
+    io.stdout.write(json ? `${JSON.stringify(tree, null, 2)}\n` : renderTree(routeDelegation(tree)));
     return 0;
   } catch (e) {
     return reportError(e, io);
@@ -148,11 +150,13 @@ function reportError(e: unknown, io: CommandIO): number {
   return 1;
 }
 
-/** The delegation as an indented tree, one step a line. */
+/**
+ * The delegation as an indented tree, one step a line. With `routing` on its nodes (see
+ * routeDelegation), the steps where routing's chosen routes end say so, and what calls get there.
+ */
 export function renderTree(root: DelegateNode): string {
   const lines: string[] = [];
   const walk = (node: DelegateNode, lead: string, branch: string, label: string) => {
-    lines.push(lead + branch + label + describe(node));
     const children: [string, DelegateNode][] =
       node.type === 'delegate'
         ? [['', node.delegate]]
@@ -161,11 +165,19 @@ export function renderTree(root: DelegateNode): string {
           : node.type === 'union'
             ? node.union.map((w) => [`${w.weight} × `, w.tree])
             : [];
+    lines.push(lead + branch + label + describe(node) + routeNote(node, children));
     const inner = lead + (branch === '' ? '' : branch === '└─ ' ? '   ' : '│  ');
     children.forEach(([l, child], i) => walk(child, inner, i === children.length - 1 ? '└─ ' : '├─ ', l));
   };
   walk(root, '', '', '');
   return lines.join('\n') + '\n';
+}
+
+function routeNote(node: DelegateNode, children: [string, DelegateNode][]): string {
+  const r = node.routing;
+  if (r === undefined || !r.chosen || children.some(([, c]) => c.routing?.chosen)) return '';
+  const share = r.share < 1 ? ` (${+(r.share * 100).toFixed(1)}% of calls)` : '';
+  return r.fails === undefined ? `  <- routed here${share}` : `  <- calls fail here${share}: ${r.fails}`;
 }
 
 function describe(node: DelegateNode): string {

@@ -87,7 +87,7 @@ test('dtab delegate: readable tree and JSON, dtab from text or file', async () =
       // node keeps the dentry of the step that led to it (here /grpc => /srv).
       '└─ /grpc/Greeter/helloworld  (/svc => /$/io.buoyant.http.domainToPathPfx/grpc)',
       '   └─ /srv/Greeter/helloworld  (/grpc => /srv)  alternatives, first that is not neg wins:',
-      '      ├─ /$/inet/127.0.0.1/50051/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  bound /$/inet/127.0.0.1/50051 residual /helloworld -> 127.0.0.1:50051',
+      '      ├─ /$/inet/127.0.0.1/50051/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  bound /$/inet/127.0.0.1/50051 residual /helloworld -> 127.0.0.1:50051  <- routed here',
       '      └─ /$/fail/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  fail',
       '',
     ].join('\n'),
