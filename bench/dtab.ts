@@ -8,6 +8,7 @@ import type { NameTree } from '../src/dtab/nametree.js';
 import type { Namer } from '../src/namers/namer.js';
 import { ok, type Activity, type ActivityState } from '../src/util/activity.js';
 import { Var } from '../src/util/var.js';
+import { globalNamer } from '../src/namers/global.js';
 
 /** A namer that binds every name at once to one fixed address, one shared Activity per name. */
 class StaticNamer implements Namer {
@@ -51,7 +52,7 @@ console.log(`parse 1,000-dentry dtab (${(bigText.length / 1024).toFixed(0)} KiB)
 
 // 2. Bind 10,000 distinct names through a 100-dentry dtab.
 const k8s = parsePath('/#/io.l5d.k8s');
-const interpreter = new NameInterpreter({ namers: [{ prefix: k8s, kind: 'static', namer: new StaticNamer(k8s) }] });
+const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: k8s, kind: 'static', namer: new StaticNamer(k8s) }] });
 const dtab100 = parseDtab(
   [
     '/srv => /#/io.l5d.k8s/default/grpc',

@@ -5,6 +5,7 @@ import { Var } from '../src/util/var.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { Logger } from '../src/util/log.js';
 import { defaultClientConfig, defaultServerConfig, defaultBindingCacheConfig, defaultMetricSeriesConfig } from '../src/config/load.js';
+import { globalNamer } from '../src/namers/global.js';
 
 /**
  * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
@@ -35,7 +36,7 @@ const router = new Router(
     bindingCache: defaultBindingCacheConfig(),
     metricSeries: defaultMetricSeriesConfig(),
   },
-  { interpreter: new NameInterpreter(), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
+  { interpreter: new NameInterpreter({ global: globalNamer() }), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
 );
 await router.start();
 process.stdout.write(`listening ${router.boundPorts[0]!.port}\n`);

@@ -56,8 +56,14 @@ class UsageError extends Error {}
 
 async function run(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'dtab') {
-    const { runDtabCommand } = await import('./dtab/commands.js');
-    return runDtabCommand(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    const [{ runDtabCommand }, { globalNamer }, { resolveHost }] = await Promise.all([
+      import('./dtab/commands.js'),
+      import('./namers/global.js'),
+      import('./namers/dns.js'),
+    ]);
+    // The same global namer the router builds (main.ts), so `dtab delegate` resolves /$/inet as routing does.
+    const global = globalNamer({ resolveHost });
+    return runDtabCommand(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, { global });
   }
   const { values } = parseArgs({
     args: argv,

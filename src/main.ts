@@ -8,8 +8,8 @@ import { createNamer } from './namers/registry.js';
 import type { PrefixedNamer } from './namers/namer.js';
 import { DtabDependencies } from './namers/dtab-dependencies.js';
 import { Router } from './router/router.js';
-import type { DtabSource } from './router/introspection.js';
-import { startAdmin, type AdminServer } from './admin/server.js';
+import type { DtabSource } from './introspection/snapshots.js';
+import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
 import { Metrics } from './telemetry/metrics.js';
 import type { Logger } from './util/log.js';
 import { Var } from './util/var.js';
@@ -67,24 +67,30 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
 
     const routers: Router[] = [];
+    const adminRouters: AdminRouter[] = [];
     for (const [i, rc] of config.routers.entries()) {
       const routerLog = log.child({ router: rc.label });
       const base = parseDtab(rc.dtab, { source: `routers[${i}].dtab` });
       let dtab: Var<Dtab>;
       let dtabStatus: () => DtabSource;
+      // What the interpreter puts before the router's dtab: a live file's dentries.
+      let prelude = () => Dtab.empty;
       if (rc.interpreter.kind === 'io.l5d.fs') {
         const file = new DtabFile({ path: rc.interpreter.dtabFile, base, baseText: rc.dtab, router: rc.label, metrics, log: routerLog });
         closers.push(() => file.close());
         await file.start();
         dtab = file.dtab;
         dtabStatus = () => file.status();
+        prelude = dentriesBefore(file.dtab, base);
       } else {
         dtab = Var.value(base);
         dtabStatus = () => ({ base: rc.dtab, effective: base.show() });
       }
-      routers.push(new Router(rc, { interpreter, dtab, dtabStatus, metrics, log: routerLog }));
+      const router = new Router(rc, { interpreter, dtab, dtabStatus, metrics, log: routerLog });
+      routers.push(router);
+      adminRouters.push(adminRouter(router, interpreter, prelude));
       // Start discovery for the names this router's dtab spells out, so /ready can wait for them.
-      const dependencies = new DtabDependencies(dtab, namers);
+      const dependencies = new DtabDependencies(dtab, interpreter);
       closers.push(() => dependencies.close());
     }
     closers.push(() => Promise.all(routers.map((r) => r.close())));
@@ -124,7 +130,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     };
 
     const admin = await startAdmin(config.admin, {
-      routers,
+      routers: adminRouters,
       namers,
       metrics,
       log,

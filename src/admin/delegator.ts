@@ -1,19 +1,45 @@
 import type { IncomingMessage } from 'node:http';
-import type { RouterView } from '../router/introspection.js';
+import type { DelegateNode } from '../dtab/delegate.js';
+import { routeDelegation, type CallFailure, type Routing } from '../dtab/delegation-routing.js';
+import type { Dtab } from '../dtab/dtab.js';
 import { parseDtab, parsePath } from '../dtab/parse.js';
+import type { Path } from '../dtab/path.js';
+import type { AdminRouter } from './deps.js';
 import { HttpError, isJsonContentType, readBody } from './http.js';
 
 /**
  * Linkerd's `/delegator.json`: the delegation tree for a path through a dtab, with a router's
- * interpreter. GET `?namespace=<router>&path=…&dtab=…` or POST `{"namespace","dtab","path"}`.
- * Bad input is answered before the router is asked, with the dtab engine's own error text.
+ * interpreter. GET `?namespace=<router>&path=…&dtab=…[&local=…]` or POST
+ * `{"namespace","dtab","path"[,"local"]}`; `local` is a second dtab put after `dtab`, as an
+ * `l5d-dtab` header would add it (the playground's extra dentries). Every node of the answer also
+ * carries `routing`: what routing does with it, from the binder's own rules (see routeDelegation),
+ * with the gRPC status the router answers calls that end there.
  */
 
 export interface DelegationRequest {
   namespace: string | undefined;
   path: string;
   dtab: string;
+  /** Dentries after `dtab` (an `l5d-dtab`): joined as parsed dtabs, never as text. */
+  local?: string;
 }
+
+/** The request with its text parsed, once. */
+interface ParsedRequest {
+  path: Path;
+  dtab: Dtab;
+}
+
+/**
+ * The gRPC status the router answers a call with, for each reason routing can fail it
+ * (router.ts's reject calls: every one of these is UNAVAILABLE, so clients may retry elsewhere).
+ * test/admin/playground-router.test.ts holds this to what the real router answers.
+ */
+const CALL_STATUS: Record<CallFailure, string> = {
+  'no route': 'UNAVAILABLE',
+  'no endpoints': 'UNAVAILABLE',
+  'binding failed': 'UNAVAILABLE',
+};
 
 /** How long a delegation may wait for namers (Linkerd: 2 s, then 503 `Request timed out.`). */
 export const DELEGATION_TIMEOUT_MS = 2000;
@@ -22,7 +48,8 @@ export async function readDelegationRequest(req: IncomingMessage, url: URL): Pro
   if (req.method === 'GET' || req.method === 'HEAD') {
     const path = url.searchParams.get('path');
     if (path === null || path === '') throw new HttpError(400, 'Invalid path: missing the `path` query parameter');
-    return { namespace: url.searchParams.get('namespace') ?? undefined, path, dtab: url.searchParams.get('dtab') ?? '' };
+    const local = url.searchParams.get('local') ?? undefined;
+    return { namespace: url.searchParams.get('namespace') ?? undefined, path, dtab: url.searchParams.get('dtab') ?? '', ...(local !== undefined ? { local } : {}) };
   }
   if (!isJsonContentType(req.headers['content-type'])) {
     throw new HttpError(415, `Expected Content-Type: application/json, got ${req.headers['content-type'] ?? 'none'}`);
@@ -35,17 +62,20 @@ export async function readDelegationRequest(req: IncomingMessage, url: URL): Pro
     throw new HttpError(400, `Malformed delegation request: ${body}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, `Malformed delegation request: ${body}`);
-  const { namespace, path, dtab } = parsed as Record<string, unknown>;
+  const { namespace, path, dtab, local } = parsed as Record<string, unknown>;
   if (typeof path !== 'string' || path === '') throw new HttpError(400, `Malformed delegation request: "path" must be a non-empty string in ${body}`);
   if (typeof dtab !== 'string') throw new HttpError(400, `Malformed delegation request: "dtab" must be a string in ${body}`);
   if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') {
     throw new HttpError(400, `Malformed delegation request: "namespace" must be a string in ${body}`);
   }
-  return { namespace: namespace ?? undefined, path, dtab };
+  if (local !== undefined && local !== null && typeof local !== 'string') {
+    throw new HttpError(400, `Malformed delegation request: "local" must be a string in ${body}`);
+  }
+  return { namespace: namespace ?? undefined, path, dtab, ...(typeof local === 'string' ? { local } : {}) };
 }
 
 /** The router a namespace names; without one, the only router there is. */
-export function selectRouter(routers: readonly RouterView[], namespace: string | undefined): RouterView {
+export function selectRouter(routers: readonly AdminRouter[], namespace: string | undefined): AdminRouter {
   const labels = routers.map((r) => r.label).join(', ') || 'none';
   if (namespace === undefined || namespace === '') {
     if (routers.length === 1) return routers[0]!;
@@ -69,31 +99,53 @@ function describe(err: unknown): string {
   return text;
 }
 
-/** Check path and dtab with the dtab engine, then ask the router, bounded by the timeout. */
-export async function delegate(router: RouterView, request: DelegationRequest, timeoutMs = DELEGATION_TIMEOUT_MS): Promise<unknown> {
+/** Parse the request's path and dtabs, once; bad input is a 400 with the dtab engine's own text. */
+export function parseDelegationRequest(request: DelegationRequest): ParsedRequest {
+  let path: Path;
   try {
-    parsePath(request.path);
+    path = parsePath(request.path);
   } catch (err) {
     throw new HttpError(400, `Invalid path: ${describe(err)}`);
   }
+  let dtab: Dtab;
   try {
-    parseDtab(request.dtab);
+    dtab = parseDtab(request.dtab);
+    // Dtabs join as dentry lists: `/a=>/b;` followed by `/c=>/d` is two dentries, never `;;`.
+    if (request.local !== undefined) dtab = dtab.concat(parseDtab(request.local));
   } catch (err) {
     throw new HttpError(400, `Invalid dtab: ${describe(err)}`);
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(503, 'Request timed out.')), timeoutMs);
-  });
+  return { path, dtab };
+}
+
+/**
+ * Parse the request, ask the router, and say what routing does with each node. One deadline
+ * bounds every wait for namers and address sets; a namer still pending then is a 503.
+ */
+export async function delegate(router: AdminRouter, request: DelegationRequest, timeoutMs = DELEGATION_TIMEOUT_MS): Promise<DelegateNode> {
+  const { path, dtab } = parseDelegationRequest(request);
+  let tree: DelegateNode;
   try {
-    return await Promise.race([router.delegate(request.path, request.dtab), timeout]);
+    tree = await router.delegate(path, dtab, { deadline: Date.now() + timeoutMs });
   } catch (err) {
-    if (err instanceof HttpError) throw err;
     if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, 'Request timed out.');
-    // The router's own dtab (a live file) can still be the one that fails to parse.
-    if (err instanceof Error && err.name === 'DtabSyntaxError') throw new HttpError(400, `Invalid dtab: ${describe(err)}`);
     throw new HttpError(500, `Delegation failed: ${describe(err)}`);
-  } finally {
-    clearTimeout(timer);
+  }
+  return withStatuses(routeDelegation(tree));
+}
+
+/** Each node where calls end in failure also names the gRPC status the router answers them with. */
+function withStatuses(node: DelegateNode): DelegateNode {
+  const fails = node.routing?.fails;
+  const routing: (Routing & { status?: string }) | undefined = fails === undefined ? node.routing : { ...node.routing!, status: CALL_STATUS[fails] };
+  switch (node.type) {
+    case 'delegate':
+      return { ...node, delegate: withStatuses(node.delegate), routing };
+    case 'alt':
+      return { ...node, alt: node.alt.map(withStatuses), routing };
+    case 'union':
+      return { ...node, union: node.union.map((w) => ({ ...w, tree: withStatuses(w.tree) })), routing };
+    default:
+      return { ...node, routing };
   }
 }

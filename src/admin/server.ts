@@ -2,29 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
-import type { PrefixedNamer } from '../namers/namer.js';
-import type { RouterView } from '../router/introspection.js';
-import type { Metrics } from '../telemetry/metrics.js';
-import type { Logger, LogLevel } from '../util/log.js';
+import type { LogLevel } from '../util/log.js';
+import type { AdminDeps } from './deps.js';
 import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
 import { HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
 
-export interface AdminDeps {
-  routers: RouterView[];
-  namers: PrefixedNamer[];
-  metrics: Metrics;
-  log: Logger;
-  /** Served as `/config.json`. */
-  effectiveConfig: unknown;
-  /** Config loaded, listeners bound, namers synced, not draining. */
-  readiness: () => { ready: boolean; reasons: string[] };
-  /** `POST /admin/shutdown` (only with `controlEnabled`). */
-  onShutdown?: () => void;
-  version: string;
-}
+export type { AdminDeps, AdminRouter } from './deps.js';
+export { adminRouter, dentriesBefore } from './router-view.js';
 
 export interface AdminServer {
   readonly port: number;

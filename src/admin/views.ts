@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import type { PrefixedNamer } from '../namers/namer.js';
-import type { ClientSnapshot, RouterView } from '../router/introspection.js';
-import type { AdminDeps } from './server.js';
+import type { PrefixedNamer } from '../dtab/namer.js';
+import type { ClientSnapshot } from '../introspection/snapshots.js';
+import type { AdminDeps, AdminRouter } from './deps.js';
 import type { DashboardSampler } from './sampler.js';
 
 /** The JSON documents the admin serves, built from router snapshots and the sampler. */
@@ -27,7 +27,7 @@ interface ClientState {
  * per-endpoint view Linkerd lacked. A client bound by two routers appears once per router
  * (`<id> (router <label>)` for the second).
  */
-export function clientState(routers: readonly RouterView[]): Record<string, ClientState> {
+export function clientState(routers: readonly AdminRouter[]): Record<string, ClientState> {
   const out: Record<string, ClientState> = {};
   for (const router of routers) {
     for (const c of router.snapshot().clients) {

@@ -2,7 +2,7 @@ import type { BoundName, Address, Addr } from '../dtab/name.js';
 import { addressKey } from '../dtab/name.js';
 import type { ClientConfig } from '../config/types.js';
 import type { Closable } from '../util/var.js';
-import type { ClientSnapshot } from '../router/introspection.js';
+import type { ClientSnapshot } from '../introspection/snapshots.js';
 import type { CallTarget, RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { Metrics } from '../telemetry/metrics.js';

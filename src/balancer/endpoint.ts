@@ -1,7 +1,7 @@
 import type { Address } from '../dtab/name.js';
 import { addressKey } from '../dtab/name.js';
 import type { FailureAccrualConfig } from '../config/types.js';
-import type { EndpointSnapshot } from '../router/introspection.js';
+import type { EndpointSnapshot } from '../introspection/snapshots.js';
 import type { CallEndpoint } from '../proxy/call.js';
 import { SessionPool, type UpstreamOptions } from '../proxy/upstream.js';
 import { FailureAccrual } from './failure-accrual.js';

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { DtabSource } from '../router/introspection.js';
+import type { DtabSource } from '../introspection/snapshots.js';
 import type { Logger } from '../util/log.js';
 import { Var } from '../util/var.js';
 import { Dtab, DtabSyntaxError, parseDtab } from '../dtab/index.js';

@@ -1,14 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { delegate, type DelegateNode } from './delegate.js';
+import { routeDelegation } from './delegation-routing.js';
 import type { Dtab } from './dtab.js';
 import { DtabSyntaxError } from './errors.js';
 import { NameInterpreter } from './interpreter.js';
+import type { GlobalNamer } from './namer.js';
 import { parseDtab, parsePath } from './parse.js';
 
 export interface CommandIO {
   stdin: NodeJS.ReadableStream;
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
+}
+
+/** What `dtab delegate` binds with: the router's own global namer, so the CLI resolves `/$/inet` as routing does. */
+export interface DtabCommandDeps {
+  global: GlobalNamer;
 }
 
 const USAGE = `usage: kube-grpc-router dtab <command>
@@ -19,7 +26,7 @@ const USAGE = `usage: kube-grpc-router dtab <command>
 `;
 
 /** `kube-grpc-router dtab …` (args without the leading `dtab`). Resolves to the exit code. */
-export async function runDtabCommand(args: string[], io: CommandIO): Promise<number> {
+export async function runDtabCommand(args: string[], io: CommandIO, deps: DtabCommandDeps): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'fmt':
@@ -27,7 +34,7 @@ export async function runDtabCommand(args: string[], io: CommandIO): Promise<num
     case 'check':
       return check(rest, io);
     case 'delegate':
-      return delegateCommand(rest, io);
+      return delegateCommand(rest, io, deps);
     case undefined:
     case 'help':
     case '--help':
@@ -87,7 +94,7 @@ async function check(files: string[], io: CommandIO): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function delegateCommand(args: string[], io: CommandIO): Promise<number> {
+async function delegateCommand(args: string[], io: CommandIO, deps: DtabCommandDeps): Promise<number> {
   let dtabArg: string | undefined;
   let pathArg: string | undefined;
   let json = false;
@@ -125,8 +132,9 @@ async function delegateCommand(args: string[], io: CommandIO): Promise<number> {
     const fromFile = await readFile(dtabArg, 'utf8').catch(() => undefined);
     const dtab = parseDtab(fromFile ?? dtabArg, fromFile === undefined ? { source: '--dtab' } : { source: dtabArg });
     const path = parsePath(pathArg, { source: 'PATH' });
-    const tree = await delegate(new NameInterpreter(), dtab, path, { timeoutMs });
-    io.stdout.write(json ? `${JSON.stringify(tree, null, 2)}\n` : renderTree(tree));
+    const tree = await delegate(new NameInterpreter({ global: deps.global }), dtab, path, { timeoutMs });
+    // JSON stays Linkerd's shape; the tree for people also says where routing sends calls.
+    io.stdout.write(json ? `${JSON.stringify(tree, null, 2)}\n` : renderTree(routeDelegation(tree)));
     return 0;
   } catch (e) {
     return reportError(e, io);
@@ -142,11 +150,13 @@ function reportError(e: unknown, io: CommandIO): number {
   return 1;
 }
 
-/** The delegation as an indented tree, one step a line. */
+/**
+ * The delegation as an indented tree, one step a line. With `routing` on its nodes (see
+ * routeDelegation), the steps where routing's chosen routes end say so, and what calls get there.
+ */
 export function renderTree(root: DelegateNode): string {
   const lines: string[] = [];
   const walk = (node: DelegateNode, lead: string, branch: string, label: string) => {
-    lines.push(lead + branch + label + describe(node));
     const children: [string, DelegateNode][] =
       node.type === 'delegate'
         ? [['', node.delegate]]
@@ -155,11 +165,19 @@ export function renderTree(root: DelegateNode): string {
           : node.type === 'union'
             ? node.union.map((w) => [`${w.weight} × `, w.tree])
             : [];
+    lines.push(lead + branch + label + describe(node) + routeNote(node, children));
     const inner = lead + (branch === '' ? '' : branch === '└─ ' ? '   ' : '│  ');
     children.forEach(([l, child], i) => walk(child, inner, i === children.length - 1 ? '└─ ' : '├─ ', l));
   };
   walk(root, '', '', '');
   return lines.join('\n') + '\n';
+}
+
+function routeNote(node: DelegateNode, children: [string, DelegateNode][]): string {
+  const r = node.routing;
+  if (r === undefined || !r.chosen || children.some(([, c]) => c.routing?.chosen)) return '';
+  const share = r.share < 1 ? ` (${+(r.share * 100).toFixed(1)}% of calls)` : '';
+  return r.fails === undefined ? `  <- routed here${share}` : `  <- calls fail here${share}: ${r.fails}`;
 }
 
 function describe(node: DelegateNode): string {

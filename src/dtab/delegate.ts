@@ -1,46 +1,20 @@
 import type { Activity, ActivityState } from '../util/activity.js';
 import type { Var } from '../util/var.js';
 import type { Dentry, Dtab } from './dtab.js';
-import type { NameInterpreter } from './interpreter.js';
+import type { NameInterpreter, NamerCandidate } from './interpreter.js';
 import type { Addr, BoundName, Name } from './name.js';
-import type { NameTree } from './nametree.js';
+import { Neg, type NameTree } from './nametree.js';
+import { fallsThrough, outcomeOfState } from './route.js';
+import type { DelegateAddr, DelegateBound, DelegateNode } from './delegate-node.js';
 import { Path } from './path.js';
 import { showNameTree } from './show.js';
 
-// ---- Linkerd's /delegator.json shape ---------------------------------------------------------
-
-export interface DelegateDentry {
-  prefix: string;
-  dst: string;
-}
-
-export type DelegateAddr =
-  | { type: 'bound'; addrs: { ip: string; port: number; meta: Record<string, unknown> }[]; meta: Record<string, unknown> }
-  | { type: 'neg' }
-  | { type: 'failed'; cause: string }
-  | { type: 'pending' };
-
-export interface DelegateBound {
-  addr: DelegateAddr;
-  /** The bound id, e.g. `/$/inet/127.1/8080`. */
-  id: string;
-  /** The residual path, `/` when empty. */
-  path: string;
-}
-
-/** One step of a delegation, as Linkerd's delegator serves it (`dentry` absent on the root). */
-export type DelegateNode =
-  | { type: 'delegate'; path: string; dentry?: DelegateDentry; delegate: DelegateNode }
-  | { type: 'alt'; path: string; dentry?: DelegateDentry; alt: DelegateNode[] }
-  | { type: 'union'; path: string; dentry?: DelegateDentry; union: { weight: number; tree: DelegateNode }[] }
-  | { type: 'leaf'; path: string; dentry?: DelegateDentry; bound: DelegateBound }
-  | { type: 'neg'; path: string; dentry?: DelegateDentry }
-  | { type: 'fail'; path: string; dentry?: DelegateDentry }
-  | { type: 'empty'; path: string; dentry?: DelegateDentry }
-  | { type: 'exception'; path: string; dentry?: DelegateDentry; message: string };
+export type { DelegateAddr, DelegateBound, DelegateDentry, DelegateNode } from './delegate-node.js';
 
 export interface DelegateOptions {
-  /** How long to wait for namer answers and address sets (Linkerd: 2 s). Default 2000. */
+  /** When to stop waiting for namer answers and address sets (`Date.now()` time). Wins over `timeoutMs`. */
+  deadline?: number;
+  /** The same, relative to now (Linkerd: 2 s). Default 2000. */
   timeoutMs?: number;
 }
 
@@ -88,7 +62,7 @@ export async function delegate(
   path: Path,
   options: DelegateOptions = {},
 ): Promise<DelegateNode> {
-  const deadline = Date.now() + (options.timeoutMs ?? 2000);
+  const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? 2000);
   const d = new Delegation(interpreter, dtab, deadline);
   const tree = await d.bind({ kind: 'leaf', path: Path.empty, dentry: null, value: { kind: 'path', path } }, 0);
   return toJson(simplifyDelegation(tree), deadline);
@@ -140,36 +114,36 @@ class Delegation {
     }
   }
 
-  /** One lookup step: the matching dentries (latest first), else the namers. */
+  /**
+   * One lookup step, the interpreter's: the matching dentries (latest first); when they say Neg,
+   * the namers, exactly as binding asks them. A lone `p => ~` that no namer answers either shows as
+   * its dentry leading to `~`.
+   */
   private async lookup(dentry: D, path: Path): Promise<DTree> {
-    const matches: DTree[] = [];
-    const dentries = this.dtab.dentries;
-    for (let i = dentries.length - 1; i >= 0; i--) {
-      const d = dentries[i]!;
-      if (!d.prefix.matches(path)) continue;
-      const residual = path.drop(d.prefix.size);
-      matches.push(fromNameTree(path, d, d.dst, (p) => ({ kind: 'path', path: p.concat(residual) })));
+    const step = this.interpreter.step(this.dtab, path);
+    const matched = step.matches.map((m) => fromNameTree(path, m.dentry, m.tree, (n: Name) => n));
+    if (step.from === 'dtab') {
+      return matched.length === 1 ? { kind: 'delegate', path, dentry, tree: matched[0]! } : { kind: 'alt', path, dentry, trees: matched };
     }
-    if (matches.length === 1) return { kind: 'delegate', path, dentry, tree: matches[0]! };
-    if (matches.length > 1) return { kind: 'alt', path, dentry, trees: matches };
     try {
-      const tree = await this.askNamers(path);
-      if (tree.kind === 'neg') return { kind: 'neg', path, dentry };
-      return fromNameTree(path, dentry, tree, (n) => n);
+      const tree = await this.askNamers(step.candidates);
+      if (tree.kind !== 'neg') return fromNameTree(path, dentry, tree, (n) => n);
     } catch (e) {
       if (e instanceof DelegateTimeoutError) throw e;
       return { kind: 'exception', path, dentry, error: e instanceof Error ? e : new Error(String(e)) };
     }
+    if (matched.length === 1) return { kind: 'delegate', path, dentry, tree: matched[0]! };
+    return { kind: 'neg', path, dentry };
   }
 
-  private async askNamers(path: Path): Promise<NameTree<Name>> {
-    for (const c of this.interpreter.candidates(path)) {
+  private async askNamers(candidates: readonly NamerCandidate[]): Promise<NameTree<Name>> {
+    for (const c of candidates) {
       const state = await settle(c.namer.lookup(c.path), this.deadline);
       if (state.status === 'pending') throw new DelegateTimeoutError();
       if (state.status === 'failed') throw state.error;
-      if (state.value.kind !== 'neg') return state.value;
+      if (!fallsThrough(outcomeOfState(state))) return state.value;
     }
-    return { kind: 'neg' };
+    return Neg;
   }
 }
 

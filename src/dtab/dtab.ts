@@ -32,6 +32,19 @@ export class Dentry {
   }
 }
 
+/** A dentry that matches a path, and its tree for that path. */
+export interface DentryMatch {
+  readonly dentry: Dentry;
+  readonly tree: NameTree<Name>;
+}
+
+/** The tree a list of matches (latest first) stands for: Neg, the one tree, or an Alt of them. */
+export function lookupTree(matches: readonly DentryMatch[]): NameTree<Name> {
+  if (matches.length === 0) return Neg;
+  if (matches.length === 1) return matches[0]!.tree;
+  return { kind: 'alt', trees: matches.map((m) => m.tree) };
+}
+
 /**
  * A delegation table: dentries in order, later ones taking precedence (Finagle's `Dtab`).
  * Immutable; `concat` is Finagle's `++` (the base dtab first, then the request-local one).
@@ -66,24 +79,28 @@ export class Dtab {
   }
 
   /**
-   * Finagle's `Dtab.lookup`: every dentry whose prefix matches, scanned last to first, contributes
-   * its tree with the rest of the path appended to each leaf. No match: Neg; one: that tree;
-   * several: an Alt of them, latest first (not flattened).
+   * The one matching step (the first half of Finagle's `Dtab.lookup`): every dentry whose prefix
+   * matches `path`, scanned last to first, with its tree rewritten for this path (the rest of the
+   * path appended to each leaf). Binding, delegation and readiness all start from this.
    */
-  lookup(path: Path): NameTree<Name> {
-    let first: NameTree<Name> | undefined;
-    let more: NameTree<Name>[] | undefined;
+  matches(path: Path): DentryMatch[] {
+    const out: DentryMatch[] = [];
     const dentries = this.dentries;
     for (let i = dentries.length - 1; i >= 0; i--) {
-      const d = dentries[i]!;
-      if (!d.prefix.matches(path)) continue;
-      const residual = path.drop(d.prefix.size);
-      const tree = mapTree<Path, Name>(d.dst, (p) => ({ kind: 'path', path: p.concat(residual) }));
-      if (first === undefined) first = tree;
-      else (more ??= [first]).push(tree);
+      const dentry = dentries[i]!;
+      if (!dentry.prefix.matches(path)) continue;
+      const residual = path.drop(dentry.prefix.size);
+      out.push({ dentry, tree: mapTree<Path, Name>(dentry.dst, (p) => ({ kind: 'path', path: p.concat(residual) })) });
     }
-    if (more !== undefined) return { kind: 'alt', trees: more };
-    return first ?? Neg;
+    return out;
+  }
+
+  /**
+   * Finagle's `Dtab.lookup`: the matches as one tree. No match: Neg; one: its tree; several: an
+   * Alt of them, latest first (not flattened).
+   */
+  lookup(path: Path): NameTree<Name> {
+    return lookupTree(this.matches(path));
   }
 
   /** Dentries with simplified destinations; those that simplify to Neg are dropped (they are no-ops). */

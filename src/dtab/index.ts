@@ -17,17 +17,21 @@ export {
   type NameInterpreterOptions,
   type NamerCandidate,
 } from './interpreter.js';
+export type { Namer, NamerReadiness, PrefixedNamer, GlobalNamer } from './namer.js';
+export { NamerRule } from './namer-rule.js';
+export { type DentryMatch, lookupTree } from './dtab.js';
+export type { LookupStep } from './interpreter.js';
 export {
-  globalNamer,
-  resolveOnce,
-  resolvePolling,
-  pollingResolver,
-  onceResolver,
-  ipLiteral,
-  type GlobalNamerOptions,
-  type HostLookup,
-  type ResolverOptions,
-} from '../namers/global.js';
+  pickLeaf,
+  pickBranch,
+  unionShares,
+  unionOutcome,
+  fallsThrough,
+  keptByUnion,
+  outcomeOfState,
+  type Outcome,
+} from './route.js';
+export { routeDelegation, type Routing, type CallFailure } from './delegation-routing.js';
 export { sameBindingState } from './interpreter.js';
 export { BindingCache, type BindingCacheOptions } from './binding-cache.js';
 export {
@@ -41,5 +45,5 @@ export {
   type DelegateDentry,
   type DelegateOptions,
 } from './delegate.js';
-export { runDtabCommand, formatDtab, renderTree, type CommandIO } from './commands.js';
+export { runDtabCommand, formatDtab, renderTree, type CommandIO, type DtabCommandDeps } from './commands.js';
 export { ADDR_WEIGHT_KEY, weightedBound } from './weighted-bound.js';

@@ -1,11 +1,12 @@
 import type { Closable } from '../util/var.js';
 import { Var } from '../util/var.js';
 import { PENDING, failed, ok, type Activity, type ActivityState } from '../util/activity.js';
-import type { Namer, PrefixedNamer } from '../namers/namer.js';
-import { globalNamer } from '../namers/global.js';
+import type { GlobalNamer, PrefixedNamer } from './namer.js';
+import { NamerRule, type NamerCandidate } from './namer-rule.js';
 import type { BoundName, Name } from './name.js';
 import { Neg, type NameTree, type Weighted } from './nametree.js';
-import type { Dtab } from './dtab.js';
+import { lookupTree, type DentryMatch, type Dtab } from './dtab.js';
+import { fallsThrough, keptByUnion, outcomeOfState, unionOutcome, type Outcome } from './route.js';
 import type { Path } from './path.js';
 import { simplify } from './simplify.js';
 import { treeEquals } from './tree.js';
@@ -24,19 +25,22 @@ export class NamerMaxDepthError extends Error {
 export interface NameInterpreterOptions {
   /** Configured namers in configuration order; the last configured is tried first. */
   namers?: readonly PrefixedNamer[];
-  /** Answers `/$/…` names; receives the whole path. Defaults to `globalNamer()`. */
-  global?: Namer;
+  /** Answers `/$/…` names; receives the whole path (see GlobalNamer for its contract). */
+  global: GlobalNamer;
   /** Rewrites allowed before binding gives up (Finagle's `namerMaxDepth`, default 100). */
   maxDepth?: number;
 }
 
-/** Who answers one lookup once the dtab has said Neg: a configured namer with the path below its prefix, or the global namer. */
-export interface NamerCandidate {
-  readonly namer: Namer;
-  /** The configured namer's prefix (empty for the global namer). */
-  readonly prefix: Path | undefined;
-  readonly path: Path;
-}
+export type { NamerCandidate } from './namer-rule.js';
+
+/**
+ * One lookup step for a path, as binding, delegation and readiness all take it: the dentries that
+ * match it (latest first); when their tree is Neg (none match, or the one that does says `~`), the
+ * namers to ask, in order.
+ */
+export type LookupStep =
+  | { readonly from: 'dtab'; readonly matches: readonly DentryMatch[]; readonly tree: NameTree<Name> }
+  | { readonly from: 'namers'; readonly matches: readonly DentryMatch[]; readonly candidates: readonly NamerCandidate[] };
 
 /**
  * Binds logical names to trees of bound names (Linkerd's `ConfiguredNamersInterpreter` over
@@ -55,15 +59,15 @@ export interface NamerCandidate {
  */
 export class NameInterpreter {
   readonly namers: readonly PrefixedNamer[];
-  readonly global: Namer;
+  readonly global: GlobalNamer;
   readonly maxDepth: number;
-  /** Configured namers in the order they are tried. */
-  private readonly tryOrder: readonly PrefixedNamer[];
+  /** Which namer answers a path the dtab gave Neg for. */
+  readonly rule: NamerRule;
 
-  constructor(options: NameInterpreterOptions = {}) {
+  constructor(options: NameInterpreterOptions) {
     this.namers = options.namers ?? [];
-    this.tryOrder = [...this.namers].reverse();
-    this.global = options.global ?? globalNamer();
+    this.global = options.global;
+    this.rule = new NamerRule(this.namers, this.global);
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
@@ -79,14 +83,17 @@ export class NameInterpreter {
     });
   }
 
+  /** The one lookup step: what the dtab says about `path`, or which namers to ask when it says Neg. */
+  step(dtab: Dtab, path: Path): LookupStep {
+    const matches = dtab.matches(path);
+    const tree = lookupTree(matches);
+    if (tree.kind !== 'neg') return { from: 'dtab', matches, tree };
+    return { from: 'namers', matches, candidates: this.rule.candidates(path) };
+  }
+
   /** The namers to ask, in order, for a path the dtab gave Neg for; the global namer last. */
   candidates(path: Path): NamerCandidate[] {
-    const out: NamerCandidate[] = [];
-    for (const pn of this.tryOrder) {
-      if (path.startsWith(pn.prefix)) out.push({ namer: pn.namer, prefix: pn.prefix, path: path.drop(pn.prefix.size) });
-    }
-    out.push({ namer: this.global, prefix: undefined, path });
-    return out;
+    return this.rule.candidates(path);
   }
 }
 
@@ -178,10 +185,10 @@ class Binding {
   }
 
   private lookup(path: Path): State<NameTree<Name>> {
-    const fromDtab = this.dtab.lookup(path);
-    if (fromDtab.kind !== 'neg') return ok(fromDtab);
+    const step = this.interpreter.step(this.dtab, path);
+    if (step.from === 'dtab') return ok(step.tree);
     let last: State<NameTree<Name>> = ok(Neg);
-    for (const c of this.interpreter.candidates(path)) {
+    for (const c of step.candidates) {
       let activity: Activity<NameTree<Name>>;
       try {
         activity = c.namer.lookup(c.path);
@@ -189,7 +196,7 @@ class Binding {
         return failed(asError(e));
       }
       last = this.read(activity);
-      if (last.status !== 'ok' || last.value.kind !== 'neg') return last;
+      if (!fallsThrough(outcomeOfState(last))) return last;
     }
     return last;
   }
@@ -218,22 +225,33 @@ class Binding {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
         if (trees.length === 1) return this.bindTree(trees[0]!.tree, depth, trees[0]!.weight);
-        const oks: Weighted<BoundName>[] = [];
+        const kept: Weighted<BoundName>[] = [];
+        const outcomes: Outcome[] = [];
         let firstFailure: State<BoundTree> | undefined;
         for (const w of trees) {
           const s = this.bindTree(w.tree, depth, w.weight);
-          if (s.status === 'ok') oks.push({ weight: w.weight, tree: s.value });
+          const o = outcomeOfState(s);
+          outcomes.push(o);
+          if (keptByUnion(o)) kept.push({ weight: w.weight, tree: (s as { value: BoundTree }).value });
           else if (s.status === 'failed') firstFailure ??= s;
         }
-        if (oks.length > 0) return ok(simplify<BoundName>({ kind: 'union', trees: oks }));
-        return firstFailure ?? PENDING;
+        switch (unionOutcome(outcomes)) {
+          case 'neg':
+            return ok(Neg);
+          case 'error':
+            return firstFailure!;
+          case 'pending':
+            return PENDING;
+          default:
+            return ok(simplify<BoundName>({ kind: 'union', trees: kept }));
+        }
       }
       case 'alt': {
         const trees = tree.trees;
         if (trees.length === 0) return ok(Neg);
         for (const child of trees) {
           const s = this.bindTree(child, depth, weight);
-          if (s.status !== 'ok' || s.value.kind !== 'neg') return s;
+          if (!fallsThrough(outcomeOfState(s))) return s;
         }
         return ok(Neg);
       }

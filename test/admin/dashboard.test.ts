@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import * as grpc from '@grpc/grpc-js';
-import { startAdmin } from '../../src/admin/server.js';
+import { adminRouter, dentriesBefore, startAdmin } from '../../src/admin/server.js';
 import { Router } from '../../src/router/router.js';
 import { NameInterpreter, parseDtab } from '../../src/dtab/index.js';
 import { DtabFile } from '../../src/config/dtab-file.js';
@@ -16,6 +16,7 @@ import { Logger } from '../../src/util/log.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { echoClient, type EchoClient } from '../../examples/echo/client.js';
 import { eventually, openBrowser, treePaths } from './browser.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * The dashboard in a real Chromium, in front of the real Router carrying real gRPC traffic to two
@@ -72,12 +73,13 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
   const config = routerConfig(baseText, dtabPath);
   const dtabFile = new DtabFile({ path: dtabPath, base: parseDtab(baseText), baseText, router: 'h2', metrics, log });
   await dtabFile.start();
-  const router = new Router(config, { interpreter: new NameInterpreter(), dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
+  const interpreter = new NameInterpreter({ global: globalNamer() });
+  const router = new Router(config, { interpreter, dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
   await router.start();
   const admin = await startAdmin(
     { ip: '127.0.0.1', port: 0, controlEnabled: false },
     {
-      routers: [router],
+      routers: [adminRouter(router, interpreter, dentriesBefore(dtabFile.dtab, parseDtab(baseText)))],
       namers: [],
       metrics,
       log,
@@ -101,7 +103,7 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
     assert.deepEqual((await treePaths(page, '.dnode.chosen[data-type="leaf"]')).sort(), [a, b].sort(), 'both union branches are the route');
     assert.deepEqual(await treePaths(page, '.dnode.unchosen[data-type="neg"]'), [`/#/io.l5d.k8s/default/grpc/${SERVICE}`], 'the Neg Alt branch is not');
     const tree = (await page.locator('#pg-tree').textContent()) ?? '';
-    assert.match(tree, /75% of traffic/);
+    assert.match(tree, /75% of calls/);
     assert.match(tree, new RegExp(`127\\.0\\.0\\.1:${backends[0]!.port}`), 'leaves show the bound addresses');
     const effective = (await page.locator('.dentries').first().textContent()) ?? '';
     assert.match(effective, /\/echo\s*=>\s*3\.00\*\/\$\/inet/, 'effective dtab shows the file first');

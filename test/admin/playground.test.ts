@@ -1,26 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAdmin } from '../../src/admin/server.js';
-import type { RouterSnapshot, RouterView } from '../../src/router/introspection.js';
-import { NameInterpreter, delegate, parseDtab, parsePath } from '../../src/dtab/index.js';
+import { adminRouter, startAdmin } from '../../src/admin/server.js';
+import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
+import { NameInterpreter } from '../../src/dtab/index.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { eventually, openBrowser, treePaths } from './browser.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * The playground's highlight rule in Chromium, over trees from the real dtab engine: an Alt takes
  * its first branch that is not Neg (so an explicit failure stops it even when a later branch would
- * bind), a Union takes its branches that bind, with their share of traffic.
+ * bind), a Union takes its branches that bind, with their share of calls.
  */
-class EngineRouterView implements RouterView {
-  private readonly interpreter = new NameInterpreter();
-  constructor(readonly label: string) {}
-  snapshot(): RouterSnapshot {
-    return { label: this.label, servers: [], dtab: { base: '', effective: '' }, services: [], clients: [] };
-  }
-  delegate(path: string, dtab: string): Promise<unknown> {
-    return delegate(this.interpreter, parseDtab(dtab), parsePath(path));
-  }
+function engineRouter(label: string) {
+  const snapshot = (): RouterSnapshot => ({ label, servers: [], dtab: { base: '', effective: '' }, services: [], clients: [] });
+  return adminRouter({ label, snapshot }, new NameInterpreter({ global: globalNamer() }));
 }
 
 test('playground: first non-Neg Alt branch, Union shares, syntax errors shown', { timeout: 60000 }, async () => {
@@ -28,7 +23,7 @@ test('playground: first non-Neg Alt branch, Union shares, syntax errors shown', 
   const admin = await startAdmin(
     { ip: '127.0.0.1', port: 0, controlEnabled: false },
     {
-      routers: [new EngineRouterView('h2')],
+      routers: [engineRouter('h2')],
       namers: [],
       metrics,
       log: Logger.silent(),
@@ -55,7 +50,7 @@ test('playground: first non-Neg Alt branch, Union shares, syntax errors shown', 
     assert.deepEqual(await treePaths(page, '.dnode.chosen[data-type="fail"]'), ['/$/fail/x']);
     assert.deepEqual(await treePaths(page, '.dnode.unchosen[data-type="leaf"]'), ['/$/inet/127.0.0.1/7001']);
     assert.deepEqual(await treePaths(page, '.dnode.unchosen[data-type="neg"]'), ['/nothing/x']);
-    assert.match((await page.locator('#pg-summary').textContent()) ?? '', /Routing fails here/);
+    assert.match((await page.locator('#pg-summary').textContent()) ?? '', /Calls to this name fail with UNAVAILABLE \(no route\): the route ends in an explicit failure/);
 
     // Without the explicit failure, routing falls through the Neg branch to /a.
     await run('/svc/x', '/a => /$/inet/127.0.0.1/7001; /svc => /nothing | /a');
@@ -66,8 +61,8 @@ test('playground: first non-Neg Alt branch, Union shares, syntax errors shown', 
     await run('/svc/x', '/svc => 1 * /$/inet/127.0.0.1/7001 & 3 * /$/inet/127.0.0.1/7002');
     assert.deepEqual((await treePaths(page, '.dnode.chosen[data-type="leaf"]')).sort(), ['/$/inet/127.0.0.1/7001', '/$/inet/127.0.0.1/7002']);
     const tree = (await page.locator('#pg-tree').textContent()) ?? '';
-    assert.match(tree, /25% of traffic/);
-    assert.match(tree, /75% of traffic/);
+    assert.match(tree, /25% of calls/);
+    assert.match(tree, /75% of calls/);
 
     // Later dentries win, as with l5d-dtab.
     await run('/svc/x', '/svc => /$/inet/127.0.0.1/7001; /svc => /$/inet/127.0.0.1/7002');

@@ -3,38 +3,52 @@ import assert from 'node:assert/strict';
 import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
 import { BODY_LIMIT } from '../../src/admin/http.js';
-import type { RouterSnapshot, RouterView } from '../../src/router/introspection.js';
+import type { AdminRouter } from '../../src/admin/deps.js';
+import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
+import type { DelegateNode, DelegateOptions } from '../../src/dtab/delegate.js';
+import type { Dtab } from '../../src/dtab/dtab.js';
+import { Var } from '../../src/util/var.js';
 import type { PrefixedNamer } from '../../src/namers/namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { Path } from '../../src/dtab/path.js';
-import { NameInterpreter, delegate, parseDtab, parsePath } from '../../src/dtab/index.js';
+import { NameInterpreter, delegate } from '../../src/dtab/index.js';
 import { Neg, type NameTree } from '../../src/dtab/nametree.js';
 import type { Name } from '../../src/dtab/name.js';
-import { constant, ok } from '../../src/util/activity.js';
+import { PENDING, constant, ok, type ActivityState } from '../../src/util/activity.js';
 import { parsePrometheus } from '../telemetry/prometheus-text.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * The admin over real HTTP on 127.0.0.1. Routers are seen only through the RouterView contract; here
  * one is a plain implementation of it with a fixed snapshot, so each endpoint's answer can be checked
  * against known input. (The dashboard test drives the real Router with real gRPC traffic.)
  */
-class SnapshotRouterView implements RouterView {
+type Answer = (path: Path, dtab: Dtab, options: DelegateOptions) => Promise<DelegateNode>;
+
+class SnapshotRouterView implements AdminRouter {
+  /** What the router was asked, in the dtab engine's shown forms (so: parsed before it was asked). */
   readonly calls: { path: string; dtab: string }[] = [];
   constructor(
     readonly label: string,
     private readonly snap: RouterSnapshot,
-    private readonly answer: (path: string, dtab: string) => Promise<unknown> = (path, dtab) =>
-      delegate(new NameInterpreter(), parseDtab(dtab), parsePath(path)),
+    private readonly answer: Answer = (path, dtab, options) => delegate(new NameInterpreter({ global: globalNamer() }), dtab, path, options),
   ) {}
   snapshot(): RouterSnapshot {
     return this.snap;
   }
-  delegate(path: string, dtab: string): Promise<unknown> {
-    this.calls.push({ path, dtab });
-    return this.answer(path, dtab);
+  delegate(path: Path, dtab: Dtab, options: DelegateOptions): Promise<DelegateNode> {
+    this.calls.push({ path: path.show(), dtab: dtab.show() });
+    return this.answer(path, dtab, options);
   }
 }
+
+/** A namer under /svc that never answers: a delegation through it waits until its deadline. */
+const NEVER: PrefixedNamer = {
+  prefix: Path.of('svc'),
+  kind: 'never',
+  namer: { lookup: () => new Var<ActivityState<NameTree<Name>>>(PENDING) },
+};
 
 const SNAPSHOT: RouterSnapshot = {
   label: 'h2',
@@ -62,7 +76,7 @@ interface Harness {
 }
 
 async function withAdmin(
-  options: { controlEnabled?: boolean; answer?: (path: string, dtab: string) => Promise<unknown>; extraRouters?: RouterView[] },
+  options: { controlEnabled?: boolean; answer?: Answer; extraRouters?: AdminRouter[] },
   body: (h: Harness) => Promise<void>,
 ): Promise<void> {
   const metrics = new Metrics({ processMetrics: false });
@@ -224,7 +238,7 @@ test('delegator.json: GET and POST reach the named router with exactly the given
     const r = await get(`${base}/delegator.json?namespace=h2&path=${encodeURIComponent('/svc/Echo')}&dtab=${encodeURIComponent(dtab)}`);
     assert.equal(r.status, 200);
     assert.match(r.type, /application\/json/);
-    // The dtab engine's delegator, through the global namer's /$/inet.
+    // The dtab engine's delegator, through the global namer's /$/inet, with what routing does at each node.
     assert.deepEqual(JSON.parse(r.text), {
       type: 'delegate',
       path: '/svc/Echo',
@@ -233,7 +247,9 @@ test('delegator.json: GET and POST reach the named router with exactly the given
         path: '/$/inet/127.0.0.1/9000/Echo',
         dentry: { prefix: '/svc', dst: '/$/inet/127.0.0.1/9000' },
         bound: { addr: { type: 'bound', addrs: [{ ip: '127.0.0.1', port: 9000, meta: {} }], meta: {} }, id: '/$/inet/127.0.0.1/9000', path: '/Echo' },
+        routing: { outcome: 'bound', chosen: true, share: 1 },
       },
+      routing: { outcome: 'bound', chosen: true, share: 1 },
     });
     const p = await get(`${base}/delegator.json`, {
       method: 'POST',
@@ -241,13 +257,14 @@ test('delegator.json: GET and POST reach the named router with exactly the given
       body: JSON.stringify({ namespace: 'other', path: '/svc/Other', dtab: '' }),
     });
     assert.equal(p.status, 200);
-    assert.deepEqual(router.calls, [{ path: '/svc/Echo', dtab }]);
+    assert.deepEqual(router.calls, [{ path: '/svc/Echo', dtab: '/svc=>/$/inet/127.0.0.1/9000' }]);
     assert.deepEqual(other.calls, [{ path: '/svc/Other', dtab: '' }]);
   });
 });
 
 test('delegator.json error codes: 400 bad input, 404 unknown namespace, 415, 405, 503 on timeout', async () => {
-  await withAdmin({ answer: () => new Promise(() => {}) }, async ({ base, router }) => {
+  const never = new NameInterpreter({ global: globalNamer(), namers: [NEVER] });
+  await withAdmin({ answer: (path, dtab, options) => delegate(never, dtab, path, options) }, async ({ base, router }) => {
     const post = (body: string, type = 'application/json') => get(`${base}/delegator.json`, { method: 'POST', headers: { 'content-type': type }, body });
 
     let r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x&dtab=${encodeURIComponent('/svc => ')}`);
@@ -337,7 +354,7 @@ test('a 2 MiB body is answered 413 on every endpoint that reads one, and a norma
 
     const ok = await get(`${base}/delegator.json`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ namespace: 'h2', path: '/svc/x', dtab: '/svc => /$/inet/127.0.0.1/1' }) });
     assert.equal(ok.status, 200);
-    assert.deepEqual(router.calls, [{ path: '/svc/x', dtab: '/svc => /$/inet/127.0.0.1/1' }]);
+    assert.deepEqual(router.calls, [{ path: '/svc/x', dtab: '/svc=>/$/inet/127.0.0.1/1' }]);
   });
 });
 

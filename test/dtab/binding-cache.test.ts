@@ -6,6 +6,7 @@ import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, type BoundName, 
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { MemoryNamer } from './memory-namer.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
 
@@ -19,7 +20,7 @@ test('BindingCache: warm get returns the same live Activity; base dtab reload re
   const k8s = new MemoryNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   k8s.bind('/canary/grpc/echo', '10.0.0.2:1');
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
   const cache = new BindingCache(interpreter, base);
   try {
@@ -56,7 +57,7 @@ test('BindingCache: warm get returns the same live Activity; base dtab reload re
 
 test('BindingCache: idle entries are evicted and release their watches; observed ones stay', async () => {
   const k8s = new MemoryNamer(K8S);
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { idleTtlMs: 40 });
   try {
     cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty);
@@ -75,7 +76,7 @@ test('BindingCache: idle entries are evicted and release their watches; observed
 
 test('BindingCache: maxEntries evicts the least recently used', () => {
   const k8s = new MemoryNamer(K8S);
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 2 });
   try {
     const a = cache.get(parsePath('/#/io.l5d.k8s/a'), Dtab.empty);
@@ -93,7 +94,7 @@ test('BindingCache: bindings under a request-local dtab, and names that do not e
   const k8s = new MemoryNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   k8s.bind('/dev/grpc/echo', '10.0.0.2:1');
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   let full = 0;
   const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
   const cache = new BindingCache(interpreter, base, { idleTtlMs: 60_000, transientIdleTtlMs: 40, maxEntries: 3, onFull: () => full++ });
@@ -115,7 +116,7 @@ test('BindingCache: bindings under a request-local dtab, and names that do not e
 
 test('BindingCache: full, it evicts an entry nobody asked for since the clock last passed (CLOCK), and says so', () => {
   const k8s = new MemoryNamer(K8S);
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   let full = 0;
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 3, onFull: () => full++ });
   try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseDtab } from '../../src/dtab/index.js';
 import { runDtabCommand } from '../../src/dtab/commands.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 async function run(args: string[], stdin = '') {
   let out = '';
@@ -14,7 +15,7 @@ async function run(args: string[], stdin = '') {
     stdin: Readable.from([Buffer.from(stdin)]),
     stdout: { write: (s: string) => (out += s) },
     stderr: { write: (s: string) => (err += s) },
-  });
+  }, { global: globalNamer() });
   return { code, out, err };
 }
 
@@ -86,7 +87,7 @@ test('dtab delegate: readable tree and JSON, dtab from text or file', async () =
       // node keeps the dentry of the step that led to it (here /grpc => /srv).
       '└─ /grpc/Greeter/helloworld  (/svc => /$/io.buoyant.http.domainToPathPfx/grpc)',
       '   └─ /srv/Greeter/helloworld  (/grpc => /srv)  alternatives, first that is not neg wins:',
-      '      ├─ /$/inet/127.0.0.1/50051/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  bound /$/inet/127.0.0.1/50051 residual /helloworld -> 127.0.0.1:50051',
+      '      ├─ /$/inet/127.0.0.1/50051/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  bound /$/inet/127.0.0.1/50051 residual /helloworld -> 127.0.0.1:50051  <- routed here',
       '      └─ /$/fail/helloworld  (/srv/Greeter => /$/inet/127.0.0.1/50051 | /$/fail)  fail',
       '',
     ].join('\n'),

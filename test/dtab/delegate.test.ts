@@ -7,12 +7,13 @@ import { Var } from '../../src/util/var.js';
 import { ok } from '../../src/util/activity.js';
 import { leaf } from '../../src/dtab/nametree.js';
 import type { Addr } from '../../src/dtab/name.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const ERROR = parsePath('/#/error');
 
 // Linkerd's DelegateApiHandlerTest "/delegate response", with the `meta` fields Linkerd 1.7 adds.
 test('delegate: Linkerd DelegateApiHandler expectation for /boo/humbug, byte for byte', async () => {
-  const interpreter = new NameInterpreter({ namers: [{ prefix: ERROR, kind: 'error', namer: new ErrorNamer(ERROR) }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: ERROR, kind: 'error', namer: new ErrorNamer(ERROR) }] });
   const dtab = parseDtab(`
     /beh => /#/error ;
     /bah/humbug => /$/inet/127.1/8080 ;
@@ -40,7 +41,7 @@ test('delegate: Linkerd DelegateApiHandler expectation for /boo/humbug, byte for
 test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root', async () => {
   const k8s = new MemoryNamer(parsePath('/#/io.l5d.k8s'));
   k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
-  const i = new NameInterpreter({ namers: [{ prefix: k8s.prefix, kind: 'k8s', namer: k8s }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: k8s.prefix, kind: 'k8s', namer: k8s }] });
   const dtab = parseDtab('/neg => ~; /bang => !; /nil => $; /svc => 0.25*/#/io.l5d.k8s/default/grpc & 0.75*/neg');
   assert.deepEqual(await delegate(i, dtab, parsePath('/neg/x')), {
     type: 'delegate',
@@ -111,7 +112,7 @@ test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root
 // Linkerd DelegateTreeTest: "simplify collapses nodes with the same path" (the collapsed node
 // carries the outer dentry) and "simplify converts no branch alts into neg" (a Neg is not collapsed).
 test('delegate: same-path collapse takes the outer dentry; Neg/Fail/Empty children are not collapsed', async () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   assert.deepEqual(await delegate(i, parseDtab('/a => /b; /b => /c | /d'), parsePath('/a')), {
     type: 'delegate',
     path: '/a',
@@ -140,7 +141,7 @@ test('delegate: same-path collapse takes the outer dentry; Neg/Fail/Empty childr
 test('delegate: waits for a pending namer and a pending address set; times out honestly', async () => {
   const n = new MemoryNamer(parsePath('/#/slow'));
   n.pending('/svc');
-  const i = new NameInterpreter({ namers: [{ prefix: n.prefix, kind: 'slow', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: n.prefix, kind: 'slow', namer: n }] });
   const addr = new Var<Addr>({ type: 'pending' });
   const answer = delegate(i, parseDtab('/s => /#/slow'), parsePath('/s/svc'), { timeoutMs: 2000 });
   setTimeout(() => {
@@ -156,20 +157,20 @@ test('delegate: waits for a pending namer and a pending address set; times out h
 
   const stuck = new MemoryNamer(parsePath('/#/stuck'));
   stuck.set('/a', ok(leaf({ kind: 'bound', id: parsePath('/#/stuck/a'), addr: new Var<Addr>({ type: 'pending' }), residual: parsePath('/') })));
-  const j = new NameInterpreter({ namers: [{ prefix: stuck.prefix, kind: 'stuck', namer: stuck }] });
+  const j = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: stuck.prefix, kind: 'stuck', namer: stuck }] });
   const t2 = await delegate(j, parseDtab(''), parsePath('/#/stuck/a'), { timeoutMs: 30 });
   assert.deepEqual(t2.type === 'leaf' && t2.bound.addr, { type: 'pending' });
 });
 
 test('delegate: a dtab loop stops at the recursion limit', async () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   await assert.rejects(delegate(i, parseDtab('/a => /b; /b => /a'), parsePath('/a')), /Max recursion level reached\./);
 });
 
 // Linkerd's ConfiguredNamersInterpreter.delegateBind turns a failed Alt or Union branch into an
 // Exception node (path and dentry of the Alt/Union), so one looping branch does not hide the others.
 test('delegate: a branch that fails (here a dtab loop) is an exception node beside the others', async () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   const dst = '/a | /$/inet/127.0.0.1/80';
   assert.deepEqual(await delegate(i, parseDtab(`/a => /b; /b => /a; /svc => ${dst}`), parsePath('/svc')), {
     type: 'alt',
@@ -197,7 +198,7 @@ test('delegate: a branch that fails (here a dtab loop) is an exception node besi
 });
 
 test('delegate: unknown global namer is an exception node naming it', async () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   const tree = await delegate(i, parseDtab('/s => /$/nope'), parsePath('/s/x'));
   assert.deepEqual(tree, {
     type: 'delegate',

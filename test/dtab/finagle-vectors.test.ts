@@ -15,6 +15,7 @@ import {
 } from '../../src/dtab/index.js';
 import { failed, ok, type Activity, type ActivityState } from '../../src/util/activity.js';
 import { MemoryNamer } from './memory-namer.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const TEST = parsePath('/test');
 
@@ -25,7 +26,7 @@ function answer(namer: MemoryNamer, name: string, tree: string): void {
 
 function setup(tree: string) {
   const namer = new MemoryNamer(TEST, { status: 'pending' });
-  const i = new NameInterpreter({ namers: [{ prefix: TEST, kind: 'test', namer }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: TEST, kind: 'test', namer }] });
   const act = i.bind(parseDtab(`/u => ${tree}`), parsePath('/u'));
   let state: ActivityState<NameTree<BoundName>> = { status: 'pending' };
   const obs = act.observe((s) => (state = s));
@@ -97,7 +98,7 @@ test('NamerTest "NameTree.bind: Alt with Fail/Empty"', () => {
 });
 
 test('NamerTest "Namer.bind: max recursion level reached" (namerMaxDepth 2)', () => {
-  const i = new NameInterpreter({ maxDepth: 2 });
+  const i = new NameInterpreter({ global: globalNamer(), maxDepth: 2 });
   const act: Activity<NameTree<BoundName>> = i.bind(parseDtab('/s => /s/srv'), parsePath('/s/foo/bar'));
   let state: ActivityState<NameTree<BoundName>> | undefined;
   act.observe((s) => (state = s)).close();
@@ -106,7 +107,7 @@ test('NamerTest "Namer.bind: max recursion level reached" (namerMaxDepth 2)', ()
 });
 
 test('NamerTest "Namer.resolve": a local dtab resolves; no dtab is Neg', () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   const bind = (dtab: Dtab, path: string) => {
     let state: ActivityState<NameTree<BoundName>> | undefined;
     i.bind(dtab, parsePath(path)).observe((s) => (state = s)).close();

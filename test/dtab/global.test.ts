@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NameInterpreter, globalNamer, ipLiteral, parseDtab, parsePath, showTree } from '../../src/dtab/index.js';
+import { NameInterpreter, parseDtab, parsePath, showTree } from '../../src/dtab/index.js';
+// The global namer with DNS is the package's main export; the dtab engine only takes it (GlobalNamer).
+import { globalNamer, ipLiteral } from '../../src/index.js';
 import { onceResolver, pollingResolver, type HostLookup } from '../../src/namers/global.js';
 import type { Addr, BoundName, Name, NameTree } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
@@ -207,7 +209,7 @@ test('rinet: the address is inet <host>:<port>; a bad port fails the lookup', ()
 });
 
 test("Linkerd's gRPC dtab idiom binds unchanged", () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   const act = i.bind(
     parseDtab('/svc => /$/io.buoyant.http.domainToPathPfx/grpc; /grpc/Greeter => /$/inet/127.0.0.1/50051'),
     parsePath('/svc/helloworld.Greeter'),

@@ -16,6 +16,7 @@ import type { Namer } from '../../src/namers/namer.js';
 import { ok } from '../../src/util/activity.js';
 import { Neg, leaf } from '../../src/dtab/nametree.js';
 import { MemoryNamer } from './memory-namer.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
 
@@ -37,7 +38,7 @@ function bindNow(interpreter: NameInterpreter, dtab: string, path: string): stri
 test('bind: dtab rewrites down to a configured namer, residual kept', () => {
   const k8s = new MemoryNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   assert.equal(bindNow(i, '/svc => /#/io.l5d.k8s/default/grpc', '/svc/echo'), '/#/io.l5d.k8s/default/grpc/echo');
   assert.deepEqual(k8s.lookups, ['/default/grpc/echo']);
 });
@@ -45,7 +46,7 @@ test('bind: dtab rewrites down to a configured namer, residual kept', () => {
 test('bind: Alt falls through only on Neg; Fail stops; Empty wins', () => {
   const n = new MemoryNamer(K8S);
   n.bind('/b', '1.1.1.1:1');
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const d = '/x => /#/io.l5d.k8s';
   assert.equal(bindNow(i, d, '/#/io.l5d.k8s/a'), '~');
   assert.equal(bindNow(i, `${d}; /s => /x/a | /x/b`, '/s'), '/#/io.l5d.k8s/b');
@@ -65,7 +66,7 @@ test('bind: Union binds all, drops Neg and Fail children, keeps weights; nothing
   const n = new MemoryNamer(K8S);
   n.bind('/a', '1.1.1.1:1');
   n.bind('/b', '2.2.2.2:2');
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const d = '/x => /#/io.l5d.k8s';
   assert.equal(bindNow(i, `${d}; /s => 0.3*/x/a & 0.7*/x/b`, '/s'), '0.30*/#/io.l5d.k8s/a & 0.70*/#/io.l5d.k8s/b');
   assert.equal(bindNow(i, `${d}; /s => 0.3*/x/a & 0.7*/x/none & ! `, '/s'), '/#/io.l5d.k8s/a');
@@ -83,12 +84,12 @@ test('bind: Union binds all, drops Neg and Fail children, keeps weights; nothing
 });
 
 test('bind: depth limit with Finagle message, configurable', () => {
-  const i = new NameInterpreter();
+  const i = new NameInterpreter({ global: globalNamer() });
   assert.equal(
     bindNow(i, '/foo/bar => /bar/foo; /bar/foo => /foo/bar', '/foo/bar'),
     'failed: Max recursion level: 100 reached in Namer lookup',
   );
-  const small = new NameInterpreter({ maxDepth: 3 });
+  const small = new NameInterpreter({ global: globalNamer(), maxDepth: 3 });
   // Every lookup is one level, the global namer's included (Finagle counts the same way).
   assert.equal(bindNow(small, '/a => /b; /b => /$/nil', '/a'), '$');
   assert.equal(bindNow(small, '/a => /b; /b => /c; /c => /$/nil', '/a'), 'failed: Max recursion level: 3 reached in Namer lookup');
@@ -99,7 +100,7 @@ test('namers: consulted only when the dtab gives Neg for that exact path; last c
   const second = new MemoryNamer(parsePath('/#/ns/inner'));
   first.bind('/inner/svc', '1.1.1.1:1');
   second.bind('/other', '2.2.2.2:2');
-  const i = new NameInterpreter({
+  const i = new NameInterpreter({ global: globalNamer(),
     namers: [
       { prefix: first.prefix, kind: 'first', namer: first },
       { prefix: second.prefix, kind: 'second', namer: second },
@@ -121,7 +122,7 @@ test('namers: consulted only when the dtab gives Neg for that exact path; last c
 
 test('reactivity: an observed binding follows namer answers without polling; closing releases the watches', () => {
   const n = new MemoryNamer(K8S);
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
   const seen: string[] = [];
   const obs = act.observe((s) => seen.push(show(s)));
@@ -157,7 +158,7 @@ test('reactivity: an observed binding follows namer answers without polling; clo
 
 test('reactivity: a namer answering with a further path keeps binding through the dtab', () => {
   const n = new MemoryNamer(parsePath('/#/alias'));
-  const i = new NameInterpreter({ namers: [{ prefix: n.prefix, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: n.prefix, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/alias; /target => /$/inet/127.0.0.1/7000'), parsePath('/svc/x'));
   const seen: string[] = [];
   const obs = act.observe((s) => seen.push(show(s)));
@@ -169,7 +170,7 @@ test('reactivity: a namer answering with a further path keeps binding through th
 
 test('reactivity: a change made by an observer while it hears a state reaches every observer in order', () => {
   const n = new MemoryNamer(K8S);
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
   const first: string[] = [];
   const second: string[] = [];
@@ -193,7 +194,7 @@ test('reactivity: an answer changed by another answer’s activation during a pa
     n.bind('/b', '2.2.2.2:2');
   });
   const shared: Namer = { lookup: (path) => (path.show() === '/a' ? a : n.lookup(path)) };
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'shared', namer: shared }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'shared', namer: shared }] });
   const act = i.bind(parseDtab('/s => /#/io.l5d.k8s/b & /#/io.l5d.k8s/a'), parsePath('/s'));
   let last = '';
   const o = act.observe((s) => (last = show(s)));
@@ -206,7 +207,7 @@ test('bind: bound address sets below a Union carry their branch weight (Finagle 
   const n = new MemoryNamer(K8S);
   const a = n.bind('/a', '1.1.1.1:1');
   n.bind('/b', '2.2.2.2:2');
-  const i = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const grab = (dtab: string) => {
     let tree: NameTree<BoundName> | undefined;
     i.bind(parseDtab(dtab), parsePath('/s')).observe((s) => (tree = s.status === 'ok' ? s.value : undefined)).close();

@@ -12,6 +12,7 @@ import { startEchoServer } from '../../examples/echo/server.js';
 import { echoClient } from '../../examples/echo/client.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { until } from './helpers.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * End to end: a real grpc-js client through a real Router whose only discovery is the io.l5d.k8s
@@ -32,7 +33,7 @@ test('a gRPC client through the Router follows EndpointSlice changes (scale out,
   // Port 0 (ephemeral) is a test-only choice the config rightly refuses.
   const routerConfig = { ...config.routers[0]!, servers: config.routers[0]!.servers.map((s) => ({ ...s, port: 0 })) };
   const router = new Router(routerConfig, {
-    interpreter: new NameInterpreter({ namers }),
+    interpreter: new NameInterpreter({ global: globalNamer(), namers }),
     dtab: new Var(parseDtab(routerConfig.dtab)),
     metrics,
     log,

@@ -7,6 +7,7 @@ import { startTestServer, testClient, unary } from '../fixtures/grpc/test-servic
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 import { parseDtab } from '../../src/dtab/parse.js';
 import { SERVER_DEFAULTS } from '../proxy/harness.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const SVC = '/svc/kgr.test.TestService';
 
@@ -229,7 +230,7 @@ test('start() rejects naming the ip:port it could not bind', async () => {
   const { Metrics } = await import('../../src/telemetry/metrics.js');
   const { Logger } = await import('../../src/util/log.js');
   const clash = new Router(routerConfig({ servers: [{ ...SERVER_DEFAULTS, port: h.port }] }), {
-    interpreter: new NameInterpreter(),
+    interpreter: new NameInterpreter({ global: globalNamer() }),
     dtab: new Var(parseDtab('')),
     metrics: new Metrics({ processMetrics: false }),
     log: Logger.silent(),

@@ -14,6 +14,7 @@ import type { RouterConfig } from '../../src/config/types.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { CLIENT_DEFAULTS, SERVER_DEFAULTS } from '../proxy/harness.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 /**
  * A namer under `/#/test` whose names the test controls: `set(name, addr)` publishes an address set
@@ -84,7 +85,7 @@ export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfi
 export async function startRouter(dtab: string, overrides: Partial<RouterConfig> = {}): Promise<Harness> {
   const namer = new TestNamer();
   const namers: PrefixedNamer[] = [{ prefix: Path.of('#', 'test'), kind: 'test', namer }];
-  const interpreter = new NameInterpreter({ namers });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers });
   const dtabVar = new Var(parseDtab(dtab));
   const metrics = new Metrics({ processMetrics: false });
   const router = new Router(routerConfig({ dtab, ...overrides }), { interpreter, dtab: dtabVar, metrics, log: Logger.silent() });

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import { startRouter } from '../router/setup.js';
 import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
-import { startAdmin } from '../../src/admin/server.js';
+import { adminRouter, startAdmin } from '../../src/admin/server.js';
+import { NameInterpreter } from '../../src/dtab/interpreter.js';
+import { globalNamer } from '../../src/namers/global.js';
 import { Logger } from '../../src/util/log.js';
 import { histogramOf, one, parsePrometheus } from './prometheus-text.js';
 
@@ -27,7 +29,7 @@ test('real gRPC calls through a real Router show up in /metrics and metrics.json
   const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`);
   const admin = await startAdmin(
     { ip: '127.0.0.1', port: 0, controlEnabled: false },
-    { routers: [h.router], namers: [], metrics: h.metrics, log: Logger.silent(), effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 'test' },
+    { routers: [adminRouter(h.router, new NameInterpreter({ global: globalNamer() }))], namers: [], metrics: h.metrics, log: Logger.silent(), effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 'test' },
   );
   const client = testClient(h.target);
   const base = `http://127.0.0.1:${admin.port}`;

@@ -173,15 +173,15 @@ async function delegateNow() {
   const r = d && d.routers.find((x) => x.label === state.dtabRouter);
   const path = $('pg-path').value.trim();
   const extra = $('pg-extra').value.trim();
-  const base = r ? r.dtab.base : '';
-  // l5d-dtab entries are appended: later dentries take precedence.
-  const dtab = [base, extra].filter((s) => s.trim()).join(';\n');
+  const dtab = r ? r.dtab.base : '';
   $('pg-status').textContent = 'delegating…';
   try {
     const res = await fetch('/delegator.json', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ namespace: state.dtabRouter ?? undefined, path, dtab }),
+      // The extra dentries go as `local`: the server appends them as an l5d-dtab would (later
+      // dentries win), joining parsed dtabs rather than text.
+      body: JSON.stringify({ namespace: state.dtabRouter ?? undefined, path, dtab, local: extra }),
     });
     const text = await res.text();
     if (!res.ok) {

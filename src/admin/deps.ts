@@ -1,0 +1,35 @@
+import type { DelegateNode, DelegateOptions } from '../dtab/delegate.js';
+import type { Dtab } from '../dtab/dtab.js';
+import type { PrefixedNamer } from '../dtab/namer.js';
+import type { Path } from '../dtab/path.js';
+import type { RouterSnapshot } from '../introspection/snapshots.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Logger } from '../util/log.js';
+
+/** What the admin server is given: a floor below both the server and the documents it builds. */
+
+/** A router as the admin sees it: read-only snapshots, and delegations with its interpreter. */
+export interface AdminRouter {
+  readonly label: string;
+  snapshot(): RouterSnapshot;
+  /**
+   * The delegation tree (Linkerd `/delegator.json` shape) for `path` through `dtab`, with this
+   * router's interpreter (its namers; a live dtab file's dentries go first, as Linkerd's fs
+   * interpreter puts them), waiting for namers until `options.deadline`.
+   */
+  delegate(path: Path, dtab: Dtab, options: DelegateOptions): Promise<DelegateNode>;
+}
+
+export interface AdminDeps {
+  routers: AdminRouter[];
+  namers: PrefixedNamer[];
+  metrics: Metrics;
+  log: Logger;
+  /** Served as `/config.json`. */
+  effectiveConfig: unknown;
+  /** Config loaded, listeners bound, namers synced, not draining. */
+  readiness: () => { ready: boolean; reasons: string[] };
+  /** `POST /admin/shutdown` (only with `controlEnabled`). */
+  onShutdown?: () => void;
+  version: string;
+}
