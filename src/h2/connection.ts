@@ -21,7 +21,7 @@ import {
   DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput,
 } from './hpack/index.js';
 import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
-import { H2Stream, StreamState } from './stream.js';
+import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
@@ -97,7 +97,7 @@ const GOAWAY_SENT = 1;   // graceful: no new streams, close when the last one en
 const FAILED = 2;        // GOAWAY for an error sent; the socket is closing
 const CLOSED = 3;
 
-export class H2Connection implements FrameHandler {
+export class H2Connection implements FrameHandler, StreamConnection {
   readonly role: 'server' | 'client';
   readonly counters = new H2Counters();
   readonly streams = new Map<number, H2Stream>();

@@ -4,7 +4,7 @@
 // which owns the windows, the writer and the HPACK encoder.
 
 import type { FieldInput } from './hpack/index.js';
-import type { H2Connection } from './connection.js';
+import type { Socket } from 'node:net';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
 export const StreamState = {
@@ -15,6 +15,23 @@ export const StreamState = {
   CLOSED: 4,
 } as const;
 export type StreamStateValue = (typeof StreamState)[keyof typeof StreamState];
+
+/**
+ * What a stream needs of its connection and what owners read through it. H2Connection implements
+ * it; it is declared here so that the stream and the connection do not import each other.
+ */
+export interface StreamConnection {
+  readonly socket: Socket;
+  /** The connection's event handler: the owner's per-connection state. */
+  readonly handler: unknown;
+  /** A connection error was sent or the socket closed. */
+  readonly failed: boolean;
+  readonly closeReason: Error | null;
+  sendHeaders(stream: H2Stream, fields: readonly FieldInput[], endStream: boolean): boolean;
+  writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean;
+  consumed(stream: H2Stream, n: number): void;
+  resetStream(stream: H2Stream, code: number): void;
+}
 
 export class H2Stream {
   state: StreamStateValue = StreamState.IDLE;
@@ -52,7 +69,7 @@ export class H2Stream {
   openedAt = 0;
 
   constructor(
-    readonly connection: H2Connection,
+    readonly connection: StreamConnection,
     readonly id: number,
     sendWindow: number,
     recvWindow: number,

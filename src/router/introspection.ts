@@ -7,9 +7,4 @@ export type { EndpointState, EndpointSnapshot, ClientSnapshot, DtabSource, Route
 export interface RouterView {
   readonly label: string;
   snapshot(): RouterSnapshot;
-  /**
-   * @deprecated The admin no longer calls this: it delegates with the router's interpreter itself
-   * (src/admin/router-view.ts), parsing its input once. Goes when router.ts drops its method.
-   */
-  delegate(path: string, dtab: string): Promise<unknown>;
 }

@@ -1,9 +1,8 @@
 import type { RouterConfig, ServerConfig } from '../config/types.js';
 import type { Dtab } from '../dtab/dtab.js';
-import { parseDtab, parsePath } from '../dtab/parse.js';
+import { parseDtab } from '../dtab/parse.js';
 import { DtabSyntaxError } from '../dtab/errors.js';
 import { BindingCache } from '../dtab/binding-cache.js';
-import { delegate as delegateTree } from '../dtab/delegate.js';
 import type { NameInterpreter } from '../dtab/interpreter.js';
 import type { Addr, BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
@@ -23,7 +22,7 @@ import { Client } from '../balancer/client.js';
 import { IdentifierChain } from './identifiers/index.js';
 import { Memo } from '../util/memo.js';
 import { RouteStats } from './route-stats.js';
-import { pickLeaf } from './pick.js';
+import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 
 export interface RouterDeps {
@@ -457,13 +456,6 @@ export class Router implements RouterView, CallObserver {
       services,
       clients: [...this.clients.values()].map((r) => r.client.snapshot()),
     };
-  }
-
-  async delegate(path: string, dtab: string): Promise<unknown> {
-    let d = parseDtab(dtab);
-    const file = this.deps.dtabStatus?.().file;
-    if (file && file.dtab) d = parseDtab(file.dtab).concat(d);
-    return delegateTree(this.deps.interpreter, d, parsePath(path), { timeoutMs: Math.min(this.config.bindingTimeoutMs, 10_000) });
   }
 
   /**

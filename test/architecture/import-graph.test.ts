@@ -15,14 +15,6 @@ import ts from 'typescript';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SRC = join(ROOT, 'src');
 
-/**
- * Cycles that belong to someone else's rewrite in progress, each with its owner. A listed cycle
- * that is gone fails the test, so the list only shrinks.
- */
-const KNOWN_CYCLES: { modules: string[]; why: string }[] = [
-  { modules: ['src/h2/connection.ts', 'src/h2/stream.ts'], why: 'h2 stream types its connection; owned by the src/h2 rewrite' },
-];
-
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
@@ -90,10 +82,7 @@ function closure(graph: Map<string, string[]>, start: string): Set<string> {
 const graph = importGraph();
 
 test('src/ has no import cycle', () => {
-  const known = new Set(KNOWN_CYCLES.map((c) => [...c.modules].sort().join(' ↔ ')));
-  const found = cycles(graph).map((c) => c.join(' ↔ '));
-  assert.deepEqual(found.filter((c) => !known.has(c)), [], 'import cycles');
-  assert.deepEqual([...known].filter((c) => !found.includes(c)), [], 'cycles listed as known are gone: drop them from KNOWN_CYCLES');
+  assert.deepEqual(cycles(graph).map((c) => c.join(' ↔ ')), [], 'import cycles');
 });
 
 test('no import climbs from dtab to namers, or from config to router', () => {
