@@ -1,6 +1,6 @@
 # kube-grpc-router: build with the full toolchain, run on a small non-root image.
 #   docker build -t kube-grpc-router:0.1.0 .
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY examples ./examples
 RUN node scripts/build.mjs && npm prune --omit=dev --no-audit --no-fund
 
 # Distroless: node and nothing else (no shell, no package manager); runs as uid 65532.
-FROM gcr.io/distroless/nodejs20-debian12:nonroot
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
