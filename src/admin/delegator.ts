@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { DelegateNode } from '../dtab/delegate.js';
+import { ERROR_REASONS } from '../proxy/error-reasons.js';
+import { STATUS_NAMES } from '../proxy/grpc.js';
 import { routeDelegation, type CallFailure, type Routing } from '../dtab/delegation-routing.js';
 import type { Dtab } from '../dtab/dtab.js';
 import { parseDtab, parsePath } from '../dtab/parse.js';
@@ -31,15 +33,12 @@ interface ParsedRequest {
 }
 
 /**
- * The gRPC status the router answers a call with, for each reason routing can fail it
- * (router.ts's reject calls: every one of these is UNAVAILABLE, so clients may retry elsewhere).
- * test/admin/playground-router.test.ts holds this to what the real router answers.
+ * The gRPC status the router answers a call with, for each reason routing can fail it: read from
+ * the one table of reasons the router answers with (src/proxy/error-reasons.ts).
  */
-const CALL_STATUS: Record<CallFailure, string> = {
-  'no route': 'UNAVAILABLE',
-  'no endpoints': 'UNAVAILABLE',
-  'binding failed': 'UNAVAILABLE',
-};
+function callStatus(failure: CallFailure): string {
+  return STATUS_NAMES[ERROR_REASONS[failure]]!;
+}
 
 /** How long a delegation may wait for namers (Linkerd: 2 s, then 503 `Request timed out.`). */
 export const DELEGATION_TIMEOUT_MS = 2000;
@@ -137,7 +136,7 @@ export async function delegate(router: AdminRouter, request: DelegationRequest, 
 /** Each node where calls end in failure also names the gRPC status the router answers them with. */
 function withStatuses(node: DelegateNode): DelegateNode {
   const fails = node.routing?.fails;
-  const routing: (Routing & { status?: string }) | undefined = fails === undefined ? node.routing : { ...node.routing!, status: CALL_STATUS[fails] };
+  const routing: (Routing & { status?: string }) | undefined = fails === undefined ? node.routing : { ...node.routing!, status: callStatus(fails) };
   switch (node.type) {
     case 'delegate':
       return { ...node, delegate: withStatuses(node.delegate), routing };

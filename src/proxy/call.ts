@@ -5,6 +5,7 @@ import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection
 import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
 import { fieldsOf, fieldsOfList, valueOf, type HeaderMap } from './headers.js';
+import type { ErrorReason } from './error-reasons.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -43,8 +44,8 @@ export interface CallTarget<E extends CallEndpoint = CallEndpoint> {
 /** Why a stream was retried transparently (`kgr_retries_total{reason}`): all are streams no endpoint processed. */
 export type RetryReason = 'connect' | 'refused' | 'unsent';
 
-export interface CallObserver {
-  finished(call: ProxyCall): void;
+export interface CallObserver<S = unknown> {
+  finished(call: ProxyCall<S>): void;
 }
 
 /** Request bytes kept for a transparent retry; a longer request is not retried. */
@@ -67,13 +68,14 @@ const WAITING = 0;    // not dispatched yet: held (and not returned as window) u
 const FORWARDING = 1; // to the current attempt's stream
 const DROPPING = 2;   // the router has answered, or the endpoint finished: read and discarded
 
-export class ProxyCall implements InboundEvents, UpstreamEvents {
+/** `S`: what the observer hangs on the call (the router: its route's stats). */
+export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   // What the router fills in (also read by the access log and metrics).
   service = '';
   target: CallTarget | undefined;
   endpoint: CallEndpoint | undefined;
-  /** Opaque per (service, client) stats the observer resolved once. */
-  stats: unknown;
+  /** The observer's per-call state (the router: the stats of the call's service and client). */
+  stats: S | undefined;
 
   /** gRPC status the client got (-1 until known). */
   status = -1;
@@ -88,7 +90,7 @@ export class ProxyCall implements InboundEvents, UpstreamEvents {
   authority: string | undefined;
   path: string | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
-  errorReason: string | undefined;
+  errorReason: ErrorReason | undefined;
   /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
   readonly grpc: boolean;
   done = false;
@@ -125,7 +127,7 @@ export class ProxyCall implements InboundEvents, UpstreamEvents {
     readonly inbound: H2Stream,
     /** The request headers, forwarded on every attempt; released once an endpoint has answered. */
     public headers: HeaderMap,
-    private readonly observer: CallObserver,
+    private readonly observer: CallObserver<S>,
   ) {
     this.startedAt = performance.now();
     this.grpc = isGrpcContentType(headers['content-type']);
@@ -383,7 +385,7 @@ export class ProxyCall implements InboundEvents, UpstreamEvents {
    * Answer the client with a gRPC status the router made: trailers-only when no response headers
    * went out yet, else trailers after what was already forwarded. The endpoint's stream is cancelled.
    */
-  fail(status: number, message: string, reason: string | undefined): void {
+  fail(status: number, message: string, reason: ErrorReason | undefined): void {
     if (this.done) return;
     this.errorReason = reason;
     this.cancelUpstream();

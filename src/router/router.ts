@@ -1,6 +1,5 @@
 import type { RouterConfig, ServerConfig } from '../config/types.js';
 import type { Dtab } from '../dtab/dtab.js';
-import { parseDtab } from '../dtab/parse.js';
 import { DtabSyntaxError } from '../dtab/errors.js';
 import { BindingCache } from '../dtab/binding-cache.js';
 import type { NameInterpreter } from '../dtab/interpreter.js';
@@ -14,13 +13,14 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DtabSource, RouterSnapshot, RouterView } from './introspection.js';
 import { H2Server, type StreamHandler } from '../proxy/server.js';
 import { ProxyCall, type CallObserver } from '../proxy/call.js';
-import { Status, encodeTimeout, parseTimeout } from '../proxy/grpc.js';
+import { Status } from '../proxy/grpc.js';
+import { ERROR_REASONS, ERROR_REASON_NAMES, type ErrorReason } from '../proxy/error-reasons.js';
+import { RequestDtabs, addViaHop, callDeadline, joinHeader } from './request-policy.js';
 import type { HeaderMap } from '../proxy/headers.js';
 import type { H2Stream } from '../h2/stream.js';
 import { AccessLog } from '../proxy/access-log.js';
 import { Client } from '../balancer/client.js';
 import { IdentifierChain } from './identifiers/index.js';
-import { Memo } from '../util/memo.js';
 import { RouteStats } from './route-stats.js';
 import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
@@ -52,11 +52,12 @@ interface ClientRecord {
   lastUsed: number;
 }
 
-const VIA = 'h2 kube-grpc-router';
 /** Sweeps per transient idle TTL: idle times are counted in sweeps, so marking use is an assignment. */
 const SWEEPS_PER_TTL = 4;
-const L5D_ERR_REASONS = ['no route', 'no endpoints', 'unidentified', 'bad dtab', 'binding timeout', 'loop', 'binding failed', 'too many clients'] as const;
-type Reason = (typeof L5D_ERR_REASONS)[number];
+/** A call on this router: what it carries for the router is its route's stats. */
+type RouterCall = ProxyCall<RouteStats>;
+/** The reasons the router itself answers with (the call's own, `connect` and `endpoint`, come from the call). */
+type RouterReason = Exclude<ErrorReason, 'connect' | 'endpoint'>;
 
 /**
  * A router: its servers, the identifier chain, the binding cache over the interpreter, and one
@@ -70,7 +71,7 @@ export class Router implements RouterView, CallObserver {
   private readonly bindings: BindingCache;
   /** Per bound id: its balancer client, the bound names it follows, its stats per logical name. */
   private readonly clients = new Map<string, ClientRecord>();
-  private readonly localDtabs = new Memo<Dtab | DtabSyntaxError>(256);
+  private readonly requestDtabs = new RequestDtabs();
   /** Distinct `client` label values, and (service, client) pairs, with series of their own. */
   private readonly clientLabels: LabelBudget;
   private readonly routeLabels: LabelBudget;
@@ -78,10 +79,9 @@ export class Router implements RouterView, CallObserver {
   private readonly idleSweeps: readonly [number, number];
   private readonly clientsFull: { inc(): void };
   private readonly unwatchTables: (() => void)[];
-  private readonly live = new Set<ProxyCall>();
-  private readonly errors: Record<Reason, { inc(): void }>;
+  private readonly live = new Set<RouterCall>();
+  private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
-  private readonly emptyDtab: Dtab;
   private readonly sweeper: NodeJS.Timeout;
   /** A coarse clock (one tick per sweep) so marking a client or its stats used costs an assignment. */
   private tick = 0;
@@ -113,9 +113,8 @@ export class Router implements RouterView, CallObserver {
     ];
     this.clientLabels = new LabelBudget(config.metricSeries.clients, () => clientSeriesFull.inc());
     this.routeLabels = new LabelBudget(config.metricSeries.routes, () => routeSeriesFull.inc());
-    this.emptyDtab = parseDtab('');
-    const errors = {} as Record<Reason, { inc(): void }>;
-    for (const r of L5D_ERR_REASONS) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
+    const errors = {} as Record<ErrorReason, { inc(): void }>;
+    for (const r of ERROR_REASON_NAMES) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
     if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
     const period = Math.min(limits.transientIdleTtlMs, limits.idleTtlMs) / SWEEPS_PER_TTL;
@@ -159,132 +158,89 @@ export class Router implements RouterView, CallObserver {
     return this.started && !this.draining && !this.closed;
   }
 
-  /** @internal The stream path; `server` is the per-server context (its limits and options). */
+  /**
+   * The request path, composed here and nowhere else. Each stage passes the call on or answers it:
+   * policy (loop guard, request-local dtab) → identify → deadline → bind (waits while the name is
+   * binding) → pick (a bound leaf and its client; waits while discovery has not answered) → call.
+   * `server` is the per-server context (its limits and options).
+   * @internal
+   */
   route(server: ServerConfig, stream: H2Stream, headers: HeaderMap): void {
-    const call = new ProxyCall(stream, headers, this);
+    const call = this.accept(stream, headers);
+    const loop = addViaHop(headers, server.maxCallDepth);
+    if (loop !== undefined) return this.reject(call, 'loop', loop);
+    const local = this.requestDtabs.of(headers, server.clearContext);
+    if (local instanceof DtabSyntaxError) {
+      return this.reject(call, 'bad dtab', `bad l5d-dtab/l5d-ctx-dtab header: ${local.message}${local.excerpt ? ` at ${local.excerpt}` : ''}`);
+    }
+    const name = this.identifier.identify(headers);
+    if (typeof name === 'string') return this.reject(call, 'unidentified', `cannot identify the request: ${name}`);
+    call.service = name.show();
+    const timeout = callDeadline(headers, this.config.service.totalTimeoutMs);
+    if (timeout !== undefined) {
+      call.setDeadline(timeout);
+      if (call.closed || call.status >= 0) return;
+    }
+    this.bind(call, name, local);
+  }
+
+  private accept(stream: H2Stream, headers: HeaderMap): RouterCall {
+    const call: RouterCall = new ProxyCall(stream, headers, this);
     this.live.add(call);
     if (this.accessLog !== undefined) {
       call.remote = stream.connection.socket.remoteAddress;
       call.authority = joinHeader(headers[':authority']);
       call.path = joinHeader(headers[':path']);
     }
-    if (call.closed) return; // reset before we looked at it
-
-    // Loop guard: every router appends itself to `via`; too many hops is a loop, fail fast.
-    const sentVia = headers['via'];
-    const via = typeof sentVia === 'string' ? sentVia : sentVia?.join(', ');
-    if (via !== undefined) {
-      const hops = countHops(via);
-      if (hops > server.maxCallDepth) {
-        this.reject(call, Status.FAILED_PRECONDITION, `Maximum number of calls (${server.maxCallDepth}) has been exceeded. Please check for proxy loops. via: ${String(via)}`, 'loop');
-        return;
-      }
-      headers['via'] = via + ', ' + VIA;
-    } else {
-      headers['via'] = VIA;
-    }
-
-    // Request-local dtab: l5d-ctx-dtab ++ l5d-dtab (later wins), removed and re-sent as one l5d-ctx-dtab.
-    let local = this.emptyDtab;
-    if (server.clearContext) {
-      clearL5dHeaders(headers);
-    } else {
-      const ctx = headers['l5d-ctx-dtab'];
-      const user = headers['l5d-dtab'];
-      if (ctx !== undefined || user !== undefined) {
-        const parsed = this.localDtab(ctx, user);
-        if (parsed instanceof DtabSyntaxError) {
-          this.reject(call, Status.INVALID_ARGUMENT, `bad l5d-dtab/l5d-ctx-dtab header: ${parsed.message}${parsed.excerpt ? ` at ${parsed.excerpt}` : ''}`, 'bad dtab');
-          return;
-        }
-        local = parsed;
-        delete headers['l5d-dtab'];
-        if (local.isEmpty) delete headers['l5d-ctx-dtab'];
-        else headers['l5d-ctx-dtab'] = local.show();
-      }
-    }
-
-    const name = this.identifier.identify(headers);
-    if (typeof name === 'string') {
-      this.reject(call, Status.UNIMPLEMENTED, `cannot identify the request: ${name}`, 'unidentified');
-      return;
-    }
-    call.service = name.show();
-
-    let timeout = parseTimeout(headers['grpc-timeout']);
-    const total = this.config.service.totalTimeoutMs;
-    if (total !== undefined && total > 0 && (timeout === undefined || total < timeout)) {
-      // The router's own deadline is shorter: the endpoint is told so.
-      timeout = total;
-      headers['grpc-timeout'] = encodeTimeout(total);
-    }
-    if (timeout !== undefined) {
-      call.setDeadline(timeout);
-      if (call.closed || call.status >= 0) return;
-    }
-
-    const binding = this.bindings.get(name, local);
-    const state = binding.sample;
-    if (state.status === 'pending') {
-      const ms = this.config.bindingTimeoutMs;
-      new PendingWait(
-        this,
-        call,
-        binding,
-        isPendingState,
-        (s) => this.dispatch(call, name, local, s),
-        ms,
-        `Exceeded ${ms} ms binding timeout while resolving name: ${name.show()}`,
-      );
-      return;
-    }
-    this.dispatch(call, name, local, state);
+    return call;
   }
 
-  /** @internal Route a call whose binding is known. */
-  dispatch(call: ProxyCall, name: Path, local: Dtab, state: ActivityState<BoundTree>, waited = false): void {
-    if (call.closed) return;
+  /** Bind: the name's tree through base ++ local dtab, from the cache; waits while it is pending. */
+  private bind(call: RouterCall, name: Path, local: Dtab): void {
+    const binding = this.bindings.get(name, local);
+    const state = binding.sample;
+    if (state.status !== 'pending') return this.pick(call, name, local, state);
+    const ms = this.config.bindingTimeoutMs;
+    new PendingWait(this, call, binding, isPendingState, (s) => this.pick(call, name, local, s), ms, `Exceeded ${ms} ms binding timeout while resolving name: ${name.show()}`);
+  }
+
+  /**
+   * Pick: the leaf routing chooses (src/dtab/route.ts, the rules the dashboard shows), its balancer
+   * client, and endpoints to balance over; waits once for discovery's first answer.
+   */
+  private pick(call: RouterCall, name: Path, local: Dtab, state: ActivityState<BoundTree>, waited = false): void {
+    if (call.closed || state.status === 'pending') return;
     if (state.status === 'failed') {
-      this.reject(call, Status.UNAVAILABLE, `binding ${name.show()} failed: ${state.error.message}; dtab: ${this.dtabText(local)}`, 'binding failed');
-      return;
+      return this.reject(call, 'binding failed', `binding ${name.show()} failed: ${state.error.message}; dtab: ${this.dtabText(local)}`);
     }
-    if (state.status === 'pending') return;
     const bound = pickLeaf(state.value);
     if (bound === undefined) {
-      this.reject(call, Status.UNAVAILABLE, `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`, 'no route');
-      return;
+      return this.reject(call, 'no route', `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`);
     }
     const record = this.clientFor(bound, local.isEmpty);
     if (record === undefined) {
       const max = this.config.bindingCache.clients;
-      this.reject(call, Status.RESOURCE_EXHAUSTED, `router ${this.label} has ${max} bound clients with streams in flight (bindingCache.clients); cannot bind ${bound.id.show()} for ${name.show()}`, 'too many clients');
-      return;
+      return this.reject(call, 'too many clients', `router ${this.label} has ${max} bound clients with streams in flight (bindingCache.clients); cannot bind ${bound.id.show()} for ${name.show()}`);
     }
     const client = record.client;
-    if (client.endpoints.length === 0) {
-      const a = bound.addr.sample;
-      if (a.type === 'pending' && !waited) {
-        // Discovery has not answered yet: wait for it within what is left of the binding timeout.
-        const left = this.config.bindingTimeoutMs - (performance.now() - call.startedAt);
-        if (left > 0) {
-          // Let the client apply the new set (it observes the same Var) before routing.
-          new PendingWait(
-            this,
-            call,
-            bound.addr,
-            isPendingAddr,
-            () => queueMicrotask(() => this.dispatch(call, name, local, state, true)),
-            left,
-            `Exceeded binding timeout while connecting to ${name.show()}: discovery has not answered`,
-          );
-          return;
-        }
-      }
-      const why = a.type === 'failed' ? `discovery failed: ${a.cause}` : a.type === 'neg' ? 'the name does not exist' : a.type === 'pending' ? 'discovery has not answered yet' : 'the endpoint set is empty';
-      this.reject(call, Status.UNAVAILABLE, `no endpoints for ${client.id} (service ${name.show()}): ${why}`, 'no endpoints');
+    if (client.endpoints.length > 0) return this.forward(call, record, bound);
+    const a = bound.addr.sample;
+    const left = this.config.bindingTimeoutMs - (performance.now() - call.startedAt);
+    if (a.type === 'pending' && !waited && left > 0) {
+      // Discovery has not answered yet: wait within what is left of the binding timeout, and let
+      // the client apply the new set (it observes the same Var) before routing.
+      const retry = () => queueMicrotask(() => this.pick(call, name, local, state, true));
+      new PendingWait(this, call, bound.addr, isPendingAddr, retry, left, `Exceeded binding timeout while connecting to ${name.show()}: discovery has not answered`);
       return;
     }
+    const why = a.type === 'failed' ? `discovery failed: ${a.cause}` : a.type === 'neg' ? 'the name does not exist' : a.type === 'pending' ? 'discovery has not answered yet' : 'the endpoint set is empty';
+    this.reject(call, 'no endpoints', `no endpoints for ${client.id} (service ${name.show()}): ${why}`);
+  }
+
+  /** Call: the `l5d-dst-*` headers, the route's stats, and the call balanced over the client. */
+  private forward(call: RouterCall, record: ClientRecord, bound: BoundName): void {
     const headers = call.headers;
+    const client = record.client;
     headers['l5d-dst-service'] = call.service;
     headers['l5d-dst-client'] = client.id;
     if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
@@ -293,24 +249,10 @@ export class Router implements RouterView, CallObserver {
     call.dispatch(client);
   }
 
-  /** @internal */ reject(call: ProxyCall, status: number, message: string, reason: Reason): void {
-    this.errors[reason].inc();
+  /** @internal Answer the call with `reason`'s status (counted when the call finishes). */
+  reject(call: RouterCall, reason: RouterReason, message: string): void {
     if (reason === 'no route' || reason === 'no endpoints' || reason === 'binding timeout') this.deps.log.debug('router error', { router: this.label, reason, message });
-    call.fail(status, message, reason);
-  }
-
-  private localDtab(ctx: string | string[] | undefined, user: string | string[] | undefined): Dtab | DtabSyntaxError {
-    const key = `${joinHeader(ctx)}\n${joinHeader(user)}`;
-    const hit = this.localDtabs.get(key);
-    if (hit !== undefined) return hit;
-    let out: Dtab | DtabSyntaxError = this.emptyDtab;
-    try {
-      for (const v of [...asList(ctx), ...asList(user)]) out = out.concat(parseDtab(v));
-    } catch (e) {
-      if (!(e instanceof DtabSyntaxError)) throw e;
-      out = e;
-    }
-    return this.localDtabs.set(key, out);
+    call.fail(ERROR_REASONS[reason], message, reason);
   }
 
   /**
@@ -413,10 +355,11 @@ export class Router implements RouterView, CallObserver {
     return `'${base}${base && l ? ';' : ''}${l}'`;
   }
 
-  /** @internal */ finished(call: ProxyCall): void {
+  /** @internal */ finished(call: RouterCall): void {
     this.live.delete(call);
     const durationMs = performance.now() - call.startedAt;
-    const stats = call.stats as RouteStats | undefined;
+    if (call.errorReason !== undefined) this.errors[call.errorReason].inc();
+    const stats = call.stats;
     if (stats !== undefined) stats.finished(call.status, durationMs, call.bytesIn, call.bytesOut);
     if (this.accessLog !== undefined) {
       this.accessLog.write({
@@ -521,7 +464,7 @@ class PendingWait<T> {
 
   constructor(
     private readonly router: Router,
-    private readonly call: ProxyCall,
+    private readonly call: RouterCall,
     source: Var<T>,
     isPending: (value: T) => boolean,
     onAnswer: (value: T) => void,
@@ -549,7 +492,7 @@ class PendingWait<T> {
   private timeout(): void {
     if (this.settled) return;
     this.settle();
-    this.router.reject(this.call, Status.UNAVAILABLE, this.timeoutMessage, 'binding timeout');
+    this.router.reject(this.call, 'binding timeout', this.timeoutMessage);
   }
 }
 
@@ -559,23 +502,6 @@ function isPendingState(s: ActivityState<BoundTree>): boolean {
 
 function isPendingAddr(a: Addr): boolean {
   return a.type === 'pending';
-}
-
-function countHops(s: string): number {
-  let n = 1;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 44) n++;
-  return n;
-}
-
-function clearL5dHeaders(headers: HeaderMap): void {
-  for (const k of Object.keys(headers)) if (k.startsWith('l5d-')) delete headers[k];
-}
-
-function asList(v: string | string[] | undefined): string[] {
-  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
-}
-function joinHeader(v: string | string[] | undefined): string {
-  return v === undefined ? '' : typeof v === 'string' ? v : v.join('\n');
 }
 
 function describe(tree: BoundTree): string {

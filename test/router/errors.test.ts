@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
-import { startRouter } from './setup.js';
+import { routerConfig, startRouter } from './setup.js';
 import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 import { parseDtab } from '../../src/dtab/parse.js';
@@ -264,5 +264,38 @@ test('service.totalTimeoutMs bounds a call without its own deadline: forwarded u
     client.close();
     await h.close();
     await backend.close();
+  }
+});
+
+test("the call's own failures are counted by reason too: an endpoint's reset, a connect that fails, no endpoints left", async () => {
+  const resetting = await startRawBackend((s) => s.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+  const h = await startRouter(`${SVC} => /#/test/backend`, { client: { ...routerConfig().client, maxAttempts: 1 } });
+  const client = testClient(h.target);
+  const errors = async (reason: string) => {
+    const line = (await h.metrics.registry.metrics()).split('\n').find((l) => l.startsWith('kgr_router_errors_total{') && l.includes(`reason="${reason}"`));
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  };
+  try {
+    h.namer.set('backend', [resetting.port]);
+    const reset = await unary(client, { message: 'x' });
+    assert.equal(reset.error?.code, grpc.status.INTERNAL);
+    assert.equal(await errors('endpoint'), 1);
+    // A port nothing listens on: the stream never leaves (its connection never connects), then the
+    // endpoint backs off and the next stream cannot even be opened.
+    const dead = await startRawBackend(() => {});
+    const deadPort = dead.port;
+    await dead.close();
+    h.namer.set('backend', [deadPort]);
+    const failed = await unary(client, { message: 'x' });
+    assert.equal(failed.error?.code, grpc.status.UNAVAILABLE);
+    const refused = await unary(client, { message: 'x' });
+    assert.equal(refused.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(refused.error!.details, /backing off/);
+    assert.equal(await errors('endpoint'), 2);
+    assert.equal(await errors('connect'), 1);
+  } finally {
+    client.close();
+    await h.close();
+    await resetting.close();
   }
 });
