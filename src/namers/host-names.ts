@@ -59,9 +59,9 @@ export class HostNames {
   }
 
   private addr(scheme: 'inet' | 'fixedinet', host: string, port: number): Var<Addr> {
-    const literal = host === '' || host === 'localhost' ? '127.0.0.1' : ipLiteral(host);
-    if (literal !== undefined) return Var.value<Addr>({ type: 'bound', addrs: [{ host: literal, port, weight: 1, meta: {} }], meta: {} });
     const name = host.toLowerCase();
+    const literal = name === '' || name === 'localhost' ? '127.0.0.1' : ipLiteral(name);
+    if (literal !== undefined) return Var.value<Addr>({ type: 'bound', addrs: [{ host: literal, port, weight: 1, meta: {} }], meta: {} });
     const id = Path.of('$', scheme, name, String(port));
     return this.names.get(`${scheme} ${name}/${port}`, id, (sink) => resolveInto(sink, this.lookup, name, port, { ...this.options, once: scheme === 'fixedinet' })).addr;
   }
