@@ -1,4 +1,4 @@
-import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { statSync, watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -17,7 +17,9 @@ const SETTLE_MS = 20;
 
 /**
  * Tell `onStamp` what `path` is now (a stamp of inode, size and times, or MISSING / NOT_A_FILE),
- * first soon after the call and then each time that changes, until the returned function is called.
+ * first before returning and then each time that changes, until the returned function is called.
+ * (The first look is synchronous so that a watch started for a lookup answers at once, as a Neg for
+ * a missing file should; it runs once per watch, never per lookup.)
  *
  * Files are edited in place, replaced by a rename, or swapped under a Kubernetes ConfigMap's
  * `..data` symlink, so the *directory* is watched (any event there is a reason to look) and also
@@ -65,7 +67,8 @@ export function watchFile(path: string, onStamp: (stamp: string) => void, option
   }
   const poll = setInterval(() => void check(), options.pollMs ?? 500);
   poll.unref();
-  void check();
+  last = stampNow(path);
+  onStamp(last);
   return () => {
     stopped = true;
     clearInterval(poll);
@@ -76,9 +79,20 @@ export function watchFile(path: string, onStamp: (stamp: string) => void, option
 
 async function stampOf(path: string): Promise<string> {
   try {
-    const st = await stat(path);
-    return st.isFile() ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : NOT_A_FILE;
+    return stampFrom(await stat(path));
   } catch {
     return MISSING;
   }
+}
+
+function stampNow(path: string): string {
+  try {
+    return stampFrom(statSync(path));
+  } catch {
+    return MISSING;
+  }
+}
+
+function stampFrom(st: Stats): string {
+  return st.isFile() ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : NOT_A_FILE;
 }
