@@ -6,6 +6,7 @@ import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { MemoryNamer } from './memory-namer.js';
+import { globalNamer } from '../../src/namers/global.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
 
@@ -38,7 +39,7 @@ test('the base dtab is an input of the binding: a reload publishes once, and wat
       return counted;
     },
   };
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: counting }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: counting }] });
   const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
   const binding = interpreter.bind(base, parsePath('/svc/echo'), parseDtab('/extra => /$/nil'));
   const seen: string[] = [];
@@ -58,7 +59,7 @@ test('the base dtab is an input of the binding: a reload publishes once, and wat
 test('BindingCache on an injected clock: idle and transient TTLs without sleeping; peek keeps nothing alive', () => {
   const k8s = new MemoryNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
-  const interpreter = new NameInterpreter({ namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const clock = new FakeClock();
   const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc'));
   const cache = new BindingCache(interpreter, base, { idleTtlMs: 60_000, transientIdleTtlMs: 1000, clock });

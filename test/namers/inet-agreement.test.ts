@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NameInterpreter, addrJson, delegate, globalNamer, parseDtab, parsePath, resolvePolling, type Addr, type DelegateNode } from '../../src/dtab/index.js';
+import { NameInterpreter, addrJson, delegate, parseDtab, parsePath, type Addr, type DelegateNode } from '../../src/dtab/index.js';
+import { globalNamer, resolvePolling } from '../../src/namers/global.js';
 import { resolveHost } from '../../src/namers/dns.js';
 import { HostNames } from '../../src/namers/host-names.js';
 import type { Var } from '../../src/util/var.js';
@@ -45,7 +46,7 @@ function leafAddr(node: DelegateNode): unknown {
 // library users the global namer's own dns.lookup poller: the same name could get two answers.
 test('/$/inet: routing, dtab delegate and the library answer the same for the same literal or host', async () => {
   const routing = new NameInterpreter({ global: globalNamer({ resolveHost }) }); // how the router was wired
-  const cli = new NameInterpreter(); // how `dtab delegate` builds its interpreter
+  const cli = new NameInterpreter({ global: globalNamer() }); // how `dtab delegate` builds its interpreter
   for (const path of ['/$/inet/\\x5b::1\\x5d/443', '/$/inet/LOCALHOST/4140', '/$/inet/localhost/4140', '/$/inet/127.1/80', '/$/inet/10.1.2.3/80', '/$/inet/::1/443', '/$/inet/4140', '/$/fixedinet/localhost/8080']) {
     const viaRouting = await routed(routing, path);
     const viaDelegate = leafAddr(await delegate(cli, parseDtab(''), parsePath(path)));
