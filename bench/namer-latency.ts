@@ -10,7 +10,6 @@
  */
 import { parseConfig } from '../src/config/load.js';
 import { createNamer } from '../src/namers/registry.js';
-import { resolveHost } from '../src/namers/dns.js';
 import { globalNamer } from '../src/namers/global.js';
 import { NameInterpreter } from '../src/dtab/interpreter.js';
 import { parseDtab } from '../src/dtab/parse.js';
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics({ processMetrics: false });
   const log = Logger.silent();
   const namers = await Promise.all(config.namers.map((c) => createNamer(c, { metrics, log })));
-  const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
+  const interpreter = new NameInterpreter({ namers, global: globalNamer() });
   const routerConfig = { ...config.routers[0]!, servers: config.routers[0]!.servers.map((s) => ({ ...s, port: 0 })) };
   const router = new Router(routerConfig, { interpreter, dtab: new Var(parseDtab(routerConfig.dtab)), metrics, log });
   await router.start();

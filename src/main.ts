@@ -3,7 +3,6 @@ import { DtabFile } from './config/dtab-file.js';
 import { Dtab, parseDtab } from './dtab/index.js';
 import { NameInterpreter } from './dtab/interpreter.js';
 import { globalNamer } from './namers/global.js';
-import { resolveHost } from './namers/dns.js';
 import { createNamer } from './namers/registry.js';
 import type { PrefixedNamer } from './namers/namer.js';
 import { DtabDependencies } from './namers/dtab-dependencies.js';
@@ -64,7 +63,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     const namers: PrefixedNamer[] = [];
     closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
     for (const n of config.namers) namers.push(await createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
-    const interpreter = new NameInterpreter({ namers, global: globalNamer({ resolveHost }) });
+    const interpreter = new NameInterpreter({ namers, global: globalNamer() });
 
     const routers: Router[] = [];
     const adminRouters: AdminRouter[] = [];

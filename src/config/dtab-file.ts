@@ -1,10 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DtabSource } from '../introspection/snapshots.js';
 import type { Logger } from '../util/log.js';
 import { Var } from '../util/var.js';
+import { watchFile } from '../util/file-watch.js';
 import { Dtab, DtabSyntaxError, parseDtab } from '../dtab/index.js';
 
 export interface DtabFileOptions {
@@ -21,14 +20,17 @@ export interface DtabFileOptions {
   pollIntervalMs?: number;
 }
 
+/** A file missing this long (not just mid-swap) is worth a warning. */
+const MISSING_WARN_MS = 2000;
+
 /**
  * A live dtab file: its dtab ++ the router's dtab, as a Var the router binds through.
  *
  * Operators edit it in place, through an editor that writes a temp file and renames it, or through
- * a Kubernetes ConfigMap volume, which swaps a `..data` symlink in the directory. So we watch the
- * *directory* (the file's inode changes under those schemes) and also re-read on a short poll, and
- * compare contents rather than trusting events. A missing file or a broken edit keeps the last good
- * dtab in force; each reload publishes one immutable Dtab, so a request sees the old or the new one
+ * a Kubernetes ConfigMap volume, which swaps a `..data` symlink in the directory; the shared file
+ * watcher (directory watch, poll, stamp compare) notices all three, and a changed stamp re-reads the
+ * file, whose text is compared again. A missing file or a broken edit keeps the last good dtab in
+ * force; each reload publishes one immutable Dtab, so a binding switches from the old to the new one
  * whole.
  */
 export class DtabFile {
@@ -40,9 +42,8 @@ export class DtabFile {
   private lastError: NonNullable<DtabSource['file']>['lastError'];
   private missingSince: number | undefined;
   private missingReported = false;
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private stopWatching: (() => void) | undefined;
+  private missingCheck: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -62,22 +63,13 @@ export class DtabFile {
     if (this.lastError && this.lastReload === undefined) {
       throw new DtabSyntaxErrorAtStart(`${this.options.path}:${this.lastError.line}:${this.lastError.column}: ${this.lastError.message}`);
     }
-    try {
-      // Watch the directory: renames and the ConfigMap `..data` swap replace the file we would watch.
-      this.watcher = watch(dirname(this.options.path), { persistent: false }, () => this.schedule());
-      this.watcher.on('error', (err) => this.options.log.warn('dtab file directory watch failed; polling only', { file: this.options.path, error: err }));
-    } catch (err) {
-      this.options.log.warn('cannot watch the dtab file directory; polling only', { file: this.options.path, error: err as Error });
-    }
-    this.timer = setInterval(() => void this.reloadSoon(), this.options.pollIntervalMs ?? 250);
-    this.timer.unref();
+    this.stopWatching = watchFile(this.options.path, () => void this.reloadSoon(), { pollMs: this.options.pollIntervalMs ?? 250 });
   }
 
   close(): void {
     this.closed = true;
-    this.watcher?.close();
-    if (this.timer) clearInterval(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
+    this.stopWatching?.();
+    if (this.missingCheck) clearTimeout(this.missingCheck);
   }
 
   /** What the dashboard shows. */
@@ -86,13 +78,6 @@ export class DtabFile {
     if (this.lastReload !== undefined) file.lastReload = this.lastReload;
     if (this.lastError !== undefined) file.lastError = this.lastError;
     return { base: this.options.baseText, file, effective: this.dtab.sample.show() };
-  }
-
-  private schedule(): void {
-    // Editors and the kubelet touch several names in a burst; read once it has settled.
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.reloadSoon(), 20);
-    this.debounce.unref();
   }
 
   private reloadSoon(): Promise<void> {
@@ -118,11 +103,18 @@ export class DtabFile {
       text = await readFile(path, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      // Missing for a moment is normal mid-swap; say so once if it lasts.
+      // Missing for a moment is normal mid-swap; say so once if it lasts (its stamp will not change
+      // again while it is missing, so look once more when it would be worth saying).
       this.missingSince ??= Date.now();
-      if (!this.missingReported && (this.lastSeen === undefined || Date.now() - this.missingSince > 2000)) {
+      if (!this.missingReported && (this.lastSeen === undefined || Date.now() - this.missingSince > MISSING_WARN_MS)) {
         this.missingReported = true;
         log.warn('dtab file unreadable; keeping the last good dtab', { file: path, code: code ?? String(err) });
+      } else if (!this.missingReported && this.missingCheck === undefined) {
+        this.missingCheck = setTimeout(() => {
+          this.missingCheck = undefined;
+          void this.reloadSoon();
+        }, MISSING_WARN_MS + 100);
+        this.missingCheck.unref();
       }
       return;
     }

@@ -72,12 +72,16 @@ export class NameInterpreter {
   }
 
   /**
-   * Bind `path` through `dtab`. The result is lazy: it binds when first observed, keeps the namer
-   * answers it uses observed while it is, and releases them when its last observer leaves.
+   * Bind `path` through `dtab ++ local`. The result is lazy: it binds when first observed, keeps the
+   * namer answers it uses observed while it is, and releases them when its last observer leaves.
+   *
+   * A live `dtab` (a dtab file, reloaded) is one more input the binding observes, like a namer's
+   * answer: a new dtab binds again and publishes once, with the namer answers both use kept open
+   * across the switch, so observers see the old tree or the new one, never a mix.
    */
-  bind(dtab: Dtab, path: Path): Activity<NameTree<BoundName>> {
+  bind(dtab: Dtab | Var<Dtab>, path: Path, local?: Dtab): Activity<NameTree<BoundName>> {
     return new Var<ActivityState<NameTree<BoundName>>>(PENDING, (self) => {
-      const binding = new Binding(this, dtab, path, self);
+      const binding = new Binding(this, dtab, local, path, self);
       binding.run();
       return () => binding.close();
     });
@@ -106,21 +110,36 @@ type BoundTree = NameTree<BoundName>;
  * to an observed answer runs it again, so the result follows discovery without polling.
  */
 class Binding {
-  private readonly observed = new Map<Activity<unknown>, Closable>();
-  private used = new Set<Activity<unknown>>();
+  private readonly observed = new Map<Var<unknown>, Closable>();
+  private used = new Set<Var<unknown>>();
   /** Inside run(): binding, releasing or publishing. */
   private running = false;
-  /** The activity being subscribed to: its first, synchronous notification is not a change. */
-  private subscribing: Activity<unknown> | undefined;
+  /** The input being subscribed to: its first, synchronous notification is not a change. */
+  private subscribing: Var<unknown> | undefined;
   private dirty = false;
   private closed = false;
+  /** This run's dtab: the base as it is now ++ the local dtab (made again only when the base changed). */
+  private dtab: Dtab;
+  private dtabOf: Dtab | undefined;
 
   constructor(
     private readonly interpreter: NameInterpreter,
-    private readonly dtab: Dtab,
+    private readonly base: Dtab | Var<Dtab>,
+    private readonly local: Dtab | undefined,
     private readonly path: Path,
     private readonly out: Var<State<BoundTree>>,
-  ) {}
+  ) {
+    this.dtab = base instanceof Var ? base.sample : base;
+  }
+
+  private currentDtab(): Dtab {
+    const base = this.base instanceof Var ? this.read(this.base) : this.base;
+    if (base !== this.dtabOf) {
+      this.dtabOf = base;
+      this.dtab = this.local === undefined || this.local.isEmpty ? base : base.concat(this.local);
+    }
+    return this.dtab;
+  }
 
   run(): void {
     // Re-entered from a namer change while running (or while our observers react to what we
@@ -139,6 +158,7 @@ class Binding {
         this.used = new Set();
         let state: State<BoundTree>;
         try {
+          this.currentDtab();
           state = this.bindPath(this.path, 0, undefined);
         } catch (e) {
           state = failed(asError(e));
@@ -164,9 +184,9 @@ class Binding {
     this.observed.clear();
   }
 
-  /** The current answer of a namer activity, keeping it observed. */
-  private read<T>(activity: Activity<T>): State<T> {
-    const a = activity as Activity<unknown>;
+  /** The current value of an input (a namer's answer, the base dtab), keeping it observed. */
+  private read<T>(input: Var<T>): T {
+    const a = input as Var<unknown>;
     this.used.add(a);
     if (!this.observed.has(a)) {
       this.subscribing = a;
@@ -181,7 +201,7 @@ class Binding {
         this.subscribing = undefined;
       }
     }
-    return activity.sample;
+    return input.sample;
   }
 
   private lookup(path: Path): State<NameTree<Name>> {

@@ -2,7 +2,9 @@ import type { Logger } from '../util/log.js';
 import type { Path } from '../dtab/path.js';
 import type { DnsResolverOptions } from './dns-resolver.js';
 import { Backoff } from '../util/backoff.js';
-import { LiveName, namesReadiness, type NameSource } from './live-name.js';
+import type { LiveName } from './live-name.js';
+import { NameTable } from './name-table.js';
+import type { Clock } from '../util/clock.js';
 import type { Namer, NamerReadiness } from './namer.js';
 import type { Activity } from '../util/activity.js';
 import type { Name } from '../dtab/name.js';
@@ -19,6 +21,8 @@ export interface DnsRefreshOptions extends DnsResolverOptions {
   maxNames?: number;
   /** Called each time a new name finds the table full (metrics). */
   onFull?: () => void;
+  /** The names table's time (tests). */
+  clock?: Clock;
   /** Called after each resolution with its outcome (metrics). */
   onResult?: (kind: 'ok' | 'nxdomain' | 'error') => void;
 }
@@ -43,8 +47,8 @@ export interface RefreshRound {
  * refresh, capped at `refreshIntervalSeconds`, or the error backoff), until the returned stop function
  * is called. A round returns undefined when it saw `stopped()` after an await.
  */
-export function refreshLoop(options: DnsRefreshOptions, round: (r: RefreshRound) => Promise<number | undefined>): () => void {
-  const refreshMs = Math.max(MIN_REFRESH_MS, (options.refreshIntervalSeconds ?? 5) * 1000);
+export function refreshLoop(options: DnsRefreshOptions & { refreshMs?: number }, round: (r: RefreshRound) => Promise<number | undefined>): () => void {
+  const refreshMs = options.refreshMs ?? Math.max(MIN_REFRESH_MS, (options.refreshIntervalSeconds ?? 5) * 1000);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const r: RefreshRound = {
@@ -70,70 +74,21 @@ export function refreshLoop(options: DnsRefreshOptions, round: (r: RefreshRound)
   };
 }
 
-/**
- * A DNS namer's names by key (`host/port`, an SRV name): one LiveName each, kept resolving an idle TTL
- * after the last user leaves, and the namer's state, readiness and close over all of them. Names
- * come from requests (`l5d-dtab` can name any host), so there are at most `maxNames`.
- */
-export class DnsNames {
-  private readonly names = new Map<string, LiveName>();
-
-  constructor(
-    private readonly idleTtlMs = 30_000,
-    private readonly maxNames = 1000,
-    private readonly onFull: () => void = () => {},
-  ) {}
-
-  get(key: string, id: Path, source: NameSource): LiveName {
-    let name = this.names.get(key);
-    if (!name) {
-      if (this.names.size >= this.maxNames) this.onFull();
-      if (this.names.size >= this.maxNames && !this.dropIdle()) {
-        // Every name is in use: this one answers a failure (not cached) instead of growing the table.
-        const refused = new LiveName(id, (sink) => {
-          sink.fail(`too many DNS names in use (${this.maxNames}): not resolving ${key}`);
-          return () => {};
-        });
-        return refused;
-      }
-      const created: LiveName = new LiveName(id, source, this.idleTtlMs, () => {
-        if (this.names.get(key) === created) this.names.delete(key);
-      });
-      this.names.set(key, (name = created));
-    }
-    return name;
-  }
-
-  /** Stop the oldest name nobody observes (it was only kept warm for its idle TTL). */
-  private dropIdle(): boolean {
-    for (const [key, name] of this.names) {
-      if (!name.idle) continue;
-      this.names.delete(key);
-      name.close();
-      return true;
-    }
-    return false;
-  }
-
-  ready(label: string): NamerReadiness {
-    return namesReadiness(label, this.names);
-  }
-
-  state(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [key, name] of this.names) out[key] = { state: name.state, addr: name.addr.sample, lastError: name.lastError };
-    return out;
-  }
-
-  close(): void {
-    for (const name of this.names.values()) name.close();
-    this.names.clear();
-  }
+/** The DNS names table (io.l5d.dns, io.l5d.dnssrv, /$/inet): idle TTL 30 s, at most `maxNames` (1000). */
+export function dnsNameTable(options: DnsRefreshOptions): NameTable {
+  const maxNames = options.maxNames ?? 1000;
+  return new NameTable({
+    idleTtlMs: options.idleTtlMs ?? 30_000,
+    maxNames,
+    onFull: options.onFull,
+    refusal: (key) => `too many DNS names in use (${maxNames}): not resolving ${key}`,
+    clock: options.clock,
+  });
 }
 
 /** What `io.l5d.dns` and `io.l5d.dnssrv` share: the resolver, the names, and state/readiness/close over them. */
 export abstract class DnsNamerBase implements Namer {
-  protected readonly names: DnsNames;
+  protected readonly names: NameTable;
   protected readonly resolver: DnsResolver;
 
   constructor(
@@ -141,7 +96,7 @@ export abstract class DnsNamerBase implements Namer {
     protected readonly options: DnsRefreshOptions = {},
   ) {
     this.resolver = new DnsResolver(options);
-    this.names = new DnsNames(options.idleTtlMs, options.maxNames, options.onFull);
+    this.names = dnsNameTable(options);
   }
 
   abstract lookup(path: Path): Activity<NameTree<Name>>;

@@ -1,16 +1,18 @@
-import { readFileSync, statSync, watch as fsWatch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Activity } from '../util/activity.js';
-import { constant, ok } from '../util/activity.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Activity, ActivityState } from '../util/activity.js';
+import { PENDING, constant, ok } from '../util/activity.js';
 import type { Logger } from '../util/log.js';
+import { Memo } from '../util/memo.js';
+import { MISSING, NOT_A_FILE, watchFile } from '../util/file-watch.js';
+import { Var, type Closable } from '../util/var.js';
 import type { Address, Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { Neg } from '../dtab/nametree.js';
-import { Path } from '../dtab/path.js';
+import type { Path } from '../dtab/path.js';
 import type { Namer, NamerReadiness } from './namer.js';
-import { LiveName, namesReadiness } from './live-name.js';
-
+import type { LiveName } from './live-name.js';
+import { NameTable } from './name-table.js';
 /** A malformed line in a service file, with where it is. */
 export class FsNamerError extends Error {
   constructor(
@@ -58,132 +60,129 @@ export function parseServiceFile(text: string, file: string): Address[] {
   return out;
 }
 
+/** Files are looked for at most this many directories deep. */
+const MAX_DEPTH = 8;
+const NEG = constant<NameTree<Name>>(ok(Neg));
+
 /**
- * `io.l5d.fs`: `rootDir`; each file is a service (directories nest: `/#/io.l5d.fs/dir/file`).
- * Files are watched (inotify through fs.watch on the directory, plus a 500 ms stat check that also
- * covers directories created later), so changes apply well within a second. A malformed file keeps
- * the last good set and logs `file:line:column: what`; a file never read well is a failed address set.
- * A missing file is Neg.
+ * `io.l5d.fs`: `rootDir`; each file is a service (directories nest: `/#/io.l5d.fs/dir/file`, the
+ * rest of the path the residual). Files are watched (the shared file watcher: a directory watch and
+ * a poll, compared by stamp), so changes apply well within a second. A malformed file keeps the last
+ * good set and logs `file:line:column: what`; a file never read well is a failed address set. A
+ * missing file is Neg.
+ *
+ * A lookup touches no file system: `/a/b/c` asks the names `a/b/c`, `a/b` and `a` (longest first,
+ * each watched) and answers with the first that is a file, so a directory made after the lookup is
+ * still followed.
  */
 export class FsNamer implements Namer {
-  private readonly names = new Map<string, LiveName>();
+  private readonly names: NameTable;
+  /** Lookups are pure over the names (each answer is lazy), so a dropped one is simply made again. */
+  private readonly answers = new Memo<Activity<NameTree<Name>>>(1024);
 
   constructor(
     private readonly prefix: Path,
     private readonly rootDir: string,
     private readonly log?: Logger,
     private readonly pollMs = 500,
-  ) {}
-
-  lookup(path: Path): Activity<NameTree<Name>> {
-    // Walk existing directories; the next segment is the file (which may not exist yet).
-    let dir = this.rootDir;
-    let i = 0;
-    for (; i < path.size; i++) {
-      const seg = path.segments[i]!;
-      if (!isSafeSegment(seg)) return constant<NameTree<Name>>(ok(Neg));
-      if (!isDirectory(join(dir, seg))) break;
-      dir = join(dir, seg);
-    }
-    if (i >= path.size) return constant<NameTree<Name>>(ok(Neg));
-    const consumed = path.take(i + 1);
-    const file = join(dir, path.segments[i]!);
-    let name = this.names.get(file);
-    if (!name) {
-      const created: LiveName = new LiveName(this.prefix.concat(consumed), (sink) => this.watchFile(sink, file), 0, () => {
-        if (this.names.get(file) === created) this.names.delete(file);
-      });
-      this.names.set(file, (name = created));
-    }
-    return name.lookup(path.drop(i + 1));
+    maxNames = 1000,
+  ) {
+    this.names = new NameTable({
+      idleTtlMs: 0,
+      maxNames,
+      refusal: (file) => `too many files watched (${maxNames}): not watching ${file}`,
+    });
   }
 
-  private watchFile(sink: LiveName, file: string): () => void {
-    let stamp = '';
-    let good = false;
-    const check = () => {
-      let next: string;
-      try {
-        const st = statSync(file);
-        next = st.isFile() ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'not-a-file';
-      } catch {
-        next = 'missing';
-      }
-      if (next === stamp) return;
-      stamp = next;
-      if (next === 'missing' || next === 'not-a-file') {
-        good = false;
-        sink.lastError = undefined;
-        sink.update('neg');
-        return;
-      }
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (error) {
-        sink.lastError = `${file}: ${(error as Error).message}`;
-        return;
-      }
-      try {
-        const addrs = parseServiceFile(text, file);
-        good = true;
-        sink.lastError = undefined;
-        sink.update('bound', addrs);
-      } catch (error) {
-        const message = (error as Error).message;
-        this.log?.error(`io.l5d.fs: ${message}; keeping the last good address set`, { file });
-        if (good) sink.lastError = message;
-        else sink.fail(message);
-      }
-    };
-    check();
-    let watcher: FSWatcher | undefined;
-    let debounce: NodeJS.Timeout | undefined;
-    const base = file.slice(dirname(file).length + 1);
-    try {
-      watcher = fsWatch(dirname(file), { persistent: false }, (_event, changed) => {
-        if (changed && changed.toString() !== base) return;
-        if (debounce) clearTimeout(debounce);
-        debounce = setTimeout(check, 20);
-        debounce.unref();
-      });
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      watcher = undefined; // the directory does not exist yet: the poll covers it
+  lookup(path: Path): Activity<NameTree<Name>> {
+    const key = path.show();
+    return this.answers.get(key) ?? this.answers.set(key, this.answer(path));
+  }
+
+  private answer(path: Path): Activity<NameTree<Name>> {
+    let depth = 0;
+    while (depth < Math.min(path.size, MAX_DEPTH) && isSafeSegment(path.segments[depth]!)) depth++;
+    if (depth === 0) return NEG;
+    const candidates: Activity<NameTree<Name>>[] = [];
+    for (let i = depth; i >= 1; i--) {
+      const consumed = path.take(i);
+      const file = join(this.rootDir, ...consumed.segments);
+      const name = this.names.get(file, this.prefix.concat(consumed), (sink) => this.watch(sink, file));
+      candidates.push(name.lookup(path.drop(i)));
     }
-    const poll = setInterval(check, this.pollMs);
-    poll.unref();
-    return () => {
-      clearInterval(poll);
-      if (debounce) clearTimeout(debounce);
-      watcher?.close();
-    };
+    return candidates.length === 1 ? candidates[0]! : firstFound(candidates);
+  }
+
+  private watch(sink: LiveName, file: string): () => void {
+    let good = false;
+    return watchFile(
+      file,
+      (stamp) => {
+        if (stamp === MISSING || stamp === NOT_A_FILE) {
+          good = false;
+          sink.lastError = undefined;
+          sink.update('neg');
+          return;
+        }
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (error) {
+          sink.lastError = `${file}: ${(error as Error).message}`;
+          return;
+        }
+        try {
+          const addrs = parseServiceFile(text, file);
+          good = true;
+          sink.lastError = undefined;
+          sink.update('bound', addrs);
+        } catch (error) {
+          const message = (error as Error).message;
+          this.log?.error(`io.l5d.fs: ${message}; keeping the last good address set`, { file });
+          if (good) sink.lastError = message;
+          else sink.fail(message);
+        }
+      },
+      { pollMs: this.pollMs },
+    );
   }
 
   ready(): NamerReadiness {
-    return namesReadiness(this.prefix.show(), this.names);
+    return this.names.ready(this.prefix.show());
   }
 
   state(): unknown {
-    const out: Record<string, unknown> = {};
-    for (const [file, name] of this.names) out[file] = { state: name.state, addr: name.addr.sample, lastError: name.lastError };
-    return out;
+    return this.names.state();
   }
 
   close(): void {
-    for (const name of this.names.values()) name.close();
-    this.names.clear();
+    this.names.close();
   }
+}
+
+/**
+ * The answer of the first candidate that is not Neg, in order; pending while an earlier one is, Neg
+ * when all are. Observes every candidate while observed itself.
+ */
+function firstFound(candidates: readonly Activity<NameTree<Name>>[]): Activity<NameTree<Name>> {
+  const pick = (): ActivityState<NameTree<Name>> => {
+    for (const c of candidates) {
+      const s = c.sample;
+      if (s.status === 'pending') return PENDING;
+      if (s.status !== 'ok' || s.value.kind !== 'neg') return s;
+    }
+    return candidates[candidates.length - 1]!.sample;
+  };
+  return new Var<ActivityState<NameTree<Name>>>(PENDING, (self) => {
+    const observations: Closable[] = [];
+    for (const c of candidates) observations.push(c.observe(() => self.set(pick())));
+    self.set(pick());
+    return () => {
+      for (const o of observations) o.close();
+    };
+  });
 }
 
 function isSafeSegment(seg: string): boolean {
   return seg !== '.' && seg !== '..' && !seg.includes('/') && !seg.includes('\\') && !seg.includes('\0');
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,3 @@
-import { lookup as dnsLookup } from 'node:dns';
-import { isIP } from 'node:net';
 import { constant, failed, ok, type Activity, type ActivityState } from '../util/activity.js';
 import { Var } from '../util/var.js';
 import type { Addr, BoundName, Name } from '../dtab/name.js';
@@ -7,13 +5,18 @@ import { Empty, Fail, Neg, type NameTree } from '../dtab/nametree.js';
 import { Path } from '../dtab/path.js';
 import type { Namer } from './namer.js';
 import { Memo } from '../util/memo.js';
+import { HostNames, sharedHostNames, type AddressLookup } from './host-names.js';
+import type { DnsAnswer } from './dns-resolver.js';
+
+export { ipLiteral } from './ip-literal.js';
 
 export interface GlobalNamerOptions {
   /**
-   * The address set of `/$/inet/<host>/<port>`. The default (`resolvePolling`) makes an IP literal
-   * (including Java's short IPv4 forms such as `127.1`) or `localhost` a constant, and looks a host
-   * name up with `dns.lookup` every 5 s while observed, as Finagle's InetResolver does.
+   * Where `/$/inet` and `/$/fixedinet` host names are resolved. Default: the process's shared host
+   * names (the system resolver), the same table routing uses.
    */
+  hosts?: HostNames;
+  /** A custom address set for `/$/inet/<host>/<port>` (tests, embedding); `/$/fixedinet` still uses `hosts`. */
   resolveHost?: (host: string, port: number) => Var<Addr>;
 }
 
@@ -33,7 +36,7 @@ export interface GlobalNamerOptions {
  * - anything else under `/$/`: a failed lookup naming it.
  */
 export function globalNamer(options: GlobalNamerOptions = {}): Namer {
-  return new GlobalNamer(options.resolveHost ?? resolvePolling);
+  return new GlobalNamer(options.hosts ?? sharedHostNames(), options.resolveHost);
 }
 
 const DOLLAR = '$';
@@ -42,10 +45,17 @@ const MAX_CACHED = 1000;
 
 class GlobalNamer implements Namer {
   private readonly answers = new Memo<Activity<NameTree<Name>>>(MAX_CACHED);
-  /** One address Var per host:port while cached, so names that differ only in their residual share a resolution. */
-  private readonly addrs = new Memo<Var<Addr>>(MAX_CACHED);
+  /** A custom resolver's Var per host:port, so names that differ only in their residual share it (the host table shares its own). */
+  private readonly custom = new Memo<Var<Addr>>(MAX_CACHED);
 
-  constructor(private readonly resolveHost: (host: string, port: number) => Var<Addr>) {}
+  constructor(
+    private readonly hosts: HostNames,
+    private readonly resolveHost: ((host: string, port: number) => Var<Addr>) | undefined,
+  ) {}
+
+  state(): unknown {
+    return this.hosts.state();
+  }
 
   lookup(path: Path): Activity<NameTree<Name>> {
     const key = path.show();
@@ -113,8 +123,11 @@ class GlobalNamer implements Namer {
 
   private addrOf(scheme: 'inet' | 'fixedinet', host: string, port: number): Var<Addr> {
     if (port < 0 || port > 65535) return Var.value<Addr>({ type: 'failed', cause: `port out of range:${port}` });
-    const key = `${scheme} ${host} ${port}`;
-    return this.addrs.get(key) ?? this.addrs.set(key, scheme === 'fixedinet' ? resolveOnce(host, port) : this.resolveHost(host, port));
+    if (scheme === 'fixedinet') return this.hosts.fixedinet(host, port);
+    const custom = this.resolveHost;
+    if (custom === undefined) return this.hosts.inet(host, port);
+    const key = `${host} ${port}`;
+    return this.custom.get(key) ?? this.custom.set(key, custom(host, port));
   }
 }
 
@@ -132,119 +145,51 @@ function parseJavaInt(text: string): number | undefined {
 /** Looks a host name up: all its IP addresses, or an error (`code` ENOTFOUND/ENODATA: no such host). */
 export type HostLookup = (host: string, done: (err: NodeJS.ErrnoException | null, ips: readonly string[]) => void) => void;
 
-const systemLookup: HostLookup = (host, done) =>
-  dnsLookup(host, { all: true }, (err, addresses) => done(err, err ? [] : addresses.map((a) => a.address)));
-
 export interface ResolverOptions {
-  /** Default: `dns.lookup` (the system resolver, hosts file included, as Java's InetAddress). */
+  /** Default: the shared host names' resolver. */
   lookup?: HostLookup;
   /** Re-resolution period while observed (Finagle's InetResolver: 5 s). */
   intervalMs?: number;
 }
 
 /**
- * Finagle's InetResolver (`/$/inet`): an IP literal or `localhost` is a constant address; a host
- * name is looked up when first observed and again every `intervalMs` while observed, so a DNS
- * change reaches the balancer; lookups stop when the last observer leaves.
+ * Finagle's InetResolver (`/$/inet`) over its own host names table: literals and `localhost` are
+ * constants; a host name is looked up when first observed and every `intervalMs` while observed,
+ * and lookups stop when the last observer leaves.
  */
 export function pollingResolver(options: ResolverOptions = {}): (host: string, port: number) => Var<Addr> {
-  const lookup = options.lookup ?? systemLookup;
-  const intervalMs = options.intervalMs ?? 5000;
-  return (host, port) =>
-    constantAddr(host, port) ??
-    new Var<Addr>({ type: 'pending' }, (self) => {
-      let stopped = false;
-      let timer: NodeJS.Timeout | undefined;
-      const poll = () =>
-        lookup(host, (err, ips) => {
-          if (stopped) return;
-          const next = addrOf(err, ips, port);
-          if (!sameAddr(self.sample, next)) self.set(next);
-          timer = setTimeout(poll, intervalMs);
-          timer.unref();
-        });
-      poll();
-      return () => {
-        stopped = true;
-        if (timer !== undefined) clearTimeout(timer);
-      };
-    });
+  // Finagle's InetResolver stops when unobserved: no idle TTL.
+  const hosts = resolverHosts(options, 0);
+  return (host, port) => hosts.inet(host, port);
 }
 
-/**
- * Finagle's FixedInetResolver (`/$/fixedinet`): looked up once, when first observed, and a
- * successful answer kept for good; a failed one is asked again on the next activation.
- */
+/** Finagle's FixedInetResolver (`/$/fixedinet`): looked up until it has an answer, which is kept while the name is in use. */
 export function onceResolver(options: Pick<ResolverOptions, 'lookup'> = {}): (host: string, port: number) => Var<Addr> {
-  const lookup = options.lookup ?? systemLookup;
-  return (host, port) => {
-    const constant = constantAddr(host, port);
-    if (constant !== undefined) return constant;
-    let asking = false;
-    let known = false;
-    return new Var<Addr>({ type: 'pending' }, (self) => {
-      if (asking || known) return;
-      asking = true;
+  const hosts = resolverHosts(options, undefined);
+  return (host, port) => hosts.fixedinet(host, port);
+}
+
+/** The `/$/inet` default: the shared host names. */
+export const resolvePolling = (host: string, port: number): Var<Addr> => sharedHostNames().inet(host, port);
+
+/** The `/$/fixedinet` default: the shared host names. */
+export const resolveOnce = (host: string, port: number): Var<Addr> => sharedHostNames().fixedinet(host, port);
+
+function resolverHosts(options: ResolverOptions, idleTtlMs: number | undefined): HostNames {
+  if (options.lookup === undefined && options.intervalMs === undefined) return sharedHostNames();
+  return new HostNames({ lookup: options.lookup && fromHostLookup(options.lookup), refreshMs: options.intervalMs ?? 5000, idleTtlMs });
+}
+
+/** A callback-style lookup (dns.lookup's shape) as the host table's lookup. */
+function fromHostLookup(lookup: HostLookup): AddressLookup {
+  return (host, ttlSeconds) =>
+    new Promise<DnsAnswer<string>>((resolve) =>
       lookup(host, (err, ips) => {
-        asking = false;
-        const next = addrOf(err, ips, port);
-        known = next.type === 'bound';
-        self.set(next);
-      });
-    });
-  };
-}
-
-/** The `/$/inet` default: re-resolving every 5 s while observed. */
-export const resolvePolling: (host: string, port: number) => Var<Addr> = pollingResolver();
-
-/** The `/$/fixedinet` resolver: once, with the system resolver. */
-export const resolveOnce: (host: string, port: number) => Var<Addr> = onceResolver();
-
-/** Finagle's DnsResolver answers an IP literal, `localhost` and the empty host without a lookup. */
-function constantAddr(host: string, port: number): Var<Addr> | undefined {
-  const ip = host === 'localhost' || host === '' ? '127.0.0.1' : ipLiteral(host);
-  return ip === undefined ? undefined : Var.value<Addr>(boundAddr([ip], port));
-}
-
-/** Finagle's InetResolver.toAddr: no such host is Neg, another error Failed, else the addresses. */
-function addrOf(err: NodeJS.ErrnoException | null, ips: readonly string[], port: number): Addr {
-  if (err) return err.code === 'ENOTFOUND' || err.code === 'ENODATA' ? { type: 'neg' } : { type: 'failed', cause: err.message };
-  return boundAddr(ips, port);
-}
-
-/** Same kind and the same endpoints in any order (DNS servers rotate their answers). */
-function sameAddr(a: Addr, b: Addr): boolean {
-  if (a.type !== b.type) return false;
-  if (a.type === 'failed') return a.cause === (b as typeof a).cause;
-  if (a.type !== 'bound') return true;
-  const key = (x: Addr) => (x.type === 'bound' ? x.addrs.map((e) => `${e.host} ${e.port}`).sort().join(',') : '');
-  return key(a) === key(b);
-}
-
-function boundAddr(ips: readonly string[], port: number): Addr {
-  return { type: 'bound', addrs: ips.map((host) => ({ host, port, weight: 1, meta: {} })), meta: {} };
-}
-
-/** An IP literal, including the 1–3 part IPv4 forms Java accepts (`127.1` is 127.0.0.1); else undefined. */
-export function ipLiteral(host: string): string | undefined {
-  if (isIP(host) !== 0) return host;
-  const unbracketed = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : undefined;
-  if (unbracketed !== undefined && isIP(unbracketed) === 6) return unbracketed;
-  const parts = host.split('.');
-  if (parts.length < 1 || parts.length > 3 || !parts.every((p) => /^\d{1,10}$/.test(p))) return undefined;
-  const n = parts.map(Number);
-  const last = n[n.length - 1]!;
-  const lastMax = [2 ** 32, 2 ** 24, 2 ** 16][n.length - 1]!;
-  if (last >= lastMax || n.slice(0, -1).some((x) => x > 255)) return undefined;
-  const bytes = [...n.slice(0, -1)];
-  const tail: number[] = [];
-  let rest = last;
-  for (let i = 0; i < 4 - bytes.length; i++) {
-    tail.unshift(rest & 0xff);
-    rest = Math.floor(rest / 256);
-  }
-  return [...bytes, ...tail].join('.');
+        if (!err) resolve({ kind: 'ok', records: [...ips], ttlSeconds });
+        else if (err.code === 'ENOTFOUND' || err.code === 'ENODATA') resolve({ kind: 'nxdomain' });
+        else resolve({ kind: 'error', message: err.message });
+      }),
+    );
 }
 
 // Linkerd's rewriting helper namers (io.buoyant.http.*, io.buoyant.hostportPfx/porthostPfx).

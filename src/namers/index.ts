@@ -4,6 +4,8 @@ export type { NamerKind, NamerDeps } from './registry.js';
 export { parseTarget, TargetError } from './target.js';
 export type { ParsedTarget } from './target.js';
 export { resolveHost, createHostResolver, DnsNamer } from './dns.js';
+export { HostNames, sharedHostNames } from './host-names.js';
+export { NameTable } from './name-table.js';
 export { DnsSrvNamer } from './dnssrv.js';
 export { FsNamer, parseServiceFile, FsNamerError } from './fs.js';
 export { K8sNamer } from './k8s/k8s-namer.js';

@@ -6,7 +6,6 @@ import { addressKey } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { Neg, leaf } from '../dtab/nametree.js';
 import type { Path } from '../dtab/path.js';
-import type { NamerReadiness } from './namer.js';
 
 /** Whether a discovered name exists: still finding out, no (Neg, so dtab fallbacks apply), or yes. */
 export type Existence = 'pending' | 'neg' | 'bound';
@@ -15,14 +14,14 @@ export type Existence = 'pending' | 'neg' | 'bound';
 export type NameSource = (sink: LiveName) => () => void;
 
 const OK_NEG: ActivityState<NameTree<Name>> = Object.freeze(ok(Neg));
-/**
- * A name that does not exist stops discovery at most this long after its last user: clients can
- * name any number of non-existent things (an `l5d-dtab` override, a made-up service), and a Neg
- * name gives a re-bind nothing worth keeping warm.
- */
-export const NEG_IDLE_TTL_MS = 5000;
 const ADDR_PENDING: Addr = Object.freeze({ type: 'pending' });
 const ADDR_NEG: Addr = Object.freeze({ type: 'neg' });
+
+/** Who decides how long a name lives once used: its entry in a namer's table (`NameTable`). */
+export interface NameHolder {
+  acquire(): void;
+  release(): void;
+}
 
 /**
  * One discovered name (a Kubernetes service port, a DNS host, a file): the two separate signals
@@ -30,15 +29,16 @@ const ADDR_NEG: Addr = Object.freeze({ type: 'neg' });
  * the address set (the bound name's `addr` Var the balancer observes). Endpoint churn only touches
  * `addr`, so the bound tree is never rebuilt because a pod came or went.
  *
- * Discovery runs while anyone observes either signal, and stops `idleTtlMs` after the last leaves.
+ * Discovery starts when the first observer of either signal arrives. How long it runs after the last
+ * leaves is its holder's business (the namer's table and its idle TTL); `close` stops it. Without a
+ * holder, it stops when the last observer leaves.
  */
 export class LiveName {
   readonly addr: Var<Addr>;
   private existence: Existence = 'pending';
   private signature = '';
-  private refs = 0;
   private stop: (() => void) | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly holder: NameHolder;
   private readonly listeners = new Set<() => void>();
   private readonly activities = new Map<string, Activity<NameTree<Name>>>();
   /** A short human note on the last problem (shown in namer state), or undefined. */
@@ -47,9 +47,9 @@ export class LiveName {
   constructor(
     readonly id: Path,
     private readonly source: NameSource,
-    private readonly idleTtlMs = 0,
-    private readonly onIdle?: () => void,
+    holder?: NameHolder,
   ) {
+    this.holder = holder ?? stopWhenUnobserved(this);
     this.addr = new Var<Addr>(ADDR_PENDING, () => {
       this.acquire();
       return () => this.release();
@@ -60,16 +60,12 @@ export class LiveName {
     return this.existence;
   }
 
+  /** Discovery is running. */
   get active(): boolean {
     return this.stop !== undefined;
   }
 
-  /** Nobody observes it (it may still be discovering, for its idle TTL). */
-  get idle(): boolean {
-    return this.refs === 0;
-  }
-
-  /** The Activity for this name with `residual` left over; the same object for the same residual. */
+/** The Activity for this name with `residual` left over; the same object for the same residual. */
   lookup(residual: Path): Activity<NameTree<Name>> {
     const key = residual.show();
     let activity = this.activities.get(key);
@@ -78,7 +74,8 @@ export class LiveName {
     const okLeaf = ok<NameTree<Name>>(leaf<Name>(bound));
     const stateNow = (): ActivityState<NameTree<Name>> =>
       this.existence === 'pending' ? PENDING : this.existence === 'neg' ? OK_NEG : okLeaf;
-    activity = new Var<ActivityState<NameTree<Name>>>(PENDING, (self) => {
+    // Starts from what is known now, so a name already discovered answers even before it is observed.
+    activity = new Var<ActivityState<NameTree<Name>>>(stateNow(), (self) => {
       const listener = () => self.set(stateNow());
       this.listeners.add(listener);
       this.acquire();
@@ -120,44 +117,31 @@ export class LiveName {
   }
 
   private acquire(): void {
-    this.refs++;
-    if (this.refs !== 1) return;
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      return;
-    }
-    if (!this.stop) this.stop = this.source(this);
+    this.holder.acquire();
+    // Also after `close`: a name used again through an old reference discovers again.
+    this.stop ??= this.source(this);
   }
 
   private release(): void {
-    this.refs--;
-    if (this.refs !== 0) return;
-    const ttl = this.existence === 'neg' ? Math.min(this.idleTtlMs, NEG_IDLE_TTL_MS) : this.idleTtlMs;
-    if (ttl > 0) {
-      this.idleTimer = setTimeout(() => this.shutdown(), ttl);
-      this.idleTimer.unref();
-    } else {
-      this.shutdown();
-    }
+    this.holder.release();
   }
 
-  private shutdown(): void {
-    this.idleTimer = undefined;
-    const stop = this.stop;
-    this.stop = undefined;
-    stop?.();
-    this.onIdle?.();
-  }
-
-  /** Stop discovery now whatever the observers (namer close). */
+  /** Stop discovery now whatever the observers (its table let it go, or the namer closed). */
   close(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
     const stop = this.stop;
     this.stop = undefined;
     stop?.();
   }
+}
+
+function stopWhenUnobserved(name: LiveName): NameHolder {
+  let refs = 0;
+  return {
+    acquire: () => void refs++,
+    release: () => {
+      if (--refs === 0) name.close();
+    },
+  };
 }
 
 function toAddr(existence: Existence, addrs: readonly Address[], meta: Readonly<Record<string, unknown>>): Addr {
@@ -173,16 +157,4 @@ function addrSignature(addrs: readonly Address[]): string {
     for (const k of Object.keys(a.meta).sort()) out += ';' + k + '=' + a.meta[k];
   }
   return out;
-}
-
-/**
- * A namer's readiness from its names: not ready while a name in use (discovery running) has never had
- * its first answer; the reason names each such name (`label key`) and its last error.
- */
-export function namesReadiness(label: string, names: Iterable<[string, LiveName]>): NamerReadiness {
-  const waiting: string[] = [];
-  for (const [key, name] of names) {
-    if (name.active && name.state === 'pending') waiting.push(`${label} ${key}: ${name.lastError ?? 'waiting for the first answer'}`);
-  }
-  return waiting.length === 0 ? { ready: true } : { ready: false, reason: waiting.join('; ') };
 }

@@ -65,6 +65,11 @@ export class Var<T> {
     return this.observers.size > 0;
   }
 
+  /** How many observers it has (a cache that observes what it holds tells its own from others'). */
+  get observerCount(): number {
+    return this.observers.size;
+  }
+
   static value<T>(value: T): Var<T> {
     return new Var(value);
   }

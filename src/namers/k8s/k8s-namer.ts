@@ -7,7 +7,10 @@ import type { NameTree } from '../../dtab/nametree.js';
 import { Neg } from '../../dtab/nametree.js';
 import { Path } from '../../dtab/path.js';
 import type { Namer, NamerReadiness } from '../namer.js';
-import { LiveName } from '../live-name.js';
+import type { LiveName } from '../live-name.js';
+import { NameTable } from '../name-table.js';
+import { IdleTable } from '../../util/idle-table.js';
+import type { Clock } from '../../util/clock.js';
 import type { KubeConnection } from './connection.js';
 import { sliceAddresses, slicePortName } from './endpoints.js';
 import { ServiceWatch } from './service-watch.js';
@@ -32,6 +35,8 @@ export interface K8sNamerOptions {
   pageSize?: number;
   /** Seconds a watch may stay silent past its server-side timeout before it is abandoned. Default 30. */
   stallGraceSecs?: number;
+  /** The tables' time (tests). */
+  clock?: Clock;
 }
 
 const NEG = constant<NameTree<Name>>(ok(Neg));
@@ -43,14 +48,26 @@ const NEG = constant<NameTree<Name>>(ok(Neg));
  * slices and the Service have been listed; endpoint churn updates the bound name's `addr` in place.
  */
 export class K8sNamer implements Namer {
-  private readonly watches = new Map<string, ServiceWatch>();
-  private readonly names = new Map<string, LiveName>();
+  /** One watch pair per (namespace, service), kept an idle TTL after its last name leaves (seconds when the Service is absent). */
+  private readonly watches: IdleTable<string, ServiceWatch>;
+  /** Names are cheap (the watch is what costs): let go as soon as nobody observes them. */
+  private readonly names: NameTable;
   private readonly label: string;
 
   private readonly unwatchTables: (() => void)[];
 
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
+    const full = options.metrics.limitsReached.labels({ namer: this.label, limit: 'maxWatches' });
+    this.watches = new IdleTable<string, ServiceWatch>({
+      idleTtlMs: options.idleTtlMs ?? 600_000,
+      isTransient: (watch) => watch.absent,
+      maxEntries: this.maxWatches,
+      onFull: () => full.inc(),
+      dispose: (watch) => watch.close(),
+      clock: options.clock,
+    });
+    this.names = new NameTable({ idleTtlMs: 0, clock: options.clock });
     this.unwatchTables = [
       options.metrics.watchTable({ namer: this.label, table: 'watches' }, () => this.watches.size),
       options.metrics.watchTable({ namer: this.label, table: 'names' }, () => this.names.size),
@@ -64,15 +81,8 @@ export class K8sNamer implements Namer {
     const segs = path.segments.slice(0, need).map((s) => s.toLowerCase());
     const [namespace, port, service] = fixed === undefined ? segs : [fixed, ...segs];
     if (!namespace || !port || !service) return NEG;
-    const key = `${namespace}/${port}/${service}`;
-    let name = this.names.get(key);
-    if (!name) {
-      const id = this.options.prefix.concat(new Path(segs));
-      name = new LiveName(id, (sink) => this.discover(sink, namespace, port, service), 0, () => {
-        if (this.names.get(key) === name && !name!.addr.observed) this.names.delete(key);
-      });
-      this.names.set(key, name);
-    }
+    const id = this.options.prefix.concat(new Path(segs));
+    const name = this.names.get(`${namespace}/${port}/${service}`, id, (sink) => this.discover(sink, namespace, port, service));
     return name.lookup(path.drop(need));
   }
 
@@ -113,52 +123,32 @@ export class K8sNamer implements Namer {
   }
 
   private watch(namespace: string, service: string): ServiceWatch | undefined {
-    const key = `${namespace}/${service}`;
-    let watch = this.watches.get(key);
-    if (watch) return watch;
-    if (this.watches.size >= this.maxWatches) {
-      this.options.metrics.limitsReached.inc({ namer: this.label, limit: 'maxWatches' });
-      if (!this.closeIdleWatch()) return undefined;
-    }
-    const { metrics } = this.options;
-    const events = new Map<string, ReturnType<typeof metrics.namerEvents.labels>>();
-    const lastSync = metrics.namerLastSync.labels({ namer: this.label });
-    watch = new ServiceWatch(
-      this.options.connection,
-      namespace,
-      service,
-      {
-        log: this.options.log,
-        backoffMinMs: this.options.backoffMinMs,
-        backoffMaxMs: this.options.backoffMaxMs,
-        watchTimeoutSecs: this.options.watchTimeoutSecs,
-        pageSize: this.options.pageSize,
-        stallGraceSecs: this.options.stallGraceSecs,
-        onEvent: (type) => {
-          let counter = events.get(type);
-          if (!counter) events.set(type, (counter = metrics.namerEvents.labels({ namer: this.label, type })));
-          counter.inc();
+    return this.watches.get(`${namespace}/${service}`, (entry) => {
+      const { metrics } = this.options;
+      const events = new Map<string, ReturnType<typeof metrics.namerEvents.labels>>();
+      const lastSync = metrics.namerLastSync.labels({ namer: this.label });
+      return new ServiceWatch(
+        this.options.connection,
+        namespace,
+        service,
+        {
+          log: this.options.log,
+          backoffMinMs: this.options.backoffMinMs,
+          backoffMaxMs: this.options.backoffMaxMs,
+          watchTimeoutSecs: this.options.watchTimeoutSecs,
+          pageSize: this.options.pageSize,
+          stallGraceSecs: this.options.stallGraceSecs,
+          onEvent: (type) => {
+            let counter = events.get(type);
+            if (!counter) events.set(type, (counter = metrics.namerEvents.labels({ namer: this.label, type })));
+            counter.inc();
+          },
+          onSync: () => lastSync.set(Date.now() / 1000),
+          onReconnect: (reason) => metrics.namerReconnects.inc({ namer: this.label, reason }),
         },
-        onSync: () => lastSync.set(Date.now() / 1000),
-        onReconnect: (reason) => metrics.namerReconnects.inc({ namer: this.label, reason }),
-      },
-      this.options.idleTtlMs ?? 600_000,
-      () => {
-        if (this.watches.get(key) === watch) this.watches.delete(key);
-      },
-    );
-    this.watches.set(key, watch);
-    return watch;
-  }
-
-  /** Close the oldest watch no name uses (one kept open for its idle TTL). */
-  private closeIdleWatch(): boolean {
-    for (const watch of this.watches.values()) {
-      if (!watch.idle) continue;
-      watch.close();
-      return true;
-    }
-    return false;
+        entry,
+      );
+    })?.value;
   }
 
   /** Number of (namespace, service) watches currently open (shared across ports and routes). */
@@ -172,8 +162,8 @@ export class K8sNamer implements Namer {
    */
   ready(): NamerReadiness {
     const waiting: string[] = [];
-    for (const watch of this.watches.values()) {
-      if (watch.idle || watch.synced) continue;
+    for (const { value: watch, refs } of this.watches.values()) {
+      if (refs === 0 || watch.synced) continue;
       const error = watch.slices.lastError ?? watch.service.lastError ?? 'waiting for the first list';
       waiting.push(`${this.label} ${watch.namespace}/${watch.name} not synced: ${error}`);
     }
@@ -182,7 +172,7 @@ export class K8sNamer implements Namer {
 
   state(): unknown {
     const names: Record<string, unknown> = {};
-    for (const [key, name] of this.names) {
+    for (const [key, name] of this.names.entries()) {
       const addr = name.addr.sample;
       names[key] = {
         state: name.state,
@@ -191,15 +181,13 @@ export class K8sNamer implements Namer {
       };
     }
     const watches: Record<string, unknown> = {};
-    for (const [key, watch] of this.watches) watches[key] = watch.state();
+    for (const { key, value, refs } of this.watches.values()) watches[key] = { users: refs, ...(value.state() as object) };
     return { api: this.options.connection.source, server: this.options.connection.server, names, watches };
   }
 
   close(): void {
     for (const unwatch of this.unwatchTables) unwatch();
-    for (const name of [...this.names.values()]) name.close();
-    for (const watch of [...this.watches.values()]) watch.close();
-    this.names.clear();
-    this.watches.clear();
+    this.names.close();
+    this.watches.close();
   }
 }

@@ -3,19 +3,17 @@ import type { KubeConnection } from './connection.js';
 import type { EndpointSlice, Service } from './endpoints.js';
 import type { ReflectorOptions } from './reflector.js';
 import { Reflector } from './reflector.js';
-import { NEG_IDLE_TTL_MS } from '../live-name.js';
+import type { NameHolder } from '../live-name.js';
 
 /**
  * The one watch pair per (namespace, service), shared by every port and route that names it: the
  * service's EndpointSlices (by the `kubernetes.io/service-name` label) and the Service object itself
- * (for Service port → slice port). Reference-counted; closed an idle TTL after the last user leaves,
- * or within seconds when the Service does not exist (any client can name one that does not).
+ * (for Service port → slice port). Started by its first user; how long it stays open after the last
+ * leaves is its holder's business (the namer's watch table: an idle TTL, seconds when `absent`).
  */
 export class ServiceWatch {
   readonly slices: Reflector<EndpointSlice>;
   readonly service: Reflector<Service>;
-  private refs = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
   private started = false;
 
   constructor(
@@ -23,8 +21,7 @@ export class ServiceWatch {
     readonly namespace: string,
     readonly name: string,
     options: Omit<ReflectorOptions, 'log'> & { log: Logger },
-    private readonly idleTtlMs: number,
-    private readonly onClosed: () => void,
+    private readonly holder: NameHolder,
   ) {
     const ns = encodeURIComponent(namespace);
     this.slices = new Reflector<EndpointSlice>(
@@ -55,8 +52,9 @@ export class ServiceWatch {
     return this.slices.synced && this.service.synced;
   }
 
-  get idle(): boolean {
-    return this.refs === 0;
+  /** The Service is known not to exist: a negative answer, let go soon after its last use. */
+  get absent(): boolean {
+    return this.service.synced && this.service.objects.size === 0;
   }
 
   subscribe(listener: () => void): () => void {
@@ -69,11 +67,7 @@ export class ServiceWatch {
   }
 
   acquire(): void {
-    this.refs++;
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-    }
+    this.holder.acquire();
     if (!this.started) {
       this.started = true;
       this.slices.start();
@@ -82,21 +76,14 @@ export class ServiceWatch {
   }
 
   release(): void {
-    this.refs--;
-    if (this.refs > 0) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const absent = this.service.synced && this.service.objects.size === 0;
-    this.idleTimer = setTimeout(() => this.close(), absent ? Math.min(this.idleTtlMs, NEG_IDLE_TTL_MS) : this.idleTtlMs);
-    this.idleTimer.unref();
+    this.holder.release();
   }
 
+  /** Stop both watches (idempotent); a later `acquire` starts them again. */
   close(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
     this.slices.stop();
     this.service.stop();
     this.started = false;
-    this.onClosed();
   }
 
   state(): unknown {
@@ -107,6 +94,6 @@ export class ServiceWatch {
       objects: [...r.objects.keys()],
       lastError: r.lastError,
     });
-    return { users: this.refs, endpointSlices: one(this.slices), service: one(this.service) };
+    return { endpointSlices: one(this.slices), service: one(this.service) };
   }
 }

@@ -1,0 +1,79 @@
+import { IdleTable } from '../util/idle-table.js';
+import type { Clock } from '../util/clock.js';
+import type { Path } from '../dtab/path.js';
+import { LiveName, type NameSource } from './live-name.js';
+import type { NamerReadiness } from './namer.js';
+
+export interface NameTableOptions {
+  /** Keep discovering this long after the last user leaves (a Neg name: at most NEGATIVE_IDLE_TTL_MS). */
+  idleTtlMs: number;
+  /** Most names at once: idle ones make room, then new names are refused. Default: no limit. */
+  maxNames?: number;
+  /** Called each time a new name finds the table full (metrics). */
+  onFull?: () => void;
+  /** Why a name was refused (the table is full of names in use), as its failed address set says. */
+  refusal?: (key: string) => string;
+  clock?: Clock;
+}
+
+/**
+ * A namer's discovered names by key (`host/port`, a file, `namespace/port/service`): one LiveName
+ * each, in the one idle table, and the namer's state, readiness and close over them. Names come from
+ * requests (`l5d-dtab` can name anything), so the table is what bounds them.
+ */
+export class NameTable {
+  private readonly table: IdleTable<string, LiveName>;
+
+  constructor(private readonly options: NameTableOptions) {
+    this.table = new IdleTable<string, LiveName>({
+      idleTtlMs: options.idleTtlMs,
+      isTransient: (name) => name.state === 'neg',
+      maxEntries: options.maxNames,
+      onFull: options.onFull,
+      dispose: (name) => name.close(),
+      clock: options.clock,
+    });
+  }
+
+  /** The name of `key`, made with `source` when new; with every name in use, a refused (failed) name that is not kept. */
+  get(key: string, id: Path, source: NameSource): LiveName {
+    const entry = this.table.get(key, (e) => new LiveName(id, source, e));
+    if (entry !== undefined) return entry.value;
+    const why = this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`;
+    return new LiveName(id, (sink) => {
+      sink.fail(why);
+      return () => {};
+    });
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Every name with its key; reading keeps nothing alive. */
+  *entries(): IterableIterator<[string, LiveName]> {
+    for (const entry of this.table.values()) yield [entry.key, entry.value];
+  }
+
+  /**
+   * Not ready while a name in use (discovery running) has never had its first answer; the reason
+   * names each such name (`label key`) and its last error.
+   */
+  ready(label: string): NamerReadiness {
+    const waiting: string[] = [];
+    for (const [key, name] of this.entries()) {
+      if (name.active && name.state === 'pending') waiting.push(`${label} ${key}: ${name.lastError ?? 'waiting for the first answer'}`);
+    }
+    return waiting.length === 0 ? { ready: true } : { ready: false, reason: waiting.join('; ') };
+  }
+
+  state(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, name] of this.entries()) out[key] = { state: name.state, addr: name.addr.sample, lastError: name.lastError };
+    return out;
+  }
+
+  close(): void {
+    this.table.close();
+  }
+}

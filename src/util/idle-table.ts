@@ -1,0 +1,219 @@
+import { realClock, type Clock } from './clock.js';
+
+/**
+ * How long a negative answer (Neg, NXDOMAIN, a Service that does not exist) is kept once nobody
+ * uses it. Clients can name any number of things that do not exist (an `l5d-dtab` override, a
+ * made-up service); such an entry gives a re-bind nothing worth keeping warm.
+ */
+export const NEGATIVE_IDLE_TTL_MS = 5000;
+
+export interface IdleTableOptions<K, V> {
+  /** How long an entry nobody uses is kept. 0: let go as soon as its last holder leaves. */
+  idleTtlMs: number;
+  /** The idle TTL of a transient entry (see `isTransient`), never longer than `idleTtlMs`. Default NEGATIVE_IDLE_TTL_MS. */
+  transientIdleTtlMs?: number;
+  /** Whether an entry is transient now (a negative answer, a client-chosen override); asked when it is idle. */
+  isTransient?: (value: V) => boolean;
+  /** In use by something other than acquire/release (e.g. streams in flight); such entries neither expire nor make room. */
+  inUse?: (value: V) => boolean;
+  /** Most entries. Default: no limit. */
+  maxEntries?: number;
+  /** Called each time a new key finds the table full, whether an idle entry then made room or not (the limit tripped). */
+  onFull?: () => void;
+  /** Let go of a value the table dropped (expired, evicted, deleted, or the table closed). */
+  dispose: (value: V, key: K) => void;
+  clock?: Clock;
+}
+
+/** Idle time is checked this many times per shortest TTL, so an entry goes within 1.25 TTLs. */
+const SWEEPS_PER_TTL = 4;
+/** With only zero TTLs, entries made but never acquired are still swept this often. */
+const ZERO_TTL_SWEEP_MS = 1000;
+
+/**
+ * One keyed value and who holds it. Holders `acquire` and `release` it; `touch` marks a use that
+ * holds nothing (a cache hit), and costs one assignment so it can sit on the hot path.
+ */
+export class TableEntry<K, V> {
+  /** Set right after construction by the table (the value may need its entry to be made). */
+  value!: V;
+  /** Holders now. */
+  refs = 0;
+  /** Touched since the last sweep looked: counts as used at that sweep. */
+  used = false;
+  /** When it last stopped being used (clock ms). */
+  idleSince: number;
+
+  constructor(
+    readonly key: K,
+    private readonly table: IdleTable<K, V>,
+  ) {
+    this.idleSince = table.now();
+  }
+
+  acquire(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    if (this.refs <= 0) return;
+    this.refs--;
+    if (this.refs === 0) this.table.released(this);
+  }
+
+  touch(): void {
+    this.used = true;
+  }
+}
+
+/**
+ * The one owner of things that live while used and die when idle (linkerd2-proxy's `IdleCache`):
+ * discovered names, watches, resolvers, bindings. An entry lives while it is held (or `inUse`);
+ * once not, it expires after the idle TTL (the transient TTL for negative answers and other
+ * client-chosen names). At `maxEntries`, a new key evicts the entry nearest to expiring among those
+ * not in use; when every entry is in use the table refuses (returns undefined) rather than grow.
+ *
+ * Expiry is checked by one sweep timer per table (running only while the table has entries), so
+ * holding and touching never touch a timer.
+ */
+export class IdleTable<K, V> {
+  private readonly entries = new Map<K, TableEntry<K, V>>();
+  private readonly idleTtlMs: number;
+  private readonly transientTtlMs: number;
+  private readonly maxEntries: number;
+  private readonly clock: Clock;
+  private readonly periodMs: number;
+  private stopSweeping: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly options: IdleTableOptions<K, V>) {
+    this.idleTtlMs = Math.max(0, options.idleTtlMs);
+    this.transientTtlMs = Math.min(this.idleTtlMs, Math.max(0, options.transientIdleTtlMs ?? NEGATIVE_IDLE_TTL_MS));
+    this.maxEntries = Math.max(1, options.maxEntries ?? Number.POSITIVE_INFINITY);
+    this.clock = options.clock ?? realClock;
+    const shortest = Math.min(...[this.idleTtlMs, this.transientTtlMs].filter((t) => t > 0));
+    this.periodMs = Number.isFinite(shortest) ? Math.min(60_000, Math.max(1, shortest / SWEEPS_PER_TTL)) : ZERO_TTL_SWEEP_MS;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry of `key` without marking a use (reads for the admin keep nothing alive). */
+  peek(key: K): TableEntry<K, V> | undefined {
+    return this.entries.get(key);
+  }
+
+  /**
+   * The entry of `key`, made with `make` when missing; undefined when the table is full and every
+   * entry is in use. Marks a use either way.
+   */
+  get(key: K, make: (entry: TableEntry<K, V>) => V): TableEntry<K, V> | undefined {
+    const found = this.entries.get(key);
+    if (found !== undefined) {
+      found.used = true;
+      return found;
+    }
+    if (this.closed) throw new Error('the table is closed');
+    if (this.entries.size >= this.maxEntries) {
+      this.options.onFull?.();
+      if (!this.evictOne()) return undefined;
+    }
+    const entry = new TableEntry<K, V>(key, this);
+    entry.value = make(entry);
+    this.entries.set(key, entry);
+    this.stopSweeping ??= this.clock.every(this.periodMs, () => this.sweep());
+    return entry;
+  }
+
+  /** Every entry, for state pages and readiness: reading marks no use. */
+  values(): IterableIterator<TableEntry<K, V>> {
+    return this.entries.values();
+  }
+
+  /** Drop `key` now, whoever holds it. */
+  delete(key: K): void {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.drop(entry);
+  }
+
+  /** Drop every entry. A closed table makes no new ones. */
+  close(): void {
+    this.closed = true;
+    for (const entry of [...this.entries.values()]) this.drop(entry);
+  }
+
+  /** @internal The last holder left. */
+  released(entry: TableEntry<K, V>): void {
+    if (this.entries.get(entry.key) !== entry) {
+      // Dropped from the table (closed, or expired and then used through an old reference): it
+      // lived only for its holders, and nothing keeps it warm now.
+      this.options.dispose(entry.value, entry.key);
+      return;
+    }
+    entry.idleSince = this.clock.now();
+    entry.used = false;
+    if (this.ttlOf(entry) === 0 && !this.inUse(entry)) this.drop(entry);
+  }
+
+  private inUse(entry: TableEntry<K, V>): boolean {
+    return entry.refs > 0 || (this.options.inUse?.(entry.value) ?? false);
+  }
+
+  private ttlOf(entry: TableEntry<K, V>): number {
+    return this.options.isTransient?.(entry.value) ? this.transientTtlMs : this.idleTtlMs;
+  }
+
+  /** When an idle entry expires, a use since the last sweep counting as a use now. */
+  private expiry(entry: TableEntry<K, V>, now: number): number {
+    return (entry.used ? now : entry.idleSince) + this.ttlOf(entry);
+  }
+
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const entry of [...this.entries.values()]) {
+      if (this.inUse(entry)) continue;
+      if (entry.used) {
+        entry.used = false;
+        entry.idleSince = now;
+        continue;
+      }
+      if (now - entry.idleSince >= this.ttlOf(entry)) this.drop(entry);
+    }
+  }
+
+  /** Make room: drop the entry not in use that would expire first (the oldest of equals). */
+  private evictOne(): boolean {
+    const now = this.clock.now();
+    let victim: TableEntry<K, V> | undefined;
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const entry of this.entries.values()) {
+      if (this.inUse(entry)) continue;
+      const at = this.expiry(entry, now);
+      // Of equals, one used since the last sweep counts as the more recent.
+      if (at < soonest || (at === soonest && victim?.used === true && !entry.used)) {
+        soonest = at;
+        victim = entry;
+      }
+    }
+    if (victim === undefined) return false;
+    this.drop(victim);
+    return true;
+  }
+
+  private drop(entry: TableEntry<K, V>): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    if (this.entries.size === 0 && this.stopSweeping !== undefined) {
+      this.stopSweeping();
+      this.stopSweeping = undefined;
+    }
+    // A value used again through an old reference restarts its work, and `released` disposes it
+    // again when its last holder leaves: dispose must be idempotent.
+    this.options.dispose(entry.value, entry.key);
+  }
+}

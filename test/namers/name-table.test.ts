@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NameTable } from '../../src/namers/name-table.js';
+import type { LiveName } from '../../src/namers/live-name.js';
+import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
+import { Path } from '../../src/dtab/path.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+/** A discovery source that answers at once and counts starts and stops. */
+function counting(answer: (sink: LiveName) => void) {
+  const counts = { started: 0, stopped: 0 };
+  const source = (sink: LiveName) => {
+    counts.started++;
+    answer(sink);
+    return () => void counts.stopped++;
+  };
+  return { counts, source };
+}
+
+const bound = (sink: LiveName) => sink.update('bound', [{ host: '10.0.0.1', port: 80, weight: 1, meta: {} }]);
+
+test('LiveName in a NameTable: discovery starts with the first observer and stops an idle TTL after the last (no sleeps)', () => {
+  const clock = new FakeClock();
+  const names = new NameTable({ idleTtlMs: 30_000, clock });
+  const { counts, source } = counting(bound);
+  const name = names.get('a', Path.of('a'), source);
+  assert.equal(counts.started, 0, 'a lookup alone starts nothing');
+  const first = name.lookup(Path.empty).observe(() => {});
+  const second = name.addr.observe(() => {});
+  assert.deepEqual(counts, { started: 1, stopped: 0 });
+  first.close();
+  second.close();
+  clock.advance(29_000);
+  assert.equal(counts.stopped, 0, 'kept warm for its idle TTL');
+  assert.equal(names.get('a', Path.of('a'), source), name, 'the same name while kept');
+  const again = name.lookup(Path.of('residual')).observe(() => {});
+  clock.advance(60_000);
+  assert.deepEqual(counts, { started: 1, stopped: 0 }, 'used again: not restarted, not stopped');
+  again.close();
+  clock.advance(30_000 * 1.25);
+  assert.deepEqual(counts, { started: 1, stopped: 1 });
+  assert.equal(names.size, 0);
+});
+
+test('LiveName in a NameTable: a Neg name stops after the negative TTL', () => {
+  const clock = new FakeClock();
+  const names = new NameTable({ idleTtlMs: 600_000, clock });
+  const { counts, source } = counting((sink) => sink.update('neg'));
+  const o = names.get('nx', Path.of('nx'), source).lookup(Path.empty).observe(() => {});
+  o.close();
+  clock.advance(NEGATIVE_IDLE_TTL_MS * 1.25);
+  assert.deepEqual(counts, { started: 1, stopped: 1 });
+});
+
+test('NameTable: full of names in use, a new name is a failed address set that is not kept', () => {
+  const clock = new FakeClock();
+  let full = 0;
+  const names = new NameTable({ idleTtlMs: 1000, maxNames: 2, onFull: () => full++, refusal: (key) => `no room for ${key}`, clock });
+  const held = ['a', 'b'].map((k) => names.get(k, Path.of(k), counting(bound).source).addr.observe(() => {}));
+  const refused = names.get('c', Path.of('c'), counting(bound).source);
+  const seen = refused.addr.observe(() => {});
+  assert.deepEqual(refused.addr.sample, { type: 'failed', cause: 'no room for c' });
+  assert.equal(names.size, 2);
+  assert.equal(full, 1);
+  seen.close();
+  held[0]!.close();
+  const made = names.get('c', Path.of('c'), counting(bound).source);
+  made.addr.observe(() => {}).close();
+  assert.equal(names.size, 2, 'the idle name made room');
+  assert.equal(full, 2);
+  held[1]!.close();
+  names.close();
+});
