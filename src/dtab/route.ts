@@ -88,12 +88,14 @@ export function pickBranch(branches: readonly Weighted<unknown>[], u: number): n
   let total = 0;
   for (let i = 0; i < n; i++) total += effectiveWeight(branches[i]!.weight);
   if (total <= 0) return Math.min(n - 1, Math.floor(u * n));
-  let r = u * total;
+  // Compared as fractions of the total, as unionShares computes them: scaling the draw by the
+  // total instead underflows for tiny weights (two weights of 5e-324 would send every call to one).
+  let cumulative = 0;
   for (let i = 0; i < n; i++) {
-    r -= effectiveWeight(branches[i]!.weight);
-    if (r < 0) return i;
+    cumulative += effectiveWeight(branches[i]!.weight) / total;
+    if (u < cumulative) return i;
   }
-  // Rounding left r at 0 after the last branch with weight: it takes the draw.
+  // Rounding left the sum just under 1: the last branch with weight takes the draw.
   for (let i = n - 1; i > 0; i--) if (effectiveWeight(branches[i]!.weight) > 0) return i;
   return 0;
 }

@@ -9,7 +9,8 @@ import { parsePath } from '../../src/dtab/parse.js';
 
 /**
  * The per-call pick draws by exactly the shares the admin reports: over a fine, even sweep of
- * draws, the fraction that lands on each branch is its share.
+ * draws, the fraction that lands on each branch is its share (within the sweep's resolution: each
+ * of a branch's two edges may gain or lose one draw as the float sums round).
  */
 test('pickBranch lands on each branch in proportion to unionShares, all-zero weights evenly', () => {
   const weight = fc.oneof(fc.constantFrom(0, -1, Number.NaN, 1), fc.double({ min: 0, max: 100, noNaN: true }));
@@ -20,7 +21,7 @@ test('pickBranch lands on each branch in proportion to unionShares, all-zero wei
       const hits = new Array<number>(weights.length).fill(0);
       for (let i = 0; i < steps; i++) hits[pickBranch(branches, (i + 0.5) / steps)]!++;
       const shares = unionShares(weights);
-      shares.forEach((s, i) => assert.ok(Math.abs(hits[i]! / steps - s) <= 1 / steps + 1e-9, `branch ${i}: ${hits[i]! / steps} vs ${s} for ${weights}`));
+      shares.forEach((s, i) => assert.ok(Math.abs(hits[i]! / steps - s) <= 2 / steps, `branch ${i}: ${hits[i]! / steps} vs ${s} for ${weights}`));
       assert.ok(Math.abs(shares.reduce((x, y) => x + y, 0) - 1) < 1e-9);
     }),
   );
