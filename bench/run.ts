@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { cpus, tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startPeer, type Peer, type PeerName } from './peers.js';
@@ -482,6 +482,8 @@ async function main(): Promise<void> {
     (results[name][kind] ??= []).push(row);
   };
   const fixedRateRss: Record<string, number> = {};
+  /** 1-minute load average after each round and each soak: other people's work on this machine shows here. */
+  const loads: string[] = [];
   const t0Run = Date.now();
   try {
     // Warm each router and floor (JIT, connections) before measuring.
@@ -528,7 +530,8 @@ async function main(): Promise<void> {
           for (const peer of peers) record(name, peer.name, [pingpong(peer.port, size, peer.label)]);
         }
       }
-      console.error(`round ${round + 1}/${ROUNDS} done; router RSS ${routers.map((r) => `${r.node.label} ${rssMb(r.pid).toFixed(1)} MB`).join(', ')}`);
+      loads.push(`${loadavg()[0]!.toFixed(2)} after round ${round + 1}`);
+      console.error(`round ${round + 1}/${ROUNDS} done; load average ${loadavg()[0]!.toFixed(2)}; router RSS ${routers.map((r) => `${r.node.label} ${rssMb(r.pid).toFixed(1)} MB`).join(', ')}`);
     }
     const peak: Record<string, number> = {};
     for (const r of routers) peak[r.kind] = peakRssMb(r.pid);
@@ -557,6 +560,7 @@ async function main(): Promise<void> {
           `(${(((lo - mid) / mid) * 100).toFixed(1)} % / +${(((hi - mid) / mid) * 100).toFixed(1)} % of the median, spread ${(((hi - lo) / mid) * 100).toFixed(1)} %; ` +
           `first sample ${samples[0]?.toFixed(1)} MB, first after warm-up ${steady[0]?.toFixed(1)} MB, last ${samples[samples.length - 1]?.toFixed(1)} MB; ${samples.length} samples)`;
         soaks[r.node.key] = { text, lo, mid, hi };
+        loads.push(`${loadavg()[0]!.toFixed(2)} after the ${r.node.label} soak`);
         console.error(`soak done (${r.node.label})`);
       }
     }
@@ -602,7 +606,7 @@ async function main(): Promise<void> {
     );
     lines.push(
       `router and floor under ${nodes.map((n) => `${n.label} = ${n.version} (${n.exec === process.execPath ? 'the bench\'s node' : relativeToRoot(n.exec)})`).join(', ')}; endpoint and load generators under ${process.version}; ` +
-        `${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end; ${new Date().toISOString()}`,
+        `${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${[`${load0.toFixed(2)} at start`, ...loads, `${loadavg()[0]!.toFixed(2)} at end`].join(', ')} (${cpus().length} CPUs); ${new Date().toISOString()}`,
     );
     for (const n of nodeNotes) lines.push(`- ${n}`);
     lines.push('');
