@@ -1,25 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Router } from '../src/router/router.js';
 import { NameInterpreter } from '../src/dtab/interpreter.js';
 import { parseDtab } from '../src/dtab/parse.js';
+import { Path } from '../src/dtab/path.js';
 import { Var } from '../src/util/var.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { Logger } from '../src/util/log.js';
 import { defaultClientConfig, defaultServerConfig, defaultBindingCacheConfig, defaultMetricSeriesConfig } from '../src/config/load.js';
 import { globalNamer } from '../src/namers/global.js';
+import { FsNamer } from '../src/namers/fs.js';
 
 /**
  * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
- * command line (a dtab Union of `/$/inet` names when there are several) with default settings.
+ * command line with default settings. By default through the `io.l5d.fs` namer, as issue 11's RSS
+ * target asks ("with the fs namer"): a temp dir holding one service file `bench.Echo` with a
+ * `127.0.0.1 <port>` line per backend, and the dtab `/svc => /#/io.l5d.fs` (the namer polls the file
+ * every 500 ms, as in the product). With BENCH_ROUTER_NAMER=inet, the dtab names the backends itself
+ * (`/$/inet/127.0.0.1/<port>`, a Union when there are several) and no namer is configured.
  * Prints `listening <port>`; on SIGUSR2 prints the non-OK stream count so the runner can check
  * that every benchmarked call succeeded.
  *
  * Usage: node dist/bench/router-process.js <backendPort>...
  */
 const ports = process.argv.slice(2).map(Number);
-const dtab =
-  ports.length === 1
+const useFs = (process.env['BENCH_ROUTER_NAMER'] ?? 'fs') !== 'inet';
+const fsDir = useFs ? mkdtempSync(join(tmpdir(), 'kgr-bench-fs-')) : undefined;
+if (fsDir) writeFileSync(join(fsDir, 'bench.Echo'), ports.map((p) => `127.0.0.1 ${p}\n`).join(''));
+const dtab = fsDir
+  ? '/svc => /#/io.l5d.fs'
+  : ports.length === 1
     ? `/svc/bench.Echo => /$/inet/127.0.0.1/${ports[0]}`
     : `/svc/bench.Echo => ${ports.map((p) => `/$/inet/127.0.0.1/${p}`).join(' & ')}`;
+const log = Logger.create({ level: 'warn' });
+const fsPrefix = Path.of('#', 'io.l5d.fs');
+const fsNamer = fsDir ? new FsNamer(fsPrefix, fsDir, log) : undefined;
+const namers = fsNamer ? [{ prefix: fsPrefix, kind: 'io.l5d.fs' as const, namer: fsNamer }] : [];
 const metrics = new Metrics({ processMetrics: false });
 const router = new Router(
   {
@@ -36,7 +53,7 @@ const router = new Router(
     bindingCache: defaultBindingCacheConfig(),
     metricSeries: defaultMetricSeriesConfig(),
   },
-  { interpreter: new NameInterpreter({ global: globalNamer() }), dtab: new Var(parseDtab(dtab)), metrics, log: Logger.create({ level: 'warn' }) },
+  { interpreter: new NameInterpreter({ namers, global: globalNamer() }), dtab: new Var(parseDtab(dtab)), metrics, log },
 );
 await router.start();
 process.stdout.write(`listening ${router.boundPorts[0]!.port}\n`);
@@ -48,5 +65,9 @@ process.on('SIGUSR2', async () => {
   process.stdout.write(`streams ${Object.entries(byCode).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
 });
 process.on('SIGTERM', () => {
-  void router.close().then(() => process.exit(0));
+  void router.close().then(() => {
+    fsNamer?.close();
+    if (fsDir) rmSync(fsDir, { recursive: true, force: true });
+    process.exit(0);
+  });
 });

