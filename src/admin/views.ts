@@ -63,6 +63,7 @@ export function dashboardState(deps: AdminDeps, sampler: DashboardSampler, start
       return {
         label,
         servers: snap.servers,
+        certificates: snap.certificates ?? [],
         dtab: snap.dtab,
         current: sampler.current('router', label),
         series: sampler.series(label),

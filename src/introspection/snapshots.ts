@@ -50,4 +50,6 @@ export interface RouterSnapshot {
   /** Logical names seen so far and the bound client ids each currently routes to. */
   services: { name: string; clients: string[] }[];
   clients: ClientSnapshot[];
+  /** Certificates the router presents (TLS servers, client certificates), with the days they have left. */
+  certificates?: { use: string; file: string; subject: string; notAfter: string; daysLeft: number }[];
 }
