@@ -243,6 +243,12 @@ export class Client implements CallTarget<Endpoint> {
       endpoints: [...this.active, ...this.draining].map((e) => e.snapshot()),
     };
     if (addr.type === 'failed') s.addrError = addr.cause;
+    const tls = this.upstream.tls;
+    if (tls) {
+      let resumed = 0;
+      for (const e of this.active) resumed += e.pool.tlsResumed;
+      s.tls = { name: tls.servername ?? '(endpoint address)', validated: tls.rejectUnauthorized, resumedSessions: resumed };
+    }
     return s;
   }
 

@@ -27,6 +27,8 @@ export interface ClientSnapshot {
   addr: 'bound' | 'neg' | 'pending' | 'failed';
   addrError?: string;
   endpoints: EndpointSnapshot[];
+  /** TLS towards the endpoints: the name their certificates must carry, and connections that resumed a session. */
+  tls?: { name: string; validated: boolean; resumedSessions: number };
 }
 
 export interface DtabSource {

@@ -61,7 +61,7 @@ class UpstreamConn implements H2ConnectionHandler {
   connected = false;
   /** TLS: the handshake completed on our side. */
   private secured = false;
-  private failedOnce = false;
+  /** @internal */ failedOnce = false;
   private pinger: NodeJS.Timeout | undefined;
   private pingAck: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -121,14 +121,22 @@ class UpstreamConn implements H2ConnectionHandler {
       if (this.secured && !this.connected) socket.destroy(tlsFailure(this, 'certificate_rejected', 'the endpoint closed the connection right after the handshake'));
     });
     socket.on('error', (e: Error & { tlsReason?: TlsFailureReason }) => {
-      if (this.connected || e.tlsReason !== undefined) return;
-      if (!isTlsError(e) && !this.secured) return; // TCP: refused, unreachable, reset before TLS
-      let reason = tlsFailureReason(e);
-      if (reason === 'protocol' && this.secured) reason = 'certificate_rejected'; // reset right after the handshake
-      e.tlsReason = reason;
-      e.message = `TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, e.message)}`;
+      if (this.connected || this.failedOnce) return;
+      let reason = e.tlsReason;
+      if (reason === undefined) {
+        if (!isTlsError(e) && !this.secured) return; // TCP: refused, unreachable, reset before TLS
+        reason = tlsFailureReason(e);
+        if (reason === 'protocol' && this.secured) reason = 'certificate_rejected'; // reset right after the handshake
+        e.tlsReason = reason;
+        e.message = `TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, e.message)}`;
+      }
       pool.tlsSession = undefined;
       t.onFailure?.(reason);
+      // Into backoff now, before the engine resets this connection's streams: their transparent
+      // retries must find the endpoint backing off, not start another doomed handshake.
+      this.failedOnce = true;
+      pool.removed(this);
+      pool.failed(e);
     });
     return socket;
   }
@@ -227,8 +235,6 @@ class UpstreamConn implements H2ConnectionHandler {
 /** A handshake failure of our own finding, worded and counted like one OpenSSL reports. */
 function tlsFailure(conn: UpstreamConn, reason: TlsFailureReason, detail: string): Error {
   const pool = conn.pool;
-  pool.tlsSession = undefined;
-  pool.options.tls?.onFailure?.(reason);
   return Object.assign(new Error(`TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, detail)}`), { tlsReason: reason });
 }
 
