@@ -317,6 +317,13 @@ export class H2Server {
             socket.destroy();
             return;
           }
+          // Client certificates optional (caCertPath without requireClientAuth): one shown must still verify.
+          if (t.caCertPath !== undefined && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+            const code = String(socket.authorizationError);
+            this.tlsFailed(tlsFailureReason(code), code);
+            socket.destroy();
+            return;
+          }
           this.accept(socket);
         },
       );

@@ -81,6 +81,21 @@ test('server mutual TLS: requireClientAuth admits CA-signed client certificates 
   } finally {
     for (const c of clients) c.close();
     await h.close();
+  }
+  // caCertPath without requireClientAuth: a certificate is optional, but one that is shown must verify.
+  const optional = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`, {
+    servers: [{ ...SERVER_DEFAULTS, tls: { certPath: certs.router.cert, keyPath: certs.router.key, caCertPath: certs.pki.ca.cert, requireClientAuth: false } }],
+  });
+  const more = [certs.client, undefined, certs.untrustedClient].map((c) => tlsClient(optional.target, certs.pki.ca.cert, c, ROUTER_NAME));
+  try {
+    const [good, none, untrusted] = await Promise.all(more.map((c) => unary(c, { message: 'm' }, { deadlineMs: 3000 })));
+    assert.equal(good!.error, null, good!.error?.details);
+    assert.equal(none!.error, null, none!.error?.details);
+    assert.equal(untrusted!.error?.code, grpc.status.UNAVAILABLE);
+    assert.ok((await counter(optional.metrics, 'kgr_tls_handshake_failures_total', { side: 'server', reason: 'unknown_authority' })) >= 1);
+  } finally {
+    for (const c of more) c.close();
+    await optional.close();
     await backend.close();
   }
 });
