@@ -209,3 +209,36 @@ test('client TLS disableValidation: encryption without authentication reaches a 
     listener.close();
   }
 });
+
+test('client TLS: an endpoint that never completes the handshake times out, one without h2 is refused; both named and counted', { skip }, async () => {
+  const { CLIENT_DEFAULTS } = await import('../proxy/harness.js');
+  const net = await import('node:net');
+  const silent = net.createServer((s) => s.on('error', () => {})); // accepts TCP, never speaks TLS
+  const http1 = tls.createServer({ cert: readFileSync(certs.backend.cert), key: readFileSync(certs.backend.key), ALPNProtocols: ['http/1.1'] }, (s) => s.destroy());
+  http1.on('tlsClientError', () => {});
+  await Promise.all([silent, http1].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const portOf = (s: { address(): unknown }) => (s.address() as { port: number }).port;
+  const h = await startRouter(`${SVC} => /#/test/silent; /svc/http1 => /#/test/http1`, {
+    client: { ...CLIENT_DEFAULTS, connectTimeoutMs: 200, maxAttempts: 1, tls: clientTls(certs, { commonName: BACKEND_NAME }) },
+  });
+  h.namer.set('silent', [portOf(silent)]);
+  h.namer.set('http1', [portOf(http1)]);
+  const client = testClient(h.target);
+  const raw = new grpc.Client(h.target, grpc.credentials.createInsecure());
+  try {
+    const timedOut = await unary(client, { message: 'x' });
+    assert.equal(timedOut.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(timedOut.error!.details, new RegExp(`TLS handshake with 127\\.0\\.0\\.1:${portOf(silent)} failed: TLS handshake timed out \\(no handshake within 200 ms\\)`));
+    const noH2 = await new Promise<grpc.ServiceError | null>((resolve) => raw.makeUnaryRequest('/http1/Call', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e) => resolve(e)));
+    assert.equal(noH2?.code, grpc.status.UNAVAILABLE);
+    assert.match(noH2!.details, /ALPN did not negotiate h2/);
+    assert.equal(await counter(h.metrics, 'kgr_tls_handshake_failures_total', { side: 'client', reason: 'timeout' }), 1);
+    assert.equal(await counter(h.metrics, 'kgr_tls_handshake_failures_total', { side: 'client', reason: 'no_h2' }), 1);
+  } finally {
+    client.close();
+    raw.close();
+    await h.close();
+    silent.close();
+    http1.close();
+  }
+});
