@@ -20,6 +20,7 @@ interface ClientState {
   router: string;
   loadBalancer: string;
   endpoints: ClientSnapshot['endpoints'];
+  tls?: ClientSnapshot['tls'];
 }
 
 /**
@@ -39,6 +40,7 @@ export function clientState(routers: readonly AdminRouter[]): Record<string, Cli
         router: router.label,
         loadBalancer: c.loadBalancer,
         endpoints: c.endpoints,
+        ...(c.tls ? { tls: c.tls } : {}),
       };
     }
   }

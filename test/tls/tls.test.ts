@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { startRouter } from '../router/setup.js';
+import { clientState } from '../../src/admin/views.js';
 import { SERVER_DEFAULTS } from '../proxy/harness.js';
 import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
 import { TestPki } from '../fixtures/tls/pki.js';
@@ -128,6 +129,9 @@ test('client TLS: io.l5d.static prefix variables fill commonName (SNI and the ch
       resumed = h.router.snapshot().clients[0]!.tls!.resumedSessions;
     }
     assert.ok(resumed > 0, 'no TLS session was resumed');
+    // …and /client_state.json says so.
+    const state = clientState([{ label: 'h2', snapshot: () => h.router.snapshot(), delegate: () => Promise.reject(new Error('unused')) }]);
+    assert.equal(state['/#/test/echo']!.tls!.name, BACKEND_NAME);
     assert.equal(h.router.snapshot().certificates!.map((c) => c.use).join(), 'client.configs[1].tls.clientAuth.certPath');
   } finally {
     client.close();
