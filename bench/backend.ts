@@ -1,4 +1,5 @@
 import * as http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
 
 /**
  * The benchmark's endpoint: a gRPC echo that never decodes protobuf (each request DATA chunk is
@@ -7,13 +8,20 @@ import * as http2 from 'node:http2';
  * the same bytes out.
  *
  * Usage: node dist/bench/backend.js <port>   (prints `listening <port>`)
+ * With BENCH_TLS_CERT and BENCH_TLS_KEY set, it serves TLS (ALPN h2) instead of h2c (the TLS row).
  */
 const port = Number(process.argv[2] ?? 0);
-const server = http2.createServer({
+const options = {
   settings: { initialWindowSize: 1 << 20, maxConcurrentStreams: 10_000 },
   maxSessionMemory: 64,
   noDelay: true,
-} as http2.ServerOptions);
+} as http2.SecureServerOptions;
+const tlsCert = process.env['BENCH_TLS_CERT'];
+const tlsKey = process.env['BENCH_TLS_KEY'];
+const server =
+  tlsCert && tlsKey
+    ? http2.createSecureServer({ ...options, cert: readFileSync(tlsCert), key: readFileSync(tlsKey) })
+    : http2.createServer(options as http2.ServerOptions);
 const TRAILERS = { 'grpc-status': '0' };
 const HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
 server.on('stream', (stream) => {

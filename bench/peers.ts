@@ -258,10 +258,10 @@ export function startPeer(name: PeerName, bin: string, backendPort: number, cpu:
  * the echo came back intact with `grpc-status: 0`, else a description of what came back. h2load only
  * sees `:status`, so this is what shows that a peer really proxies gRPC (trailers included).
  */
-export function grpcCheck(port: number, timeoutMs = 5000): Promise<string | undefined> {
+export function grpcCheck(port: number, timeoutMs = 5000, tlsCa?: Buffer): Promise<string | undefined> {
   const body = Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]);
   return new Promise((resolve) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const session = tlsCa ? http2.connect(`https://localhost:${port}`, { ca: tlsCa, host: '127.0.0.1' }) : http2.connect(`http://127.0.0.1:${port}`);
     const done = (result: string | undefined) => {
       clearTimeout(timer);
       session.destroy();
@@ -287,4 +287,58 @@ export function grpcCheck(port: number, timeoutMs = 5000): Promise<string | unde
     });
     req.end(body);
   });
+}
+
+/** Certificates for the TLS row: a CA, and one leaf for `localhost` / 127.0.0.1 used by every TLS listener. */
+export interface BenchCerts {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * nginx with TLS on both legs, for the bench's TLS row: `listen … ssl http2` with the bench's
+ * certificate, and `grpc_pass grpcs://` to the TLS endpoint, verifying it against the CA with
+ * `grpc_ssl_name localhost` sent as SNI and sessions reused (as the router does). Otherwise the
+ * same as startNginx.
+ */
+export async function startNginxTls(bin: string, backendPort: number, cpu: number, certs: BenchCerts): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-bench-nginx-tls-'));
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+  const config = `${user}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_max_body_size 0;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream echo {
+    server 127.0.0.1:${backendPort};
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${certs.cert};
+    ssl_certificate_key ${certs.key};
+    location / {
+      grpc_pass grpcs://echo;
+      grpc_ssl_trusted_certificate ${certs.ca};
+      grpc_ssl_verify on;
+      grpc_ssl_name localhost;
+      grpc_ssl_server_name on;
+      grpc_ssl_session_reuse on;
+    }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), config);
+  return launch('nginx', cpu, [bin, '-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], port, dir, config, `${dir}/error.log`);
 }

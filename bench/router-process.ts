@@ -22,6 +22,10 @@ import { FsNamer } from '../src/namers/fs.js';
  * Prints `listening <port>`; on SIGUSR2 prints the non-OK stream count so the runner can check
  * that every benchmarked call succeeded.
  *
+ * With BENCH_TLS_CA, BENCH_TLS_CERT and BENCH_TLS_KEY set (the TLS row), both legs are TLS: the
+ * server presents that certificate, and every client speaks TLS to the endpoints, trusting the CA
+ * and checking the name `localhost`.
+ *
  * Usage: node dist/bench/router-process.js <backendPort>...
  */
 const ports = process.argv.slice(2).map(Number);
@@ -38,17 +42,19 @@ const fsPrefix = Path.of('#', 'io.l5d.fs');
 const fsNamer = fsDir ? new FsNamer(fsPrefix, fsDir, log) : undefined;
 const namers = fsNamer ? [{ prefix: fsPrefix, kind: 'io.l5d.fs' as const, namer: fsNamer }] : [];
 const metrics = new Metrics({ processMetrics: false });
+const [tlsCa, tlsCert, tlsKey] = [process.env['BENCH_TLS_CA'], process.env['BENCH_TLS_CERT'], process.env['BENCH_TLS_KEY']];
+const tls = tlsCa && tlsCert && tlsKey ? { ca: tlsCa, cert: tlsCert, key: tlsKey } : undefined;
 const router = new Router(
   {
     protocol: 'h2',
     label: 'bench',
-    servers: [{ ...defaultServerConfig(), port: 0 }],
+    servers: [{ ...defaultServerConfig(), port: 0, ...(tls ? { tls: { certPath: tls.cert, keyPath: tls.key, requireClientAuth: false } } : {}) }],
     identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
     dstPrefix: '/svc',
     dtab,
     interpreter: { kind: 'default' },
     bindingTimeoutMs: 10_000,
-    client: defaultClientConfig(),
+    client: { ...defaultClientConfig(), ...(tls ? { tls: { commonName: 'localhost', trustCerts: [tls.ca], disableValidation: false } } : {}) },
     service: {},
     bindingCache: defaultBindingCacheConfig(),
     metricSeries: defaultMetricSeriesConfig(),

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'no
 import { cpus, tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startPeer, type Peer, type PeerName } from './peers.js';
+import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNginxTls, startPeer, type BenchCerts, type Peer, type PeerName } from './peers.js';
 
 /**
  * `npm run bench`: the data plane's cost, direct vs through the router (see bench/README.md).
@@ -33,7 +33,9 @@ import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startPe
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
  * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
  * `--max-semi-space-size=2 --single-threaded-gc`; set it to ' ' for Node's defaults),
- * BENCH_ROUTER_NAMER (`fs`, the default, or `inet`; see bench/router-process.ts).
+ * BENCH_ROUTER_NAMER (`fs`, the default, or `inet`; see bench/router-process.ts), BENCH_TLS (default 1;
+ * 0 skips the TLS row: the 64-stream fixed-rate unary load with TLS on both legs, for the routers and
+ * nginx, certificates made with openssl for the run).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 /** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
@@ -122,8 +124,8 @@ function need(cmd: string): void {
   }
 }
 
-function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = [], exec = process.execPath): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('taskset', ['-c', String(cpu), exec, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = [], exec = process.execPath, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn('taskset', ['-c', String(cpu), exec, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8');
@@ -203,7 +205,7 @@ interface UnaryResult {
  * One h2load run. The log file is removed first: h2load appends to it, and an earlier run's
  * latencies must not leak into this one's percentiles.
  */
-async function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string, seconds: number, routerPid?: number, onSample?: (rss: number) => void): Promise<UnaryResult> {
+async function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string, seconds: number, routerPid?: number, onSample?: (rss: number) => void, scheme: 'http' | 'https' = 'http'): Promise<UnaryResult> {
   // A gRPC-framed EchoRequest{message: "hello"}: flag 0, length 7, protobuf bytes.
   const body = join(dir, 'body.bin');
   writeFileSync(body, Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
@@ -211,7 +213,7 @@ async function h2load(port: number, clients: number, streams: number, rps: numbe
   rmSync(log, { force: true });
   const args = ['-c', '1', 'h2load', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-c', String(clients), '-m', String(streams / clients), '-D', String(seconds), '--log-file', log];
   if (rps !== undefined) args.push('--rps', String(rps / clients));
-  args.push(`http://127.0.0.1:${port}/bench.Echo/Unary`);
+  args.push(`${scheme}://127.0.0.1:${port}/bench.Echo/Unary`);
   const [b0, t0] = cpuJiffies(1);
   let maxRss = 0;
   const sampler =
@@ -417,6 +419,98 @@ function targetsTable(
   return out;
 }
 
+/** The TLS row's certificates: a CA and a `localhost`/127.0.0.1 leaf, made with openssl in `dir`; undefined without openssl. */
+function benchCerts(dir: string): BenchCerts | undefined {
+  const f = (n: string) => join(dir, n);
+  const ossl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', timeout: 10_000, cwd: dir });
+  try {
+    ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '30', '-subj', '/CN=kgr bench CA']);
+    ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.csr'), '-subj', '/CN=localhost']);
+    writeFileSync(f('tls.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    ossl(['x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-set_serial', '1', '-out', f('tls.crt'), '-days', '30', '-extfile', f('tls.ext')]);
+    return { ca: f('ca.crt'), cert: f('tls.crt'), key: f('tls.key') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The TLS row: the `unary 64 streams` fixed-rate load with TLS on both legs (h2load → proxy over TLS
+ * with ALPN h2; proxy → a TLS endpoint, verified against the run's CA), for each router process and
+ * nginx (`grpc_pass grpcs://`) when it runs, in the same rounds as the h2c table. Separate processes
+ * from the h2c ones (same flags, same CPUs), started here and stopped before returning.
+ */
+async function tlsRows(nodes: NodeRuntime[], wantNginx: boolean, dir: string, h2c: Results, h2cScenario: string, h2cKinds: Record<string, string>): Promise<string[]> {
+  const certs = benchCerts(dir);
+  if (!certs) return ['TLS row: skipped, openssl is not installed'];
+  const env = { BENCH_TLS_CA: certs.ca, BENCH_TLS_CERT: certs.cert, BENCH_TLS_KEY: certs.key };
+  const started: ChildProcess[] = [];
+  const notes: string[] = [];
+  let nginx: Peer | undefined;
+  const backend = await startProcess(1, 'backend.js', ['0'], [], process.execPath, env);
+  started.push(backend.child);
+  try {
+    const targets: { kind: string; label: string; port: number; pids: () => number[] }[] = [{ kind: 'direct', label: 'direct (TLS endpoint)', port: backend.port, pids: () => [] }];
+    for (const node of nodes) {
+      const r = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS, node.exec, env);
+      started.push(r.child);
+      targets.push({ kind: `router@${node.key}`, label: `router (${node.label})`, port: r.port, pids: () => [r.child.pid!] });
+    }
+    const bin = wantNginx ? findBinary('nginx') : undefined;
+    if (bin !== undefined) {
+      try {
+        nginx = await startNginxTls(bin, backend.port, 0, certs);
+        targets.push({ kind: 'nginx', label: 'nginx', port: nginx.port, pids: () => nginx!.pids() });
+      } catch (e) {
+        notes.push(`nginx with TLS: skipped, ${(e as Error).message}`);
+      }
+    } else if (wantNginx) notes.push(missingMessage('nginx'));
+    const ca = readFileSync(certs.ca);
+    for (const t of [...targets]) {
+      const bad = await grpcCheck(t.port, 5000, ca);
+      if (bad === undefined) continue;
+      notes.push(`${t.label} with TLS: left out, a gRPC call through it did not end with grpc-status 0 (${bad})`);
+      targets.splice(targets.indexOf(t), 1);
+    }
+    for (const t of targets) await h2load(t.port, 4, 16, undefined, dir, Math.min(SECONDS, 3), undefined, undefined, 'https');
+    const rows: Record<string, number[][]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of targets) {
+        const before = cpuTicksOf(t.pids());
+        const res = await h2load(t.port, 4, 64, RPS, dir, SECONDS, undefined, undefined, 'https');
+        const us = cpuUsSince(before, cpuTicksOf(t.pids()));
+        if (res.failed > 0) notes.push(`round ${round + 1}: ${res.failed} requests failed through ${t.label} with TLS`);
+        (rows[t.kind] ??= []).push([res.rps, res.p50, res.p99, us / res.done]);
+      }
+    }
+    const col = (r: number[][], i: number) => median(r.map((x) => x[i]!));
+    const lines = [
+      `TLS on both legs (${h2cScenario}; h2load → proxy over TLS 1.3 with ALPN h2, proxy → a TLS endpoint verified against the run's CA; ECDSA P-256 certificates):`,
+      '',
+      '| TLS both legs | RPS | p50 / p99 ms | CPU µs/req | same with h2c (table above): p50 / p99 ms, CPU µs/req |',
+      '|---|---|---|---|---|',
+    ];
+    for (const t of targets) {
+      const r = rows[t.kind]!;
+      const plain = h2c[h2cScenario]?.[h2cKinds[t.kind] ?? t.kind];
+      const plainText = plain ? `${col(plain, 1).toFixed(2)} / ${col(plain, 2).toFixed(2)}${t.kind === 'direct' ? '' : `, ${col(plain, 3).toFixed(1)}`}` : '–';
+      lines.push(`| ${t.label} | ${col(r, 0).toFixed(0)} | ${col(r, 1).toFixed(2)} / ${col(r, 2).toFixed(2)} | ${t.kind === 'direct' ? '–' : col(r, 3).toFixed(1)} | ${plainText} |`);
+    }
+    const n = rows['nginx'];
+    if (n) {
+      for (const node of nodes) {
+        const r = rows[`router@${node.key}`];
+        if (r) lines.push(`- router (${node.label}) CPU per request with TLS: ${(col(r, 3) / col(n, 3)).toFixed(2)}× nginx's`);
+      }
+    }
+    lines.push(...notes.map((x) => `- ${x}`));
+    return lines;
+  } finally {
+    for (const c of started) c.kill('SIGTERM');
+    await nginx?.stop();
+  }
+}
+
 async function main(): Promise<void> {
   need('h2load');
   need('taskset');
@@ -541,6 +635,13 @@ async function main(): Promise<void> {
     for (const peer of peers) endRss[peer.name] = peer.pids().reduce((a, pid) => a + rssMb(pid), 0);
     const roundsSeconds = (Date.now() - t0Run) / 1000;
 
+    // The TLS row: its own processes, on the same CPUs, after the h2c rounds.
+    const tlsLines =
+      process.env['BENCH_TLS'] === '0'
+        ? []
+        : await tlsRows(nodes, wanted.includes('nginx'), dir, results, `unary 64 streams @${RPS} rps`, {}).catch((e: Error) => [`TLS row: failed, ${e.message}`]);
+    if (tlsLines.length > 0) console.error('TLS row done');
+
     // Soak, per Node version one after the other: the fixed rate for SOAK_SECONDS, RSS sampled every second.
     const soaks: Record<string, Soak | undefined> = {};
     if (SOAK_SECONDS > 0) {
@@ -639,6 +740,7 @@ async function main(): Promise<void> {
       lines.push('', ...peerTable(results, unary.map(([n]) => n), cols, haveNginx, endRss), ...peerNotes.map((n) => `- ${n}`));
     }
     for (const n of stallNotes) lines.push(`- ${n}`);
+    if (tlsLines.length > 0) lines.push('', ...tlsLines);
     lines.push('');
     for (const r of routers) {
       lines.push(

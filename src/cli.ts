@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // kube-grpc-router: the command line. One process, three ways to say what to route:
 // a Linkerd-style config file, gproxy's -p LISTEN-TARGET, or (no arguments) the embedded local demo.
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { parseDuration } from './config/duration.js';
 import { parseProxySpec, ProxySpecError } from './config/proxy-spec.js';
-import { proxyModeConfig } from './config/proxy-config.js';
+import { proxyModeConfig, type ProxyTargetTls } from './config/proxy-config.js';
 import type { Config } from './config/types.js';
 import { exitOnSignals, startRouterProcess } from './main.js';
 import { Logger, type LogFormat, type LogLevel } from './util/log.js';
@@ -32,6 +33,10 @@ Options:
                                TARGET is kubernetes:///svc[.ns][:port], dns:///host:port or host:port
   -d, --shutdown-delay DUR     -p mode: keep serving this long after SIGTERM before draining (default 5s)
       --admin [IP:]PORT        -p mode: admin server address (default 127.0.0.1:9990)
+      --target-ca FILE|system  -p mode: speak TLS (ALPN h2) to the targets, trusting this CA
+      --target-name NAME       -p mode: the name target certificates must carry, and the SNI (default:
+                               SVC.NS.svc.cluster.local for kubernetes:///, the host for host:port)
+      --target-cert FILE, --target-key FILE   -p mode: client certificate for targets requiring mTLS
       --log-format json|text   log lines as JSON objects (default; text for the local demo)
       --log-level LEVEL        debug, info (default), warn or error
   -v, --version                print the version
@@ -74,6 +79,10 @@ async function run(argv: string[]): Promise<number | undefined> {
       'print-config': { type: 'boolean' },
       proxy: { type: 'string', short: 'p', multiple: true },
       'shutdown-delay': { type: 'string', short: 'd' },
+      'target-ca': { type: 'string' },
+      'target-name': { type: 'string' },
+      'target-cert': { type: 'string' },
+      'target-key': { type: 'string' },
       admin: { type: 'string' },
       'log-format': { type: 'string' },
       'log-level': { type: 'string' },
@@ -97,10 +106,12 @@ async function run(argv: string[]): Promise<number | undefined> {
   const log = Logger.create({ format, level });
   if (proxies.length > 0 && values.config) throw new UsageError('use either --config or -p/--proxy, not both');
   if (proxies.length === 0 && (values['shutdown-delay'] || values.admin)) throw new UsageError('-d/--shutdown-delay and --admin apply to -p/--proxy mode');
+  const targetTls = targetTlsOf(values);
+  if (proxies.length === 0 && targetTls) throw new UsageError('--target-ca, --target-name, --target-cert and --target-key apply to -p/--proxy mode');
 
   let loaded: LoadedConfig;
   try {
-    loaded = proxies.length > 0 ? { config: proxyConfig(proxies, values['shutdown-delay'], values.admin), ignored: [] } : loadConfigFile(values.config ?? LOCAL_CONFIG);
+    loaded = proxies.length > 0 ? { config: proxyConfig(proxies, values['shutdown-delay'], values.admin, targetTls), ignored: [] } : loadConfigFile(values.config ?? LOCAL_CONFIG);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ProxySpecError) {
       process.stderr.write(`${err.message}\n`);
@@ -113,6 +124,7 @@ async function run(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   for (const note of loaded.ignored) log.info('config key ignored', { key: note.path, reason: note.reason });
+  for (const w of loaded.warnings ?? []) log.warn(w.message, { key: w.path, at: `${w.file}:${w.line}:${w.column}` });
 
   if (demo) {
     // No arguments: the embedded default, which also starts its own backends and traffic.
@@ -134,7 +146,21 @@ async function serve(config: Config, log: Logger): Promise<void> {
   });
 }
 
-function proxyConfig(raw: string[], delay: string | undefined, admin: string | undefined): Config {
+/** The -p mode TLS target flags, or undefined when none is given. */
+function targetTlsOf(values: { 'target-ca'?: string; 'target-name'?: string; 'target-cert'?: string; 'target-key'?: string }): ProxyTargetTls | undefined {
+  const { 'target-ca': ca, 'target-name': name, 'target-cert': cert, 'target-key': key } = values;
+  if (ca === undefined) {
+    if (name !== undefined || cert !== undefined || key !== undefined) throw new UsageError('--target-name, --target-cert and --target-key need --target-ca (a CA file, or "system")');
+    return undefined;
+  }
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--target-cert and --target-key go together');
+  const out: ProxyTargetTls = { ca: ca === 'system' ? ca : resolve(ca) };
+  if (name !== undefined) out.name = name;
+  if (cert !== undefined && key !== undefined) Object.assign(out, { cert: resolve(cert), key: resolve(key) });
+  return out;
+}
+
+function proxyConfig(raw: string[], delay: string | undefined, admin: string | undefined, targetTls: ProxyTargetTls | undefined): Config {
   const shutdownDelayMs = delay === undefined ? 5000 : parseDuration(delay);
   if (shutdownDelayMs === undefined) throw new UsageError(`--shutdown-delay: expected a duration such as 5s or 500ms, got "${delay}"`);
   const adminAddress = parseAdmin(admin ?? '127.0.0.1:9990');
@@ -143,6 +169,7 @@ function proxyConfig(raw: string[], delay: string | undefined, admin: string | u
     admin: adminAddress,
     // Unset: the namers use the pod's service-account namespace, else `default` (kuberesolver's rule).
     defaultNamespace: process.env.POD_NAMESPACE || undefined,
+    ...(targetTls ? { targetTls } : {}),
   });
 }
 

@@ -20,6 +20,7 @@ interface ClientState {
   router: string;
   loadBalancer: string;
   endpoints: ClientSnapshot['endpoints'];
+  tls?: ClientSnapshot['tls'];
 }
 
 /**
@@ -39,6 +40,7 @@ export function clientState(routers: readonly AdminRouter[]): Record<string, Cli
         router: router.label,
         loadBalancer: c.loadBalancer,
         endpoints: c.endpoints,
+        ...(c.tls ? { tls: c.tls } : {}),
       };
     }
   }
@@ -63,6 +65,7 @@ export function dashboardState(deps: AdminDeps, sampler: DashboardSampler, start
       return {
         label,
         servers: snap.servers,
+        certificates: snap.certificates ?? [],
         dtab: snap.dtab,
         current: sampler.current('router', label),
         series: sampler.series(label),

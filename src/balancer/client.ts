@@ -5,6 +5,7 @@ import type { Closable } from '../util/var.js';
 import type { ClientSnapshot } from '../introspection/snapshots.js';
 import type { CallTarget, RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
+import type { UpstreamTls } from '../tls/client-tls.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { GaugeCell } from '../telemetry/gauge-cells.js';
 import type { CounterCell } from '../telemetry/counter-cells.js';
@@ -56,6 +57,8 @@ export class Client implements CallTarget<Endpoint> {
     private readonly routerLabel: string,
     /** The `client` label of its series: its id, or the overflow label once the router's budget is spent. */
     private readonly metricLabel: string = bound.id.show(),
+    /** TLS towards this client's endpoints (the router's client.tls / configs[] for this id); none: h2c. */
+    tls?: UpstreamTls,
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);
@@ -75,6 +78,7 @@ export class Client implements CallTarget<Endpoint> {
       onConnect: (ok) => (ok ? connects.ok.inc() : connects.fail.inc()),
       onSessions: (d) => sessions.inc(d),
     };
+    if (tls) this.upstream.tls = tls;
     this.m = {
       inFlight: metrics.streamsInFlight.cell(own(metrics.streamsInFlight, labels)),
       ejections: metrics.ejections.labels(own(metrics.ejections, labels)),
@@ -239,6 +243,12 @@ export class Client implements CallTarget<Endpoint> {
       endpoints: [...this.active, ...this.draining].map((e) => e.snapshot()),
     };
     if (addr.type === 'failed') s.addrError = addr.cause;
+    const tls = this.upstream.tls;
+    if (tls) {
+      let resumed = 0;
+      for (const e of this.active) resumed += e.pool.tlsResumed;
+      s.tls = { name: tls.servername ?? '(endpoint address)', validated: tls.rejectUnauthorized, resumedSessions: resumed };
+    }
     return s;
   }
 

@@ -12,6 +12,9 @@ import type {
   NamerConfig,
   RouterConfig,
   ServerConfig,
+  ServerTlsConfig,
+  ClientTlsConfig,
+  ClientStaticConfig,
   ServiceConfig,
   BindingCacheConfig,
   MetricSeriesConfig,
@@ -23,6 +26,8 @@ import { lineColumnToOffset, valueOffsetToSource } from './dtab-position.js';
 import { isMap, isSeq } from 'yaml';
 import { NAMER_KINDS } from '../namers/registry.js';
 import { Field, YamlSource, type IgnoredKey } from './yaml-reader.js';
+import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
+import { parseClientPrefix } from '../tls/client-tls.js';
 
 // Each `kind:` is one registered implementation; the config accepts exactly the registry's kinds.
 export { NAMER_KINDS };
@@ -101,6 +106,17 @@ export interface LoadedConfig {
   config: Config;
   /** Keys accepted for Linkerd compatibility and ignored; the CLI logs them once at start. */
   ignored: IgnoredKey[];
+  /** Valid but worth a look (a certificate expiring within 14 days); the CLI logs them at start. */
+  warnings?: ConfigWarning[];
+}
+
+/** `routers[0].servers[0].tls.certPath: certificate … expires in 9 days (config.yaml:7:17)`, logged, not fatal. */
+export interface ConfigWarning {
+  path: string;
+  message: string;
+  file: string;
+  line: number;
+  column: number;
 }
 
 export interface ParseOptions {
@@ -128,7 +144,7 @@ export function parseConfig(text: string, options: ParseOptions = {}): LoadedCon
   const reader = new ConfigReader(src, options.baseDir ?? (options.source ? dirname(resolve(options.source)) : process.cwd()));
   const config = reader.config();
   if (src.issues.length > 0 || !config) throw new ConfigError(sortIssues(src.issues));
-  return { config, ignored: src.ignored };
+  return { config, ignored: src.ignored, warnings: reader.warnings };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
@@ -142,6 +158,8 @@ const IGNORED_TOP = {
 const IGNORED_EXPERIMENTAL = { experimental: 'every supported feature is enabled without it' };
 
 class ConfigReader {
+  readonly warnings: ConfigWarning[] = [];
+
   constructor(
     private readonly src: YamlSource,
     private readonly baseDir: string,
@@ -325,6 +343,7 @@ class ConfigReader {
         'maxSettingsPerSecond',
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
+        'tls',
       ],
       {
         initialStreamWindowBytes: 'the stream window follows maxBufferedBytesPerConnection (at most 1 MiB)',
@@ -337,7 +356,8 @@ class ConfigReader {
     );
     if (!f) return undefined;
     const d = defaultServerConfig();
-    return {
+    const tls = this.serverTls(f.get('tls'));
+    const server: ServerConfig = {
       ip: this.ip(f.get('ip')) ?? d.ip,
       port: f.get('port').int(1, 65535) ?? d.port,
       clearContext: f.get('clearContext').bool() ?? d.clearContext,
@@ -356,6 +376,98 @@ class ConfigReader {
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
     };
+    if (tls) server.tls = tls;
+    return server;
+  }
+
+  /** Linkerd 1's server `tls`: every file is read now, so a missing one fails the load, not the first handshake. */
+  private serverTls(field: Field): ServerTlsConfig | undefined {
+    const f = field.object(['certPath', 'keyPath', 'caCertPath', 'requireClientAuth'], {
+      ciphers: "Node.js's default cipher list is used",
+      protocols: 'TLS 1.2 and 1.3 are offered (Node.js defaults)',
+    });
+    if (!f) return undefined;
+    const cert = this.certFile(f.get('certPath').required('the path of a PEM certificate (chain)'));
+    const key = this.tlsFile(f.get('keyPath').required('the path of a PEM private key'));
+    const caField = f.get('caCertPath');
+    const ca = caField.present ? this.certFile(caField) : undefined;
+    const requireClientAuth = f.get('requireClientAuth').bool() ?? false;
+    if (requireClientAuth && !caField.present) f.get('requireClientAuth').fail('requireClientAuth needs caCertPath (the CA that client certificates must chain to)');
+    if (cert && key) this.checkPair(cert.data, key, f.get('keyPath'));
+    if (!cert || !key) return undefined;
+    const out: ServerTlsConfig = { certPath: cert.path, keyPath: key.path, requireClientAuth };
+    if (ca) out.caCertPath = ca.path;
+    return out;
+  }
+
+  /** Linkerd 1's client `tls`; `variables`: the `{names}` its prefix captures (none for io.l5d.global). */
+  private clientTls(field: Field, variables: readonly string[]): ClientTlsConfig | undefined {
+    const f = field.object(['commonName', 'trustCerts', 'clientAuth', 'disableValidation'], {
+      protocols: 'TLS 1.2 and 1.3 are offered (Node.js defaults)',
+      trustCertsBundle: 'list the bundle under trustCerts (a file may hold several certificates)',
+    });
+    if (!f) return undefined;
+    const out: ClientTlsConfig = { trustCerts: [], disableValidation: f.get('disableValidation').bool() ?? false };
+    const cnField = f.get('commonName');
+    const cn = cnField.string('a DNS name, optionally with {variables} of the prefix');
+    if (cn !== undefined) {
+      for (const m of cn.matchAll(/\{([^}]*)\}/g)) {
+        if (!variables.includes(m[1]!)) {
+          cnField.fail(variables.length === 0 ? `{${m[1]}} needs a prefix that names it (client kind io.l5d.static)` : `{${m[1]}} is not a variable of the prefix (it has ${variables.map((v) => `{${v}}`).join(', ') || 'none'})`);
+        }
+      }
+      out.commonName = cn;
+    }
+    for (const item of f.get('trustCerts').list() ?? []) {
+      const ca = this.certFile(item.required('the path of a PEM CA certificate'));
+      if (ca) out.trustCerts.push(ca.path);
+    }
+    const auth = f.get('clientAuth').object(['certPath', 'keyPath']);
+    if (auth) {
+      const cert = this.certFile(auth.get('certPath').required('the path of a PEM certificate'));
+      const key = this.tlsFile(auth.get('keyPath').required('the path of a PEM private key'));
+      if (cert && key) {
+        this.checkPair(cert.data, key, auth.get('keyPath'));
+        out.clientAuth = { certPath: cert.path, keyPath: key.path };
+      }
+    }
+    return out;
+  }
+
+  /** A TLS file named by `field`, read now: a missing or unreadable one is a config error at the key. */
+  private tlsFile(field: Field | undefined): { path: string; data: Buffer } | undefined {
+    const text = field?.string('a file path');
+    if (text === undefined || !field) return undefined;
+    const path = this.path(text);
+    try {
+      return { path, data: readTlsFile(path) };
+    } catch (err) {
+      return field.fail((err as Error).message);
+    }
+  }
+
+  /** A PEM certificate file: readable, a certificate, and warned about when it expires within 14 days. */
+  private certFile(field: Field | undefined): { path: string; data: Buffer } | undefined {
+    const file = this.tlsFile(field);
+    if (!file || !field) return undefined;
+    try {
+      const info = certificateInfo(file.data, file.path, field.path);
+      if (info.daysLeft < EXPIRY_WARNING_DAYS) {
+        const message = info.daysLeft < 0 ? `certificate ${info.subject} in ${file.path} expired on ${info.notAfter}` : `certificate ${info.subject} in ${file.path} expires in ${info.daysLeft} days (${info.notAfter})`;
+        this.warnings.push({ path: field.path, message, file: this.src.file, ...this.src.position(field.offset) });
+      }
+    } catch (err) {
+      return field.fail((err as Error).message);
+    }
+    return file;
+  }
+
+  private checkPair(cert: Buffer, key: { path: string; data: Buffer }, keyField: Field): void {
+    try {
+      secureContextOf({ cert, key: key.data });
+    } catch (err) {
+      keyField.fail(`${key.path}: ${(err as Error).message}`);
+    }
   }
 
   private identifier(field: Field): IdentifierConfig | undefined {
@@ -390,13 +502,17 @@ class ConfigReader {
 
   private client(field: Field): ClientConfig {
     const defaults = defaultClientConfig();
-    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs'], {
+    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'tls', 'configs'], {
       requeueBudget: 'unprocessed streams are retried up to maxAttempts',
       hostConnectionPool: 'HTTP/2 multiplexes one connection per endpoint',
     });
     if (!f) return defaults;
-    const kind = f.get('kind');
-    if (kind.present && kind.string() !== 'io.l5d.global') kind.expected('"io.l5d.global" (per-client static configs are not supported)');
+    const kind = f.get('kind').oneOf(['io.l5d.global', 'io.l5d.static'] as const);
+    const tls = this.clientTls(f.get('tls'), []);
+    const configs = f.get('configs');
+    let statics: ClientStaticConfig[] | undefined;
+    if (configs.present && kind !== 'io.l5d.static') configs.fail('"configs" needs client kind io.l5d.static');
+    else if (configs.present) statics = (configs.list() ?? []).map((c) => this.clientStatic(c)).filter((c) => c !== undefined);
     const lb = f.get('loadBalancer').object(['kind', 'decayTimeMs'], {
       maxEffort: 'balancers never give up picking',
       enableProbation: 'endpoints removed by discovery are drained, never probed',
@@ -404,7 +520,7 @@ class ConfigReader {
     const keepAlive = f.get('keepAliveIntervalMs');
     const interval = keepAlive.int(0, MAX_INT);
     if (interval !== undefined && interval !== 0 && interval < 10000) keepAlive.expected('0 (off) or at least 10000 (10 s)');
-    return {
+    const out: ClientConfig = {
       loadBalancer: {
         kind: lb?.get('kind').required('a load balancer kind')?.oneOf(LOAD_BALANCER_KINDS) ?? defaults.loadBalancer.kind,
         decayTimeMs: lb?.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs,
@@ -415,6 +531,36 @@ class ConfigReader {
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
       connectTimeoutMs: f.get('connectTimeoutMs').int(1, MAX_INT) ?? defaults.connectTimeoutMs,
     };
+    if (tls) out.tls = tls;
+    if (statics) out.configs = statics;
+    return out;
+  }
+
+  /** One `io.l5d.static` entry: a prefix of bound ids and the TLS its clients use. */
+  private clientStatic(field: Field): ClientStaticConfig | undefined {
+    const perClient = 'per-prefix client settings other than tls are not supported; set it beside "kind" (it applies to every client)';
+    const f = field.object(['prefix', 'tls'], {}, {
+      loadBalancer: perClient,
+      failureAccrual: perClient,
+      maxAttempts: perClient,
+      connectTimeoutMs: perClient,
+      keepAliveIntervalMs: perClient,
+      keepAliveTimeoutMs: perClient,
+    });
+    if (!f) return field.present ? undefined : field.expected('a client config (a mapping with "prefix")');
+    const prefixField = f.get('prefix').required('a prefix of bound ids such as /#/io.l5d.k8s/{ns}/{port}/{svc}');
+    const text = prefixField?.string('a path');
+    if (text === undefined || !prefixField) return undefined;
+    let variables: string[];
+    try {
+      variables = parseClientPrefix(text).variables;
+    } catch (err) {
+      return prefixField.fail((err as Error).message);
+    }
+    const out: ClientStaticConfig = { prefix: text };
+    const tls = this.clientTls(f.get('tls'), variables);
+    if (tls) out.tls = tls;
+    return out;
   }
 
   private failureAccrual(field: Field): FailureAccrualConfig | undefined {

@@ -131,6 +131,36 @@ export interface ServerConfig {
    * stream's window is this, at most 1 MiB), and the soft bound on bytes queued towards it. Default 1 MiB.
    */
   maxBufferedBytesPerConnection: number;
+  /** Serve TLS (ALPN h2 only) instead of h2c. Linkerd 1's `servers[].tls`. */
+  tls?: ServerTlsConfig;
+}
+
+/** Linkerd 1's server `tls` block; paths are absolute. Certificate and key are reloaded when their files change. */
+export interface ServerTlsConfig {
+  certPath: string;
+  keyPath: string;
+  /** CA bundle that client certificates are checked against (asked for when set). */
+  caCertPath?: string;
+  /** Refuse clients without a certificate from `caCertPath`. Default false. */
+  requireClientAuth: boolean;
+}
+
+/** Linkerd 1's client `tls` block (router → endpoint); paths are absolute. */
+export interface ClientTlsConfig {
+  /** The name the endpoint's certificate must carry, and the SNI sent; `{variables}` of the prefix fill it. */
+  commonName?: string;
+  /** CA certificates trusted for the endpoint's certificate; empty: the system's. */
+  trustCerts: string[];
+  /** The router's client certificate, for endpoints that require one (mutual TLS). */
+  clientAuth?: { certPath: string; keyPath: string };
+  /** Accept any certificate the endpoint shows (encryption without authentication). Default false. */
+  disableValidation: boolean;
+}
+
+/** One `io.l5d.static` client config: bound ids matching `prefix` (`*`, `{variable}` segments) get its `tls`. */
+export interface ClientStaticConfig {
+  prefix: string;
+  tls?: ClientTlsConfig;
 }
 
 export type IdentifierConfig =
@@ -142,6 +172,10 @@ export type InterpreterConfig = { kind: 'default' } | { kind: 'io.l5d.fs'; dtabF
 export type LoadBalancerKind = 'roundRobin' | 'p2c' | 'ewma';
 
 export interface ClientConfig {
+  /** TLS towards every client's endpoints (Linkerd `kind: io.l5d.global` with `tls`). */
+  tls?: ClientTlsConfig;
+  /** `kind: io.l5d.static`: TLS by prefix of bound ids; the last matching config wins, else `tls`. */
+  configs?: ClientStaticConfig[];
   loadBalancer: { kind: LoadBalancerKind; decayTimeMs: number }; // default roundRobin, decay 10000 (ewma)
   failureAccrual: FailureAccrualConfig;
   /** Transparent retries of streams the endpoint never processed. Default 3 attempts in all. */

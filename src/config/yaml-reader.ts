@@ -48,7 +48,7 @@ function yamlMessage(message: string): string {
  * rather than ignored or called unknown.
  */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
-  tls: 'TLS is not implemented; terminate it elsewhere or use plaintext inside the cluster',
+  tls: 'TLS is configured under servers[] (tls.certPath, …) and client (tls, or configs[].tls)',
   transformers: 'there is no linker-to-linker hop to transform for; use preferLocalNode on the k8s namer',
   pathWhitelist: 'bind admin.ip to a private address instead',
   pathBlacklist: 'bind admin.ip to a private address instead',

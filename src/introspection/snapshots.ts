@@ -27,6 +27,8 @@ export interface ClientSnapshot {
   addr: 'bound' | 'neg' | 'pending' | 'failed';
   addrError?: string;
   endpoints: EndpointSnapshot[];
+  /** TLS towards the endpoints: the name their certificates must carry, and connections that resumed a session. */
+  tls?: { name: string; validated: boolean; resumedSessions: number };
 }
 
 export interface DtabSource {
@@ -50,4 +52,6 @@ export interface RouterSnapshot {
   /** Logical names seen so far and the bound client ids each currently routes to. */
   services: { name: string; clients: string[] }[];
   clients: ClientSnapshot[];
+  /** Certificates the router presents (TLS servers, client certificates), with the days they have left. */
+  certificates?: { use: string; file: string; subject: string; notAfter: string; daysLeft: number }[];
 }

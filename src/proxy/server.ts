@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { H2Connection, H2SessionError, type H2ConnectionHandler } from '../h2/connection.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { H2Limits } from '../h2/limits.js';
@@ -8,6 +9,8 @@ import type { ServerConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import { STATUS_STRINGS, Status, encodeMessage, isGrpcContentType } from './grpc.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
+import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
+import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
  * The router's HTTP/2 listener (h2c, prior knowledge) on the engine of src/h2: one H2Connection
@@ -22,6 +25,11 @@ import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
  * - a connection silent for `keepAliveIntervalMs` gets a PING; one not acknowledged within
  *   `keepAliveTimeoutMs` is destroyed (a dead peer, a half-open TCP connection).
  * A protocol error is answered by the engine with GOAWAY and the socket closes (RFC 9113 §5.4.1).
+ *
+ * With `tls` the listener is a tls.Server offering only ALPN `h2` (RFC 9113 §3.2); the handshake
+ * must complete within `prefaceTimeoutMs` too. Its certificate and key follow their files: a new,
+ * matching pair goes in with setSecureContext, so new handshakes use it while open connections
+ * carry on with theirs.
  */
 export interface StreamHandler {
   /** A new request. `headers` is the router's to edit; the engine's list is already released. */
@@ -53,6 +61,8 @@ export interface ServerHooks {
   onConnectionClosed?(reason: CloseReason): void;
   /** One of the engine's limits stopped a client (a stream refused, a flood cut off). */
   onLimit?(configKey: string): void;
+  /** A client's TLS handshake failed (or it did not choose h2). */
+  onTlsFailure?(reason: TlsFailureReason): void;
 }
 
 /**
@@ -272,6 +282,8 @@ function onGraceOver(c: ServerConn): void { c.graceOver(); }
 
 export class H2Server {
   private readonly server: net.Server;
+  /** TLS servers: the certificate and key (and client CA) in use, followed through their files. */
+  readonly tlsMaterial: ReloadingMaterial | undefined;
   private readonly conns = new Set<ServerConn>();
   private readonly closedCounts = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>;
   private address: { ip: string; port: number } | undefined;
@@ -285,7 +297,49 @@ export class H2Server {
     private readonly hooks: ServerHooks = {},
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (config.tls) {
+      const t = config.tls;
+      const where = `${config.ip}:${config.port}`;
+      const material = new ReloadingMaterial({ certPath: t.certPath, keyPath: t.keyPath, caPaths: t.caCertPath ? [t.caCertPath] : [] }, { log, use: `server ${where} tls` });
+      const server = tls.createServer(
+        {
+          ...material.material,
+          ALPNProtocols: ['h2'],
+          requestCert: t.caCertPath !== undefined,
+          rejectUnauthorized: t.requireClientAuth,
+          handshakeTimeout: config.prefaceTimeoutMs > 0 ? config.prefaceTimeoutMs : 120_000,
+          noDelay: true,
+        },
+        (socket) => {
+          // A client that offered no ALPN gets no h2 either (one offering only others got an alert).
+          if (socket.alpnProtocol !== 'h2') {
+            this.tlsFailed('no_h2', 'the client did not offer ALPN h2');
+            socket.destroy();
+            return;
+          }
+          // Client certificates optional (caCertPath without requireClientAuth): one shown must still verify.
+          if (t.caCertPath !== undefined && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+            const code = String(socket.authorizationError);
+            this.tlsFailed(tlsFailureReason(code), code);
+            socket.destroy();
+            return;
+          }
+          this.accept(socket);
+        },
+      );
+      server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        // A client certificate that fails verification is dropped by Node after the handshake;
+        // its reason is on the socket, the error only says the socket closed.
+        const code = socket.authorizationError;
+        const reason = tlsFailureReason(typeof code === 'string' ? code : err);
+        this.tlsFailed(reason, typeof code === 'string' ? code : err.message);
+      });
+      material.onChange((m) => server.setSecureContext(m));
+      this.tlsMaterial = material;
+      this.server = server;
+    } else {
+      this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    }
     this.server.on('error', (e: Error) => this.log.warn('server error', { error: e.message }));
   }
 
@@ -308,6 +362,17 @@ export class H2Server {
 
   get bound(): { ip: string; port: number } | undefined {
     return this.address;
+  }
+
+  /** The certificate this server presents now (TLS servers only). */
+  certificate(): CertificateInfo | undefined {
+    const a = this.address ?? this.config;
+    return this.tlsMaterial?.certificate(`server ${a.ip}:${a.port}`);
+  }
+
+  private tlsFailed(reason: TlsFailureReason, detail: string): void {
+    this.log.debug('TLS handshake with a client failed', { reason: describeTlsFailure(reason, detail) });
+    this.hooks.onTlsFailure?.(reason);
   }
 
   /** Client connections open now. */
@@ -349,6 +414,7 @@ export class H2Server {
   /** Close everything now. */
   close(): Promise<void> {
     this.draining = true;
+    this.tlsMaterial?.close();
     for (const c of [...this.conns]) c.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

@@ -1,8 +1,11 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { H2Connection, type H2ConnectionHandler } from '../h2/connection.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
+import type { UpstreamTls } from '../tls/client-tls.js';
+import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge), on the engine of src/h2. One
@@ -19,6 +22,8 @@ export interface UpstreamOptions {
   /** Told about every connect attempt's outcome (metrics) and connection count changes. */
   onConnect?(ok: boolean): void;
   onSessions?(delta: number): void;
+  /** Speak TLS (ALPN h2) to the endpoint instead of h2c. */
+  tls?: UpstreamTls;
 }
 
 /** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
@@ -48,16 +53,28 @@ const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 /** One connection to the endpoint. */
 class UpstreamConn implements H2ConnectionHandler {
   readonly h2: H2Connection;
-  /** The TCP connect completed: streams on it may have been processed. */
+  /**
+   * The endpoint may have processed streams on it: h2c once TCP connected; TLS once the endpoint's
+   * first bytes after the handshake arrived (with TLS 1.3 a client finishes its handshake before
+   * the server has checked its certificate, so only the server's SETTINGS say it was accepted).
+   */
   connected = false;
-  private failedOnce = false;
+  /** TLS: the handshake completed on our side. */
+  private secured = false;
+  /** @internal */ failedOnce = false;
   private pinger: NodeJS.Timeout | undefined;
   private pingAck: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly pool: SessionPool) {
-    const socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
-    socket.once('connect', () => this.onConnected());
+    const t = pool.options.tls;
+    let socket: net.Socket;
+    if (t === undefined) {
+      socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
+      socket.once('connect', () => this.onConnected());
+    } else {
+      socket = this.connectTls(t);
+    }
     this.h2 = new H2Connection(socket, this, {
       role: 'client',
       initialWindowSize: STREAM_WINDOW,
@@ -69,6 +86,59 @@ class UpstreamConn implements H2ConnectionHandler {
       this.connectTimer = setTimeout(onConnectTimeout, timeout, this);
       this.connectTimer.unref();
     }
+  }
+
+  /**
+   * A TLS socket whose listeners run before the engine's: a handshake failure is renamed (endpoint
+   * and reason) before the engine records it as the connection's close reason, which is what the
+   * calls on it answer with.
+   */
+  private connectTls(t: UpstreamTls): tls.TLSSocket {
+    const pool = this.pool;
+    const options: tls.ConnectionOptions = {
+      host: pool.host,
+      port: pool.port,
+      secureContext: t.context(),
+      rejectUnauthorized: t.rejectUnauthorized,
+      ALPNProtocols: ['h2'],
+    };
+    if (t.servername !== undefined) options.servername = t.servername;
+    if (pool.tlsSession !== undefined) options.session = pool.tlsSession;
+    const socket = tls.connect(options);
+    socket.on('session', (session: Buffer) => (pool.tlsSession = session));
+    socket.once('secureConnect', () => {
+      if (socket.alpnProtocol !== false && socket.alpnProtocol !== 'h2') {
+        socket.destroy(tlsFailure(this, 'no_h2', `the endpoint chose ${JSON.stringify(socket.alpnProtocol)}`));
+        return;
+      }
+      this.secured = true;
+      if (socket.isSessionReused()) pool.tlsResumed++;
+    });
+    // The endpoint's first bytes (its SETTINGS) say it accepted the handshake.
+    socket.once('data', () => this.onConnected());
+    // A server that refuses a client certificate after the handshake (Node.js does) just hangs up.
+    socket.once('end', () => {
+      if (this.secured && !this.connected) socket.destroy(tlsFailure(this, 'certificate_rejected', 'the endpoint closed the connection right after the handshake'));
+    });
+    socket.on('error', (e: Error & { tlsReason?: TlsFailureReason }) => {
+      if (this.connected || this.failedOnce) return;
+      let reason = e.tlsReason;
+      if (reason === undefined) {
+        if (!isTlsError(e) && !this.secured) return; // TCP: refused, unreachable, reset before TLS
+        reason = tlsFailureReason(e);
+        if (reason === 'protocol' && this.secured) reason = 'certificate_rejected'; // reset right after the handshake
+        e.tlsReason = reason;
+        e.message = `TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, e.message)}`;
+      }
+      pool.tlsSession = undefined;
+      t.onFailure?.(reason);
+      // Into backoff now, before the engine resets this connection's streams: their transparent
+      // retries must find the endpoint backing off, not start another doomed handshake.
+      this.failedOnce = true;
+      pool.removed(this);
+      pool.failed(e);
+    });
+    return socket;
   }
 
   /** Can take one more stream now. */
@@ -91,7 +161,11 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 
   /** @internal */ connectTimedOut(): void {
-    if (!this.connected) this.h2.socket.destroy(new Error('connect timeout'));
+    if (this.connected) return;
+    const socket = this.h2.socket;
+    // Past the TCP connect, a TLS connection is waiting for its handshake.
+    const handshaking = this.pool.options.tls !== undefined && !socket.connecting;
+    socket.destroy(handshaking ? tlsFailure(this, 'timeout', `no handshake within ${this.pool.options.connectTimeoutMs} ms`) : new Error('connect timeout'));
   }
 
   /** @internal */ pingDue(): void {
@@ -158,6 +232,12 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 }
 
+/** A handshake failure of our own finding, worded and counted like one OpenSSL reports. */
+function tlsFailure(conn: UpstreamConn, reason: TlsFailureReason, detail: string): Error {
+  const pool = conn.pool;
+  return Object.assign(new Error(`TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, detail)}`), { tlsReason: reason });
+}
+
 function onConnectTimeout(c: UpstreamConn): void { c.connectTimedOut(); }
 function onPingDue(c: UpstreamConn): void { c.pingDue(); }
 function onPingTimeout(c: UpstreamConn): void { c.pingTimedOut(); }
@@ -169,6 +249,10 @@ export class SessionPool {
   private closing = false;
   /** Last connect error, for snapshots. */
   lastError: string | undefined;
+  /** TLS: the session of the last handshake, offered by the next connection (resumption). */
+  tlsSession: Buffer | undefined;
+  /** TLS: connections whose session was resumed. */
+  tlsResumed = 0;
 
   constructor(
     readonly host: string,

@@ -24,6 +24,8 @@ import { IdentifierChain } from './identifiers/index.js';
 import { RouteStats } from './route-stats.js';
 import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
+import { ClientTls } from '../tls/client-tls.js';
+import { EXPIRY_WARNING_DAYS, warnExpiry } from '../tls/material.js';
 
 export interface RouterDeps {
   interpreter: NameInterpreter;
@@ -83,6 +85,8 @@ export class Router implements RouterView, CallObserver {
   private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
   private readonly sweeper: NodeJS.Timeout;
+  /** Which bound clients speak TLS to their endpoints, with what (client.tls, client.configs). */
+  private readonly clientTls: ClientTls | undefined;
   /** A coarse clock (one tick per sweep) so marking a client or its stats used costs an assignment. */
   private tick = 0;
   private started = false;
@@ -121,6 +125,10 @@ export class Router implements RouterView, CallObserver {
     this.idleSweeps = [Math.ceil(limits.idleTtlMs / period), Math.ceil(limits.transientIdleTtlMs / period)];
     this.sweeper = setInterval(() => this.sweepClients(), period);
     this.sweeper.unref();
+    const tlsFailures = (side: 'server' | 'client') => (reason: string) => deps.metrics.tlsHandshakeFailures.inc({ router: this.label, side, reason });
+    if (config.client.tls || config.client.configs?.some((c) => c.tls)) {
+      this.clientTls = new ClientTls(config.client, deps.log.child({ router: this.label }), tlsFailures('client'));
+    }
     for (const s of config.servers) {
       const connections = deps.metrics.serverConnections.labels({ router: this.label, server: `${s.ip}:${s.port}` });
       const handler = new ServerContext(this, s, deps.metrics.serverStreams.cell({ router: this.label, server: `${s.ip}:${s.port}` }));
@@ -131,6 +139,7 @@ export class Router implements RouterView, CallObserver {
           onConnection: (d) => connections.inc(d),
           onConnectionClosed: (reason) => closed.inc({ ...labels, reason }),
           onLimit: (key) => limit(key).inc(),
+          onTlsFailure: tlsFailures('server'),
         }),
       );
     }
@@ -141,13 +150,19 @@ export class Router implements RouterView, CallObserver {
     try {
       for (const s of this.servers) {
         const a = await s.listen();
-        this.deps.log.info('router listening', { router: this.label, ip: a.ip, port: a.port });
+        this.deps.log.info('router listening', { router: this.label, ip: a.ip, port: a.port, ...(s.config.tls ? { tls: true } : {}) });
       }
     } catch (e) {
       await Promise.all(this.servers.map((s) => s.close()));
       throw new Error(`router ${this.label}: ${(e as Error).message}`);
     }
     this.started = true;
+    for (const c of this.certificates()) if (c.daysLeft < EXPIRY_WARNING_DAYS) warnExpiry(this.deps.log, c);
+  }
+
+  /** Every certificate this router presents: its TLS servers', its client certificates. */
+  certificates() {
+    return [...this.servers.flatMap((s) => s.certificate() ?? []), ...(this.clientTls?.certificates() ?? [])];
   }
 
   get boundPorts(): { ip: string; port: number }[] {
@@ -268,7 +283,7 @@ export class Router implements RouterView, CallObserver {
         if (!this.evictIdlestClient()) return undefined;
       }
       const label = this.clientLabels.acquire(id);
-      const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label);
+      const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments));
       record = { client, last: bound, followed: new WeakSet([bound]), byService: new Map(), label, transient: !lasting, lastUsed: this.tick };
       this.clients.set(id, record);
       return record;
@@ -398,6 +413,7 @@ export class Router implements RouterView, CallObserver {
       dtab,
       services,
       clients: [...this.clients.values()].map((r) => r.client.snapshot()),
+      certificates: this.certificates(),
     };
   }
 
@@ -433,6 +449,7 @@ export class Router implements RouterView, CallObserver {
     for (const [id, r] of this.clients) this.closeClient(id, r);
     this.bindings.close();
     for (const unwatch of this.unwatchTables) unwatch();
+    this.clientTls?.close();
     await Promise.all(this.servers.map((s) => s.close()));
     await this.accessLog?.close();
   }

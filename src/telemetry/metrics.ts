@@ -107,6 +107,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tlsHandshakeFailures = new Counter({
+    name: 'kgr_tls_handshake_failures_total',
+    help: 'TLS handshakes that failed, by side (server: a client of the router; client: towards an endpoint) and reason (expired, unknown_authority, name_mismatch, no_client_certificate, certificate_rejected, no_h2, protocol, timeout).',
+    labelNames: ['router', 'side', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   // Endpoints.
   readonly endpoints = new Gauge({
     name: 'kgr_endpoints',

@@ -371,8 +371,9 @@ test('the router dtab is parsed at load and a syntax error points inside the YAM
 });
 
 test('Linkerd keys that would change behaviour or security are refused with a reason, not ignored', () => {
-  assert.deepEqual(errorsOf('routers:\n- protocol: h2\n  servers:\n  - port: 4140\n    tls: {certPath: /c}\n'), [
-    'routers[0].servers[0].tls: "tls" is not supported: TLS is not implemented; terminate it elsewhere or use plaintext inside the cluster (config.yaml:5:5)',
+  // TLS lives on servers[] and client; a router-level `tls` (Linkerd 0.x) is refused, saying where it goes.
+  assert.deepEqual(errorsOf(MINIMAL + '  tls: {certPath: /c}\n'), [
+    'routers[0].tls: "tls" is not supported: TLS is configured under servers[] (tls.certPath, …) and client (tls, or configs[].tls) (config.yaml:5:3)',
   ]);
   assert.match(errorsOf('namers:\n- kind: io.l5d.k8s\n  transformers: []\n' + MINIMAL)[0]!, /^namers\[0\]\.transformers: "transformers" is not supported: .* \(config\.yaml:3:3\)$/);
   assert.match(errorsOf('admin:\n  security: {pathBlacklist: [/admin/shutdown]}\n' + MINIMAL)[0]!, /^admin\.security\.pathBlacklist: "pathBlacklist" is not supported: bind admin\.ip/);

@@ -49,6 +49,12 @@ function clientCard(c) {
     <table><thead><tr><th>address</th><th>node</th><th>zone</th><th>state</th><th class="num">in flight</th><th class="num">requests</th><th class="num" title="failures the endpoint is blamed for: transport errors and UNAVAILABLE (an application's own error status is not the endpoint's fault)">failures</th><th class="num" title="smoothed by the balancer: peak EWMA, decaying over the decay time">latency (ewma)</th><th class="num">weight</th></tr></thead>
     <tbody>${endpointRows(c.endpoints)}</tbody></table></div>`;
 }
+/** The router's certificates, days left in amber under 14 days, red once expired. */
+function certLine(certs) {
+  if (!certs || !certs.length) return '';
+  const one = (c) => `<span class="cert ${c.daysLeft < 0 ? 'bad' : c.daysLeft < 14 ? 'warn' : ''}" title="${esc(c.subject)} in ${esc(c.file)}, until ${esc(c.notAfter)}"><code>${esc(c.use)}</code> ${c.daysLeft < 0 ? 'expired' : `${c.daysLeft} day${c.daysLeft === 1 ? '' : 's'} left`}</span>`;
+  return `<div class="certs muted">TLS certificates: ${certs.map(one).join(' · ')}</div>`;
+}
 function routerCard(r, width) {
   const cur = r.current;
   const s = r.series;
@@ -64,6 +70,7 @@ function routerCard(r, width) {
   return `<div class="card router" data-router="${esc(r.label)}">
     <div class="card-head"><h2 class="router-title">router <code>${esc(r.label)}</code></h2>
       <span class="servers">listening on ${r.servers.map((sv) => `<code>${esc(sv.ip)}:${sv.port}</code>`).join(', ') || '–'}</span></div>
+    ${certLine(r.certificates)}
     <div class="tiles">
       ${tile('t-rps', 'requests / s', fmtRate(cur.rps), 'last 5 s')}
       ${tile('t-success', 'success rate', fmtPct(cur.successRate), 'grpc-status OK', pctClass(cur.successRate))}
