@@ -83,3 +83,56 @@ test('grpclb clients get what router clients get: the live dtab decides, a weigh
     s.cancel();
   });
 });
+
+test('client stats are accepted and counted, with no per-name series', async () => {
+  await withLb({ grpclbExtra: 'clientStatsIntervalSecs: 1', endpoints: { echo: ['127.0.0.1 9001'] } }, async (lb, client) => {
+    const s = new LbStream(client);
+    s.send({ initial_request: { name: 'echo' } });
+    const initial = await s.next();
+    assert.deepEqual(initial.initial_response!.client_stats_report_interval, { seconds: 1, nanos: 0 });
+    assert.deepEqual(await s.nextList(), ['127.0.0.1:9001']);
+    const report = {
+      num_calls_started: 7,
+      num_calls_finished: 6,
+      num_calls_finished_with_client_failed_to_send: 1,
+      num_calls_finished_known_received: 5,
+      calls_finished_with_drop: [{ load_balance_token: 'x', num_calls: 2 }],
+    };
+    s.send({ client_stats: report });
+    s.send({ client_stats: { ...report, calls_finished_with_drop: [] } });
+    // An endpoint change after the reports: once it arrives, the server has read the reports too
+    // (one stream's messages are handled in order).
+    lb.endpoints('echo', ['127.0.0.1 9002']);
+    assert.deepEqual(await s.nextList(1000), ['127.0.0.1:9002']);
+    const text = await lb.metrics.registry.metrics();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('kgr_grpclb_client_stats_total'), 2);
+    assert.equal(value('kgr_grpclb_client_calls_total{kind="started"}'), 14);
+    assert.equal(value('kgr_grpclb_client_calls_total{kind="finished"}'), 12);
+    assert.equal(value('kgr_grpclb_client_calls_total{kind="failed_to_send"}'), 2);
+    assert.equal(value('kgr_grpclb_client_calls_total{kind="known_received"}'), 10);
+    assert.equal(value('kgr_grpclb_client_calls_total{kind="dropped"}'), 2);
+    assert.equal(value('kgr_grpclb_streams'), 1);
+    assert.equal(value('kgr_table_entries{table="grpclb names"}'), 1);
+    assert.ok(!text.includes('echo'), 'no series is labelled with a name');
+    s.cancel();
+    await s.status;
+  });
+});
+
+test('shutdown ends every stream UNAVAILABLE so clients move to another balancer, and refuses new ones', async () => {
+  const lb = await startLb({ endpoints: { echo: ['127.0.0.1 9001'] } });
+  const client = lbClient(lb.lbAddress);
+  try {
+    const s = await open(client, 'echo');
+    assert.deepEqual(await s.nextList(), ['127.0.0.1:9001']);
+    const done = lb.proc.shutdown('test');
+    const status = await s.status;
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    assert.match(status.details, /shutting down/);
+    await done;
+  } finally {
+    client.close();
+    await lb.close();
+  }
+});

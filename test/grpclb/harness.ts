@@ -2,6 +2,7 @@
 // client that speaks the grpclb protocol message by message (shared by the grpclb tests).
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
@@ -150,4 +151,50 @@ export function ipText(b: Buffer): string {
 export function lbClient(address: string): grpc.Client {
   const Ctor = loadBalancerService();
   return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+/** The encoded LoadBalanceRequest{initial_request{name}} as one gRPC message (names under 120 bytes). */
+function initialRequestFrame(name: string): Buffer {
+  const n = Buffer.from(name);
+  const message = Buffer.concat([Buffer.from([0x0a, n.length + 2, 0x0a, n.length]), n]);
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/**
+ * A hostile client: `count` BalanceLoad streams over one HTTP/2 connection, `concurrency` at a time,
+ * each naming `flood-<i>.default` and half-closing. Written on node:http2 directly (a grpc-js client
+ * costs as much per stream as the balancer does). Returns the count of each grpc-status;
+ * `onEach` runs as each stream ends.
+ */
+export async function floodNames(address: string, count: number, onEach: () => void, concurrency = 64): Promise<Map<string, number>> {
+  const session = http2.connect(`http://${address}`);
+  session.on('error', () => {});
+  const codes = new Map<string, number>();
+  const status = (code: string) => codes.set(grpc.status[Number(code)] ?? code, (codes.get(grpc.status[Number(code)] ?? code) ?? 0) + 1);
+  let next = 0;
+  const one = (name: string) =>
+    new Promise<void>((resolve) => {
+      const req = session.request({ ':method': 'POST', ':path': '/grpc.lb.v1.LoadBalancer/BalanceLoad', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('response', (h) => h['grpc-status'] !== undefined && status(String(h['grpc-status'])));
+      req.on('trailers', (t) => t['grpc-status'] !== undefined && status(String(t['grpc-status'])));
+      req.on('data', () => {});
+      req.on('error', () => status('stream error'));
+      req.on('close', resolve);
+      req.end(initialRequestFrame(name));
+    });
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          await one(`flood-${next++}.default`);
+          onEach();
+        }
+      }),
+    );
+  } finally {
+    session.close();
+  }
+  return codes;
 }
