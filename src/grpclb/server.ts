@@ -145,6 +145,11 @@ export class GrpclbServer {
     return this.names.size;
   }
 
+  /** @internal Streams following `host` now (for tests: none are left behind by streams that ended). */
+  followers(host: string): number {
+    return this.names.peek(host)?.value.state.observerCount ?? 0;
+  }
+
   get streamCount(): number {
     return this.streams.size;
   }
@@ -223,8 +228,11 @@ class LbStream {
   ) {
     metrics.streams.inc();
     call.on('data', (m: LbRequest) => this.onMessage(m));
-    // The client half-closed: it wants nothing more.
-    call.on('end', () => this.end(grpc.status.OK, ''));
+    // A half-close changes nothing once the name is known (lists keep coming until the client
+    // cancels, as gRPC allows); before it, the stream can never name anything.
+    call.on('end', () => {
+      if (this.entry === undefined) this.end(grpc.status.INVALID_ARGUMENT, 'the client half-closed before sending initial_request');
+    });
     call.on('cancelled', () => this.finish('CANCELLED'));
     call.on('error', () => this.finish('CANCELLED'));
     call.on('close', () => this.finish('CANCELLED'));
@@ -262,7 +270,10 @@ class LbStream {
     const initial =
       interval > 0 ? { client_stats_report_interval: { seconds: Math.floor(interval / 1000), nanos: (interval % 1000) * 1e6 } } : {};
     this.call.write({ initial_response: initial });
-    this.observation = entry.value.state.observe((s) => this.onFeed(s));
+    // The feed may answer at once with a status that ends this stream: then let go at once too.
+    const observation = entry.value.state.observe((s) => this.onFeed(s));
+    if (this.done) observation.close();
+    else this.observation = observation;
   }
 
   private onFeed(state: FeedState): void {

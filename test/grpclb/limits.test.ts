@@ -38,11 +38,22 @@ test('malformed requests and names that route nowhere get a status saying why', 
     assert.equal((await twice.next()).load_balance_response_type, 'initial_response');
     assert.deepEqual(await twice.nextList(), ['127.0.0.1:9001']);
     twice.send({ initial_request: { name: 'echo' } });
-    const s = await twice.status;
-    assert.equal(s.code, grpc.status.INVALID_ARGUMENT);
-    assert.match(s.details, /initial_request was already sent/);
+    const second = await twice.status;
+    assert.equal(second.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(second.details, /initial_request was already sent/);
     // Nothing a refused stream asked for is still held by a stream.
     assert.equal(lb.proc.grpclb!.streamCount, 0);
+    // Asking again and again for one name that routes nowhere keeps it warm but leaves nothing behind.
+    const again = await Promise.all(Array.from({ length: 200 }, () => statusOf(client, { initial_request: { name: 'nope.default' } })));
+    assert.deepEqual([...new Set(again.map((x) => grpc.status[x.code]))], ['NOT_FOUND']);
+    assert.equal(lb.proc.grpclb!.followers('nope.default'), 0, 'no ended stream still follows the name');
+    assert.equal(lb.proc.grpclb!.streamCount, 0);
+    // A client that half-closes before naming anything is told so.
+    const s = new LbStream(client);
+    s.call.end();
+    const halfClosed = await s.status;
+    assert.equal(halfClosed.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(halfClosed.details, /half-closed before sending initial_request/);
   } finally {
     client.close();
     await lb.close();
