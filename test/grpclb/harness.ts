@@ -26,10 +26,11 @@ export interface LbHarness {
 
 /**
  * Start a router process from config: `/svc => /#/io.l5d.fs` in the live dtab file unless `dtab`
- * says otherwise, an fs namer on `<dir>/endpoints`, and `grpclb` on a free port with `grpclbExtra`.
+ * says otherwise (and `baseDtab` as the router's `dtab`), an fs namer on `<dir>/endpoints` unless
+ * `namers` gives the YAML list, and `grpclb` on a free port with `grpclbExtra`.
  */
 export async function startLb(
-  options: { dtab?: string; grpclbExtra?: string; routerExtra?: string; endpoints?: Record<string, string[]> } = {},
+  options: { dtab?: string; baseDtab?: string; namers?: string; grpclbExtra?: string; routerExtra?: string; endpoints?: Record<string, string[]> } = {},
 ): Promise<LbHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'kgr-grpclb-'));
   mkdirSync(join(dir, 'endpoints'));
@@ -43,10 +44,11 @@ export async function startLb(
   const [adminPort, routerPort, lbPort] = [await freePort(), await freePort(), await freePort()];
   const text = `admin: {ip: 127.0.0.1, port: ${adminPort}}
 namers:
-- {kind: io.l5d.fs, rootDir: ${join(dir, 'endpoints')}}
+${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${join(dir, 'endpoints')}}`}
 routers:
 - protocol: h2
   label: lb
+  dtab: ${JSON.stringify(options.baseDtab ?? '')}
   interpreter: {kind: io.l5d.fs, dtabFile: ${join(dir, 'dtab')}}
   servers: [{ip: 127.0.0.1, port: ${routerPort}}]
 ${options.routerExtra ?? ''}
