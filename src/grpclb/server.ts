@@ -91,7 +91,14 @@ type Call = grpc.ServerDuplexStream<LbRequest, unknown>;
  * why.
  */
 export class GrpclbServer {
-  private readonly server = new grpc.Server();
+  private readonly server = new grpc.Server({
+    // Requests are an initial_request (a name under 256 bytes) and small ClientStats.
+    'grpc.max_receive_message_length': 64 * 1024,
+    // Streams live as long as their clients; a client that vanished without a FIN (a node gone)
+    // is found by PINGs and its streams released, rather than holding grpclb.maxStreams forever.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+  });
   private readonly names: IdleTable<string, NameFeed>;
   private readonly streams = new Set<LbStream>();
   private readonly unwatchTable: () => void;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { lbClient, LbStream, startLb, type LbHarness } from './harness.js';
 
@@ -134,5 +135,16 @@ test('shutdown ends every stream UNAVAILABLE so clients move to another balancer
   } finally {
     client.close();
     await lb.close();
+  }
+});
+
+test('a grpclb port already in use fails the start, naming the address', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    await assert.rejects(startLb({ lbPort: port }), new RegExp(`grpclb: cannot listen on 127.0.0.1:${port}`));
+  } finally {
+    blocker.close();
   }
 });

@@ -30,7 +30,15 @@ export interface LbHarness {
  * `namers` gives the YAML list, and `grpclb` on a free port with `grpclbExtra`.
  */
 export async function startLb(
-  options: { dtab?: string; baseDtab?: string; namers?: string; grpclbExtra?: string; routerExtra?: string; endpoints?: Record<string, string[]> } = {},
+  options: {
+    dtab?: string;
+    baseDtab?: string;
+    namers?: string;
+    grpclbExtra?: string;
+    routerExtra?: string;
+    endpoints?: Record<string, string[]>;
+    lbPort?: number;
+  } = {},
 ): Promise<LbHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'kgr-grpclb-'));
   mkdirSync(join(dir, 'endpoints'));
@@ -41,7 +49,7 @@ export async function startLb(
   write(join(dir, 'dtab'), options.dtab ?? '/svc => /#/io.l5d.fs;\n');
   // Files the dtab names exist before the router starts watching them.
   for (const [name, lines] of Object.entries(options.endpoints ?? {})) write(join(dir, 'endpoints', name), lines.map((l) => `${l}\n`).join(''));
-  const [adminPort, routerPort, lbPort] = [await freePort(), await freePort(), await freePort()];
+  const [adminPort, routerPort, lbPort] = [await freePort(), await freePort(), options.lbPort ?? (await freePort())];
   const text = `admin: {ip: 127.0.0.1, port: ${adminPort}}
 namers:
 ${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${join(dir, 'endpoints')}}`}
@@ -57,7 +65,13 @@ shutdownDelay: 0s
 shutdownGrace: 1s
 `;
   const metrics = new Metrics({ processMetrics: false });
-  const proc = await startRouterProcess(parseConfig(text).config, { log: Logger.silent(), metrics });
+  let proc: RouterProcess;
+  try {
+    proc = await startRouterProcess(parseConfig(text).config, { log: Logger.silent(), metrics });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     proc,
     dir,
