@@ -41,9 +41,9 @@ export const MAX_NAME_BYTES = 255;
 const HOST = /^[A-Za-z0-9_.-]+$/;
 
 /**
- * The service part of `initial_request.name`: the name as the client dialled it, without a trailing
- * `:port` (clients send `host:port` when the target had a port; the specification leaves the port
- * to the balancer, and ours routes by name only). Returns an error message for a name that cannot
+ * The service part of `initial_request.name`: the name as the client dialled it, lower-cased,
+ * without a trailing `:port` (clients send `host:port` when the target had a port; the
+ * specification leaves the port to the balancer, and ours routes by name only). Returns an error message for a name that cannot
  * be one: empty, too long, or with characters no DNS name (nor dtab segment) has.
  */
 export function serviceName(name: string): { host: string } | { error: string } {
@@ -55,7 +55,8 @@ export function serviceName(name: string): { host: string } | { error: string } 
   if (!HOST.test(host) || host === '.' || host === '..') {
     return { error: `initial_request.name ${shown} is not a service name: expected letters, digits, "-", "_" and "." with an optional ":port"` };
   }
-  return { host };
+  // DNS names are case-insensitive (and Kubernetes names lower-case): one name, one binding.
+  return { host: host.toLowerCase() };
 }
 
 export interface GrpclbDeps {

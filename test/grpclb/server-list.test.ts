@@ -72,10 +72,11 @@ test('IP addresses as network-order bytes', () => {
   assert.deepEqual([...ipBytes('fe80::1%eth0')], [0xfe, 0x80, ...new Array(13).fill(0), 1]);
 });
 
-test('initial_request.name: the port is dropped, anything but a host name is refused', () => {
+test('initial_request.name: the port is dropped, case folded, anything but a host name is refused', () => {
   assert.deepEqual(serviceName('echo-server-lb.default'), { host: 'echo-server-lb.default' });
   assert.deepEqual(serviceName('echo-server-lb.default:8080'), { host: 'echo-server-lb.default' });
   assert.deepEqual(serviceName('my_svc.ns.svc.cluster.local.:443'), { host: 'my_svc.ns.svc.cluster.local.' });
+  assert.deepEqual(serviceName('Echo-Server-LB.Default:8080'), { host: 'echo-server-lb.default' }, 'DNS names are case-insensitive');
   for (const bad of ['', 'a:b:80', 'a/b', 'a b', '..', '.', 'a:99999', '[::1]:80', 'é', 'x'.repeat(256)]) {
     assert.ok('error' in serviceName(bad), `${JSON.stringify(bad)} is refused`);
   }
