@@ -23,7 +23,7 @@ COPY --from=build /app/dist/examples ./dist/examples
 COPY --from=build /app/examples/echo/echo.proto ./examples/echo/echo.proto
 COPY --from=build /app/examples/local.yaml ./examples/local.yaml
 USER 65532:65532
-EXPOSE 4140 9990
+EXPOSE 4140 4150 9990
 # The image's entrypoint is node; the DaemonSet passes node's flags, the script and its flags as args.
 # A 2 MB young generation (Node's default grows to 16 MB) keeps RSS and GC pauses small, and GC on
 # the router's own thread spares the helper threads' handoffs on its one core (bench/README.md, "V8 flags").

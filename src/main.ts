@@ -1,11 +1,12 @@
 import type { Config } from './config/types.js';
 import { DtabFile } from './config/dtab-file.js';
-import { Dtab, parseDtab } from './dtab/index.js';
+import { Dtab, parseDtab, parsePath } from './dtab/index.js';
 import { NameInterpreter } from './dtab/interpreter.js';
 import { globalNamer } from './namers/global.js';
 import { createNamer } from './namers/registry.js';
 import type { PrefixedNamer } from './namers/namer.js';
 import { DtabDependencies } from './namers/dtab-dependencies.js';
+import { GrpclbServer } from './grpclb/server.js';
 import { Router } from './router/router.js';
 import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
@@ -27,6 +28,8 @@ export interface RouterProcess {
   readonly routers: readonly Router[];
   readonly admin: AdminServer;
   readonly metrics: Metrics;
+  /** The grpclb balancer, when the config has a `grpclb` key. */
+  readonly grpclb: GrpclbServer | undefined;
   /**
    * SIGTERM's sequence: report not ready (admin `/ready` 503), keep serving for shutdownDelay so
    * Kubernetes stops sending new work, drain every router for up to shutdownGrace, then close.
@@ -67,6 +70,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
 
     const routers: Router[] = [];
     const adminRouters: AdminRouter[] = [];
+    const dtabs = new Map<string, Var<Dtab>>();
     for (const [i, rc] of config.routers.entries()) {
       const routerLog = log.child({ router: rc.label });
       const base = parseDtab(rc.dtab, { source: `routers[${i}].dtab` });
@@ -85,6 +89,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
         dtab = Var.value(base);
         dtabStatus = () => ({ base: rc.dtab, effective: base.show() });
       }
+      dtabs.set(rc.label, dtab);
       const router = new Router(rc, { interpreter, dtab, dtabStatus, metrics, log: routerLog });
       routers.push(router);
       adminRouters.push(adminRouter(router, interpreter, prelude));
@@ -95,6 +100,25 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     closers.push(() => Promise.all(routers.map((r) => r.close())));
     await Promise.all(routers.map((r) => r.start()));
 
+    // grpclb: names bound through the chosen router's dtab (live file included), namers and timeouts.
+    let grpclb: GrpclbServer | undefined;
+    if (config.grpclb) {
+      const rc = config.routers.find((r) => r.label === config.grpclb!.router) ?? config.routers[0]!;
+      grpclb = new GrpclbServer(config.grpclb, {
+        interpreter,
+        dtab: dtabs.get(rc.label)!,
+        dstPrefix: parsePath(rc.dstPrefix),
+        bindingTimeoutMs: rc.bindingTimeoutMs,
+        idleTtlMs: rc.bindingCache.idleTtlMs,
+        transientIdleTtlMs: rc.bindingCache.transientIdleTtlMs,
+        metrics,
+        log: log.child({ grpclb: rc.label }),
+      });
+      const lb = grpclb;
+      closers.push(() => lb.close());
+      await lb.start();
+    }
+
     let draining = false;
     let shutdownPromise: Promise<void> | undefined;
     let delayTimer: NodeJS.Timeout | undefined;
@@ -104,6 +128,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
       config,
       routers,
       metrics,
+      grpclb,
       admin: undefined as unknown as AdminServer,
       shutdown(reason) {
         shutdownPromise ??= (async () => {
@@ -114,7 +139,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
             delayTimer = setTimeout(resolve, config.shutdownDelayMs);
           });
           log.info('draining', { shutdownGraceMs: config.shutdownGraceMs });
-          await Promise.all(routers.map((r) => r.drain(config.shutdownGraceMs)));
+          await Promise.all([...routers.map((r) => r.drain(config.shutdownGraceMs)), grpclb?.drain()]);
           await closeAll();
           log.info('stopped');
         })();

@@ -6,6 +6,7 @@ import type {
   ClientConfig,
   Config,
   FailureAccrualConfig,
+  GrpclbConfig,
   IdentifierConfig,
   InterpreterConfig,
   LoadBalancerKind,
@@ -171,7 +172,7 @@ class ConfigReader {
       if (this.src.issues.length === 0) root.fail('the config is empty (expected a mapping with at least "routers")');
       return undefined;
     }
-    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace'], IGNORED_TOP);
+    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace', 'grpclb'], IGNORED_TOP);
     if (!top) return undefined;
     const admin = this.admin(top.get('admin'));
     const namers = (top.get('namers').list() ?? []).map((f) => this.namer(f));
@@ -181,9 +182,34 @@ class ConfigReader {
     const shutdownDelayMs = this.duration(top.get('shutdownDelay')) ?? 5000;
     const shutdownGraceMs = this.duration(top.get('shutdownGrace')) ?? 25000;
     this.checkUnique(namers.map((n, i) => [n?.prefix, top.get('namers').list()?.[i]] as const), 'prefix', 'namer prefix');
-    this.checkPorts(admin, routers, top);
+    const grpclb = this.grpclb(top.get('grpclb'), routers);
+    this.checkPorts(admin, routers, top, grpclb);
     if (this.src.issues.length > 0) return undefined;
-    return { admin: admin!, namers: namers as NamerConfig[], routers: routers as RouterConfig[], shutdownDelayMs, shutdownGraceMs };
+    const config: Config = { admin: admin!, namers: namers as NamerConfig[], routers: routers as RouterConfig[], shutdownDelayMs, shutdownGraceMs };
+    if (grpclb) config.grpclb = grpclb;
+    return config;
+  }
+
+  /** `grpclb: {ip, port, …}`: the grpclb balancer, binding names through one router's dtab. */
+  private grpclb(field: Field, routers: (RouterConfig | undefined)[]): GrpclbConfig | undefined {
+    if (!field.present) return undefined;
+    const f = field.object(['ip', 'port', 'router', 'clientStatsIntervalSecs', 'maxNames', 'maxStreams']);
+    if (!f) return undefined;
+    const labels = routers.flatMap((r) => (r ? [r.label] : []));
+    const routerField = f.get('router');
+    let router = routerField.string('a router label');
+    if (router !== undefined && !labels.includes(router)) {
+      routerField.fail(`no router is labelled ${JSON.stringify(router)} (routers: ${labels.map((l) => JSON.stringify(l)).join(', ')})`);
+      router = undefined;
+    }
+    return {
+      ip: this.ip(f.get('ip')) ?? '127.0.0.1',
+      port: f.get('port').int(1, 65535) ?? 4150,
+      router: router ?? labels[0] ?? '',
+      clientStatsIntervalMs: (f.get('clientStatsIntervalSecs').int(0, 86400) ?? 10) * 1000,
+      maxNames: f.get('maxNames').int(1, 1_000_000) ?? 1000,
+      maxStreams: f.get('maxStreams').int(1, 10_000_000) ?? 10_000,
+    };
   }
 
   private admin(field: Field): AdminConfig | undefined {
@@ -649,7 +675,7 @@ class ConfigReader {
   }
 
   /** Two listeners on one port fail at bind time; say so before binding anything. */
-  private checkPorts(admin: AdminConfig | undefined, routers: (RouterConfig | undefined)[], top: { get(k: string): Field }): void {
+  private checkPorts(admin: AdminConfig | undefined, routers: (RouterConfig | undefined)[], top: { get(k: string): Field }, grpclb?: GrpclbConfig): void {
     const routerFields = top.get('routers').list() ?? [];
     const labels: [string | undefined, Field | undefined][] = routers.map((r, i) => [r?.label, routerFields[i]]);
     this.checkUnique(labels, 'label', 'router label');
@@ -669,6 +695,7 @@ class ConfigReader {
         if (server && serverFields[j]) claim(server.ip, server.port, serverFields[j]!, `routers[${i}].servers[${j}].port`);
       });
     });
+    if (grpclb) claim(grpclb.ip, grpclb.port, top.get('grpclb'), 'grpclb.port');
   }
 }
 

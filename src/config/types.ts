@@ -10,6 +10,25 @@ export interface Config {
   shutdownDelayMs: number;
   /** In-flight streams get this long to finish after GOAWAY; the rest are cancelled. Default 25000. */
   shutdownGraceMs: number;
+  /** The grpclb balancer (`grpc.lb.v1.LoadBalancer`), when the `grpclb` key is present. */
+  grpclb?: GrpclbConfig;
+}
+
+/**
+ * grpclb lookaside balancing: clients with the `grpclb` policy ask for a name and get server lists
+ * bound through a router's dtab (see src/grpclb/).
+ */
+export interface GrpclbConfig {
+  ip: string; // default 127.0.0.1
+  port: number; // default 4150
+  /** The router whose dtab (base and live file) and dstPrefix bind the names. Default: the first router. */
+  router: string;
+  /** How often clients report ClientStats; 0 asks for none. Default 10000. */
+  clientStatsIntervalMs: number;
+  /** Distinct names with live state (a binding and its watches) at once. Default 1000. */
+  maxNames: number;
+  /** BalanceLoad streams open at once. Default 10000. */
+  maxStreams: number;
 }
 
 export interface AdminConfig {
