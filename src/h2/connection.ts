@@ -148,6 +148,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private pingAckTimer: NodeJS.Timeout | null = null;
   private closeError: Error | null = null;
   /** Coarse clock, read once per socket chunk: rate limits need no finer time. */
   private now = Date.now();
@@ -267,6 +269,31 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (endStream) { stream.endQueued = true; this.localEnd(stream); }
     this.scheduleFlush();
     return stream;
+  }
+
+  /**
+   * Keepalive, for either role: after `intervalMs` with nothing read from the peer, a PING; when
+   * its ACK has not come within `timeoutMs`, `onUnanswered` runs (the owner closes the connection:
+   * a dead peer, a half-open TCP connection). Timers stop with the socket.
+   */
+  keepAlive(intervalMs: number, timeoutMs: number, onUnanswered: () => void): void {
+    const check = (): void => {
+      if (this.state === CLOSED) return;
+      const silent = Date.now() - this.now;
+      let next = intervalMs - silent;
+      if (next <= 0) {
+        next = intervalMs;
+        if (this.pingAckTimer === null) {
+          this.ping();
+          this.pingAckTimer = setTimeout(() => { this.pingAckTimer = null; onUnanswered(); }, timeoutMs);
+          this.pingAckTimer.unref();
+        }
+      }
+      this.keepAliveTimer = setTimeout(check, Math.max(1, next));
+      this.keepAliveTimer.unref();
+    };
+    this.keepAliveTimer = setTimeout(check, intervalMs);
+    this.keepAliveTimer.unref();
   }
 
   /** Sends a PING (§6.7); its ACK arrives as onPingAck. */
@@ -438,6 +465,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.state = CLOSED;
     this.reader.close();
     if (this.closeTimer !== null) { clearTimeout(this.closeTimer); this.closeTimer = null; }
+    if (this.keepAliveTimer !== null) clearTimeout(this.keepAliveTimer);
+    if (this.pingAckTimer !== null) clearTimeout(this.pingAckTimer);
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
@@ -815,7 +844,11 @@ export class H2Connection implements FrameHandler, StreamConnection {
   }
 
   onPing(ack: boolean, opaque: Buffer): void {
-    if (ack) { this.handler.onPingAck(opaque); return; }
+    if (ack) {
+      if (this.pingAckTimer !== null) { clearTimeout(this.pingAckTimer); this.pingAckTimer = null; }
+      this.handler.onPingAck(opaque);
+      return;
+    }
     this.counters.pingsReceived++;
     if (this.pings.hit(this.now)) {
       this.onLimit?.('maxPings');

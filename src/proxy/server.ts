@@ -94,8 +94,6 @@ class ServerConn implements H2ConnectionHandler {
   reason: CloseReason | undefined;
   private preface: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
-  private keepAlive: NodeJS.Timeout | undefined;
-  private pingAck: NodeJS.Timeout | undefined;
   private grace: NodeJS.Timeout | undefined;
 
   constructor(
@@ -129,7 +127,7 @@ class ServerConn implements H2ConnectionHandler {
     }
     if (c.prefaceTimeoutMs > 0) this.preface = setTimeout(onPrefaceTimeout, c.prefaceTimeoutMs, this);
     if (c.idleTimeoutMs > 0) this.idle = setTimeout(onIdle, c.idleTimeoutMs, this);
-    if (c.keepAliveIntervalMs > 0) this.keepAlive = setTimeout(onKeepAliveCheck, c.keepAliveIntervalMs, this);
+    if (c.keepAliveIntervalMs > 0) this.h2.keepAlive(c.keepAliveIntervalMs, c.keepAliveTimeoutMs, () => this.unresponsive());
   }
 
   /** Remember the first reason only: the one that started the close. */
@@ -194,15 +192,12 @@ class ServerConn implements H2ConnectionHandler {
   }
 
   onPingAck(): void {
-    clearTimeout(this.pingAck);
-    this.pingAck = undefined;
+    // Keepalive ACKs are the engine's (H2Connection.keepAlive).
   }
 
   onClose(error: Error | null): void {
     clearTimeout(this.preface);
     clearTimeout(this.idle);
-    clearTimeout(this.keepAlive);
-    clearTimeout(this.pingAck);
     clearTimeout(this.grace);
     if (error instanceof H2SessionError) {
       if (error.local && error.code !== ErrorCode.NO_ERROR) this.closing('protocol_error');
@@ -227,20 +222,8 @@ class ServerConn implements H2ConnectionHandler {
     this.closeGracefully();
   }
 
-  /** Nothing read for keepAliveIntervalMs: PING; no ACK within keepAliveTimeoutMs ends it. */
-  /** @internal */ keepAliveCheck(): void {
-    const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.server.config;
-    const silent = Date.now() - this.h2.lastReadAt;
-    if (silent >= keepAliveIntervalMs && this.pingAck === undefined) {
-      this.h2.ping();
-      this.pingAck = setTimeout(onPingTimeout, keepAliveTimeoutMs, this);
-      this.keepAlive = setTimeout(onKeepAliveCheck, keepAliveIntervalMs, this);
-    } else {
-      this.keepAlive = setTimeout(onKeepAliveCheck, Math.max(1, keepAliveIntervalMs - silent), this);
-    }
-  }
-
-  /** @internal */ pingTimedOut(): void {
+  /** A keepalive PING went unanswered. */
+  private unresponsive(): void {
     this.closing('unresponsive');
     this.h2.socket.destroy();
   }
@@ -276,8 +259,6 @@ class ServerConn implements H2ConnectionHandler {
 
 function onPrefaceTimeout(c: ServerConn): void { c.prefaceTimedOut(); }
 function onIdle(c: ServerConn): void { c.idleTimedOut(); }
-function onKeepAliveCheck(c: ServerConn): void { c.keepAliveCheck(); }
-function onPingTimeout(c: ServerConn): void { c.pingTimedOut(); }
 function onGraceOver(c: ServerConn): void { c.graceOver(); }
 
 export class H2Server {

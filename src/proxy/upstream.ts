@@ -62,8 +62,6 @@ class UpstreamConn implements H2ConnectionHandler {
   /** TLS: the handshake completed on our side. */
   private secured = false;
   /** @internal */ failedOnce = false;
-  private pinger: NodeJS.Timeout | undefined;
-  private pingAck: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly pool: SessionPool) {
@@ -153,10 +151,9 @@ class UpstreamConn implements H2ConnectionHandler {
     this.connected = true;
     clearTimeout(this.connectTimer);
     this.pool.connected();
-    const every = this.pool.options.keepAliveIntervalMs;
-    if (every > 0) {
-      this.pinger = setInterval(onPingDue, Math.max(every, 10_000), this);
-      this.pinger.unref();
+    const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.pool.options;
+    if (keepAliveIntervalMs > 0) {
+      this.h2.keepAlive(Math.max(keepAliveIntervalMs, 10_000), keepAliveTimeoutMs, () => this.h2.socket.destroy(new Error('keepalive ping timed out')));
     }
   }
 
@@ -166,17 +163,6 @@ class UpstreamConn implements H2ConnectionHandler {
     // Past the TCP connect, a TLS connection is waiting for its handshake.
     const handshaking = this.pool.options.tls !== undefined && !socket.connecting;
     socket.destroy(handshaking ? tlsFailure(this, 'timeout', `no handshake within ${this.pool.options.connectTimeoutMs} ms`) : new Error('connect timeout'));
-  }
-
-  /** @internal */ pingDue(): void {
-    if (this.pingAck !== undefined || this.h2.failed) return;
-    this.h2.ping();
-    this.pingAck = setTimeout(onPingTimeout, this.pool.options.keepAliveTimeoutMs, this);
-    this.pingAck.unref();
-  }
-
-  /** @internal */ pingTimedOut(): void {
-    this.h2.socket.destroy(new Error('keepalive ping timed out'));
   }
 
   // ------------------------------------------------------------- engine events
@@ -216,14 +202,11 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 
   onPingAck(): void {
-    clearTimeout(this.pingAck);
-    this.pingAck = undefined;
+    // Keepalive ACKs are the engine's (H2Connection.keepAlive).
   }
 
   onClose(error: Error | null): void {
     clearTimeout(this.connectTimer);
-    clearInterval(this.pinger);
-    clearTimeout(this.pingAck);
     if (!this.connected && !this.failedOnce) {
       this.failedOnce = true;
       this.pool.failed(error ?? new Error('connection closed before it was established'));
@@ -239,8 +222,6 @@ function tlsFailure(conn: UpstreamConn, reason: TlsFailureReason, detail: string
 }
 
 function onConnectTimeout(c: UpstreamConn): void { c.connectTimedOut(); }
-function onPingDue(c: UpstreamConn): void { c.pingDue(); }
-function onPingTimeout(c: UpstreamConn): void { c.pingTimedOut(); }
 
 export class SessionPool {
   private conns: UpstreamConn[] = [];
