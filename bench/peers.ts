@@ -157,8 +157,18 @@ async function launch(name: PeerName, cpu: number, argv: string[], port: number,
  * does not survive. `client_max_body_size 0`: the default 1 MB counts a stream's whole request body,
  * so nginx ends a bidi stream after 1 MB (about 1,000 ping-pong round trips).
  */
-export async function startNginx(bin: string, backendPort: number, cpu: number): Promise<Peer> {
-  const dir = mkdtempSync(join(tmpdir(), 'kgr-bench-nginx-'));
+export function startNginx(bin: string, backendPort: number, cpu: number): Promise<Peer> {
+  return launchNginx('kgr-bench-nginx-', bin, backendPort, cpu, (port) => `
+    listen 127.0.0.1:${port} http2;
+    location / { grpc_pass grpc://echo; }`);
+}
+
+/**
+ * nginx with `server` as its one server block's body (its listen line and location); the rest of
+ * the config, shared by the plaintext and TLS peers, is the one described above.
+ */
+async function launchNginx(prefix: string, bin: string, backendPort: number, cpu: number, server: (port: number) => string): Promise<Peer> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
   const config = `${user}worker_processes 1;
@@ -179,9 +189,7 @@ http {
     server 127.0.0.1:${backendPort};
     keepalive 256;
   }
-  server {
-    listen 127.0.0.1:${port} http2;
-    location / { grpc_pass grpc://echo; }
+  server {${server(port)}
   }
 }
 `;
@@ -302,29 +310,8 @@ export interface BenchCerts {
  * `grpc_ssl_name localhost` sent as SNI and sessions reused (as the router does). Otherwise the
  * same as startNginx.
  */
-export async function startNginxTls(bin: string, backendPort: number, cpu: number, certs: BenchCerts): Promise<Peer> {
-  const dir = mkdtempSync(join(tmpdir(), 'kgr-bench-nginx-tls-'));
-  const port = await freePort();
-  const user = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
-  const config = `${user}worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_max_body_size 0;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream echo {
-    server 127.0.0.1:${backendPort};
-    keepalive 256;
-  }
-  server {
+export function startNginxTls(bin: string, backendPort: number, cpu: number, certs: BenchCerts): Promise<Peer> {
+  return launchNginx('kgr-bench-nginx-tls-', bin, backendPort, cpu, (port) => `
     listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${certs.cert};
     ssl_certificate_key ${certs.key};
@@ -335,10 +322,5 @@ http {
       grpc_ssl_name localhost;
       grpc_ssl_server_name on;
       grpc_ssl_session_reuse on;
-    }
-  }
-}
-`;
-  writeFileSync(join(dir, 'nginx.conf'), config);
-  return launch('nginx', cpu, [bin, '-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], port, dir, config, `${dir}/error.log`);
+    }`);
 }
