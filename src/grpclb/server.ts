@@ -9,7 +9,6 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
 import type { Logger } from '../util/log.js';
 import type { Closable, Var } from '../util/var.js';
-import { grpclbMetrics, type GrpclbMetrics } from './metrics.js';
 import { NameFeed, type FeedState } from './name-feed.js';
 import { sameServers, type LbServer } from './server-list.js';
 
@@ -105,7 +104,7 @@ export class GrpclbServer {
   private readonly unwatchTable: () => void;
   private readonly namesFull: { inc(): void };
   private readonly streamsFull: { inc(): void };
-  readonly metrics: GrpclbMetrics;
+  readonly metrics: Metrics;
   private bound: { ip: string; port: number } | undefined;
   private draining = false;
 
@@ -113,7 +112,7 @@ export class GrpclbServer {
     readonly config: GrpclbConfig,
     private readonly deps: GrpclbDeps,
   ) {
-    this.metrics = grpclbMetrics(deps.metrics);
+    this.metrics = deps.metrics;
     this.names = new IdleTable<string, NameFeed>({
       idleTtlMs: deps.idleTtlMs,
       transientIdleTtlMs: deps.transientIdleTtlMs,
@@ -232,9 +231,9 @@ class LbStream {
   constructor(
     private readonly call: Call,
     private readonly owner: GrpclbServer,
-    private readonly metrics: GrpclbMetrics,
+    private readonly metrics: Metrics,
   ) {
-    metrics.streams.inc();
+    metrics.grpclbStreams.inc();
     call.on('data', (m: LbRequest) => this.onMessage(m));
     // A half-close changes nothing once the name is known (lists keep coming until the client
     // cancels, as gRPC allows); before it, the stream can never name anything.
@@ -312,15 +311,15 @@ class LbStream {
   private write(servers: readonly LbServer[]): void {
     if (this.sent !== undefined && sameServers(this.sent, servers)) return;
     this.sent = servers;
-    this.metrics.serverLists.inc();
+    this.metrics.grpclbServerLists.inc();
     this.call.write({ server_list: { servers: servers.map((s) => ({ ip_address: s.ip, port: s.port })) } });
   }
 
   private count(stats: NonNullable<LbRequest['client_stats']>): void {
     const m = this.metrics;
-    m.clientStats.inc();
+    m.grpclbClientStats.inc();
     const add = (kind: string, n: number) => {
-      if (Number.isFinite(n) && n > 0) m.clientCalls.inc({ kind }, n);
+      if (Number.isFinite(n) && n > 0) m.grpclbClientCalls.inc({ kind }, n);
     };
     add('started', stats.num_calls_started);
     add('finished', stats.num_calls_finished);
@@ -348,13 +347,13 @@ class LbStream {
     this.observation = undefined;
     this.entry?.release();
     this.entry = undefined;
-    this.metrics.streams.dec();
-    this.metrics.streamsEnded.inc({ code });
+    this.metrics.grpclbStreams.dec();
+    this.metrics.grpclbStreamsEnded.inc({ code });
     this.owner.ended(this);
   }
 }
 
-function endCall(call: Call, code: grpc.status, details: string, metrics: GrpclbMetrics): void {
-  metrics.streamsEnded.inc({ code: grpc.status[code] });
+function endCall(call: Call, code: grpc.status, details: string, metrics: Metrics): void {
+  metrics.grpclbStreamsEnded.inc({ code: grpc.status[code] });
   call.emit('error', { code, details });
 }

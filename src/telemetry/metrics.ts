@@ -114,6 +114,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // grpclb. No label holds a client-chosen name: `code` is a gRPC status name and `kind` one of
+  // five counts; per-name state shows as a count only (kgr_table_entries{table="grpclb names"}).
+  readonly grpclbStreams = new Gauge({ name: 'kgr_grpclb_streams', help: 'grpclb BalanceLoad streams open now.', registers: [this.registry] });
+  readonly grpclbStreamsEnded = new Counter({
+    name: 'kgr_grpclb_streams_ended_total',
+    help: 'grpclb BalanceLoad streams ended, by the gRPC status the balancer ended them with (CANCELLED: the client went away).',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly grpclbServerLists = new Counter({ name: 'kgr_grpclb_server_lists_total', help: 'Server lists sent to grpclb clients (one per stream per change).', registers: [this.registry] });
+  readonly grpclbClientStats = new Counter({ name: 'kgr_grpclb_client_stats_total', help: 'ClientStats reports received from grpclb clients.', registers: [this.registry] });
+  readonly grpclbClientCalls = new Counter({
+    name: 'kgr_grpclb_client_calls_total',
+    help: 'Calls grpclb clients reported in ClientStats, by kind (started, finished, failed_to_send, known_received, dropped).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   // Endpoints.
   readonly endpoints = new Gauge({
     name: 'kgr_endpoints',
