@@ -6,6 +6,7 @@ import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
 import { fieldsOf, fieldsOfList, valueOf, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
+import { answerError } from './error-answer.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -52,16 +53,6 @@ export interface CallObserver<S = unknown> {
 const REPLAY_LIMIT = 64 * 1024;
 const RELEASED_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap;
 
-/** The plain HTTP status a router error becomes for a request that is not gRPC. */
-const HTTP_FOR_STATUS: Record<number, number> = {
-  [Status.INVALID_ARGUMENT]: 400,
-  [Status.UNIMPLEMENTED]: 404,
-  [Status.DEADLINE_EXCEEDED]: 504,
-  [Status.UNAVAILABLE]: 502,
-  [Status.FAILED_PRECONDITION]: 508,
-  [Status.CANCELLED]: 499,
-  [Status.RESOURCE_EXHAUSTED]: 503,
-};
 
 // Where the request's bytes go.
 const WAITING = 0;    // not dispatched yet: held (and not returned as window) until an attempt
@@ -241,10 +232,9 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     this.requestEnded = true;
     if (this.phase === DROPPING) return;
     const trailers = fieldsOfList(list);
+    // Kept for the first attempt, and for a replay while one is possible (gRPC requests carry none).
+    if (this.phase === WAITING || this.replayable) this.requestTrailers = trailers;
     if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
-    else this.requestTrailers = trailers;
-    // Kept for a replay too (rare: gRPC requests carry no trailers).
-    if (this.phase === FORWARDING && this.replayable) this.requestTrailers = trailers;
   }
 
   /** @internal */ onInboundReset(): void {
@@ -316,10 +306,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     else if (this.inbound.closed) this.upUnconsumed = 0; // released with the stream
   }
 
-  /** @internal */ onUpReset(_up: H2Stream, code: number, refused: boolean): void {
+  /** @internal */ onUpReset(up: H2Stream, code: number, refused: boolean): void {
     this.upResetCode = code;
     this.upRefused = refused;
-    this.upLoss = connectionLoss(_up);
+    this.upLoss = connectionLoss(up);
   }
 
   /** @internal */ onUpDrain(): void {
@@ -392,34 +382,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     this.status = status;
     const inbound = this.inbound;
     if (!inbound.headersSent) {
-      if (!this.grpc) {
-        this.failHttp(HTTP_FOR_STATUS[status] ?? 502, message);
-        return;
-      }
-      this.httpStatus = 200;
-      const m = encodeMessage(message);
-      const fields: FieldInput[] = [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', STATUS_STRINGS[status]!], ['grpc-message', m]];
-      if (reason !== undefined) fields.push(['l5d-err', m]);
-      inbound.sendHeaders(fields, true);
-    } else if (inbound.canSend) {
+      this.httpStatus = answerError(inbound, this.grpc, status, message, reason !== undefined);
+    } else if (this.grpc && inbound.canSend) {
       inbound.sendHeaders([['grpc-status', STATUS_STRINGS[status]!], ['grpc-message', encodeMessage(message)]], true);
     } else if (!inbound.closed) {
       inbound.reset(ErrorCode.CANCEL);
     }
-  }
-
-  /** Answer a non-gRPC request with a plain HTTP error. */
-  failHttp(httpStatus: number, message: string): void {
-    if (this.done) return;
-    this.cancelUpstream();
-    this.httpStatus = httpStatus;
-    const inbound = this.inbound;
-    if (inbound.headersSent) {
-      if (!inbound.closed) inbound.reset(ErrorCode.CANCEL);
-      return;
-    }
-    inbound.sendHeaders([[':status', String(httpStatus)], ['content-type', 'text/plain; charset=utf-8'], ['l5d-err', encodeMessage(message)]], false);
-    inbound.write(Buffer.from(message + '\n', 'utf8'), true);
   }
 
   /** The router cancels the current attempt (an answer of its own, or the client's reset). */
@@ -439,14 +407,15 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   private stopForwarding(): void {
     this.phase = DROPPING;
     this.dropReplay();
-    this.held = undefined;
     this.returnInbound();
   }
 
+  /** No replay from now on; what is held for the first attempt (still WAITING) stays. */
   private dropReplay(): void {
     this.replayable = false;
-    if (this.phase !== WAITING) this.held = undefined;
-    this.requestTrailers = this.phase === WAITING ? this.requestTrailers : undefined;
+    if (this.phase === WAITING) return;
+    this.held = undefined;
+    this.requestTrailers = undefined;
   }
 }
 

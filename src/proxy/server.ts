@@ -7,7 +7,8 @@ import { ErrorCode } from '../h2/constants.js';
 import type { HeaderList } from '../h2/hpack/index.js';
 import type { ServerConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
-import { STATUS_STRINGS, Status, encodeMessage, isGrpcContentType } from './grpc.js';
+import { Status, isGrpcContentType } from './grpc.js';
+import { answerError } from './error-answer.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
@@ -152,13 +153,7 @@ class ServerConn implements H2ConnectionHandler {
     // Answered here, so one oversized request costs only its own stream (HPACK stayed in step).
     const limit = this.server.config.maxHeaderListBytes;
     const message = `request header list exceeds the limit of ${limit} bytes (servers[].maxHeaderListBytes)`;
-    if (isGrpcContentType(valueOf(list, 'content-type'))) {
-      const m = encodeMessage(message);
-      stream.sendHeaders([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', STATUS_STRINGS[Status.RESOURCE_EXHAUSTED]!], ['grpc-message', m], ['l5d-err', m]], true);
-    } else {
-      stream.sendHeaders([[':status', '431'], ['content-type', 'text/plain; charset=utf-8'], ['l5d-err', encodeMessage(message)]], false);
-      stream.write(Buffer.from(message + '\n'), true);
-    }
+    answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, message, true, 431);
   }
 
   onHeaders(stream: H2Stream, list: HeaderList): void {
