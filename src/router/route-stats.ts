@@ -16,8 +16,6 @@ export class RouteStats {
   private readonly duration: HistogramCell;
   private readonly series = new SeriesOwner();
   private readonly shared: boolean;
-  /** The router's sweep count when a stream last used these stats. */
-  lastUsed = 0;
 
   constructor(
     private readonly metrics: Metrics,

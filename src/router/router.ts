@@ -24,6 +24,7 @@ import { IdentifierChain } from './identifiers/index.js';
 import { RouteStats } from './route-stats.js';
 import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
+import { IdleTable } from '../util/idle-table.js';
 import { ClientTls } from '../tls/client-tls.js';
 import { EXPIRY_WARNING_DAYS, warnExpiry } from '../tls/material.js';
 
@@ -44,18 +45,14 @@ interface ClientRecord {
   readonly client: Client;
   last: BoundName;
   readonly followed: WeakSet<BoundName>;
-  /** Stats per logical service (a service past the route-series budget maps to the shared overflow stats). */
-  readonly byService: Map<string, RouteStats>;
+  /** Stats per logical service (a service past the route-series budget maps to the shared overflow stats), released when idle. */
+  readonly byService: IdleTable<string, RouteStats>;
   /** The `client` label its series use (its id, or the overflow label). */
   readonly label: string;
   /** Only streams with a request-local dtab have reached it: released after the transient idle TTL. */
   transient: boolean;
-  /** The router's sweep count when a stream last picked it. */
-  lastUsed: number;
 }
 
-/** Sweeps per transient idle TTL: idle times are counted in sweeps, so marking use is an assignment. */
-const SWEEPS_PER_TTL = 4;
 /** A call on this router: what it carries for the router is its route's stats. */
 type RouterCall = ProxyCall<RouteStats>;
 /** The reasons the router itself answers with (the call's own, `connect` and `endpoint`, come from the call). */
@@ -71,24 +68,21 @@ export class Router implements RouterView, CallObserver {
   private readonly servers: H2Server[] = [];
   private readonly identifier: IdentifierChain;
   private readonly bindings: BindingCache;
-  /** Per bound id: its balancer client, the bound names it follows, its stats per logical name. */
-  private readonly clients = new Map<string, ClientRecord>();
+  /**
+   * Per bound id: its balancer client, the bound names it follows, its stats per logical name.
+   * Bounded by `bindingCache.clients`; a client with streams in flight is never let go.
+   */
+  private readonly clients: IdleTable<string, ClientRecord>;
   private readonly requestDtabs = new RequestDtabs();
   /** Distinct `client` label values, and (service, client) pairs, with series of their own. */
   private readonly clientLabels: LabelBudget;
   private readonly routeLabels: LabelBudget;
-  /** Idle sweeps after which a client goes: [routed by the router's own dtab, transient]. */
-  private readonly idleSweeps: readonly [number, number];
-  private readonly clientsFull: { inc(): void };
   private readonly unwatchTables: (() => void)[];
   private readonly live = new Set<RouterCall>();
   private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
-  private readonly sweeper: NodeJS.Timeout;
   /** Which bound clients speak TLS to their endpoints, with what (client.tls, client.configs). */
   private readonly clientTls: ClientTls | undefined;
-  /** A coarse clock (one tick per sweep) so marking a client or its stats used costs an assignment. */
-  private tick = 0;
   private started = false;
   private draining = false;
   private closed = false;
@@ -108,7 +102,16 @@ export class Router implements RouterView, CallObserver {
       onFull: () => bindingsFull.inc(),
     });
     const bindingsFull = limit('bindingCache.paths');
-    this.clientsFull = limit('bindingCache.clients');
+    const clientsFull = limit('bindingCache.clients');
+    this.clients = new IdleTable<string, ClientRecord>({
+      idleTtlMs: limits.idleTtlMs,
+      transientIdleTtlMs: limits.transientIdleTtlMs,
+      isTransient: (r) => r.transient,
+      inUse: (r) => r.client.inFlight > 0,
+      maxEntries: config.bindingCache.clients,
+      onFull: () => clientsFull.inc(),
+      dispose: (r) => this.closeClient(r),
+    });
     const clientSeriesFull = limit('metricSeries.clients');
     const routeSeriesFull = limit('metricSeries.routes');
     this.unwatchTables = [
@@ -121,10 +124,6 @@ export class Router implements RouterView, CallObserver {
     for (const r of ERROR_REASON_NAMES) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
     if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
-    const period = Math.min(limits.transientIdleTtlMs, limits.idleTtlMs) / SWEEPS_PER_TTL;
-    this.idleSweeps = [Math.ceil(limits.idleTtlMs / period), Math.ceil(limits.transientIdleTtlMs / period)];
-    this.sweeper = setInterval(() => this.sweepClients(), period);
-    this.sweeper.unref();
     const tlsFailures = (side: 'server' | 'client') => (reason: string) => deps.metrics.tlsHandshakeFailures.inc({ router: this.label, side, reason });
     if (config.client.tls || config.client.configs?.some((c) => c.tls)) {
       this.clientTls = new ClientTls(config.client, deps.log.child({ router: this.label }), tlsFailures('client'));
@@ -260,7 +259,6 @@ export class Router implements RouterView, CallObserver {
     headers['l5d-dst-client'] = client.id;
     if (!bound.residual.isEmpty) headers['l5d-dst-residual'] = bound.residual.show();
     call.stats = this.statsFor(record, call.service);
-    record.lastUsed = this.tick;
     call.dispatch(client);
   }
 
@@ -276,18 +274,9 @@ export class Router implements RouterView, CallObserver {
    */
   private clientFor(bound: BoundName, lasting: boolean): ClientRecord | undefined {
     const id = bound.id.show();
-    let record = this.clients.get(id);
-    if (record === undefined) {
-      if (this.clients.size >= this.config.bindingCache.clients) {
-        this.clientsFull.inc();
-        if (!this.evictIdlestClient()) return undefined;
-      }
-      const label = this.clientLabels.acquire(id);
-      const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments));
-      record = { client, last: bound, followed: new WeakSet([bound]), byService: new Map(), label, transient: !lasting, lastUsed: this.tick };
-      this.clients.set(id, record);
-      return record;
-    }
+    const entry = this.clients.get(id, () => this.newClient(id, bound, lasting));
+    if (entry === undefined) return undefined;
+    const record = entry.value;
     if (lasting) record.transient = false;
     if (record.last !== bound) {
       record.last = bound;
@@ -300,68 +289,37 @@ export class Router implements RouterView, CallObserver {
     return record;
   }
 
+  private newClient(id: string, bound: BoundName, lasting: boolean): ClientRecord {
+    const label = this.clientLabels.acquire(id);
+    const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments));
+    const byService = new IdleTable<string, RouteStats>({
+      idleTtlMs: this.config.bindingCache.idleTtlMs,
+      dispose: (stats, service) => {
+        stats.release();
+        if (service !== OVERFLOW_LABEL) this.routeLabels.release(`${service}\n${label}`);
+      },
+    });
+    return { client, last: bound, followed: new WeakSet([bound]), byService, label, transient: !lasting };
+  }
+
   /** The stats of (service, client): its own series while the route-series budget lasts, else the client's overflow stats. */
   private statsFor(record: ClientRecord, service: string): RouteStats {
     const byService = record.byService;
-    let s = byService.get(service);
-    if (s === undefined) {
-      const shared = record.label === OVERFLOW_LABEL || this.routeLabels.acquire(`${service}\n${record.label}`) === OVERFLOW_LABEL;
-      const key = shared ? OVERFLOW_LABEL : service;
-      s = byService.get(key);
-      if (s === undefined) byService.set(key, (s = new RouteStats(this.deps.metrics, this.label, shared ? OVERFLOW_LABEL : service, record.label, record.client.bytes)));
+    const own = byService.peek(service);
+    if (own !== undefined) {
+      own.touch();
+      return own.value;
     }
-    s.lastUsed = this.tick;
-    return s;
+    const shared = record.label === OVERFLOW_LABEL || this.routeLabels.acquire(`${service}\n${record.label}`) === OVERFLOW_LABEL;
+    const key = shared ? OVERFLOW_LABEL : service;
+    return byService.get(key, () => new RouteStats(this.deps.metrics, this.label, key, record.label, record.client.bytes))!.value;
   }
 
-  /**
-   * Close clients idle past their TTL (a dtab change moved traffic away; an override's name is no
-   * longer sent), with their connections and series; and drop per-service stats idle as long.
-   */
-  private sweepClients(): void {
-    this.tick++;
-    const [lasting, transient] = this.idleSweeps;
-    for (const [id, record] of this.clients) {
-      if (record.client.inFlight === 0 && this.tick - record.lastUsed > (record.transient ? transient : lasting)) {
-        this.closeClient(id, record);
-        continue;
-      }
-      for (const [service, stats] of record.byService) {
-        if (this.tick - stats.lastUsed > lasting) this.closeStats(record, service, stats);
-      }
-    }
-  }
-
-  /**
-   * Make room for one client: close the oldest transient one with nothing in flight, else the oldest
-   * with nothing in flight (the table is in creation order, so a flood's clients are found first).
-   */
-  private evictIdlestClient(): boolean {
-    let idle: [string, ClientRecord] | undefined;
-    for (const entry of this.clients) {
-      if (entry[1].client.inFlight > 0) continue;
-      if (entry[1].transient) {
-        idle = entry;
-        break;
-      }
-      idle ??= entry;
-    }
-    if (idle === undefined) return false;
-    this.closeClient(...idle);
-    return true;
-  }
-
-  private closeClient(id: string, record: ClientRecord): void {
-    this.clients.delete(id);
-    for (const [service, stats] of record.byService) this.closeStats(record, service, stats);
+  /** A client the table let go (idle past its TTL, evicted, or the router closing): its connections and series go. */
+  private closeClient(record: ClientRecord): void {
+    record.byService.close();
     record.client.close();
     this.clientLabels.release(record.label);
-  }
-
-  private closeStats(record: ClientRecord, service: string, stats: RouteStats): void {
-    record.byService.delete(service);
-    stats.release();
-    if (service !== OVERFLOW_LABEL) this.routeLabels.release(`${service}\n${record.label}`);
   }
 
   private dtabText(local: Dtab): string {
@@ -412,7 +370,7 @@ export class Router implements RouterView, CallObserver {
       servers: this.servers.map((s) => s.bound ?? { ip: s.config.ip, port: s.config.port }),
       dtab,
       services,
-      clients: [...this.clients.values()].map((r) => r.client.snapshot()),
+      clients: [...this.clients.values()].map((e) => e.value.client.snapshot()),
       certificates: this.certificates(),
     };
   }
@@ -445,8 +403,7 @@ export class Router implements RouterView, CallObserver {
     if (this.closed) return;
     this.closed = true;
     this.draining = true;
-    clearInterval(this.sweeper);
-    for (const [id, r] of this.clients) this.closeClient(id, r);
+    this.clients.close();
     this.bindings.close();
     for (const unwatch of this.unwatchTables) unwatch();
     this.clientTls?.close();

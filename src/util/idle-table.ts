@@ -176,7 +176,12 @@ export class IdleTable<K, V> {
   private sweep(): void {
     const now = this.clock.now();
     for (const entry of [...this.entries.values()]) {
-      if (this.inUse(entry)) continue;
+      if (this.inUse(entry)) {
+        // Idle time counts from when it stops being in use: a call longer than the TTL must not
+        // find its entry expired (and its series gone) the moment it ends.
+        entry.idleSince = now;
+        continue;
+      }
       if (entry.used) {
         entry.used = false;
         entry.idleSince = now;
