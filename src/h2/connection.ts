@@ -320,25 +320,33 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.fail(code, reason, `connection closed locally (${reason})`);
   }
 
-  sendHeaders(stream: H2Stream, fields: readonly FieldInput[], endStream: boolean): boolean {
+  /**
+   * `fields` may be a decoded HeaderList (a proxy forwarding a block): it is encoded at once, so
+   * the list may be reused after return; only trailers that must wait behind queued DATA are copied.
+   */
+  sendHeaders(stream: H2Stream, fields: readonly FieldInput[] | HeaderList, endStream: boolean): boolean {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) {
       stream.headersSent = true;
-      this.writer.headers(stream.id, this.encoder.encode(fields), endStream);
+      this.writer.headers(stream.id, this.encodeBlock(fields), endStream);
       if (endStream) { stream.endQueued = true; this.localEnd(stream); }
     } else {
       // Trailers (§8.1): they end the stream, and follow any DATA still queued.
       if (!endStream) throw new Error('trailers must end the stream (RFC 9113 §8.1)');
       stream.endQueued = true;
       if (stream.queuedBytes > 0) {
-        stream.trailers = fields;
+        stream.trailers = fields instanceof HeaderList ? fields.copyFields() : fields;
       } else {
-        this.writer.headers(stream.id, this.encoder.encode(fields), true);
+        this.writer.headers(stream.id, this.encodeBlock(fields), true);
         this.localEnd(stream);
       }
     }
     this.scheduleFlush();
     return true;
+  }
+
+  private encodeBlock(fields: readonly FieldInput[] | HeaderList): Buffer {
+    return fields instanceof HeaderList ? this.encoder.encodeList(fields) : this.encoder.encode(fields);
   }
 
   writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean {

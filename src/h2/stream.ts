@@ -3,7 +3,7 @@
 // and the router hangs its call on `user`. Methods delegate to the connection,
 // which owns the windows, the writer and the HPACK encoder.
 
-import type { FieldInput } from './hpack/index.js';
+import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
@@ -27,7 +27,7 @@ export interface StreamConnection {
   /** A connection error was sent or the socket closed. */
   readonly failed: boolean;
   readonly closeReason: Error | null;
-  sendHeaders(stream: H2Stream, fields: readonly FieldInput[], endStream: boolean): boolean;
+  sendHeaders(stream: H2Stream, fields: readonly FieldInput[] | HeaderList, endStream: boolean): boolean;
   writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean;
   consumed(stream: H2Stream, n: number): void;
   resetStream(stream: H2Stream, code: number): void;
@@ -97,7 +97,7 @@ export class H2Stream {
    * Sends HEADERS (a response in the server role, trailers in either). With data
    * still queued, trailers wait behind it.
    */
-  sendHeaders(fields: readonly FieldInput[], endStream: boolean): void {
+  sendHeaders(fields: readonly FieldInput[] | HeaderList, endStream: boolean): void {
     this.connection.sendHeaders(this, fields, endStream);
   }
 

@@ -4,7 +4,7 @@ import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
 import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
-import { fieldsOf, fieldsOfList, valueOf, type HeaderMap } from './headers.js';
+import { fieldsOf, valueOf, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 
@@ -231,7 +231,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   /** @internal */ onInboundTrailers(list: HeaderList): void {
     this.requestEnded = true;
     if (this.phase === DROPPING) return;
-    const trailers = fieldsOfList(list);
+    const trailers = list.copyFields();
     // Kept for the first attempt, and for a replay while one is possible (gRPC requests carry none).
     if (this.phase === WAITING || this.replayable) this.requestTrailers = trailers;
     if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
@@ -295,7 +295,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       this.status = parseStatus(valueOf(list, 'grpc-status'));
       this.responseEnded = true;
     }
-    this.inbound.sendHeaders(fieldsOfList(list), endStream);
+    this.inbound.sendHeaders(list, endStream);
   }
 
   /** @internal */ onUpData(up: H2Stream, data: Buffer, endStream: boolean): void {

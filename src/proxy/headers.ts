@@ -47,17 +47,6 @@ export function fieldsOf(map: HeaderMap): FieldInput[] {
   return out;
 }
 
-/** A copy of a decoded block as fields to forward (response headers and trailers), flags kept. */
-export function fieldsOfList(list: HeaderList): FieldInput[] {
-  const out: FieldInput[] = new Array(list.length);
-  const { names, values, flags } = list;
-  for (let i = 0; i < list.length; i++) {
-    const f = flags[i]! & FIELD_NEVER_INDEXED;
-    out[i] = f === 0 ? [names[i]!, values[i]!] : [names[i]!, values[i]!, f];
-  }
-  return out;
-}
-
 /** The value of `name` in a decoded block, or undefined. */
 export function valueOf(list: HeaderList, name: string): string | undefined {
   for (let i = 0; i < list.length; i++) if (list.names[i] === name) return list.values[i];

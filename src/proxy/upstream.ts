@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { H2Connection, type H2ConnectionHandler } from '../h2/connection.js';
+import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
@@ -168,7 +169,7 @@ class UpstreamConn implements H2ConnectionHandler {
   // ------------------------------------------------------------- engine events
 
   onStream(stream: H2Stream): void {
-    stream.reset(7); // never happens in the client role (no push); refuse defensively
+    stream.reset(ErrorCode.REFUSED_STREAM); // never happens in the client role (no push); refuse defensively
   }
   onHeaderListTooLarge(): void {}
 

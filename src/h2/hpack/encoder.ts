@@ -1,5 +1,5 @@
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
-import { FIELD_NEVER_INDEXED, FIELD_NO_INDEX, type HeaderList } from './header-list.js';
+import { FIELD_NEVER_INDEXED, FIELD_NO_INDEX, type FieldInput, type HeaderList } from './header-list.js';
 import { huffmanEncodedLengthOfString, huffmanEncodeStringInto } from './huffman.js';
 import { encodeInteger } from './integer.js';
 import { STATIC_FIELD_INDEX, STATIC_NAME_INDEX, STATIC_TABLE_LENGTH } from './static-table.js';
@@ -27,8 +27,7 @@ export interface HpackEncoderOptions {
 
 const DEFAULT_NO_INDEX_NAMES = ['grpc-timeout', 'content-length'];
 
-/** [name, value, flags?]; flags are FIELD_NEVER_INDEXED / FIELD_NO_INDEX. */
-export type FieldInput = readonly [name: string, value: string, flags?: number];
+export type { FieldInput };
 
 /**
  * One connection's HPACK encoding context. Fields are latin1 strings (one char per octet;

@@ -4,6 +4,9 @@
  * (gRPC metadata, a forwarding list) without an intermediate array of pairs.
  */
 
+/** Encoder input: [name, value, flags?]; flags are FIELD_NEVER_INDEXED / FIELD_NO_INDEX. */
+export type FieldInput = readonly [name: string, value: string, flags?: number];
+
 /** The field was a "literal never indexed" (RFC 7541 §6.2.3): a proxy must forward it the same way (§7.1.3). */
 export const FIELD_NEVER_INDEXED = 1;
 /** The name has an octet in 'A'..'Z'; RFC 9113 §8.2.1 makes such a request malformed. Set by the decoder. */
@@ -40,6 +43,19 @@ export class HeaderList implements FieldSink {
       this.values[i] = '';
     }
     this.length = 0;
+  }
+
+  /**
+   * A copy as encoder input, never-indexed kept (RFC 7541 §7.1.3): for a block that must outlive
+   * the list (trailers waiting behind data, a request kept for a replay).
+   */
+  copyFields(): FieldInput[] {
+    const out: FieldInput[] = new Array(this.length);
+    for (let i = 0; i < this.length; i++) {
+      const f = this.flags[i]! & FIELD_NEVER_INDEXED;
+      out[i] = f === 0 ? [this.names[i]!, this.values[i]!] : [this.names[i]!, this.values[i]!, f];
+    }
+    return out;
   }
 
   /** [name, value] pairs, mainly for tests. */
