@@ -1,8 +1,8 @@
-import { readFileSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { dirname } from 'node:path';
 import * as tls from 'node:tls';
 import type { Logger } from '../util/log.js';
+import { watchFile } from '../util/file-watch.js';
 
 /**
  * Certificates, keys and CA bundles read from files, and kept current as the files change: a
@@ -102,10 +102,8 @@ export interface ReloadOptions {
   log: Logger;
   /** What the material is for, in logs (`routers[0].servers[0].tls`). */
   use: string;
-  /** Fallback re-read period, for file systems whose change events go missing. Default 60000. */
+  /** How often the files are also stat'ed, for file systems whose change events go missing (watchFile's default when unset). */
   pollMs?: number;
-  /** Quiet time after a change event before reading (a Secret update touches several entries). Default 50. */
-  settleMs?: number;
 }
 
 /**
@@ -120,9 +118,7 @@ export class ReloadingMaterial {
   lastError: string | undefined;
   reloads = 0;
   private readonly listeners: ((m: TlsMaterial) => void)[] = [];
-  private readonly watchers: FSWatcher[] = [];
-  private settle: NodeJS.Timeout | undefined;
-  private readonly poll: NodeJS.Timeout;
+  private readonly unwatch: (() => void)[] = [];
   private closed = false;
 
   constructor(
@@ -131,28 +127,14 @@ export class ReloadingMaterial {
   ) {
     this.material = readMaterial(files);
     this.context = secureContextOf(this.material);
-    const dirs = new Set<string>();
-    for (const f of [files.certPath, files.keyPath, ...files.caPaths]) {
+    // The project's one file watcher (directory watch + stamp compare: in-place edits, renames and
+    // the kubelet's `..data` swap); its first, synchronous look is the read just made.
+    let started = false;
+    for (const f of new Set([files.certPath, files.keyPath, ...files.caPaths])) {
       if (f === undefined) continue;
-      // The directory holding the name (where kubelet swaps `..data`), and the one holding its target.
-      dirs.add(dirname(f));
-      try {
-        dirs.add(dirname(realpathSync(f)));
-      } catch {
-        /* read above; a race with a swap is caught by the next event */
-      }
+      this.unwatch.push(watchFile(f, () => started && this.reload(), { pollMs: options.pollMs }));
     }
-    for (const dir of dirs) {
-      try {
-        const w = watch(dir, { persistent: false }, () => this.changed());
-        w.on('error', () => {}); // the directory went away: the poll still covers it
-        this.watchers.push(w);
-      } catch (err) {
-        options.log.warn('cannot watch TLS files for changes; polling', { use: options.use, dir, error: (err as Error).message });
-      }
-    }
-    this.poll = setInterval(() => this.reload(), options.pollMs ?? 60_000);
-    this.poll.unref();
+    started = true;
   }
 
   onChange(listener: (m: TlsMaterial) => void): void {
@@ -163,17 +145,6 @@ export class ReloadingMaterial {
   certificate(use: string): CertificateInfo | undefined {
     if (this.material.cert === undefined || this.files.certPath === undefined) return undefined;
     return certificateInfo(this.material.cert, this.files.certPath, use);
-  }
-
-  private changed(): void {
-    if (this.closed) return;
-    if (this.settle === undefined) {
-      this.settle = setTimeout(() => {
-        this.settle = undefined;
-        this.reload();
-      }, this.options.settleMs ?? 50);
-      this.settle.unref();
-    } else this.settle.refresh();
   }
 
   /** Read the files now; switch when they changed and make a consistent set. True when switched. */
@@ -209,9 +180,7 @@ export class ReloadingMaterial {
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.settle);
-    clearInterval(this.poll);
-    for (const w of this.watchers) w.close();
+    for (const stop of this.unwatch) stop();
   }
 }
 

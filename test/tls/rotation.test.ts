@@ -134,7 +134,7 @@ test('client certificate material follows the ..data swap too; files vanishing m
   const client2 = pki.issue('client2', { names: ['c2'], client: true });
   const volume = new SecretVolume(join(pki.dir, 'client-secret'));
   volume.publish(client1.cert, client1.key);
-  const m = new ReloadingMaterial({ certPath: volume.cert, keyPath: volume.key, caPaths: [pki.ca.cert] }, { log: Logger.silent(), use: 'test', settleMs: 10 });
+  const m = new ReloadingMaterial({ certPath: volume.cert, keyPath: volume.key, caPaths: [pki.ca.cert] }, { log: Logger.silent(), use: 'test' });
   // The watches do not hold the process open (a router's servers do); this test must.
   const alive = setInterval(() => {}, 1000);
   try {
