@@ -100,6 +100,9 @@ export function defaultServerConfig(): ServerConfig {
     // Bytes a client may send ahead of the router's forwarding them (its connection window), and the
     // soft bound on bytes queued towards it: what one connection can make the router hold.
     maxBufferedBytesPerConnection: 1 << 20,
+    // Each connection holds a descriptor, two HPACK tables and its windows' worth of bytes; a node's
+    // pods need far fewer (gRPC clients keep one or a few each).
+    maxConnections: 10_000,
   };
 }
 
@@ -369,6 +372,7 @@ class ConfigReader {
         'maxSettingsPerSecond',
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
+        'maxConnections',
         'tls',
       ],
       {
@@ -401,6 +405,7 @@ class ConfigReader {
       maxEmptyFramesPerSecond: f.get('maxEmptyFramesPerSecond').int(1, 2 ** 31 - 1) ?? d.maxEmptyFramesPerSecond,
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
+      maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,
     };
     if (tls) server.tls = tls;
     return server;

@@ -317,6 +317,9 @@ export class H2Server {
       this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     }
     this.server.on('error', (e: Error) => this.log.warn('server error', { error: e.message }));
+    // Past maxConnections the kernel's accept is followed by an immediate close ('drop').
+    this.server.maxConnections = config.maxConnections;
+    this.server.on('drop', () => this.hooks.onLimit?.('servers[].maxConnections'));
   }
 
   /** Bind; rejects naming ip:port when the address cannot be taken. */

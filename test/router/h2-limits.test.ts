@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { startRouter, type Harness } from './setup.js';
 import { SERVER_DEFAULTS } from '../proxy/harness.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
@@ -198,3 +199,22 @@ function rawHeaders(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
 function rawContinuation(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
   return rawFrame(FrameType.CONTINUATION, endHeaders ? Flag.END_HEADERS : 0, id, fragment);
 }
+
+test('connections past maxConnections are closed as they arrive and counted; the open ones keep working', async () => {
+  const { h, close } = await setup({ maxConnections: 2 });
+  const first = await RawClient.connect(h.port);
+  const second = await RawClient.connect(h.port);
+  const third = net.connect(h.port, '127.0.0.1');
+  third.on('error', () => {});
+  try {
+    await new Promise<void>((resolve) => third.once('close', () => resolve()));
+    assert.equal(await limitCount(h, 'maxConnections'), 1);
+    await callOk(first, 1);
+    await callOk(second, 1);
+  } finally {
+    first.close();
+    second.close();
+    third.destroy();
+    await close();
+  }
+});
