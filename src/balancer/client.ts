@@ -10,7 +10,8 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { GaugeCell } from '../telemetry/gauge-cells.js';
 import type { CounterCell } from '../telemetry/counter-cells.js';
 import { Endpoint, type EndpointMetrics } from './endpoint.js';
-import { createBalancer, type LoadBalancer } from './balancers.js';
+import type { LoadBalancer } from './balancer.js';
+import { createBalancer } from './balancer-registry.js';
 import { Status } from '../proxy/grpc.js';
 import { OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 import { SeriesOwner } from '../telemetry/series-owner.js';
@@ -62,7 +63,7 @@ export class Client implements CallTarget<Endpoint> {
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);
-    this.balancer = createBalancer(config.loadBalancer.kind);
+    this.balancer = createBalancer(config.loadBalancer);
     const labels = { router: routerLabel, client: metricLabel };
     const own = <T extends string, L extends Record<T, string>>(family: { remove(l: L): void }, l: L): L =>
       metricLabel === OVERFLOW_LABEL ? l : this.series.own(family, l);

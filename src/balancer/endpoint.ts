@@ -4,7 +4,8 @@ import type { FailureAccrualConfig } from '../config/types.js';
 import type { EndpointSnapshot } from '../introspection/snapshots.js';
 import type { CallEndpoint } from '../proxy/call.js';
 import { SessionPool, type UpstreamOptions } from '../proxy/upstream.js';
-import { FailureAccrual } from './failure-accrual.js';
+import type { FailureAccrual } from './failure-accrual.js';
+import { createFailureAccrual } from './accrual-registry.js';
 import type { CounterCell } from '../telemetry/counter-cells.js';
 
 /** Per-endpoint counters a client pre-resolves once (metric cells), never per stream. */
@@ -42,7 +43,7 @@ export class Endpoint implements CallEndpoint {
     this.weight = address.weight > 0 ? address.weight : address.weight === 0 ? 0 : 1;
     this.meta = address.meta;
     this.pool = new SessionPool(address.host, address.port, upstream);
-    this.accrual = new FailureAccrual(accrual);
+    this.accrual = createFailureAccrual(accrual);
   }
 
   /** Can take a new stream: present, not ejected, not backing off after a failed connect. */

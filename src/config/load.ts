@@ -9,7 +9,7 @@ import type {
   GrpclbConfig,
   IdentifierConfig,
   InterpreterConfig,
-  LoadBalancerKind,
+  LoadBalancerConfig,
   NamerConfig,
   RouterConfig,
   ServerConfig,
@@ -25,15 +25,18 @@ import { parseDuration } from './duration.js';
 import { checkDtab } from './dtab-check.js';
 import { lineColumnToOffset, valueOffsetToSource } from './dtab-position.js';
 import { isMap, isSeq } from 'yaml';
-import { NAMER_KINDS } from '../namers/registry.js';
-import { Field, YamlSource, type IgnoredKey } from './yaml-reader.js';
+import { Field, YamlSource, type Fields, type IgnoredKey } from './yaml-reader.js';
+import { readKindBlock, readOwn, type ConfigKind, type KindBlock, type KindContext } from './kind.js';
+import type { KindRegistry } from '../util/kind-registry.js';
+import { namerKinds } from '../namers/registry.js';
+import { defaultIdentifiers, identifierKinds } from '../identify/registry.js';
+import { balancerKinds, defaultLoadBalancer } from '../balancer/balancer-registry.js';
+import { accrualKinds, defaultFailureAccrual } from '../balancer/accrual-registry.js';
 import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
 import { parseClientPrefix } from '../tls/client-tls.js';
 
-// Each `kind:` is one registered implementation; the config accepts exactly the registry's kinds.
-export { NAMER_KINDS };
-export const LOAD_BALANCER_KINDS: readonly LoadBalancerKind[] = ['roundRobin', 'p2c', 'ewma'];
-const IDENTIFIER_KINDS = ['io.l5d.header.path', 'io.l5d.header.token'] as const;
+// Namers, identifiers, load balancers and failure accrual are registered kinds (each room's
+// registry); the loader reads a block's `kind:` against its registry and the rest with that kind's reader.
 const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
 
 const MAX_INT = Number.MAX_SAFE_INTEGER;
@@ -50,8 +53,8 @@ const PATH = /^(\/[A-Za-z0-9_:.#$%-]+)+$/;
  */
 export function defaultClientConfig(): ClientConfig {
   return {
-    loadBalancer: { kind: 'roundRobin', decayTimeMs: 10_000 },
-    failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 5, backoff: { minMs: 5000, maxMs: 300_000 } },
+    loadBalancer: defaultLoadBalancer(),
+    failureAccrual: defaultFailureAccrual(),
     maxAttempts: 3,
     keepAliveIntervalMs: 0,
     keepAliveTimeoutMs: 20_000,
@@ -237,56 +240,13 @@ class ConfigReader {
   }
 
   private namer(field: Field): NamerConfig | undefined {
-    if (!field.present) return field.expected('a namer (a mapping with "kind")');
-    // The kind decides which other keys are allowed, so read it first.
-    if (!isMap(field.node)) return field.expected('a namer (a mapping with "kind")');
-    const kind = field.peek('kind').required('a namer kind')?.oneOf(NAMER_KINDS);
-    if (!kind) return undefined;
-    const common = ['kind', 'prefix'];
-    const extra: Record<(typeof NAMER_KINDS)[number], string[]> = {
-      'io.l5d.k8s': ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
-      'io.l5d.k8s.ns': ['host', 'port', 'envVar', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'],
-      'io.l5d.dns': ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'],
-      'io.l5d.dnssrv': ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'],
-      'io.l5d.fs': ['rootDir'],
-    };
-    const f = field.object([...common, ...extra[kind]], IGNORED_EXPERIMENTAL);
-    if (!f) return undefined;
-    const prefix = this.namerPrefix(f.get('prefix'), kind);
-    switch (kind) {
-      case 'io.l5d.k8s':
-      case 'io.l5d.k8s.ns': {
-        const out: NamerConfig = { kind, prefix: prefix ?? '' };
-        const host = f.get('host').string('a host name or IP');
-        const port = f.get('port').int(1, 65535);
-        if (host !== undefined) out.host = host;
-        if (port !== undefined) out.port = port;
-        if (port !== undefined && host === undefined) out.host = 'localhost';
-        if (host !== undefined && port === undefined) out.port = 8001; // Linkerd's default (kubectl proxy)
-        if (kind === 'io.l5d.k8s.ns') out.envVar = f.get('envVar').string('an environment variable name') ?? 'POD_NAMESPACE';
-        out.preferLocalNode = f.get('preferLocalNode').bool() ?? false;
-        out.idleTtlSecs = f.get('idleTtlSecs').int(0, MAX_INT) ?? 600;
-        out.maxWatches = f.get('maxWatches').int(1, 1_000_000) ?? 1000;
-        return out;
-      }
-      case 'io.l5d.dns':
-      case 'io.l5d.dnssrv': {
-        const out: NamerConfig = {
-          kind,
-          prefix: prefix ?? '',
-          refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? 5,
-          maxNames: f.get('maxNames').int(1, 1_000_000) ?? 1000,
-        };
-        const hosts = f.get('dnsHosts').list();
-        if (hosts) out.dnsHosts = hosts.map((h) => h.required('a resolver address')?.string('a resolver address ("host" or "host:port")') ?? '');
-        return out;
-      }
-      case 'io.l5d.fs': {
-        const rootDir = f.get('rootDir').required('a directory path')?.string('a directory path');
-        return { kind, prefix: prefix ?? '', rootDir: rootDir === undefined ? '' : this.path(rootDir) };
-      }
-    }
+    const shape = 'a namer (a mapping with "kind")';
+    if (!field.present) return field.expected(shape);
+    const block = { kindWord: 'a namer kind', common: ['kind', 'prefix'], ignored: IGNORED_EXPERIMENTAL, shape };
+    return this.kindBlock<NamerConfig>(field, namerKinds, block, (f, kind) => ({ prefix: this.namerPrefix(f.get('prefix'), kind) ?? '' }));
   }
+
+  private readonly kindContext: KindContext = { path: (p) => this.path(p) };
 
   /** Linkerd writes `prefix: /io.l5d.k8s` and the namer answers `/#/io.l5d.k8s`; we accept either form. */
   private namerPrefix(field: Field, kind: string): string | undefined {
@@ -328,7 +288,7 @@ class ConfigReader {
       protocol: 'h2',
       label: f.get('label').string() ?? 'h2',
       servers: serverList as ServerConfig[],
-      identifier: (identifiers as IdentifierConfig[] | undefined) ?? [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
+      identifier: (identifiers as IdentifierConfig[] | undefined) ?? defaultIdentifiers(),
       dstPrefix: dstPrefix ?? '/svc',
       dtab,
       interpreter: this.interpreter(f.get('interpreter')) ?? { kind: 'default' },
@@ -503,20 +463,24 @@ class ConfigReader {
 
   private identifier(field: Field): IdentifierConfig | undefined {
     if (!field.present) return field.expected('an identifier (a mapping with "kind")');
-    const f = field.object(['kind', 'header', 'segments']);
-    if (!f) return undefined;
-    const kind = f.get('kind').required('an identifier kind')?.oneOf(IDENTIFIER_KINDS);
-    if (kind === 'io.l5d.header.path') {
-      const id: IdentifierConfig = { kind, header: (f.get('header').string() ?? ':path').toLowerCase() };
-      const segments = f.get('segments').int(1, 1000);
-      if (segments !== undefined) id.segments = segments;
-      return id;
-    }
-    if (kind === 'io.l5d.header.token') {
-      if (f.has('segments')) f.get('segments').fail(`"segments" applies to io.l5d.header.path only`);
-      return { kind, header: (f.get('header').string() ?? ':authority').toLowerCase() };
-    }
-    return undefined;
+    return this.kindBlock(field, identifierKinds, { kindWord: 'an identifier kind', common: ['kind'] });
+  }
+
+  /**
+   * A `kind:` block of a registry's kinds: the kind, the keys every kind of the block shares
+   * (`common`, read here), then the kind's own keys (read by the kind). Undefined when absent or wrong.
+   */
+  private kindBlock<C extends { kind: string }>(
+    field: Field,
+    kinds: KindRegistry<ConfigKind>,
+    block: KindBlock,
+    common: (fields: Fields, kind: string) => Omit<C, 'kind'> | object = () => ({}),
+  ): C | undefined {
+    const read = readKindBlock(field, kinds, block);
+    if (!read) return undefined;
+    const shared = common(read.fields, read.kind.kind);
+    const own = readOwn(read.kind, read.fields, this.kindContext);
+    return own && ({ kind: read.kind.kind, ...shared, ...own } as unknown as C);
   }
 
   private interpreter(field: Field): InterpreterConfig | undefined {
@@ -544,19 +508,22 @@ class ConfigReader {
     let statics: ClientStaticConfig[] | undefined;
     if (configs.present && kind !== 'io.l5d.static') configs.fail('"configs" needs client kind io.l5d.static');
     else if (configs.present) statics = (configs.list() ?? []).map((c) => this.clientStatic(c)).filter((c) => c !== undefined);
-    const lb = f.get('loadBalancer').object(['kind', 'decayTimeMs'], {
-      maxEffort: 'balancers never give up picking',
-      enableProbation: 'endpoints removed by discovery are drained, never probed',
-    });
+    const lb = this.kindBlock<LoadBalancerConfig>(
+      f.get('loadBalancer'),
+      balancerKinds,
+      {
+        kindWord: 'a load balancer kind',
+        common: ['kind', 'decayTimeMs'],
+        ignored: { maxEffort: 'balancers never give up picking', enableProbation: 'endpoints removed by discovery are drained, never probed' },
+      },
+      (lbf) => ({ decayTimeMs: lbf.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs }),
+    );
     const keepAlive = f.get('keepAliveIntervalMs');
     const interval = keepAlive.int(0, MAX_INT);
     if (interval !== undefined && interval !== 0 && interval < 10000) keepAlive.expected('0 (off) or at least 10000 (10 s)');
     const out: ClientConfig = {
-      loadBalancer: {
-        kind: lb?.get('kind').required('a load balancer kind')?.oneOf(LOAD_BALANCER_KINDS) ?? defaults.loadBalancer.kind,
-        decayTimeMs: lb?.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs,
-      },
-      failureAccrual: this.failureAccrual(f.get('failureAccrual')) ?? defaults.failureAccrual,
+      loadBalancer: lb ?? defaults.loadBalancer,
+      failureAccrual: this.kindBlock<FailureAccrualConfig>(f.get('failureAccrual'), accrualKinds, { kindWord: 'a failure accrual kind', common: ['kind'] }) ?? defaults.failureAccrual,
       maxAttempts: f.get('maxAttempts').int(1, 10) ?? defaults.maxAttempts,
       keepAliveIntervalMs: interval ?? defaults.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
@@ -592,27 +559,6 @@ class ConfigReader {
     const tls = this.clientTls(f.get('tls'), variables);
     if (tls) out.tls = tls;
     return out;
-  }
-
-  private failureAccrual(field: Field): FailureAccrualConfig | undefined {
-    const f = field.object(['kind', 'failures', 'backoff']);
-    if (!f) return undefined;
-    const kind = f.get('kind').required('a failure accrual kind')?.oneOf(['none', 'io.l5d.consecutiveFailures'] as const);
-    if (kind === 'none') return { kind };
-    const backoff = f.get('backoff').object(['kind', 'minMs', 'maxMs', 'ms']);
-    let minMs = 5000;
-    let maxMs = 300000;
-    if (backoff) {
-      const bk = backoff.get('kind').required('"jittered" or "constant"')?.oneOf(['jittered', 'constant'] as const);
-      if (bk === 'constant') {
-        minMs = maxMs = backoff.get('ms').required('milliseconds')?.int(0, MAX_INT) ?? minMs;
-      } else if (bk === 'jittered') {
-        minMs = backoff.get('minMs').int(0, MAX_INT) ?? minMs;
-        maxMs = backoff.get('maxMs').int(0, MAX_INT) ?? maxMs;
-        if (maxMs < minMs) backoff.get('maxMs').expected(`a value ≥ minMs (${minMs})`);
-      }
-    }
-    return { kind: 'io.l5d.consecutiveFailures', failures: f.get('failures').int(1, MAX_INT) ?? 5, backoff: { minMs, maxMs } };
   }
 
   private bindingCache(field: Field): BindingCacheConfig {

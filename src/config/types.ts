@@ -37,42 +37,16 @@ export interface AdminConfig {
   controlEnabled: boolean; // default false: POST /admin/shutdown, log level changes
 }
 
-/** Options shared by every namer kind; `prefix` is the full path it answers under, e.g. `/#/io.l5d.k8s`. */
-interface NamerBase {
+/**
+ * One `namers[]` entry: what every kind has, plus its kind's own keys, defaults filled (each kind's
+ * shape and defaults are in its file under src/namers/kinds/).
+ */
+export interface NamerConfig {
+  kind: string;
+  /** The full path it answers under, e.g. `/#/io.l5d.k8s`. */
   prefix: string;
+  [key: string]: unknown;
 }
-
-export interface K8sNamerConfig extends NamerBase {
-  kind: 'io.l5d.k8s' | 'io.l5d.k8s.ns';
-  /** Plain-HTTP API (kubectl proxy), Linkerd's keys. Absent: in-cluster service account, else kubeconfig. */
-  host?: string;
-  port?: number;
-  /** `io.l5d.k8s.ns` only: the env var that holds the namespace (default POD_NAMESPACE). */
-  envVar?: string;
-  /** Prefer endpoints on this node (`NODE_NAME`), falling back to all when none is ready. Default false. */
-  preferLocalNode?: boolean;
-  /** Release a watch this long after the last route stops using it (a Service that does not exist: 5 s). Default 600. */
-  idleTtlSecs?: number;
-  /** Most (namespace, service) watches open at once; idle ones close first, then new names fail. Default 1000. */
-  maxWatches?: number;
-}
-
-export interface DnsNamerConfig extends NamerBase {
-  kind: 'io.l5d.dns' | 'io.l5d.dnssrv';
-  /** Upper bound on re-resolution, seconds (records' TTL is honoured below it). Default 5. */
-  refreshIntervalSeconds: number;
-  /** `host` or `host:port` resolvers; default the system's. */
-  dnsHosts?: string[];
-  /** Most names resolved at once; idle ones are dropped first, then new names fail. Default 1000. */
-  maxNames: number;
-}
-
-export interface FsNamerConfig extends NamerBase {
-  kind: 'io.l5d.fs';
-  rootDir: string;
-}
-
-export type NamerConfig = K8sNamerConfig | DnsNamerConfig | FsNamerConfig;
 
 export interface RouterConfig {
   protocol: 'h2';
@@ -184,20 +158,28 @@ export interface ClientStaticConfig {
   tls?: ClientTlsConfig;
 }
 
-export type IdentifierConfig =
-  | { kind: 'io.l5d.header.path'; header: string; segments?: number }
-  | { kind: 'io.l5d.header.token'; header: string };
+/** One `identifier` entry: its kind and that kind's own keys (see src/identify/kinds/). */
+export interface IdentifierConfig {
+  kind: string;
+  [key: string]: unknown;
+}
 
 export type InterpreterConfig = { kind: 'default' } | { kind: 'io.l5d.fs'; dtabFile: string };
 
-export type LoadBalancerKind = 'roundRobin' | 'p2c' | 'ewma';
+/** `client.loadBalancer`: its kind (src/balancer/balancers/), and what every kind shares. */
+export interface LoadBalancerConfig {
+  kind: string;
+  /** How fast peak-EWMA latency decays towards new samples (every endpoint keeps it; ewma reads it). Default 10000. */
+  decayTimeMs: number;
+  [key: string]: unknown;
+}
 
 export interface ClientConfig {
   /** TLS towards every client's endpoints (Linkerd `kind: io.l5d.global` with `tls`). */
   tls?: ClientTlsConfig;
   /** `kind: io.l5d.static`: TLS by prefix of bound ids; the last matching config wins, else `tls`. */
   configs?: ClientStaticConfig[];
-  loadBalancer: { kind: LoadBalancerKind; decayTimeMs: number }; // default roundRobin, decay 10000 (ewma)
+  loadBalancer: LoadBalancerConfig; // default roundRobin
   failureAccrual: FailureAccrualConfig;
   /** Transparent retries of streams the endpoint never processed. Default 3 attempts in all. */
   maxAttempts: number;
@@ -208,9 +190,11 @@ export interface ClientConfig {
   connectTimeoutMs: number;
 }
 
-export type FailureAccrualConfig =
-  | { kind: 'none' }
-  | { kind: 'io.l5d.consecutiveFailures'; failures: number; backoff: { minMs: number; maxMs: number } }; // default 5, 5000..300000
+/** `client.failureAccrual`: its kind and that kind's own keys (see src/balancer/accrual/). */
+export interface FailureAccrualConfig {
+  kind: string;
+  [key: string]: unknown;
+}
 
 export interface ServiceConfig {
   /** Whole-call deadline applied when the client sent no `grpc-timeout` (or a longer one). */

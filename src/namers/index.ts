@@ -1,6 +1,7 @@
 // The namers room: what other rooms import.
-export { createNamer, NAMER_KINDS } from './registry.js';
-export type { NamerKind, NamerDeps } from './registry.js';
+export { createNamer, namerKinds } from './registry.js';
+export type { NamerDeps } from './registry.js';
+export type { NamerKind, NamerContext } from './kind.js';
 export { parseTarget, TargetError } from './target.js';
 export type { ParsedTarget } from './target.js';
 export { resolveHost, createHostResolver, DnsNamer } from './dns.js';

@@ -1,15 +1,19 @@
+import type { NamerConfig } from '../config/types.js';
+import { Path } from '../dtab/path.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { DnsNamerConfig, FsNamerConfig, NamerConfig } from '../config/types.js';
-import { Path } from '../dtab/path.js';
+import { KindRegistry } from '../util/kind-registry.js';
 import type { PrefixedNamer } from './namer.js';
-import { DnsNamer, dnsMetricHooks } from './dns.js';
-import { DnsSrvNamer } from './dnssrv.js';
-import { FsNamer } from './fs.js';
+import type { NamerKind } from './kind.js';
+import { k8sNamer } from './kinds/k8s.js';
+import { k8sNsNamer } from './kinds/k8s-ns.js';
+import { dnsNamer } from './kinds/dns.js';
+import { dnsSrvNamer } from './kinds/dnssrv.js';
+import { fsNamer } from './kinds/fs.js';
 
-/** Every namer `kind:` the config may name. */
-export const NAMER_KINDS = ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs'] as const;
-export type NamerKind = (typeof NAMER_KINDS)[number];
+/** Every namer `kind:` the config may name; a new kind is one file in kinds/ and one line here. */
+export const namerKinds = new KindRegistry<NamerKind>('namer');
+for (const kind of [k8sNamer, k8sNsNamer, dnsNamer, dnsSrvNamer, fsNamer] as NamerKind[]) namerKinds.register(kind);
 
 export interface NamerDeps {
   metrics: Metrics;
@@ -19,43 +23,15 @@ export interface NamerDeps {
 }
 
 /**
- * Build the namer a config entry describes, answering under its prefix (default `/#/<kind>`).
- * Async because the Kubernetes namers load `@kubernetes/client-node` on demand: a router without
- * them never pays its ~70 MB. A bad entry (or kubeconfig) rejects.
+ * Build the namer a config entry describes, answering under its prefix (default `/#/<kind>`); keys
+ * a hand-built entry leaves out get the kind's defaults. Async because a kind may load its
+ * implementation on demand (the Kubernetes namers' ~70 MB client). A bad entry (or kubeconfig) rejects.
  */
 export async function createNamer(config: NamerConfig, deps: NamerDeps): Promise<PrefixedNamer> {
+  const { kind, config: full } = namerKinds.resolve(config);
   const prefix = parsePrefix(config.prefix || `/#/${config.kind}`, config.kind);
-  const env = deps.env ?? process.env;
-  const log = deps.log.child({ namer: prefix.show() });
-  switch (config.kind) {
-    case 'io.l5d.k8s':
-    case 'io.l5d.k8s.ns': {
-      const { createK8sNamer } = await import('./k8s/create.js');
-      return { prefix, kind: config.kind, namer: createK8sNamer(config, prefix, env, log, deps.metrics) };
-    }
-    case 'io.l5d.dns':
-    case 'io.l5d.dnssrv': {
-      const full = deps.metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
-      const options = { ...dnsOptions(config, log, dnsMetricHooks(deps.metrics, prefix.show())), onFull: () => full.inc() };
-      const namer = config.kind === 'io.l5d.dns' ? new DnsNamer(prefix, options) : new DnsSrvNamer(prefix, options);
-      return { prefix, kind: config.kind, namer };
-    }
-    case 'io.l5d.fs':
-      return { prefix, kind: config.kind, namer: fsNamer(config, prefix, log) };
-    default: {
-      const kind = (config as { kind: string }).kind;
-      throw new Error(`namers: unknown kind "${kind}" (known: ${NAMER_KINDS.join(', ')})`);
-    }
-  }
-}
-
-function dnsOptions(config: DnsNamerConfig, log: Logger, onResult: (kind: 'ok' | 'nxdomain' | 'error') => void) {
-  return { refreshIntervalSeconds: config.refreshIntervalSeconds ?? 5, dnsHosts: config.dnsHosts, maxNames: config.maxNames, log, onResult };
-}
-
-function fsNamer(config: FsNamerConfig, prefix: Path, log: Logger): FsNamer {
-  if (!config.rootDir) throw new Error(`namers: io.l5d.fs at ${prefix.show()} needs rootDir`);
-  return new FsNamer(prefix, config.rootDir, log);
+  const ctx = { prefix, metrics: deps.metrics, log: deps.log.child({ namer: prefix.show() }), env: deps.env ?? process.env };
+  return { prefix, kind: config.kind, namer: await kind.create(full, ctx) };
 }
 
 function parsePrefix(text: string, kind: string): Path {

@@ -20,7 +20,7 @@ import type { HeaderMap } from '../proxy/headers.js';
 import type { H2Stream } from '../h2/stream.js';
 import { AccessLog } from '../proxy/access-log.js';
 import { Client } from '../balancer/client.js';
-import { IdentifierChain } from './identifiers/index.js';
+import { IdentifierChain } from '../identify/chain.js';
 import { RouteStats } from './route-stats.js';
 import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';

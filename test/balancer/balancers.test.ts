@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/balancer/endpoint.js';
-import { RoundRobin, P2C, PeakEwma } from '../../src/balancer/balancers.js';
-import { FailureAccrual } from '../../src/balancer/failure-accrual.js';
+import { RoundRobin } from '../../src/balancer/balancers/round-robin.js';
+import { P2C } from '../../src/balancer/balancers/p2c.js';
+import { PeakEwma } from '../../src/balancer/balancers/ewma.js';
+import { createFailureAccrual } from '../../src/balancer/accrual-registry.js';
 import { CounterCell } from '../../src/telemetry/counter-cells.js';
 
 const noMetrics = { success: new CounterCell({}), failure: new CounterCell({}) };
@@ -70,7 +72,7 @@ test('peak EWMA prefers the faster endpoint and jumps to a slow sample at once',
 });
 
 test('failure accrual: consecutive failures eject for a jittered backoff; a probe success revives, a probe failure ejects again', async () => {
-  const fa = new FailureAccrual({ kind: 'io.l5d.consecutiveFailures', failures: 3, backoff: { minMs: 40, maxMs: 1000 } });
+  const fa = createFailureAccrual({ kind: 'io.l5d.consecutiveFailures', failures: 3, backoff: { minMs: 40, maxMs: 1000 } });
   assert.equal(fa.failure(), false);
   fa.success();
   assert.equal(fa.failure(), false);
@@ -89,6 +91,6 @@ test('failure accrual: consecutive failures eject for a jittered backoff; a prob
   fa.success();
   assert.equal(fa.ejected, false);
   assert.equal(fa.failure(), false, 'after a success it takes the full count again');
-  const none = new FailureAccrual({ kind: 'none' });
+  const none = createFailureAccrual({ kind: 'none' });
   for (let i = 0; i < 100; i++) assert.equal(none.failure(), false);
 });

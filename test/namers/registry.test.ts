@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../fixtures/k8s/tls.js';
-import { createNamer, NAMER_KINDS } from '../../src/namers/registry.js';
+import { createNamer, namerKinds } from '../../src/namers/registry.js';
 import { KubeConnection } from '../../src/namers/k8s/connection.js';
 import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
@@ -18,8 +18,8 @@ const p = (text: string) => new Path(text.split('/').filter(Boolean));
 const deps = (env: NodeJS.ProcessEnv, log = Logger.silent()) => ({ metrics: new Metrics({ processMetrics: false }), log, env });
 const tls = selfSignedCert();
 
-test('NAMER_KINDS lists every kind createNamer builds; unknown kinds and bad config are clear errors', async () => {
-  assert.deepEqual([...NAMER_KINDS], ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs']);
+test('namerKinds lists every kind createNamer builds; unknown kinds and bad config are clear errors', async () => {
+  assert.deepEqual(namerKinds.names(), ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs']);
   const d = deps({});
   await assert.rejects(createNamer({ kind: 'io.l5d.nope', prefix: '/#/x' } as never, d), /unknown kind "io.l5d.nope"/);
   await assert.rejects(createNamer({ kind: 'io.l5d.k8s.ns', prefix: '' }, d), /needs the namespace in environment variable POD_NAMESPACE/);

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { echoClient } from '../../examples/echo/client.js';
 import { startRouter } from './setup.js';
-import type { LoadBalancerKind } from '../../src/config/types.js';
 import { CLIENT_DEFAULTS } from '../proxy/harness.js';
 import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
 
@@ -13,7 +12,7 @@ async function threeEchoes(): Promise<EchoServer[]> {
   return Promise.all([startEchoServer(), startEchoServer(), startEchoServer()]);
 }
 
-async function spread(kind: LoadBalancerKind, concurrency: number): Promise<Map<string, number>> {
+async function spread(kind: string, concurrency: number): Promise<Map<string, number>> {
   const backends = await threeEchoes();
   const h = await startRouter(`${ECHO} => /#/test/echo`, { client: { ...CLIENT_DEFAULTS, loadBalancer: { kind, decayTimeMs: 10_000 } } });
   h.namer.set('echo', backends.map((b) => b.port));
@@ -50,7 +49,7 @@ test('roundRobin with concurrent calls still gives exactly 100 each', async () =
  * one stall's peak fade within the test (with instant echo replies and a 10 s decay, one busy moment
  * made a backend look slow for the whole run and peak-EWMA rightly avoided it: 89/123/88).
  */
-async function spreadOverEqualBackends(kind: LoadBalancerKind, concurrency: number): Promise<Map<string, number>> {
+async function spreadOverEqualBackends(kind: string, concurrency: number): Promise<Map<string, number>> {
   const backends = await Promise.all(['a', 'b', 'c'].map((name) => startTestServer({ name })));
   const h = await startRouter(`/svc/kgr.test.TestService => /#/test/t`, { client: { ...CLIENT_DEFAULTS, loadBalancer: { kind, decayTimeMs: 1000 } } });
   h.namer.set('t', backends.map((b) => b.port));

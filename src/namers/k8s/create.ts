@@ -1,19 +1,33 @@
-import type { K8sNamerConfig } from '../../config/types.js';
 import type { Path } from '../../dtab/path.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import type { Logger } from '../../util/log.js';
 import { KubeConnection } from './connection.js';
 import { K8sNamer } from './k8s-namer.js';
 
+/** What a Kubernetes namer is built from (its config entry's own keys, defaults filled). */
+export interface K8sSettings {
+  /** Plain-HTTP API (kubectl proxy), Linkerd's keys. Absent: in-cluster service account, else kubeconfig. */
+  host?: string;
+  port?: number;
+  /** `io.l5d.k8s.ns` only: the env var that holds the namespace it is fixed to. */
+  envVar?: string;
+  /** Prefer endpoints on this node (`NODE_NAME`), falling back to all when none is ready. */
+  preferLocalNode: boolean;
+  /** Release a watch this long after the last route stops using it (a Service that does not exist: 5 s). */
+  idleTtlSecs: number;
+  /** Most (namespace, service) watches open at once; idle ones close first, then new names fail. */
+  maxWatches: number;
+}
+
 /**
- * Build an `io.l5d.k8s` / `io.l5d.k8s.ns` namer from its config entry. This module is the registry's
+ * Build an `io.l5d.k8s` / `io.l5d.k8s.ns` namer from its config entry. This module is the namer kinds'
  * only way into `@kubernetes/client-node` (~70 MB of RSS: client-node loads every generated API
- * model), and the registry reaches it by dynamic `import()` only when such a namer is configured.
+ * model), and they reach it by dynamic `import()` only when such a namer is configured.
  */
-export function createK8sNamer(config: K8sNamerConfig, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): K8sNamer {
+export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): K8sNamer {
   let fixedNamespace: string | undefined;
-  if (config.kind === 'io.l5d.k8s.ns') {
-    const envVar = config.envVar ?? 'POD_NAMESPACE';
+  const envVar = config.envVar;
+  if (envVar !== undefined) {
     fixedNamespace = env[envVar]?.trim().toLowerCase();
     if (!fixedNamespace) {
       throw new Error(`namers: ${config.kind} at ${prefix.show()} needs the namespace in environment variable ${envVar} (set it from the downward API: fieldRef metadata.namespace)`);
@@ -33,7 +47,7 @@ export function createK8sNamer(config: K8sNamerConfig, prefix: Path, env: NodeJS
     log,
     fixedNamespace,
     localNode,
-    idleTtlMs: (config.idleTtlSecs ?? 600) * 1000,
+    idleTtlMs: config.idleTtlSecs * 1000,
     maxWatches: config.maxWatches,
   });
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createIdentifier, IdentifierChain } from '../../src/router/identifiers/index.js';
+import { createIdentifier } from '../../src/identify/registry.js';
+import { IdentifierChain } from '../../src/identify/chain.js';
 import type { Path } from '../../src/dtab/path.js';
 
 const show = (r: Path | string) => (typeof r === 'string' ? `unidentified: ${r}` : r.show());

@@ -1,8 +1,19 @@
+import type { OwnConfig } from '../../config/kind.js';
+import type { IdentifierConfig } from '../../config/types.js';
 import type { HeaderMap } from '../../proxy/headers.js';
 import { Path } from '../../dtab/path.js';
 import { isLabelChar } from '../../dtab/path.js';
 import { Memo } from '../../util/memo.js';
-import { headerValue, type Identifier } from './identifier.js';
+import { headerValue, type Identifier, type IdentifierKind } from '../identifier.js';
+
+export interface HeaderPathConfig extends IdentifierConfig {
+  /** Lower case. Default `:path`. */
+  header: string;
+  /** How many segments name the service; absent: all of them. */
+  segments?: number;
+}
+
+const DEFAULTS = { header: ':path' } as const;
 
 /**
  * `io.l5d.header.path`: the first `segments` segments of a path header (default `:path`) under
@@ -46,3 +57,16 @@ export class HeaderPathIdentifier implements Identifier {
     return this.prefix.concat(new Path(parts));
   }
 }
+
+export const headerPathIdentifier: IdentifierKind<HeaderPathConfig> = {
+  kind: 'io.l5d.header.path',
+  keys: ['header', 'segments'],
+  defaults: DEFAULTS,
+  read(f) {
+    const out: OwnConfig<HeaderPathConfig, 'kind'> = { header: (f.get('header').string() ?? DEFAULTS.header).toLowerCase() };
+    const segments = f.get('segments').int(1, 1000);
+    if (segments !== undefined) out.segments = segments;
+    return out;
+  },
+  create: (config, dstPrefix) => new HeaderPathIdentifier(dstPrefix, (config.header || DEFAULTS.header).toLowerCase(), config.segments),
+};

@@ -1,5 +1,7 @@
-import type { HeaderMap } from '../../proxy/headers.js';
-import { Path } from '../../dtab/path.js';
+import type { ConfigKind, OwnConfig } from '../config/kind.js';
+import type { IdentifierConfig } from '../config/types.js';
+import type { HeaderMap } from '../proxy/headers.js';
+import { Path } from '../dtab/path.js';
 
 /**
  * An identifier names a request: it turns headers into a logical path under `dstPrefix`, or says
@@ -20,4 +22,12 @@ export function headerValue(headers: HeaderMap, name: string): string | undefine
   if (v === undefined) return undefined;
   // Repeated headers: the last value is used (Linkerd's documented behaviour).
   return typeof v === 'string' ? v : v[v.length - 1];
+}
+
+/**
+ * An identifier kind (`identifier[].kind`): its config reader and defaults, and how to build one
+ * naming requests under `dstPrefix`. One file under kinds/ each; ./registry.ts registers them.
+ */
+export interface IdentifierKind<C extends IdentifierConfig = IdentifierConfig> extends ConfigKind<OwnConfig<C, 'kind'>> {
+  create(config: C, dstPrefix: Path): Identifier;
 }

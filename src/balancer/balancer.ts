@@ -1,0 +1,39 @@
+import type { ConfigKind, OwnConfig } from '../config/kind.js';
+import type { LoadBalancerConfig } from '../config/types.js';
+import type { Endpoint } from './endpoint.js';
+
+/**
+ * A load balancer picks an endpoint for one stream from the client's current endpoints. It skips
+ * endpoints that are not available (ejected, backing off) unless none is, in which case it picks
+ * among all of them rather than failing (Finagle's behaviour: a wrong guess beats no answer).
+ * `exclude` is the endpoint a transparent retry is moving away from.
+ */
+export interface LoadBalancer {
+  readonly kind: string;
+  pick(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined;
+}
+
+export function usable(e: Endpoint, exclude: Endpoint | undefined): boolean {
+  return e !== exclude && e.weight > 0 && e.available;
+}
+
+/** The pick when no endpoint is usable (every one ejected or backing off). */
+export function fallback(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined {
+  // Nothing usable: try anything still in the set but the one being retried away from.
+  let first: Endpoint | undefined;
+  for (const e of endpoints) {
+    if (e.removed) continue;
+    if (e !== exclude) return e;
+    first ??= e;
+  }
+  // The endpoint being retried away from is the last resort (a refused stream may succeed there).
+  return first;
+}
+
+/**
+ * A load balancer kind (`client.loadBalancer.kind`): its config reader and defaults, and how to
+ * build one (one per client). One file under balancers/ each; ./balancer-registry.ts registers them.
+ */
+export interface BalancerKind<C extends LoadBalancerConfig = LoadBalancerConfig> extends ConfigKind<OwnConfig<C, 'kind' | 'decayTimeMs'>> {
+  create(config: C): LoadBalancer;
+}

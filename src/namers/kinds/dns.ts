@@ -1,0 +1,44 @@
+import type { OwnConfig } from '../../config/kind.js';
+import type { NamerConfig } from '../../config/types.js';
+import type { Fields } from '../../config/yaml-reader.js';
+import { DnsNamer, dnsMetricHooks, type DnsRefreshOptions } from '../dns.js';
+import type { NamerContext, NamerKind } from '../kind.js';
+
+/** `io.l5d.dns` and `io.l5d.dnssrv` take the same keys. */
+export interface DnsNamerConfig extends NamerConfig {
+  /** Upper bound on re-resolution, seconds (records' TTL is honoured below it). */
+  refreshIntervalSeconds: number;
+  /** `host` or `host:port` resolvers; default the system's. */
+  dnsHosts?: string[];
+  /** Most names resolved at once; idle ones are dropped first, then new names fail. */
+  maxNames: number;
+}
+
+export const DNS_DEFAULTS = { refreshIntervalSeconds: 5, maxNames: 1000 } as const;
+export const DNS_KEYS = ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'] as const;
+
+export function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
+  const out: OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> = {
+    refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? DNS_DEFAULTS.refreshIntervalSeconds,
+    maxNames: f.get('maxNames').int(1, 1_000_000) ?? DNS_DEFAULTS.maxNames,
+  };
+  const hosts = f.get('dnsHosts').list();
+  if (hosts) out.dnsHosts = hosts.map((h) => h.required('a resolver address')?.string('a resolver address ("host" or "host:port")') ?? '');
+  return out;
+}
+
+/** A DNS namer's refresh options, with its results and a full table counted in metrics. */
+export function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerContext): DnsRefreshOptions {
+  const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
+  const { refreshIntervalSeconds, dnsHosts, maxNames } = config;
+  return { refreshIntervalSeconds, dnsHosts, maxNames, log, onResult: dnsMetricHooks(metrics, prefix.show()), onFull: () => full.inc() };
+}
+
+/** `io.l5d.dns`: `/<host>/<port>` → the host's A and AAAA records. */
+export const dnsNamer: NamerKind<DnsNamerConfig> = {
+  kind: 'io.l5d.dns',
+  keys: DNS_KEYS,
+  defaults: DNS_DEFAULTS,
+  read: readDns,
+  create: (config, ctx) => new DnsNamer(ctx.prefix, dnsOptions(config, ctx)),
+};
