@@ -9,10 +9,7 @@ import { ewmaBalancer } from './balancers/ewma.js';
 export const balancerKinds = new KindRegistry<BalancerKind>('load balancer');
 for (const kind of [roundRobinBalancer, p2cBalancer, ewmaBalancer]) balancerKinds.register(kind);
 
-/**
- * `client.loadBalancer` when the config says nothing: roundRobin (Linkerd's is p2c: round robin
- * spreads a node's few clients evenly), and the EWMA decay every endpoint's latency keeps.
- */
+/** `client.loadBalancer` when the config says nothing: roundRobin (Linkerd's is p2c), EWMA decay 10 s. */
 export function defaultLoadBalancer(): LoadBalancerConfig {
   return balancerKinds.resolve({ kind: 'roundRobin', decayTimeMs: 10_000 }).config;
 }

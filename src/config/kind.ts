@@ -39,6 +39,8 @@ export interface KindBlock {
   kindWord: string;
   /** Keys every kind of this block takes, `kind` included. */
   common: readonly string[];
+  /** Reads the common keys other than `kind` (a namer's `prefix`), given the kind's name. */
+  readCommon?: (fields: Fields, kind: string) => object;
   /** Linkerd keys accepted and ignored in this block. */
   ignored?: Readonly<Record<string, string>>;
   /** What a non-mapping was expected to be (default "a mapping"). */
@@ -48,19 +50,18 @@ export interface KindBlock {
 /**
  * Read a `kind:`-selected block: the kind first (it decides which keys are allowed), checked
  * against the registry's names with a "did you mean", then the block's keys (common plus the
- * kind's own, anything else unknown). Undefined when the block is absent or wrong.
+ * kind's own, anything else unknown), the common ones read here and the rest by the kind.
+ * Undefined when the block is absent or wrong (each issue recorded where it is).
  */
-export function readKindBlock<D extends ConfigKind>(field: Field, kinds: KindRegistry<D>, block: KindBlock): { kind: D; fields: Fields } | undefined {
+export function readKindBlock<C extends { kind: string }>(field: Field, kinds: KindRegistry<ConfigKind>, block: KindBlock, ctx: KindContext): C | undefined {
   if (!field.present) return undefined;
   if (!isMap(field.node)) return field.expected(block.shape ?? 'a mapping');
   const name = field.peek('kind').required(block.kindWord)?.oneOf(kinds.names());
   const kind = name === undefined ? undefined : kinds.get(name);
   if (!kind) return undefined;
   const fields = field.object([...block.common, ...(kind.keys ?? [])], block.ignored);
-  return fields && { kind, fields };
-}
-
-/** The kind's own config read from `fields`, or `{}` for a kind without keys. */
-export function readOwn<Own extends object>(kind: ConfigKind<Own>, fields: Fields, ctx: KindContext): Own | undefined {
-  return kind.read ? kind.read(fields, ctx) : ({} as Own);
+  if (!fields) return undefined;
+  const common = block.readCommon?.(fields, kind.kind);
+  const own = kind.read ? kind.read(fields, ctx) : {};
+  return own && ({ kind: kind.kind, ...common, ...own } as unknown as C);
 }

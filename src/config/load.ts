@@ -26,8 +26,7 @@ import { checkDtab } from './dtab-check.js';
 import { lineColumnToOffset, valueOffsetToSource } from './dtab-position.js';
 import { isMap, isSeq } from 'yaml';
 import { Field, YamlSource, type Fields, type IgnoredKey } from './yaml-reader.js';
-import { readKindBlock, readOwn, type ConfigKind, type KindBlock, type KindContext } from './kind.js';
-import type { KindRegistry } from '../util/kind-registry.js';
+import { readKindBlock, type KindContext } from './kind.js';
 import { namerKinds } from '../namers/registry.js';
 import { defaultIdentifiers, identifierKinds } from '../identify/registry.js';
 import { balancerKinds, defaultLoadBalancer } from '../balancer/balancer-registry.js';
@@ -166,6 +165,8 @@ const IGNORED_EXPERIMENTAL = { experimental: 'every supported feature is enabled
 
 class ConfigReader {
   readonly warnings: ConfigWarning[] = [];
+  /** What kinds' config readers get from the loader. */
+  private readonly kindContext: KindContext = { path: (p) => this.path(p) };
 
   constructor(
     private readonly src: YamlSource,
@@ -242,11 +243,9 @@ class ConfigReader {
   private namer(field: Field): NamerConfig | undefined {
     const shape = 'a namer (a mapping with "kind")';
     if (!field.present) return field.expected(shape);
-    const block = { kindWord: 'a namer kind', common: ['kind', 'prefix'], ignored: IGNORED_EXPERIMENTAL, shape };
-    return this.kindBlock<NamerConfig>(field, namerKinds, block, (f, kind) => ({ prefix: this.namerPrefix(f.get('prefix'), kind) ?? '' }));
+    const readCommon = (f: Fields, kind: string) => ({ prefix: this.namerPrefix(f.get('prefix'), kind) ?? '' });
+    return readKindBlock(field, namerKinds, { kindWord: 'a namer kind', common: ['kind', 'prefix'], readCommon, ignored: IGNORED_EXPERIMENTAL, shape }, this.kindContext);
   }
-
-  private readonly kindContext: KindContext = { path: (p) => this.path(p) };
 
   /** Linkerd writes `prefix: /io.l5d.k8s` and the namer answers `/#/io.l5d.k8s`; we accept either form. */
   private namerPrefix(field: Field, kind: string): string | undefined {
@@ -463,24 +462,7 @@ class ConfigReader {
 
   private identifier(field: Field): IdentifierConfig | undefined {
     if (!field.present) return field.expected('an identifier (a mapping with "kind")');
-    return this.kindBlock(field, identifierKinds, { kindWord: 'an identifier kind', common: ['kind'] });
-  }
-
-  /**
-   * A `kind:` block of a registry's kinds: the kind, the keys every kind of the block shares
-   * (`common`, read here), then the kind's own keys (read by the kind). Undefined when absent or wrong.
-   */
-  private kindBlock<C extends { kind: string }>(
-    field: Field,
-    kinds: KindRegistry<ConfigKind>,
-    block: KindBlock,
-    common: (fields: Fields, kind: string) => Omit<C, 'kind'> | object = () => ({}),
-  ): C | undefined {
-    const read = readKindBlock(field, kinds, block);
-    if (!read) return undefined;
-    const shared = common(read.fields, read.kind.kind);
-    const own = readOwn(read.kind, read.fields, this.kindContext);
-    return own && ({ kind: read.kind.kind, ...shared, ...own } as unknown as C);
+    return readKindBlock(field, identifierKinds, { kindWord: 'an identifier kind', common: ['kind'] }, this.kindContext);
   }
 
   private interpreter(field: Field): InterpreterConfig | undefined {
@@ -508,22 +490,24 @@ class ConfigReader {
     let statics: ClientStaticConfig[] | undefined;
     if (configs.present && kind !== 'io.l5d.static') configs.fail('"configs" needs client kind io.l5d.static');
     else if (configs.present) statics = (configs.list() ?? []).map((c) => this.clientStatic(c)).filter((c) => c !== undefined);
-    const lb = this.kindBlock<LoadBalancerConfig>(
+    const lb = readKindBlock<LoadBalancerConfig>(
       f.get('loadBalancer'),
       balancerKinds,
       {
         kindWord: 'a load balancer kind',
         common: ['kind', 'decayTimeMs'],
+        readCommon: (lbf) => ({ decayTimeMs: lbf.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs }),
         ignored: { maxEffort: 'balancers never give up picking', enableProbation: 'endpoints removed by discovery are drained, never probed' },
       },
-      (lbf) => ({ decayTimeMs: lbf.get('decayTimeMs').int(1, MAX_INT) ?? defaults.loadBalancer.decayTimeMs }),
+      this.kindContext,
     );
+    const accrualBlock = { kindWord: 'a failure accrual kind', common: ['kind'] };
     const keepAlive = f.get('keepAliveIntervalMs');
     const interval = keepAlive.int(0, MAX_INT);
     if (interval !== undefined && interval !== 0 && interval < 10000) keepAlive.expected('0 (off) or at least 10000 (10 s)');
     const out: ClientConfig = {
       loadBalancer: lb ?? defaults.loadBalancer,
-      failureAccrual: this.kindBlock<FailureAccrualConfig>(f.get('failureAccrual'), accrualKinds, { kindWord: 'a failure accrual kind', common: ['kind'] }) ?? defaults.failureAccrual,
+      failureAccrual: readKindBlock<FailureAccrualConfig>(f.get('failureAccrual'), accrualKinds, accrualBlock, this.kindContext) ?? defaults.failureAccrual,
       maxAttempts: f.get('maxAttempts').int(1, 10) ?? defaults.maxAttempts,
       keepAliveIntervalMs: interval ?? defaults.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,

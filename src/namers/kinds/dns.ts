@@ -1,6 +1,8 @@
 import type { OwnConfig } from '../../config/kind.js';
 import type { NamerConfig } from '../../config/types.js';
 import type { Fields } from '../../config/yaml-reader.js';
+import type { Path } from '../../dtab/path.js';
+import type { DnsNamerBase } from '../dns-refresh.js';
 import { DnsNamer, dnsMetricHooks, type DnsRefreshOptions } from '../dns.js';
 import type { NamerContext, NamerKind } from '../kind.js';
 
@@ -14,10 +16,10 @@ export interface DnsNamerConfig extends NamerConfig {
   maxNames: number;
 }
 
-export const DNS_DEFAULTS = { refreshIntervalSeconds: 5, maxNames: 1000 } as const;
-export const DNS_KEYS = ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'] as const;
+const DNS_DEFAULTS = { refreshIntervalSeconds: 5, maxNames: 1000 } as const;
+const DNS_KEYS = ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'] as const;
 
-export function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
+function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
   const out: OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> = {
     refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? DNS_DEFAULTS.refreshIntervalSeconds,
     maxNames: f.get('maxNames').int(1, 1_000_000) ?? DNS_DEFAULTS.maxNames,
@@ -28,17 +30,16 @@ export function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'>
 }
 
 /** A DNS namer's refresh options, with its results and a full table counted in metrics. */
-export function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerContext): DnsRefreshOptions {
+function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerContext): DnsRefreshOptions {
   const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
   const { refreshIntervalSeconds, dnsHosts, maxNames } = config;
   return { refreshIntervalSeconds, dnsHosts, maxNames, log, onResult: dnsMetricHooks(metrics, prefix.show()), onFull: () => full.inc() };
 }
 
+/** A DNS namer kind: `io.l5d.dns` and `io.l5d.dnssrv` share their keys, defaults and options, not their lookups. */
+export function dnsKind(kind: string, Namer: new (prefix: Path, options: DnsRefreshOptions) => DnsNamerBase): NamerKind<DnsNamerConfig> {
+  return { kind, keys: DNS_KEYS, defaults: DNS_DEFAULTS, read: readDns, create: (config, ctx) => new Namer(ctx.prefix, dnsOptions(config, ctx)) };
+}
+
 /** `io.l5d.dns`: `/<host>/<port>` → the host's A and AAAA records. */
-export const dnsNamer: NamerKind<DnsNamerConfig> = {
-  kind: 'io.l5d.dns',
-  keys: DNS_KEYS,
-  defaults: DNS_DEFAULTS,
-  read: readDns,
-  create: (config, ctx) => new DnsNamer(ctx.prefix, dnsOptions(config, ctx)),
-};
+export const dnsNamer = dnsKind('io.l5d.dns', DnsNamer);
