@@ -54,10 +54,21 @@ const REPLAY_LIMIT = 64 * 1024;
 const RELEASED_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap;
 
 
-// Where the request's bytes go.
+// Where the request's bytes go (the low two bits of ProxyCall's flags).
 const WAITING = 0;    // not dispatched yet: held (and not returned as window) until an attempt
 const FORWARDING = 1; // to the current attempt's stream
 const DROPPING = 2;   // the router has answered, or the endpoint finished: read and discarded
+const PHASE = 3;
+// ProxyCall's boolean state, packed into the same field: every open stream has a call, so each
+// field is paid ten thousand times over by ten thousand idle streams.
+const GRPC = 4;
+const DONE = 8;
+const UP_WARM = 16;
+const UP_REFUSED = 32;
+const REPLAYABLE = 64;
+const REQUEST_ENDED = 128;
+const COMMITTED = 256;
+const RESPONSE_ENDED = 512;
 
 /** `S`: what the observer hangs on the call (the router: its route's stats). */
 export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
@@ -82,34 +93,24 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   path: string | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
   errorReason: ErrorReason | undefined;
-  /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
-  readonly grpc: boolean;
-  done = false;
 
   private up: H2Stream | undefined;
   private upStartedAt = 0;
   /** Time to the endpoint's response headers (its latency for peak EWMA); 0 when not a clean sample. */
   private upLatency = 0;
-  private upWarm = false;
-  /** The current attempt's reset: its code (-1: none), whether it was refused, and a lost connection's reason. */
+  /** The current attempt's reset code (-1: none) and a lost connection's reason. */
   private upResetCode = -1;
-  private upRefused = false;
   private upLoss: string | undefined;
 
-  private phase = WAITING;
+  /** The phase (WAITING, FORWARDING, DROPPING) and the boolean state (GRPC … RESPONSE_ENDED). */
+  private flags = WAITING | REPLAYABLE;
   /** Request chunks kept for the first attempt and for a replay; `replayable` false once too long or committed. */
   private held: Buffer[] | undefined;
   private heldBytes = 0;
-  private replayable = true;
-  /** The client has ended its request (END_STREAM, or trailers). */
-  private requestEnded = false;
   private requestTrailers: FieldInput[] | undefined;
   /** Received and not yet returned as window: from the client, and from the endpoint. */
   private inboundUnconsumed = 0;
   private upUnconsumed = 0;
-  /** Response headers went to the client (the attempt is committed); its end (trailers or END_STREAM) went too. */
-  private committed = false;
-  private responseEnded = false;
   private deadline = 0;
   private timer: NodeJS.Timeout | undefined;
   private doneHook: (() => void) | undefined;
@@ -121,9 +122,37 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     private readonly observer: CallObserver<S>,
   ) {
     this.startedAt = performance.now();
-    this.grpc = isGrpcContentType(headers['content-type']);
-    this.requestEnded = inbound.remoteEnded;
+    if (isGrpcContentType(headers['content-type'])) this.flags |= GRPC;
+    if (inbound.remoteEnded) this.flags |= REQUEST_ENDED;
     inbound.user = this;
+  }
+
+  /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
+  get grpc(): boolean { return (this.flags & GRPC) !== 0; }
+  get done(): boolean { return (this.flags & DONE) !== 0; }
+  private set done(v: boolean) { this.setFlag(DONE, v); }
+  private get phase(): number { return this.flags & PHASE; }
+  private set phase(p: number) { this.flags = (this.flags & ~PHASE) | p; }
+  /** The attempt's connection was established when it began (its latency is a clean sample). */
+  private get upWarm(): boolean { return (this.flags & UP_WARM) !== 0; }
+  private set upWarm(v: boolean) { this.setFlag(UP_WARM, v); }
+  /** The current attempt was refused (never processed). */
+  private get upRefused(): boolean { return (this.flags & UP_REFUSED) !== 0; }
+  private set upRefused(v: boolean) { this.setFlag(UP_REFUSED, v); }
+  private get replayable(): boolean { return (this.flags & REPLAYABLE) !== 0; }
+  private set replayable(v: boolean) { this.setFlag(REPLAYABLE, v); }
+  /** The client has ended its request (END_STREAM, or trailers). */
+  private get requestEnded(): boolean { return (this.flags & REQUEST_ENDED) !== 0; }
+  private set requestEnded(v: boolean) { this.setFlag(REQUEST_ENDED, v); }
+  /** Response headers went to the client (the attempt is committed). */
+  private get committed(): boolean { return (this.flags & COMMITTED) !== 0; }
+  private set committed(v: boolean) { this.setFlag(COMMITTED, v); }
+  /** The response's end (trailers or END_STREAM) went to the client too. */
+  private get responseEnded(): boolean { return (this.flags & RESPONSE_ENDED) !== 0; }
+  private set responseEnded(v: boolean) { this.setFlag(RESPONSE_ENDED, v); }
+
+  private setFlag(bit: number, v: boolean): void {
+    this.flags = v ? this.flags | bit : this.flags & ~bit;
   }
 
   /** True once the client's stream is gone (reset or finished). */
