@@ -49,6 +49,13 @@ export interface CallObserver<S = unknown> {
   finished(call: ProxyCall<S>): void;
 }
 
+/** What an access log records of the request beyond what the call knows anyway. */
+export interface LoggedRequest {
+  readonly remote: string | undefined;
+  readonly authority: string | undefined;
+  readonly path: string | undefined;
+}
+
 /** Request bytes kept for a transparent retry; a longer request is not retried. */
 const REPLAY_LIMIT = 64 * 1024;
 const RELEASED_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap;
@@ -87,17 +94,18 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   bytesOut = 0;
   attempts = 0;
   readonly startedAt: number;
-  /** The client's address, `:authority` and `:path`, kept only when an access log wants them. */
-  remote: string | undefined;
-  authority: string | undefined;
-  path: string | undefined;
+  /** The client's address, `:authority` and `:path`, kept only when an access log wants them (one field, not three, when none does). */
+  logged: LoggedRequest | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
   errorReason: ErrorReason | undefined;
 
   private up: H2Stream | undefined;
-  private upStartedAt = 0;
-  /** Time to the endpoint's response headers (its latency for peak EWMA); 0 when not a clean sample. */
-  private upLatency = 0;
+  /**
+   * When the current attempt began, until the attempt is committed (its response headers came);
+   * from then on its latency for peak EWMA: the time to those headers, or 0 when not a clean sample.
+   * One field for both: a time is a boxed double, and every open stream carries a call.
+   */
+  private upClock = 0;
   /** The current attempt's reset code (-1: none) and a lost connection's reason. */
   private upResetCode = -1;
   private upLoss: string | undefined;
@@ -217,8 +225,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       target.began(endpoint);
       this.up = up;
       this.phase = FORWARDING;
-      this.upStartedAt = now;
-      this.upLatency = 0;
+      this.upClock = now;
       this.upResetCode = -1;
       this.upRefused = false;
       this.upLoss = undefined;
@@ -316,7 +323,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       this.dropReplay();
       // No attempt follows an answer.
       this.headers = RELEASED_HEADERS;
-      if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
+      this.upClock = this.upWarm ? performance.now() - this.upClock : 0;
       this.httpStatus = Number(valueOf(list, ':status'));
     }
     if (endStream) {
@@ -352,7 +359,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     this.upUnconsumed = 0;
     const endpoint = this.endpoint!;
     const target = this.target!;
-    const latency = this.upLatency;
+    const latency = this.committed ? this.upClock : 0;
     const code = this.upResetCode;
     if (this.done) {
       target.ended(endpoint, this.status >= 0 ? this.status : Status.CANCELLED, latency);
