@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const here = dirname(fileURLToPath(import.meta.url));
 /** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
-export const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc';
+export const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc --no-maglev';
 export const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
