@@ -34,11 +34,11 @@ export interface StreamConnection {
 }
 
 // H2Stream's boolean flags, packed into one field: ten thousand idle streams are ten thousand of these.
-const END_QUEUED = 1;
-const READY = 2;
-const NEED_DRAIN = 4;
-const HEADERS_SENT = 8;
-const HEADERS_RECEIVED = 16;
+const END_QUEUED = 1 << 0;
+const READY = 1 << 1;
+const NEED_DRAIN = 1 << 2;
+const HEADERS_SENT = 1 << 3;
+const HEADERS_RECEIVED = 1 << 4;
 
 /** No queued DATA: shared by every stream until one queues (most never do for long). */
 const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
