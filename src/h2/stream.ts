@@ -33,6 +33,16 @@ export interface StreamConnection {
   resetStream(stream: H2Stream, code: number): void;
 }
 
+// H2Stream's boolean flags, packed into one field: ten thousand idle streams are ten thousand of these.
+const END_QUEUED = 1 << 0;
+const READY = 1 << 1;
+const NEED_DRAIN = 1 << 2;
+const HEADERS_SENT = 1 << 3;
+const HEADERS_RECEIVED = 1 << 4;
+
+/** No queued DATA: shared by every stream until one queues (most never do for long). */
+const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
+
 export class H2Stream {
   state: StreamStateValue = StreamState.IDLE;
   /** Slot for the owner (the router's call object). Never touched by the engine. */
@@ -47,26 +57,17 @@ export class H2Stream {
   /** Bytes consumed and not yet returned to the peer with a WINDOW_UPDATE (batched). */
   recvPendingUpdate = 0;
 
-  /** DATA waiting for window: buffers in order, the first one partly sent from queueOffset. */
-  queue: Buffer[] = [];
+  /**
+   * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The
+   * shared empty NO_QUEUE until the stream first queues something (enqueue()).
+   */
+  queue: readonly Buffer[] = NO_QUEUE;
   queueOffset = 0;
   /** Bytes waiting in `queue`: the caller stops feeding when this grows (write() returns false). */
   queuedBytes = 0;
-  /** END_STREAM is to follow the queued data. */
-  endQueued = false;
   /** Trailers to send after the queued data (encoded only when written: HPACK order is wire order). */
   trailers: readonly FieldInput[] | null = null;
-  /** In the connection's list of streams with data to send. */
-  ready = false;
-  /** write() returned false: call onDrain when the queue empties. */
-  needDrain = false;
-
-  /** We sent (or queued to the writer) our HEADERS. */
-  headersSent = false;
-  /** We received the peer's (non-informational) HEADERS. */
-  headersReceived = false;
-  /** Coarse clock reading when the stream opened (rapid-reset accounting). */
-  openedAt = 0;
+  private flags = 0;
 
   constructor(
     readonly connection: StreamConnection,
@@ -77,6 +78,39 @@ export class H2Stream {
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
   }
+
+  /** Appends to the queue (its first buffer makes the stream its own array). */
+  enqueue(data: Buffer): void {
+    if (this.queue === NO_QUEUE) this.queue = [data];
+    else (this.queue as Buffer[]).push(data);
+  }
+
+  /** Drops the queue's first buffer (it went out); the array stays for the stream's next writes. */
+  dequeue(): void {
+    (this.queue as Buffer[]).shift();
+  }
+
+  /** Forgets what is queued (the stream was reset or closed); the caller adjusts the byte counts. */
+  clearQueue(): void {
+    this.queue = NO_QUEUE;
+    this.queueOffset = 0;
+  }
+
+  /** END_STREAM is to follow the queued data. */
+  get endQueued(): boolean { return (this.flags & END_QUEUED) !== 0; }
+  set endQueued(v: boolean) { this.flags = v ? this.flags | END_QUEUED : this.flags & ~END_QUEUED; }
+  /** In the connection's list of streams with data to send. */
+  get ready(): boolean { return (this.flags & READY) !== 0; }
+  set ready(v: boolean) { this.flags = v ? this.flags | READY : this.flags & ~READY; }
+  /** write() returned false: call onDrain when the queue empties. */
+  get needDrain(): boolean { return (this.flags & NEED_DRAIN) !== 0; }
+  set needDrain(v: boolean) { this.flags = v ? this.flags | NEED_DRAIN : this.flags & ~NEED_DRAIN; }
+  /** We sent (or queued to the writer) our HEADERS. */
+  get headersSent(): boolean { return (this.flags & HEADERS_SENT) !== 0; }
+  set headersSent(v: boolean) { this.flags = v ? this.flags | HEADERS_SENT : this.flags & ~HEADERS_SENT; }
+  /** We received the peer's (non-informational) HEADERS. */
+  get headersReceived(): boolean { return (this.flags & HEADERS_RECEIVED) !== 0; }
+  set headersReceived(v: boolean) { this.flags = v ? this.flags | HEADERS_RECEIVED : this.flags & ~HEADERS_RECEIVED; }
 
   /** Both sides done or reset; the stream has left the connection's map. */
   get closed(): boolean {

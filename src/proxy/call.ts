@@ -49,15 +49,33 @@ export interface CallObserver<S = unknown> {
   finished(call: ProxyCall<S>): void;
 }
 
+/** What an access log records of the request beyond what the call knows anyway. */
+export interface LoggedRequest {
+  readonly remote: string | undefined;
+  readonly authority: string | undefined;
+  readonly path: string | undefined;
+}
+
 /** Request bytes kept for a transparent retry; a longer request is not retried. */
 const REPLAY_LIMIT = 64 * 1024;
 const RELEASED_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap;
 
 
-// Where the request's bytes go.
+// Where the request's bytes go (the low two bits of ProxyCall's flags).
 const WAITING = 0;    // not dispatched yet: held (and not returned as window) until an attempt
 const FORWARDING = 1; // to the current attempt's stream
 const DROPPING = 2;   // the router has answered, or the endpoint finished: read and discarded
+const PHASE = 3;
+// ProxyCall's boolean state, packed into the same field: every open stream has a call, so each
+// field is paid ten thousand times over by ten thousand idle streams.
+const GRPC = 1 << 2;           // a gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP
+const DONE = 1 << 3;           // the client's stream is gone
+const UP_WARM = 1 << 4;        // the attempt's connection was up when it began: its latency is a clean sample
+const UP_REFUSED = 1 << 5;     // the current attempt was refused (never processed)
+const REPLAYABLE = 1 << 6;     // what was sent can still be replayed on another attempt
+const REQUEST_ENDED = 1 << 7;  // the client has ended its request (END_STREAM, or trailers)
+const COMMITTED = 1 << 8;      // response headers went to the client (no other attempt follows)
+const RESPONSE_ENDED = 1 << 9; // the response's end (trailers or END_STREAM) went to the client too
 
 /** `S`: what the observer hangs on the call (the router: its route's stats). */
 export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
@@ -76,40 +94,31 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   bytesOut = 0;
   attempts = 0;
   readonly startedAt: number;
-  /** The client's address, `:authority` and `:path`, kept only when an access log wants them. */
-  remote: string | undefined;
-  authority: string | undefined;
-  path: string | undefined;
+  /** The client's address, `:authority` and `:path`, kept only when an access log wants them (one field, not three, when none does). */
+  logged: LoggedRequest | undefined;
   /** Why the router answered this stream itself (a metrics label), when it did. */
   errorReason: ErrorReason | undefined;
-  /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
-  readonly grpc: boolean;
-  done = false;
 
   private up: H2Stream | undefined;
-  private upStartedAt = 0;
-  /** Time to the endpoint's response headers (its latency for peak EWMA); 0 when not a clean sample. */
-  private upLatency = 0;
-  private upWarm = false;
-  /** The current attempt's reset: its code (-1: none), whether it was refused, and a lost connection's reason. */
+  /**
+   * When the current attempt began, until the attempt is committed (its response headers came);
+   * from then on its latency for peak EWMA: the time to those headers, or 0 when not a clean sample.
+   * One field for both: a time is a boxed double, and every open stream carries a call.
+   */
+  private upClock = 0;
+  /** The current attempt's reset code (-1: none) and a lost connection's reason. */
   private upResetCode = -1;
-  private upRefused = false;
   private upLoss: string | undefined;
 
-  private phase = WAITING;
-  /** Request chunks kept for the first attempt and for a replay; `replayable` false once too long or committed. */
+  /** The phase (WAITING, FORWARDING, DROPPING) and the boolean state (GRPC … RESPONSE_ENDED). */
+  private flags = WAITING | REPLAYABLE;
+  /** Request chunks kept for the first attempt and for a replay (REPLAYABLE cleared once too long or committed). */
   private held: Buffer[] | undefined;
   private heldBytes = 0;
-  private replayable = true;
-  /** The client has ended its request (END_STREAM, or trailers). */
-  private requestEnded = false;
   private requestTrailers: FieldInput[] | undefined;
   /** Received and not yet returned as window: from the client, and from the endpoint. */
   private inboundUnconsumed = 0;
   private upUnconsumed = 0;
-  /** Response headers went to the client (the attempt is committed); its end (trailers or END_STREAM) went too. */
-  private committed = false;
-  private responseEnded = false;
   private deadline = 0;
   private timer: NodeJS.Timeout | undefined;
   private doneHook: (() => void) | undefined;
@@ -121,9 +130,23 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     private readonly observer: CallObserver<S>,
   ) {
     this.startedAt = performance.now();
-    this.grpc = isGrpcContentType(headers['content-type']);
-    this.requestEnded = inbound.remoteEnded;
+    if (isGrpcContentType(headers['content-type'])) this.flags |= GRPC;
+    if (inbound.remoteEnded) this.flags |= REQUEST_ENDED;
     inbound.user = this;
+  }
+
+  /** A gRPC request (content-type application/grpc…): errors are gRPC statuses, else plain HTTP. */
+  get grpc(): boolean { return this.is(GRPC); }
+  get done(): boolean { return this.is(DONE); }
+  private get phase(): number { return this.flags & PHASE; }
+  private set phase(p: number) { this.flags = (this.flags & ~PHASE) | p; }
+
+  private is(bit: number): boolean {
+    return (this.flags & bit) !== 0;
+  }
+
+  private setFlag(bit: number, v: boolean): void {
+    this.flags = v ? this.flags | bit : this.flags & ~bit;
   }
 
   /** True once the client's stream is gone (reset or finished). */
@@ -169,7 +192,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       // millisecond of arrival the client's own header already says that).
       if (this.deadline !== 0 && now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
       const held = this.held;
-      const endWithHeaders = this.requestEnded && held === undefined && this.requestTrailers === undefined;
+      const endWithHeaders = this.is(REQUEST_ENDED) && held === undefined && this.requestTrailers === undefined;
       let up: H2Stream;
       try {
         up = endpoint.pool.request(fieldsOf(this.headers), endWithHeaders, this);
@@ -188,18 +211,17 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       target.began(endpoint);
       this.up = up;
       this.phase = FORWARDING;
-      this.upStartedAt = now;
-      this.upLatency = 0;
+      this.upClock = now;
       this.upResetCode = -1;
-      this.upRefused = false;
+      this.setFlag(UP_REFUSED, false);
       this.upLoss = undefined;
       // A stream that waits for its connection's connect would charge the connect to the endpoint's latency.
-      this.upWarm = onConnectedConnection(up);
+      this.setFlag(UP_WARM, onConnectedConnection(up));
       if (held !== undefined) {
         const last = held.length - 1;
         let flowing = true;
-        for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.requestEnded && this.requestTrailers === undefined);
-        if (!this.replayable) this.held = undefined;
+        for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.is(REQUEST_ENDED) && this.requestTrailers === undefined);
+        if (!this.is(REPLAYABLE)) this.held = undefined;
         if (flowing) this.returnInbound();
       }
       if (this.requestTrailers !== undefined) up.sendHeaders(this.requestTrailers, true);
@@ -212,28 +234,28 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   /** @internal */ onInboundData(data: Buffer, endStream: boolean): void {
     const n = data.length;
     this.bytesIn += n;
-    if (endStream) this.requestEnded = true;
+    if (endStream) this.setFlag(REQUEST_ENDED, true);
     if (this.phase === DROPPING) {
       this.inbound.consumed(n);
       return;
     }
     this.inboundUnconsumed += n;
-    if (this.phase === WAITING || this.replayable) {
+    if (this.phase === WAITING || this.is(REPLAYABLE)) {
       // Kept for the first attempt (always) and for a replay (while short enough).
       this.heldBytes += n;
       if (n > 0) (this.held ??= []).push(data);
-      if (this.heldBytes > REPLAY_LIMIT) this.replayable = false;
-      if (this.phase === FORWARDING && !this.replayable) this.held = undefined;
+      if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
+      if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = undefined;
     }
     if (this.phase === FORWARDING && this.up!.write(data, endStream)) this.returnInbound();
   }
 
   /** @internal */ onInboundTrailers(list: HeaderList): void {
-    this.requestEnded = true;
+    this.setFlag(REQUEST_ENDED, true);
     if (this.phase === DROPPING) return;
     const trailers = list.copyFields();
     // Kept for the first attempt, and for a replay while one is possible (gRPC requests carry none).
-    if (this.phase === WAITING || this.replayable) this.requestTrailers = trailers;
+    if (this.phase === WAITING || this.is(REPLAYABLE)) this.requestTrailers = trailers;
     if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
   }
 
@@ -249,7 +271,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
 
   /** @internal */ onInboundClose(): void {
     if (this.done) return;
-    this.done = true;
+    this.setFlag(DONE, true);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.phase = DROPPING;
     const up = this.up;
@@ -282,25 +304,25 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
 
   /** @internal */ onUpHeaders(up: H2Stream, list: HeaderList, endStream: boolean): void {
     if (up !== this.up) return;
-    if (!this.committed) {
-      this.committed = true;
+    if (!this.is(COMMITTED)) {
+      this.setFlag(COMMITTED, true);
       this.dropReplay();
       // No attempt follows an answer.
       this.headers = RELEASED_HEADERS;
-      if (this.upWarm) this.upLatency = performance.now() - this.upStartedAt;
+      this.upClock = this.is(UP_WARM) ? performance.now() - this.upClock : 0;
       this.httpStatus = Number(valueOf(list, ':status'));
     }
     if (endStream) {
       // Trailers, or a trailers-only answer kept as the one HEADERS frame the endpoint sent.
       this.status = parseStatus(valueOf(list, 'grpc-status'));
-      this.responseEnded = true;
+      this.setFlag(RESPONSE_ENDED, true);
     }
     this.inbound.sendHeaders(list, endStream);
   }
 
   /** @internal */ onUpData(up: H2Stream, data: Buffer, endStream: boolean): void {
     this.bytesOut += data.length;
-    if (endStream) this.responseEnded = true;
+    if (endStream) this.setFlag(RESPONSE_ENDED, true);
     this.upUnconsumed += data.length;
     if (this.inbound.write(data, endStream)) this.returnUp();
     else if (this.inbound.closed) this.upUnconsumed = 0; // released with the stream
@@ -308,7 +330,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
 
   /** @internal */ onUpReset(up: H2Stream, code: number, refused: boolean): void {
     this.upResetCode = code;
-    this.upRefused = refused;
+    this.setFlag(UP_REFUSED, refused);
     this.upLoss = connectionLoss(up);
   }
 
@@ -323,13 +345,13 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     this.upUnconsumed = 0;
     const endpoint = this.endpoint!;
     const target = this.target!;
-    const latency = this.upLatency;
+    const latency = this.is(COMMITTED) ? this.upClock : 0;
     const code = this.upResetCode;
     if (this.done) {
       target.ended(endpoint, this.status >= 0 ? this.status : Status.CANCELLED, latency);
       return;
     }
-    if (this.responseEnded && (code < 0 || code === ErrorCode.NO_ERROR)) {
+    if (this.is(RESPONSE_ENDED) && (code < 0 || code === ErrorCode.NO_ERROR)) {
       // Normal end (an endpoint may reset with NO_ERROR once it has answered, RFC 9113 §8.1):
       // the client's stream finishes as the answer goes out; what it still sends is dropped.
       target.ended(endpoint, this.status >= 0 ? this.status : Status.UNKNOWN, latency);
@@ -339,13 +361,13 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     target.ended(endpoint, -1, latency);
     const loss = this.upLoss;
     const why = loss ?? 'connection closed';
-    if (!this.committed) {
+    if (!this.is(COMMITTED)) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
       // last id) or when its connection never connected. A stream lost with an established
       // connection may have been processed, so it is not replayed.
       const unsent = !onConnectedConnection(up);
-      if ((this.upRefused || unsent) && this.replayable && this.attempts < target.maxAttempts) {
-        target.retried(this.upRefused ? 'refused' : 'unsent');
+      if ((this.is(UP_REFUSED) || unsent) && this.is(REPLAYABLE) && this.attempts < target.maxAttempts) {
+        target.retried(this.is(UP_REFUSED) ? 'refused' : 'unsent');
         this.attempt(endpoint);
         return;
       }
@@ -397,7 +419,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       this.up = undefined;
       // The router cancelled this attempt (deadline, shutdown); the endpoint did not fail, so it is
       // reported as a cancel, which the client keeps out of failure accrual, not as a transport failure.
-      if (this.endpoint && this.target) this.target.ended(this.endpoint, this.responseEnded && this.status >= 0 ? this.status : Status.CANCELLED, 0);
+      if (this.endpoint && this.target) this.target.ended(this.endpoint, this.is(RESPONSE_ENDED) && this.status >= 0 ? this.status : Status.CANCELLED, 0);
       if (!up.closed) up.reset(ErrorCode.CANCEL);
     }
     this.stopForwarding();
@@ -412,7 +434,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
 
   /** No replay from now on; what is held for the first attempt (still WAITING) stays. */
   private dropReplay(): void {
-    this.replayable = false;
+    this.setFlag(REPLAYABLE, false);
     if (this.phase === WAITING) return;
     this.held = undefined;
     this.requestTrailers = undefined;

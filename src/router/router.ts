@@ -202,9 +202,7 @@ export class Router implements RouterView, CallObserver {
     const call: RouterCall = new ProxyCall(stream, headers, this);
     this.live.add(call);
     if (this.accessLog !== undefined) {
-      call.remote = stream.connection.socket.remoteAddress;
-      call.authority = joinHeader(headers[':authority']);
-      call.path = joinHeader(headers[':path']);
+      call.logged = { remote: stream.connection.socket.remoteAddress, authority: joinHeader(headers[':authority']), path: joinHeader(headers[':path']) };
     }
     return call;
   }
@@ -336,9 +334,9 @@ export class Router implements RouterView, CallObserver {
     if (stats !== undefined) stats.finished(call.status, durationMs, call.bytesIn, call.bytesOut);
     if (this.accessLog !== undefined) {
       this.accessLog.write({
-        remote: call.remote,
-        authority: call.authority,
-        path: call.path,
+        remote: call.logged?.remote,
+        authority: call.logged?.authority,
+        path: call.logged?.path,
         service: call.service,
         endpoint: call.endpoint?.key,
         httpStatus: call.httpStatus,

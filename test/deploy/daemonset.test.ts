@@ -78,7 +78,7 @@ test("the ConfigMap's config passes the router's own validation and its dtab key
   const args = router.args as string[];
   assert.equal(args[args.indexOf('--config') + 1], `${mount.mountPath}/config.yaml`);
   // node runs the router with the young generation the benchmark measured (bench/README.md).
-  for (const flag of ['--max-semi-space-size=2', '--single-threaded-gc']) {
+  for (const flag of ['--max-semi-space-size=2', '--single-threaded-gc', '--no-maglev']) {
     assert.ok(args.includes(flag) && args.indexOf(flag) < args.indexOf('dist/src/cli.js'), `node's ${flag} comes before the script: ${args.join(' ')}`);
   }
 
@@ -224,7 +224,7 @@ test('the Dockerfile builds in one stage and runs production deps only, as non-r
   }
   // The router runs with the young generation the benchmark measured it with.
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]!) as string[];
-  for (const flag of ['--max-semi-space-size=2', '--single-threaded-gc']) {
+  for (const flag of ['--max-semi-space-size=2', '--single-threaded-gc', '--no-maglev']) {
     assert.ok(cmd.includes(flag) && cmd.indexOf(flag) < cmd.indexOf('dist/src/cli.js'), `node's ${flag} comes before the script: ${cmd.join(' ')}`);
   }
   const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
