@@ -84,4 +84,12 @@ test('python3-grpcio over xDS follows EndpointSlices: zones become localities, n
   assert.equal(api.openWatches(), watches, 'the namer watches once, however many subscribers');
   assert.equal(control.plane.xds.nameCount, 2, 'one service and one id, shared by every stream');
   for (const f of [...flood, s]) f.cancel();
+
+  // A dtab edit to a weighted union: C-core gets weighted_clusters (with the total_weight it checks).
+  api.applyService('default', 'echo-v2', [{ name: 'grpc', port: 8080, targetPort: 'grpc' }]);
+  api.applySlice('default', 'echo-v2-a', 'echo-v2', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: B.port }]);
+  control.dtab(`/svc/${SERVICE} => 1 * /#/io.l5d.k8s/default/grpc/echo & 1 * /#/io.l5d.k8s/default/grpc/echo-v2;\n`);
+  t.diagnostic(`weighted union seen after ${(await client.until('the weighted union', (f) => f.includes('B'))).toFixed(0)} ms`);
+  const split = tally(await client.calls(100));
+  assert.ok((split.A ?? 0) > 20 && (split.B ?? 0) > 20, `1:1 split: ${JSON.stringify(split)}`);
 });
