@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import type { NameBindingDeps } from '../dtab/name-feed.js';
-import type { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { TableEntry } from '../util/idle-table.js';
 import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
@@ -8,6 +7,7 @@ import type { Logger } from '../util/log.js';
 import { AdsStream, type AdsCall, type AdsOwner } from './ads-stream.js';
 import { ResourceCatalog, type ResourceSource } from './catalog.js';
 import { adsServiceDefinition } from './protos.js';
+import type { ResourceKey } from './resource-names.js';
 
 export interface XdsServerConfig {
   ip: string;
@@ -127,7 +127,7 @@ export class XdsServer implements AdsOwner {
   }
 
   /** @internal */
-  acquire(name: { service: string } | { id: Path }): TableEntry<string, { source: ResourceSource }> | undefined {
+  acquire(name: ResourceKey): TableEntry<string, { source: ResourceSource }> | undefined {
     return this.catalog.acquire(name);
   }
 
