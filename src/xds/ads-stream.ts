@@ -80,7 +80,8 @@ export class AdsStream {
 
   private onRequest(m: DiscoveryRequest): void {
     if (this.done) return;
-    if (m.node?.id) this.node = m.node.id;
+    // Client-chosen text, kept and logged: clipped.
+    if (m.node?.id) this.node = m.node.id.slice(0, 256);
     const type = resourceTypeOf(m.type_url);
     if (type === undefined) {
       const shown = m.type_url === '' ? 'an empty type_url' : `type_url ${JSON.stringify(m.type_url.slice(0, 200))}`;
@@ -103,17 +104,15 @@ export class AdsStream {
     const current = m.response_nonce === state.nonce;
     if (current && m.response_nonce !== '') {
       if (m.error_detail) {
-        state.lastNack = m.error_detail.message;
+        const error = m.error_detail.message.slice(0, 2000);
         this.owner.metrics.xdsNacks.inc({ type });
-        this.owner.log.warn('xDS client rejected a response (NACK)', {
-          node: this.node,
-          type,
-          version: String(state.version),
-          code: m.error_detail.code,
-          error: m.error_detail.message.slice(0, 2000),
-        });
+        // Every NACK counts; the same rejection repeated is logged once, so a client cannot flood the log.
+        if (error !== state.lastNack) {
+          this.owner.log.warn('xDS client rejected a response (NACK)', { node: this.node, type, version: String(state.version), code: m.error_detail.code, error });
+        }
+        state.lastNack = error;
       } else {
-        state.acked = m.version_info;
+        state.acked = m.version_info.slice(0, 64);
         state.lastNack = undefined;
         this.owner.metrics.xdsAcks.inc({ type });
       }

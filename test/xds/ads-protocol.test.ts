@@ -156,6 +156,12 @@ test('a NACK is logged with the node id and error detail and counted; the reject
     s.request('route', ['echo.Echo']);
     await s.nextOf('route');
     assert.equal(await metric(c, 'kgr_xds_nacks_total', 'type="listener"'), 2);
+    // The same rejection repeated is counted each time but logged once: a client cannot flood the log.
+    s.request('listener', ['echo.Echo'], lds.response, 'again');
+    s.request('cluster', []);
+    await s.nextOf('cluster');
+    assert.equal(await metric(c, 'kgr_xds_nacks_total', 'type="listener"'), 3);
+    assert.equal(lines.filter((l) => l.includes('(NACK)')).length, 2, 'two distinct rejections, two log lines');
     assert.equal(s.ended, undefined, 'the stream stays open');
     s.cancel();
   });
