@@ -2,15 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { GrpclbConfig } from '../config/types.js';
-import type { Dtab } from '../dtab/dtab.js';
-import type { NameInterpreter } from '../dtab/interpreter.js';
 import { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
+import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
-import type { Closable, Var } from '../util/var.js';
-import { NameFeed, type FeedState } from './name-feed.js';
-import { sameServers, type LbServer } from './server-list.js';
+import type { Closable } from '../util/var.js';
+import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
+import { SERVER_LIST_VIEW, sameServers, type LbServer, type ServerListResult } from './server-list.js';
 
 /** The protocol definition, written from the grpclb specification (copied beside the build output). */
 export const LOAD_BALANCER_PROTO = fileURLToPath(new URL('./load_balancer.proto', import.meta.url));
@@ -58,18 +57,7 @@ export function serviceName(name: string): { host: string } | { error: string } 
   return { host: host.toLowerCase() };
 }
 
-export interface GrpclbDeps {
-  interpreter: NameInterpreter;
-  /** The router's dtab, live file included: names bind through exactly what its calls bind through. */
-  dtab: Var<Dtab>;
-  /** The router's dstPrefix (`/svc`): a name `n` binds as `<dstPrefix>/n`. */
-  dstPrefix: Path;
-  /** A leaf whose discovery has not answered for this long is left out of the list (the router's bindingTimeoutMs). */
-  bindingTimeoutMs: number;
-  /** How long a name nobody asks for keeps its binding (the router's bindingCache TTLs). */
-  idleTtlMs: number;
-  /** …and one that does not exist or failed to bind. */
-  transientIdleTtlMs: number;
+export interface GrpclbDeps extends NameBindingDeps {
   metrics: Metrics;
   log: Logger;
 }
@@ -99,7 +87,7 @@ export class GrpclbServer {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
-  private readonly names: IdleTable<string, NameFeed>;
+  private readonly names: IdleTable<string, NameFeed<ServerListResult>>;
   private readonly streams = new Set<LbStream>();
   private readonly unwatchTable: () => void;
   private readonly namesFull: { inc(): void };
@@ -113,7 +101,7 @@ export class GrpclbServer {
     private readonly deps: GrpclbDeps,
   ) {
     this.metrics = deps.metrics;
-    this.names = new IdleTable<string, NameFeed>({
+    this.names = new IdleTable<string, NameFeed<ServerListResult>>({
       idleTtlMs: deps.idleTtlMs,
       transientIdleTtlMs: deps.transientIdleTtlMs,
       isTransient: (feed) => feed.state.sample.kind === 'neg' || feed.state.sample.kind === 'failed',
@@ -132,12 +120,7 @@ export class GrpclbServer {
   /** Listen on `ip:port` (port 0: any free port); rejects naming the address when it cannot. */
   async start(): Promise<{ ip: string; port: number }> {
     const { ip, port } = this.config;
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(new Error(`grpclb: cannot listen on ${host}:${port}: ${err.message}`)) : resolve(p),
-      ),
-    );
+    const bound = await listenPlaintext(this.server, ip, port, 'grpclb');
     this.bound = { ip, port: bound };
     this.deps.log.info('grpclb balancer listening', { ip, port: bound, dstPrefix: this.deps.dstPrefix.show() });
     return this.bound;
@@ -190,12 +173,13 @@ export class GrpclbServer {
   }
 
   /** @internal A stream asks for `name`: its feed, made if new; undefined when the table is full of names in use. */
-  acquire(host: string): TableEntry<string, NameFeed> | undefined {
+  acquire(host: string): TableEntry<string, NameFeed<ServerListResult>> | undefined {
     const path = this.deps.dstPrefix.concat(Path.of(host));
     const entry = this.names.get(host, () =>
       new NameFeed(path, this.deps.interpreter.bind(this.deps.dtab, path), {
         bindingTimeoutMs: this.deps.bindingTimeoutMs,
         dtabText: () => this.deps.dtab.sample.show(),
+        ...SERVER_LIST_VIEW,
       }),
     );
     entry?.acquire();
@@ -219,7 +203,7 @@ export class GrpclbServer {
 
 /** One BalanceLoad stream: waits for initial_request, then follows its name's feed until either side ends. */
 class LbStream {
-  private entry: TableEntry<string, NameFeed> | undefined;
+  private entry: TableEntry<string, NameFeed<ServerListResult>> | undefined;
   private observation: Closable | undefined;
   private name = '';
   /** The last list written (undefined: none yet), so only changes are sent. */
@@ -283,7 +267,7 @@ class LbStream {
     else this.observation = observation;
   }
 
-  private onFeed(state: FeedState): void {
+  private onFeed(state: FeedState<ServerListResult>): void {
     if (this.done) return;
     switch (state.kind) {
       case 'pending':
@@ -295,8 +279,8 @@ class LbStream {
         // not call) and the stream stays to hear of its return.
         if (this.sent === undefined) return this.end(state.kind === 'neg' ? grpc.status.NOT_FOUND : grpc.status.UNAVAILABLE, state.message);
         return this.push([]);
-      case 'list':
-        return this.push(state.servers);
+      case 'bound':
+        return this.push(state.value.servers);
     }
   }
 
@@ -335,8 +319,7 @@ class LbStream {
     if (this.done) return;
     if (code !== grpc.status.OK) this.owner.log.debug('grpclb stream ended', { name: this.name, code: grpc.status[code], message });
     this.finish(grpc.status[code]);
-    if (code === grpc.status.OK) this.call.end();
-    else this.call.emit('error', { code, details: message });
+    endServerStream(this.call as grpc.ServerDuplexStream<unknown, unknown>, code, message);
   }
 
   private finish(code: string): void {
