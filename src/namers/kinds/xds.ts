@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { OwnConfig } from '../../config/kind.js';
 import type { NamerConfig } from '../../config/types.js';
 import type { Field, Fields } from '../../config/yaml-reader.js';
+import { DEFAULT_XDS_SERVER } from '../../xds/bootstrap.js';
 import type { NamerKind } from '../kind.js';
 
 /**
@@ -10,7 +11,7 @@ import type { NamerKind } from '../kind.js';
  * namer (`prefix: /#/io.l5d.k8s`), it stands in for it and the dtab stays as it was.
  */
 export interface XdsNamerConfig extends NamerConfig {
-  /** Control-plane replicas, `host:port`, in the order tried; default $KGR_XDS_SERVERS (comma-separated), else DEFAULT_XDS_SERVER. */
+  /** Control-plane replicas, `host:port`, in the order tried; default $KGR_XDS_SERVER (comma-separated), else control-plane.yaml's Service. */
   servers?: string[];
   /** This router's node id on the control plane's dashboard; default $NODE_NAME, else the host name. */
   nodeId?: string;
@@ -21,9 +22,6 @@ export interface XdsNamerConfig extends NamerConfig {
   reconnectMinMs: number;
   reconnectMaxMs: number;
 }
-
-/** The control plane's Service in the router's namespace, on its xDS port. */
-export const DEFAULT_XDS_SERVER = 'kube-grpc-router-control:18000';
 
 const XDS_DEFAULTS = {
   idSegments: 3,
@@ -73,10 +71,10 @@ export const xdsNamer: NamerKind<XdsNamerConfig> = {
   defaults: XDS_DEFAULTS,
   read: readXds,
   async create(config, { prefix, env, log, metrics }) {
-    const servers = config.servers ?? (env.KGR_XDS_SERVERS ?? DEFAULT_XDS_SERVER).split(',').map((s) => s.trim()).filter(Boolean);
+    const servers = config.servers ?? (env.KGR_XDS_SERVER || DEFAULT_XDS_SERVER).split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of servers) {
       const problem = checkServer(s);
-      if (problem) throw new Error(`namers: io.l5d.xds at ${prefix.show()}: servers: ${problem}${config.servers ? '' : ' (from KGR_XDS_SERVERS)'}`);
+      if (problem) throw new Error(`namers: io.l5d.xds at ${prefix.show()}: servers: ${problem}${config.servers ? '' : ' (from KGR_XDS_SERVER)'}`);
     }
     // The subscriber loads grpc-js and the xDS protos, never @kubernetes/client-node.
     const { XdsNamer } = await import('../../xds/subscriber/xds-namer.js');
