@@ -91,16 +91,7 @@ export class XdsNamer implements Namer {
   }
 
   state(): unknown {
-    const names: Record<string, unknown> = {};
-    for (const [key, name] of this.names.entries()) {
-      const addr = name.addr.sample;
-      names[key] = {
-        state: name.state,
-        addrs: addr.type === 'bound' ? addr.addrs.map((a) => ({ host: a.host, port: a.port, weight: a.weight, ...a.meta })) : addr.type,
-        lastError: name.lastError,
-      };
-    }
-    return { servers: this.options.servers, nodeId: this.options.nodeId, connection: { ...this.client.connection }, subscribed: this.client.names, names };
+    return { servers: this.options.servers, nodeId: this.options.nodeId, connection: { ...this.client.connection }, subscribed: this.client.names, names: this.names.endpointsState() };
   }
 
   close(): void {
