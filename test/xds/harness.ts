@@ -13,6 +13,9 @@ import { readControlConfig } from '../../src/xds/config.js';
 import { startControlPlane, type ControlPlane } from '../../src/xds/control.js';
 import { adsServiceDefinition, TYPE_URLS, xdsRoot, type DiscoveryRequest, type DiscoveryResponse, type ResourceType } from '../../src/xds/protos.js';
 import { freePort } from '../e2e/process.js';
+import type { Caller } from '../fixtures/grpc/call-until.js';
+
+export { until, type Caller } from '../fixtures/grpc/call-until.js';
 
 export interface ControlHarness {
   readonly plane: ControlPlane;
@@ -75,20 +78,6 @@ shutdownDelay: 0s
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Something that makes `n` calls and says which backend answered each. */
-export type Caller = (n: number) => Promise<string[]>;
-
-/** Call in batches of 10 until `ok(batch)`; returns how long that took (ms). Fails past `limitMs`. */
-export async function until(call: Caller, what: string, ok: (froms: string[]) => boolean, limitMs = 1000): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const froms = await call(10);
-    const ms = performance.now() - t0;
-    if (ok(froms)) return ms;
-    assert.ok(ms < limitMs, `${what}: not seen by the client after ${ms.toFixed(0)} ms (last batch ${froms.join(' ')})`);
-  }
 }
 
 /** How many of `froms` each backend answered. */
