@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { TableEntry } from '../util/idle-table.js';
+import { endServerStream } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
 import type { Closable } from '../util/var.js';
 import type { ResourceSource } from './catalog.js';
@@ -187,8 +188,7 @@ export class AdsStream {
     if (this.done) return;
     if (code !== grpc.status.OK) this.owner.log.info('xDS stream ended', { node: this.node, code: grpc.status[code], message });
     this.finish(grpc.status[code]);
-    if (code === grpc.status.OK) this.call.end();
-    else this.call.emit('error', { code, details: message });
+    endServerStream(this.call as grpc.ServerDuplexStream<unknown, unknown>, code, message);
   }
 
   private finish(code: string): void {

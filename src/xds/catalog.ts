@@ -1,6 +1,5 @@
 import { Dtab } from '../dtab/dtab.js';
-import type { NameInterpreter } from '../dtab/interpreter.js';
-import { NameFeed, type FeedState } from '../dtab/name-feed.js';
+import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
 import { Path } from '../dtab/path.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
 import { Var, type Closable } from '../util/var.js';
@@ -65,15 +64,7 @@ class FeedSource<T> implements ResourceSource {
   }
 }
 
-export interface CatalogDeps {
-  interpreter: NameInterpreter;
-  /** The dtab services bind through (a live file included). */
-  dtab: Var<Dtab>;
-  /** `/svc`: service `s` binds as `<dstPrefix>/s`. */
-  dstPrefix: Path;
-  bindingTimeoutMs: number;
-  idleTtlMs: number;
-  transientIdleTtlMs: number;
+export interface CatalogDeps extends NameBindingDeps {
   /** Distinct names with live state at once. */
   maxNames: number;
   onFull: () => void;
