@@ -73,6 +73,20 @@ export class NameTable {
     return out;
   }
 
+  /** Each name's existence, endpoints (`host`, `port` and their discovery metadata) and last error, for namer state pages. */
+  endpointsState(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, name] of this.entries()) {
+      const addr = name.addr.sample;
+      out[key] = {
+        state: name.state,
+        addrs: addr.type === 'bound' ? addr.addrs.map((a) => ({ host: a.host, port: a.port, ...a.meta })) : addr.type,
+        lastError: name.lastError,
+      };
+    }
+    return out;
+  }
+
   close(): void {
     this.table.close();
   }

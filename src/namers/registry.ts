@@ -10,10 +10,11 @@ import { k8sNsNamer } from './kinds/k8s-ns.js';
 import { dnsNamer } from './kinds/dns.js';
 import { dnsSrvNamer } from './kinds/dnssrv.js';
 import { fsNamer } from './kinds/fs.js';
+import { xdsNamer } from './kinds/xds.js';
 
 /** Every namer `kind:` the config may name; a new kind is one file in kinds/ and one line here. */
 export const namerKinds = new KindRegistry<NamerKind>('namer');
-for (const kind of [k8sNamer, k8sNsNamer, dnsNamer, dnsSrvNamer, fsNamer] as NamerKind[]) namerKinds.register(kind);
+for (const kind of [k8sNamer, k8sNsNamer, dnsNamer, dnsSrvNamer, fsNamer, xdsNamer] as NamerKind[]) namerKinds.register(kind);
 
 export interface NamerDeps {
   metrics: Metrics;

@@ -239,7 +239,7 @@ test('unknown keys are errors with a did-you-mean suggestion', () => {
 
 test('unknown kinds suggest the closest one', () => {
   assert.deepEqual(errorsOf('namers:\n- kind: io.l5d.k8\n' + MINIMAL), [
-    'namers[0].kind: expected one of "io.l5d.k8s", "io.l5d.k8s.ns", "io.l5d.dns", "io.l5d.dnssrv", "io.l5d.fs", got "io.l5d.k8"; did you mean "io.l5d.k8s"? (config.yaml:2:9)',
+    'namers[0].kind: expected one of "io.l5d.k8s", "io.l5d.k8s.ns", "io.l5d.dns", "io.l5d.dnssrv", "io.l5d.fs", "io.l5d.xds", got "io.l5d.k8"; did you mean "io.l5d.k8s"? (config.yaml:2:9)',
   ]);
   assert.deepEqual(errorsOf(MINIMAL + '  client: {loadBalancer: {kind: roundrobin}}\n'), [
     'routers[0].client.loadBalancer.kind: expected one of "roundRobin", "p2c", "ewma", got "roundrobin"; did you mean "roundRobin"? (config.yaml:5:33)',

@@ -35,14 +35,14 @@ function errorsOf(yaml: string): string[] {
 const ROUTER = 'routers:\n- protocol: h2\n  servers:\n  - port: 4140\n';
 
 test('a registered kind is listed, suggested and read by the config loader, its own keys checked', () => {
-  assert.deepEqual(namerKinds.names(), ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs', 'io.test.static']);
+  assert.deepEqual(namerKinds.names(), ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs', 'io.l5d.xds', 'io.test.static']);
   assert.throws(() => namerKinds.register(staticNamerKind), /namer kind "io.test.static" is already registered/);
 
   const { config } = parseConfig(`namers:\n- kind: io.test.static\n  prefix: /static\n  services:\n  - {name: echo, endpoints: ["127.0.0.1:9"]}\n${ROUTER}`);
   assert.deepEqual(config.namers, [{ kind: 'io.test.static', prefix: '/#/static', services: [{ name: 'echo', endpoints: ['127.0.0.1:9'] }] }]);
 
   assert.deepEqual(errorsOf(`namers:\n- kind: io.test.statc\n${ROUTER}`), [
-    'namers[0].kind: expected one of "io.l5d.k8s", "io.l5d.k8s.ns", "io.l5d.dns", "io.l5d.dnssrv", "io.l5d.fs", "io.test.static", got "io.test.statc"; did you mean "io.test.static"? (config.yaml:2:9)',
+    'namers[0].kind: expected one of "io.l5d.k8s", "io.l5d.k8s.ns", "io.l5d.dns", "io.l5d.dnssrv", "io.l5d.fs", "io.l5d.xds", "io.test.static", got "io.test.statc"; did you mean "io.test.static"? (config.yaml:2:9)',
   ]);
   assert.deepEqual(errorsOf(`namers:\n- kind: io.test.static\n  servces: []\n  rootDir: /x\n${ROUTER}`), [
     'namers[0].servces: unknown key "servces" in namers[0]; did you mean "services"? (config.yaml:3:3)',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
+import { startK8sControlPlane } from '../fixtures/xds/k8s-control-plane.js';
 import { eventually, freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
 
 /**
@@ -177,6 +178,54 @@ routers:
     const loaded = trace.read().filter(isClientNode);
     assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
   }
+});
+
+test('a router subscribing to the control plane (io.l5d.xds) never loads @kubernetes/client-node; /ready says what it awaits until the control plane answers', async (t) => {
+  const api = await KubeApiServer.start();
+  const echo = await startEchoServer({ name: 'xds-echo' });
+  const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
+  let proc: Started | undefined;
+  let control: Awaited<ReturnType<typeof startK8sControlPlane>> | undefined;
+  t.after(async () => {
+    await proc?.kill();
+    await control?.plane.close();
+    await echo.close();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+  api.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  const [routerPort, adminPort, xdsPort] = [await freePort(), await freePort(), await freePort()];
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `admin: {ip: 127.0.0.1, port: ${adminPort}}
+namers:
+- {kind: io.l5d.xds, prefix: /#/io.l5d.k8s, servers: ["127.0.0.1:${xdsPort}"], reconnectMinMs: 20, reconnectMaxMs: 200}
+routers:
+- protocol: h2
+  dtab: /svc => /#/io.l5d.k8s/default/grpc/echo;
+  servers:
+  - {ip: 127.0.0.1, port: ${routerPort}}
+`,
+  );
+  const trace = traced(dir, 'xds');
+  // No Kubernetes anywhere in its environment: it needs none.
+  proc = startCli(['--config', join(dir, 'config.yaml')], { ...trace.env, KUBERNETES_SERVICE_HOST: '', NODE_NAME: 'node-7' });
+  await proc.waitFor(/kube-grpc-router started/);
+  // The control plane is not there yet: not ready, naming the connection and the name awaited.
+  await eventually(async () => {
+    const ready = await get(`http://127.0.0.1:${adminPort}/ready`);
+    assert.equal(ready.status, 503);
+    assert.ok(ready.body.startsWith(`not ready:\n- namer /#/io.l5d.k8s not ready: xDS backing off 127.0.0.1:${xdsPort} (last error: 127.0.0.1:${xdsPort}: UNAVAILABLE: `), ready.body);
+    assert.ok(ready.body.trimEnd().endsWith('); awaiting xds default/grpc/echo: waiting for the first answer'), ready.body);
+  });
+  control = await startK8sControlPlane(api.port, xdsPort);
+  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  assert.equal(await echoThrough(routerPort), 'xds-echo');
+  assert.equal(control.plane.xds.subscribers()[0]?.node, 'node-7');
+  const state = await get(`http://127.0.0.1:${adminPort}/namer_state/io.l5d.k8s.json`);
+  assert.equal(state.status, 200, state.body);
+  assertNoKubernetesClient(trace.read(), 'a router with io.l5d.xds', ['main.js', 'xds/subscriber/xds-namer.js', 'xds/protos.js', 'router/router.js']);
 });
 
 test('a malformed kubeconfig stops startup with an error naming the file', async (t) => {

@@ -19,7 +19,7 @@ const deps = (env: NodeJS.ProcessEnv, log = Logger.silent()) => ({ metrics: new 
 const tls = selfSignedCert();
 
 test('namerKinds lists every kind createNamer builds; unknown kinds and bad config are clear errors', async () => {
-  assert.deepEqual(namerKinds.names(), ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs']);
+  assert.deepEqual(namerKinds.names(), ['io.l5d.k8s', 'io.l5d.k8s.ns', 'io.l5d.dns', 'io.l5d.dnssrv', 'io.l5d.fs', 'io.l5d.xds']);
   const d = deps({});
   await assert.rejects(createNamer({ kind: 'io.l5d.nope', prefix: '/#/x' } as never, d), /unknown kind "io.l5d.nope"/);
   await assert.rejects(createNamer({ kind: 'io.l5d.k8s.ns', prefix: '' }, d), /needs the namespace in environment variable POD_NAMESPACE/);

@@ -171,15 +171,7 @@ export class K8sNamer implements Namer {
   }
 
   state(): unknown {
-    const names: Record<string, unknown> = {};
-    for (const [key, name] of this.names.entries()) {
-      const addr = name.addr.sample;
-      names[key] = {
-        state: name.state,
-        addrs: addr.type === 'bound' ? addr.addrs.map((a) => ({ host: a.host, port: a.port, ...a.meta })) : addr.type,
-        lastError: name.lastError,
-      };
-    }
+    const names = this.names.endpointsState();
     const watches: Record<string, unknown> = {};
     for (const { key, value, refs } of this.watches.values()) watches[key] = { users: refs, ...(value.state() as object) };
     return { api: this.options.connection.source, server: this.options.connection.server, names, watches };
