@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'no
 import { cpus, tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
 import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNginxTls, startPeer, type BenchCerts, type Peer, type PeerName } from './peers.js';
 
 /**
@@ -47,7 +48,6 @@ const RPS = Number(process.env['BENCH_RPS'] ?? 3000);
 const SOAK_SECONDS = Number(process.env['BENCH_SOAK_SECONDS'] ?? 60);
 const IDLE_STREAMS = Number(process.env['BENCH_IDLE_STREAMS'] ?? 10_000);
 const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** The repo root (this file runs as dist/bench/run.js). */
 const repoRoot = join(here, '..', '..');
@@ -138,12 +138,6 @@ function startProcess(cpu: number, script: string, args: string[], nodeFlags: st
   });
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-}
-
 /** utime+stime ticks of each process in `pids`. */
 function cpuTicksOf(pids: number[]): Map<number, number> {
   const m = new Map<number, number>();
@@ -164,12 +158,8 @@ function cpuUsSince(before: Map<number, number>, after: Map<number, number>): nu
   return (ticks / CLK_TCK) * 1e6;
 }
 
-function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM');
-const rssMb = (pid: number) => statusKb(pid, 'VmRSS');
+const peakRssMb = (pid: number) => statusMb(pid, 'VmHWM');
+const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
 
 /** [busy, total] jiffies of one CPU from /proc/stat (busy = everything but idle and iowait). */
 function cpuJiffies(cpu: number): [number, number] {
@@ -177,11 +167,6 @@ function cpuJiffies(cpu: number): [number, number] {
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   return [total - v[3]! - v[4]!, total];
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 const median = (xs: number[]) => {
