@@ -74,8 +74,10 @@ interface ChangeResult {
   cpuMs: number;
   /** Bytes the control plane wrote meanwhile (wchar: its sockets, and its log). */
   cpBytes: number;
-  /** DiscoveryResponse bytes the subscribers received meanwhile. */
+  /** DiscoveryResponse bytes, responses and ClusterLoadAssignments the subscribers received meanwhile. */
   benchBytes: number;
+  responses: number;
+  assignments: number;
   /** The watch event's size as the API server sends it to each watch of that slice. */
   apiEventBytes: number;
 }
@@ -113,11 +115,7 @@ xds: {ip: 127.0.0.1, port: ${xdsPort}, maxStreams: 100000, maxNames: 100000}
 shutdownDelay: 0s
 `,
   );
-  const gcModule = new URL('./gc-on-signal.js', import.meta.url).href;
-  const nodeArgs = [...NODE_FLAGS, '--expose-gc', `--import=${gcModule}`, CONTROL_CLI, 'control', '--config', join(dir, 'config.yaml'), '--log-level', 'info'];
-  const control = new Started(
-    pinned ? spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
+  const control = startMeasured(['control', '--config', join(dir, 'config.yaml'), '--log-level', 'info'], pinned);
   const pool = new ChannelPool(`127.0.0.1:${xdsPort}`, PER_CHANNEL);
   const subscribers: AdsSubscriber[] = [];
   const failures: string[] = [];
@@ -139,18 +137,11 @@ shutdownDelay: 0s
     },
   };
 
-  const gcCount = () => control.stdout.split('gc done').length;
-  /** RSS after a full GC in the control plane, so a reading is its live memory, not its sawtooth. */
-  async function settledMemory(): Promise<{ rss: number; anon: number }> {
-    const before = gcCount();
-    control.child.kill('SIGUSR2');
-    for (const start = Date.now(); gcCount() === before; ) {
-      if (Date.now() - start > 10_000) throw new Error('the control plane did not answer the GC signal');
-      await sleep(10);
-    }
-    return { rss: statusMb(pid, 'VmRSS'), anon: statusMb(pid, 'RssAnon') };
-  }
-  const watches = () => ({ services: api.openWatches('services'), slices: api.openWatches('endpointslices'), requested: api.requests.filter((r) => r.watch).length });
+  const settledMemory = () => settled(control);
+  /** Watch requests before the control plane's first subscriber (the direct-watch router's), left out of its count. */
+  let earlierWatchRequests = 0;
+  const watchRequests = () => api.requests.filter((r) => r.watch).length;
+  const watches = () => ({ services: api.openWatches('services'), slices: api.openWatches('endpointslices'), requested: watchRequests() - earlierWatchRequests });
 
   async function open(from: number, to: number): Promise<number> {
     const t0 = performance.now();
@@ -179,7 +170,7 @@ shutdownDelay: 0s
     const latencies: number[] = [];
     const ticks0 = cpuTicks(pid);
     const wchar0 = bytesWritten(pid);
-    const bytes0 = received.bytes;
+    const got0 = { ...received };
     const reached = new Promise<void>((done) => {
       pending = { name, endpoint: `${extra}:8080`, present, t0: performance.now(), waiting, latencies, done };
     });
@@ -196,7 +187,9 @@ shutdownDelay: 0s
       expected,
       cpuMs: ((cpuTicks(pid) - ticks0) / CLK_TCK) * 1000,
       cpBytes: bytesWritten(pid) - wchar0,
-      benchBytes: received.bytes - bytes0,
+      benchBytes: received.bytes - got0.bytes,
+      responses: received.responses - got0.responses,
+      assignments: received.assignments - got0.assignments,
       apiEventBytes: Buffer.byteLength(JSON.stringify({ type: 'MODIFIED', object: stored })) + 1,
     };
   }
@@ -205,17 +198,21 @@ shutdownDelay: 0s
   try {
     await control.waitFor(/xDS control plane listening/, 30_000);
     pid = control.child.pid!;
-    // taskset execs node, so the pid spawned is the control plane's.
     console.log(
       `fleet bench ${new Date().toISOString()}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ` +
         `${SERVICES} Services × ${ENDPOINTS} endpoints in ${ZONES.length} zones; ${NAMES} names per subscriber; ${PER_CHANNEL} streams per connection; control plane flags: ${NODE_FLAGS.join(' ') || '(none)'}${pinned ? '; control plane on CPU 0, bench on CPU 1' : ''}`,
     );
+    const direct = await directRouter(api, dir, pinned);
+    console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches, RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
+    earlierWatchRequests = watchRequests();
     const idle = await settledMemory();
     console.log(`control plane at start (no subscriber): RSS ${mb(idle.rss)} (anon ${mb(idle.anon)}); API watches ${JSON.stringify(watches())}`);
     // One subscriber for every name, so discovery is warm and the per-subscriber figures are the streams' own.
     const warmMs = await open(0, 1);
     const warm = await settledMemory();
     console.log(`one subscriber to all ${SERVICES} names: synced in ${ms(warmMs)}; RSS ${mb(warm.rss)} (anon ${mb(warm.anon)}); API watches ${JSON.stringify(watches())}`);
+    // Gone before the fleet comes, so every response counted below is a fleet subscriber's (its names stay warm for the idle TTL).
+    subscribers[0]!.close();
 
     const rows: string[] = [];
     for (const n of STREAMS) {
@@ -238,7 +235,7 @@ shutdownDelay: 0s
       const lasts = runs.map((r) => r.last).sort((a, b) => a - b);
       const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
       const sum = (f: (r: ChangeResult) => number) => runs.reduce((a, r) => a + f(r), 0);
-      const live = subscribers.filter((s) => !s.ended).length - 1;
+      const live = subscribers.filter((s) => !s.ended).length;
       console.log(`\n${n} subscribers (${live} live, ${pool.channels} connections), ${NAMES} names each`);
       console.log(`  all streams opened at once, synced in ${ms(syncMs)} (bench CPU ${((syncCpu.user + syncCpu.system) / 1000).toFixed(0)} ms)`);
       console.log(`  API watches held by the control plane: ${w.services} on Services + ${w.slices} on EndpointSlices (watch requests made so far: ${w.requested})`);
@@ -251,8 +248,11 @@ shutdownDelay: 0s
           `per subscriber p50 ${ms(percentile(all, 50))}, p99 ${ms(percentile(all, 99))}`,
       );
       console.log(
-        `  per change: control plane CPU ${(sum((r) => r.cpuMs) / CHANGES).toFixed(1)} ms, wrote ${kb(sum((r) => r.cpBytes) / CHANGES)} ` +
-          `(subscribers received ${kb(sum((r) => r.benchBytes) / CHANGES)} of DiscoveryResponses); API server sent ${sum((r) => r.apiEventBytes) / CHANGES} bytes per watch of the slice; bench CPU ${benchPct.toFixed(0)} % of a core meanwhile`,
+        `  per change: control plane CPU ${(sum((r) => r.cpuMs) / CHANGES).toFixed(1)} ms, wrote ${kb(sum((r) => r.cpBytes) / CHANGES)}; ` +
+          `subscribers received ${(sum((r) => r.responses) / CHANGES).toFixed(0)} DiscoveryResponses, ${kb(sum((r) => r.benchBytes) / CHANGES)}, ` +
+          `${(sum((r) => r.assignments) / sum((r) => r.responses)).toFixed(1)} ClusterLoadAssignments and ${(sum((r) => r.benchBytes) / sum((r) => r.responses)).toFixed(0)} bytes per response; ` +
+          `control plane CPU per response ${((sum((r) => r.cpuMs) / sum((r) => r.responses)) * 1000).toFixed(0)} µs; ` +
+          `the API server sent ${(sum((r) => r.apiEventBytes) / CHANGES).toFixed(0)} bytes to each watch of the slice; bench CPU ${benchPct.toFixed(0)} % of a core meanwhile`,
       );
       rows.push(
         `| ${n} | ${w.services + w.slices} | ${ms(syncMs)} | ${ms(percentile(lasts, 50))} / ${ms(percentile(lasts, 99))} | ${ms(percentile(all, 50))} / ${ms(percentile(all, 99))} | ${mb(mem.rss)} | ${kb(((mem.rss - warm.rss) * 1024 * 1024) / n)} | ${restCpuPct.toFixed(2)} % | ${(sum((r) => r.cpuMs) / CHANGES).toFixed(1)} ms | ${kb(sum((r) => r.cpBytes) / CHANGES)} |`,
@@ -268,6 +268,67 @@ shutdownDelay: 0s
     await control.kill();
     await api.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const gcModule = new URL('./gc-on-signal.js', import.meta.url).href;
+
+/** The CLI with the product's node flags (and the bench's GC hook), pinned to CPU 0 when `pinned`. */
+function startMeasured(args: string[], pinned: boolean): Started {
+  const nodeArgs = [...NODE_FLAGS, '--expose-gc', `--import=${gcModule}`, CONTROL_CLI, ...args];
+  const child = pinned ? spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs node, so the pid spawned is the measured process's.
+  return new Started(child);
+}
+
+/** RSS after a full GC in `proc`, so a reading is its live memory, not its sawtooth. */
+async function settled(proc: Started): Promise<{ rss: number; anon: number }> {
+  const gcs = () => proc.stdout.split('gc done').length;
+  const before = gcs();
+  proc.child.kill('SIGUSR2');
+  for (const start = Date.now(); gcs() === before; ) {
+    if (Date.now() - start > 10_000) throw new Error('the process did not answer the GC signal');
+    await sleep(10);
+  }
+  const pid = proc.child.pid!;
+  return { rss: statusMb(pid, 'VmRSS'), anon: statusMb(pid, 'RssAnon') };
+}
+
+/**
+ * Direct-watch mode, for comparison: one per-node router with the io.l5d.k8s namer whose dtab names
+ * every Service (`/svc/<s> => /#/io.l5d.k8s/…/<s>`), so it watches them all from the start, as a
+ * router routing them does. Its API watches and settled RSS once /ready says yes.
+ */
+async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ watches: number; rss: number; anon: number }> {
+  const [port, admin] = [await freePort(), await freePort()];
+  const dtab = Array.from({ length: SERVICES }, (_, s) => `/svc/${serviceName(s)} => /#/io.l5d.k8s/${NAMESPACE}/grpc/${serviceName(s)};`).join(' ');
+  writeFileSync(
+    join(dir, 'router.yaml'),
+    `admin: {ip: 127.0.0.1, port: ${admin}}
+namers:
+- kind: io.l5d.k8s
+  host: 127.0.0.1
+  port: ${api.port}
+routers:
+- protocol: h2
+  label: direct
+  dtab: ${JSON.stringify(dtab)}
+  servers: [{ip: 127.0.0.1, port: ${port}}]
+shutdownDelay: 0s
+`,
+  );
+  const before = api.openWatches();
+  const router = startMeasured(['--config', join(dir, 'router.yaml'), '--log-level', 'warn'], pinned);
+  try {
+    for (const start = Date.now(); ; await sleep(50)) {
+      const ready = await fetch(`http://127.0.0.1:${admin}/ready`).then((r) => r.status === 200, () => false);
+      if (ready) break;
+      if (router.child.exitCode !== null || Date.now() - start > TIMEOUT_MS) throw new Error(`the direct-watch router did not become ready\n${router.stderr}${router.stdout}`);
+    }
+    const watches = api.openWatches() - before;
+    return { watches, ...(await settled(router)) };
+  } finally {
+    await router.kill();
   }
 }
 
