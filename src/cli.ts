@@ -25,6 +25,7 @@ Usage:
   kube-grpc-router --config FILE           run the routers a Linkerd 1 style YAML config describes
   kube-grpc-router -p LISTEN-TARGET [-p …] gproxy mode: every call on LISTEN goes to TARGET
   kube-grpc-router dtab fmt|check|delegate …   work with dtab files (kube-grpc-router dtab --help)
+  kube-grpc-router control --config FILE   the xDS control plane (kube-grpc-router control --help)
 
 Options:
   -c, --config FILE            config file (default: the embedded local config, examples/local.yaml)
@@ -69,6 +70,10 @@ async function run(argv: string[]): Promise<number | undefined> {
     // The same global namer the router builds (main.ts), so `dtab delegate` resolves /$/inet as routing does.
     const global = globalNamer({ resolveHost });
     return runDtabCommand(argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, { global });
+  }
+  if (argv[0] === 'control') {
+    const { runControl } = await import('./xds/command.js');
+    return runControl(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
   }
   const { values } = parseArgs({
     args: argv,

@@ -187,7 +187,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
  * SIGTERM/SIGINT start the graceful shutdown and exit 0 when it is done; a second signal exits at
  * once (an impatient Ctrl-C, or Kubernetes' patience running out).
  */
-export function exitOnSignals(proc: RouterProcess, log: Logger, hooks: { beforeExit?: () => Promise<void> } = {}): void {
+export function exitOnSignals(proc: Pick<RouterProcess, 'shutdown'>, log: Logger, hooks: { beforeExit?: () => Promise<void> } = {}): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {

@@ -179,7 +179,7 @@ class ConfigReader {
       if (this.src.issues.length === 0) root.fail('the config is empty (expected a mapping with at least "routers")');
       return undefined;
     }
-    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace', 'grpclb'], IGNORED_TOP);
+    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace', 'grpclb', 'xds' /* read by `control` mode: src/xds/config.ts */], IGNORED_TOP);
     if (!top) return undefined;
     const admin = this.admin(top.get('admin'));
     const namers = (top.get('namers').list() ?? []).map((f) => this.namer(f));

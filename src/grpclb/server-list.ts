@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Addr, Address, BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
+import type { NameFeedOptions } from '../dtab/name-feed.js';
 import { unionShares } from '../dtab/route.js';
 
 /** One grpclb `Server` entry: an IP address in network byte order and a port. */
@@ -178,3 +179,12 @@ export function sameServers(a: readonly LbServer[], b: readonly LbServer[]): boo
 function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** A NameFeed's view for grpclb: the server list, published when its entries change. */
+export const SERVER_LIST_VIEW: Pick<NameFeedOptions<ServerListResult>, 'view' | 'same'> = {
+  view: (tree) => {
+    const list = serverList(tree);
+    return { value: list, pending: list.pending };
+  },
+  same: (a, b) => sameServers(a.servers, b.servers),
+};

@@ -9,8 +9,8 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
 import type { Logger } from '../util/log.js';
 import type { Closable, Var } from '../util/var.js';
-import { NameFeed, type FeedState } from './name-feed.js';
-import { sameServers, type LbServer } from './server-list.js';
+import { NameFeed, type FeedState } from '../dtab/name-feed.js';
+import { SERVER_LIST_VIEW, sameServers, type LbServer, type ServerListResult } from './server-list.js';
 
 /** The protocol definition, written from the grpclb specification (copied beside the build output). */
 export const LOAD_BALANCER_PROTO = fileURLToPath(new URL('./load_balancer.proto', import.meta.url));
@@ -99,7 +99,7 @@ export class GrpclbServer {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
-  private readonly names: IdleTable<string, NameFeed>;
+  private readonly names: IdleTable<string, NameFeed<ServerListResult>>;
   private readonly streams = new Set<LbStream>();
   private readonly unwatchTable: () => void;
   private readonly namesFull: { inc(): void };
@@ -113,7 +113,7 @@ export class GrpclbServer {
     private readonly deps: GrpclbDeps,
   ) {
     this.metrics = deps.metrics;
-    this.names = new IdleTable<string, NameFeed>({
+    this.names = new IdleTable<string, NameFeed<ServerListResult>>({
       idleTtlMs: deps.idleTtlMs,
       transientIdleTtlMs: deps.transientIdleTtlMs,
       isTransient: (feed) => feed.state.sample.kind === 'neg' || feed.state.sample.kind === 'failed',
@@ -190,12 +190,13 @@ export class GrpclbServer {
   }
 
   /** @internal A stream asks for `name`: its feed, made if new; undefined when the table is full of names in use. */
-  acquire(host: string): TableEntry<string, NameFeed> | undefined {
+  acquire(host: string): TableEntry<string, NameFeed<ServerListResult>> | undefined {
     const path = this.deps.dstPrefix.concat(Path.of(host));
     const entry = this.names.get(host, () =>
       new NameFeed(path, this.deps.interpreter.bind(this.deps.dtab, path), {
         bindingTimeoutMs: this.deps.bindingTimeoutMs,
         dtabText: () => this.deps.dtab.sample.show(),
+        ...SERVER_LIST_VIEW,
       }),
     );
     entry?.acquire();
@@ -219,7 +220,7 @@ export class GrpclbServer {
 
 /** One BalanceLoad stream: waits for initial_request, then follows its name's feed until either side ends. */
 class LbStream {
-  private entry: TableEntry<string, NameFeed> | undefined;
+  private entry: TableEntry<string, NameFeed<ServerListResult>> | undefined;
   private observation: Closable | undefined;
   private name = '';
   /** The last list written (undefined: none yet), so only changes are sent. */
@@ -283,7 +284,7 @@ class LbStream {
     else this.observation = observation;
   }
 
-  private onFeed(state: FeedState): void {
+  private onFeed(state: FeedState<ServerListResult>): void {
     if (this.done) return;
     switch (state.kind) {
       case 'pending':
@@ -295,8 +296,8 @@ class LbStream {
         // not call) and the stream stays to hear of its return.
         if (this.sent === undefined) return this.end(state.kind === 'neg' ? grpc.status.NOT_FOUND : grpc.status.UNAVAILABLE, state.message);
         return this.push([]);
-      case 'list':
-        return this.push(state.servers);
+      case 'bound':
+        return this.push(state.value.servers);
     }
   }
 

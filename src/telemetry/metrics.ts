@@ -132,6 +132,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // The xDS control plane. Labels are a resource type (listener, route, cluster, endpoint) or a gRPC
+  // status name, never a client-chosen name; per-name state is kgr_table_entries{table="xds names"}.
+  readonly xdsStreams = new Gauge({ name: 'kgr_xds_streams', help: 'xDS ADS streams open now.', registers: [this.registry] });
+  readonly xdsStreamsEnded = new Counter({
+    name: 'kgr_xds_streams_ended_total',
+    help: 'xDS ADS streams ended, by the gRPC status the control plane ended them with (CANCELLED: the client went away).',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly xdsResponses = new Counter({ name: 'kgr_xds_responses_total', help: 'DiscoveryResponses sent, by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly xdsAcks = new Counter({ name: 'kgr_xds_acks_total', help: 'DiscoveryResponses clients accepted (ACK), by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly xdsNacks = new Counter({ name: 'kgr_xds_nacks_total', help: 'DiscoveryResponses clients rejected (NACK, logged with node id and error detail), by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
+
   // Endpoints.
   readonly endpoints = new Gauge({
     name: 'kgr_endpoints',

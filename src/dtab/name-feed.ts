@@ -1,40 +1,49 @@
-import type { Addr, BoundName } from '../dtab/name.js';
-import type { NameTree } from '../dtab/nametree.js';
-import type { Path } from '../dtab/path.js';
+import type { Addr, BoundName } from './name.js';
+import type { NameTree } from './nametree.js';
+import type { Path } from './path.js';
 import type { Activity, ActivityState } from '../util/activity.js';
 import { Var, type Closable } from '../util/var.js';
-import { sameServers, serverList, type LbServer } from './server-list.js';
 
 /**
- * What grpclb clients of one name are told:
+ * What the followers of one name (grpclb or xDS clients) are told:
  * - `pending`: nothing yet (the binding or its discovery has not answered);
  * - `neg`: the name routes nowhere (the dtab and namers give Neg): a router call would fail "no route";
  * - `failed`: binding failed (a dtab loop, a namer error) or the dtab says `!`;
- * - `list`: these servers (possibly none: the name exists but has no ready endpoints).
+ * - `bound`: the view of the bound tree (a server list, routes, endpoints: see NameFeedOptions.view).
  */
-export type FeedState =
+export type FeedState<T> =
   | { readonly kind: 'pending' }
   | { readonly kind: 'neg'; readonly message: string }
   | { readonly kind: 'failed'; readonly message: string }
-  | { readonly kind: 'list'; readonly servers: readonly LbServer[]; readonly skipped: readonly string[] };
+  | { readonly kind: 'bound'; readonly value: T };
 
-const PENDING_FEED: FeedState = Object.freeze({ kind: 'pending' });
+const PENDING_FEED: FeedState<never> = Object.freeze({ kind: 'pending' });
 
-export interface NameFeedOptions {
+/** What a follower sees of a bound tree, and whether some leaf's discovery has yet to answer. */
+export interface FeedView<T> {
+  readonly value: T;
+  readonly pending: boolean;
+}
+
+export interface NameFeedOptions<T> {
   /** A leaf whose discovery has not answered for this long is left out and the rest is sent (the router's bindingTimeoutMs). */
   bindingTimeoutMs: number;
   /** The dtab the name was bound through, for messages. */
   dtabText: () => string;
+  /** The view followers get of a bound tree (it reads the leaves' address sets as they are now). */
+  view: (tree: NameTree<BoundName>) => FeedView<T>;
+  /** Whether two views say the same (only a difference is published). */
+  same: (a: T, b: T) => boolean;
 }
 
 /**
- * The live grpclb view of one logical name (`/svc/<name>`): it observes the name's binding and the
- * address set of every leaf of the bound tree, and republishes a server list whenever either
- * changes, so a pod that leaves discovery leaves the list in the same turn of the event loop.
- * Observers (the client streams asking for this name) hear a new state only when it differs.
+ * The live view of one name: it observes the name's binding and the address set of every leaf of
+ * the bound tree, and republishes its view (options.view) whenever either changes, so a pod that
+ * leaves discovery leaves the view in the same turn of the event loop. Observers (the client
+ * streams asking for this name) hear a new state only when it differs.
  */
-export class NameFeed {
-  readonly state: Var<FeedState> = new Var<FeedState>(PENDING_FEED);
+export class NameFeed<T> {
+  readonly state: Var<FeedState<T>> = new Var<FeedState<T>>(PENDING_FEED);
   private bindingObservation: Closable | undefined;
   private readonly addrs = new Map<Var<Addr>, Closable>();
   private tree: ActivityState<NameTree<BoundName>> = { status: 'pending' };
@@ -47,7 +56,7 @@ export class NameFeed {
   constructor(
     readonly path: Path,
     private readonly binding: Activity<NameTree<BoundName>>,
-    private readonly options: NameFeedOptions,
+    private readonly options: NameFeedOptions<T>,
   ) {
     this.bindingObservation = binding.observe((s) => {
       this.tree = s;
@@ -85,7 +94,7 @@ export class NameFeed {
         break;
     }
     this.observeLeaves(leaves(tree));
-    const result = serverList(tree);
+    const result = this.options.view(tree);
     if (result.pending) {
       if (this.pendingSince === undefined) {
         this.pendingSince = performance.now();
@@ -98,11 +107,11 @@ export class NameFeed {
       // Keep what clients have (a dtab change towards a name discovery is still looking up), unless
       // that has taken longer than a router call would wait.
       if (performance.now() - this.pendingSince < this.options.bindingTimeoutMs) {
-        if (this.state.sample.kind === 'list') return;
+        if (this.state.sample.kind === 'bound') return;
         return this.publish(PENDING_FEED);
       }
     } else this.clearPending();
-    this.publish({ kind: 'list', servers: result.servers, skipped: result.skipped });
+    this.publish({ kind: 'bound', value: result.value });
   }
 
   private clearPending(): void {
@@ -132,8 +141,8 @@ export class NameFeed {
     }
   }
 
-  private publish(next: FeedState): void {
-    if (sameFeed(this.state.sample, next)) return;
+  private publish(next: FeedState<T>): void {
+    if (sameFeed(this.state.sample, next, this.options.same)) return;
     this.state.set(next);
   }
 }
@@ -152,7 +161,7 @@ function leaves(tree: NameTree<BoundName>): BoundName[] {
   }
 }
 
-function sameFeed(a: FeedState, b: FeedState): boolean {
+function sameFeed<T>(a: FeedState<T>, b: FeedState<T>, same: (a: T, b: T) => boolean): boolean {
   if (a.kind !== b.kind) return false;
   switch (a.kind) {
     case 'pending':
@@ -160,8 +169,8 @@ function sameFeed(a: FeedState, b: FeedState): boolean {
     case 'neg':
     case 'failed':
       return a.message === (b as typeof a).message;
-    case 'list':
-      return sameServers(a.servers, (b as typeof a).servers);
+    case 'bound':
+      return same(a.value, (b as typeof a).value);
   }
 }
 

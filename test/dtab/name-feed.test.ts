@@ -4,14 +4,15 @@ import { NameInterpreter } from '../../src/dtab/interpreter.js';
 import { parseDtab, parsePath } from '../../src/dtab/index.js';
 import type { Addr } from '../../src/dtab/name.js';
 import { leaf } from '../../src/dtab/nametree.js';
-import { NameFeed, type FeedState } from '../../src/grpclb/name-feed.js';
+import { NameFeed, type FeedState } from '../../src/dtab/name-feed.js';
+import { SERVER_LIST_VIEW, type ServerListResult } from '../../src/grpclb/server-list.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { ok } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { addrOf, boundName, MemoryNamer } from '../dtab/memory-namer.js';
 
 /** The next state the feed publishes (its observers hear only changes). */
-function nextState(feed: NameFeed): Promise<FeedState> {
+function nextState(feed: NameFeed<ServerListResult>): Promise<FeedState<ServerListResult>> {
   return new Promise((resolve) => {
     let first = true;
     const o = feed.state.observe((s) => {
@@ -21,7 +22,7 @@ function nextState(feed: NameFeed): Promise<FeedState> {
     });
   });
 }
-const keys = (s: FeedState) => (s.kind === 'list' ? s.servers.map((x) => x.key) : s.kind);
+const keys = (s: FeedState<ServerListResult>) => (s.kind === 'bound' ? s.value.servers.map((x) => x.key) : s.kind);
 
 test('a leaf whose discovery has not answered holds the list back for bindingTimeoutMs, then the rest is sent; its answer is pushed', async () => {
   const namer = new MemoryNamer(parsePath('/#/m'));
@@ -32,7 +33,11 @@ test('a leaf whose discovery has not answered holds the list back for bindingTim
   const interpreter = new NameInterpreter({ namers: [{ prefix: namer.prefix, kind: 'memory', namer }], global: globalNamer() });
   const dtab = Var.value(parseDtab('/svc/x => 1 * /#/m/a & 1 * /#/m/b'));
   const path = parsePath('/svc/x');
-  const feed = new NameFeed(path, interpreter.bind(dtab, path), { bindingTimeoutMs: 100, dtabText: () => dtab.sample.show() });
+  const feed = new NameFeed(path, interpreter.bind(dtab, path), {
+    bindingTimeoutMs: 100,
+    dtabText: () => dtab.sample.show(),
+    ...SERVER_LIST_VIEW,
+  });
   // The feed's timer does not keep a process alive (unref'd); this test must stay for it.
   const keepAlive = setTimeout(() => {}, 10_000);
   try {

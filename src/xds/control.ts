@@ -1,0 +1,122 @@
+import { startAdmin, type AdminServer } from '../admin/server.js';
+import { DtabFile } from '../config/dtab-file.js';
+import type { Config } from '../config/types.js';
+import { Dtab, parseDtab, parsePath } from '../dtab/index.js';
+import { NameInterpreter } from '../dtab/interpreter.js';
+import { DtabDependencies } from '../namers/dtab-dependencies.js';
+import { globalNamer } from '../namers/global.js';
+import type { PrefixedNamer } from '../namers/namer.js';
+import { createNamer } from '../namers/registry.js';
+import { Metrics } from '../telemetry/metrics.js';
+import type { Logger } from '../util/log.js';
+import { Var } from '../util/var.js';
+import { VERSION } from '../version.js';
+import type { ControlConfig } from './config.js';
+import { XdsServer } from './server.js';
+
+export interface ControlPlane {
+  readonly xds: XdsServer;
+  readonly admin: AdminServer;
+  readonly metrics: Metrics;
+  /** SIGTERM: not ready, streams ended UNAVAILABLE (clients move to another replica), then stopped. */
+  shutdown(reason: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `kube-grpc-router control`: the namers (one Kubernetes watch per Service routed, however many
+ * clients), the chosen router's dtab (its live file included), the admin server, and the xDS server.
+ * No router listens: clients and routers get the routing table over xDS. A port in use or a broken
+ * dtab file rejects, having closed whatever had started.
+ */
+export async function startControlPlane(config: Config, control: ControlConfig, options: { log: Logger; metrics?: Metrics; env?: NodeJS.ProcessEnv }): Promise<ControlPlane> {
+  const { log } = options;
+  const metrics = options.metrics ?? new Metrics();
+  const env = options.env ?? process.env;
+  const closers: (() => unknown)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn('error while closing', { error: err as Error });
+      }
+    }
+  };
+  try {
+    const namers: PrefixedNamer[] = [];
+    closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
+    for (const n of config.namers) namers.push(await createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
+    const interpreter = new NameInterpreter({ namers, global: globalNamer() });
+
+    const rc = control.router;
+    const base = parseDtab(rc.dtab, { source: `router ${rc.label} dtab` });
+    let dtab: Var<Dtab> = Var.value(base);
+    if (rc.interpreter.kind === 'io.l5d.fs') {
+      const file = new DtabFile({ path: rc.interpreter.dtabFile, base, baseText: rc.dtab, router: rc.label, metrics, log: log.child({ dtabFile: rc.interpreter.dtabFile }) });
+      closers.push(() => file.close());
+      await file.start();
+      dtab = file.dtab;
+    }
+    // Start discovery for the names the dtab spells out, so /ready can wait for them.
+    const dependencies = new DtabDependencies(dtab, interpreter);
+    closers.push(() => dependencies.close());
+
+    const xds = new XdsServer(control, {
+      interpreter,
+      dtab,
+      dstPrefix: parsePath(rc.dstPrefix),
+      bindingTimeoutMs: rc.bindingTimeoutMs,
+      idleTtlMs: rc.bindingCache.idleTtlMs,
+      transientIdleTtlMs: rc.bindingCache.transientIdleTtlMs,
+      metrics,
+      log: log.child({ xds: rc.label }),
+    });
+    closers.push(() => xds.close());
+    await xds.start();
+
+    let draining = false;
+    let shutdownPromise: Promise<void> | undefined;
+    const admin = await startAdmin(config.admin, {
+      routers: [],
+      namers,
+      metrics,
+      log,
+      effectiveConfig: { ...config, xds: { ...control, router: rc.label } },
+      readiness: () => {
+        const reasons: string[] = [];
+        if (draining) reasons.push('shutting down');
+        for (const n of namers) {
+          const state = n.namer.ready?.();
+          if (state && !state.ready) reasons.push(`namer ${n.prefix.show()} not ready: ${state.reason ?? 'no reason given'}`);
+        }
+        return { ready: reasons.length === 0, reasons };
+      },
+      onShutdown: () => void plane.shutdown('POST /admin/shutdown').then(() => process.exit(0)),
+      version: VERSION,
+    });
+    closers.unshift(() => admin.close());
+    const plane: ControlPlane = {
+      xds,
+      admin,
+      metrics,
+      shutdown(reason) {
+        shutdownPromise ??= (async () => {
+          draining = true;
+          log.info('shutting down: not ready, ending xDS streams', { reason, shutdownDelayMs: config.shutdownDelayMs });
+          // Let Kubernetes take the pod out of the Service first, so reconnecting clients find another replica.
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+          await xds.drain();
+          await closeAll();
+          log.info('stopped');
+        })();
+        return shutdownPromise;
+      },
+      close: closeAll,
+    };
+    return plane;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
