@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, Started, freePort } from '../test/e2e/process.js';
@@ -200,10 +200,10 @@ shutdownDelay: 0s
     pid = control.child.pid!;
     console.log(
       `fleet bench ${new Date().toISOString()}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ` +
-        `${SERVICES} Services × ${ENDPOINTS} endpoints in ${ZONES.length} zones; ${NAMES} names per subscriber; ${PER_CHANNEL} streams per connection; control plane flags: ${NODE_FLAGS.join(' ') || '(none)'}${pinned ? '; control plane on CPU 0, bench on CPU 1' : ''}`,
+        `${SERVICES} Services × ${ENDPOINTS} endpoints in ${ZONES.length} zones; ${NAMES} names per subscriber; ${PER_CHANNEL} streams per connection; control plane flags: ${NODE_FLAGS.join(' ') || '(none)'}${pinned ? '; control plane on CPU 0, bench on CPU 1' : ''}; load average ${loadavg()[0]!.toFixed(2)}`,
     );
     const direct = await directRouter(api, dir, pinned);
-    console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches, RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
+    console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches (${direct.atReady} when /ready first said yes), RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
     earlierWatchRequests = watchRequests();
     const idle = await settledMemory();
     console.log(`control plane at start (no subscriber): RSS ${mb(idle.rss)} (anon ${mb(idle.anon)}); API watches ${JSON.stringify(watches())}`);
@@ -258,6 +258,7 @@ shutdownDelay: 0s
         `| ${n} | ${w.services + w.slices} | ${ms(syncMs)} | ${ms(percentile(lasts, 50))} / ${ms(percentile(lasts, 99))} | ${ms(percentile(all, 50))} / ${ms(percentile(all, 99))} | ${mb(mem.rss)} | ${kb(((mem.rss - warm.rss) * 1024 * 1024) / n)} | ${restCpuPct.toFixed(2)} % | ${(sum((r) => r.cpuMs) / CHANGES).toFixed(1)} ms | ${kb(sum((r) => r.cpBytes) / CHANGES)} |`,
       );
     }
+    console.log(`\nload average at the end ${loadavg()[0]!.toFixed(2)}`);
     console.log('\n| subscribers | API watches | sync (all at once) | change → last subscriber p50 / p99 | change → each subscriber p50 / p99 | RSS | RSS per subscriber | CPU at rest | CPU per change | bytes written per change |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
@@ -299,7 +300,7 @@ async function settled(proc: Started): Promise<{ rss: number; anon: number }> {
  * every Service (`/svc/<s> => /#/io.l5d.k8s/…/<s>`), so it watches them all from the start, as a
  * router routing them does. Its API watches and settled RSS once /ready says yes.
  */
-async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ watches: number; rss: number; anon: number }> {
+async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ atReady: number; watches: number; rss: number; anon: number }> {
   const [port, admin] = [await freePort(), await freePort()];
   const dtab = Array.from({ length: SERVICES }, (_, s) => `/svc/${serviceName(s)} => /#/io.l5d.k8s/${NAMESPACE}/grpc/${serviceName(s)};`).join(' ');
   writeFileSync(
@@ -325,8 +326,14 @@ shutdownDelay: 0s
       if (ready) break;
       if (router.child.exitCode !== null || Date.now() - start > TIMEOUT_MS) throw new Error(`the direct-watch router did not become ready\n${router.stderr}${router.stdout}`);
     }
-    const watches = api.openWatches() - before;
-    return { watches, ...(await settled(router)) };
+    const atReady = api.openWatches() - before;
+    // /ready may say yes before every watch is open: wait until the count holds still for a second.
+    let watches = atReady;
+    for (let stable = 0; stable < 10; stable++, await sleep(100)) {
+      const now = api.openWatches() - before;
+      if (now !== watches) [watches, stable] = [now, 0];
+    }
+    return { atReady, watches, ...(await settled(router)) };
   } finally {
     await router.kill();
   }
