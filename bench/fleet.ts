@@ -101,19 +101,8 @@ async function main(): Promise<void> {
   const [xdsPort, adminPort, routerPort] = [await freePort(), await freePort(), await freePort()];
   writeFileSync(
     join(dir, 'config.yaml'),
-    `admin: {ip: 127.0.0.1, port: ${adminPort}}
-namers:
-- kind: io.l5d.k8s
-  host: 127.0.0.1
-  port: ${api.port}
-routers:
-- protocol: h2
-  label: fleet
-  dtab: /svc => /#/io.l5d.k8s/${NAMESPACE}/grpc
-  servers: [{ip: 127.0.0.1, port: ${routerPort}}]
-xds: {ip: 127.0.0.1, port: ${xdsPort}, maxStreams: 100000, maxNames: 100000}
-shutdownDelay: 0s
-`,
+    configYaml(api, adminPort, { label: 'fleet', dtab: `/svc => /#/io.l5d.k8s/${NAMESPACE}/grpc`, port: routerPort }) +
+      `xds: {ip: 127.0.0.1, port: ${xdsPort}, maxStreams: 100000, maxNames: 100000}\n`,
   );
   const control = startMeasured(['control', '--config', join(dir, 'config.yaml'), '--log-level', 'info'], pinned);
   const pool = new ChannelPool(`127.0.0.1:${xdsPort}`, PER_CHANNEL);
@@ -272,6 +261,22 @@ shutdownDelay: 0s
   }
 }
 
+/** A config whose one namer is io.l5d.k8s on the fixture, with one router (the control plane binds through its dtab). */
+function configYaml(api: KubeApiServer, adminPort: number, router: { label: string; dtab: string; port: number }): string {
+  return `admin: {ip: 127.0.0.1, port: ${adminPort}}
+namers:
+- kind: io.l5d.k8s
+  host: 127.0.0.1
+  port: ${api.port}
+routers:
+- protocol: h2
+  label: ${router.label}
+  dtab: ${router.dtab}
+  servers: [{ip: 127.0.0.1, port: ${router.port}}]
+shutdownDelay: 0s
+`;
+}
+
 const gcModule = new URL('./gc-on-signal.js', import.meta.url).href;
 
 /** The CLI with the product's node flags (and the bench's GC hook), pinned to CPU 0 when `pinned`. */
@@ -303,21 +308,7 @@ async function settled(proc: Started): Promise<{ rss: number; anon: number }> {
 async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ atReady: number; watches: number; rss: number; anon: number }> {
   const [port, admin] = [await freePort(), await freePort()];
   const dtab = Array.from({ length: SERVICES }, (_, s) => `/svc/${serviceName(s)} => /#/io.l5d.k8s/${NAMESPACE}/grpc/${serviceName(s)};`).join(' ');
-  writeFileSync(
-    join(dir, 'router.yaml'),
-    `admin: {ip: 127.0.0.1, port: ${admin}}
-namers:
-- kind: io.l5d.k8s
-  host: 127.0.0.1
-  port: ${api.port}
-routers:
-- protocol: h2
-  label: direct
-  dtab: ${JSON.stringify(dtab)}
-  servers: [{ip: 127.0.0.1, port: ${port}}]
-shutdownDelay: 0s
-`,
-  );
+  writeFileSync(join(dir, 'router.yaml'), configYaml(api, admin, { label: 'direct', dtab: JSON.stringify(dtab), port }));
   const before = api.openWatches();
   const router = startMeasured(['--config', join(dir, 'router.yaml'), '--log-level', 'warn'], pinned);
   try {
