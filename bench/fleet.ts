@@ -192,7 +192,7 @@ async function main(): Promise<void> {
         `${SERVICES} Services × ${ENDPOINTS} endpoints in ${ZONES.length} zones; ${NAMES} names per subscriber; ${PER_CHANNEL} streams per connection; control plane flags: ${NODE_FLAGS.join(' ') || '(none)'}${pinned ? '; control plane on CPU 0, bench on CPU 1' : ''}; load average ${loadavg()[0]!.toFixed(2)}`,
     );
     const direct = await directRouter(api, dir, pinned);
-    console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches (${direct.atReady} when /ready first said yes), RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
+    console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches, RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
     earlierWatchRequests = watchRequests();
     const idle = await settledMemory();
     console.log(`control plane at start (no subscriber): RSS ${mb(idle.rss)} (anon ${mb(idle.anon)}); API watches ${JSON.stringify(watches())}`);
@@ -305,7 +305,7 @@ async function settled(proc: Started): Promise<{ rss: number; anon: number }> {
  * every Service (`/svc/<s> => /#/io.l5d.k8s/…/<s>`), so it watches them all from the start, as a
  * router routing them does. Its API watches and settled RSS once /ready says yes.
  */
-async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ atReady: number; watches: number; rss: number; anon: number }> {
+async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ watches: number; rss: number; anon: number }> {
   const [port, admin] = [await freePort(), await freePort()];
   const dtab = Array.from({ length: SERVICES }, (_, s) => `/svc/${serviceName(s)} => /#/io.l5d.k8s/${NAMESPACE}/grpc/${serviceName(s)};`).join(' ');
   writeFileSync(join(dir, 'router.yaml'), configYaml(api, admin, { label: 'direct', dtab: JSON.stringify(dtab), port }));
@@ -317,14 +317,13 @@ async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): P
       if (ready) break;
       if (router.child.exitCode !== null || Date.now() - start > TIMEOUT_MS) throw new Error(`the direct-watch router did not become ready\n${router.stderr}${router.stdout}`);
     }
-    const atReady = api.openWatches() - before;
-    // /ready may say yes before every watch is open: wait until the count holds still for a second.
-    let watches = atReady;
+    // Ready means every name has listed; the watches that follow each list open after: wait until their count holds still for a second.
+    let watches = api.openWatches() - before;
     for (let stable = 0; stable < 10; stable++, await sleep(100)) {
       const now = api.openWatches() - before;
       if (now !== watches) [watches, stable] = [now, 0];
     }
-    return { atReady, watches, ...(await settled(router)) };
+    return { watches, ...(await settled(router)) };
   } finally {
     await router.kill();
   }
