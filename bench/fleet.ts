@@ -224,6 +224,7 @@ async function main(): Promise<void> {
       const lasts = runs.map((r) => r.last).sort((a, b) => a - b);
       const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
       const sum = (f: (r: ChangeResult) => number) => runs.reduce((a, r) => a + f(r), 0);
+      if (sum((r) => r.reached) < sum((r) => r.expected)) failures.push(`${n} subscribers: ${sum((r) => r.expected) - sum((r) => r.reached)} deliveries of a change never arrived`);
       const live = subscribers.filter((s) => !s.ended).length;
       console.log(`\n${n} subscribers (${live} live, ${pool.channels} connections), ${NAMES} names each`);
       console.log(`  all streams opened at once, synced in ${ms(syncMs)} (bench CPU ${((syncCpu.user + syncCpu.system) / 1000).toFixed(0)} ms)`);
@@ -251,7 +252,11 @@ async function main(): Promise<void> {
     console.log('\n| subscribers | API watches | sync (all at once) | change → last subscriber p50 / p99 | change → each subscriber p50 / p99 | RSS | RSS per subscriber | CPU at rest | CPU per change | bytes written per change |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
-    if (failures.length > 0) console.log(`\n${failures.length} streams ended: ${failures.slice(0, 5).join('; ')}`);
+    // A stream that ended or a change that never arrived makes the figures wrong: say so, and fail.
+    if (failures.length > 0) {
+      console.log(`\nFAILED: ${failures.length} problems: ${failures.slice(0, 5).join('; ')}`);
+      process.exitCode = 1;
+    }
   } finally {
     for (const s of subscribers) s.close();
     pool.close();
@@ -339,7 +344,7 @@ function hasTaskset(): boolean {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => {
     console.error(error);
     process.exit(1);
