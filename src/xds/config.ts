@@ -39,6 +39,6 @@ export function readControlConfig(file: string, text: string, config: Config): C
     maxNamesPerStream: f?.get('maxNamesPerStream').int(1, 1_000_000) ?? 1000,
     maxNames: f?.get('maxNames').int(1, 10_000_000) ?? 10_000,
   };
-  if (src.issues.length > 0 || router === undefined) throw new ConfigError(src.issues);
+  if (src.issues.length > 0 || router === undefined) throw new ConfigError([...src.issues].sort((a, b) => a.line - b.line || a.column - b.column));
   return { ...out, router };
 }

@@ -67,11 +67,11 @@ export function clusterLoadAssignmentResource(name: string, localities: readonly
   return packAny('envoy.config.endpoint.v3.ClusterLoadAssignment', {
     cluster_name: name,
     endpoints: localities.map((l) => ({
-      locality: { region: '', zone: l.zone, sub_zone: '' },
+      // Always set (grpc-js rejects a LocalityLbEndpoints without one); priority 0 for all.
+      locality: l.zone ? { zone: l.zone } : {},
       load_balancing_weight: { value: l.endpoints.reduce((sum, e) => sum + e.weight, 0) },
-      priority: 0,
       lb_endpoints: l.endpoints.map((e) => ({
-        endpoint: { address: { socket_address: { protocol: 'TCP', address: e.host, port_value: e.port } } },
+        endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } },
         health_status: 'HEALTHY',
         load_balancing_weight: { value: e.weight },
       })),

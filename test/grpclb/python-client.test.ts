@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { DnsServer } from '../fixtures/dns-server.js';
+import { assertPythonGrpc, PythonClient } from '../fixtures/grpc/python-client.js';
 import { startTestServer, type TestServer } from '../fixtures/grpc/test-service.js';
 import { startLb } from './harness.js';
 
@@ -14,47 +12,8 @@ import { startLb } from './harness.js';
  * headless Kubernetes Service with a port named `grpclb` would. The client then calls real backends
  * from the lists the balancer pushes; endpoint changes are made through the fs namer.
  */
-const PYTHON = '/usr/bin/python3';
-const CLIENT = fileURLToPath(new URL('../fixtures/grpclb/client.py', import.meta.url));
-
-class PythonClient {
-  private readonly lines: AsyncIterator<string>;
-  stderr = '';
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stderr.on('data', (d: Buffer) => (this.stderr += d));
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
-
-  /** Make `n` calls; which backend answered each. */
-  async calls(n: number): Promise<string[]> {
-    this.child.stdin.write(`${n}\n`);
-    const line = await this.lines.next();
-    if (line.done) throw new Error(`the python client exited: ${this.stderr}`);
-    const reply = JSON.parse(line.value) as { from?: string[]; error?: string };
-    if (reply.error) throw new Error(`python client: ${reply.error}\n${this.stderr}`);
-    return reply.from!;
-  }
-
-  /** Call in batches until `ok(batch)`; returns how long that took (ms). Fails past 1 s. */
-  async until(what: string, ok: (froms: string[]) => boolean): Promise<number> {
-    const t0 = performance.now();
-    for (;;) {
-      const froms = await this.calls(10);
-      const ms = performance.now() - t0;
-      if (ok(froms)) return ms;
-      assert.ok(ms < 1000, `${what}: not seen by the client after ${ms.toFixed(0)} ms (last batch ${froms.join(' ')})`);
-    }
-  }
-
-  close(): void {
-    this.child.stdin.end();
-    this.child.kill();
-  }
-}
-
 test('a real grpclb client (C-core) finds the balancer by DNS SRV, calls the endpoints it lists, and sees scale-out and scale-in within a second', async (t) => {
-  const probe = spawnSync(PYTHON, ['-c', 'import grpc'], { encoding: 'utf8' });
-  assert.equal(probe.status, 0, `${PYTHON} cannot import grpc (apt-get install python3-grpcio; .ci/run does): ${probe.stderr}`);
+  assertPythonGrpc();
 
   const backends: Record<string, TestServer> = {};
   for (const name of ['A', 'B', 'C', 'fallback']) backends[name] = await startTestServer({ name });
@@ -76,11 +35,7 @@ test('a real grpclb client (C-core) finds the balancer by DNS SRV, calls the end
   dns.setAddresses('lb.test', ['127.0.0.1']);
 
   // The target's port is the fallback backend's: calls reach it only if grpclb is not in charge.
-  const child = spawn(PYTHON, [CLIENT, `dns://${dns.address}/echo-lb.test:${fallback.port}`], {
-    env: { ...process.env, GRPC_DNS_RESOLVER: 'ares', GRPC_VERBOSITY: 'ERROR' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  client = new PythonClient(child);
+  client = new PythonClient('grpclb', `dns://${dns.address}/echo-lb.test:${fallback.port}`, { GRPC_DNS_RESOLVER: 'ares' });
 
   const first = await client.calls(20);
   assert.deepEqual([...new Set(first)].sort(), ['A', 'B'], `round robin over the balancer's list: ${first.join(' ')}`);

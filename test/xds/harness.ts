@@ -1,5 +1,6 @@
 // A control plane (`kube-grpc-router control`, in process) with an fs namer directory and a live
-// dtab file, and the calls the proxyless-client tests make through it (shared by test/xds/).
+// dtab file, the calls the proxyless-client tests make through it, and a raw ADS client (shared by test/xds/).
+/* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are read field by field */
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,11 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { readControlConfig } from '../../src/xds/config.js';
 import { startControlPlane, type ControlPlane } from '../../src/xds/control.js';
+import { adsServiceDefinition, TYPE_URLS, xdsRoot, type DiscoveryRequest, type DiscoveryResponse, type ResourceType } from '../../src/xds/protos.js';
 import { freePort } from '../e2e/process.js';
+import type { Caller } from '../fixtures/grpc/call-until.js';
+
+export { until, type Caller } from '../fixtures/grpc/call-until.js';
 
 export interface ControlHarness {
   readonly plane: ControlPlane;
@@ -75,20 +80,6 @@ shutdownDelay: 0s
   };
 }
 
-/** Something that makes `n` calls and says which backend answered each. */
-export type Caller = (n: number) => Promise<string[]>;
-
-/** Call in batches of 10 until `ok(batch)`; returns how long that took (ms). Fails past `limitMs`. */
-export async function until(call: Caller, what: string, ok: (froms: string[]) => boolean, limitMs = 1000): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const froms = await call(10);
-    const ms = performance.now() - t0;
-    if (ok(froms)) return ms;
-    assert.ok(ms < limitMs, `${what}: not seen by the client after ${ms.toFixed(0)} ms (last batch ${froms.join(' ')})`);
-  }
-}
-
 /** How many of `froms` each backend answered. */
 export function tally(froms: string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -114,4 +105,103 @@ export function grpcJsCaller(client: grpc.Client): Caller {
     }
     return froms;
   };
+}
+
+/** One StreamAggregatedResources stream driven message by message, its responses queued in order. */
+export class AdsClient {
+  private readonly queue: DiscoveryResponse[] = [];
+  private waiter: (() => void) | undefined;
+  readonly status: Promise<grpc.StatusObject>;
+  ended: grpc.StatusObject | undefined;
+  readonly call: grpc.ClientDuplexStream<Partial<DiscoveryRequest>, DiscoveryResponse>;
+
+  constructor(client: grpc.Client, node = 'test-node') {
+    this.call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<Partial<DiscoveryRequest>, DiscoveryResponse> }).StreamAggregatedResources();
+    this.node = node;
+    this.call.on('data', (m: DiscoveryResponse) => {
+      this.queue.push(m);
+      this.waiter?.();
+    });
+    this.status = new Promise((resolve) =>
+      this.call.on('status', (s: grpc.StatusObject) => {
+        this.ended = s;
+        this.waiter?.();
+        resolve(s);
+      }),
+    );
+    this.call.on('error', () => {});
+  }
+
+  private readonly node: string;
+  private sentNode = false;
+
+  /** Subscribe to exactly `names` of `type`, answering (ACK, or NACK with `nack`) the response `to`. */
+  request(type: ResourceType, names: string[], to?: DiscoveryResponse, nack?: string): void {
+    const m: Partial<DiscoveryRequest> = { type_url: TYPE_URLS[type], resource_names: names };
+    // As gRPC clients do: the node in the first request only.
+    if (!this.sentNode) m.node = { id: this.node, cluster: 'test', user_agent_name: 'kgr-test' };
+    this.sentNode = true;
+    if (to) {
+      m.response_nonce = to.nonce;
+      m.version_info = to.version_info;
+    }
+    if (nack !== undefined) m.error_detail = { code: grpc.status.INVALID_ARGUMENT, message: nack };
+    this.call.write(m);
+  }
+
+  raw(m: Partial<DiscoveryRequest>): void {
+    this.call.write(m);
+  }
+
+  /** The next response, within `timeoutMs` (rejects if none comes, or the stream ends first). */
+  async next(timeoutMs = 2000): Promise<DiscoveryResponse> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.queue.shift();
+      if (m) return m;
+      if (this.ended) throw new Error(`stream ended ${grpc.status[this.ended.code]}: ${this.ended.details}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no response within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+
+  /** The next response, which must be of `type`; its resources decoded. */
+  async nextOf(type: ResourceType, timeoutMs = 2000): Promise<{ response: DiscoveryResponse; resources: Record<string, any>[] }> {
+    const response = await this.next(timeoutMs);
+    assert.equal(response.type_url, TYPE_URLS[type], `expected a ${type} response`);
+    return { response, resources: response.resources.map(decodeResource) };
+  }
+
+  get buffered(): number {
+    return this.queue.length;
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+}
+
+export function adsClient(address: string): grpc.Client {
+  const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition() as grpc.ServiceDefinition, 'AggregatedDiscoveryService');
+  return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+/** An Any decoded by its type URL (nested Anys inside a Listener decoded too), as plain objects. */
+export function decodeResource(any: { type_url: string; value: Buffer }): Record<string, any> {
+  const type = xdsRoot().lookupType(any.type_url.replace('type.googleapis.com/', ''));
+  const object = type.toObject(type.decode(any.value), { enums: String, longs: Number, defaults: false, oneofs: true }) as Record<string, any>;
+  const hcm = object.api_listener?.api_listener;
+  if (hcm) {
+    object.api_listener.api_listener = decodeResource(hcm);
+    object.api_listener.api_listener.http_filters = object.api_listener.api_listener.http_filters.map((f: any) => ({ ...f, typed_config: { type_url: f.typed_config.type_url } }));
+  }
+  return object;
 }
