@@ -11,6 +11,7 @@ import { Router } from './router/router.js';
 import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
 import { Metrics } from './telemetry/metrics.js';
+import { Closers } from './util/closers.js';
 import type { Logger } from './util/log.js';
 import { Var } from './util/var.js';
 import { VERSION } from './version.js';
@@ -50,23 +51,11 @@ export async function startRouterProcess(config: Config, options: StartOptions):
   const log = options.log;
   const metrics = options.metrics ?? new Metrics();
   const env = options.env ?? process.env;
-  const closers: (() => unknown)[] = [];
-  const closeAll = async () => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        log.warn('error while closing', { error: err as Error });
-      }
-    }
-  };
+  const closers = new Closers(log);
+  const closeAll = () => closers.closeAll();
 
   try {
-    // One at a time, so that when one fails (a bad kubeconfig) those already built are closed.
-    const namers: PrefixedNamer[] = [];
-    closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
-    for (const n of config.namers) namers.push(await createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
-    const interpreter = new NameInterpreter({ namers, global: globalNamer() });
+    const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
 
     const routers: Router[] = [];
     const adminRouters: AdminRouter[] = [];
@@ -163,11 +152,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
         const reasons: string[] = [];
         if (draining) reasons.push('shutting down');
         for (const r of routers) if (!r.ready) reasons.push(`router ${r.label} is not serving`);
-        // Namers report on the names in use: those the dtabs name and those requests have bound.
-        for (const n of namers) {
-          const state = n.namer.ready?.();
-          if (state && !state.ready) reasons.push(`namer ${n.prefix.show()} not ready: ${state.reason ?? 'no reason given'}`);
-        }
+        reasons.push(...namersNotReady(namers));
         return { ready: reasons.length === 0, reasons };
       },
       onShutdown: () => void proc.shutdown('POST /admin/shutdown').then(() => process.exit(0)),
@@ -181,6 +166,28 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * The configured namers and the interpreter over them (with the global `/$/` namer), built one at a
+ * time so that when one fails (a bad kubeconfig) those already built are closed. The router and the
+ * control plane (src/xds/control.ts) both start here.
+ */
+export async function startNamers(config: Config, deps: { metrics: Metrics; log: Logger; env: NodeJS.ProcessEnv }, closers: Closers): Promise<{ namers: PrefixedNamer[]; interpreter: NameInterpreter }> {
+  const namers: PrefixedNamer[] = [];
+  closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
+  for (const n of config.namers) namers.push(await createNamer(n, { metrics: deps.metrics, log: deps.log.child({ namer: n.prefix }), env: deps.env }));
+  return { namers, interpreter: new NameInterpreter({ namers, global: globalNamer() }) };
+}
+
+/** Why namers are not ready, if they are not: they report on the names in use (those the dtabs name and those bound since). */
+export function namersNotReady(namers: readonly PrefixedNamer[]): string[] {
+  const reasons: string[] = [];
+  for (const n of namers) {
+    const state = n.namer.ready?.();
+    if (state && !state.ready) reasons.push(`namer ${n.prefix.show()} not ready: ${state.reason ?? 'no reason given'}`);
+  }
+  return reasons;
 }
 
 /**

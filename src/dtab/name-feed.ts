@@ -1,3 +1,5 @@
+import type { Dtab } from './dtab.js';
+import type { NameInterpreter } from './interpreter.js';
 import type { Addr, BoundName } from './name.js';
 import type { NameTree } from './nametree.js';
 import type { Path } from './path.js';
@@ -18,6 +20,21 @@ export type FeedState<T> =
   | { readonly kind: 'bound'; readonly value: T };
 
 const PENDING_FEED: FeedState<never> = Object.freeze({ kind: 'pending' });
+
+/** How the names clients follow (grpclb, xDS) are bound: through a router's routing table and timeouts. */
+export interface NameBindingDeps {
+  interpreter: NameInterpreter;
+  /** The router's dtab, live file included: names bind through exactly what its calls bind through. */
+  dtab: Var<Dtab>;
+  /** The router's dstPrefix (`/svc`): a name `n` binds as `<dstPrefix>/n`. */
+  dstPrefix: Path;
+  /** A leaf whose discovery has not answered for this long is left out (the router's bindingTimeoutMs). */
+  bindingTimeoutMs: number;
+  /** How long a name nobody asks for keeps its binding (the router's bindingCache TTLs)… */
+  idleTtlMs: number;
+  /** …and one that does not exist or failed to bind. */
+  transientIdleTtlMs: number;
+}
 
 /** What a follower sees of a bound tree, and whether some leaf's discovery has yet to answer. */
 export interface FeedView<T> {

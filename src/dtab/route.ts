@@ -1,5 +1,5 @@
 import type { ActivityState } from '../util/activity.js';
-import type { BoundName } from './name.js';
+import type { Address, BoundName } from './name.js';
 import type { NameTree, Weighted } from './nametree.js';
 
 /**
@@ -124,5 +124,35 @@ export function pickLeaf(tree: NameTree<BoundName>, random: () => number = Math.
       return undefined;
     default:
       return undefined;
+  }
+}
+
+/** An address's weight as the balancer reads it: unset or negative counts as 1, zero takes no calls. */
+export function addressWeight(a: Address): number {
+  return a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
+}
+
+/**
+ * Every leaf calls to `tree` may reach, with the share of calls it gets: a Union's branches by
+ * `unionShares` (nested shares multiplied, branches with no share left out); should a bound tree
+ * hold an Alt (binding resolves them), its first branch that leads somewhere, as pickLeaf takes.
+ * What grpclb lists and xDS routes and endpoints are made from.
+ */
+export function forEachLeafShare(tree: NameTree<BoundName>, visit: (leaf: BoundName, share: number) => void, share = 1): void {
+  switch (tree.kind) {
+    case 'leaf':
+      return visit(tree.value, share);
+    case 'union': {
+      const split = unionShares(tree.trees.map((b) => b.weight));
+      tree.trees.forEach((b, i) => {
+        if (split[i]! > 0) forEachLeafShare(b.tree, visit, share * split[i]!);
+      });
+      return;
+    }
+    case 'alt':
+      for (const b of tree.trees) if (b.kind !== 'neg' && b.kind !== 'fail' && b.kind !== 'empty') return forEachLeafShare(b, visit, share);
+      return;
+    default:
+      return;
   }
 }

@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Addr, Address, BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import type { NameFeedOptions } from '../dtab/name-feed.js';
-import { unionShares } from '../dtab/route.js';
+import { addressWeight, forEachLeafShare } from '../dtab/route.js';
 
 /** One grpclb `Server` entry: an IP address in network byte order and a port. */
 export interface LbServer {
@@ -44,54 +44,27 @@ export function serverList(tree: NameTree<BoundName>, addrOf: (bound: BoundName)
   const skipped: string[] = [];
   let pending = false;
 
-  const visit = (t: NameTree<BoundName>, share: number): void => {
-    switch (t.kind) {
-      case 'leaf': {
-        const addr = addrOf(t.value);
-        if (addr.type === 'pending') pending = true;
-        if (addr.type !== 'bound') return;
-        let total = 0;
-        for (const a of addr.addrs) total += weightOf(a);
-        for (const a of addr.addrs) {
-          const w = weightOf(a);
-          if (!(total > 0) || w <= 0) continue;
-          if (!isIPv4(a.host) && !isIPv6(a.host)) {
-            skipped.push(`${a.host}:${a.port}`);
-            continue;
-          }
-          const key = keyOf(a);
-          const s = (share * w) / total;
-          const seen = shares.get(key);
-          if (seen === undefined) shares.set(key, { address: a, share: s });
-          else seen.share += s;
-        }
-        return;
+  forEachLeafShare(tree, (leaf, share) => {
+    const addr = addrOf(leaf);
+    if (addr.type === 'pending') pending = true;
+    if (addr.type !== 'bound') return;
+    let total = 0;
+    for (const a of addr.addrs) total += addressWeight(a);
+    for (const a of addr.addrs) {
+      const w = addressWeight(a);
+      if (!(total > 0) || w <= 0) continue;
+      if (!isIPv4(a.host) && !isIPv6(a.host)) {
+        skipped.push(`${a.host}:${a.port}`);
+        continue;
       }
-      case 'union': {
-        const split = unionShares(t.trees.map((b) => b.weight));
-        t.trees.forEach((b, i) => {
-          if (split[i]! > 0) visit(b.tree, share * split[i]!);
-        });
-        return;
-      }
-      case 'alt':
-        // Bound trees hold no Alt (binding resolves them); should one appear, routing takes its
-        // first branch that leads somewhere, as pickLeaf does.
-        for (const b of t.trees) {
-          if (b.kind !== 'neg' && b.kind !== 'fail' && b.kind !== 'empty') return visit(b, share);
-        }
-        return;
-      default:
-        return;
+      const key = keyOf(a);
+      const s = (share * w) / total;
+      const seen = shares.get(key);
+      if (seen === undefined) shares.set(key, { address: a, share: s });
+      else seen.share += s;
     }
-  };
-  visit(tree, 1);
+  });
   return { servers: interleave(repetitions([...shares.values()])), pending, skipped };
-}
-
-function weightOf(a: Address): number {
-  // As the balancer reads weights: unset or negative counts as 1, zero takes no calls.
-  return a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
 }
 
 function keyOf(a: Address): string {

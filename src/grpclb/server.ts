@@ -2,14 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { GrpclbConfig } from '../config/types.js';
-import type { Dtab } from '../dtab/dtab.js';
-import type { NameInterpreter } from '../dtab/interpreter.js';
 import { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
+import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
-import type { Closable, Var } from '../util/var.js';
-import { NameFeed, type FeedState } from '../dtab/name-feed.js';
+import type { Closable } from '../util/var.js';
+import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
 import { SERVER_LIST_VIEW, sameServers, type LbServer, type ServerListResult } from './server-list.js';
 
 /** The protocol definition, written from the grpclb specification (copied beside the build output). */
@@ -58,18 +57,7 @@ export function serviceName(name: string): { host: string } | { error: string } 
   return { host: host.toLowerCase() };
 }
 
-export interface GrpclbDeps {
-  interpreter: NameInterpreter;
-  /** The router's dtab, live file included: names bind through exactly what its calls bind through. */
-  dtab: Var<Dtab>;
-  /** The router's dstPrefix (`/svc`): a name `n` binds as `<dstPrefix>/n`. */
-  dstPrefix: Path;
-  /** A leaf whose discovery has not answered for this long is left out of the list (the router's bindingTimeoutMs). */
-  bindingTimeoutMs: number;
-  /** How long a name nobody asks for keeps its binding (the router's bindingCache TTLs). */
-  idleTtlMs: number;
-  /** …and one that does not exist or failed to bind. */
-  transientIdleTtlMs: number;
+export interface GrpclbDeps extends NameBindingDeps {
   metrics: Metrics;
   log: Logger;
 }
@@ -132,12 +120,7 @@ export class GrpclbServer {
   /** Listen on `ip:port` (port 0: any free port); rejects naming the address when it cannot. */
   async start(): Promise<{ ip: string; port: number }> {
     const { ip, port } = this.config;
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(new Error(`grpclb: cannot listen on ${host}:${port}: ${err.message}`)) : resolve(p),
-      ),
-    );
+    const bound = await listenPlaintext(this.server, ip, port, 'grpclb');
     this.bound = { ip, port: bound };
     this.deps.log.info('grpclb balancer listening', { ip, port: bound, dstPrefix: this.deps.dstPrefix.show() });
     return this.bound;
@@ -336,8 +319,7 @@ class LbStream {
     if (this.done) return;
     if (code !== grpc.status.OK) this.owner.log.debug('grpclb stream ended', { name: this.name, code: grpc.status[code], message });
     this.finish(grpc.status[code]);
-    if (code === grpc.status.OK) this.call.end();
-    else this.call.emit('error', { code, details: message });
+    endServerStream(this.call as grpc.ServerDuplexStream<unknown, unknown>, code, message);
   }
 
   private finish(code: string): void {

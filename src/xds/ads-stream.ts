@@ -1,19 +1,19 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { TableEntry } from '../util/idle-table.js';
+import { endServerStream } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
 import type { Closable } from '../util/var.js';
 import type { ResourceSource } from './catalog.js';
 import { resourceTypeOf, TYPE_URLS, type DiscoveryRequest, type DiscoveryResponse, type ResourceType } from './protos.js';
-import { parseResourceName } from './resource-names.js';
+import { parseResourceName, type ResourceKey } from './resource-names.js';
 import type { PackedResource } from './resources.js';
 
 export type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
 /** What a stream needs of its server: names, limits, logs. */
 export interface AdsOwner {
-  acquire(name: { service: string } | { id: Path }): TableEntry<string, { source: ResourceSource }> | undefined;
+  acquire(name: ResourceKey): TableEntry<string, { source: ResourceSource }> | undefined;
   readonly maxNamesPerStream: number;
   readonly maxNames: number;
   readonly log: Logger;
@@ -90,7 +90,7 @@ export class AdsStream {
       this.owner.namesPerStreamFull();
       return this.end(grpc.status.RESOURCE_EXHAUSTED, `${m.resource_names.length} ${type} names on one stream; at most ${this.owner.maxNamesPerStream} are served (xds.maxNamesPerStream)`);
     }
-    const parsed = new Map<string, { service: string } | { id: Path }>();
+    const parsed = new Map<string, ResourceKey>();
     for (const name of m.resource_names) {
       const p = parseResourceName(type, name);
       if ('error' in p) return this.end(grpc.status.INVALID_ARGUMENT, p.error);
@@ -125,7 +125,7 @@ export class AdsStream {
   }
 
   /** Follow exactly these names; whether the set changed. Ends the stream when the catalog is full. */
-  private resubscribe(type: ResourceType, state: TypeState, wanted: Map<string, { service: string } | { id: Path }>): boolean {
+  private resubscribe(type: ResourceType, state: TypeState, wanted: Map<string, ResourceKey>): boolean {
     let changed = false;
     for (const [name, sub] of state.names) {
       if (wanted.has(name)) continue;
@@ -187,8 +187,7 @@ export class AdsStream {
     if (this.done) return;
     if (code !== grpc.status.OK) this.owner.log.info('xDS stream ended', { node: this.node, code: grpc.status[code], message });
     this.finish(grpc.status[code]);
-    if (code === grpc.status.OK) this.call.end();
-    else this.call.emit('error', { code, details: message });
+    endServerStream(this.call as grpc.ServerDuplexStream<unknown, unknown>, code, message);
   }
 
   private finish(code: string): void {

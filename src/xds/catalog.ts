@@ -1,10 +1,10 @@
 import { Dtab } from '../dtab/dtab.js';
-import type { NameInterpreter } from '../dtab/interpreter.js';
-import { NameFeed, type FeedState } from '../dtab/name-feed.js';
+import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
 import { Path } from '../dtab/path.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
 import { Var, type Closable } from '../util/var.js';
 import type { ResourceType } from './protos.js';
+import type { ResourceKey } from './resource-names.js';
 import { clusterLoadAssignmentResource, clusterResource, listenerResource, routeConfigurationResource, type PackedResource } from './resources.js';
 import { endpointView, routeView, sameEndpoints, sameRoute } from './views.js';
 
@@ -65,15 +65,7 @@ class FeedSource<T> implements ResourceSource {
   }
 }
 
-export interface CatalogDeps {
-  interpreter: NameInterpreter;
-  /** The dtab services bind through (a live file included). */
-  dtab: Var<Dtab>;
-  /** `/svc`: service `s` binds as `<dstPrefix>/s`. */
-  dstPrefix: Path;
-  bindingTimeoutMs: number;
-  idleTtlMs: number;
-  transientIdleTtlMs: number;
+export interface CatalogDeps extends NameBindingDeps {
   /** Distinct names with live state at once. */
   maxNames: number;
   onFull: () => void;
@@ -110,7 +102,7 @@ export class ResourceCatalog {
   }
 
   /** The source for a service's or an id's resources, made if new; undefined when the table is full of names in use. */
-  acquire(name: { service: string } | { id: Path }): TableEntry<string, { source: ResourceSource }> | undefined {
+  acquire(name: ResourceKey): TableEntry<string, { source: ResourceSource }> | undefined {
     const key = 'service' in name ? `service:${name.service}` : `id:${name.id.show()}`;
     const entry = this.table.get(key, () => {
       const source = 'service' in name ? this.serviceSource(name.service) : this.idSource(name.id);

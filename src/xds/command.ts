@@ -27,21 +27,18 @@ Options:
   -h, --help
 `;
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'print-bootstrap': { type: 'boolean' },
+  'xds-server': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** `kube-grpc-router control …`: exit code, or undefined while the control plane runs. */
 export async function runControl(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number | undefined> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'print-bootstrap': { type: 'boolean' },
-      'xds-server': { type: 'string' },
-      'log-format': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) {
     io.stdout.write(CONTROL_HELP);
     return 0;

@@ -2,12 +2,10 @@ import { startAdmin, type AdminServer } from '../admin/server.js';
 import { DtabFile } from '../config/dtab-file.js';
 import type { Config } from '../config/types.js';
 import { Dtab, parseDtab, parsePath } from '../dtab/index.js';
-import { NameInterpreter } from '../dtab/interpreter.js';
 import { DtabDependencies } from '../namers/dtab-dependencies.js';
-import { globalNamer } from '../namers/global.js';
-import type { PrefixedNamer } from '../namers/namer.js';
-import { createNamer } from '../namers/registry.js';
+import { namersNotReady, startNamers } from '../main.js';
 import { Metrics } from '../telemetry/metrics.js';
+import { Closers } from '../util/closers.js';
 import type { Logger } from '../util/log.js';
 import { Var } from '../util/var.js';
 import { VERSION } from '../version.js';
@@ -30,24 +28,10 @@ export interface ControlPlane {
  * dtab file rejects, having closed whatever had started.
  */
 export async function startControlPlane(config: Config, control: ControlConfig, options: { log: Logger; metrics?: Metrics; env?: NodeJS.ProcessEnv }): Promise<ControlPlane> {
-  const { log } = options;
-  const metrics = options.metrics ?? new Metrics();
-  const env = options.env ?? process.env;
-  const closers: (() => unknown)[] = [];
-  const closeAll = async () => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        log.warn('error while closing', { error: err as Error });
-      }
-    }
-  };
+  const { log, metrics = new Metrics(), env = process.env } = options;
+  const closers = new Closers(log);
   try {
-    const namers: PrefixedNamer[] = [];
-    closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
-    for (const n of config.namers) namers.push(await createNamer(n, { metrics, log: log.child({ namer: n.prefix }), env }));
-    const interpreter = new NameInterpreter({ namers, global: globalNamer() });
+    const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
 
     const rc = control.router;
     const base = parseDtab(rc.dtab, { source: `router ${rc.label} dtab` });
@@ -84,12 +68,7 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
       log,
       effectiveConfig: { ...config, xds: { ...control, router: rc.label } },
       readiness: () => {
-        const reasons: string[] = [];
-        if (draining) reasons.push('shutting down');
-        for (const n of namers) {
-          const state = n.namer.ready?.();
-          if (state && !state.ready) reasons.push(`namer ${n.prefix.show()} not ready: ${state.reason ?? 'no reason given'}`);
-        }
+        const reasons = [...(draining ? ['shutting down'] : []), ...namersNotReady(namers)];
         return { ready: reasons.length === 0, reasons };
       },
       onShutdown: () => void plane.shutdown('POST /admin/shutdown').then(() => process.exit(0)),
@@ -107,16 +86,16 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
           // Let Kubernetes take the pod out of the Service first, so reconnecting clients find another replica.
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
           await xds.drain();
-          await closeAll();
+          await closers.closeAll();
           log.info('stopped');
         })();
         return shutdownPromise;
       },
-      close: closeAll,
+      close: () => closers.closeAll(),
     };
     return plane;
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
 }

@@ -7,6 +7,9 @@ export const MAX_NAME_BYTES = 1024;
 /** A gRPC service name (`package.Service`), which is also one dtab path segment. */
 const SERVICE = /^[A-Za-z0-9_.-]+$/;
 
+/** A resource name's meaning: a service (its Listener and RouteConfiguration) or a bound id (its Cluster and ClusterLoadAssignment). */
+export type ResourceKey = { readonly service: string } | { readonly id: Path };
+
 /**
  * What a requested resource name means:
  * - Listener and RouteConfiguration names are gRPC service names (`grpc.examples.echo.Echo`), bound
@@ -15,7 +18,7 @@ const SERVICE = /^[A-Za-z0-9_.-]+$/;
  *   through the namers alone.
  * Returns the meaning, or an error message naming the bad name.
  */
-export function parseResourceName(type: ResourceType, name: string): { service: string } | { id: Path } | { error: string } {
+export function parseResourceName(type: ResourceType, name: string): ResourceKey | { error: string } {
   const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return { error: `${type} resource name ${shown} is longer than ${MAX_NAME_BYTES} bytes` };
   if (type === 'listener' || type === 'route') {

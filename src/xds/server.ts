@@ -1,14 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Dtab } from '../dtab/dtab.js';
-import type { NameInterpreter } from '../dtab/interpreter.js';
-import type { Path } from '../dtab/path.js';
+import type { NameBindingDeps } from '../dtab/name-feed.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { TableEntry } from '../util/idle-table.js';
+import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
-import type { Var } from '../util/var.js';
 import { AdsStream, type AdsCall, type AdsOwner } from './ads-stream.js';
 import { ResourceCatalog, type ResourceSource } from './catalog.js';
 import { adsServiceDefinition } from './protos.js';
+import type { ResourceKey } from './resource-names.js';
 
 export interface XdsServerConfig {
   ip: string;
@@ -21,13 +20,7 @@ export interface XdsServerConfig {
   maxNames: number;
 }
 
-export interface XdsServerDeps {
-  interpreter: NameInterpreter;
-  dtab: Var<Dtab>;
-  dstPrefix: Path;
-  bindingTimeoutMs: number;
-  idleTtlMs: number;
-  transientIdleTtlMs: number;
+export interface XdsServerDeps extends NameBindingDeps {
   metrics: Metrics;
   log: Logger;
 }
@@ -83,12 +76,7 @@ export class XdsServer implements AdsOwner {
   /** Listen on `ip:port` (port 0: any free port); rejects naming the address when it cannot. */
   async start(): Promise<{ ip: string; port: number }> {
     const { ip, port } = this.config;
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    const bound = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(new Error(`xds: cannot listen on ${host}:${port}: ${err.message}`)) : resolve(p),
-      ),
-    );
+    const bound = await listenPlaintext(this.server, ip, port, 'xds');
     this.bound = { ip, port: bound };
     this.log.info('xDS control plane listening', { ip, port: bound });
     return this.bound;
@@ -139,7 +127,7 @@ export class XdsServer implements AdsOwner {
   }
 
   /** @internal */
-  acquire(name: { service: string } | { id: Path }): TableEntry<string, { source: ResourceSource }> | undefined {
+  acquire(name: ResourceKey): TableEntry<string, { source: ResourceSource }> | undefined {
     return this.catalog.acquire(name);
   }
 
@@ -156,5 +144,5 @@ export class XdsServer implements AdsOwner {
 
 function refuse(call: AdsCall, code: grpc.status, details: string, metrics: Metrics): void {
   metrics.xdsStreamsEnded.inc({ code: grpc.status[code] });
-  call.emit('error', { code, details });
+  endServerStream(call as grpc.ServerDuplexStream<unknown, unknown>, code, details);
 }

@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { FeedView } from '../dtab/name-feed.js';
 import { addressKey, type Address, type BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
-import { unionShares } from '../dtab/route.js';
+import { addressWeight, forEachLeafShare } from '../dtab/route.js';
 
 /**
  * What xDS clients are told of a bound tree, by the router's own routing rules (src/dtab/route.ts):
@@ -26,29 +26,10 @@ export const ROUTE_WEIGHT_TOTAL = 10_000;
  */
 export function routeView(tree: NameTree<BoundName>): FeedView<readonly RouteTarget[]> {
   const shares = new Map<string, number>();
-  const visit = (t: NameTree<BoundName>, share: number): void => {
-    switch (t.kind) {
-      case 'leaf': {
-        const id = t.value.id.show();
-        shares.set(id, (shares.get(id) ?? 0) + share);
-        return;
-      }
-      case 'union': {
-        const split = unionShares(t.trees.map((b) => b.weight));
-        t.trees.forEach((b, i) => {
-          if (split[i]! > 0) visit(b.tree, share * split[i]!);
-        });
-        return;
-      }
-      case 'alt':
-        // Bound trees hold no Alt; should one appear, routing takes its first branch that leads somewhere.
-        for (const b of t.trees) if (b.kind !== 'neg' && b.kind !== 'fail' && b.kind !== 'empty') return visit(b, share);
-        return;
-      default:
-        return;
-    }
-  };
-  visit(tree, 1);
+  forEachLeafShare(tree, (leaf, share) => {
+    const id = leaf.id.show();
+    shares.set(id, (shares.get(id) ?? 0) + share);
+  });
   const targets = [...shares]
     .filter(([, share]) => share > 0)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -86,26 +67,19 @@ const WEIGHT_UNIT = 100;
 export function endpointView(tree: NameTree<BoundName>): FeedView<readonly LocalityEndpoints[]> {
   let pending = false;
   const byKey = new Map<string, { address: Address; weight: number }>();
-  const visit = (t: NameTree<BoundName>, share: number): void => {
-    if (t.kind === 'union') {
-      const split = unionShares(t.trees.map((b) => b.weight));
-      t.trees.forEach((b, i) => visit(b.tree, share * split[i]!));
-      return;
-    }
-    if (t.kind !== 'leaf') return;
-    const addr = t.value.addr.sample;
+  forEachLeafShare(tree, (leaf, share) => {
+    const addr = leaf.addr.sample;
     if (addr.type === 'pending') pending = true;
     if (addr.type !== 'bound') return;
     for (const a of addr.addrs) {
-      const w = (a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1) * share;
+      const w = addressWeight(a) * share;
       if (!(w > 0) || (!isIPv4(a.host) && !isIPv6(a.host))) continue;
       const key = addressKey(a);
       const seen = byKey.get(key);
       if (seen) seen.weight += w;
       else byKey.set(key, { address: a, weight: w });
     }
-  };
-  visit(tree, 1);
+  });
   const zones = new Map<string, XdsEndpoint[]>();
   for (const [key, { address, weight }] of byKey) {
     const zone = address.meta.zone ?? '';

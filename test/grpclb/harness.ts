@@ -1,16 +1,15 @@
 // A router process with a grpclb balancer, its fs namer directory and live dtab file, and a grpc-js
 // client that speaks the grpclb protocol message by message (shared by the grpclb tests).
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { loadBalancerService, type LbRequest } from '../../src/grpclb/server.js';
 import { startRouterProcess, type RouterProcess } from '../../src/main.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { freePort } from '../e2e/process.js';
+import { DuplexReader } from '../fixtures/grpc/duplex-reader.js';
+import { NamerDir } from '../fixtures/namer-dir.js';
 
 export interface LbHarness {
   readonly proc: RouterProcess;
@@ -40,24 +39,17 @@ export async function startLb(
     lbPort?: number;
   } = {},
 ): Promise<LbHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'kgr-grpclb-'));
-  mkdirSync(join(dir, 'endpoints'));
-  const write = (file: string, text: string) => {
-    writeFileSync(`${file}.tmp`, text);
-    renameSync(`${file}.tmp`, file);
-  };
-  write(join(dir, 'dtab'), options.dtab ?? '/svc => /#/io.l5d.fs;\n');
   // Files the dtab names exist before the router starts watching them.
-  for (const [name, lines] of Object.entries(options.endpoints ?? {})) write(join(dir, 'endpoints', name), lines.map((l) => `${l}\n`).join(''));
+  const files = new NamerDir('kgr-grpclb-', options.dtab ?? '/svc => /#/io.l5d.fs;\n', options.endpoints);
   const [adminPort, routerPort, lbPort] = [await freePort(), await freePort(), options.lbPort ?? (await freePort())];
   const text = `admin: {ip: 127.0.0.1, port: ${adminPort}}
 namers:
-${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${join(dir, 'endpoints')}}`}
+${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${files.endpointsDir}}`}
 routers:
 - protocol: h2
   label: lb
   dtab: ${JSON.stringify(options.baseDtab ?? '')}
-  interpreter: {kind: io.l5d.fs, dtabFile: ${join(dir, 'dtab')}}
+  interpreter: {kind: io.l5d.fs, dtabFile: ${files.dtabFile}}
   servers: [{ip: 127.0.0.1, port: ${routerPort}}]
 ${options.routerExtra ?? ''}
 grpclb: {ip: 127.0.0.1, port: ${lbPort}${options.grpclbExtra ? `, ${options.grpclbExtra}` : ''}}
@@ -69,19 +61,19 @@ shutdownGrace: 1s
   try {
     proc = await startRouterProcess(parseConfig(text).config, { log: Logger.silent(), metrics });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    files.remove();
     throw err;
   }
   return {
     proc,
-    dir,
+    dir: files.dir,
     metrics,
     lbAddress: `127.0.0.1:${proc.grpclb!.port}`,
-    endpoints: (name, lines) => write(join(dir, 'endpoints', name), lines.map((l) => `${l}\n`).join('')),
-    dtab: (t) => write(join(dir, 'dtab'), t),
+    endpoints: (name, lines) => files.endpoints(name, lines),
+    dtab: (t) => files.dtab(t),
     close: async () => {
       await proc.close();
-      rmSync(dir, { recursive: true, force: true });
+      files.remove();
     },
   };
 }
@@ -93,51 +85,13 @@ export interface LbResponse {
 }
 
 /** One BalanceLoad stream, its responses queued in order and awaited one at a time. */
-export class LbStream {
-  private readonly queue: LbResponse[] = [];
-  private waiter: (() => void) | undefined;
-  readonly status: Promise<grpc.StatusObject>;
-  ended: grpc.StatusObject | undefined;
-  readonly call: grpc.ClientDuplexStream<LbRequest, LbResponse>;
-
+export class LbStream extends DuplexReader<LbRequest, LbResponse> {
   constructor(client: grpc.Client) {
-    this.call = (client as unknown as { BalanceLoad(): grpc.ClientDuplexStream<LbRequest, LbResponse> }).BalanceLoad();
-    this.call.on('data', (m: LbResponse) => {
-      this.queue.push(m);
-      this.waiter?.();
-    });
-    this.status = new Promise((resolve) =>
-      this.call.on('status', (s: grpc.StatusObject) => {
-        this.ended = s;
-        this.waiter?.();
-        resolve(s);
-      }),
-    );
-    this.call.on('error', () => {});
+    super((client as unknown as { BalanceLoad(): grpc.ClientDuplexStream<LbRequest, LbResponse> }).BalanceLoad());
   }
 
   send(m: LbRequest): void {
     this.call.write(m);
-  }
-
-  /** The next response, within `timeoutMs` (rejects if none comes, or the stream ends first). */
-  async next(timeoutMs = 2000): Promise<LbResponse> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.queue.shift();
-      if (m) return m;
-      if (this.ended) throw new Error(`stream ended ${grpc.status[this.ended.code]}: ${this.ended.details}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no response within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
   }
 
   /** The next server list, as `ip:port` strings in order. */
@@ -147,14 +101,6 @@ export class LbStream {
     return m.server_list!.servers.map((s) => `${ipText(s.ip_address)}:${s.port}`);
   }
 
-  /** Responses already received and not yet read. */
-  get buffered(): number {
-    return this.queue.length;
-  }
-
-  cancel(): void {
-    this.call.cancel();
-  }
 }
 
 export function ipText(b: Buffer): string {

@@ -3,9 +3,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- decoded protobuf objects are read field by field */
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
@@ -14,6 +11,8 @@ import { startControlPlane, type ControlPlane } from '../../src/xds/control.js';
 import { adsServiceDefinition, TYPE_URLS, xdsRoot, type DiscoveryRequest, type DiscoveryResponse, type ResourceType } from '../../src/xds/protos.js';
 import { freePort } from '../e2e/process.js';
 import type { Caller } from '../fixtures/grpc/call-until.js';
+import { DuplexReader } from '../fixtures/grpc/duplex-reader.js';
+import { NamerDir } from '../fixtures/namer-dir.js';
 
 export { until, type Caller } from '../fixtures/grpc/call-until.js';
 
@@ -36,22 +35,15 @@ export interface ControlHarness {
  * `<dir>/endpoints` unless `namers` gives the YAML list, and `xds` on a free port with `xdsExtra`.
  */
 export async function startControl(options: { dtab?: string; namers?: string; endpoints?: Record<string, string[]>; xdsExtra?: string; log?: Logger } = {}): Promise<ControlHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'kgr-xds-'));
-  mkdirSync(join(dir, 'endpoints'));
-  const write = (file: string, text: string) => {
-    writeFileSync(`${file}.tmp`, text);
-    renameSync(`${file}.tmp`, file);
-  };
-  write(join(dir, 'dtab'), options.dtab ?? '/svc => /#/io.l5d.fs;\n');
-  for (const [name, lines] of Object.entries(options.endpoints ?? {})) write(join(dir, 'endpoints', name), lines.map((l) => `${l}\n`).join(''));
+  const files = new NamerDir('kgr-xds-', options.dtab ?? '/svc => /#/io.l5d.fs;\n', options.endpoints);
   const [adminPort, unusedRouterPort, xdsPort] = [await freePort(), await freePort(), await freePort()];
   const text = `admin: {ip: 127.0.0.1, port: ${adminPort}}
 namers:
-${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${join(dir, 'endpoints')}}`}
+${options.namers ?? `- {kind: io.l5d.fs, rootDir: ${files.endpointsDir}}`}
 routers:
 - protocol: h2
   label: control
-  interpreter: {kind: io.l5d.fs, dtabFile: ${join(dir, 'dtab')}}
+  interpreter: {kind: io.l5d.fs, dtabFile: ${files.dtabFile}}
   servers: [{ip: 127.0.0.1, port: ${unusedRouterPort}}]
 xds: {ip: 127.0.0.1, port: ${xdsPort}${options.xdsExtra ? `, ${options.xdsExtra}` : ''}}
 shutdownDelay: 0s
@@ -62,20 +54,20 @@ shutdownDelay: 0s
     const { config } = parseConfig(text, { source: 'control.yaml' });
     plane = await startControlPlane(config, readControlConfig('control.yaml', text, config), { log: options.log ?? Logger.silent(), metrics });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    files.remove();
     throw err;
   }
   return {
     plane,
-    dir,
+    dir: files.dir,
     metrics,
     address: `127.0.0.1:${plane.xds.port}`,
-    endpoints: (name, lines) => write(join(dir, 'endpoints', name), lines.map((l) => `${l}\n`).join('')),
-    removeEndpoints: (name) => rmSync(join(dir, 'endpoints', name)),
-    dtab: (t) => write(join(dir, 'dtab'), t),
+    endpoints: (name, lines) => files.endpoints(name, lines),
+    removeEndpoints: (name) => files.removeEndpoints(name),
+    dtab: (t) => files.dtab(t),
     close: async () => {
       await plane.close();
-      rmSync(dir, { recursive: true, force: true });
+      files.remove();
     },
   };
 }
@@ -108,32 +100,15 @@ export function grpcJsCaller(client: grpc.Client): Caller {
 }
 
 /** One StreamAggregatedResources stream driven message by message, its responses queued in order. */
-export class AdsClient {
-  private readonly queue: DiscoveryResponse[] = [];
-  private waiter: (() => void) | undefined;
-  readonly status: Promise<grpc.StatusObject>;
-  ended: grpc.StatusObject | undefined;
-  readonly call: grpc.ClientDuplexStream<Partial<DiscoveryRequest>, DiscoveryResponse>;
-
-  constructor(client: grpc.Client, node = 'test-node') {
-    this.call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<Partial<DiscoveryRequest>, DiscoveryResponse> }).StreamAggregatedResources();
-    this.node = node;
-    this.call.on('data', (m: DiscoveryResponse) => {
-      this.queue.push(m);
-      this.waiter?.();
-    });
-    this.status = new Promise((resolve) =>
-      this.call.on('status', (s: grpc.StatusObject) => {
-        this.ended = s;
-        this.waiter?.();
-        resolve(s);
-      }),
-    );
-    this.call.on('error', () => {});
-  }
-
-  private readonly node: string;
+export class AdsClient extends DuplexReader<Partial<DiscoveryRequest>, DiscoveryResponse> {
   private sentNode = false;
+
+  constructor(
+    client: grpc.Client,
+    private readonly node = 'test-node',
+  ) {
+    super((client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<Partial<DiscoveryRequest>, DiscoveryResponse> }).StreamAggregatedResources());
+  }
 
   /** Subscribe to exactly `names` of `type`, answering (ACK, or NACK with `nack`) the response `to`. */
   request(type: ResourceType, names: string[], to?: DiscoveryResponse, nack?: string): void {
@@ -153,39 +128,11 @@ export class AdsClient {
     this.call.write(m);
   }
 
-  /** The next response, within `timeoutMs` (rejects if none comes, or the stream ends first). */
-  async next(timeoutMs = 2000): Promise<DiscoveryResponse> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.queue.shift();
-      if (m) return m;
-      if (this.ended) throw new Error(`stream ended ${grpc.status[this.ended.code]}: ${this.ended.details}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no response within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-  }
-
   /** The next response, which must be of `type`; its resources decoded. */
   async nextOf(type: ResourceType, timeoutMs = 2000): Promise<{ response: DiscoveryResponse; resources: Record<string, any>[] }> {
     const response = await this.next(timeoutMs);
     assert.equal(response.type_url, TYPE_URLS[type], `expected a ${type} response`);
     return { response, resources: response.resources.map(decodeResource) };
-  }
-
-  get buffered(): number {
-    return this.queue.length;
-  }
-
-  cancel(): void {
-    this.call.cancel();
   }
 }
 
