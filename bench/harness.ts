@@ -2,6 +2,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
+
+export { CLK_TCK, cpuTicks, percentile };
 
 /**
  * What the bench's runners share (bench/run.ts, the full bench; bench/focus.ts, one measurement
@@ -12,7 +15,6 @@ export const here = dirname(fileURLToPath(import.meta.url));
 /** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
 export const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc --no-maglev';
 export const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
-export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** The repo root (this file runs as dist/bench/run.js). */
 export const repoRoot = join(here, '..', '..');
@@ -103,12 +105,6 @@ export function startProcess(cpu: number, script: string, args: string[], nodeFl
   });
 }
 
-export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-}
-
 /** utime+stime ticks of each process in `pids`. */
 export function cpuTicksOf(pids: number[]): Map<number, number> {
   const m = new Map<number, number>();
@@ -129,14 +125,10 @@ export function cpuUsSince(before: Map<number, number>, after: Map<number, numbe
   return (ticks / CLK_TCK) * 1e6;
 }
 
-export function statusKb(pid: number, field: 'VmHWM' | 'VmRSS' | 'RssAnon' | 'RssFile'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-export const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM');
-export const rssMb = (pid: number) => statusKb(pid, 'VmRSS');
+export const peakRssMb = (pid: number) => statusMb(pid, 'VmHWM');
+export const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
 /** VmRSS split into anonymous memory (heap, buffers: what the router's work costs) and file-backed pages (the node binary, shared libraries). */
-export const rssSplitMb = (pid: number) => ({ anon: statusKb(pid, 'RssAnon'), file: statusKb(pid, 'RssFile') });
+export const rssSplitMb = (pid: number) => ({ anon: statusMb(pid, 'RssAnon'), file: statusMb(pid, 'RssFile') });
 
 /** [busy, total] jiffies of one CPU from /proc/stat (busy = everything but idle and iowait). */
 export function cpuJiffies(cpu: number): [number, number] {
@@ -144,11 +136,6 @@ export function cpuJiffies(cpu: number): [number, number] {
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   return [total - v[3]! - v[4]!, total];
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 export const median = (xs: number[]) => {
