@@ -26,6 +26,6 @@ for (const file of existsSync(join(root, 'grammar')) ? readdirSync(join(root, 'g
 execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 
 // Static assets (dashboard files, the grpclb and xDS .proto files, test fixtures such as .proto files) are copied as they are.
-for (const dir of ['src/admin/assets', 'src/grpclb', 'src/xds/proto', 'test/fixtures']) {
+for (const dir of ['src/admin/assets', 'src/grpclb', 'src/xds/proto', 'src/xds/assets', 'test/fixtures']) {
   if (existsSync(join(root, dir))) cpSync(join(root, dir), join(root, 'dist', dir), { recursive: true, filter: (p) => !p.endsWith('.ts') });
 }

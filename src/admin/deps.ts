@@ -20,8 +20,27 @@ export interface AdminRouter {
   delegate(path: Path, dtab: Dtab, options: DelegateOptions): Promise<DelegateNode>;
 }
 
+/**
+ * A page a mode adds to the admin (the control plane's subscribers): a JSON document, and a
+ * dashboard tab drawn from it by the page's own script.
+ */
+export interface AdminPage {
+  /** The tab's name, and its id in the page's URL (`/#<id>`): lowercase letters and digits. */
+  readonly id: string;
+  readonly title: string;
+  /** Where the JSON is served (GET, HEAD), and the help line `/admin` lists for it. */
+  readonly path: string;
+  readonly help: string;
+  json(url: URL): unknown;
+  /** A browser ES module exporting `render(json) → HTML string`, served as `/pages/<id>.js`. */
+  readonly script: URL;
+}
+
 export interface AdminDeps {
+  /** No routers (the control plane): the dashboard hides the router panels and the dtab tab. */
   routers: AdminRouter[];
+  /** Pages a mode adds: their JSON endpoints and dashboard tabs. */
+  pages?: AdminPage[];
   namers: PrefixedNamer[];
   metrics: Metrics;
   log: Logger;

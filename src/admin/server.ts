@@ -10,7 +10,7 @@ import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
 
-export type { AdminDeps, AdminRouter } from './deps.js';
+export type { AdminDeps, AdminPage, AdminRouter } from './deps.js';
 export { adminRouter, dentriesBefore } from './router-view.js';
 
 export interface AdminServer {
@@ -40,6 +40,8 @@ const ASSET_TYPES: Record<string, string> = {
 };
 /** Flat names only (no `/`, no `..`): the page's modules, stylesheet and icon. */
 const ASSET_NAME = /^[a-z][a-z0-9-]*\.(js|css|svg)$/;
+/** A page's id: its tab's `#<id>` and its script's file name. */
+const PAGE_ID = /^[a-z][a-z0-9]*$/;
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** Start the admin HTTP server (node:http, no framework) on `config.ip:config.port`. */
@@ -47,6 +49,8 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   const log = deps.log.child({ component: 'admin' });
   const sampler = new DashboardSampler(deps.metrics);
   const startedAt = Date.now();
+  const pages = deps.pages ?? [];
+  for (const p of pages) if (!PAGE_ID.test(p.id) || p.id === 'dashboard' || p.id === 'dtab') throw new Error(`admin page id "${p.id}" must be lowercase letters and digits, not dashboard or dtab`);
 
   const routes: Route[] = [
     { path: '/', help: 'dashboard (HTML)', handler: (_q, res) => serveAsset(res, 'index.html', 'text/html; charset=utf-8') },
@@ -143,8 +147,10 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         deps.onShutdown();
       },
     },
+    ...pages.map((p): Route => ({ path: p.path, help: p.help, handler: (_q, res, url) => sendJson(res, 200, p.json(url), url.searchParams.get('pretty') === 'true') })),
   ];
   const byPath = new Map(routes.map((r) => [r.path, r]));
+  const scripts = new Map(pages.map((p) => [`/pages/${p.id}.js`, p.script]));
 
   function index(): string {
     const lines = routes.map((r) => `${r.path.padEnd(28)} ${r.help}${r.control && !config.controlEnabled ? ' [disabled: admin.controlEnabled is false]' : ''}`);
@@ -160,7 +166,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     sendBody(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics(), { 'cache-control': 'no-store' });
   }
 
-  async function serveAsset(res: ServerResponse, name: string, type: string): Promise<void> {
+  async function serveAsset(res: ServerResponse, name: string | URL, type: string): Promise<void> {
     const body = await readFile(new URL(name, ASSETS));
     sendBody(res, 200, type, body, { 'cache-control': 'no-cache' });
   }
@@ -176,6 +182,8 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       }
       return route.handler(req, res, url);
     }
+    const script = scripts.get(url.pathname);
+    if (script) return serveAsset(res, script, ASSET_TYPES.js!);
     if (url.pathname.startsWith('/assets/')) {
       const name = ASSET_NAME.exec(url.pathname.slice('/assets/'.length));
       if (name) {

@@ -58,6 +58,7 @@ export function dashboardState(deps: AdminDeps, sampler: DashboardSampler, start
     host: { hostname: hostname(), nodeName: process.env.NODE_NAME, podName: process.env.POD_NAME },
     process: { pid: process.pid, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, node: process.version },
     readiness: deps.readiness(),
+    pages: (deps.pages ?? []).map((p) => ({ id: p.id, title: p.title, path: p.path })),
     namers: deps.namers.map((n) => ({ prefix: n.prefix.show(), kind: n.kind, statePath: n.namer.state ? namerStatePath(n) : undefined })),
     routers: deps.routers.map((router) => {
       const snap = router.snapshot();

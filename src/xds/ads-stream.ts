@@ -27,6 +27,16 @@ interface Subscription {
   observation: Closable;
 }
 
+/** One resource type on one stream as `describe()` tells it; times are epoch ms (0: never). */
+export interface TypeDescription {
+  names: string[];
+  version: string;
+  acked: string;
+  sentAt: number;
+  lastNack?: string;
+  nackAt?: number;
+}
+
 /** One resource type on one stream: what is subscribed, and what was last sent and acknowledged. */
 class TypeState {
   readonly names = new Map<string, Subscription>();
@@ -37,6 +47,9 @@ class TypeState {
   sent: readonly PackedResource[] | undefined;
   acked = '';
   lastNack: string | undefined;
+  /** When the last response and the last NACK were (epoch ms), for the admin's lag view. */
+  sentAt = 0;
+  nackAt = 0;
   /** A response is due (the subscription or a resource changed); sent on the next flush. */
   due = false;
   /** The subscription changed since the last response: answer even if the resources are the same. */
@@ -71,10 +84,12 @@ export class AdsStream {
     call.on('drain', () => this.flush());
   }
 
-  /** For the admin view and tests: the client's node id and, per type, its names and versions. */
-  describe(): { node: string; types: Record<string, { names: string[]; version: string; acked: string; lastNack?: string }> } {
-    const types: Record<string, { names: string[]; version: string; acked: string; lastNack?: string }> = {};
-    for (const [t, s] of this.types) types[t] = { names: [...s.names.keys()], version: String(s.version), acked: s.acked, ...(s.lastNack ? { lastNack: s.lastNack } : {}) };
+  /** For the admin view and tests: the client's node id and, per type, its names, versions and when each was last sent and NACKed. */
+  describe(): { node: string; types: Record<string, TypeDescription> } {
+    const types: Record<string, TypeDescription> = {};
+    for (const [t, s] of this.types) {
+      types[t] = { names: [...s.names.keys()], version: String(s.version), acked: s.acked, sentAt: s.sentAt, ...(s.lastNack ? { lastNack: s.lastNack, nackAt: s.nackAt } : {}) };
+    }
     return { node: this.node, types };
   }
 
@@ -111,6 +126,7 @@ export class AdsStream {
           this.owner.log.warn('xDS client rejected a response (NACK)', { node: this.node, type, version: String(state.version), code: m.error_detail.code, error });
         }
         state.lastNack = error;
+        state.nackAt = Date.now();
       } else {
         state.acked = m.version_info.slice(0, 64);
         state.lastNack = undefined;
@@ -176,6 +192,7 @@ export class AdsStream {
     state.resubscribed = false;
     state.sent = resources;
     state.version++;
+    state.sentAt = Date.now();
     state.nonce = String(++this.nonces);
     this.owner.metrics.xdsResponses.inc({ type });
     this.call.write({ version_info: String(state.version), resources, type_url: TYPE_URLS[type], nonce: state.nonce });

@@ -11,6 +11,7 @@ import { Var } from '../util/var.js';
 import { VERSION } from '../version.js';
 import type { ControlConfig } from './config.js';
 import { XdsServer } from './server.js';
+import { subscribersPage } from './subscribers-page.js';
 
 export interface ControlPlane {
   readonly xds: XdsServer;
@@ -63,6 +64,7 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
     let shutdownPromise: Promise<void> | undefined;
     const admin = await startAdmin(config.admin, {
       routers: [],
+      pages: [subscribersPage(xds)],
       namers,
       metrics,
       log,

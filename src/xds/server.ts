@@ -4,9 +4,9 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { TableEntry } from '../util/idle-table.js';
 import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
-import { AdsStream, type AdsCall, type AdsOwner } from './ads-stream.js';
+import { AdsStream, type AdsCall, type AdsOwner, type TypeDescription } from './ads-stream.js';
 import { ResourceCatalog, type ResourceSource } from './catalog.js';
-import { adsServiceDefinition } from './protos.js';
+import { adsServiceDefinition, type DiscoveryRequest } from './protos.js';
 import type { ResourceKey } from './resource-names.js';
 
 export interface XdsServerConfig {
@@ -18,6 +18,20 @@ export interface XdsServerConfig {
   maxNamesPerStream: number;
   /** Distinct names (services and bound ids) with live state at once, over all streams. */
   maxNames: number;
+}
+
+/** Where a stream came from: its peer, when it opened, and the node's cluster and locality as it sent them. */
+interface StreamOrigin {
+  peer: string;
+  connectedAt: number;
+  cluster: string;
+  locality: string;
+}
+
+/** One ADS stream as the admin shows it. */
+export interface Subscriber extends StreamOrigin {
+  node: string;
+  types: Record<string, TypeDescription>;
 }
 
 export interface XdsServerDeps extends NameBindingDeps {
@@ -40,7 +54,7 @@ export class XdsServer implements AdsOwner {
     'grpc.keepalive_timeout_ms': 10_000,
   });
   private readonly catalog: ResourceCatalog;
-  private readonly streams = new Set<AdsStream>();
+  private readonly streams = new Map<AdsStream, StreamOrigin>();
   private readonly streamsFull: { inc(): void };
   private readonly perStreamFull: { inc(): void };
   private readonly unwatchTable: () => void;
@@ -94,9 +108,9 @@ export class XdsServer implements AdsOwner {
     return this.catalog.size;
   }
 
-  /** Each subscriber: its node id and, per type, names, last version sent, last ACKed and last NACK. */
-  subscribers(): ReturnType<AdsStream['describe']>[] {
-    return [...this.streams].map((s) => s.describe());
+  /** Each subscriber: its node and peer and, per type, names, last version sent, last ACKed and last NACK. */
+  subscribers(): Subscriber[] {
+    return [...this.streams].map(([s, origin]) => ({ ...origin, ...s.describe() }));
   }
 
   /** Shutdown: end every stream UNAVAILABLE (clients keep what they have and reconnect, to another replica), refuse new ones. */
@@ -114,7 +128,7 @@ export class XdsServer implements AdsOwner {
 
   private endAll(): void {
     this.draining = true;
-    for (const s of [...this.streams]) s.end(grpc.status.UNAVAILABLE, 'the control plane is shutting down; reconnect to another replica');
+    for (const s of [...this.streams.keys()]) s.end(grpc.status.UNAVAILABLE, 'the control plane is shutting down; reconnect to another replica');
   }
 
   private stream(call: AdsCall): void {
@@ -123,7 +137,15 @@ export class XdsServer implements AdsOwner {
       this.streamsFull.inc();
       return refuse(call, grpc.status.RESOURCE_EXHAUSTED, `the control plane has ${this.config.maxStreams} streams open (xds.maxStreams)`, this.metrics);
     }
-    this.streams.add(new AdsStream(call, this));
+    const origin: StreamOrigin = { peer: call.getPeer(), connectedAt: Date.now(), cluster: '', locality: '' };
+    // gRPC clients send the node in their first request only; client-chosen text, clipped.
+    call.on('data', (m: DiscoveryRequest) => {
+      if (!m.node) return;
+      origin.cluster = m.node.cluster.slice(0, 256);
+      const l = m.node.locality;
+      origin.locality = l ? [l.region, l.zone, l.sub_zone].filter(Boolean).join('/').slice(0, 256) : '';
+    });
+    this.streams.set(new AdsStream(call, this), origin);
   }
 
   /** @internal */

@@ -1,6 +1,7 @@
 // The admin dashboard: polls /admin/dashboard.json once a second (the server samples the metrics
 // registry into a ring buffer, so a fresh page has minutes of history at once) and draws it with
 // plain DOM and hand-written SVG charts. The Dtab tab asks /delegator.json and renders the tree.
+// Pages a mode adds (dashboard.json `pages`) get a tab each: their JSON drawn by their own script.
 // No framework, no bundler, no network beyond this admin server.
 
 import { esc, fmtAgo, fmtBytes, fmtDuration, fmtMs, fmtPct, fmtRate, pctClass } from './format.js';
@@ -126,7 +127,9 @@ function renderDashboard(d) {
           .map((n) => `<tr><td><code>${esc(n.prefix)}</code></td><td>${esc(n.kind)}</td><td>${n.statePath ? `<a href="${esc(n.statePath)}"><code>${esc(n.statePath)}</code></a>` : '<span class="muted">–</span>'}</td></tr>`)
           .join('')}</tbody></table></div>`
     : '';
-  $('routers').innerHTML = (d.routers.length ? d.routers.map((r) => routerCard(r, width)).join('') : `<p class="muted">No routers configured.</p>`) + namers;
+  // A process without routers (the control plane) has no traffic to draw: its pages say what it does.
+  const routers = d.routers.length ? d.routers.map((r) => routerCard(r, width)).join('') : d.pages.length ? '' : `<p class="muted">No routers configured.</p>`;
+  $('routers').innerHTML = routers + namers;
 }
 
 // ---------- dtab tab ----------
@@ -208,25 +211,55 @@ async function delegateNow() {
   }
 }
 
+// ---------- pages a mode adds ----------
+/** Add a tab and a view per page once, and hide the Dtab tab where there is no router. */
+function addPages(d) {
+  $('tab-dtab').classList.toggle('hidden', !d.routers.length);
+  for (const p of d.pages) {
+    if ($(`tab-${p.id}`)) continue;
+    $('tab-dtab').insertAdjacentHTML('beforebegin', `<a href="#${esc(p.id)}" id="tab-${esc(p.id)}" role="tab" class="tab">${esc(p.title)}</a>`);
+    $('view-dtab').insertAdjacentHTML('beforebegin', `<section id="view-${esc(p.id)}" class="view hidden" data-page="${esc(p.id)}"><p class="muted">Loading…</p></section>`);
+  }
+}
+async function renderPage(p) {
+  const [res, mod] = await Promise.all([fetch(p.path, { cache: 'no-store' }), import(`/pages/${p.id}.js`)]);
+  if (!res.ok) throw new Error(`${p.path}: HTTP ${res.status} ${(await res.text()).trim()}`);
+  $(`view-${p.id}`).innerHTML = keepOpen($(`view-${p.id}`), mod.render(await res.json()));
+}
+/** Redraw without closing what the reader expanded: open <details> are matched by their row and type. */
+function keepOpen(view, html) {
+  const key = (el) => `${el.closest('tr')?.dataset.node ?? ''}|${el.dataset.type ?? ''}`;
+  const open = new Set([...view.querySelectorAll('details[open]')].map(key));
+  const next = document.createElement('div');
+  next.innerHTML = html;
+  for (const el of next.querySelectorAll('details')) if (open.has(key(el))) el.setAttribute('open', '');
+  return next.innerHTML;
+}
+const currentPage = () => state.data?.pages.find((p) => location.hash === `#${p.id}`);
+
 // ---------- loop ----------
 function showTab() {
-  const dtab = location.hash === '#dtab';
-  $('view-dtab').classList.toggle('hidden', !dtab);
-  $('view-dashboard').classList.toggle('hidden', dtab);
-  $('tab-dtab').classList.toggle('active', dtab);
-  $('tab-dashboard').classList.toggle('active', !dtab);
-  if (dtab && state.data && !state.delegated) renderDtabSource(state.data);
+  const page = currentPage();
+  const tab = location.hash === '#dtab' ? 'dtab' : page ? page.id : 'dashboard';
+  for (const view of document.querySelectorAll('main > .view')) view.classList.toggle('hidden', view.id !== `view-${tab}`);
+  for (const a of document.querySelectorAll('.tabs .tab')) a.classList.toggle('active', a.id === `tab-${tab}`);
+  if (tab === 'dtab' && state.data && !state.delegated) renderDtabSource(state.data);
 }
 async function refresh() {
   try {
     const res = await fetch('/admin/dashboard.json', { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const d = await res.json();
+    const first = state.data === null;
     state.data = d;
-    state.lastOk = Date.now();
+    addPages(d);
+    if (first) showTab();
     renderHeader(d);
-    if (location.hash === '#dtab') renderDtabSource(d);
+    const page = currentPage();
+    if (page) await renderPage(page);
+    else if (location.hash === '#dtab') renderDtabSource(d);
     else renderDashboard(d);
+    state.lastOk = Date.now();
     document.body.dataset.updated = String(state.lastOk);
   } catch (err) {
     const pulse = $('pulse');
@@ -241,7 +274,9 @@ async function refresh() {
 
 window.addEventListener('hashchange', () => {
   showTab();
-  if (state.data) (location.hash === '#dtab' ? renderDtabSource : renderDashboard)(state.data);
+  const page = currentPage();
+  if (page) renderPage(page).catch(() => {});
+  else if (state.data) (location.hash === '#dtab' ? renderDtabSource : renderDashboard)(state.data);
 });
 $('playground').addEventListener('submit', (e) => {
   e.preventDefault();
