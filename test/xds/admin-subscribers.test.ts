@@ -93,6 +93,7 @@ test('/xds/subscribers.json and the Subscribers tab: node, peer, names, ACKed ve
       await eventually('a redraw', async () => (await page.locator('body').getAttribute('data-updated')) !== updated);
       assert.equal(await page.locator('tr[data-node="node-lagging"] details[data-type="endpoint"] ul.names').textContent(), ECHO);
       assert.equal(await page.locator('tr[data-node="node-lagging"] details[data-type="endpoint"]').getAttribute('open'), '');
+      await browser.screenshot('control-plane-subscribers.png');
       // The dashboard tab of a process without routers: its namers, no router panel, no dtab tab.
       await page.goto(`${admin}/#dashboard`);
       await page.locator('.card.namers').waitFor();
@@ -100,7 +101,7 @@ test('/xds/subscribers.json and the Subscribers tab: node, peer, names, ACKed ve
       assert.equal(await page.locator('#routers').textContent().then((t) => t?.includes('No routers configured')), false);
       assert.equal(await page.locator('#tab-dtab').isVisible(), false);
       assert.equal(await page.locator('#tab-subscribers').textContent(), 'Subscribers');
-      await browser.screenshot('control-plane-subscribers.png');
+      await browser.screenshot('control-plane-dashboard.png');
       assert.deepEqual(browser.pageErrors, []);
     } finally {
       await browser.close();
