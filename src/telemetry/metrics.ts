@@ -142,6 +142,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly xdsResponses = new Counter({ name: 'kgr_xds_responses_total', help: 'DiscoveryResponses sent, by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly xdsNamesParsed = new Counter({ name: 'kgr_xds_resource_names_parsed_total', help: 'Resource names parsed from DiscoveryRequests (a name the stream already follows is not parsed again).', registers: [this.registry] });
   readonly xdsAcks = new Counter({ name: 'kgr_xds_acks_total', help: 'DiscoveryResponses clients accepted (ACK), by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
   readonly xdsNacks = new Counter({ name: 'kgr_xds_nacks_total', help: 'DiscoveryResponses clients rejected (NACK, logged with node id and error detail), by resource type.', labelNames: ['type'] as const, registers: [this.registry] });
 

@@ -25,6 +25,8 @@ export interface AdsOwner {
 interface Subscription {
   entry: TableEntry<string, { source: ResourceSource }>;
   observation: Closable;
+  /** RDS/EDS: what this stream last sent for the name (undefined: nothing yet), so it is sent again only when it changes. */
+  sent?: PackedResource;
 }
 
 /** One resource type on one stream as `describe()` tells it; times are epoch ms (0: never). */
@@ -37,13 +39,22 @@ export interface TypeDescription {
   nackAt?: number;
 }
 
+/**
+ * State-of-the-world responses of these types carry every subscribed resource (one left out does
+ * not exist); RDS and EDS responses need carry only what changed, and clients keep the rest (xDS
+ * protocol, "Resource types that are not LDS/CDS (RDS/EDS) need not contain all resources").
+ */
+const FULL_STATE: ReadonlySet<ResourceType> = new Set(['listener', 'cluster']);
+
 /** One resource type on one stream: what is subscribed, and what was last sent and acknowledged. */
 class TypeState {
   readonly names = new Map<string, Subscription>();
+  /** RDS/EDS: names newly subscribed, or whose resource changed, since the last response. */
+  readonly changed = new Set<string>();
   /** Versions count this stream's responses of this type. */
   version = 0;
   nonce = '';
-  /** The resources of the last response, to send only what changed. */
+  /** LDS/CDS: the resources of the last response, to answer only when something changed. */
   sent: readonly PackedResource[] | undefined;
   acked = '';
   lastNack: string | undefined;
@@ -58,9 +69,14 @@ class TypeState {
 
 /**
  * One StreamAggregatedResources stream, state of the world: per resource type, the names the client
- * subscribes to (each request carries the full list), a version and nonce per response, and ACK/NACK
- * bookkeeping. A response carries every subscribed resource that exists and is known; one that does
- * not exist is left out (xDS "does not exist"); one still pending is left out until known. A type is
+ * subscribes to (each request carries the full list; only names new to the stream are parsed), a
+ * version and nonce per response, and ACK/NACK bookkeeping. A Listener or Cluster response carries
+ * every subscribed resource that exists and is known; one that does not exist is left out (xDS "does
+ * not exist"). A RouteConfiguration or ClusterLoadAssignment response carries only the resources
+ * newly subscribed or changed since this stream last sent them, so a change costs each subscriber
+ * one resource, however many it follows; an assignment whose name stops existing is sent once with
+ * no endpoints, since EDS cannot say "does not exist" by leaving it out. A resource still pending is
+ * left out until known; a rejected (NACKed) one is not sent again until it changes. A type is
  * answered when its subscription changes and whenever one of its resources does, at most once per
  * turn of the event loop, and never faster than the client reads.
  */
@@ -106,13 +122,17 @@ export class AdsStream {
       this.owner.namesPerStreamFull();
       return this.end(grpc.status.RESOURCE_EXHAUSTED, `${m.resource_names.length} ${type} names on one stream; at most ${this.owner.maxNamesPerStream} are served (xds.maxNamesPerStream)`);
     }
-    const parsed = new Map<string, ResourceKey>();
-    for (const name of m.resource_names) {
+    let state = this.types.get(type);
+    // Each request repeats every name (an ACK too): parse only those the stream does not follow yet.
+    const wanted = new Set(m.resource_names);
+    const added = new Map<string, ResourceKey>();
+    for (const name of wanted) {
+      if (state?.names.has(name)) continue;
+      this.owner.metrics.xdsNamesParsed.inc();
       const p = parseResourceName(type, name);
       if ('error' in p) return this.end(grpc.status.INVALID_ARGUMENT, p.error);
-      parsed.set(name, p);
+      added.set(name, p);
     }
-    let state = this.types.get(type);
     const first = state === undefined;
     if (state === undefined) this.types.set(type, (state = new TypeState()));
     // A request answering an older response crossed ours on the wire: its ACK/NACK is out of date.
@@ -133,31 +153,36 @@ export class AdsStream {
         this.owner.metrics.xdsAcks.inc({ type });
       }
     }
-    if (this.resubscribe(type, state, parsed) || first) {
+    if (this.resubscribe(type, state, wanted, added) || first) {
       state.resubscribed = true;
       this.schedule(state);
     }
   }
 
-  /** Follow exactly these names; whether the set changed. Ends the stream when the catalog is full. */
-  private resubscribe(type: ResourceType, state: TypeState, wanted: Map<string, ResourceKey>): boolean {
+  /** Follow exactly the `wanted` names (`added`: those not followed yet); whether the set changed. Ends the stream when the catalog is full. */
+  private resubscribe(type: ResourceType, state: TypeState, wanted: ReadonlySet<string>, added: ReadonlyMap<string, ResourceKey>): boolean {
     let changed = false;
     for (const [name, sub] of state.names) {
       if (wanted.has(name)) continue;
       sub.observation.close();
       sub.entry.release();
+      // What was sent goes with the subscription: a name asked for again is sent again.
       state.names.delete(name);
+      state.changed.delete(name);
       changed = true;
     }
-    for (const [name, meaning] of wanted) {
-      if (state.names.has(name)) continue;
+    for (const [name, meaning] of added) {
       const entry = this.owner.acquire(meaning);
       if (entry === undefined) {
         this.end(grpc.status.RESOURCE_EXHAUSTED, `the control plane follows ${this.owner.maxNames} names, each with a subscriber (xds.maxNames); cannot follow ${type} ${JSON.stringify(name)}`);
         return false;
       }
-      const observation = entry.value.source.observe(() => this.schedule(state));
+      const observation = entry.value.source.observe(() => {
+        state.changed.add(name);
+        this.schedule(state);
+      });
       state.names.set(name, { entry, observation });
+      state.changed.add(name);
       changed = true;
     }
     return changed;
@@ -182,20 +207,47 @@ export class AdsStream {
 
   private respond(type: ResourceType, state: TypeState): void {
     state.due = false;
+    const resources = FULL_STATE.has(type) ? this.fullState(type, state) : this.changedOnly(type, state);
+    if (resources === undefined) return;
+    state.resubscribed = false;
+    state.version++;
+    state.sentAt = Date.now();
+    state.nonce = String(++this.nonces);
+    this.owner.metrics.xdsResponses.inc({ type });
+    this.call.write({ version_info: String(state.version), resources, type_url: TYPE_URLS[type], nonce: state.nonce });
+  }
+
+  /** Every subscribed resource that exists and is known; undefined when that is what was last sent and the subscription is the same. */
+  private fullState(type: ResourceType, state: TypeState): PackedResource[] | undefined {
+    state.changed.clear();
     const resources: PackedResource[] = [];
     for (const sub of state.names.values()) {
       const r = sub.entry.value.source.resource(type);
       if (r !== 'absent' && r !== 'pending') resources.push(r);
     }
     // Nothing new to say: a change that encodes the same (a Cluster when only its endpoints moved).
-    if (!state.resubscribed && state.sent !== undefined && sameResources(state.sent, resources)) return;
-    state.resubscribed = false;
+    if (!state.resubscribed && state.sent !== undefined && sameResources(state.sent, resources)) return undefined;
     state.sent = resources;
-    state.version++;
-    state.sentAt = Date.now();
-    state.nonce = String(++this.nonces);
-    this.owner.metrics.xdsResponses.inc({ type });
-    this.call.write({ version_info: String(state.version), resources, type_url: TYPE_URLS[type], nonce: state.nonce });
+    return resources;
+  }
+
+  /**
+   * The resources of the names changed or newly subscribed that differ from what this stream last
+   * sent of them (a name that stopped existing: its `gone` form, if it had been sent); undefined when
+   * there are none and the subscription is the same.
+   */
+  private changedOnly(type: ResourceType, state: TypeState): PackedResource[] | undefined {
+    const resources: PackedResource[] = [];
+    for (const name of state.changed) {
+      const sub = state.names.get(name)!;
+      const r = sub.entry.value.source.resource(type);
+      const next = r === 'pending' ? undefined : r === 'absent' ? (sub.sent && sub.entry.value.source.gone(type)) : r;
+      if (next === undefined || (sub.sent !== undefined && sameResource(sub.sent, next))) continue;
+      sub.sent = next;
+      resources.push(next);
+    }
+    state.changed.clear();
+    return resources.length > 0 || state.resubscribed ? resources : undefined;
   }
 
   /** End the stream with a status (OK ends it cleanly) and let go of its names. */
@@ -223,5 +275,10 @@ export class AdsStream {
 }
 
 function sameResources(a: readonly PackedResource[], b: readonly PackedResource[]): boolean {
-  return a.length === b.length && a.every((r, i) => r === b[i] || r.value.equals(b[i]!.value));
+  return a.length === b.length && a.every((r, i) => sameResource(r, b[i]!));
+}
+
+/** Encodings are shared by every stream, so the same change is usually the same object. */
+function sameResource(a: PackedResource, b: PackedResource): boolean {
+  return a === b || a.value.equals(b.value);
 }

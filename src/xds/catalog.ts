@@ -18,6 +18,12 @@ export type ResourceState = PackedResource | 'absent' | 'pending';
  */
 export interface ResourceSource {
   resource(type: ResourceType): ResourceState;
+  /**
+   * What a stream that had sent this resource sends once it stops existing: for EDS an assignment
+   * with no endpoints (leaving it out says nothing, and clients would keep calling the old ones);
+   * undefined for the types whose responses say "does not exist" by leaving it out.
+   */
+  gone(type: ResourceType): PackedResource | undefined;
   /** Call `onChange` after each change (not now); close to stop. */
   observe(onChange: () => void): Closable;
   close(): void;
@@ -25,11 +31,18 @@ export interface ResourceSource {
 
 class FeedSource<T> implements ResourceSource {
   private cache = new Map<ResourceType, ResourceState>();
+  private tombstones = new Map<ResourceType, PackedResource | undefined>();
 
   constructor(
     private readonly feed: NameFeed<T>,
     private readonly encode: (type: ResourceType, value: T) => PackedResource | 'absent',
+    private readonly encodeGone: (type: ResourceType) => PackedResource | undefined = () => undefined,
   ) {}
+
+  gone(type: ResourceType): PackedResource | undefined {
+    if (!this.tombstones.has(type)) this.tombstones.set(type, this.encodeGone(type));
+    return this.tombstones.get(type);
+  }
 
   resource(type: ResourceType): ResourceState {
     let r = this.cache.get(type);
@@ -136,11 +149,15 @@ export class ResourceCatalog {
       same: sameEndpoints,
     });
     const name = id.show();
-    return new FeedSource(feed, (type, localities) => {
-      if (type === 'cluster') return clusterResource(name);
-      if (type === 'endpoint') return clusterLoadAssignmentResource(name, localities);
-      return 'absent';
-    }) as FeedSource<unknown>;
+    return new FeedSource(
+      feed,
+      (type, localities) => {
+        if (type === 'cluster') return clusterResource(name);
+        if (type === 'endpoint') return clusterLoadAssignmentResource(name, localities);
+        return 'absent';
+      },
+      (type) => (type === 'endpoint' ? clusterLoadAssignmentResource(name, []) : undefined),
+    ) as FeedSource<unknown>;
   }
 
   close(): void {

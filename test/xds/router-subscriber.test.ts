@@ -28,6 +28,21 @@ interface SubscriberState {
   names: Record<string, { addrs: unknown }>;
 }
 
+/** A router on a free port whose one namer, io.l5d.xds for /#/io.l5d.k8s, subscribes to `servers` as node-1; its dtab sends /svc to the echo Service. */
+async function subscribingRouter(servers: string[], metrics: Metrics, log: Logger) {
+  const { config } = parseConfig(
+    `namers:
+- {kind: io.l5d.xds, prefix: /#/io.l5d.k8s, servers: [${servers.map((a) => `"${a}"`).join(', ')}], nodeId: node-1, reconnectMinMs: 20, reconnectMaxMs: 200}
+routers:
+- {protocol: h2, dtab: "/svc => ${ECHO}", servers: [{port: 4140}]}`,
+  );
+  const namers = await Promise.all(config.namers.map((n) => createNamer(n, { metrics, log })));
+  const routerConfig = { ...config.routers[0]!, servers: [{ ...config.routers[0]!.servers[0]!, port: 0 }] };
+  const router = new Router(routerConfig, { interpreter: new NameInterpreter({ global: globalNamer(), namers }), dtab: new Var(parseDtab(routerConfig.dtab)), metrics, log });
+  await router.start();
+  return { namers, router, client: echoClient(`127.0.0.1:${router.boundPorts[0]!.port}`) };
+}
+
 test('a router fed by the control plane routes, follows scale out and in, honours l5d-dtab, keeps its endpoints while the control plane is away, fails over and reconnects', { timeout: 60_000 }, async () => {
   const metrics = new Metrics({ processMetrics: false });
   const log = Logger.silent();
@@ -36,19 +51,9 @@ test('a router fed by the control plane routes, follows scale out and in, honour
   const [port1, port2] = [await freePort(), await freePort()];
   let cp1 = await startK8sControlPlane(api.port, port1);
   let cp2 = await startK8sControlPlane(api.port, port2);
-  const { config } = parseConfig(
-    `namers:
-- {kind: io.l5d.xds, prefix: /#/io.l5d.k8s, servers: ["${cp1.address}", "${cp2.address}"], nodeId: node-1, reconnectMinMs: 20, reconnectMaxMs: 200}
-routers:
-- {protocol: h2, dtab: "/svc => ${ECHO}", servers: [{port: 4140}]}`,
-  );
-  const namers = await Promise.all(config.namers.map((n) => createNamer(n, { metrics, log })));
+  const { namers, router, client } = await subscribingRouter([cp1.address, cp2.address], metrics, log);
   const namer = namers[0]!.namer;
   const state = () => namer.state!() as SubscriberState;
-  const routerConfig = { ...config.routers[0]!, servers: [{ ...config.routers[0]!.servers[0]!, port: 0 }] };
-  const router = new Router(routerConfig, { interpreter: new NameInterpreter({ global: globalNamer(), namers }), dtab: new Var(parseDtab(routerConfig.dtab)), metrics, log });
-  await router.start();
-  const client = echoClient(`127.0.0.1:${router.boundPorts[0]!.port}`);
   const froms = async (n: number, metadata?: grpc.Metadata) => {
     const seen = new Set<string>();
     for (let i = 0; i < n; i++) seen.add((await client.echo(`m${i}`, { deadlineMs: 5000, metadata })).from);
@@ -216,5 +221,32 @@ test('a response with a bad resource is NACKed naming it, with the nonce answere
   } finally {
     namer.close();
     server.forceShutdown();
+  }
+});
+
+test('a Service deleted after its endpoints were sent: the control plane sends its assignment empty, and the router fails calls UNAVAILABLE instead of calling the old endpoints', { timeout: 30_000 }, async () => {
+  const api = await KubeApiServer.start();
+  const echo = await startEchoServer({ name: 'a' });
+  const control = await startK8sControlPlane(api.port);
+  const { namers, router, client } = await subscribingRouter([control.address], new Metrics({ processMetrics: false }), Logger.silent());
+  const addrs = () => (namers[0]!.namer.state!() as SubscriberState).names['default/80/echo']?.addrs;
+  try {
+    api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+    api.applySlice('default', 'echo-a', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+    assert.equal((await client.echo('m', { deadlineMs: 5000 })).from, 'a');
+    // The Service goes; its EndpointSlice (and the echo server behind it) stay: only the empty assignment can stop the calls.
+    api.delete('services', 'default', 'echo');
+    await until(() => Array.isArray(addrs()) && (addrs() as unknown[]).length === 0, 5000, 'the subscriber took the empty assignment');
+    await assert.rejects(client.echo('m', { deadlineMs: 5000 }), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE, err.message);
+      return true;
+    });
+  } finally {
+    client.close();
+    await router.close();
+    for (const n of namers) await n.namer.close?.();
+    await control.plane.close();
+    await api.close();
+    await echo.close();
   }
 });

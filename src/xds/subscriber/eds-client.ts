@@ -60,7 +60,10 @@ const INVALID_ARGUMENT = 3;
  *
  * EDS omits what does not exist rather than saying so (a resource left out of a response means
  * nothing), so, as in gRPC and Envoy, a name with no resource within `initialFetchTimeoutMs` of
- * being asked for on a live stream is reported Neg; a resource arriving later still counts.
+ * being asked for on a live stream is reported Neg; a resource arriving later still counts. A name
+ * that stops existing after its endpoints were sent comes as an assignment with no endpoints (as
+ * `kube-grpc-router control` sends it), and is taken as such: bound with none, so calls fail
+ * UNAVAILABLE rather than go to the old endpoints.
  */
 export class EdsClient {
   private readonly watches = new Map<string, Watch>();
