@@ -11,6 +11,9 @@ import { Logger } from '../src/util/log.js';
 import { defaultClientConfig, defaultServerConfig, defaultBindingCacheConfig, defaultMetricSeriesConfig } from '../src/config/load.js';
 import { globalNamer } from '../src/namers/global.js';
 import { FsNamer } from '../src/namers/fs.js';
+import { createNamer } from '../src/namers/registry.js';
+import type { PrefixedNamer } from '../src/namers/namer.js';
+import { startControlProcess } from './control-process.js';
 
 /**
  * The router under test, in its own process: routes `/svc/bench.Echo` to the backends given on the
@@ -18,7 +21,10 @@ import { FsNamer } from '../src/namers/fs.js';
  * target asks ("with the fs namer"): a temp dir holding one service file `bench.Echo` with a
  * `127.0.0.1 <port>` line per backend, and the dtab `/svc => /#/io.l5d.fs` (the namer polls the file
  * every 500 ms, as in the product). With BENCH_ROUTER_NAMER=inet, the dtab names the backends itself
- * (`/$/inet/127.0.0.1/<port>`, a Union when there are several) and no namer is configured.
+ * (`/$/inet/127.0.0.1/<port>`, a Union when there are several) and no namer is configured. With
+ * BENCH_ROUTER_NAMER=xds, the router subscribes (`io.l5d.xds` under the same `/#/io.l5d.fs` prefix)
+ * to a `kube-grpc-router control` process of its own that has the fs namer: the router's memory and
+ * CPU are then those of a router fed by the control plane (issue 13), whose process is not counted.
  * Prints `listening <port>`; on SIGUSR2 prints the non-OK stream count so the runner can check
  * that every benchmarked call succeeded.
  *
@@ -29,7 +35,9 @@ import { FsNamer } from '../src/namers/fs.js';
  * Usage: node dist/bench/router-process.js <backendPort>...
  */
 const ports = process.argv.slice(2).map(Number);
-const useFs = (process.env['BENCH_ROUTER_NAMER'] ?? 'fs') !== 'inet';
+const namerMode = process.env['BENCH_ROUTER_NAMER'] ?? 'fs';
+if (!['fs', 'inet', 'xds'].includes(namerMode)) throw new Error(`BENCH_ROUTER_NAMER: '${namerMode}' is not fs, inet or xds`);
+const useFs = namerMode !== 'inet';
 const fsDir = useFs ? mkdtempSync(join(tmpdir(), 'kgr-bench-fs-')) : undefined;
 if (fsDir) writeFileSync(join(fsDir, 'bench.Echo'), ports.map((p) => `127.0.0.1 ${p}\n`).join(''));
 const dtab = fsDir
@@ -39,9 +47,11 @@ const dtab = fsDir
     : `/svc/bench.Echo => ${ports.map((p) => `/$/inet/127.0.0.1/${p}`).join(' & ')}`;
 const log = Logger.create({ level: 'warn' });
 const fsPrefix = Path.of('#', 'io.l5d.fs');
-const fsNamer = fsDir ? new FsNamer(fsPrefix, fsDir, log) : undefined;
-const namers = fsNamer ? [{ prefix: fsPrefix, kind: 'io.l5d.fs' as const, namer: fsNamer }] : [];
 const metrics = new Metrics({ processMetrics: false });
+const control = fsDir && namerMode === 'xds' ? await startControlProcess(fsDir) : undefined;
+const fsNamer = fsDir && !control ? new FsNamer(fsPrefix, fsDir, log) : undefined;
+const namers: PrefixedNamer[] = fsNamer ? [{ prefix: fsPrefix, kind: 'io.l5d.fs', namer: fsNamer }] : [];
+if (control) namers.push(await createNamer({ kind: 'io.l5d.xds', prefix: fsPrefix.show(), servers: [control.address], idSegments: 1 } as never, { metrics, log }));
 const [tlsCa, tlsCert, tlsKey] = [process.env['BENCH_TLS_CA'], process.env['BENCH_TLS_CERT'], process.env['BENCH_TLS_KEY']];
 const tls = tlsCa && tlsCert && tlsKey ? { ca: tlsCa, cert: tlsCert, key: tlsKey } : undefined;
 const router = new Router(
@@ -73,6 +83,7 @@ process.on('SIGUSR2', async () => {
 process.on('SIGTERM', () => {
   void router.close().then(() => {
     fsNamer?.close();
+    control?.stop();
     if (fsDir) rmSync(fsDir, { recursive: true, force: true });
     process.exit(0);
   });

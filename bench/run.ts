@@ -35,7 +35,7 @@ import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNg
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
  * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
  * `--max-semi-space-size=2 --single-threaded-gc --no-maglev`; set it to ' ' for Node's defaults),
- * BENCH_ROUTER_NAMER (`fs`, the default, or `inet`; see bench/router-process.ts), BENCH_TLS (default 1;
+ * BENCH_ROUTER_NAMER (`fs`, the default, `inet`, or `xds`: a router fed by a control-plane process; see bench/router-process.ts), BENCH_TLS (default 1;
  * 0 skips the TLS row: the 64-stream fixed-rate unary load with TLS on both legs, for the routers and
  * nginx, certificates made with openssl for the run).
  */
@@ -472,7 +472,7 @@ async function main(): Promise<void> {
     const col = (rows: number[][], i: number) => median(rows.map((x) => x[i]!));
     const lines: string[] = [];
     lines.push(
-      `kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router and floor pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}; namer: ${process.env['BENCH_ROUTER_NAMER'] === 'inet' ? '/$/inet in the dtab' : 'io.l5d.fs'}), load and endpoint on CPU 1`,
+      `kube-grpc-router bench: ${ROUNDS} round(s) of ${SECONDS} s, medians; router and floor pinned to CPU 0 (node flags: ${ROUTER_NODE_FLAGS.join(' ') || 'none'}; namer: ${({ inet: '/$/inet in the dtab', xds: 'io.l5d.xds, fed by a control-plane process with io.l5d.fs' } as Record<string, string>)[process.env['BENCH_ROUTER_NAMER'] ?? ''] ?? 'io.l5d.fs'}), load and endpoint on CPU 1`,
     );
     lines.push(
       `router and floor under ${nodes.map((n) => `${n.label} = ${n.version} (${n.exec === process.execPath ? 'the bench\'s node' : relativeToRoot(n.exec)})`).join(', ')}; endpoint and load generators under ${process.version}; ` +
