@@ -7,7 +7,8 @@ import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { flood, type FloodKind } from '../fixtures/name-flood.js';
 import { parsePrometheus, select, type Sample } from '../telemetry/prometheus-text.js';
-import { eventually, freePort, get, startCli, type Started } from './process.js';
+import { freePort, get, startCli, type Started } from './process.js';
+import { eventually } from '../support/eventually.js';
 
 const SERVICE = 'com.example.grpc.EchoService';
 const seriesKey = (s: Sample) => `${s.name}${JSON.stringify(s.labels)}`;
@@ -53,7 +54,7 @@ shutdownGrace: 1s
 `,
   );
   proc = startCli(['--config', join(dir, 'config.yaml'), '--log-level', 'warn']);
-  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 200);
 
   const target = `127.0.0.1:${routerPort}`;
   const echo = echoClient(target);
@@ -103,7 +104,7 @@ shutdownGrace: 1s
   assert.ok(seriesDuring < 10_000, `at most ${seriesDuring} samples in /metrics during the flood`);
 
   // Once the flood stops, what it made is released within the transient idle TTL (1 s here).
-  await eventually(async () => {
+  await eventually("the flood's names released", async () => {
     const after = await metrics();
     assert.equal(table(after, 'clients'), 1, 'only the real service keeps a client');
     assert.ok(table(after, 'bindings') <= 1, `bindings left: ${table(after, 'bindings')}`);
@@ -111,6 +112,7 @@ shutdownGrace: 1s
     for (const family of ['kgr_requests_total', 'kgr_request_duration_seconds_count', 'kgr_endpoint_requests_total', 'kgr_bytes_total', 'kgr_client_connects_total']) {
       assert.deepEqual([...new Set(select(after, family).map((s) => s.labels.client))].sort(), ['(overflow)', '/#/io.l5d.fs/' + SERVICE], family);
     }
+    return true;
   }, 15_000);
   // The real service was never disturbed: still routed, on the client (and series) it had.
   assert.equal((await echo.echo('after', { deadlineMs: 5000 })).from, 'real');

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
-import { eventually, freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+import { freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * `@kubernetes/client-node` costs a router process ~70 MB of RSS (it loads every generated API
@@ -172,7 +173,7 @@ routers:
     const proc = startCli(args, { ...env, ...trace.env, KUBERNETES_SERVICE_HOST: '' });
     procs.push(proc);
     await proc.waitFor(/kube-grpc-router started/);
-    await eventually(async () => assert.equal((await get(`http://127.0.0.1:${admin}/ready`)).status, 200));
+    await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${admin}/ready`)).status === 200);
     assert.equal(await echoThrough(port), 'k8s-echo', what);
     const loaded = trace.read().filter(isClientNode);
     assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
