@@ -8,7 +8,7 @@ import { NameFeed, type FeedState } from '../../src/grpclb/name-feed.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { ok } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
-import { addrOf, boundName, MemoryNamer } from '../dtab/memory-namer.js';
+import { addrOf, boundName, FakeNamer } from '../support/fake-namer.js';
 
 /** The next state the feed publishes (its observers hear only changes). */
 function nextState(feed: NameFeed): Promise<FeedState> {
@@ -24,7 +24,7 @@ function nextState(feed: NameFeed): Promise<FeedState> {
 const keys = (s: FeedState) => (s.kind === 'list' ? s.servers.map((x) => x.key) : s.kind);
 
 test('a leaf whose discovery has not answered holds the list back for bindingTimeoutMs, then the rest is sent; its answer is pushed', async () => {
-  const namer = new MemoryNamer(parsePath('/#/m'));
+  const namer = new FakeNamer(parsePath('/#/m'));
   namer.bind('/a', '10.0.0.1:80');
   const slow = boundName(parsePath('/#/m/b'), []);
   (slow.addr as Var<Addr>).set({ type: 'pending' });
