@@ -8,6 +8,8 @@ import { Path } from '../../src/dtab/path.js';
 import { Logger } from '../../src/util/log.js';
 import { Watching, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from './helpers.js';
 import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
 
@@ -257,7 +259,8 @@ test('one shared watch per (namespace, service); released after the idle TTL, re
 
 test('names clients choose cannot pile up watches: at most maxWatches, and a Service that does not exist is let go within seconds', () =>
   withApi(async (api) => {
-    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 3 });
+    const clock = new FakeClock();
+    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 3, clock });
     // A flood of made-up Services, one binding after another: idle watches make room for new ones.
     for (let i = 0; i < 10; i++) {
       const w = new Watching(namer.lookup(p(`/default/grpc/made-up-${i}`)));
@@ -279,7 +282,10 @@ test('names clients choose cannot pile up watches: at most maxWatches, and a Ser
     assert.ok(trips >= 8, `maxWatches reached ${trips} times`);
     // Services that do not exist are released within seconds of their last use, not after idleTtlMs.
     for (const h of [...held, refused]) h.close();
-    await eventually('absent Services released', () => namer.openWatches === 0 && api.openWatches() === 0, 8000);
+    clock.advance(NEGATIVE_IDLE_TTL_MS - 1_000);
+    assert.equal(namer.openWatches, 3, 'still held within the absent-Service TTL');
+    clock.advance(2_000);
+    await eventually('absent Services released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
   }));
 
 /** Bind one name and watch its addresses; returns helpers for fault tests. */
