@@ -7,6 +7,7 @@ import { DnsResolver } from '../../src/namers/dns-resolver.js';
 import { Path } from '../../src/dtab/path.js';
 import { Watching, boundOf, isNeg, hostPorts, sameSet } from './helpers.js';
 import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const p = (text: string) => new Path(text.split('/').filter(Boolean));
 
@@ -22,7 +23,8 @@ async function withDns(fn: (dns: DnsServer) => Promise<void>): Promise<void> {
 test('io.l5d.dns: A and AAAA records on the port; re-resolved when the TTL runs out', () =>
   withDns(async (dns) => {
     dns.setAddresses('echo.test', ['10.0.0.1', 'fd00::1'], 1);
-    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 5, idleTtlMs: 0 });
+    const clock = new FakeClock();
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 5, idleTtlMs: 0, clock });
     const a = namer.lookup(p('/Echo.Test/8080/rest'));
     const w = new Watching(a);
     const bound = await eventually('bound', () => boundOf(a), 5000);
@@ -31,9 +33,11 @@ test('io.l5d.dns: A and AAAA records on the port; re-resolved when the TTL runs 
     const addr = new Watching(bound.addr);
     await eventually('both families', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '[fd00::1]:8080']), 5000);
     dns.setAddresses('echo.test', ['10.0.0.2'], 1);
-    const started = Date.now();
-    await eventually('change after a 1 s TTL', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:8080']), 4000);
-    assert.ok(Date.now() - started < 4000);
+    const queries = dns.count('echo.test');
+    clock.advance(999);
+    assert.equal(dns.count('echo.test'), queries, 'not asked again within the 1 s TTL');
+    clock.advance(1);
+    await eventually('change after a 1 s TTL', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:8080']), 2000);
     addr.close();
     w.close();
     namer.close();
@@ -42,14 +46,16 @@ test('io.l5d.dns: A and AAAA records on the port; re-resolved when the TTL runs 
 test('io.l5d.dns: a long TTL is capped at refreshIntervalSeconds', () =>
   withDns(async (dns) => {
     dns.setAddresses('long.test', ['10.1.0.1'], 3600);
-    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const clock = new FakeClock();
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0, clock });
     const a = namer.lookup(p('/long.test/80'));
     const w = new Watching(a);
     const bound = await eventually('boundOf(a)', () => boundOf(a));
     const addr = new Watching(bound.addr);
     await eventually("sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:80'])", () => sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:80']));
     dns.setAddresses('long.test', ['10.1.0.2'], 3600);
-    await eventually('re-resolved within the refresh interval', () => sameSet(hostPorts(bound.addr.sample), ['10.1.0.2:80']), 4000);
+    clock.advance(1000);
+    await eventually('re-resolved within the refresh interval', () => sameSet(hostPorts(bound.addr.sample), ['10.1.0.2:80']), 2000);
     addr.close();
     w.close();
     namer.close();
@@ -57,12 +63,14 @@ test('io.l5d.dns: a long TTL is capped at refreshIntervalSeconds', () =>
 
 test('io.l5d.dns: NXDOMAIN is Neg; a name that appears later binds', () =>
   withDns(async (dns) => {
-    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const clock = new FakeClock();
+    const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0, clock });
     const a = namer.lookup(p('/missing.test/80'));
     const w = new Watching(a);
     await eventually('Neg', () => isNeg(a), 5000);
     dns.setAddresses('missing.test', ['10.2.0.1'], 1);
-    const bound = await eventually('bound once it exists', () => boundOf(a), 5000);
+    clock.advance(1000);
+    const bound = await eventually('bound once it exists', () => boundOf(a), 2000);
     await eventually("sameSet(hostPorts(bound.addr.sample), ['10.2.0.1:80'])", () => sameSet(hostPorts(bound.addr.sample), ['10.2.0.1:80']));
     assert.ok(isNeg(namer.lookup(p('/missing.test/notaport'))), 'a non-numeric port is Neg');
     assert.ok(isNeg(namer.lookup(p('/only-host'))));
@@ -73,12 +81,14 @@ test('io.l5d.dns: NXDOMAIN is Neg; a name that appears later binds', () =>
 test('io.l5d.dns: resolver errors (SERVFAIL, no answer) keep the last good answer, then recover', () =>
   withDns(async (dns) => {
     dns.setAddresses('flaky.test', ['10.3.0.1'], 1);
+    const clock = new FakeClock();
     const namer = new DnsNamer(Path.of('#', 'io.l5d.dns'), {
       dnsHosts: [dns.address],
       refreshIntervalSeconds: 1,
       idleTtlMs: 0,
       timeoutMs: 200,
       tries: 1,
+      clock,
     });
     const a = namer.lookup(p('/flaky.test/80'));
     const w = new Watching(a);
@@ -88,12 +98,13 @@ test('io.l5d.dns: resolver errors (SERVFAIL, no answer) keep the last good answe
     for (const how of ['servfail', 'drop'] as const) {
       dns.fail('flaky.test', how);
       const before = dns.count('flaky.test');
-      await eventually(`${how} queried again`, () => dns.count('flaky.test') >= before + 4, 6000);
+      // Each look moves time a step on: the retries back off on the clock (the query timeout is real).
+      await eventually(`${how} queried again`, () => (clock.advance(500), dns.count('flaky.test') >= before + 4), 6000);
       assert.ok(sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:80']), `last good kept through ${how}`);
       assert.ok(boundOf(a), 'still bound');
     }
     dns.setAddresses('flaky.test', ['10.3.0.2'], 1);
-    await eventually('recovered', () => sameSet(hostPorts(bound.addr.sample), ['10.3.0.2:80']), 6000);
+    await eventually('recovered', () => (clock.advance(500), sameSet(hostPorts(bound.addr.sample), ['10.3.0.2:80'])), 6000);
     addr.close();
     w.close();
     namer.close();
@@ -102,7 +113,8 @@ test('io.l5d.dns: resolver errors (SERVFAIL, no answer) keep the last good answe
 test('resolveHost for /$/inet: IP literals are constant, host names re-resolve while observed', () =>
   withDns(async (dns) => {
     dns.setAddresses('inet.test', ['10.4.0.1'], 1);
-    const resolveHost = createHostResolver({ dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const clock = new FakeClock();
+    const resolveHost = createHostResolver({ dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0, clock });
     const literal = resolveHost('127.0.0.1', 9000);
     assert.deepEqual(hostPorts(literal.sample), ['127.0.0.1:9000']);
     const v = resolveHost('inet.test', 9000);
@@ -110,11 +122,17 @@ test('resolveHost for /$/inet: IP literals are constant, host names re-resolve w
     const w = new Watching(v);
     await eventually('resolved', () => sameSet(hostPorts(v.sample), ['10.4.0.1:9000']), 5000);
     dns.setAddresses('inet.test', ['10.4.0.2', '10.4.0.3'], 1);
-    await eventually('re-resolved', () => sameSet(hostPorts(v.sample), ['10.4.0.2:9000', '10.4.0.3:9000']), 5000);
+    clock.advance(1000);
+    await eventually('re-resolved', () => sameSet(hostPorts(v.sample), ['10.4.0.2:9000', '10.4.0.3:9000']), 2000);
     w.close();
     const queries = dns.count('inet.test');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(dns.count('inet.test') <= queries + 2, 'stops resolving once nobody observes');
+    clock.advance(5000);
+    // A name resolved after the advance: its query reaches the server after any the advance set off.
+    dns.setAddresses('probe.test', ['10.4.0.9'], 1);
+    const probe = new Watching(resolveHost('probe.test', 1));
+    await eventually('the probe resolved', () => sameSet(hostPorts(probe.v.sample), ['10.4.0.9:1']), 2000);
+    probe.close();
+    assert.equal(dns.count('inet.test'), queries, 'stops resolving once nobody observes');
   }));
 
 test('resolveHost with the system resolver finds localhost through getaddrinfo', async () => {
@@ -137,7 +155,8 @@ test('io.l5d.dnssrv: targets and ports of the lowest priority, weighted; no reco
     dns.setAddresses('a.echo.test', ['10.5.0.1'], 1);
     dns.setAddresses('b.echo.test', ['10.5.0.2'], 1);
     dns.setAddresses('c.echo.test', ['10.5.0.3'], 1);
-    const namer = new DnsSrvNamer(Path.of('#', 'io.l5d.dnssrv'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0 });
+    const clock = new FakeClock();
+    const namer = new DnsSrvNamer(Path.of('#', 'io.l5d.dnssrv'), { dnsHosts: [dns.address], refreshIntervalSeconds: 1, idleTtlMs: 0, clock });
     const a = namer.lookup(p('/_grpc._tcp.echo.test/residual'));
     const w = new Watching(a);
     const bound = await eventually('bound', () => boundOf(a), 5000);
@@ -147,9 +166,11 @@ test('io.l5d.dnssrv: targets and ports of the lowest priority, weighted; no reco
     const s = bound.addr.sample;
     assert.deepEqual(s.type === 'bound' ? s.addrs.map((x) => x.weight) : [], [3, 1]);
     dns.setSrv('_grpc._tcp.echo.test', [{ priority: 20, weight: 1, port: 50053, target: 'c.echo.test' }]);
-    await eventually('SRV change', () => sameSet(hostPorts(bound.addr.sample), ['10.5.0.3:50053']), 5000);
+    clock.advance(1000);
+    await eventually('SRV change', () => sameSet(hostPorts(bound.addr.sample), ['10.5.0.3:50053']), 2000);
     dns.remove('_grpc._tcp.echo.test');
-    await eventually('Neg once the SRV name is gone', () => isNeg(a), 5000);
+    clock.advance(1000);
+    await eventually('Neg once the SRV name is gone', () => isNeg(a), 2000);
     addr.close();
     w.close();
     namer.close();
