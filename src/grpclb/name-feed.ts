@@ -3,6 +3,7 @@ import type { NameTree } from '../dtab/nametree.js';
 import type { Path } from '../dtab/path.js';
 import type { Activity, ActivityState } from '../util/activity.js';
 import { Var, type Closable } from '../util/var.js';
+import { realClock, type Clock } from '../util/clock.js';
 import { sameServers, serverList, type LbServer } from './server-list.js';
 
 /**
@@ -25,6 +26,8 @@ export interface NameFeedOptions {
   bindingTimeoutMs: number;
   /** The dtab the name was bound through, for messages. */
   dtabText: () => string;
+  /** The binding timeout's time (tests); default the real clock. */
+  clock?: Clock;
 }
 
 /**
@@ -38,9 +41,9 @@ export class NameFeed {
   private bindingObservation: Closable | undefined;
   private readonly addrs = new Map<Var<Addr>, Closable>();
   private tree: ActivityState<NameTree<BoundName>> = { status: 'pending' };
-  /** While some leaf is pending: when that began, and the timer that gives up waiting for it. */
-  private pendingSince: number | undefined;
-  private pendingTimer: NodeJS.Timeout | undefined;
+  /** While some leaf is pending: the timer that gives up waiting for it (its cancel), and whether it has. */
+  private pendingTimer: (() => void) | undefined;
+  private pendingTimedOut = false;
   private closed = false;
   private subscribing = false;
 
@@ -87,17 +90,18 @@ export class NameFeed {
     this.observeLeaves(leaves(tree));
     const result = serverList(tree);
     if (result.pending) {
-      if (this.pendingSince === undefined) {
-        this.pendingSince = performance.now();
-        this.pendingTimer = setTimeout(() => {
+      if (this.pendingTimer === undefined && !this.pendingTimedOut) {
+        // The timer firing is what ends the wait: comparing clocks when it fires could find it a
+        // fraction of a millisecond early, and then nothing would ever end it.
+        this.pendingTimer = (this.options.clock ?? realClock).after(this.options.bindingTimeoutMs, () => {
           this.pendingTimer = undefined;
+          this.pendingTimedOut = true;
           this.update();
-        }, this.options.bindingTimeoutMs);
-        this.pendingTimer.unref();
+        });
       }
       // Keep what clients have (a dtab change towards a name discovery is still looking up), unless
       // that has taken longer than a router call would wait.
-      if (performance.now() - this.pendingSince < this.options.bindingTimeoutMs) {
+      if (!this.pendingTimedOut) {
         if (this.state.sample.kind === 'list') return;
         return this.publish(PENDING_FEED);
       }
@@ -106,8 +110,8 @@ export class NameFeed {
   }
 
   private clearPending(): void {
-    this.pendingSince = undefined;
-    if (this.pendingTimer !== undefined) clearTimeout(this.pendingTimer);
+    this.pendingTimedOut = false;
+    this.pendingTimer?.();
     this.pendingTimer = undefined;
   }
 
