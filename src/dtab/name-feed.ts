@@ -5,6 +5,7 @@ import type { NameTree } from './nametree.js';
 import type { Path } from './path.js';
 import type { Activity, ActivityState } from '../util/activity.js';
 import { Var, type Closable } from '../util/var.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 /**
  * What the followers of one name (grpclb or xDS clients) are told:
@@ -51,6 +52,8 @@ export interface NameFeedOptions<T> {
   view: (tree: NameTree<BoundName>) => FeedView<T>;
   /** Whether two views say the same (only a difference is published). */
   same: (a: T, b: T) => boolean;
+  /** The binding timeout's time (tests); default the real clock. */
+  clock?: Clock;
 }
 
 /**
@@ -64,9 +67,9 @@ export class NameFeed<T> {
   private bindingObservation: Closable | undefined;
   private readonly addrs = new Map<Var<Addr>, Closable>();
   private tree: ActivityState<NameTree<BoundName>> = { status: 'pending' };
-  /** While some leaf is pending: when that began, and the timer that gives up waiting for it. */
-  private pendingSince: number | undefined;
-  private pendingTimer: NodeJS.Timeout | undefined;
+  /** While some leaf is pending: the timer that gives up waiting for it (its cancel), and whether it has. */
+  private pendingTimer: (() => void) | undefined;
+  private pendingTimedOut = false;
   private closed = false;
   private subscribing = false;
 
@@ -113,17 +116,18 @@ export class NameFeed<T> {
     this.observeLeaves(leaves(tree));
     const result = this.options.view(tree);
     if (result.pending) {
-      if (this.pendingSince === undefined) {
-        this.pendingSince = performance.now();
-        this.pendingTimer = setTimeout(() => {
+      if (this.pendingTimer === undefined && !this.pendingTimedOut) {
+        // The timer firing is what ends the wait: comparing clocks when it fires could find it a
+        // fraction of a millisecond early, and then nothing would ever end it.
+        this.pendingTimer = (this.options.clock ?? realClock).after(this.options.bindingTimeoutMs, () => {
           this.pendingTimer = undefined;
+          this.pendingTimedOut = true;
           this.update();
-        }, this.options.bindingTimeoutMs);
-        this.pendingTimer.unref();
+        });
       }
       // Keep what clients have (a dtab change towards a name discovery is still looking up), unless
       // that has taken longer than a router call would wait.
-      if (performance.now() - this.pendingSince < this.options.bindingTimeoutMs) {
+      if (!this.pendingTimedOut) {
         if (this.state.sample.kind === 'bound') return;
         return this.publish(PENDING_FEED);
       }
@@ -132,8 +136,8 @@ export class NameFeed<T> {
   }
 
   private clearPending(): void {
-    this.pendingSince = undefined;
-    if (this.pendingTimer !== undefined) clearTimeout(this.pendingTimer);
+    this.pendingTimedOut = false;
+    this.pendingTimer?.();
     this.pendingTimer = undefined;
   }
 

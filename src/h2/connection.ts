@@ -23,6 +23,7 @@ import {
 import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
   role: 'server' | 'client';
@@ -148,8 +149,9 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
-  private keepAliveTimer: NodeJS.Timeout | null = null;
-  private pingAckTimer: NodeJS.Timeout | null = null;
+  /** Keepalive's timers, as their cancel functions (they run on keepAlive's clock). */
+  private keepAliveTimer: (() => void) | null = null;
+  private pingAckTimer: (() => void) | null = null;
   private closeError: Error | null = null;
   /** Coarse clock, read once per socket chunk: rate limits need no finer time. */
   private now = Date.now();
@@ -275,24 +277,29 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * its ACK has not come within `timeoutMs`, `onUnanswered` runs (the owner closes the connection:
    * a dead peer, a half-open TCP connection). Timers stop with the socket.
    */
-  keepAlive(intervalMs: number, timeoutMs: number, onUnanswered: () => void): void {
+  keepAlive(intervalMs: number, timeoutMs: number, onUnanswered: () => void, clock: Clock = realClock): void {
+    // `this.now` is stamped on Date.now()'s scale, per socket chunk; the silence is measured on the
+    // clock's, so the last read is carried over to it whenever the stamp has moved.
+    let stamp = this.now;
+    let heardAt = clock.now() - (Date.now() - stamp);
     const check = (): void => {
       if (this.state === CLOSED) return;
-      const silent = Date.now() - this.now;
-      let next = intervalMs - silent;
+      const now = clock.now();
+      if (this.now !== stamp) {
+        stamp = this.now;
+        heardAt = now - (Date.now() - stamp);
+      }
+      let next = intervalMs - (now - heardAt);
       if (next <= 0) {
         next = intervalMs;
         if (this.pingAckTimer === null) {
           this.ping();
-          this.pingAckTimer = setTimeout(() => { this.pingAckTimer = null; onUnanswered(); }, timeoutMs);
-          this.pingAckTimer.unref();
+          this.pingAckTimer = clock.after(timeoutMs, () => { this.pingAckTimer = null; onUnanswered(); });
         }
       }
-      this.keepAliveTimer = setTimeout(check, Math.max(1, next));
-      this.keepAliveTimer.unref();
+      this.keepAliveTimer = clock.after(Math.max(1, next), check);
     };
-    this.keepAliveTimer = setTimeout(check, intervalMs);
-    this.keepAliveTimer.unref();
+    this.keepAliveTimer = clock.after(intervalMs, check);
   }
 
   /** Sends a PING (§6.7); its ACK arrives as onPingAck. */
@@ -472,8 +479,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.state = CLOSED;
     this.reader.close();
     if (this.closeTimer !== null) { clearTimeout(this.closeTimer); this.closeTimer = null; }
-    if (this.keepAliveTimer !== null) clearTimeout(this.keepAliveTimer);
-    if (this.pingAckTimer !== null) clearTimeout(this.pingAckTimer);
+    this.keepAliveTimer?.();
+    this.pingAckTimer?.();
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
@@ -850,7 +857,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   onPing(ack: boolean, opaque: Buffer): void {
     if (ack) {
-      if (this.pingAckTimer !== null) { clearTimeout(this.pingAckTimer); this.pingAckTimer = null; }
+      if (this.pingAckTimer !== null) { this.pingAckTimer(); this.pingAckTimer = null; }
       this.handler.onPingAck(opaque);
       return;
     }

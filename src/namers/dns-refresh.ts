@@ -4,7 +4,7 @@ import type { DnsResolverOptions } from './dns-resolver.js';
 import { Backoff } from '../util/backoff.js';
 import type { LiveName } from './live-name.js';
 import { NameTable } from './name-table.js';
-import type { Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { Namer, NamerReadiness } from './namer.js';
 import type { Activity } from '../util/activity.js';
 import type { Name } from '../dtab/name.js';
@@ -21,7 +21,7 @@ export interface DnsRefreshOptions extends DnsResolverOptions {
   maxNames?: number;
   /** Called each time a new name finds the table full (metrics). */
   onFull?: () => void;
-  /** The names table's time (tests). */
+  /** The names table's and the refresh loop's time (tests). */
   clock?: Clock;
   /** Called after each resolution with its outcome (metrics). */
   onResult?: (kind: 'ok' | 'nxdomain' | 'error') => void;
@@ -49,7 +49,8 @@ export interface RefreshRound {
  */
 export function refreshLoop(options: DnsRefreshOptions & { refreshMs?: number }, round: (r: RefreshRound) => Promise<number | undefined>): () => void {
   const refreshMs = options.refreshMs ?? Math.max(MIN_REFRESH_MS, (options.refreshIntervalSeconds ?? 5) * 1000);
-  let timer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? realClock;
+  let cancel: (() => void) | undefined;
   let stopped = false;
   const r: RefreshRound = {
     refreshMs,
@@ -64,13 +65,12 @@ export function refreshLoop(options: DnsRefreshOptions & { refreshMs?: number },
   const run = async () => {
     const next = await round(r);
     if (stopped || next === undefined) return;
-    timer = setTimeout(run, next);
-    timer.unref();
+    cancel = clock.after(next, run);
   };
   void run();
   return () => {
     stopped = true;
-    if (timer) clearTimeout(timer);
+    cancel?.();
   };
 }
 

@@ -5,6 +5,7 @@ import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
@@ -25,6 +26,8 @@ export interface UpstreamOptions {
   onSessions?(delta: number): void;
   /** Speak TLS (ALPN h2) to the endpoint instead of h2c. */
   tls?: UpstreamTls;
+  /** Connect timeout, backoff and keepalive time; default the real clock. */
+  clock?: Clock;
 }
 
 /** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
@@ -63,7 +66,8 @@ class UpstreamConn implements H2ConnectionHandler {
   /** TLS: the handshake completed on our side. */
   private secured = false;
   /** @internal */ failedOnce = false;
-  private connectTimer: NodeJS.Timeout | undefined;
+  /** Cancels the connect timeout. */
+  private connectTimer: (() => void) | undefined;
 
   constructor(readonly pool: SessionPool) {
     const t = pool.options.tls;
@@ -82,8 +86,7 @@ class UpstreamConn implements H2ConnectionHandler {
     });
     const timeout = pool.options.connectTimeoutMs;
     if (timeout > 0) {
-      this.connectTimer = setTimeout(onConnectTimeout, timeout, this);
-      this.connectTimer.unref();
+      this.connectTimer = pool.clock.after(timeout, () => this.connectTimedOut());
     }
   }
 
@@ -150,11 +153,11 @@ class UpstreamConn implements H2ConnectionHandler {
 
   private onConnected(): void {
     this.connected = true;
-    clearTimeout(this.connectTimer);
+    this.connectTimer?.();
     this.pool.connected();
     const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.pool.options;
     if (keepAliveIntervalMs > 0) {
-      this.h2.keepAlive(Math.max(keepAliveIntervalMs, 10_000), keepAliveTimeoutMs, () => this.h2.socket.destroy(new Error('keepalive ping timed out')));
+      this.h2.keepAlive(Math.max(keepAliveIntervalMs, 10_000), keepAliveTimeoutMs, () => this.h2.socket.destroy(new Error('keepalive ping timed out')), this.pool.clock);
     }
   }
 
@@ -207,7 +210,7 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 
   onClose(error: Error | null): void {
-    clearTimeout(this.connectTimer);
+    this.connectTimer?.();
     if (!this.connected && !this.failedOnce) {
       this.failedOnce = true;
       this.pool.failed(error ?? new Error('connection closed before it was established'));
@@ -222,13 +225,12 @@ function tlsFailure(conn: UpstreamConn, reason: TlsFailureReason, detail: string
   return Object.assign(new Error(`TLS handshake with ${pool.host}:${pool.port} failed: ${describeTlsFailure(reason, detail)}`), { tlsReason: reason });
 }
 
-function onConnectTimeout(c: UpstreamConn): void { c.connectTimedOut(); }
-
 export class SessionPool {
   private conns: UpstreamConn[] = [];
   private readonly connectBackoff = new Backoff(MIN_BACKOFF_MS, MAX_BACKOFF_MS);
   private backoffUntil = 0;
   private closing = false;
+  /** @internal */ readonly clock: Clock;
   /** Last connect error, for snapshots. */
   lastError: string | undefined;
   /** TLS: the session of the last handshake, offered by the next connection (resumption). */
@@ -240,7 +242,9 @@ export class SessionPool {
     readonly host: string,
     readonly port: number,
     /** @internal */ readonly options: UpstreamOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? realClock;
+  }
 
   /** `connected` when a connection is up, `connecting`, `failed` while backing off, else `idle`. */
   get state(): 'connected' | 'connecting' | 'failed' | 'idle' {
@@ -250,12 +254,12 @@ export class SessionPool {
       connecting = true;
     }
     if (connecting) return 'connecting';
-    return this.backoffUntil > Date.now() ? 'failed' : 'idle';
+    return this.backoffUntil > this.clock.now() ? 'failed' : 'idle';
   }
 
   /** True while a recent connect failure keeps this endpoint in backoff. */
   get backingOff(): boolean {
-    return this.conns.length === 0 && this.backoffUntil > Date.now();
+    return this.conns.length === 0 && this.backoffUntil > this.clock.now();
   }
 
   /**
@@ -299,7 +303,7 @@ export class SessionPool {
   /** @internal */ failed(error: Error): void {
     this.lastError = error.message;
     // Equal jitter: half fixed, half random, so reconnects of many routers spread out.
-    this.backoffUntil = Date.now() + this.connectBackoff.next();
+    this.backoffUntil = this.clock.now() + this.connectBackoff.next();
     this.options.onConnect?.(false);
   }
 

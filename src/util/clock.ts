@@ -1,12 +1,15 @@
 /**
- * Time as the lifecycle tables see it: a monotonic `now` and a repeating timer. Injected so that
- * tests move time forward instead of sleeping.
+ * Time as the router's timers see it: a monotonic `now`, a repeating timer and a one-shot timer.
+ * Injected so that tests move time forward instead of sleeping; production passes `realClock`,
+ * which is Node's own timers.
  */
 export interface Clock {
   /** Milliseconds on a monotonic scale (only differences mean anything). */
   now(): number;
   /** Call `fn` every `ms` until the returned function is called; never keeps the process alive. */
   every(ms: number, fn: () => void): () => void;
+  /** Call `fn` once after `ms` unless the returned function is called first; never keeps the process alive. */
+  after(ms: number, fn: () => void): () => void;
 }
 
 export const realClock: Clock = {
@@ -15,5 +18,10 @@ export const realClock: Clock = {
     const timer = setInterval(fn, ms);
     timer.unref();
     return () => clearInterval(timer);
+  },
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
   },
 };

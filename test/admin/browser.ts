@@ -57,16 +57,6 @@ export async function openBrowser(): Promise<BrowserSession> {
   };
 }
 
-/** Poll `check` until it returns true, bounded in time; fail saying what was awaited. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not seen within ${timeoutMs} ms`);
-}
-
 /** `data-path` of every node of the rendered delegation tree that matches `selector`. */
 export function treePaths(page: Page, selector: string): Promise<string[]> {
   return page.locator(`#pg-tree ${selector}`).evaluateAll((els) => els.map((e) => e.getAttribute('data-path') ?? ''));

@@ -15,7 +15,8 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { echoClient, type EchoClient } from '../../examples/echo/client.js';
-import { eventually, openBrowser, treePaths } from './browser.js';
+import { openBrowser, treePaths } from './browser.js';
+import { eventually } from '../support/eventually.js';
 import { globalNamer } from '../../src/namers/global.js';
 
 /**

@@ -12,7 +12,8 @@ import { Logger } from '../../src/util/log.js';
 import { Var } from '../../src/util/var.js';
 import { startTestServer, testClient, unary, type TestClient, type TestServer } from '../fixtures/grpc/test-service.js';
 import { routerConfig } from '../router/setup.js';
-import { eventually, openBrowser, treePaths, type BrowserSession } from './browser.js';
+import { openBrowser, treePaths, type BrowserSession } from './browser.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The playground says what the real router does. One Router carries real gRPC calls to two test

@@ -5,7 +5,8 @@ import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
 import { NameInterpreter } from '../../src/dtab/index.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
-import { eventually, openBrowser, treePaths } from './browser.js';
+import { openBrowser, treePaths } from './browser.js';
+import { eventually } from '../support/eventually.js';
 import { globalNamer } from '../../src/namers/global.js';
 
 /**

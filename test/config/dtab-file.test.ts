@@ -8,6 +8,7 @@ import { DtabFile } from '../../src/config/dtab-file.js';
 import { Dtab, parseDtab } from '../../src/dtab/index.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
+import { eventually } from '../support/eventually.js';
 
 const BASE_TEXT = '/k8s => /#/io.l5d.k8s;';
 const BASE = parseDtab(BASE_TEXT);
@@ -48,10 +49,7 @@ async function harness(path: (dir: string) => string, before: (dir: string) => v
 /** Wait (bounded) until the effective dtab shows `expected`; returns how long it took. */
 async function until(h: Harness, expected: string, limitMs = 3000): Promise<number> {
   const start = Date.now();
-  while (h.file.dtab.sample.show() !== expected) {
-    if (Date.now() - start > limitMs) assert.fail(`dtab is still ${JSON.stringify(h.file.dtab.sample.show())}, wanted ${JSON.stringify(expected)}`);
-    await sleep(20);
-  }
+  await eventually(`the effective dtab ${JSON.stringify(expected)}`, () => h.file.dtab.sample.show() === expected, limitMs);
   return Date.now() - start;
 }
 

@@ -5,7 +5,7 @@ import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, type BoundName, 
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { MemoryNamer } from './memory-namer.js';
+import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
@@ -17,14 +17,14 @@ function show(state: ActivityState<NameTree<BoundName>>): string {
 }
 
 test('the base dtab is an input of the binding: a reload publishes once, and watches both dtabs use stay open', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   k8s.bind('/canary/grpc/echo', '10.0.0.2:1');
   // Count each answer's activations: a watch closed and reopened across a reload would show as two.
   const starts = new Map<string, number>();
-  const answers = new Map<string, ReturnType<MemoryNamer['lookup']>>();
+  const answers = new Map<string, ReturnType<FakeNamer['lookup']>>();
   const counting = {
-    lookup: (path: Parameters<MemoryNamer['lookup']>[0]) => {
+    lookup: (path: Parameters<FakeNamer['lookup']>[0]) => {
       const key = path.show();
       let counted = answers.get(key);
       if (counted === undefined) {
@@ -57,7 +57,7 @@ test('the base dtab is an input of the binding: a reload publishes once, and wat
 });
 
 test('BindingCache on an injected clock: idle and transient TTLs without sleeping; peek keeps nothing alive', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const clock = new FakeClock();

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BindingCache } from '../../src/dtab/binding-cache.js';
 import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, type BoundName, type NameTree } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
-import { MemoryNamer } from './memory-namer.js';
+import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
+import { eventually } from '../support/eventually.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
 
@@ -17,7 +17,7 @@ function show(state: ActivityState<NameTree<BoundName>>): string {
 }
 
 test('BindingCache: warm get returns the same live Activity; base dtab reload re-binds; local dtab is part of the key', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   k8s.bind('/canary/grpc/echo', '10.0.0.2:1');
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
@@ -56,7 +56,7 @@ test('BindingCache: warm get returns the same live Activity; base dtab reload re
 });
 
 test('BindingCache: idle entries are evicted and release their watches; observed ones stay', async () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { idleTtlMs: 40 });
   try {
@@ -64,8 +64,7 @@ test('BindingCache: idle entries are evicted and release their watches; observed
     const held = cache.get(parsePath('/#/io.l5d.k8s/b'), Dtab.empty);
     const o = held.observe(() => {});
     assert.equal(k8s.active, 2);
-    for (let i = 0; i < 50 && cache.size > 1; i++) await sleep(20);
-    assert.equal(cache.size, 1);
+    await eventually('the idle entries expired', () => cache.size === 1, 1000);
     assert.equal(k8s.active, 1);
     assert.equal(cache.get(parsePath('/#/io.l5d.k8s/b'), Dtab.empty), held);
     o.close();
@@ -75,7 +74,7 @@ test('BindingCache: idle entries are evicted and release their watches; observed
 });
 
 test('BindingCache: maxEntries evicts the least recently used', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 2 });
   try {
@@ -91,7 +90,7 @@ test('BindingCache: maxEntries evicts the least recently used', () => {
 });
 
 test('BindingCache: bindings under a request-local dtab, and names that do not exist, go after transientIdleTtlMs; the rest stay', async () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:1');
   k8s.bind('/dev/grpc/echo', '10.0.0.2:1');
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
@@ -104,8 +103,7 @@ test('BindingCache: bindings under a request-local dtab, and names that do not e
     cache.get(parsePath('/svc/echo'), parseDtab('/svc => /#/io.l5d.k8s/dev/grpc'));
     assert.equal(show(cache.get(parsePath('/svc/nothing'), Dtab.empty).sample), '~');
     assert.equal(cache.size, 3);
-    for (let i = 0; i < 50 && cache.size > 1; i++) await sleep(20);
-    assert.equal(cache.size, 1, 'the override and the Neg name went');
+    await eventually('the override and the Neg name gone', () => cache.size === 1, 1000);
     assert.deepEqual([...cache.peek()].map((b) => b.path.show()), ['/svc/echo']);
     assert.equal(cache.get(parsePath('/svc/echo'), Dtab.empty), lasting, 'the lasting binding is the same one');
     assert.equal(full, 0);
@@ -115,7 +113,7 @@ test('BindingCache: bindings under a request-local dtab, and names that do not e
 });
 
 test('BindingCache: full, it evicts an entry nobody asked for since the clock last passed (CLOCK), and says so', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   let full = 0;
   const cache = new BindingCache(interpreter, new Var(Dtab.empty), { maxEntries: 3, onFull: () => full++ });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameInterpreter, parseDtab, parsePath } from '../../src/dtab/index.js';
 import { delegate, DelegateTimeoutError } from '../../src/dtab/delegate.js';
-import { ErrorNamer, MemoryNamer } from './memory-namer.js';
+import { FakeNamer } from '../support/fake-namer.js';
 import { Var } from '../../src/util/var.js';
 import { ok } from '../../src/util/activity.js';
 import { leaf } from '../../src/dtab/nametree.js';
@@ -13,7 +13,7 @@ const ERROR = parsePath('/#/error');
 
 // Linkerd's DelegateApiHandlerTest "/delegate response", with the `meta` fields Linkerd 1.7 adds.
 test('delegate: Linkerd DelegateApiHandler expectation for /boo/humbug, byte for byte', async () => {
-  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: ERROR, kind: 'error', namer: new ErrorNamer(ERROR) }] });
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: ERROR, kind: 'error', namer: new FakeNamer(ERROR, 'error') }] });
   const dtab = parseDtab(`
     /beh => /#/error ;
     /bah/humbug => /$/inet/127.1/8080 ;
@@ -39,7 +39,7 @@ test('delegate: Linkerd DelegateApiHandler expectation for /boo/humbug, byte for
 });
 
 test('delegate: explicit ~, !, $; unions with weights; residuals; unmatched root', async () => {
-  const k8s = new MemoryNamer(parsePath('/#/io.l5d.k8s'));
+  const k8s = new FakeNamer(parsePath('/#/io.l5d.k8s'));
   k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: k8s.prefix, kind: 'k8s', namer: k8s }] });
   const dtab = parseDtab('/neg => ~; /bang => !; /nil => $; /svc => 0.25*/#/io.l5d.k8s/default/grpc & 0.75*/neg');
@@ -139,7 +139,7 @@ test('delegate: same-path collapse takes the outer dentry; Neg/Fail/Empty childr
 });
 
 test('delegate: waits for a pending namer and a pending address set; times out honestly', async () => {
-  const n = new MemoryNamer(parsePath('/#/slow'));
+  const n = new FakeNamer(parsePath('/#/slow'));
   n.pending('/svc');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: n.prefix, kind: 'slow', namer: n }] });
   const addr = new Var<Addr>({ type: 'pending' });
@@ -155,7 +155,7 @@ test('delegate: waits for a pending namer and a pending address set; times out h
   n.pending('/never');
   await assert.rejects(delegate(i, parseDtab('/s => /#/slow'), parsePath('/s/never'), { timeoutMs: 30 }), DelegateTimeoutError);
 
-  const stuck = new MemoryNamer(parsePath('/#/stuck'));
+  const stuck = new FakeNamer(parsePath('/#/stuck'));
   stuck.set('/a', ok(leaf({ kind: 'bound', id: parsePath('/#/stuck/a'), addr: new Var<Addr>({ type: 'pending' }), residual: parsePath('/') })));
   const j = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: stuck.prefix, kind: 'stuck', namer: stuck }] });
   const t2 = await delegate(j, parseDtab(''), parsePath('/#/stuck/a'), { timeoutMs: 30 });

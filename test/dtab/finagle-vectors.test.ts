@@ -14,18 +14,18 @@ import {
   type NameTree,
 } from '../../src/dtab/index.js';
 import { failed, ok, type Activity, type ActivityState } from '../../src/util/activity.js';
-import { MemoryNamer } from './memory-namer.js';
+import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
 
 const TEST = parsePath('/test');
 
 /** The namer answers `/test/<n>` with a name tree of paths, bound again through the interpreter. */
-function answer(namer: MemoryNamer, name: string, tree: string): void {
+function answer(namer: FakeNamer, name: string, tree: string): void {
   namer.set(name, ok(mapTree(parseNameTree(tree), (path) => ({ kind: 'path' as const, path }))));
 }
 
 function setup(tree: string) {
-  const namer = new MemoryNamer(TEST, { status: 'pending' });
+  const namer = new FakeNamer(TEST, { status: 'pending' });
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: TEST, kind: 'test', namer }] });
   const act = i.bind(parseDtab(`/u => ${tree}`), parsePath('/u'));
   let state: ActivityState<NameTree<BoundName>> = { status: 'pending' };

@@ -7,6 +7,7 @@ import { onceResolver, pollingResolver, type HostLookup } from '../../src/namers
 import type { Addr, BoundName, Name, NameTree } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
+import { eventually } from '../support/eventually.js';
 
 function answer(path: string, namer = globalNamer()): ActivityState<NameTree<Name>> {
   let state: ActivityState<NameTree<Name>> | undefined;
@@ -110,8 +111,7 @@ test('inet re-resolves while observed and stops when released; fixedinet resolve
   const addr = pollingResolver({ lookup, intervalMs: 20 })('svc.example', 8080);
   const seen: string[] = [];
   const o = addr.observe((a) => seen.push(a.type === 'bound' ? a.addrs.map((x) => `${x.host}:${x.port}`).join(',') : a.type));
-  const deadline = Date.now() + 5000;
-  while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await eventually('three answers observed', () => seen.length >= 3, 5000);
   o.close();
   // An unchanged answer is not a change: observers hear pending, the first set, the new set.
   assert.deepEqual(seen, ['pending', '10.0.0.1:8080', '10.0.0.2:8080,10.0.0.3:8080']);

@@ -15,7 +15,7 @@ import type { Name } from '../../src/dtab/name.js';
 import type { Namer } from '../../src/namers/namer.js';
 import { ok } from '../../src/util/activity.js';
 import { Neg, leaf } from '../../src/dtab/nametree.js';
-import { MemoryNamer } from './memory-namer.js';
+import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
@@ -36,7 +36,7 @@ function bindNow(interpreter: NameInterpreter, dtab: string, path: string): stri
 }
 
 test('bind: dtab rewrites down to a configured namer, residual kept', () => {
-  const k8s = new MemoryNamer(K8S);
+  const k8s = new FakeNamer(K8S);
   k8s.bind('/default/grpc/echo', '10.0.0.1:8080');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
   assert.equal(bindNow(i, '/svc => /#/io.l5d.k8s/default/grpc', '/svc/echo'), '/#/io.l5d.k8s/default/grpc/echo');
@@ -44,7 +44,7 @@ test('bind: dtab rewrites down to a configured namer, residual kept', () => {
 });
 
 test('bind: Alt falls through only on Neg; Fail stops; Empty wins', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   n.bind('/b', '1.1.1.1:1');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const d = '/x => /#/io.l5d.k8s';
@@ -63,7 +63,7 @@ test('bind: Alt falls through only on Neg; Fail stops; Empty wins', () => {
 });
 
 test('bind: Union binds all, drops Neg and Fail children, keeps weights; nothing left is Neg and falls through', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   n.bind('/a', '1.1.1.1:1');
   n.bind('/b', '2.2.2.2:2');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
@@ -96,8 +96,8 @@ test('bind: depth limit with Finagle message, configurable', () => {
 });
 
 test('namers: consulted only when the dtab gives Neg for that exact path; last configured first; Neg passes on', () => {
-  const first = new MemoryNamer(parsePath('/#/ns'));
-  const second = new MemoryNamer(parsePath('/#/ns/inner'));
+  const first = new FakeNamer(parsePath('/#/ns'));
+  const second = new FakeNamer(parsePath('/#/ns/inner'));
   first.bind('/inner/svc', '1.1.1.1:1');
   second.bind('/other', '2.2.2.2:2');
   const i = new NameInterpreter({ global: globalNamer(),
@@ -112,7 +112,7 @@ test('namers: consulted only when the dtab gives Neg for that exact path; last c
   assert.deepEqual(first.lookups, ['/inner/svc']);
   assert.equal(bindNow(i, '', '/#/ns/inner/other'), '/#/ns/inner/other');
   // A dentry shadows the namer for that path.
-  first.lookups = [];
+  first.lookups.length = 0;
   assert.equal(bindNow(i, '/#/ns/inner/svc => /$/inet/127.0.0.1/9', '/#/ns/inner/svc'), '/$/inet/127.0.0.1/9');
   assert.deepEqual(first.lookups, []);
   // A lone `p => ~` gives Neg, which (like no match) goes on to the namers.
@@ -121,7 +121,7 @@ test('namers: consulted only when the dtab gives Neg for that exact path; last c
 });
 
 test('reactivity: an observed binding follows namer answers without polling; closing releases the watches', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
   const seen: string[] = [];
@@ -157,7 +157,7 @@ test('reactivity: an observed binding follows namer answers without polling; clo
 });
 
 test('reactivity: a namer answering with a further path keeps binding through the dtab', () => {
-  const n = new MemoryNamer(parsePath('/#/alias'));
+  const n = new FakeNamer(parsePath('/#/alias'));
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: n.prefix, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/alias; /target => /$/inet/127.0.0.1/7000'), parsePath('/svc/x'));
   const seen: string[] = [];
@@ -169,7 +169,7 @@ test('reactivity: a namer answering with a further path keeps binding through th
 });
 
 test('reactivity: a change made by an observer while it hears a state reaches every observer in order', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
   const act = i.bind(parseDtab('/svc => /#/io.l5d.k8s/a | /#/io.l5d.k8s/b'), parsePath('/svc'));
   const first: string[] = [];
@@ -188,7 +188,7 @@ test('reactivity: a change made by an observer while it hears a state reaches ev
 });
 
 test('reactivity: an answer changed by another answer’s activation during a pass is not missed', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   // A namer whose watch on /a, when it starts, learns about /b too (one shared watch).
   const a = new Var<ActivityState<NameTree<Name>>>(ok(Neg), () => {
     n.bind('/b', '2.2.2.2:2');
@@ -204,7 +204,7 @@ test('reactivity: an answer changed by another answer’s activation during a pa
 });
 
 test('bind: bound address sets below a Union carry their branch weight (Finagle namer_nametree_weight)', () => {
-  const n = new MemoryNamer(K8S);
+  const n = new FakeNamer(K8S);
   const a = n.bind('/a', '1.1.1.1:1');
   n.bind('/b', '2.2.2.2:2');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { pickBranch, pickLeaf, unionShares } from '../../src/dtab/route.js';
 import type { BoundName } from '../../src/dtab/name.js';
 import type { NameTree } from '../../src/dtab/nametree.js';
-import { boundName } from './memory-namer.js';
+import { boundName } from '../support/fake-namer.js';
 import { parsePath } from '../../src/dtab/parse.js';
 
 /**

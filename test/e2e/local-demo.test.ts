@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { echoClient } from '../../examples/echo/client.js';
-import { eventually, freePort, get, startCli } from './process.js';
+import { freePort, get, startCli } from './process.js';
+import { eventually } from '../support/eventually.js';
 
 test('the embedded default (npm start) serves echo calls over three backends and stops cleanly on Ctrl-C', async (t) => {
   const routerPort = await freePort();
@@ -27,10 +28,11 @@ test('the embedded default (npm start) serves echo calls over three backends and
     client.close();
   }
   // The built-in client's traffic shows in the metrics the dashboard draws.
-  await eventually(async () => {
+  await eventually("the built-in client's requests in /metrics", async () => {
     const metrics = (await get(`http://127.0.0.1:${adminPort}/metrics`)).body;
     const total = [...metrics.matchAll(/^kgr_requests_total\{[^}]*router="local"[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
     assert.ok(total > 12, `requests counted: ${total}`);
+    return true;
   });
 
   proc.child.kill('SIGINT');

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -46,16 +46,13 @@ export class Started {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Wait (bounded) until stdout or stderr matches. */
+  /** Wait (bounded) until stdout or stderr matches; fails at once if the process exits first. */
   async waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-    const start = Date.now();
-    for (;;) {
-      const m = pattern.exec(this.stdout) ?? pattern.exec(this.stderr);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      await sleep(25);
-    }
+    const seen = await eventually(`${pattern} in the output`, () => pattern.exec(this.stdout) ?? pattern.exec(this.stderr) ?? (this.child.exitCode !== null && 'exited'), timeoutMs).catch(
+      (e: Error) => Promise.reject(new Error(`${e.message}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)),
+    );
+    if (seen === 'exited') throw new Error(`process exited (${this.child.exitCode}) before ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+    return seen;
   }
 
   /** Stop it for good (test cleanup): SIGKILL if it is still running. */
@@ -84,19 +81,4 @@ export async function freePort(): Promise<number> {
 export async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
-}
-
-/** Poll until `check` passes (bounded). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - start > timeoutMs) throw last;
-    await sleep(50);
-  }
 }

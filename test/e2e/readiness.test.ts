@@ -7,7 +7,8 @@ import { Logger } from '../../src/util/log.js';
 import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
-import { eventually, get } from './process.js';
+import { get } from './process.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * `/ready` (issue 5): config loaded, listeners bound, and the namers the routes depend on synced;
@@ -48,7 +49,7 @@ test('/ready is 503 naming the service and the 403 while the API refuses, 200 on
 
   const proc = await start(api.port, K8S_DTAB, 1500);
   t.after(() => proc.close());
-  const refused = await eventually(async () => {
+  const refused = await eventually('/ready answering 503 with the 403', async () => {
     const r = await ready(proc);
     assert.equal(r.status, 503);
     assert.match(r.body, /io\.l5d\.k8s default\/echo not synced: forbidden/);
@@ -59,7 +60,7 @@ test('/ready is 503 naming the service and the 403 while the API refuses, 200 on
   assert.equal((await ready(proc)).status, 503);
 
   api.authorizer = () => true;
-  await eventually(async () => assert.equal((await ready(proc)).status, 200), 20_000);
+  await eventually('/ready answering 200', async () => (await ready(proc)).status === 200, 20_000);
   const client = echoClient(`127.0.0.1:${proc.routers[0]!.boundPorts[0]!.port}`);
   t.after(() => client.close());
   assert.equal((await client.echo('hi', { deadlineMs: 5000 })).from, echo.address);
@@ -80,16 +81,17 @@ test('/ready waits for an API that is down at start, but only when a route depen
   // A router whose dtab names no Kubernetes service is ready though the API is down.
   const independent = await start(api.port, `/svc => /$/inet/127.0.0.1/${echo.port}`);
   t.after(() => independent.close());
-  await eventually(async () => assert.equal((await ready(independent)).status, 200));
+  await eventually('/ready answering 200', async () => (await ready(independent)).status === 200);
 
   const proc = await start(api.port, K8S_DTAB);
   t.after(() => proc.close());
-  await eventually(async () => {
+  await eventually('/ready answering 503 naming the failed list', async () => {
     const r = await ready(proc);
     assert.equal(r.status, 503);
     assert.match(r.body, /io\.l5d\.k8s default\/echo not synced: list endpointslices\.discovery\.k8s\.io in namespace "default" failed/);
+    return true;
   });
 
   await api.restart();
-  await eventually(async () => assert.equal((await ready(proc)).status, 200), 20_000);
+  await eventually('/ready answering 200', async () => (await ready(proc)).status === 200, 20_000);
 });

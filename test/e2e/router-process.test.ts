@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
-import { eventually, freePort, get, startCli, type Started } from './process.js';
+import { freePort, get, startCli, type Started } from './process.js';
+import { eventually } from '../support/eventually.js';
 
 const SERVICE = 'com.example.grpc.EchoService';
 
@@ -64,7 +65,7 @@ telemetry:
 `,
   );
   proc = startCli(['--config', join(dir, 'config.yaml'), '--log-format', 'json']);
-  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 200);
   // Linkerd keys we accept and ignore are said so, once, in a log line.
   await proc.waitFor(/"msg":"config key ignored","key":"telemetry","reason":"metrics are always served/);
 
@@ -75,7 +76,7 @@ telemetry:
   // Operators change routing by replacing the dtab file (an editor's rename); no restart.
   writeFileSync(join(dir, 'dtab.tmp'), `/svc/${SERVICE} => /fs/echo-b;\n`);
   renameSync(join(dir, 'dtab.tmp'), join(dir, 'dtab'));
-  await eventually(async () => assert.deepEqual(Object.fromEntries(await answers(`127.0.0.1:${routerPort}`, 3)), { b1: 3 }));
+  await eventually('every call answered by b1', async () => { assert.deepEqual(Object.fromEntries(await answers(`127.0.0.1:${routerPort}`, 3)), { b1: 3 }); return true; });
 
   // A broken edit keeps routing and shows on the dashboard's JSON.
   writeFileSync(join(dir, 'dtab'), `/svc/${SERVICE} => /fs/echo-a &;\n`);
@@ -88,7 +89,7 @@ telemetry:
   const client = echoClient(`127.0.0.1:${routerPort}`);
   try {
     proc.child.kill('SIGTERM');
-    await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 503), 2000);
+    await eventually('/ready answering 503', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 503, 2000);
     const during = await client.echo('still serving', { deadlineMs: 2000 });
     assert.equal(during.from, 'b1');
   } finally {
@@ -108,11 +109,11 @@ test('a second signal exits at once, without waiting for the shutdown delay', as
     await proc.kill();
     await backend.close();
   });
-  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 200);
   // gproxy mode: every call, whatever its service, goes to the target.
   assert.deepEqual(Object.fromEntries(await answers(`127.0.0.1:${routerPort}`, 2)), { only: 2 });
   proc.child.kill('SIGTERM');
-  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 503), 2000);
+  await eventually('/ready answering 503', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 503, 2000);
   proc.child.kill('SIGTERM');
   const exit = await proc.exited;
   assert.notEqual(exit.code, 0);

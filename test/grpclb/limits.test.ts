@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { floodNames, lbClient, LbStream, startLb } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 /** What clients may send the balancer: malformed requests, names that route nowhere, floods of names. */
 
@@ -83,7 +84,7 @@ test('maxNames and maxStreams: past them new names and streams are refused RESOU
     assert.match(fourth.details, /3 streams open \(grpclb\.maxStreams\)/);
     // Once b's stream has gone, b is idle and makes room for c.
     b.cancel();
-    await until(() => lb.proc.grpclb!.streamCount === 2);
+    await eventually('both streams counted', () => lb.proc.grpclb!.streamCount === 2, 5000);
     const c2 = await open('c');
     assert.equal(lb.proc.grpclb!.nameCount, 2);
     for (const s of [a, a2, c2]) s.cancel();
@@ -95,15 +96,6 @@ test('maxNames and maxStreams: past them new names and streams are refused RESOU
     await lb.close();
   }
 });
-
-/** Wait for a condition the server reaches on its own (a cancel it has yet to read), within 5 s. */
-async function until(ok: () => boolean): Promise<void> {
-  const start = Date.now();
-  while (!ok()) {
-    assert.ok(Date.now() - start < 5000, 'timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 // 10,000 by default, 100 times maxNames, so `npm test` stays quick; KGR_GRPCLB_FLOOD=100000 runs the
 // issue's full flood (about 25 s on a 2-CPU machine: the cost is grpc-js's per-stream work).
@@ -136,7 +128,7 @@ test(`a client naming ${NAMES.toLocaleString('en')} distinct names: per-name sta
     lb.endpoints('real', ['127.0.0.1 9002']);
     assert.deepEqual(await real.nextList(1000), ['127.0.0.1:9002']);
     // The flood's names go within the transient idle TTL (1 s here); the real name stays.
-    await until(() => grpclb.nameCount === 1);
+    await eventually('one name left', () => grpclb.nameCount === 1, 5000);
     const grown = retainedHeap() - heapBefore;
     t.diagnostic(`${NAMES} names: at most ${most} held; heap kept ${(grown / 1048576).toFixed(2)} MiB after the flood`);
     assert.ok(grown < 8 << 20, `the heap kept ${(grown / 1048576).toFixed(1)} MiB after the flood`);

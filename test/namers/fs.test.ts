@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsNamer, parseServiceFile } from '../../src/namers/fs.js';
 import { Path } from '../../src/dtab/path.js';
-import { Watching, until, boundOf, isNeg, hostPorts, sameSet, capturingLogger } from './helpers.js';
+import { Watching, boundOf, isNeg, hostPorts, sameSet, capturingLogger } from './helpers.js';
+import { eventually } from '../support/eventually.js';
 
 const p = (text: string) => new Path(text.split('/').filter(Boolean));
 
@@ -40,47 +41,47 @@ test('io.l5d.fs: files are services, watched; malformed keeps the last good set;
     writeFileSync(join(root, 'echo'), '127.0.0.1 8080\n127.0.0.1 8081 * 3\n');
     const a = namer.lookup(p('/echo/rest'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a), 2000, 'bound');
+    const bound = await eventually('bound', () => boundOf(a), 2000);
     assert.equal(bound.id.show(), '/#/io.l5d.fs/echo');
     assert.equal(bound.residual.show(), '/rest');
     const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:8080', '127.0.0.1:8081']));
+    await eventually("sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:8080', '127.0.0.1:8081'])", () => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:8080', '127.0.0.1:8081']));
     // A change (even a same-size rewrite) applies within a second.
     let t = Date.now();
     writeFileSync(join(root, 'echo'), '127.0.0.1 9090\n');
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:9090']), 1000, 'change within 1 s');
+    await eventually('change within 1 s', () => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:9090']), 1000);
     assert.ok(Date.now() - t < 1000);
     // A malformed line: clear error, last good set kept.
     writeFileSync(join(root, 'echo'), '127.0.0.1 9091\noops\n');
-    await until(() => lines.some((l) => l.includes(`${join(root, 'echo')}:2:5: expected`)), 2000, 'error logged');
+    await eventually('error logged', () => lines.some((l) => l.includes(`${join(root, 'echo')}:2:5: expected`)), 2000);
     assert.ok(sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:9090']));
     // Atomic replace (rename over), as editors and ConfigMap updates do.
     writeFileSync(join(root, '.echo.tmp'), '127.0.0.1 7070\n');
     renameSync(join(root, '.echo.tmp'), join(root, 'echo'));
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:7070']), 1000, 'rename applied');
+    await eventually('rename applied', () => sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:7070']), 1000);
     // Deleted → Neg; recreated → bound again.
     unlinkSync(join(root, 'echo'));
-    await until(() => isNeg(a), 1000, 'Neg when deleted');
+    await eventually('Neg when deleted', () => isNeg(a), 1000);
     writeFileSync(join(root, 'echo'), '127.0.0.1 6060\n');
-    await until(() => boundOf(a) && sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:6060']), 1000, 'recreated');
+    await eventually('recreated', () => boundOf(a) && sameSet(hostPorts(bound.addr.sample), ['127.0.0.1:6060']), 1000);
     addr.close();
     w.close();
 
     // Missing file is Neg until it appears; nested directories; a file that was never good fails.
     const later = namer.lookup(p('/later'));
     const wl = new Watching(later);
-    await until(() => isNeg(later), 1000, 'missing is Neg');
+    await eventually('missing is Neg', () => isNeg(later), 1000);
     mkdirSync(join(root, 'team'));
     writeFileSync(join(root, 'team', 'api'), '10.0.0.1 80\n');
     const nested = namer.lookup(p('/team/api/x'));
     const wn = new Watching(nested);
-    const nb = await until(() => boundOf(nested), 1000, 'nested bound');
+    const nb = await eventually('nested bound', () => boundOf(nested), 1000);
     assert.equal(nb.id.show(), '/#/io.l5d.fs/team/api');
     assert.equal(nb.residual.show(), '/x');
     writeFileSync(join(root, 'broken'), 'nope\n');
     const broken = namer.lookup(p('/broken'));
     const wb = new Watching(broken);
-    const bb = await until(() => boundOf(broken), 1000, 'broken bound');
+    const bb = await eventually('broken bound', () => boundOf(broken), 1000);
     assert.equal(bb.addr.sample.type, 'failed');
     assert.match(bb.addr.sample.type === 'failed' ? bb.addr.sample.cause : '', /broken:1:5: expected/);
     assert.ok(isNeg(namer.lookup(p('/../etc/passwd'))), 'no escaping rootDir');

@@ -4,17 +4,6 @@ import type { Addr, BoundName, Name } from '../../src/dtab/name.js';
 import type { NameTree } from '../../src/dtab/nametree.js';
 import { Logger } from '../../src/util/log.js';
 
-/** Wait until `read()` returns something truthy, polling every 10 ms, at most `ms`. */
-export async function until<T>(read: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = read();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Observe a Var for the duration of a test, recording every value it takes. */
 export class Watching<T> {
   readonly values: T[] = [];

@@ -6,7 +6,10 @@ import { KubeConnection } from '../../src/namers/k8s/connection.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Path } from '../../src/dtab/path.js';
 import { Logger } from '../../src/util/log.js';
-import { Watching, until, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from './helpers.js';
+import { Watching, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from './helpers.js';
+import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
 
@@ -55,19 +58,19 @@ test('pending until listed, then bound; scale out and in update addr in place wi
     assert.equal(activity.sample.status, 'pending');
     const act = new Watching(activity);
     try {
-      const bound = await until(() => boundOf(activity), 5000, 'bound');
+      const bound = await eventually('bound', () => boundOf(activity), 5000);
       assert.equal(bound.id.show(), '/#/io.l5d.k8s/default/grpc/echo');
       assert.equal(bound.residual.show(), '/');
       const addr = new Watching(bound.addr);
       try {
-        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080']), 5000, 'two endpoints');
+        await eventually('two endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080']), 5000);
         const statesBefore = act.values.length;
         // Scale out.
         api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.1'), ep('10.0.0.2'), ep('10.0.0.3')], [{ name: 'grpc', port: 8080 }]);
-        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']), 5000, 'scale out');
+        await eventually('scale out', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']), 5000);
         // Scale in.
         api.applySlice('default', 'echo-abc', 'echo', [ep('10.0.0.3')], [{ name: 'grpc', port: 8080 }]);
-        await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.3:8080']), 5000, 'scale in');
+        await eventually('scale in', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.3:8080']), 5000);
         assert.equal(act.values.length, statesBefore, 'endpoint churn must not re-emit the name tree');
         assert.equal(boundOf(activity), bound, 'the same bound name object');
         // A no-op change (same endpoints, new resourceVersion) does not notify addr observers.
@@ -85,7 +88,7 @@ test('pending until listed, then bound; scale out and in update addr in place wi
       assert.equal(namer.lookup(p('/default/grpc/echo')), activity);
       const withResidual = namer.lookup(p('/Default/GRPC/Echo/extra/bits'));
       const w2 = new Watching(withResidual);
-      const b2 = await until(() => boundOf(withResidual));
+      const b2 = await eventually('boundOf(withResidual)', () => boundOf(withResidual));
       assert.equal(b2.id.show(), '/#/io.l5d.k8s/default/grpc/echo', 'segments are lower-cased');
       assert.equal(b2.residual.show(), '/extra/bits');
       assert.equal(b2.addr, bound.addr, 'one address set per (namespace, port, service)');
@@ -101,21 +104,21 @@ test('Neg for a missing service or port, empty bound set for zero ready endpoint
     const { namer } = namerFor(api);
     const missing = namer.lookup(p('/default/grpc/nope'));
     const w1 = new Watching(missing);
-    await until(() => isNeg(missing), 5000, 'Neg for a missing service');
+    await eventually('Neg for a missing service', () => isNeg(missing), 5000);
     api.applyService('default', 'nope', [{ name: 'http', port: 80 }]);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(isNeg(missing), 'port grpc absent from the Service is still Neg');
     api.applyService('default', 'nope', [{ name: 'http', port: 80 }, { name: 'grpc', port: 9090 }]);
-    const bound = await until(() => boundOf(missing), 5000, 'bound after the port appears');
+    const bound = await eventually('bound after the port appears', () => boundOf(missing), 5000);
     const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), []), 5000, 'empty set with no endpoints');
+    await eventually('empty set with no endpoints', () => sameSet(hostPorts(bound.addr.sample), []), 5000);
     api.applySlice('default', 'nope-1', 'nope', [ep('10.1.0.1', { ready: false })], [{ name: 'grpc', port: 9090 }]);
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(hostPorts(bound.addr.sample), [], 'a not-ready endpoint is not used');
     api.applySlice('default', 'nope-1', 'nope', [ep('10.1.0.1', { ready: true })], [{ name: 'grpc', port: 9090 }]);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:9090']), 5000, 'ready endpoint');
+    await eventually('ready endpoint', () => sameSet(hostPorts(bound.addr.sample), ['10.1.0.1:9090']), 5000);
     api.delete('services', 'default', 'nope');
-    await until(() => isNeg(missing), 5000, 'Neg after the Service is deleted');
+    await eventually('Neg after the Service is deleted', () => isNeg(missing), 5000);
     assert.equal(bound.addr.sample.type, 'neg');
     addr.close();
     w1.close();
@@ -134,16 +137,16 @@ test('250 endpoints across 3 slices are all used; a DELETED slice removes its en
     const { namer } = namerFor(api);
     const a = namer.lookup(p('/prod/grpc/big'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
+    const bound = await eventually('boundOf(a)', () => boundOf(a));
     const addr = new Watching(bound.addr);
-    await until(() => hostPorts(bound.addr.sample)?.length === 250, 5000, '250 endpoints');
+    await eventually('250 endpoints', () => hostPorts(bound.addr.sample)?.length === 250, 5000);
     assert.equal(new Set(hostPorts(bound.addr.sample)).size, 250);
     api.delete('endpointslices', 'prod', 'big-b');
-    await until(() => hostPorts(bound.addr.sample)?.length === 150, 5000, '150 after DELETED');
+    await eventually('150 after DELETED', () => hostPorts(bound.addr.sample)?.length === 150, 5000);
     assert.ok(!hostPorts(bound.addr.sample)!.includes('10.2.0.150:50051'));
     // Modifying one slice leaves the others alone (not "every event is the full state").
     api.applySlice('prod', 'big-c', 'big', ips(200, 10), [{ name: 'grpc', port: 50051 }]);
-    await until(() => hostPorts(bound.addr.sample)?.length === 110, 5000, '110 after shrinking one slice');
+    await eventually('110 after shrinking one slice', () => hostPorts(bound.addr.sample)?.length === 110, 5000);
     addr.close();
     w.close();
     namer.close();
@@ -163,9 +166,9 @@ test('endpoint conditions, IPv6, dual-stack slices and node/zone metadata', () =
     const { namer } = namerFor(api);
     const a = namer.lookup(p('/default/grpc/cond'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
+    const bound = await eventually('boundOf(a)', () => boundOf(a));
     const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:8080', '[fd00::5]:8080']), 5000, 'ready v4 + v6');
+    await eventually('ready v4 + v6', () => sameSet(hostPorts(bound.addr.sample), ['10.3.0.1:8080', '[fd00::5]:8080']), 5000);
     const s = bound.addr.sample;
     assert.equal(s.type, 'bound');
     const v4 = s.type === 'bound' ? s.addrs.find((x) => x.host === '10.3.0.1')! : undefined;
@@ -199,16 +202,16 @@ test('numeric path port is a Service port mapped to its targetPort (numeric or n
     for (const [path, want] of cases) {
       const a = namer.lookup(p(path));
       watchers.push(new Watching(a));
-      const bound = await until(() => boundOf(a), 5000, path);
+      const bound = await eventually(path, () => boundOf(a), 5000);
       watchers.push(new Watching(bound.addr));
-      await until(() => sameSet(hostPorts(bound.addr.sample), want), 5000, `${path} -> ${want}`);
+      await eventually(`${path} -> ${want}`, () => sameSet(hostPorts(bound.addr.sample), want), 5000);
     }
     // 8080 is a targetPort, not a Service port: Neg (unlike kuberesolver, which dials it verbatim).
     const wrong = namer.lookup(p('/default/8080/multi'));
     watchers.push(new Watching(wrong));
-    await until(() => isNeg(wrong), 5000, 'Neg for a targetPort number');
+    await eventually('Neg for a targetPort number', () => isNeg(wrong), 5000);
     assert.equal(namer.openWatches, 2, 'one watch pair per service whatever the ports');
-    await until(() => api.openWatches('endpointslices') === 2, 5000, 'two slice watches');
+    await eventually('two slice watches', () => api.openWatches('endpointslices') === 2, 5000);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(api.openWatches('endpointslices'), 2, 'and no more');
     for (const w of watchers) w.close();
@@ -222,11 +225,11 @@ test('preferLocalNode keeps endpoints on this node, falling back to all when non
     const { namer } = namerFor(api, { localNode: 'n1' });
     const a = namer.lookup(p('/default/grpc/loc'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
+    const bound = await eventually('boundOf(a)', () => boundOf(a));
     const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.1:80']), 5000, 'local only');
+    await eventually('local only', () => sameSet(hostPorts(bound.addr.sample), ['10.5.0.1:80']), 5000);
     api.applySlice('default', 'loc-1', 'loc', [ep('10.5.0.1', { nodeName: 'n1', ready: false }), ep('10.5.0.2', { nodeName: 'n2' })], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.5.0.2:80']), 5000, 'fallback to all');
+    await eventually('fallback to all', () => sameSet(hostPorts(bound.addr.sample), ['10.5.0.2:80']), 5000);
     addr.close();
     w.close();
     namer.close();
@@ -239,37 +242,38 @@ test('one shared watch per (namespace, service); released after the idle TTL, re
     const { namer } = namerFor(api, { idleTtlMs: 1000 });
     const ws: Watching<any>[] = [];
     for (let i = 0; i < 20; i++) ws.push(new Watching(namer.lookup(p(`/default/${i % 2 ? 'grpc' : '80'}/shared/r${i}`))));
-    await until(() => ws.every((w) => boundOf(w.v as never)), 5000, 'all bound');
-    await until(() => api.openWatches('endpointslices') === 1 && api.openWatches('services') === 1, 5000, 'watches open');
+    await eventually('all bound', () => ws.every((w) => boundOf(w.v as never)), 5000);
+    await eventually('watches open', () => api.openWatches('endpointslices') === 1 && api.openWatches('services') === 1, 5000);
     const lists = api.requests.filter((r) => r.path.endsWith('/endpointslices') && !r.watch).length;
     assert.equal(lists, 1, 'one list for twenty routes');
     for (const w of ws) w.close();
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(api.openWatches('endpointslices'), 1, 'kept during the idle TTL');
-    await until(() => api.openWatches() === 0 && namer.openWatches === 0, 8000, 'released after idle TTL');
+    await eventually('released after idle TTL', () => api.openWatches() === 0 && namer.openWatches === 0, 8000);
     const again = new Watching(namer.lookup(p('/default/grpc/shared')));
-    await until(() => boundOf(again.v as never), 5000, 'bound again');
-    await until(() => api.openWatches('endpointslices') === 1, 5000, 'watch reopened');
+    await eventually('bound again', () => boundOf(again.v as never), 5000);
+    await eventually('watch reopened', () => api.openWatches('endpointslices') === 1, 5000);
     again.close();
     namer.close();
   }));
 
 test('names clients choose cannot pile up watches: at most maxWatches, and a Service that does not exist is let go within seconds', () =>
   withApi(async (api) => {
-    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 3 });
+    const clock = new FakeClock();
+    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 3, clock });
     // A flood of made-up Services, one binding after another: idle watches make room for new ones.
     for (let i = 0; i < 10; i++) {
       const w = new Watching(namer.lookup(p(`/default/grpc/made-up-${i}`)));
-      await until(() => isNeg(w.v as never), 5000, `made-up-${i} is Neg`);
+      await eventually(`made-up-${i} is Neg`, () => isNeg(w.v as never), 5000);
       w.close();
       assert.ok(namer.openWatches <= 3, `${namer.openWatches} watches open`);
     }
     assert.ok(api.openWatches() <= 6, `${api.openWatches()} watches on the API server`);
     // With every watch in use, one more name fails, naming the limit, and the API server is not asked.
     const held = [0, 1, 2].map((i) => new Watching(namer.lookup(p(`/default/grpc/held-${i}`))));
-    await until(() => held.every((h) => isNeg(h.v as never)), 5000, 'held names answered');
+    await eventually('held names answered', () => held.every((h) => isNeg(h.v as never)), 5000);
     const refused = new Watching(namer.lookup(p('/default/grpc/one-more')));
-    const bound = await until(() => boundOf(refused.v as never), 5000, 'refused name answered');
+    const bound = await eventually('refused name answered', () => boundOf(refused.v as never), 5000);
     const addr = bound.addr.sample;
     assert.equal(addr.type, 'failed');
     assert.match(addr.type === 'failed' ? addr.cause : '', /too many Kubernetes watches in use \(maxWatches 3\): not watching default\/one-more/);
@@ -278,7 +282,10 @@ test('names clients choose cannot pile up watches: at most maxWatches, and a Ser
     assert.ok(trips >= 8, `maxWatches reached ${trips} times`);
     // Services that do not exist are released within seconds of their last use, not after idleTtlMs.
     for (const h of [...held, refused]) h.close();
-    await until(() => namer.openWatches === 0 && api.openWatches() === 0, 8000, 'absent Services released');
+    clock.advance(NEGATIVE_IDLE_TTL_MS - 1_000);
+    assert.equal(namer.openWatches, 3, 'still held within the absent-Service TTL');
+    clock.advance(2_000);
+    await eventually('absent Services released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
   }));
 
 /** Bind one name and watch its addresses; returns helpers for fault tests. */
@@ -288,10 +295,10 @@ async function boundEcho(api: KubeApiServer, extra: Parameters<typeof namerFor>[
   const { namer, metrics } = namerFor(api, extra);
   const a = namer.lookup(p('/default/grpc/echo'));
   const act = new Watching(a);
-  const bound = await until(() => boundOf(a));
+  const bound = await eventually('boundOf(a)', () => boundOf(a));
   const addr = new Watching(bound.addr);
-  await until(() => sameSet(hostPorts(bound.addr.sample), ['10.7.0.1:80']), 5000, 'initial endpoints');
-  await until(() => api.openWatches() === 2, 5000, 'watches open');
+  await eventually('initial endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.7.0.1:80']), 5000);
+  await eventually('watches open', () => api.openWatches() === 2, 5000);
   return {
     namer,
     metrics,
@@ -311,7 +318,7 @@ test('watch closed by the server: resumes from the last resourceVersion without 
     const listsBefore = api.requests.filter((r) => !r.watch && r.path.includes('endpointslices')).length;
     api.closeWatches();
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.1'), ep('10.7.0.2')], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.2:80']), 5000, 'change seen after resume');
+    await eventually('change seen after resume', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.2:80']), 5000);
     const lastWatch = api.requests.filter((r) => r.watch && r.path.includes('endpointslices')).at(-1)!;
     assert.ok(Number(lastWatch.query.resourceVersion) > 1000, 'watch resumed from a resourceVersion');
     assert.equal(lastWatch.query.allowWatchBookmarks, 'true');
@@ -330,7 +337,7 @@ test('bookmarks advance the resourceVersion, so a resume after compaction needs 
     const listsBefore = api.requests.filter((r) => !r.watch).length;
     api.closeWatches();
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.9')], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.9:80']), 5000, 'change after bookmark resume');
+    await eventually('change after bookmark resume', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.9:80']), 5000);
     assert.equal(api.requests.filter((r) => !r.watch).length, listsBefore, 'resumed from the bookmark, no relist');
     t.close();
   }));
@@ -347,11 +354,7 @@ for (const mode of ['event', 'status'] as const) {
         api.compact();
         assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'last known endpoints kept while away');
         await api.restart();
-        await until(
-          () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.3:80', '10.7.0.4:80']),
-          8000,
-          'converged after relist',
-        );
+        await eventually('converged after relist', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80', '10.7.0.3:80', '10.7.0.4:80']), 8000);
         const gone = api.requests.filter((r) => r.watch && (mode === 'status' ? r.status === 410 : true));
         assert.ok(gone.length > 0);
         const reconnects = await t.metrics.namerReconnects.get();
@@ -367,7 +370,7 @@ test('410 ERROR event pushed into open watches (compaction while connected): rel
     const t = await boundEcho(api);
     api.compact(true);
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.5')], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.5:80']), 5000, 'converged');
+    await eventually('converged', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.5:80']), 5000);
     t.close();
   }));
 
@@ -381,7 +384,7 @@ test('API server restarted mid-watch: last endpoints kept, then converges', () =
     assert.equal(t.addr.values.length, seen, 'no address updates while disconnected');
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.6')], [{ name: 'grpc', port: 80 }]);
     await api.restart();
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.6:80']), 8000, 'converged after restart');
+    await eventually('converged after restart', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.6:80']), 8000);
     t.close();
   }));
 
@@ -392,7 +395,7 @@ test('403: a log line names the missing RBAC verb and resource; last endpoints k
     let denied = true;
     api.authorizer = (verb, resource) => !(denied && resource === 'endpointslices' && (verb === 'watch' || verb === 'list'));
     api.compact(true); // forces a relist, which is now forbidden
-    await until(() => lines.some((l) => l.includes('"list"') && l.includes('endpointslices') && l.includes('forbidden')), 5000, 'RBAC log line');
+    await eventually('RBAC log line', () => lines.some((l) => l.includes('"list"') && l.includes('endpointslices') && l.includes('forbidden')), 5000);
     const line = lines.find((l) => l.includes('forbidden'))!;
     assert.match(line, /RBAC verb \\"list\\" on resource \\"endpointslices\\" \(apiGroups: \[\\"discovery.k8s.io\\"\]\) in namespace \\"default\\"/);
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.7')], [{ name: 'grpc', port: 80 }]);
@@ -401,7 +404,7 @@ test('403: a log line names the missing RBAC verb and resource; last endpoints k
     const state = JSON.stringify(t.namer.state());
     assert.match(state, /forbidden/);
     denied = false;
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.7:80']), 8000, 'converged once granted');
+    await eventually('converged once granted', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.7:80']), 8000);
     t.close();
   }));
 
@@ -409,7 +412,7 @@ test('watch events, reconnects and last sync are counted in metrics', () =>
   withApi(async (api) => {
     const t = await boundEcho(api);
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.0.8')], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.8:80']));
+    await eventually("sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.8:80'])", () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.8:80']));
     const text = await t.metrics.registry.metrics();
     assert.match(text, /kgr_namer_watch_events_total\{namer="\/#\/io.l5d.k8s",type="MODIFIED"\} [1-9]/);
     assert.match(text, /kgr_namer_last_sync_timestamp_seconds\{namer="\/#\/io.l5d.k8s"\} \d/);
@@ -423,9 +426,9 @@ test('lists page with limit/continue; an expired continue token restarts the lis
     const { namer } = namerFor(api, { pageSize: 3 });
     const a = namer.lookup(p('/default/grpc/paged'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
+    const bound = await eventually('boundOf(a)', () => boundOf(a));
     const addr = new Watching(bound.addr);
-    await until(() => hostPorts(bound.addr.sample)?.length === 7, 5000, 'all pages');
+    await eventually('all pages', () => hostPorts(bound.addr.sample)?.length === 7, 5000);
     const pages = api.requests.filter((r) => !r.watch && r.path.endsWith('/endpointslices'));
     assert.equal(pages.length, 3, 'three pages of at most 3');
     assert.ok(pages.every((r) => r.query.limit === '3'));
@@ -442,7 +445,7 @@ test('a watch that goes silent past its timeout (half-open connection) is abando
     api.applySlice('default', 'echo-1', 'echo', [ep('10.7.1.1')], [{ name: 'grpc', port: 80 }]);
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(sameSet(hostPorts(t.bound.addr.sample), ['10.7.0.1:80']), 'the frozen watch delivers nothing');
-    await until(() => sameSet(hostPorts(t.bound.addr.sample), ['10.7.1.1:80']), 8000, 'recovered through a new watch');
+    await eventually('recovered through a new watch', () => sameSet(hostPorts(t.bound.addr.sample), ['10.7.1.1:80']), 8000);
     const reconnects = await t.metrics.namerReconnects.get();
     assert.ok(reconnects.values.some((v) => v.labels.reason === 'stalled' && v.value > 0), 'counted as stalled');
     t.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../fixtures/k8s/tls.js';
-import { until } from './helpers.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * Proves the Kubernetes API test server honest with a client nobody here wrote: kubectl (Debian's
@@ -71,12 +71,12 @@ for (const kubectl of binaries.length ? binaries : ['kubectl']) {
       children.push(watch);
       watch.stdout.on('data', (d) => (out += d));
       watch.stderr.on('data', (d) => (out += d));
-      await until(() => out.includes('echo-1:10.0.0.1 10.0.0.2'), 20_000, 'kubectl watch initial list');
-      await until(() => api.openWatches('endpointslices') === 1, 20_000, 'kubectl watch open');
+      await eventually('kubectl watch initial list', () => out.includes('echo-1:10.0.0.1 10.0.0.2'), 20_000);
+      await eventually('kubectl watch open', () => api.openWatches('endpointslices') === 1, 20_000);
       const watchRequest = api.requests.find((r) => r.watch)!;
       assert.ok(Number(watchRequest.query.resourceVersion) > 0, 'kubectl resumed from the list resourceVersion');
       api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }, { ip: '10.0.0.3' }], [{ name: 'grpc', port: 8080 }]);
-      await until(() => out.includes('echo-1:10.0.0.1 10.0.0.3'), 20_000, 'kubectl watch sees MODIFIED');
+      await eventually('kubectl watch sees MODIFIED', () => out.includes('echo-1:10.0.0.1 10.0.0.3'), 20_000);
       assert.ok(!out.includes('other-1'), 'label selector honoured on the watch');
 
       // Auth: a wrong token is 401, a missing permission 403 with the RBAC wording kubectl prints.

@@ -7,7 +7,8 @@ import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { startK8sControlPlane } from '../fixtures/xds/k8s-control-plane.js';
-import { eventually, freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+import { freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * `@kubernetes/client-node` costs a router process ~70 MB of RSS (it loads every generated API
@@ -173,7 +174,7 @@ routers:
     const proc = startCli(args, { ...env, ...trace.env, KUBERNETES_SERVICE_HOST: '' });
     procs.push(proc);
     await proc.waitFor(/kube-grpc-router started/);
-    await eventually(async () => assert.equal((await get(`http://127.0.0.1:${admin}/ready`)).status, 200));
+    await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${admin}/ready`)).status === 200);
     assert.equal(await echoThrough(port), 'k8s-echo', what);
     const loaded = trace.read().filter(isClientNode);
     assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
@@ -213,14 +214,15 @@ routers:
   proc = startCli(['--config', join(dir, 'config.yaml')], { ...trace.env, KUBERNETES_SERVICE_HOST: '', NODE_NAME: 'node-7' });
   await proc.waitFor(/kube-grpc-router started/);
   // The control plane is not there yet: not ready, naming the connection and the name awaited.
-  await eventually(async () => {
+  await eventually('/ready naming the xDS connection and the name awaited', async () => {
     const ready = await get(`http://127.0.0.1:${adminPort}/ready`);
     assert.equal(ready.status, 503);
     assert.ok(ready.body.startsWith(`not ready:\n- namer /#/io.l5d.k8s not ready: xDS backing off 127.0.0.1:${xdsPort} (last error: 127.0.0.1:${xdsPort}: UNAVAILABLE: `), ready.body);
     assert.ok(ready.body.trimEnd().endsWith('); awaiting xds default/grpc/echo: waiting for the first answer'), ready.body);
+    return true;
   });
   control = await startK8sControlPlane(api.port, xdsPort);
-  await eventually(async () => assert.equal((await get(`http://127.0.0.1:${adminPort}/ready`)).status, 200));
+  await eventually('/ready once the control plane answers', async () => (await get(`http://127.0.0.1:${adminPort}/ready`)).status === 200);
   assert.equal(await echoThrough(routerPort), 'xds-echo');
   assert.equal(control.plane.xds.subscribers()[0]?.node, 'node-7');
   const state = await get(`http://127.0.0.1:${adminPort}/namer_state/io.l5d.k8s.json`);

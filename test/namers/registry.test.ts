@@ -12,7 +12,8 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { Path } from '../../src/dtab/path.js';
 import type { Namer } from '../../src/namers/namer.js';
-import { Watching, until, boundOf, hostPorts, sameSet, capturingLogger } from './helpers.js';
+import { Watching, boundOf, hostPorts, sameSet, capturingLogger } from './helpers.js';
+import { eventually } from '../support/eventually.js';
 
 const p = (text: string) => new Path(text.split('/').filter(Boolean));
 const deps = (env: NodeJS.ProcessEnv, log = Logger.silent()) => ({ metrics: new Metrics({ processMetrics: false }), log, env });
@@ -43,16 +44,16 @@ test('io.l5d.k8s.ns via Linkerd host/port (kubectl proxy): namespace from POD_NA
     api.applySlice('team-a', 'echo-1', 'echo', [{ ip: '10.0.0.1', nodeName: 'node-1' }, { ip: '10.0.0.2', nodeName: 'node-2' }], [{ name: 'grpc', port: 80 }]);
     const a = namer.lookup(p('/grpc/echo'));
     const w = new Watching(a);
-    const bound = await until(() => boundOf(a));
+    const bound = await eventually('boundOf(a)', () => boundOf(a));
     assert.equal(bound.id.show(), '/#/io.l5d.k8s.ns/grpc/echo');
     const addr = new Watching(bound.addr);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000, 'local node only');
+    await eventually('local node only', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
     // `_` is the Service's first port (kuberesolver targets without a port).
     const first = namer.lookup(p('/_/echo'));
     const wf = new Watching(first);
-    const fb = await until(() => boundOf(first));
+    const fb = await eventually('boundOf(first)', () => boundOf(first));
     const fa = new Watching(fb.addr);
-    await until(() => sameSet(hostPorts(fb.addr.sample), ['10.0.0.1:80']));
+    await eventually("sameSet(hostPorts(fb.addr.sample), ['10.0.0.1:80'])", () => sameSet(hostPorts(fb.addr.sample), ['10.0.0.1:80']));
     for (const x of [fa, wf, addr, w]) x.close();
   } finally {
     await namer.close?.();
@@ -66,9 +67,9 @@ async function watchEcho(api: KubeApiServer, namer: Namer) {
   api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
   const a = namer.lookup(p('/default/grpc/echo'));
   const w = new Watching(a);
-  const bound = await until(() => boundOf(a));
+  const bound = await eventually('boundOf(a)', () => boundOf(a));
   const addr = new Watching(bound.addr);
-  await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']));
+  await eventually("sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80'])", () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']));
   return { bound, addr, w };
 }
 
@@ -106,7 +107,7 @@ test('in-cluster service account: CA bundle, token re-read when kubelet rotates 
   const namer = new K8sNamer({ prefix: Path.of('#', 'io.l5d.k8s'), connection, metrics: new Metrics({ processMetrics: false }), log, backoffMinMs: 20, backoffMaxMs: 200 });
   try {
     const { bound, addr, w } = await watchEcho(api, namer);
-    await until(() => api.openWatches() === 2, 5000, 'both watches open');
+    await eventually('both watches open', () => api.openWatches() === 2, 5000);
     // Rotate: the API server now only accepts token-2; kubelet swaps ..data to a new directory.
     mkdirSync(join(sa, '..v2'));
     writeFileSync(join(sa, '..v2', 'token'), 'token-2');
@@ -117,7 +118,7 @@ test('in-cluster service account: CA bundle, token re-read when kubelet rotates 
     api.token = 'token-2';
     api.closeWatches();
     api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
-    await until(() => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000, 'continued with the rotated token');
+    await eventually('continued with the rotated token', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
     assert.ok(!lines.some((l) => l.includes('unauthorized')), 'no 401 after rotation');
     addr.close();
     w.close();

@@ -11,7 +11,7 @@ import { Var } from '../../src/util/var.js';
 import { startEchoServer } from '../../examples/echo/server.js';
 import { echoClient } from '../../examples/echo/client.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
-import { until } from './helpers.js';
+import { eventually } from '../support/eventually.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { startK8sControlPlane } from '../fixtures/xds/k8s-control-plane.js';
 
@@ -70,17 +70,14 @@ for (const [mode, discovery] of Object.entries(MODES)) {
       // Scale out: a new ready endpoint gets streams.
       api.applySlice('default', 'echo-b', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: b.port }]);
       const both = new Set<string>();
-      for (let i = 0; i < 300 && both.size < 2; i++) {
-        both.add((await client.echo('x', { deadlineMs: 5000 })).from);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      assert.deepEqual([...both].sort(), [a.address, b.address].sort(), 'both endpoints used after scale out');
+      await eventually('both endpoints used after scale out', async () => both.add((await client.echo('x', { deadlineMs: 5000 })).from).size === 2);
+      assert.deepEqual([...both].sort(), [a.address, b.address].sort());
 
       // Scale in: a DELETED slice's endpoint gets nothing new.
       api.delete('endpointslices', 'default', 'echo-a');
       // Once the namer has seen the DELETED event, every new stream must go to b.
       const addrsOf = () => (namers[0]!.namer.state!() as { names: Record<string, { addrs: unknown }> }).names['default/80/echo']?.addrs;
-      await until(() => Array.isArray(addrsOf()) && (addrsOf() as unknown[]).length === 1, 5000, 'namer saw the DELETED slice');
+      await eventually('namer saw the DELETED slice', () => Array.isArray(addrsOf()) && (addrsOf() as unknown[]).length === 1, 5000);
       assert.deepEqual([...(await froms(20))], [b.address], 'only b after scale in');
 
       // API outage: routing keeps working on the last known endpoints, then converges.
@@ -89,12 +86,7 @@ for (const [mode, discovery] of Object.entries(MODES)) {
       api.applySlice('default', 'echo-b', 'echo', [{ ip: '127.0.0.1', ready: false }], [{ name: 'grpc', port: b.port }]);
       api.applySlice('default', 'echo-c', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: c.port }]);
       await api.restart();
-      let last = '';
-      for (let i = 0; i < 500 && last !== c.address; i++) {
-        last = (await client.echo('x', { deadlineMs: 5000 })).from;
-        if (last !== c.address) await new Promise((r) => setTimeout(r, 10));
-      }
-      assert.equal(last, c.address, 'converged to c after the API came back');
+      await eventually('converged to c after the API came back', async () => (await client.echo('x', { deadlineMs: 5000 })).from === c.address);
       assert.deepEqual([...(await froms(10))], [c.address]);
     } finally {
       client.close();

@@ -18,7 +18,7 @@ export interface RoutedBackend {
 export async function routedRecordingBackend(): Promise<RoutedBackend> {
   const backend = await startRecordingBackend();
   const router = await startRouter(`/svc/${SERVICE} => /#/test/backend`);
-  router.namer.set('backend', [backend.port]);
+  router.namer.serve('backend', [backend.port]);
   return {
     router,
     backend,

@@ -64,7 +64,7 @@ describe('h2load through the router', { skip: noH2load }, () => {
   before(async () => {
     backend = await startTestServer();
     router = await startRouter(`/svc/${SERVICE} => /#/test/backend`);
-    router.namer.set('backend', [backend.port]);
+    router.namer.serve('backend', [backend.port]);
   });
   after(async () => {
     await router.close();

@@ -15,7 +15,7 @@ async function threeEchoes(): Promise<EchoServer[]> {
 async function spread(kind: string, concurrency: number): Promise<Map<string, number>> {
   const backends = await threeEchoes();
   const h = await startRouter(`${ECHO} => /#/test/echo`, { client: { ...CLIENT_DEFAULTS, loadBalancer: { kind, decayTimeMs: 10_000 } } });
-  h.namer.set('echo', backends.map((b) => b.port));
+  h.namer.serve('echo', backends.map((b) => b.port));
   // One client, one HTTP/2 connection to the router.
   const client = echoClient(h.target);
   try {
@@ -52,7 +52,7 @@ test('roundRobin with concurrent calls still gives exactly 100 each', async () =
 async function spreadOverEqualBackends(kind: string, concurrency: number): Promise<Map<string, number>> {
   const backends = await Promise.all(['a', 'b', 'c'].map((name) => startTestServer({ name })));
   const h = await startRouter(`/svc/kgr.test.TestService => /#/test/t`, { client: { ...CLIENT_DEFAULTS, loadBalancer: { kind, decayTimeMs: 1000 } } });
-  h.namer.set('t', backends.map((b) => b.port));
+  h.namer.serve('t', backends.map((b) => b.port));
   const client = testClient(h.target);
   try {
     const counts = new Map<string, number>();
@@ -126,11 +126,11 @@ test('a Union in the dtab splits streams by weight (a weighted random pick per s
 test('a backend added through discovery while a client streams gets the next calls', async () => {
   const [a, b] = await Promise.all([startEchoServer(), startEchoServer()]);
   const h = await startRouter(`${ECHO} => /#/test/echo`);
-  h.namer.set('echo', [a!.port]);
+  h.namer.serve('echo', [a!.port]);
   const client = echoClient(h.target);
   try {
     for (let i = 0; i < 5; i++) assert.equal((await client.echo('x')).from, a!.address);
-    h.namer.set('echo', [a!.port, b!.port]);
+    h.namer.serve('echo', [a!.port, b!.port]);
     const froms = new Set<string>();
     for (let i = 0; i < 4; i++) froms.add((await client.echo('y')).from);
     assert.ok(froms.has(b!.address));

@@ -20,7 +20,7 @@ function md(entries: Record<string, string>): grpc.Metadata {
 test('router headers: l5d-dst-service, l5d-dst-client, l5d-dst-residual and via are added upstream', async () => {
   const backend = await startRawBackend((s) => answerOk(s));
   const h = await startRouter(`${SVC} => /#/test/backend/extra/bits`);
-  h.namer.set('backend', [backend.port]);
+  h.namer.serve('backend', [backend.port]);
   const client = testClient(h.target);
   try {
     const r = await unary(client, { message: 'x' }, { metadata: md({ via: 'h2 other-proxy' }) });
@@ -124,7 +124,7 @@ test('no route: UNAVAILABLE naming the logical name and the dtab tried, as a tra
 
 test('no endpoints: UNAVAILABLE naming the bound id', async () => {
   const h = await startRouter(`${SVC} => /#/test/empty`);
-  h.namer.set('empty', []);
+  h.namer.serve('empty', []);
   const client = testClient(h.target);
   try {
     const r = await unary(client, { message: 'x' });
@@ -172,7 +172,7 @@ test('a stream waits for a pending address set and goes through once discovery a
   try {
     const pending = unary(client, { message: 'x' });
     await new Promise((r) => setTimeout(r, 100));
-    h.namer.set('late', [backend.port]);
+    h.namer.serve('late', [backend.port]);
     const r = await pending;
     assert.equal(r.error, null, r.error?.details);
     assert.equal(r.resp?.from, 'late');
@@ -276,7 +276,7 @@ test("the call's own failures are counted by reason too: an endpoint's reset, a 
     return line === undefined ? 0 : Number(line.split(' ').pop());
   };
   try {
-    h.namer.set('backend', [resetting.port]);
+    h.namer.serve('backend', [resetting.port]);
     const reset = await unary(client, { message: 'x' });
     assert.equal(reset.error?.code, grpc.status.INTERNAL);
     assert.equal(await errors('endpoint'), 1);
@@ -285,7 +285,7 @@ test("the call's own failures are counted by reason too: an endpoint's reset, a 
     const dead = await startRawBackend(() => {});
     const deadPort = dead.port;
     await dead.close();
-    h.namer.set('backend', [deadPort]);
+    h.namer.serve('backend', [deadPort]);
     const failed = await unary(client, { message: 'x' });
     assert.equal(failed.error?.code, grpc.status.UNAVAILABLE);
     const refused = await unary(client, { message: 'x' });

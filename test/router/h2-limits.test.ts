@@ -35,7 +35,7 @@ const STUCK_REQUEST: FieldInput[] = GRPC_REQUEST.map(([n, v]) => [n, n === ':pat
 async function setup(server: Partial<ServerConfig>): Promise<{ h: Harness; close(): Promise<void> }> {
   const backend = await startRawBackend((s) => answerOk(s));
   const h = await startRouter(`${SVC} => /#/test/backend; /svc/kgr.test.Stuck => /#/test/stuck`, { servers: [{ ...SERVER_DEFAULTS, ...server }] });
-  h.namer.set('backend', [backend.port]);
+  h.namer.serve('backend', [backend.port]);
   h.namer.pending('stuck');
   return {
     h,

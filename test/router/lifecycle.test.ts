@@ -183,7 +183,7 @@ test('idleTimeoutMs closes client connections that carry no streams', async () =
 test('snapshot: servers, dtab, services with their clients, clients with endpoint state', async () => {
   const backend = await startTestServer({ name: 'b' });
   const h = await startRouter(`${SVC} => /#/test/snap`);
-  h.namer.set('snap', [backend.port]);
+  h.namer.serve('snap', [backend.port]);
   const client = testClient(h.target);
   try {
     await unary(client, { message: 'x' });

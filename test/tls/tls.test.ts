@@ -113,7 +113,7 @@ test('client TLS: io.l5d.static prefix variables fill commonName (SNI and the ch
       ],
     },
   });
-  h.namer.set('echo', [backend.port]);
+  h.namer.serve('echo', [backend.port]);
   const client = testClient(h.target);
   try {
     const first = await unary(client, { message: 'hello' });
@@ -162,7 +162,7 @@ test('client TLS io.l5d.global: each handshake failure answers UNAVAILABLE namin
       const h = await startRouter(`${SVC} => /#/test/echo`, {
         client: { ...CLIENT_DEFAULTS, tls: tlsConfig, failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 100, backoff: { minMs: 5000, maxMs: 5000 } } },
       });
-      h.namer.set('echo', [backend.port]);
+      h.namer.serve('echo', [backend.port]);
       const client = testClient(h.target);
       try {
         const r = await unary(client, { message: 'x' });
@@ -194,8 +194,8 @@ test('client TLS disableValidation: encryption without authentication reaches a 
   const h = await startRouter(`${SVC} => /#/test/echo; /svc/sni => /#/test/sni`, {
     client: { ...CLIENT_DEFAULTS, tls: { commonName: 'sni.example', trustCerts: [], disableValidation: true } },
   });
-  h.namer.set('echo', [backend.port]);
-  h.namer.set('sni', [(listener.address() as { port: number }).port]);
+  h.namer.serve('echo', [backend.port]);
+  h.namer.serve('sni', [(listener.address() as { port: number }).port]);
   const client = testClient(h.target);
   try {
     const r = await unary(client, { message: 'x' });
@@ -225,8 +225,8 @@ test('client TLS: an endpoint that never completes the handshake times out, one 
   const h = await startRouter(`${SVC} => /#/test/silent; /svc/http1 => /#/test/http1`, {
     client: { ...CLIENT_DEFAULTS, connectTimeoutMs: 200, maxAttempts: 1, tls: clientTls(certs, { commonName: BACKEND_NAME }) },
   });
-  h.namer.set('silent', [portOf(silent)]);
-  h.namer.set('http1', [portOf(http1)]);
+  h.namer.serve('silent', [portOf(silent)]);
+  h.namer.serve('http1', [portOf(http1)]);
   const client = testClient(h.target);
   const raw = new grpc.Client(h.target, grpc.credentials.createInsecure());
   try {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TYPE_URLS } from '../../src/xds/protos.js';
-import { eventually, openBrowser } from '../admin/browser.js';
+import { openBrowser } from '../admin/browser.js';
+import { eventually } from '../support/eventually.js';
 import { adsClient, AdsClient, line, startControl } from './harness.js';
 
 /**

@@ -14,11 +14,12 @@ import { Logger } from '../../src/util/log.js';
 import { Var } from '../../src/util/var.js';
 import { adsServiceDefinition, packAny, TYPE_URLS, type DiscoveryRequest, type DiscoveryResponse } from '../../src/xds/protos.js';
 import { XdsNamer, type XdsNamerOptions } from '../../src/xds/subscriber/xds-namer.js';
-import { eventually, freePort } from '../e2e/process.js';
+import { freePort } from '../e2e/process.js';
+import { eventually } from '../support/eventually.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { startK8sControlPlane } from '../fixtures/xds/k8s-control-plane.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { boundOf, hostPorts, isNeg, until, Watching } from '../namers/helpers.js';
+import { boundOf, hostPorts, isNeg, Watching } from '../namers/helpers.js';
 
 const ECHO = '/#/io.l5d.k8s/default/80/echo';
 
@@ -59,7 +60,10 @@ test('a router fed by the control plane routes, follows scale out and in, honour
     for (let i = 0; i < n; i++) seen.add((await client.echo(`m${i}`, { deadlineMs: 5000, metadata })).from);
     return [...seen].sort();
   };
-  const untilOnly = (names: string[], what: string) => eventually(async () => assert.deepEqual(await froms(10), names, what), 5000);
+  const untilOnly = (names: string[], what: string) => eventually(what, async () => {
+    assert.deepEqual(await froms(10), names, what);
+    return true;
+  }, 5000);
   const echoAddrs = () => state().names['default/80/echo']?.addrs;
   try {
     api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
@@ -85,13 +89,13 @@ test('a router fed by the control plane routes, follows scale out and in, honour
     assert.deepEqual(state().subscribed.sort(), [ECHO, '/#/io.l5d.k8s/default/80/other']);
 
     api.delete('endpointslices', 'default', 'echo-a');
-    await until(() => Array.isArray(echoAddrs()) && (echoAddrs() as unknown[]).length === 1, 5000, 'the subscriber saw the scale in');
+    await eventually('the subscriber saw the scale in', () => Array.isArray(echoAddrs()) && (echoAddrs() as unknown[]).length === 1, 5000);
     assert.deepEqual(await froms(20), ['b']);
 
     // The first replica goes: routing goes on with what the router has, and it fails over to the second.
     await cp1.plane.close();
     assert.deepEqual(await froms(10), ['b'], 'still routed while the control plane is away');
-    await until(() => state().connection.state === 'connected' && state().connection.server === cp2.address, 5000, 'failover to the second replica');
+    await eventually('failover to the second replica', () => state().connection.state === 'connected' && state().connection.server === cp2.address, 5000);
     api.applySlice('default', 'echo-c', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: c.port }]);
     await untilOnly(['b', 'c'], 'the change served by the second replica');
 
@@ -144,11 +148,11 @@ test('/ready names the names awaited and the connection; a name never served is 
   try {
     const echoName = new Watching(namer.lookup(parsePath('/default/80/echo/rest')));
     // Nothing listens yet: not ready, saying what it waits for and why.
-    await until(() => namer.ready().reason?.includes('backing off'), 5000, 'a failed connection');
+    await eventually('a failed connection', () => namer.ready().reason?.includes('backing off'), 5000);
     const reason = namer.ready().reason!;
     assert.match(reason, new RegExp(`^xDS backing off 127\\.0\\.0\\.1:${port} \\(last error: 127\\.0\\.0\\.1:${port}: UNAVAILABLE: .*\\); awaiting xds default/80/echo: waiting for the first answer$`));
     control = await startK8sControlPlane(api.port, port);
-    await until(() => namer.ready().ready, 5000, 'ready once the name has its endpoints');
+    await eventually('ready once the name has its endpoints', () => namer.ready().ready, 5000);
     const bound = boundOf(echoName.v as never)!;
     assert.equal(bound.id.show(), ECHO);
     assert.equal(bound.residual.show(), '/rest');
@@ -157,7 +161,7 @@ test('/ready names the names awaited and the connection; a name never served is 
     // No such Service: EDS says nothing, so the name is Neg once the initial fetch timeout passes.
     const missing = namer.lookup(parsePath('/default/80/missing'));
     const watchingMissing = new Watching(missing);
-    await until(() => control!.plane.xds.subscribers()[0]?.types.endpoint?.names.length === 2, 5000, 'the second subscription');
+    await eventually('the second subscription', () => control!.plane.xds.subscribers()[0]?.types.endpoint?.names.length === 2, 5000);
     clock.advance(14_999);
     assert.equal(isNeg(missing), false, 'not Neg before the timeout');
     clock.advance(1);
@@ -172,7 +176,7 @@ test('/ready names the names awaited and the connection; a name never served is 
     // Unused names are unsubscribed after their idle TTL (a Neg one sooner), and then the stream ends.
     for (const w of [echoName, watchingMissing, watchingThird]) w.close();
     clock.advance(80_000);
-    await until(() => control!.plane.xds.streamCount === 0, 5000, 'the stream closed with no name left');
+    await eventually('the stream closed with no name left', () => control!.plane.xds.streamCount === 0, 5000);
     assert.deepEqual((namer.state() as SubscriberState).subscribed, []);
   } finally {
     namer.close();
@@ -209,7 +213,7 @@ test('a response with a bad resource is NACKed naming it, with the nonce answere
   const namer = subscriber([`127.0.0.1:${port}`], new FakeClock());
   try {
     const w = new Watching(namer.lookup(parsePath('/default/80/echo')));
-    await until(() => requests.length >= 3, 5000, 'ACK then NACK');
+    await eventually('ACK then NACK', () => requests.length >= 3, 5000);
     assert.deepEqual(requests.map((r) => [r.version_info, r.response_nonce, r.error_detail?.code ?? 0]), [['', '', 0], ['v1', 'n1', 0], ['v1', 'n2', 3]]);
     assert.equal(requests[0]!.node?.id, 'node-2');
     assert.deepEqual(requests[0]!.resource_names, [ECHO]);
@@ -236,7 +240,7 @@ test('a Service deleted after its endpoints were sent: the control plane sends i
     assert.equal((await client.echo('m', { deadlineMs: 5000 })).from, 'a');
     // The Service goes; its EndpointSlice (and the echo server behind it) stay: only the empty assignment can stop the calls.
     api.delete('services', 'default', 'echo');
-    await until(() => Array.isArray(addrs()) && (addrs() as unknown[]).length === 0, 5000, 'the subscriber took the empty assignment');
+    await eventually('the subscriber took the empty assignment', () => Array.isArray(addrs()) && (addrs() as unknown[]).length === 0, 5000);
     await assert.rejects(client.echo('m', { deadlineMs: 5000 }), (err: grpc.ServiceError) => {
       assert.equal(err.code, grpc.status.UNAVAILABLE, err.message);
       return true;
