@@ -1,6 +1,6 @@
-import { statSync, watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdirSync, statSync, watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 /** The stamp of a path that does not exist (or cannot be read). */
 export const MISSING = 'missing';
@@ -14,67 +14,134 @@ export interface FileWatchOptions {
 
 /** Editors and the kubelet touch several names in a burst; look once it has settled. */
 const SETTLE_MS = 20;
+const DEFAULT_POLL_MS = 500;
 
 /**
  * Tell `onStamp` what `path` is now (a stamp of inode, size and times, or MISSING / NOT_A_FILE),
  * first before returning and then each time that changes, until the returned function is called.
- * (The first look is synchronous so that a watch started for a lookup answers at once, as a Neg for
- * a missing file should; it runs once per watch, never per lookup.)
  *
  * Files are edited in place, replaced by a rename, or swapped under a Kubernetes ConfigMap's
  * `..data` symlink, so the *directory* is watched (any event there is a reason to look) and also
- * polled; what changed is decided by comparing stamps, not by trusting events. Stats are async and
- * never overlap.
+ * polled; what changed is decided by comparing stamps, not by trusting events. Every watch of one
+ * directory shares one directory watch, one poll and one listing: a watch of a name the listing
+ * lacks answers MISSING without a `stat` (the fs namer watches every name a client asks for), and
+ * only names that are present are stat'ed, once per look at the directory.
  */
 export function watchFile(path: string, onStamp: (stamp: string) => void, options: FileWatchOptions = {}): () => void {
-  let last: string | undefined;
-  let checking = false;
-  let again = false;
-  let stopped = false;
-  let settle: NodeJS.Timeout | undefined;
+  const dir = dirname(path);
+  const shared = directories.get(dir) ?? new DirectoryWatch(dir);
+  return shared.add({ name: basename(path), path, onStamp, last: undefined }, options.pollMs ?? DEFAULT_POLL_MS);
+}
 
-  const check = async (): Promise<void> => {
-    if (checking) {
-      again = true;
+interface FileWatcher {
+  readonly name: string;
+  readonly path: string;
+  readonly onStamp: (stamp: string) => void;
+  last: string | undefined;
+}
+
+const directories = new Map<string, DirectoryWatch>();
+
+/** How many directories are watched now (each once, however many of its files are). */
+export function watchedDirectories(): number {
+  return directories.size;
+}
+
+class DirectoryWatch {
+  private readonly watchers = new Set<FileWatcher>();
+  /** The directory's entries as last listed (undefined: it could not be listed). */
+  private entries: Set<string> | undefined;
+  private readonly watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private pollMs = Number.POSITIVE_INFINITY;
+  private settle: NodeJS.Timeout | undefined;
+  private checking = false;
+  private again = false;
+
+  constructor(private readonly dir: string) {
+    directories.set(dir, this);
+    this.entries = listNow(dir);
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = fsWatch(dir, { persistent: false }, () => {
+        if (this.settle) clearTimeout(this.settle);
+        this.settle = setTimeout(() => void this.check(), SETTLE_MS);
+        this.settle.unref();
+      });
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined; // the directory does not exist (yet): the poll covers it
+    }
+    this.watcher = watcher;
+  }
+
+  /** The first look is synchronous, so a watch started for a lookup answers at once (a Neg for a missing file). */
+  add(file: FileWatcher, pollMs: number): () => void {
+    this.watchers.add(file);
+    if (pollMs < this.pollMs) {
+      this.pollMs = pollMs;
+      if (this.poll) clearInterval(this.poll);
+      this.poll = setInterval(() => void this.check(), pollMs);
+      this.poll.unref();
+    }
+    file.last = this.entries?.has(file.name) === false ? MISSING : stampNow(file.path);
+    file.onStamp(file.last);
+    return () => this.remove(file);
+  }
+
+  private remove(file: FileWatcher): void {
+    if (!this.watchers.delete(file) || this.watchers.size > 0) return;
+    directories.delete(this.dir);
+    if (this.poll) clearInterval(this.poll);
+    if (this.settle) clearTimeout(this.settle);
+    this.watcher?.close();
+  }
+
+  /** List the directory, stat what is watched and present, tell each watch whose stamp changed. Never overlapping. */
+  private async check(): Promise<void> {
+    if (this.checking) {
+      this.again = true;
       return;
     }
-    checking = true;
+    this.checking = true;
     try {
       do {
-        again = false;
-        const next = await stampOf(path);
-        if (stopped) return;
-        if (next !== last) {
-          last = next;
-          onStamp(next);
+        this.again = false;
+        this.entries = await list(this.dir);
+        for (const file of [...this.watchers]) {
+          const next = this.entries?.has(file.name) === false ? MISSING : await stampOf(file.path);
+          // Removed meanwhile (its holder let go while the stat ran): it hears nothing more.
+          if (!this.watchers.has(file) || next === file.last) continue;
+          file.last = next;
+          file.onStamp(next);
         }
-      } while (again && !stopped);
+      } while (this.again && this.watchers.size > 0);
     } finally {
-      checking = false;
+      this.checking = false;
     }
-  };
-
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = fsWatch(dirname(path), { persistent: false }, () => {
-      if (settle) clearTimeout(settle);
-      settle = setTimeout(() => void check(), SETTLE_MS);
-      settle.unref();
-    });
-    watcher.on('error', () => watcher?.close());
-  } catch {
-    watcher = undefined; // the directory does not exist (yet): the poll covers it
   }
-  const poll = setInterval(() => void check(), options.pollMs ?? 500);
-  poll.unref();
-  last = stampNow(path);
-  onStamp(last);
-  return () => {
-    stopped = true;
-    clearInterval(poll);
-    if (settle) clearTimeout(settle);
-    watcher?.close();
-  };
+}
+
+function listNow(dir: string): Set<string> | undefined {
+  try {
+    return new Set(readdirSync(dir));
+  } catch (error) {
+    return unlisted(error);
+  }
+}
+
+async function list(dir: string): Promise<Set<string> | undefined> {
+  try {
+    return new Set(await readdir(dir));
+  } catch (error) {
+    return unlisted(error);
+  }
+}
+
+/** A directory that is not there holds nothing; one that cannot be read is left to a stat of each file. */
+function unlisted(error: unknown): Set<string> | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' ? new Set() : undefined;
 }
 
 async function stampOf(path: string): Promise<string> {

@@ -27,6 +27,8 @@ export interface IdleTableOptions<K, V> {
 
 /** Idle time is checked this many times per shortest TTL, so an entry goes within 1.25 TTLs. */
 const SWEEPS_PER_TTL = 4;
+/** How many idle entries an eviction compares (see evictOne). */
+const EVICTION_WINDOW = 16;
 /** With only zero TTLs, entries made but never acquired are still swept this often. */
 const ZERO_TTL_SWEEP_MS = 1000;
 
@@ -70,8 +72,9 @@ export class TableEntry<K, V> {
  * The one owner of things that live while used and die when idle (linkerd2-proxy's `IdleCache`):
  * discovered names, watches, resolvers, bindings. An entry lives while it is held (or `inUse`);
  * once not, it expires after the idle TTL (the transient TTL for negative answers and other
- * client-chosen names). At `maxEntries`, a new key evicts the entry nearest to expiring among those
- * not in use; when every entry is in use the table refuses (returns undefined) rather than grow.
+ * client-chosen names). At `maxEntries`, a new key evicts the entry nearest to expiring among the
+ * longest idle (see evictOne); when every entry is in use the table refuses (returns undefined)
+ * rather than grow.
  *
  * Expiry is checked by one sweep timer per table (running only while the table has entries), so
  * holding and touching never touch a timer.
@@ -191,17 +194,38 @@ export class IdleTable<K, V> {
     }
   }
 
-  /** Make room: drop the entry not in use that would expire first (the oldest of equals). */
+  /**
+   * Make room: drop the entry not in use that would expire first, looking at no more than
+   * EVICTION_WINDOW idle entries from the front (CLOCK-like, so a flood of new names costs O(1) per
+   * eviction, not a scan of the table). Entries in use, or used since the sweep last looked, go to
+   * the back (counted as used now): the front holds the longest idle. Of equals, the front one goes.
+   */
   private evictOne(): boolean {
     const now = this.clock.now();
     let victim: TableEntry<K, V> | undefined;
     let soonest = Number.POSITIVE_INFINITY;
+    let looked = 0;
+    const recent: TableEntry<K, V>[] = [];
     for (const entry of this.entries.values()) {
-      if (this.inUse(entry)) continue;
-      const at = this.expiry(entry, now);
-      // Of equals, one used since the last sweep counts as the more recent.
-      if (at < soonest || (at === soonest && victim?.used === true && !entry.used)) {
+      if (entry.used || this.inUse(entry)) {
+        recent.push(entry);
+        continue;
+      }
+      const at = entry.idleSince + this.ttlOf(entry);
+      if (at < soonest) {
         soonest = at;
+        victim = entry;
+      }
+      if (++looked === EVICTION_WINDOW) break;
+    }
+    for (const entry of recent) {
+      entry.used = false;
+      entry.idleSince = now;
+      this.entries.delete(entry.key);
+      this.entries.set(entry.key, entry);
+      // Every idle entry was used just now: the one with the shortest TTL goes.
+      if (looked === 0 && !this.inUse(entry) && now + this.ttlOf(entry) < soonest) {
+        soonest = now + this.ttlOf(entry);
         victim = entry;
       }
     }

@@ -136,3 +136,25 @@ test('IdleTable: an entry used again after it was dropped lives for its holders 
   assert.deepEqual(disposed, ['a', 'a'], 'released outside the table: let go again (dispose is idempotent)');
   assert.throws(() => get('b'), /closed/);
 });
+
+test('IdleTable: at the cap, a flood of new keys costs each eviction a bounded look, not a scan of the table', () => {
+  let looks = 0;
+  const { t, disposed, get } = table({
+    maxEntries: 10_000,
+    idleTtlMs: 60_000,
+    inUse: (v) => {
+      looks++;
+      return v.busy === true;
+    },
+  });
+  // A table full of busy entries (calls in flight) and idle ones behind them.
+  for (let i = 0; i < 100; i++) get(`busy-${i}`, { busy: true });
+  for (let i = 0; i < 9_900; i++) get(`idle-${i}`);
+  looks = 0;
+  for (let i = 0; i < 1_000; i++) assert.notEqual(get(`new-${i}`), undefined);
+  assert.equal(t.size, 10_000);
+  assert.equal(disposed.length, 1_000);
+  assert.ok(disposed.every((k) => k.startsWith('idle-')), 'only idle entries made room');
+  // Before: every eviction asked about all 10,000 entries (10,000,000 looks).
+  assert.ok(looks < 1_000 * 20 + 200, `${looks} looks for 1,000 evictions`);
+});
