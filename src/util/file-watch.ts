@@ -55,6 +55,8 @@ class DirectoryWatch {
   private poll: NodeJS.Timeout | undefined;
   private pollMs = Number.POSITIVE_INFINITY;
   private settle: NodeJS.Timeout | undefined;
+  /** The directory changed since it was last listed (an event came; its settle timer has not run yet). */
+  private stale = false;
   private checking = false;
   private again = false;
 
@@ -64,6 +66,7 @@ class DirectoryWatch {
     let watcher: FSWatcher | undefined;
     try {
       watcher = fsWatch(dir, { persistent: false }, () => {
+        this.stale = true;
         if (this.settle) clearTimeout(this.settle);
         this.settle = setTimeout(() => void this.check(), SETTLE_MS);
         this.settle.unref();
@@ -83,6 +86,11 @@ class DirectoryWatch {
       if (this.poll) clearInterval(this.poll);
       this.poll = setInterval(() => void this.check(), pollMs);
       this.poll.unref();
+    }
+    if (this.stale && this.entries?.has(file.name) === false) {
+      // Listed again once per burst of changes, not per name: a file just made is found at once.
+      this.stale = false;
+      this.entries = listNow(this.dir);
     }
     file.last = this.entries?.has(file.name) === false ? MISSING : stampNow(file.path);
     file.onStamp(file.last);
@@ -107,6 +115,7 @@ class DirectoryWatch {
     try {
       do {
         this.again = false;
+        this.stale = false;
         this.entries = await list(this.dir);
         for (const file of [...this.watchers]) {
           const next = this.entries?.has(file.name) === false ? MISSING : await stampOf(file.path);

@@ -13,7 +13,8 @@ import { adsClient, AdsClient, decodeResource, startControl, type ControlHarness
 
 const SERVICES = Array.from({ length: 50 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
 const IDS = SERVICES.map((s) => `/#/io.l5d.fs/${s}`);
-const endpoints = Object.fromEntries(SERVICES.map((s, i) => [s, [`127.0.0.1 ${9000 + i}`]]));
+// `extra` exists from the start but is subscribed to only later.
+const endpoints = { ...Object.fromEntries(SERVICES.map((s, i) => [s, [`127.0.0.1 ${9000 + i}`]])), extra: ['127.0.0.1 9500'] };
 
 const parsed = async (c: ControlHarness) => Number(/^kgr_xds_resource_names_parsed_total (\d+)/m.exec(await c.metrics.registry.metrics())?.[1] ?? NaN);
 const ports = (cla: Record<string, any>): number[] => (cla.endpoints ?? []).flatMap((l: any) => l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.port_value));
@@ -34,7 +35,6 @@ test('EDS: a change to one of 50 names sends that one assignment; an ACK parses 
     assert.deepEqual(last.resources.map((r) => [r.cluster_name, ports(r)]), [['/#/io.l5d.fs/svc-07', [9007, 9107]]], 'exactly the one changed');
     s.request('endpoint', IDS, last.response);
     // A new name, sent alone: only it was parsed (the ACKs repeated 50 known names and parsed none).
-    c.endpoints('extra', ['127.0.0.1 9500']);
     s.request('endpoint', [...IDS, '/#/io.l5d.fs/extra'], last.response);
     last = await s.nextOf('endpoint');
     assert.deepEqual(last.resources.map((r) => r.cluster_name), ['/#/io.l5d.fs/extra']);
