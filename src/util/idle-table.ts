@@ -94,7 +94,9 @@ export class IdleTable<K, V> {
     this.transientTtlMs = Math.min(this.idleTtlMs, Math.max(0, options.transientIdleTtlMs ?? NEGATIVE_IDLE_TTL_MS));
     this.maxEntries = Math.max(1, options.maxEntries ?? Number.POSITIVE_INFINITY);
     this.clock = options.clock ?? realClock;
-    const shortest = Math.min(...[this.idleTtlMs, this.transientTtlMs].filter((t) => t > 0));
+    // A table that has no transient entries (no isTransient) sweeps on its idle TTL alone.
+    const ttls = options.isTransient ? [this.idleTtlMs, this.transientTtlMs] : [this.idleTtlMs];
+    const shortest = Math.min(...ttls.filter((t) => t > 0));
     this.periodMs = Number.isFinite(shortest) ? Math.min(60_000, Math.max(1, shortest / SWEEPS_PER_TTL)) : ZERO_TTL_SWEEP_MS;
   }
 
@@ -169,11 +171,6 @@ export class IdleTable<K, V> {
 
   private ttlOf(entry: TableEntry<K, V>): number {
     return this.options.isTransient?.(entry.value) ? this.transientTtlMs : this.idleTtlMs;
-  }
-
-  /** When an idle entry expires, a use since the last sweep counting as a use now. */
-  private expiry(entry: TableEntry<K, V>, now: number): number {
-    return (entry.used ? now : entry.idleSince) + this.ttlOf(entry);
   }
 
   private sweep(): void {
