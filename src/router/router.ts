@@ -272,7 +272,10 @@ export class Router implements RouterView, CallObserver {
    */
   private clientFor(bound: BoundName, lasting: boolean): ClientRecord | undefined {
     const id = bound.id.show();
-    const entry = this.clients.get(id, () => this.newClient(id, bound, lasting));
+    // The client almost always exists: no closure for its maker on that path.
+    let entry = this.clients.peek(id);
+    if (entry !== undefined) entry.touch();
+    else entry = this.clients.get(id, () => this.newClient(id, bound, lasting));
     if (entry === undefined) return undefined;
     const record = entry.value;
     if (lasting) record.transient = false;
