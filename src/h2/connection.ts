@@ -39,6 +39,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   encoderTableSize?: number;
   /** Told each time one of the limits stops the peer (a stream refused, a flood cut off), for metrics. */
   onLimit?: (limit: keyof H2Limits) => void;
+  /** What reads are stamped with and keepalive runs on (tests move it). Default the real clock. */
+  clock?: Clock;
 }
 
 /**
@@ -84,7 +86,7 @@ export interface H2ConnectionHandler {
   /** The peer sent GOAWAY (§6.8). */
   onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
   /** The ACK of a PING we sent. */
-  onPingAck(opaque: Buffer): void;
+  onPingAck?(opaque: Buffer): void;
   /** The socket closed; `error` unless it ended cleanly. Always the last event. */
   onClose(error: Error | null): void;
 }
@@ -149,12 +151,14 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
-  /** Keepalive's timers, as their cancel functions (they run on keepAlive's clock). */
+  /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
   private keepAliveTimer: (() => void) | null = null;
   private pingAckTimer: (() => void) | null = null;
   private closeError: Error | null = null;
-  /** Coarse clock, read once per socket chunk: rate limits need no finer time. */
-  private now = Date.now();
+  /** Read once per socket chunk: rate limits and keepalive need no finer time. */
+  private readonly clock: Clock;
+  /** The clock's reading at the last socket chunk read (flood windows, keepalive). */
+  private now: number;
 
   private readonly rapidResets: WindowCounter;
   private readonly pings: WindowCounter;
@@ -170,6 +174,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.socket = socket;
     this.handler = handler;
     this.onLimit = options.onLimit;
+    this.clock = options.clock ?? realClock;
+    this.now = this.clock.now();
     const limits: H2Limits = { ...DEFAULT_LIMITS };
     for (const key of Object.keys(DEFAULT_LIMITS) as (keyof H2Limits)[]) {
       const v = options[key];
@@ -225,9 +231,6 @@ export class H2Connection implements FrameHandler, StreamConnection {
     return s;
   }
 
-  /** Coarse clock reading of the last bytes read from the peer (keepalive checks). */
-  get lastReadAt(): number { return this.now; }
-
   /** A connection error was sent or the socket closed: no stream on it can complete. */
   get failed(): boolean { return this.state >= FAILED; }
 
@@ -277,19 +280,12 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * its ACK has not come within `timeoutMs`, `onUnanswered` runs (the owner closes the connection:
    * a dead peer, a half-open TCP connection). Timers stop with the socket.
    */
-  keepAlive(intervalMs: number, timeoutMs: number, onUnanswered: () => void, clock: Clock = realClock): void {
-    // `this.now` is stamped on Date.now()'s scale, per socket chunk; the silence is measured on the
-    // clock's, so the last read is carried over to it whenever the stamp has moved.
-    let stamp = this.now;
-    let heardAt = clock.now() - (Date.now() - stamp);
+  keepAlive(intervalMs: number, timeoutMs: number, onUnanswered: () => void): void {
+    const clock = this.clock;
     const check = (): void => {
       if (this.state === CLOSED) return;
-      const now = clock.now();
-      if (this.now !== stamp) {
-        stamp = this.now;
-        heardAt = now - (Date.now() - stamp);
-      }
-      let next = intervalMs - (now - heardAt);
+      // `this.now` is the clock's reading at the last socket chunk read.
+      let next = intervalMs - (clock.now() - this.now);
       if (next <= 0) {
         next = intervalMs;
         if (this.pingAckTimer === null) {
@@ -394,7 +390,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   // ---------------------------------------------------------------- socket
 
   private onSocketData(chunk: Buffer): void {
-    this.now = Date.now();
+    this.now = this.clock.now();
     this.reader.push(chunk);
   }
 
@@ -858,7 +854,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   onPing(ack: boolean, opaque: Buffer): void {
     if (ack) {
       if (this.pingAckTimer !== null) { this.pingAckTimer(); this.pingAckTimer = null; }
-      this.handler.onPingAck(opaque);
+      this.handler.onPingAck?.(opaque);
       return;
     }
     this.counters.pingsReceived++;

@@ -186,9 +186,6 @@ class ServerConn implements H2ConnectionHandler {
     // The client will open no more streams; the engine closes once the open ones end.
   }
 
-  onPingAck(): void {
-    // Keepalive ACKs are the engine's (H2Connection.keepAlive).
-  }
 
   onClose(error: Error | null): void {
     clearTimeout(this.preface);

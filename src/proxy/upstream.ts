@@ -80,6 +80,7 @@ class UpstreamConn implements H2ConnectionHandler {
     }
     this.h2 = new H2Connection(socket, this, {
       role: 'client',
+      clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: CONNECTION_WINDOW,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
@@ -157,7 +158,7 @@ class UpstreamConn implements H2ConnectionHandler {
     this.pool.connected();
     const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.pool.options;
     if (keepAliveIntervalMs > 0) {
-      this.h2.keepAlive(Math.max(keepAliveIntervalMs, 10_000), keepAliveTimeoutMs, () => this.h2.socket.destroy(new Error('keepalive ping timed out')), this.pool.clock);
+      this.h2.keepAlive(Math.max(keepAliveIntervalMs, 10_000), keepAliveTimeoutMs, () => this.h2.socket.destroy(new Error('keepalive ping timed out')));
     }
   }
 
@@ -203,10 +204,6 @@ class UpstreamConn implements H2ConnectionHandler {
   onGoaway(): void {
     // No new stream may use this connection; later requests open a new one.
     this.pool.draining(this);
-  }
-
-  onPingAck(): void {
-    // Keepalive ACKs are the engine's (H2Connection.keepAlive).
   }
 
   onClose(error: Error | null): void {

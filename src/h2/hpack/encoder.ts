@@ -27,7 +27,6 @@ export interface HpackEncoderOptions {
 
 const DEFAULT_NO_INDEX_NAMES = ['grpc-timeout', 'content-length'];
 
-export type { FieldInput };
 
 /**
  * One connection's HPACK encoding context. Fields are latin1 strings (one char per octet;
