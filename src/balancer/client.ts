@@ -1,5 +1,5 @@
 import type { BoundName, Address, Addr } from '../dtab/name.js';
-import { addressKey } from '../dtab/name.js';
+import { addressKey, addressWeight } from '../dtab/name.js';
 import type { ClientConfig } from '../config/types.js';
 import type { Closable } from '../util/var.js';
 import type { ClientSnapshot } from '../introspection/snapshots.js';
@@ -131,7 +131,7 @@ export class Client implements CallTarget<Endpoint> {
         e = new Endpoint(a, this.config.failureAccrual, this.upstream, this.endpointMetrics(key));
         this.byKey.set(key, e);
       } else {
-        e.weight = a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
+        e.weight = addressWeight(a);
         e.meta = a.meta;
       }
       next.push(e);

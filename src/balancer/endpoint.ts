@@ -1,5 +1,5 @@
 import type { Address } from '../dtab/name.js';
-import { addressKey } from '../dtab/name.js';
+import { addressKey, addressWeight } from '../dtab/name.js';
 import type { FailureAccrualConfig } from '../config/types.js';
 import type { EndpointSnapshot } from '../introspection/snapshots.js';
 import type { CallEndpoint } from '../proxy/call.js';
@@ -40,7 +40,7 @@ export class Endpoint implements CallEndpoint {
     readonly metrics: EndpointMetrics,
   ) {
     this.key = addressKey(address);
-    this.weight = address.weight > 0 ? address.weight : address.weight === 0 ? 0 : 1;
+    this.weight = addressWeight(address);
     this.meta = address.meta;
     this.pool = new SessionPool(address.host, address.port, upstream);
     this.accrual = createFailureAccrual(accrual);

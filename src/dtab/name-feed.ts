@@ -3,6 +3,7 @@ import type { NameInterpreter } from './interpreter.js';
 import type { Addr, BoundName } from './name.js';
 import type { NameTree } from './nametree.js';
 import type { Path } from './path.js';
+import { leaves } from './tree.js';
 import type { Activity, ActivityState } from '../util/activity.js';
 import { Var, type Closable } from '../util/var.js';
 import { realClock, type Clock } from '../util/clock.js';
@@ -169,18 +170,6 @@ export class NameFeed<T> {
 }
 
 /** Every bound leaf of a tree. */
-function leaves(tree: NameTree<BoundName>): BoundName[] {
-  switch (tree.kind) {
-    case 'leaf':
-      return [tree.value];
-    case 'union':
-      return tree.trees.flatMap((b) => leaves(b.tree));
-    case 'alt':
-      return tree.trees.flatMap(leaves);
-    default:
-      return [];
-  }
-}
 
 function sameFeed<T>(a: FeedState<T>, b: FeedState<T>, same: (a: T, b: T) => boolean): boolean {
   if (a.kind !== b.kind) return false;

@@ -41,3 +41,8 @@ export type Name = BoundName | PathName;
 export function addressKey(a: Address): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** An address's weight as the balancer reads it: unset or negative counts as 1, zero takes no calls. */
+export function addressWeight(a: Address): number {
+  return a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
+}

@@ -127,11 +127,6 @@ export function pickLeaf(tree: NameTree<BoundName>, random: () => number = Math.
   }
 }
 
-/** An address's weight as the balancer reads it: unset or negative counts as 1, zero takes no calls. */
-export function addressWeight(a: Address): number {
-  return a.weight > 0 ? a.weight : a.weight === 0 ? 0 : 1;
-}
-
 /**
  * Every leaf calls to `tree` may reach, with the share of calls it gets: a Union's branches by
  * `unionShares` (nested shares multiplied, branches with no share left out); should a bound tree

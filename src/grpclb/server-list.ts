@@ -1,8 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Addr, Address, BoundName } from '../dtab/name.js';
+import { addressKey, addressWeight, type Addr, type Address, type BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import type { NameFeedOptions } from '../dtab/name-feed.js';
-import { addressWeight, forEachLeafShare } from '../dtab/route.js';
+import { forEachLeafShare } from '../dtab/route.js';
 
 /** One grpclb `Server` entry: an IP address in network byte order and a port. */
 export interface LbServer {
@@ -57,7 +57,7 @@ export function serverList(tree: NameTree<BoundName>, addrOf: (bound: BoundName)
         skipped.push(`${a.host}:${a.port}`);
         continue;
       }
-      const key = keyOf(a);
+      const key = addressKey(a);
       const s = (share * w) / total;
       const seen = shares.get(key);
       if (seen === undefined) shares.set(key, { address: a, share: s });
@@ -67,15 +67,11 @@ export function serverList(tree: NameTree<BoundName>, addrOf: (bound: BoundName)
   return { servers: interleave(repetitions([...shares.values()])), pending, skipped };
 }
 
-function keyOf(a: Address): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
 /** How many entries each address gets: its share over the smallest share, within MAX_ENTRIES. */
 function repetitions(items: { address: Address; share: number }[]): { server: LbServer; count: number }[] {
   if (items.length === 0) return [];
   // Sorted by address so equal sets give equal lists whatever order discovery reported them in.
-  items.sort((a, b) => compareKeys(keyOf(a.address), keyOf(b.address)));
+  items.sort((a, b) => compareKeys(addressKey(a.address), addressKey(b.address)));
   let min = Infinity;
   let total = 0;
   for (const i of items) {
@@ -109,7 +105,7 @@ function interleave(items: { server: LbServer; count: number }[]): LbServer[] {
 }
 
 function toServer(a: Address): LbServer {
-  return { ip: ipBytes(a.host), port: a.port, key: keyOf(a) };
+  return { ip: ipBytes(a.host), port: a.port, key: addressKey(a) };
 }
 
 /** An IP address (v4 dotted quad, or v6 in any textual form, with an IPv4 tail or a zone) as bytes. */

@@ -1,8 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { FeedView } from '../dtab/name-feed.js';
-import { addressKey, type Address, type BoundName } from '../dtab/name.js';
+import { addressKey, addressWeight, type Address, type BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
-import { addressWeight, forEachLeafShare } from '../dtab/route.js';
+import { forEachLeafShare } from '../dtab/route.js';
 
 /**
  * What xDS clients are told of a bound tree, by the router's own routing rules (src/dtab/route.ts):
@@ -16,7 +16,7 @@ export interface RouteTarget {
 }
 
 /** Weights are shares of this total, so a 99:1 canary keeps its proportions in integers. */
-export const ROUTE_WEIGHT_TOTAL = 10_000;
+const ROUTE_WEIGHT_TOTAL = 10_000;
 
 /**
  * The clusters a name's calls go to: a Leaf is its bound id; a Union shares calls among its branches
@@ -42,7 +42,7 @@ export function sameRoute(a: readonly RouteTarget[], b: readonly RouteTarget[]):
 }
 
 /** An endpoint as xDS carries it: an IP, a port and an integer weight ≥ 1. */
-export interface XdsEndpoint {
+interface XdsEndpoint {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
