@@ -338,5 +338,5 @@ class LbStream {
 
 function endCall(call: Call, code: grpc.status, details: string, metrics: Metrics): void {
   metrics.grpclbStreamsEnded.inc({ code: grpc.status[code] });
-  call.emit('error', { code, details });
+  endServerStream(call as grpc.ServerDuplexStream<unknown, unknown>, code, details);
 }

@@ -83,6 +83,8 @@ class TypeState {
 export class AdsStream {
   private readonly types = new Map<ResourceType, TypeState>();
   private node = '';
+  private cluster = '';
+  private locality = '';
   private nonces = 0;
   private flushQueued = false;
   private done = false;
@@ -101,18 +103,25 @@ export class AdsStream {
   }
 
   /** For the admin view and tests: the client's node id and, per type, its names, versions and when each was last sent and NACKed. */
-  describe(): { node: string; types: Record<string, TypeDescription> } {
+  describe(): { node: string; cluster: string; locality: string; types: Record<string, TypeDescription> } {
     const types: Record<string, TypeDescription> = {};
     for (const [t, s] of this.types) {
       types[t] = { names: [...s.names.keys()], version: String(s.version), acked: s.acked, sentAt: s.sentAt, ...(s.lastNack ? { lastNack: s.lastNack, nackAt: s.nackAt } : {}) };
     }
-    return { node: this.node, types };
+    return { node: this.node, cluster: this.cluster, locality: this.locality, types };
+  }
+
+  /** gRPC clients send the node in their first request only. Client-chosen text, kept and logged: clipped. */
+  private readNode(node: NonNullable<DiscoveryRequest['node']>): void {
+    if (node.id) this.node = node.id.slice(0, 256);
+    this.cluster = node.cluster.slice(0, 256);
+    const l = node.locality;
+    this.locality = l ? [l.region, l.zone, l.sub_zone].filter(Boolean).join('/').slice(0, 256) : '';
   }
 
   private onRequest(m: DiscoveryRequest): void {
     if (this.done) return;
-    // Client-chosen text, kept and logged: clipped.
-    if (m.node?.id) this.node = m.node.id.slice(0, 256);
+    if (m.node) this.readNode(m.node);
     const type = resourceTypeOf(m.type_url);
     if (type === undefined) {
       const shown = m.type_url === '' ? 'an empty type_url' : `type_url ${JSON.stringify(m.type_url.slice(0, 200))}`;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * API with its real field numbers, copied beside the build output): protobufjs, which
  * @grpc/proto-loader already brings, encodes the resources and the ADS stream's messages.
  */
-export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
 const FILES = ['discovery.proto', 'listener.proto', 'http_connection_manager.proto', 'router.proto', 'route.proto', 'cluster.proto', 'endpoint.proto'];
 
 /** The four resource types served, by their xDS names. */
@@ -19,7 +19,7 @@ export const TYPE_URLS = {
 } as const;
 
 export type ResourceType = keyof typeof TYPE_URLS;
-export const RESOURCE_TYPES = Object.keys(TYPE_URLS) as ResourceType[];
+const RESOURCE_TYPES = Object.keys(TYPE_URLS) as ResourceType[];
 
 /** The resource type a type URL names, or undefined for one this control plane does not serve. */
 export function resourceTypeOf(typeUrl: string): ResourceType | undefined {

@@ -24,13 +24,13 @@ export interface XdsServerConfig {
 interface StreamOrigin {
   peer: string;
   connectedAt: number;
-  cluster: string;
-  locality: string;
 }
 
 /** One ADS stream as the admin shows it. */
 export interface Subscriber extends StreamOrigin {
   node: string;
+  cluster: string;
+  locality: string;
   types: Record<string, TypeDescription>;
 }
 
@@ -137,15 +137,7 @@ export class XdsServer implements AdsOwner {
       this.streamsFull.inc();
       return refuse(call, grpc.status.RESOURCE_EXHAUSTED, `the control plane has ${this.config.maxStreams} streams open (xds.maxStreams)`, this.metrics);
     }
-    const origin: StreamOrigin = { peer: call.getPeer(), connectedAt: Date.now(), cluster: '', locality: '' };
-    // gRPC clients send the node in their first request only; client-chosen text, clipped.
-    call.on('data', (m: DiscoveryRequest) => {
-      if (!m.node) return;
-      origin.cluster = m.node.cluster.slice(0, 256);
-      const l = m.node.locality;
-      origin.locality = l ? [l.region, l.zone, l.sub_zone].filter(Boolean).join('/').slice(0, 256) : '';
-    });
-    this.streams.set(new AdsStream(call, this), origin);
+    this.streams.set(new AdsStream(call, this), { peer: call.getPeer(), connectedAt: Date.now() });
   }
 
   /** @internal */

@@ -9,7 +9,7 @@ import type { Subscriber } from './server.js';
  */
 
 /** Rows listed by default, and at most (`?limit=`): the page stays small at any fleet size. */
-export const DEFAULT_LIMIT = 500;
+const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 10_000;
 /** Names listed per type and row; the count says how many there are. */
 const NAMES_LISTED = 100;
@@ -73,7 +73,7 @@ function typeRow(t: TypeDescription): TypeRow {
 }
 
 /** The subscribers as the page shows them: the `limit` most behind (then by node id), with totals over all. */
-export function subscribersView(subscribers: readonly Subscriber[], options: { now: number; names: number; limit: number }): SubscribersView {
+function subscribersView(subscribers: readonly Subscriber[], options: { now: number; names: number; limit: number }): SubscribersView {
   const rows = subscribers.map((s): SubscriberRow => {
     const types = Object.fromEntries(Object.entries(s.types).map(([type, t]) => [type, typeRow(t)]));
     const all = Object.values(types);

@@ -152,6 +152,7 @@ test('/ready names the names awaited and the connection; a name never served is 
     const reason = namer.ready().reason!;
     assert.match(reason, new RegExp(`^xDS backing off 127\\.0\\.0\\.1:${port} \\(last error: 127\\.0\\.0\\.1:${port}: UNAVAILABLE: .*\\); awaiting xds default/80/echo: waiting for the first answer$`));
     control = await startK8sControlPlane(api.port, port);
+    clock.advance(100); // past the reconnect backoff (reconnectMaxMs), which runs on the namer's clock
     await eventually('ready once the name has its endpoints', () => namer.ready().ready, 5000);
     const bound = boundOf(echoName.v as never)!;
     assert.equal(bound.id.show(), ECHO);

@@ -34,7 +34,7 @@ const XDS_DEFAULTS = {
 } as const;
 
 /** `host:port` (IPv6 in brackets), or an error message. */
-export function checkServer(text: string): string | undefined {
+function checkServer(text: string): string | undefined {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d+)$/.exec(text);
   if (!m) return `"${text}" is not host:port`;
   const port = Number(m[2]);

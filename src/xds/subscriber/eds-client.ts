@@ -29,7 +29,7 @@ export interface EdsClientOptions {
 }
 
 /** The connection as /ready and namer state show it. */
-export interface EdsConnection {
+interface EdsConnection {
   state: 'idle' | 'connecting' | 'connected' | 'backing off';
   server: string;
   lastError?: string;
@@ -72,7 +72,8 @@ export class EdsClient {
   private serverIndex = 0;
   private client: grpc.Client | undefined;
   private call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  /** The pending reconnect's cancel, while backing off. */
+  private retry: (() => void) | undefined;
   /** The last version accepted and the last nonce seen (the nonce is per stream). */
   private version = '';
   private nonce = '';
@@ -112,7 +113,7 @@ export class EdsClient {
     for (const w of this.watches.values()) w.stopTimer?.();
     this.watches.clear();
     this.disconnect();
-    clearTimeout(this.retry);
+    this.retry?.();
   }
 
   private changed(): void {
@@ -120,7 +121,7 @@ export class EdsClient {
     if (this.watches.size === 0) {
       // Nothing to follow: let the control plane forget this node until a name is wanted again.
       this.disconnect();
-      clearTimeout(this.retry);
+      this.retry?.();
       this.retry = undefined;
       this.backoff.reset();
       this.connection.state = 'idle';
@@ -175,8 +176,7 @@ export class EdsClient {
     this.serverIndex = (this.serverIndex + 1) % this.options.servers.length;
     Object.assign(this.connection, { state: 'backing off', lastError: `${server}: ${why}` });
     this.options.log.warn('xDS stream lost; keeping the last endpoints', { server, error: why, retryInMs: delay, next: this.options.servers[this.serverIndex] });
-    this.retry = setTimeout(() => this.connect(), delay);
-    this.retry.unref();
+    this.retry = this.clock.after(delay, () => this.connect());
   }
 
   private disconnect(): void {
@@ -193,8 +193,7 @@ export class EdsClient {
 
   private startTimer(name: string, watch: Watch): void {
     if (watch.received || watch.stopTimer) return;
-    watch.stopTimer = this.clock.every(this.options.initialFetchTimeoutMs, () => {
-      watch.stopTimer?.();
+    watch.stopTimer = this.clock.after(this.options.initialFetchTimeoutMs, () => {
       watch.stopTimer = undefined;
       this.options.log.info('xDS: no endpoints for a name; taking it as not existing', { name, afterMs: this.options.initialFetchTimeoutMs });
       watch.listener({ kind: 'neg' });
