@@ -512,6 +512,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   private abortStreams(code: number, refused: boolean): void {
     for (const s of [...this.streams.values()]) {
+      if (s.state === StreamState.CLOSED) continue; // completed; remoteEvent is about to take it out
       this.releaseStream(s);
       this.handler.onReset(s, code, refused);
       this.finishStream(s);
@@ -577,6 +578,11 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private finishStream(s: H2Stream): void {
     if (s.state === StreamState.CLOSED) return;
     s.state = StreamState.CLOSED;
+    this.closeStream(s);
+  }
+
+  /** Takes a stream that has just become CLOSED out of the connection and tells the owner. */
+  private closeStream(s: H2Stream): void {
     this.streams.delete(s.id);
     if (this.isPeerInitiated(s.id)) this.peerActive--; else this.localActive--;
     if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.clearQueue(); }
@@ -653,14 +659,20 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   /** Delivers DATA (or trailers) and applies END_STREAM (§5.1). */
   private remoteEvent(s: H2Stream, endStream: boolean, data: Buffer | null, headers: HeaderList | null): void {
-    let closeAfter = false;
+    let closing = false;
     if (endStream) {
       if (s.state === StreamState.OPEN) s.state = StreamState.HALF_CLOSED_REMOTE;
-      else closeAfter = true; // half-closed (local): both sides done
+      else {
+        // Half-closed (local): both sides are done, so the stream is closed (§5.1) before the owner
+        // hears of it. What the owner does meanwhile (a reset as it tidies up) has nothing left to
+        // cancel, and must not put a RST_STREAM on the wire after every call.
+        s.state = StreamState.CLOSED;
+        closing = true;
+      }
     }
     if (data !== null) this.handler.onData(s, data, endStream);
     else this.handler.onHeaders(s, headers!, endStream);
-    if (closeAfter) this.finishStream(s);
+    if (closing) this.closeStream(s);
   }
 
   onHeaders(streamId: number, endStream: boolean, block: Buffer): void {

@@ -2,6 +2,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { startRawBackend } from '../fixtures/grpc/raw-backend.js';
 import { ProxyHarness, addr } from './harness.js';
 import { startTestServer, testClient, unary, type TestServer, type TestClient, type Resp } from '../fixtures/grpc/test-service.js';
 import { eventually } from '../support/eventually.js';
@@ -277,5 +279,81 @@ test('a non-gRPC request gets a plain HTTP error', async () => {
     assert.match(r.err ?? '', /no endpoints/);
   } finally {
     await empty.close();
+  }
+});
+
+/**
+ * A TCP relay in front of `port` that reads the frame types the router sends that way (RFC 9113
+ * §4.1: a 9-octet header after the 24-octet client preface), to see frames the endpoint's
+ * node:http2 hides.
+ */
+async function frameTap(port: number): Promise<{ port: number; types: number[]; close(): void }> {
+  const types: number[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    sockets.add(down).add(up);
+    let pending = Buffer.alloc(0);
+    let preface = 24;
+    down.on('data', (chunk: Buffer) => {
+      up.write(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      if (preface > 0) {
+        const n = Math.min(preface, pending.length);
+        preface -= n;
+        pending = pending.subarray(n);
+      }
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+        types.push(pending[3]!);
+        pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+      }
+    });
+    up.on('data', (chunk: Buffer) => down.write(chunk));
+    for (const [a, b] of [[down, up], [up, down]] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    types,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test('a call that ended normally is not reset at the endpoint: no RST_STREAM follows its trailers', async () => {
+  // The endpoint's trailers end both sides of the router's upstream stream (RFC 9113 §5.1): a
+  // RST_STREAM(CANCEL) after them is a wasted frame per call, and says the call was cancelled.
+  const endpoint = await startRawBackend((stream) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(frame(Buffer.from('pong')));
+    });
+  });
+  const tap = await frameTap(endpoint.port);
+  const p = await new ProxyHarness(addr(tap.port)).start();
+  const session = http2.connect(`http://${p.target}`);
+  try {
+    for (let i = 0; i < 5; i++) {
+      const req = session.request({ ':method': 'POST', ':path': '/t.S/M', 'content-type': 'application/grpc', te: 'trailers' });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((r) => req.on('trailers', r));
+      req.on('data', () => {});
+      req.end(frame(Buffer.from('ping')));
+      assert.equal((await trailers)['grpc-status'], '0');
+    }
+    // Closing drains: the router's GOAWAY (type 7) to the endpoint follows everything it sent before.
+    await p.close();
+    await eventually('the router said GOAWAY to the endpoint', () => tap.types.includes(7), 5000);
+    assert.equal(tap.types.filter((t) => t === 3).length, 0, `RST_STREAM frames the router sent the endpoint (frame types seen: ${tap.types.join(',')})`);
+  } finally {
+    session.close();
+    tap.close();
+    await endpoint.close();
   }
 });
