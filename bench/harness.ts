@@ -252,3 +252,42 @@ export function describeIdle(node: NodeRuntime, n: number, r: IdleResult): strin
     `(target ≤ 15 MB per 10,000, i.e. ≤ ${perStream((15 * n) / 10_000)} bytes per stream)`
   );
 }
+
+/** A process's memory, MB: VmRSS and its anonymous and file-backed parts. */
+export interface RssSplit {
+  rss: number;
+  anon: number;
+  file: number;
+}
+const rssSplit = (pid: number): RssSplit => ({ rss: rssMb(pid), ...rssSplitMb(pid) });
+
+/**
+ * What the RSS target measures, apart from what earlier bursts leave behind: a fresh router (fs
+ * namer, product flags) under the fixed-rate load alone, highest 1 s sample and its split at that
+ * moment, and beside it a bare `node` with the same flags that only waits: the part of the
+ * router's RSS that Node itself costs (mostly the binary's mapped pages, RssFile).
+ */
+export async function freshRouterRss(backendPort: number, node: NodeRuntime, dir: string, rps: number, seconds: number): Promise<{ router: RssSplit; bare: RssSplit }> {
+  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS, node.exec);
+  const pid = router.child.pid!;
+  let top: RssSplit = rssSplit(pid);
+  try {
+    await h2load(router.port, 4, 16, rps, dir, seconds, pid, () => {
+      const s = rssSplit(pid);
+      if (s.rss > top.rss) top = s;
+    });
+  } finally {
+    router.child.kill('SIGTERM');
+  }
+  const bare = spawn('taskset', ['-c', '0', node.exec, ...ROUTER_NODE_FLAGS, '-e', "process.stdout.write('up\\n'); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      bare.stdout!.once('data', () => resolve());
+      bare.once('exit', (code) => reject(new Error(`bare node exited ${code}`)));
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    return { router: top, bare: rssSplit(bare.pid!) };
+  } finally {
+    bare.kill('SIGTERM');
+  }
+}

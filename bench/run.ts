@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
-  CLK_TCK, ROUTER_NODE_FLAGS, cpuTicks, cpuTicksOf, cpuUsSince, describeIdle, h2load, here, idleStreams, median, need, peakRssMb, repoRoot, resolveNodes, rssMb, startProcess, type NodeRuntime,
+  CLK_TCK, ROUTER_NODE_FLAGS, cpuTicks, cpuTicksOf, cpuUsSince, describeIdle, freshRouterRss, h2load, here, idleStreams, median, need, peakRssMb, repoRoot, resolveNodes, rssMb, startProcess, type NodeRuntime,
 } from './harness.js';
 import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNginxTls, startPeer, type BenchCerts, type Peer, type PeerName } from './peers.js';
 
@@ -151,6 +151,7 @@ function targetsTable(
   routers: Measured[],
   haveNginx: boolean,
   fixedRateRss: Record<string, number>,
+  fresh: Record<string, { router: { rss: number }; bare: { rss: number } } | undefined>,
   idle: Record<string, { deltaMb: number; n: number } | undefined>,
   soaks: Record<string, Soak | undefined>,
 ): string[] {
@@ -166,7 +167,7 @@ function targetsTable(
     return r === undefined ? 'n/a' : verdict(r * 100 >= min, `${(r * 100).toFixed(0)} %`);
   };
   const out = [
-    `| Node | CPU/call @${RPS}, 16 streams ≤ 0.5× nginx | CPU/call @${RPS}, 64 streams ≤ 0.5× nginx | p99 @${RPS}, 16 streams ≤ nginx | p99 @${RPS}, 64 streams ≤ nginx | closed loop 64 streams ≥ 1.5× nginx | ping-pong 64 KiB ≥ 80 % of direct | ping-pong 1 KiB ≥ 75 % of direct | RSS under the ${RPS} calls/s load ≤ 50 MB | idle streams ≤ 15 MB per 10,000 | soak RSS flat ±10 % | passed |`,
+    `| Node | CPU/call @${RPS}, 16 streams ≤ 0.5× nginx | CPU/call @${RPS}, 64 streams ≤ 0.5× nginx | p99 @${RPS}, 16 streams ≤ nginx | p99 @${RPS}, 64 streams ≤ nginx | closed loop 64 streams ≥ 1.5× nginx | ping-pong 64 KiB ≥ 80 % of direct | ping-pong 1 KiB ≥ 75 % of direct | RSS under the ${RPS} calls/s load ≤ 50 MB (fresh router) | idle streams ≤ 15 MB per 10,000 | soak RSS flat ±10 % | passed |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of routers) {
@@ -174,6 +175,7 @@ function targetsTable(
     const i = idle[r.node.key];
     const soak = soaks[r.node.key];
     const rss = fixedRateRss[k];
+    const f = fresh[r.node.key];
     const cells = [
       vsNginx(k, u16, 3, (x) => x <= 0.5),
       vsNginx(k, u64, 3, (x) => x <= 0.5),
@@ -182,7 +184,9 @@ function targetsTable(
       vsNginx(k, closed, 0, (x) => x >= 1.5),
       vsDirect(k, 'ping-pong 64 KiB', 80),
       vsDirect(k, 'ping-pong 1 KiB', 75),
-      rss === undefined || rss === 0 ? 'n/a' : verdict(rss <= 50, `${rss.toFixed(1)} MB`),
+      f === undefined
+        ? 'n/a'
+        : `${verdict(f.router.rss <= 50, `${f.router.rss.toFixed(1)} MB`)} (bare node ${f.bare.rss.toFixed(1)}; ${rss === undefined || rss === 0 ? 'n/a' : rss.toFixed(1)} after the bursts)`,
       i === undefined ? 'not run (BENCH_IDLE_STREAMS=0)' : verdict((i.deltaMb * 10_000) / i.n <= 15, `${((i.deltaMb * 10_000) / i.n).toFixed(1)} MB${i.n === 10_000 ? '' : ` (scaled from ${i.n})`}`),
       soak === undefined
         ? 'not run (BENCH_SOAK_SECONDS=0)'
@@ -469,6 +473,18 @@ async function main(): Promise<void> {
       }
     }
 
+    // The RSS target on a router that has seen only the fixed-rate load, and the bare-Node floor under it.
+    const fresh: Record<string, Awaited<ReturnType<typeof freshRouterRss>>> = {};
+    const freshLines: string[] = [];
+    for (const node of nodes) {
+      const f = await freshRouterRss(backend.port, node, dir, RPS, SECONDS);
+      fresh[node.key] = f;
+      freshLines.push(
+        `fresh router (${node.label}) under ${RPS} calls/s, 16 streams, nothing before: RSS ${f.router.rss.toFixed(1)} MB (RssAnon ${f.router.anon.toFixed(1)}, RssFile ${f.router.file.toFixed(1)}); ` +
+          `a bare \`node\` with the same flags, only waiting: ${f.bare.rss.toFixed(1)} MB (RssAnon ${f.bare.anon.toFixed(1)}, RssFile ${f.bare.file.toFixed(1)}), so the router adds ${(f.router.rss - f.bare.rss).toFixed(1)} MB to Node's own`,
+      );
+    }
+
     const col = (rows: number[][], i: number) => median(rows.map((x) => x[i]!));
     const lines: string[] = [];
     lines.push(
@@ -518,12 +534,13 @@ async function main(): Promise<void> {
     }
     lines.push(`floor proxy (bench/floor-proxy.ts, same node flags) RSS at the end: ${floors.map((f) => `${f.node.label} ${rssMb(f.pid).toFixed(1)} MB`).join(', ')}`);
     for (const r of routers) if (soaks[r.node.key]) lines.push(soaks[r.node.key]!.text);
+    lines.push(...freshLines);
     lines.push(...idleLines);
     lines.push(...checks);
     lines.push('');
     lines.push(`Targets (issue 11; ratios to nginx are medians of per-round ratios, ping-pong of per-round % of direct; MB = 2^20 bytes, from VmRSS):`);
     lines.push('');
-    lines.push(...targetsTable(results, unary.map(([n]) => n), routers, haveNginx, fixedRateRss, idle, soaks));
+    lines.push(...targetsTable(results, unary.map(([n]) => n), routers, haveNginx, fixedRateRss, fresh, idle, soaks));
     lines.push('');
     lines.push(`warm-up and rounds took ${roundsSeconds.toFixed(0)} s, the whole bench ${((Date.now() - t0Run) / 1000).toFixed(0)} s`);
     console.log(lines.join('\n'));
