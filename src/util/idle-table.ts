@@ -29,6 +29,8 @@ export interface IdleTableOptions<K, V> {
 const SWEEPS_PER_TTL = 4;
 /** How many idle entries an eviction compares (see evictOne). */
 const EVICTION_WINDOW = 16;
+/** How many entries an eviction looks at in all, in use or not, before it refuses (see evictOne). */
+const EVICTION_SCAN = 16 * EVICTION_WINDOW;
 /** With only zero TTLs, entries made but never acquired are still swept this often. */
 const ZERO_TTL_SWEEP_MS = 1000;
 
@@ -73,8 +75,8 @@ export class TableEntry<K, V> {
  * discovered names, watches, resolvers, bindings. An entry lives while it is held (or `inUse`);
  * once not, it expires after the idle TTL (the transient TTL for negative answers and other
  * client-chosen names). At `maxEntries`, a new key evicts the entry nearest to expiring among the
- * longest idle (see evictOne); when every entry is in use the table refuses (returns undefined)
- * rather than grow.
+ * longest idle (see evictOne); when every entry it looks at is in use the table refuses (returns
+ * undefined) rather than grow.
  *
  * Expiry is checked by one sweep timer per table (running only while the table has entries), so
  * holding and touching never touch a timer.
@@ -196,6 +198,8 @@ export class IdleTable<K, V> {
    * EVICTION_WINDOW idle entries from the front (CLOCK-like, so a flood of new names costs O(1) per
    * eviction, not a scan of the table). Entries in use, or used since the sweep last looked, go to
    * the back (counted as used now): the front holds the longest idle. Of equals, the front one goes.
+   * With EVICTION_SCAN entries in a row in use it refuses, so a table full of calls in flight costs
+   * each refused key a bounded look, not a walk of the whole table; the next new key looks further on.
    */
   private evictOne(): boolean {
     const now = this.clock.now();
@@ -205,7 +209,7 @@ export class IdleTable<K, V> {
     const recent: TableEntry<K, V>[] = [];
     for (const entry of this.entries.values()) {
       if (entry.used || this.inUse(entry)) {
-        recent.push(entry);
+        if (recent.push(entry) === EVICTION_SCAN) break;
         continue;
       }
       const at = entry.idleSince + this.ttlOf(entry);

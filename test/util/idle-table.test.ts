@@ -158,3 +158,28 @@ test('IdleTable: at the cap, a flood of new keys costs each eviction a bounded l
   // Before: every eviction asked about all 10,000 entries (10,000,000 looks).
   assert.ok(looks < 1_000 * 20 + 200, `${looks} looks for 1,000 evictions`);
 });
+
+test('IdleTable: with every entry in use, refusing a flood of new keys costs each a bounded look; an idle entry deep in the table is still found', () => {
+  let looks = 0;
+  const { t, disposed, get, full } = table({
+    maxEntries: 10_000,
+    idleTtlMs: 60_000,
+    inUse: (v) => {
+      looks++;
+      return v.busy === true;
+    },
+  });
+  for (let i = 0; i < 10_000; i++) get(`busy-${i}`, { busy: true });
+  looks = 0;
+  for (let i = 0; i < 1_000; i++) assert.equal(get(`flood-${i}`), undefined, 'all in use: refused');
+  assert.equal(full(), 1_000);
+  // Before: each refusal asked about all 10,000 entries and moved each to the back (10,000,000 looks).
+  assert.ok(looks <= 1_000 * 600, `${looks} looks for 1,000 refusals`);
+  // One entry stops being in use, wherever the hand is: new keys reach it within a few tries and it makes room.
+  const quiet = t.peek('busy-7777')!;
+  quiet.value.busy = false;
+  let made: unknown;
+  for (let i = 0; i < 100 && made === undefined; i++) made = get(`late-${i}`);
+  assert.notEqual(made, undefined, 'the idle entry was found');
+  assert.deepEqual(disposed, ['busy-7777']);
+});
