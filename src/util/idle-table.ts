@@ -198,18 +198,25 @@ export class IdleTable<K, V> {
    * EVICTION_WINDOW idle entries from the front (CLOCK-like, so a flood of new names costs O(1) per
    * eviction, not a scan of the table). Entries in use, or used since the sweep last looked, go to
    * the back (counted as used now): the front holds the longest idle. Of equals, the front one goes.
-   * With EVICTION_SCAN entries in a row in use it refuses, so a table full of calls in flight costs
+   * After EVICTION_SCAN entries in use it stops and refuses, so a table full of calls in flight costs
    * each refused key a bounded look, not a walk of the whole table; the next new key looks further on.
+   * (Entries only used lose that mark as they go to the back, so they cost a look once per sweep.)
    */
   private evictOne(): boolean {
     const now = this.clock.now();
     let victim: TableEntry<K, V> | undefined;
     let soonest = Number.POSITIVE_INFINITY;
     let looked = 0;
-    const recent: TableEntry<K, V>[] = [];
+    let walkedAll = true;
+    const busy: TableEntry<K, V>[] = [];
+    const touched: TableEntry<K, V>[] = [];
     for (const entry of this.entries.values()) {
-      if (entry.used || this.inUse(entry)) {
-        if (recent.push(entry) === EVICTION_SCAN) break;
+      if (this.inUse(entry)) {
+        if (busy.push(entry) === EVICTION_SCAN) { walkedAll = false; break; }
+        continue;
+      }
+      if (entry.used) {
+        touched.push(entry);
         continue;
       }
       const at = entry.idleSince + this.ttlOf(entry);
@@ -217,15 +224,13 @@ export class IdleTable<K, V> {
         soonest = at;
         victim = entry;
       }
-      if (++looked === EVICTION_WINDOW) break;
+      if (++looked === EVICTION_WINDOW) { walkedAll = false; break; }
     }
-    for (const entry of recent) {
-      entry.used = false;
-      entry.idleSince = now;
-      this.entries.delete(entry.key);
-      this.entries.set(entry.key, entry);
-      // Every idle entry was used just now: the one with the shortest TTL goes.
-      if (looked === 0 && !this.inUse(entry) && now + this.ttlOf(entry) < soonest) {
+    for (const entry of busy) this.toBack(entry, now);
+    for (const entry of touched) {
+      this.toBack(entry, now);
+      // The whole table was walked and every entry not in use was used just now: the one with the shortest TTL goes.
+      if (walkedAll && looked === 0 && now + this.ttlOf(entry) < soonest) {
         soonest = now + this.ttlOf(entry);
         victim = entry;
       }
@@ -233,6 +238,14 @@ export class IdleTable<K, V> {
     if (victim === undefined) return false;
     this.drop(victim);
     return true;
+  }
+
+  /** Counted as used now, and moved behind the longest idle. */
+  private toBack(entry: TableEntry<K, V>, now: number): void {
+    entry.used = false;
+    entry.idleSince = now;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
   }
 
   private drop(entry: TableEntry<K, V>): void {

@@ -183,3 +183,12 @@ test('IdleTable: with every entry in use, refusing a flood of new keys costs eac
   assert.notEqual(made, undefined, 'the idle entry was found');
   assert.deepEqual(disposed, ['busy-7777']);
 });
+
+test('IdleTable: entries used since the last sweep at the front do not make the eviction drop a used one while idle ones wait behind them', () => {
+  const { disposed, get } = table({ maxEntries: 1_000, idleTtlMs: 60_000 });
+  for (let i = 0; i < 300; i++) get(`hot-${i}`);
+  for (let i = 0; i < 700; i++) get(`cold-${i}`);
+  for (let i = 0; i < 300; i++) get(`hot-${i}`); // used again: hot
+  assert.notEqual(get('new'), undefined);
+  assert.deepEqual(disposed, ['cold-0']);
+});
