@@ -119,6 +119,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   /** Received and not yet returned as window: from the client, and from the endpoint. */
   private inboundUnconsumed = 0;
   private upUnconsumed = 0;
+  /**
+   * The endpoint stream `upUnconsumed` is owed to. Kept past its close: an answer that ended while
+   * the client still holds part of it back owes its connection that window until the client takes
+   * it (or goes), or every endpoint stream on that connection stalls once enough such calls add up.
+   */
+  private upOwing: H2Stream | undefined;
   private deadline = 0;
   private timer: NodeJS.Timeout | undefined;
   private doneHook: (() => void) | undefined;
@@ -210,6 +216,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       }
       target.began(endpoint);
       this.up = up;
+      this.upOwing = up;
       this.phase = FORWARDING;
       this.upClock = now;
       this.upResetCode = -1;
@@ -278,6 +285,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     // The client cancelled (or we finished first): cancel the endpoint's stream too; its close
     // accounts for the attempt.
     if (up !== undefined && !up.closed) up.reset(ErrorCode.CANCEL);
+    // What the router still held for the client is dropped with its stream.
+    this.returnUp();
     if (this.status < 0) this.status = Status.CANCELLED;
     this.held = undefined;
     const hook = this.doneHook;
@@ -295,9 +304,11 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
 
   private returnUp(): void {
     const n = this.upUnconsumed;
-    if (n === 0 || this.up === undefined) return;
+    const up = this.upOwing;
+    if (n === 0 || up === undefined) return;
     this.upUnconsumed = 0;
-    this.up.consumed(n);
+    if (up.closed) this.upOwing = undefined; // nothing more comes on it
+    up.consumed(n); // no more than the stream still holds: a reset stream's bytes went back with the reset
   }
 
   // ------------------------------------------------------------- the endpoint's side
@@ -324,8 +335,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     this.bytesOut += data.length;
     if (endStream) this.setFlag(RESPONSE_ENDED, true);
     this.upUnconsumed += data.length;
-    if (this.inbound.write(data, endStream)) this.returnUp();
-    else if (this.inbound.closed) this.upUnconsumed = 0; // released with the stream
+    // Taken by the client's stream, or dropped with it: either way the endpoint may send more.
+    if (this.inbound.write(data, endStream) || this.inbound.closed) this.returnUp();
   }
 
   /** @internal */ onUpReset(up: H2Stream, code: number, refused: boolean): void {
@@ -342,7 +353,6 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
   /** @internal */ onUpClose(up: H2Stream): void {
     if (up !== this.up) return;
     this.up = undefined;
-    this.upUnconsumed = 0;
     const endpoint = this.endpoint!;
     const target = this.target!;
     const latency = this.is(COMMITTED) ? this.upClock : 0;

@@ -24,9 +24,9 @@ after(async () => {
 });
 
 /** A raw HTTP/2 request through the proxy, to look at frames the grpc-js client hides. */
-function raw(headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ headers: http2.IncomingHttpHeaders; flags: number; trailers?: http2.IncomingHttpHeaders; body: Buffer; rst?: number }> {
+function raw(headers: http2.OutgoingHttpHeaders, body?: Buffer, target = proxy.target): Promise<{ headers: http2.IncomingHttpHeaders; flags: number; trailers?: http2.IncomingHttpHeaders; body: Buffer; rst?: number }> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${proxy.target}`);
+    const session = http2.connect(`http://${target}`);
     session.on('error', reject);
     const req = session.request({ ':method': 'POST', ...headers });
     let res: { headers: http2.IncomingHttpHeaders; flags: number; trailers?: http2.IncomingHttpHeaders } | undefined;
@@ -354,6 +354,39 @@ test('a call that ended normally is not reset at the endpoint: no RST_STREAM fol
   } finally {
     session.close();
     tap.close();
+    await endpoint.close();
+  }
+});
+
+test('flow control: an answer that ends while the client still holds it back gives the endpoint connection its window back', async () => {
+  // Each call's 768 KiB answer and trailers reach the router (its stream window to the endpoint is
+  // 1 MiB), but the client opens a window of 16 KiB and never reads, so the router holds the rest
+  // when the endpoint's stream closes; then the client cancels. Twelve such calls hold 9 MiB in
+  // all, more than the 8 MiB window of the one connection to the endpoint: unless every call gives
+  // its share back, the endpoint can no longer send anything on that connection, to anyone.
+  let closed = 0;
+  const endpoint = await startRawBackend((stream) => {
+    stream.on('close', () => closed++);
+    stream.on('data', () => {});
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(frame(Buffer.alloc(768 * 1024 - 5, 0x61)));
+  });
+  const p = await new ProxyHarness(addr(endpoint.port)).start();
+  const session = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 16 * 1024 } });
+  try {
+    for (let i = 1; i <= 12; i++) {
+      const req = session.request({ ':method': 'POST', ':path': '/t.S/Stream', 'content-type': 'application/grpc', te: 'trailers' });
+      req.end(frame(Buffer.from('go')));
+      await eventually(`the endpoint finished answering call ${i} of 12`, () => closed === i, 5000);
+      req.close(http2.constants.NGHTTP2_CANCEL);
+    }
+    const r = await raw({ ':path': '/t.S/Stream', 'content-type': 'application/grpc', te: 'trailers' }, frame(Buffer.from('go')), p.target);
+    assert.equal(r.trailers?.['grpc-status'], '0');
+    assert.equal(r.body.length, 768 * 1024);
+  } finally {
+    session.destroy();
+    await p.close();
     await endpoint.close();
   }
 });
