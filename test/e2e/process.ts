@@ -70,12 +70,19 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Started {
 
 /** A port nothing listens on right now (bound to 0, then released). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // The kernel may hand a just-released port out again: two calls for one config (router and
+    // grpclb, say) must not get the same one.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
+const handedOut = new Set<number>();
 
 /** GET a URL on the admin server; returns status and body. */
 export async function get(url: string): Promise<{ status: number; body: string }> {

@@ -16,18 +16,21 @@ test('a real grpclb client (C-core) finds the balancer by DNS SRV, calls the end
   assertPythonGrpc();
 
   const backends: Record<string, TestServer> = {};
+  let lb: Awaited<ReturnType<typeof startLb>> | undefined;
+  let dns: DnsServer | undefined;
+  let client: PythonClient | undefined;
+  // Registered first: whatever fails below, what did start is stopped (else the file hangs to its timeout).
+  t.after(async () => {
+    client?.close();
+    await lb?.close();
+    await dns?.close();
+    for (const b of Object.values(backends)) await b.close();
+  });
   for (const name of ['A', 'B', 'C', 'fallback']) backends[name] = await startTestServer({ name });
   const { A, B, C, fallback } = backends as Record<'A' | 'B' | 'C' | 'fallback', TestServer>;
   const line = (s: TestServer) => `127.0.0.1 ${s.port}`;
-  const lb = await startLb({ grpclbExtra: 'clientStatsIntervalSecs: 1', endpoints: { 'echo-lb.test': [line(A), line(B)] } });
-  const dns = await DnsServer.start();
-  let client: PythonClient | undefined;
-  t.after(async () => {
-    client?.close();
-    await lb.close();
-    await dns.close();
-    for (const b of Object.values(backends)) await b.close();
-  });
+  lb = await startLb({ grpclbExtra: 'clientStatsIntervalSecs: 1', endpoints: { 'echo-lb.test': [line(A), line(B)] } });
+  dns = await DnsServer.start();
 
   // What a headless Service `echo-lb` with a port named grpclb gives a client's DNS.
   dns.setAddresses('echo-lb.test', ['127.0.0.1']);
