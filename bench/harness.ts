@@ -238,8 +238,21 @@ export async function idleStreams(backendPort: number, n: number, node: NodeRunt
     await new Promise((r) => gen.once('exit', r));
     return { before, withStreams, anonBefore, anonWithStreams, line };
   } finally {
-    router.child.kill('SIGTERM');
+    await stop(router.child);
   }
+}
+
+/**
+ * SIGTERM, and the process's exit awaited (SIGKILL after 5 s): the next measurement on CPU 0 must
+ * not share it with a router still draining.
+ */
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** The idle-stream figures as one line: the RSS delta, bytes per idle stream (VmRSS, and RssAnon alone) and the target. */
@@ -263,7 +276,7 @@ const rssSplit = (pid: number): RssSplit => ({ rss: rssMb(pid), ...rssSplitMb(pi
 
 /**
  * What the RSS target measures, apart from what earlier bursts leave behind: a fresh router (fs
- * namer, product flags) under the fixed-rate load alone, highest 1 s sample and its split at that
+ * namer, product flags) under the fixed-rate load alone (16 then 64 streams), highest 1 s sample and its split at that
  * moment, and beside it a bare `node` with the same flags that only waits: the part of the
  * router's RSS that Node itself costs (mostly the binary's mapped pages, RssFile).
  */
@@ -272,22 +285,26 @@ export async function freshRouterRss(backendPort: number, node: NodeRuntime, dir
   const pid = router.child.pid!;
   let top: RssSplit = rssSplit(pid);
   try {
-    await h2load(router.port, 4, 16, rps, dir, seconds, pid, () => {
-      const s = rssSplit(pid);
-      if (s.rss > top.rss) top = s;
-    });
+    // Both fixed-rate rows, as in the rounds: 16 streams, then 64.
+    for (const streams of [16, 64]) {
+      await h2load(router.port, 4, streams, rps, dir, seconds, pid, () => {
+        const s = rssSplit(pid);
+        if (s.rss > top.rss) top = s;
+      });
+    }
   } finally {
-    router.child.kill('SIGTERM');
+    await stop(router.child);
   }
   const bare = spawn('taskset', ['-c', '0', node.exec, ...ROUTER_NODE_FLAGS, '-e', "process.stdout.write('up\\n'); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {
       bare.stdout!.once('data', () => resolve());
+      bare.once('error', reject);
       bare.once('exit', (code) => reject(new Error(`bare node exited ${code}`)));
     });
     await new Promise((r) => setTimeout(r, 500));
     return { router: top, bare: rssSplit(bare.pid!) };
   } finally {
-    bare.kill('SIGTERM');
+    await stop(bare);
   }
 }

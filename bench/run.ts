@@ -480,7 +480,7 @@ async function main(): Promise<void> {
       const f = await freshRouterRss(backend.port, node, dir, RPS, SECONDS);
       fresh[node.key] = f;
       freshLines.push(
-        `fresh router (${node.label}) under ${RPS} calls/s, 16 streams, nothing before: RSS ${f.router.rss.toFixed(1)} MB (RssAnon ${f.router.anon.toFixed(1)}, RssFile ${f.router.file.toFixed(1)}); ` +
+        `fresh router (${node.label}) under ${RPS} calls/s, 16 then 64 streams, nothing before: RSS ${f.router.rss.toFixed(1)} MB (RssAnon ${f.router.anon.toFixed(1)}, RssFile ${f.router.file.toFixed(1)}); ` +
           `a bare \`node\` with the same flags, only waiting: ${f.bare.rss.toFixed(1)} MB (RssAnon ${f.bare.anon.toFixed(1)}, RssFile ${f.bare.file.toFixed(1)}), so the router adds ${(f.router.rss - f.bare.rss).toFixed(1)} MB to Node's own`,
       );
     }

@@ -670,9 +670,12 @@ export class H2Connection implements FrameHandler, StreamConnection {
         closing = true;
       }
     }
-    if (data !== null) this.handler.onData(s, data, endStream);
-    else this.handler.onHeaders(s, headers!, endStream);
-    if (closing) this.closeStream(s);
+    try {
+      if (data !== null) this.handler.onData(s, data, endStream);
+      else this.handler.onHeaders(s, headers!, endStream);
+    } finally {
+      if (closing) this.closeStream(s); // even if the owner threw: a CLOSED stream must not stay in the map
+    }
   }
 
   onHeaders(streamId: number, endStream: boolean, block: Buffer): void {

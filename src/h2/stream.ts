@@ -112,7 +112,7 @@ export class H2Stream {
   get headersReceived(): boolean { return (this.flags & HEADERS_RECEIVED) !== 0; }
   set headersReceived(v: boolean) { this.flags = v ? this.flags | HEADERS_RECEIVED : this.flags & ~HEADERS_RECEIVED; }
 
-  /** Both sides done or reset; the stream has left the connection's map. */
+  /** Both sides done or reset: nothing more is sent or received (the connection takes it out of its map right after telling the owner). */
   get closed(): boolean {
     return this.state === StreamState.CLOSED;
   }
