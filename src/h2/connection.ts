@@ -599,7 +599,10 @@ export class H2Connection implements FrameHandler, StreamConnection {
    */
   private credit(s: H2Stream | null, n: number): void {
     this.recvPendingUpdate += n;
-    if (this.recvPendingUpdate >= this.localConnectionWindow >>> 1 && this.state < FAILED) {
+    // Also once the peer's view of the window runs low: streams whose owners hold bytes back (slow
+    // readers) can keep the returned bytes below half a window for good, and the peer would wait on
+    // window that is free.
+    if (this.recvPendingUpdate > 0 && (this.recvPendingUpdate >= this.localConnectionWindow >>> 1 || this.recvWindow < this.localConnectionWindow >>> 2) && this.state < FAILED) {
       this.writer.windowUpdate(0, this.recvPendingUpdate);
       this.recvWindow += this.recvPendingUpdate;
       this.recvPendingUpdate = 0;

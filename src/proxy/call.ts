@@ -285,8 +285,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
     // The client cancelled (or we finished first): cancel the endpoint's stream too; its close
     // accounts for the attempt.
     if (up !== undefined && !up.closed) up.reset(ErrorCode.CANCEL);
-    // What the router still held for the client is dropped with its stream.
+    // What the router still held, either way, is dropped with the client's stream: both connections
+    // get that window back (a request body the endpoint never took, an answer the client never read).
     this.returnUp();
+    this.returnInbound();
     if (this.status < 0) this.status = Status.CANCELLED;
     this.held = undefined;
     const hook = this.doneHook;

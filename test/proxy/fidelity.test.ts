@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { startRawBackend } from '../fixtures/grpc/raw-backend.js';
+import { answerOk, startRawBackend } from '../fixtures/grpc/raw-backend.js';
 import { ProxyHarness, addr } from './harness.js';
 import { startTestServer, testClient, unary, type TestServer, type TestClient, type Resp } from '../fixtures/grpc/test-service.js';
 import { eventually } from '../support/eventually.js';
@@ -386,6 +386,86 @@ test('flow control: an answer that ends while the client still holds it back giv
     assert.equal(r.body.length, 768 * 1024);
   } finally {
     session.destroy();
+    await p.close();
+    await endpoint.close();
+  }
+});
+
+/** A call on `session` sending `body`; resolves with its trailers' grpc-status and the response body's length. */
+function call(session: http2.ClientHttp2Session, path: string, body: Buffer): Promise<{ status: string | undefined; bytes: number }> {
+  return new Promise((resolve) => {
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    let status: string | undefined;
+    let bytes = 0;
+    req.on('response', (h) => (status ??= h['grpc-status'] as string | undefined));
+    req.on('trailers', (t) => (status = t['grpc-status'] as string | undefined));
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('close', () => resolve({ status, bytes }));
+    // A reset after the answer (the rest of a body the endpoint will not read) still ends the call with its status.
+    req.on('error', () => {});
+    req.end(body);
+  });
+}
+
+test('flow control: a request body the endpoint never took gives the client connection its window back when the call ends', async () => {
+  // The endpoint answers before it reads the 900 KiB body (its stream window is 64 KiB), so the
+  // router holds most of it when the call ends. Unless that goes back to the client's connection
+  // window (1 MiB), the next large body on the same connection stalls for good.
+  const endpoint = await startRawBackend((stream, headers) => {
+    if (headers[':path'] === '/t.S/Reject') {
+      stream.pause();
+      setImmediate(() => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '3' }, { endStream: true }));
+      return;
+    }
+    stream.on('data', () => {});
+    stream.on('end', () => stream.destroyed || answerOk(stream));
+  });
+  const p = await new ProxyHarness(addr(endpoint.port)).start();
+  const session = http2.connect(`http://${p.target}`);
+  try {
+    assert.equal((await call(session, '/t.S/Reject', frame(Buffer.alloc(900 * 1024)))).status, '3');
+    const second = call(session, '/t.S/Echo', frame(Buffer.alloc(600 * 1024)));
+    const outcome = await Promise.race([second, new Promise((r) => setTimeout(r, 5000, 'stalled'))]);
+    assert.notEqual(outcome, 'stalled', 'the second body got through');
+    assert.equal((outcome as { status: string }).status, '0');
+  } finally {
+    session.destroy();
+    await p.close();
+    await endpoint.close();
+  }
+});
+
+test('flow control: clients that hold finished answers back do not freeze the endpoint connection while window is free', async () => {
+  // Five answers of 900 KiB each, held by a client that opened 16 KiB and never reads: 4.4 MiB of
+  // the endpoint connection's 8 MiB window is held. The rest is free, so a 4 MiB answer to another
+  // client must get through: the window the router gave back must reach the endpoint even though
+  // less than half the window is pending.
+  let closed = 0;
+  const endpoint = await startRawBackend((stream, headers) => {
+    stream.on('close', () => closed++);
+    stream.on('data', () => {});
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    const size = headers[':path'] === '/t.S/Huge' ? 4 * 1024 * 1024 : 900 * 1024;
+    stream.end(frame(Buffer.alloc(size - 5, 0x61)));
+  });
+  const p = await new ProxyHarness(addr(endpoint.port)).start();
+  const slow = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 16 * 1024 } });
+  const fast = http2.connect(`http://${p.target}`);
+  try {
+    for (let i = 1; i <= 5; i++) {
+      const req = slow.request({ ':method': 'POST', ':path': '/t.S/Slow', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(frame(Buffer.from('go')));
+      await eventually(`the endpoint finished answering slow call ${i} of 5`, () => closed === i, 5000);
+    }
+    const huge = call(fast, '/t.S/Huge', frame(Buffer.from('go')));
+    const outcome = await Promise.race([huge, new Promise((r) => setTimeout(r, 5000, 'stalled'))]);
+    assert.notEqual(outcome, 'stalled', 'the 4 MiB answer got through');
+    assert.equal((outcome as { bytes: number }).bytes, 4 * 1024 * 1024);
+  } finally {
+    slow.destroy();
+    fast.destroy();
     await p.close();
     await endpoint.close();
   }
