@@ -41,6 +41,31 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   onLimit?: (limit: keyof H2Limits) => void;
   /** What reads are stamped with and keepalive runs on (tests move it). Default the real clock. */
   clock?: Clock;
+  /**
+   * Client role: streams sent before the peer's SETTINGS say how many it allows (what grpc-go and
+   * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
+   */
+  streamsBeforeSettings?: number;
+}
+
+/**
+ * Where a request's fields come from when they are read only as its HEADERS go out: a stream that
+ * waits keeps no copy of them (a burst of thousands waiting would otherwise outlive the young
+ * generation, and V8 keeps the old space it grew). The router's call is one.
+ */
+export interface RequestFields {
+  requestFields(): readonly FieldInput[];
+}
+
+function isFieldList(f: readonly FieldInput[] | RequestFields): f is readonly FieldInput[] {
+  return Array.isArray(f);
+}
+
+/** A client stream whose HEADERS wait for the peer's stream limit; they are encoded when they go (HPACK order is wire order). */
+interface WaitingRequest {
+  readonly stream: H2Stream;
+  readonly fields: readonly FieldInput[] | RequestFields;
+  readonly endStream: boolean;
 }
 
 /**
@@ -147,6 +172,15 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private nextLocalStreamId: number;
   private peerActive = 0;
   private localActive = 0;
+  private readonly streamsBeforeSettings: number;
+  /**
+   * Client role: requests waiting for the peer's stream limit, in order from `waitingHead`; those
+   * reset meanwhile are skipped, and the array is compacted when they pile up.
+   */
+  private waitingRequests: WaitingRequest[] = [];
+  private waitingHead = 0;
+  /** Streams in `waitingRequests` that are still waiting. */
+  private waitingCount = 0;
   private ready: H2Stream[] = [];
   private flushScheduled = false;
   private readonly flushBound = (): void => this.flush();
@@ -188,6 +222,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.localHeaderTableSize = options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     this.recvWindow = this.localConnectionWindow;
     this.nextLocalStreamId = this.isServer ? 2 : 1; // §5.1.1: clients odd, servers even
+    this.streamsBeforeSettings = options.streamsBeforeSettings ?? 100;
     this.reader = new FrameReader(this, {
       role: this.role,
       maxHeaderBlockSize: limits.maxHeaderBlockSize,
@@ -251,28 +286,95 @@ export class H2Connection implements FrameHandler, StreamConnection {
   /** Streams open or half-closed (both directions). */
   get activeStreams(): number { return this.streams.size; }
 
+  /** Client role: streams opened by the owner whose HEADERS wait for the peer's stream limit. */
+  get waitingStreams(): number { return this.waitingCount; }
+
   // ---------------------------------------------------------------- owner API
 
   /**
-   * Client role: opens a stream with a request. Returns null when no stream can be
-   * opened now (GOAWAY, peer's MAX_CONCURRENT_STREAMS reached): route it elsewhere.
+   * Client role: opens a stream with a request. Returns null when no stream can be opened here
+   * (GOAWAY, ids exhausted, the peer's MAX_CONCURRENT_STREAMS reached): route it elsewhere. Until
+   * the peer's SETTINGS arrive, requests past `streamsBeforeSettings` are accepted and wait (the
+   * owner may write and reset as usual); those SETTINGS release as many as the peer allows, and
+   * each stream that ends releases the next. So a burst on a new connection is not refused for a
+   * limit the peer has not stated yet.
    */
-  request(fields: readonly FieldInput[], endStream: boolean): H2Stream | null {
+  request(fields: readonly FieldInput[] | RequestFields, endStream: boolean): H2Stream | null {
     if (this.isServer) throw new Error('request() is for the client role');
-    if (!this.acceptsStreams || this.localActive >= this.peerMaxConcurrentStreams) return null;
-    if (this.nextLocalStreamId > 0x7fff_ffff) return null; // ids exhausted (§5.1.1): open a new connection
+    if (!this.acceptsStreams) return null;
+    const settled = this.peerSettingsReceived;
+    if (settled && this.localActive + this.waitingCount >= this.peerMaxConcurrentStreams) return null;
+    // Ids exhausted (§5.1.1), counting those the waiting streams will take: open a new connection.
+    if (this.nextLocalStreamId + 2 * this.waitingCount > 0x7fff_ffff) return null;
+    const stream = new H2Stream(this, 0, this.peerInitialWindowSize, this.recvInitialWindow);
+    stream.state = StreamState.OPEN;
+    stream.headersSent = true; // as far as the owner is concerned: DATA and trailers queue behind them
+    this.counters.streamsOpened++;
+    if (this.waitingCount > 0 || this.localActive >= (settled ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings)) {
+      stream.waiting = true;
+      this.waitingRequests.push({ stream, fields, endStream });
+      this.waitingCount++;
+    } else {
+      this.sendRequest(stream, fields, endStream);
+    }
+    if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+    return stream;
+  }
+
+  /** Takes the next stream id and sends a request's HEADERS; what the owner queued meanwhile follows. */
+  private sendRequest(stream: H2Stream, fields: readonly FieldInput[] | RequestFields, endStream: boolean): void {
     const id = this.nextLocalStreamId;
     this.nextLocalStreamId += 2;
-    const stream = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
-    stream.state = StreamState.OPEN;
+    stream.id = id;
     this.streams.set(id, stream);
     this.localActive++;
-    this.counters.streamsOpened++;
-    this.writer.headers(id, this.encoder.encode(fields), endStream);
-    stream.headersSent = true;
-    if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+    this.writer.headers(id, this.encoder.encode(isFieldList(fields) ? fields : fields.requestFields()), endStream);
+    if (stream.waiting) {
+      stream.waiting = false;
+      // Its windows start now (SETTINGS may have changed them while it waited).
+      stream.sendWindow = this.peerInitialWindowSize;
+      stream.recvWindow = this.recvInitialWindow;
+      if ((stream.queuedBytes > 0 || (stream.endQueued && !endStream)) && !stream.ready) { stream.ready = true; this.ready.push(stream); }
+    }
     this.scheduleFlush();
-    return stream;
+  }
+
+  /** Sends waiting requests, in order, while the peer's stream limit allows. */
+  private sendWaiting(): void {
+    if (this.waitingCount === 0 || this.state !== OPEN || this.peerGoawayLastId >= 0) return;
+    const max = this.peerSettingsReceived ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings;
+    const q = this.waitingRequests;
+    let i = this.waitingHead;
+    while (i < q.length && this.localActive < max) {
+      const w = q[i++]!;
+      if (!w.stream.waiting) continue; // reset while it waited
+      this.waitingCount--;
+      this.sendRequest(w.stream, w.fields, w.endStream);
+    }
+    this.waitingHead = i;
+    if (this.waitingCount === 0 || i > 1024) this.compactWaiting();
+  }
+
+  /** Drops the sent and reset entries (amortized: only once they are many). */
+  private compactWaiting(): void {
+    this.waitingRequests = this.waitingCount === 0 ? [] : this.waitingRequests.slice(this.waitingHead).filter((w) => w.stream.waiting);
+    this.waitingHead = 0;
+  }
+
+  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): GOAWAY, or the connection failed. */
+  private refuseWaiting(code: number): void {
+    const q = this.waitingRequests;
+    const head = this.waitingHead;
+    this.waitingRequests = [];
+    this.waitingHead = 0;
+    for (let i = head; i < q.length; i++) {
+      const w = q[i]!;
+      const s = w.stream;
+      if (!s.waiting) continue;
+      this.releaseStream(s);
+      this.handler.onReset(s, code, true);
+      this.finishStream(s);
+    }
   }
 
   /**
@@ -314,6 +416,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.state = GOAWAY_SENT;
     this.writer.goaway(this.lastPeerStreamId, ErrorCode.NO_ERROR);
     this.scheduleFlush();
+    // Streams still waiting will not be sent now: refused, so their owners go elsewhere.
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
     this.maybeEnd();
   }
 
@@ -336,7 +440,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       // Trailers (§8.1): they end the stream, and follow any DATA still queued.
       if (!endStream) throw new Error('trailers must end the stream (RFC 9113 §8.1)');
       stream.endQueued = true;
-      if (stream.queuedBytes > 0) {
+      if (stream.queuedBytes > 0 || stream.waiting) {
         stream.trailers = fields instanceof HeaderList ? fields.copyFields() : fields;
       } else {
         this.writer.headers(stream.id, this.encodeBlock(fields), true);
@@ -360,7 +464,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       this.queuedBytes += data.length;
     }
     if (endStream) stream.endQueued = true;
-    if (!stream.ready) { stream.ready = true; this.ready.push(stream); }
+    if (!stream.ready && !stream.waiting) { stream.ready = true; this.ready.push(stream); }
     this.scheduleFlush();
     if (this.queuedBytes > this.limits.maxQueuedBytes) {
       this.counters.queueOverLimit++;
@@ -478,6 +582,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.keepAliveTimer?.();
     this.pingAckTimer?.();
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.CANCEL);
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
   }
@@ -493,7 +598,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   }
 
   private maybeEnd(): void {
-    if (this.streams.size === 0 && (this.state === GOAWAY_SENT || this.peerGoawayLastId >= 0) && this.state !== CLOSED) {
+    if (this.streams.size === 0 && this.waitingCount === 0 && (this.state === GOAWAY_SENT || this.peerGoawayLastId >= 0) && this.state !== CLOSED) {
       this.endSocket();
     }
   }
@@ -507,6 +612,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.closeError = new H2SessionError(code, reason, detail, true);
     this.writer.goaway(this.lastPeerStreamId, code, `${reason}: ${detail}`);
     if (this.streams.size > 0) this.abortStreams(code, false);
+    if (this.waitingCount > 0) this.refuseWaiting(code);
     this.endSocket();
   }
 
@@ -563,7 +669,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   /** RST_STREAM from us (§6.4). `notify`: the owner did not ask for it, so tell it. */
   private reset(s: H2Stream, code: number, notify: boolean): void {
     if (s.state === StreamState.CLOSED) return;
-    if (this.state < FAILED) this.rstId(s.id, code);
+    if (this.state < FAILED && !s.waiting) this.rstId(s.id, code); // the peer never heard of a waiting one
     this.releaseStream(s);
     if (notify) this.handler.onReset(s, code, false);
     this.finishStream(s);
@@ -583,10 +689,19 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   /** Takes a stream that has just become CLOSED out of the connection and tells the owner. */
   private closeStream(s: H2Stream): void {
-    this.streams.delete(s.id);
-    if (this.isPeerInitiated(s.id)) this.peerActive--; else this.localActive--;
+    let freed = false;
+    if (s.waiting) {
+      s.waiting = false;
+      this.waitingCount--;
+      // Reset entries are skipped when the queue moves; compact it if they pile up.
+      if (this.waitingRequests.length - this.waitingHead > 2 * this.waitingCount + 64) this.compactWaiting();
+    } else {
+      this.streams.delete(s.id);
+      if (this.isPeerInitiated(s.id)) this.peerActive--; else { this.localActive--; freed = true; }
+    }
     if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.clearQueue(); }
     this.handler.onStreamClose(s);
+    if (freed && this.waitingCount > 0) this.sendWaiting();
     this.maybeEnd();
   }
 
@@ -849,6 +964,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.writer.settingsAck(); // §6.5.3: immediately
     this.scheduleFlush();
+    // The peer's stream limit is known now (or changed): send what it allows of the waiting requests.
+    if (this.waitingCount > 0) this.sendWaiting();
   }
 
   onSettingsAck(): void {
@@ -894,6 +1011,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.handler.onGoaway(lastStreamId, errorCode, debugData);
     // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere.
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
     for (const s of [...this.streams.values()]) {
       if (!this.isPeerInitiated(s.id) && s.id > this.peerGoawayLastId && s.state !== StreamState.CLOSED) {
         this.releaseStream(s);

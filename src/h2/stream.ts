@@ -39,6 +39,7 @@ const READY = 1 << 1;
 const NEED_DRAIN = 1 << 2;
 const HEADERS_SENT = 1 << 3;
 const HEADERS_RECEIVED = 1 << 4;
+const WAITING = 1 << 5;
 
 /** No queued DATA: shared by every stream until one queues (most never do for long). */
 const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
@@ -71,7 +72,8 @@ export class H2Stream {
 
   constructor(
     readonly connection: StreamConnection,
-    readonly id: number,
+    /** 0 while `waiting`: a client stream's id is taken when its HEADERS go out (ids go on the wire in order, §5.1.1). */
+    public id: number,
     sendWindow: number,
     recvWindow: number,
   ) {
@@ -111,6 +113,13 @@ export class H2Stream {
   /** We received the peer's (non-informational) HEADERS. */
   get headersReceived(): boolean { return (this.flags & HEADERS_RECEIVED) !== 0; }
   set headersReceived(v: boolean) { this.flags = v ? this.flags | HEADERS_RECEIVED : this.flags & ~HEADERS_RECEIVED; }
+
+  /**
+   * Client role: opened by the owner, but its HEADERS wait (with any DATA and trailers behind them)
+   * until the peer's stream limit allows it; the peer has not heard of it.
+   */
+  get waiting(): boolean { return (this.flags & WAITING) !== 0; }
+  set waiting(v: boolean) { this.flags = v ? this.flags | WAITING : this.flags & ~WAITING; }
 
   /** Both sides done or reset: nothing more is sent or received (the connection takes it out of its map right after telling the owner). */
   get closed(): boolean {

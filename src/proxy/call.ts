@@ -1,5 +1,6 @@
 import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
+import type { RequestFields } from '../h2/connection.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
 import type { InboundEvents } from './server.js';
@@ -78,7 +79,7 @@ const COMMITTED = 1 << 8;      // response headers went to the client (no other 
 const RESPONSE_ENDED = 1 << 9; // the response's end (trailers or END_STREAM) went to the client too
 
 /** `S`: what the observer hangs on the call (the router: its route's stats). */
-export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
+export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, RequestFields {
   // What the router fills in (also read by the access log and metrics).
   service = '';
   target: CallTarget | undefined;
@@ -201,7 +202,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       const endWithHeaders = this.is(REQUEST_ENDED) && held === undefined && this.requestTrailers === undefined;
       let up: H2Stream;
       try {
-        up = endpoint.pool.request(fieldsOf(this.headers), endWithHeaders, this);
+        up = endpoint.pool.request(this, endWithHeaders, this);
       } catch (e) {
         // Counted as an attempt that failed at once, so the endpoint's accrual hears of it.
         target.began(endpoint);
@@ -234,6 +235,11 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents {
       if (this.requestTrailers !== undefined) up.sendHeaders(this.requestTrailers, true);
       return;
     }
+  }
+
+  /** The request headers of the current attempt, read as they go out (a stream may wait for its connection's SETTINGS). */
+  requestFields(): FieldInput[] {
+    return fieldsOf(this.headers);
   }
 
   // ------------------------------------------------------------- the client's side

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { H2Connection, type H2ConnectionHandler } from '../h2/connection.js';
+import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
 import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
@@ -13,8 +13,11 @@ import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge), on the engine of src/h2. One
  * multiplexed connection carries every stream; a second one opens only when the peer's
  * SETTINGS_MAX_CONCURRENT_STREAMS is reached. A stream may be opened while its connection is still
- * connecting (the bytes wait in the socket). A failed connect puts the endpoint in a jittered
- * backoff during which `request` refuses at once, so the caller retries elsewhere instead of waiting.
+ * connecting (the bytes wait in the socket); until the endpoint's SETTINGS state its limit, the
+ * first 100 streams are sent and the rest wait in the engine, so a burst opens one connection, not
+ * one per hundred streams (grpc-go waits for stream quota the same way). A failed connect puts the
+ * endpoint in a jittered backoff during which `request` refuses at once, so the caller retries
+ * elsewhere instead of waiting.
  */
 export interface UpstreamOptions {
   connectTimeoutMs: number;
@@ -45,7 +48,7 @@ export interface UpstreamEvents {
 /** Thrown by `request` when no connection can carry the stream now (nothing was sent). */
 export class UpstreamUnavailable extends Error {}
 
-/** Streams assumed allowed on a connection whose SETTINGS have not arrived (what grpc-go assumes). */
+/** Streams sent on a connection whose SETTINGS have not arrived (what grpc-go and nghttp2 assume); more wait for them. */
 const STREAMS_BEFORE_SETTINGS = 100;
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 10_000;
@@ -84,6 +87,7 @@ class UpstreamConn implements H2ConnectionHandler {
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: CONNECTION_WINDOW,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
+      streamsBeforeSettings: STREAMS_BEFORE_SETTINGS,
     });
     const timeout = pool.options.connectTimeoutMs;
     if (timeout > 0) {
@@ -144,12 +148,11 @@ class UpstreamConn implements H2ConnectionHandler {
     return socket;
   }
 
-  /** Can take one more stream now. */
+  /** Can take one more stream now (before the endpoint's SETTINGS, always: it waits in the engine). */
   get usable(): boolean {
     const h2 = this.h2;
     if (!h2.acceptsStreams) return false;
-    const max = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : STREAMS_BEFORE_SETTINGS;
-    return h2.activeStreams < max;
+    return !h2.peerSettingsReceived || h2.activeStreams + h2.waitingStreams < h2.peerMaxConcurrentStreams;
   }
 
   private onConnected(): void {
@@ -260,10 +263,10 @@ export class SessionPool {
   }
 
   /**
-   * Open a stream with `fields` as its request headers; `owner` gets its events. Throws
-   * `UpstreamUnavailable` when the endpoint is backing off or closed.
+   * Open a stream whose request headers are `fields`' (read when they go out); `owner` gets its
+   * events. Throws `UpstreamUnavailable` when the endpoint is backing off or closed.
    */
-  request(fields: readonly FieldInput[], endStream: boolean, owner: UpstreamEvents): H2Stream {
+  request(fields: readonly FieldInput[] | RequestFields, endStream: boolean, owner: UpstreamEvents): H2Stream {
     if (this.closing) throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is draining`);
     for (let tries = 0; tries < 2; tries++) {
       const conn = this.pick();

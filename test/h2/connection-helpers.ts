@@ -128,8 +128,8 @@ export function answer200(s: H2Stream): void {
   s.sendHeaders([[':status', '200']], true);
 }
 
-/** A raw HTTP/2 client: hand-built frames out, every frame recorded as it arrives. */
-export class RawClient extends Recorder {
+/** A raw HTTP/2 peer: hand-built frames out, every frame recorded (and header blocks decoded) as it arrives. */
+export class RawPeer extends Recorder {
   readonly writer = new FrameWriter();
   readonly encoder = new HpackEncoder({ huffman: 'never' });
   readonly decoder = new HpackDecoder();
@@ -138,9 +138,9 @@ export class RawClient extends Recorder {
   private waiters: { pred: (e: Event) => boolean; resolve: (e: Event) => void }[] = [];
   private closeWaiters: (() => void)[] = [];
 
-  private constructor(readonly socket: Socket) {
+  protected constructor(readonly socket: Socket, role: 'client' | 'server') {
     super();
-    this.reader = new FrameReader(this, { role: 'client', maxFrameSize: 16_777_215 });
+    this.reader = new FrameReader(this, { role, maxFrameSize: 16_777_215 });
     socket.on('data', (chunk: Buffer) => {
       const before = this.events.length;
       this.reader.push(chunk);
@@ -159,32 +159,11 @@ export class RawClient extends Recorder {
     });
   }
 
-  static async connect(port: number, settings: Setting[] = []): Promise<RawClient> {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    const c = new RawClient(socket);
-    socket.write(CLIENT_PREFACE);
-    c.writer.settings(settings);
-    c.send();
-    // Wait for the server's SETTINGS, then ACK them, as a well-behaved client would.
-    await c.wait((e) => e.kind === 'settings');
-    c.writer.settingsAck();
-    c.send();
-    return c;
-  }
-
   /** Writes everything queued in the writer (plus extra raw bytes). */
   send(...raw: Buffer[]): void {
     const out = [...this.writer.flush(), ...raw];
     if (out.length > 0 && !this.socket.destroyed) this.socket.write(Buffer.concat(out));
   }
-
-  /** Queues a request HEADERS on `id`. */
-  request(id: number, fields: FieldInput[], endStream: boolean): void {
-    this.writer.headers(id, this.encoder.encode(fields), endStream);
-  }
-
-  static readonly GET: FieldInput[] = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']];
 
   wait(pred: (e: Event) => boolean): Promise<Event> {
     const seen = this.events.find(pred);
@@ -218,6 +197,46 @@ export class RawClient extends Recorder {
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/** A raw client: sends the preface and its SETTINGS, ACKs the server's. */
+export class RawClient extends RawPeer {
+  static async connect(port: number, settings: Setting[] = []): Promise<RawClient> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const c = new RawClient(socket, 'client');
+    socket.write(CLIENT_PREFACE);
+    c.writer.settings(settings);
+    c.send();
+    // Wait for the server's SETTINGS, then ACK them, as a well-behaved client would.
+    await c.wait((e) => e.kind === 'settings');
+    c.writer.settingsAck();
+    c.send();
+    return c;
+  }
+
+  /** Queues a request HEADERS on `id`. */
+  request(id: number, fields: FieldInput[], endStream: boolean): void {
+    this.writer.headers(id, this.encoder.encode(fields), endStream);
+  }
+
+  static readonly GET: FieldInput[] = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']];
+}
+
+/** A raw server for the client role: it sends nothing, not even its SETTINGS, until the test says. */
+export class RawServer extends RawPeer {
+  static async listen(): Promise<{ server: Server; port: number; accepted: Promise<RawServer> }> {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = new Promise<RawServer>((resolve) => server.once('connection', (socket: Socket) => resolve(new RawServer(socket, 'server'))));
+    return { server, port: (server.address() as AddressInfo).port, accepted };
+  }
+
+  /** Queues a response HEADERS on `id`. */
+  respond(id: number, fields: FieldInput[], endStream: boolean): void {
+    this.writer.headers(id, this.encoder.encode(fields), endStream);
   }
 }
 

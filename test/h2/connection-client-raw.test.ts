@@ -1,0 +1,123 @@
+// The client role against a raw server that decides when its SETTINGS go out: requests past
+// `streamsBeforeSettings` wait for them, go out in order as the server's stream limit allows, and
+// are refused (never sent, so retryable) when the connection cannot send them. Each step waits for
+// a frame: a PING from the client marks that everything it wrote before has arrived.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { H2Connection } from '../../src/h2/connection.js';
+import { ErrorCode, SettingId } from '../../src/h2/frames.js';
+import type { H2Stream } from '../../src/h2/stream.js';
+import { RawServer, TestHandler } from './connection-helpers.js';
+
+const REQ = (path: string) => [[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'test']] as [string, string][];
+
+async function setup(streamsBeforeSettings: number) {
+  const { server, port, accepted } = await RawServer.listen();
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const h = new TestHandler();
+  const conn = new H2Connection(socket, h, { role: 'client', streamsBeforeSettings });
+  const peer = await accepted;
+  let pings = 0;
+  /** Everything the client wrote so far has reached the peer. */
+  const sync = async (): Promise<void> => {
+    const n = ++pings;
+    conn.ping(Buffer.from(`sync${String(n).padStart(4, '0')}`));
+    await peer.wait((e) => e.kind === 'ping' && !e.ack && Buffer.from(e.opaque, 'hex').toString() === `sync${String(n).padStart(4, '0')}`);
+  };
+  /** The peer sends SETTINGS and waits until the client has ACKed them and sent what they released. */
+  const settings = async (list: { id: number; value: number }[]): Promise<void> => {
+    const acks = peer.events.filter((e) => e.kind === 'settings-ack').length;
+    peer.writer.settings(list);
+    peer.send();
+    await peer.wait((e) => e.kind === 'settings-ack' && peer.events.filter((x) => x.kind === 'settings-ack').length > acks);
+    await sync();
+  };
+  const requests = () => peer.decoded.filter((d) => d.fields.some(([n]) => n === ':path')).map((d) => ({ id: d.streamId, path: d.fields.find(([n]) => n === ':path')![1], end: d.endStream }));
+  const close = () => { conn.destroy(); peer.close(); server.close(); };
+  return { conn, h, peer, sync, settings, requests, close };
+}
+
+describe('H2Connection client role, streams waiting for the peer\'s SETTINGS', () => {
+  it('past streamsBeforeSettings requests wait, go out in order as the limit allows, with their DATA and trailers; a reset one never reaches the wire', async () => {
+    const { conn, h, peer, sync, settings, requests, close } = await setup(3);
+    try {
+      const streams: H2Stream[] = [];
+      for (let i = 0; i < 8; i++) streams.push(conn.request(REQ(`/r${i}`), i < 3 || i === 4)!);
+      assert.ok(streams.every((s) => s !== null), 'every request is accepted before SETTINGS');
+      assert.equal(conn.waitingStreams, 5);
+      streams[3]!.write(Buffer.from('body-3'), true); // DATA queued behind waiting HEADERS
+      streams[5]!.reset(ErrorCode.CANCEL);            // the owner gives up on a waiting stream
+      streams[6]!.write(Buffer.from('body-6'), false);
+      streams[6]!.sendHeaders([['x-trailer', 'six']], true);
+      await h.wait((e) => e.kind === 'close-stream' && e.id === 0);
+      await sync();
+      assert.deepEqual(requests(), [{ id: 1, path: '/r0', end: true }, { id: 3, path: '/r1', end: true }, { id: 5, path: '/r2', end: true }]);
+
+      // The server's SETTINGS allow 5: two more go, the first two still waiting, with the next ids.
+      await settings([{ id: SettingId.MAX_CONCURRENT_STREAMS, value: 5 }]);
+      assert.deepEqual(requests().slice(3), [{ id: 7, path: '/r3', end: false }, { id: 9, path: '/r4', end: true }]);
+      assert.equal(conn.waitingStreams, 2);
+      const data7 = peer.events.filter((e) => e.kind === 'data' && e.streamId === 7);
+      assert.deepEqual(data7.map((e) => e.kind === 'data' && [Buffer.from(e.data, 'hex').toString(), e.endStream]), [['body-3', true]]);
+
+      // A stream ends: the next waiting one goes, with its DATA and then its trailers.
+      peer.respond(1, [[':status', '200'], ['grpc-status', '0']], true);
+      peer.send();
+      await h.wait((e) => e.kind === 'close-stream' && e.id === 1);
+      await sync();
+      assert.deepEqual(requests().slice(5), [{ id: 11, path: '/r6', end: false }]);
+      assert.deepEqual(peer.blocks(11)[1], [['x-trailer', 'six']]);
+      assert.ok(peer.decoded.find((d) => d.streamId === 11 && d.fields[0]![0] === 'x-trailer')!.endStream);
+
+      assert.deepEqual(peer.rsts(), [], 'no RST_STREAM: the reset stream never had an id');
+      assert.equal(peer.events.filter((e) => e.kind === 'goaway').length, 0, 'no connection error at the peer');
+
+      // GOAWAY: what still waits was never sent, so it is refused (safe to retry elsewhere).
+      peer.writer.goaway(11, ErrorCode.NO_ERROR);
+      peer.send();
+      const refused = await h.wait((e) => e.kind === 'reset' && e.id === 0);
+      assert.deepEqual(refused, { kind: 'reset', id: 0, code: ErrorCode.REFUSED_STREAM, refused: true });
+      assert.equal(conn.waitingStreams, 0);
+      assert.equal(streams[7]!.closed, true);
+      assert.equal(conn.request(REQ('/late'), true), null, 'no new streams after GOAWAY');
+    } finally {
+      close();
+    }
+  });
+
+  it('a connection lost before SETTINGS refuses its waiting streams as never sent; the sent ones are not', async () => {
+    const { conn, h, peer, sync, close } = await setup(2);
+    try {
+      for (let i = 0; i < 5; i++) conn.request(REQ(`/r${i}`), true);
+      await sync();
+      peer.close();
+      await h.wait((e) => e.kind === 'close');
+      const resets = h.events.filter((e) => e.kind === 'reset');
+      assert.equal(resets.length, 5);
+      assert.equal(resets.filter((e) => e.kind === 'reset' && e.refused).length, 3);
+      assert.deepEqual(resets.filter((e) => e.kind === 'reset' && !e.refused).map((e) => e.kind === 'reset' && e.id).sort(), [1, 3]);
+    } finally {
+      close();
+    }
+  });
+
+  it('SETTINGS with a larger limit send every waiting request at once; ids stay in request order', async () => {
+    const { conn, peer, settings, requests, close } = await setup(100);
+    try {
+      for (let i = 0; i < 1000; i++) conn.request(REQ(`/r${i}`), true);
+      assert.equal(conn.waitingStreams, 900);
+      await settings([]); // no limit stated: unlimited (RFC 9113 §6.5.2)
+      const got = requests();
+      assert.equal(got.length, 1000);
+      got.forEach((r, i) => assert.deepEqual(r, { id: 2 * i + 1, path: `/r${i}`, end: true }));
+      assert.equal(conn.waitingStreams, 0);
+      assert.equal(peer.events.filter((e) => e.kind === 'goaway' || e.kind === 'rst').length, 0);
+    } finally {
+      close();
+    }
+  });
+});
