@@ -112,6 +112,8 @@ export interface H2ConnectionHandler {
   onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
   /** The ACK of a PING we sent. */
   onPingAck?(opaque: Buffer): void;
+  /** The peer's SETTINGS were applied (its stream limit is known from the first). */
+  onPeerSettings?(): void;
   /** The socket closed; `error` unless it ended cleanly. Always the last event. */
   onClose(error: Error | null): void;
 }
@@ -295,9 +297,9 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * Client role: opens a stream with a request. Returns null when no stream can be opened here
    * (GOAWAY, ids exhausted, the peer's MAX_CONCURRENT_STREAMS reached): route it elsewhere. Until
    * the peer's SETTINGS arrive, requests past `streamsBeforeSettings` are accepted and wait (the
-   * owner may write and reset as usual); those SETTINGS release as many as the peer allows, and
-   * each stream that ends releases the next. So a burst on a new connection is not refused for a
-   * limit the peer has not stated yet.
+   * owner may write and reset as usual; a stream that ends lets the next one go). Those SETTINGS
+   * send as many as the peer allows and refuse the rest as never sent (`unsent`), for the owner
+   * to place on another connection: nothing waits on a limit the peer has stated.
    */
   request(fields: readonly FieldInput[] | RequestFields, endStream: boolean): H2Stream | null {
     if (this.isServer) throw new Error('request() is for the client role');
@@ -361,7 +363,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.waitingHead = 0;
   }
 
-  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): GOAWAY, or the connection failed. */
+  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): the peer's limit, GOAWAY, or the connection failed. */
   private refuseWaiting(code: number): void {
     const q = this.waitingRequests;
     const head = this.waitingHead;
@@ -964,8 +966,14 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.writer.settingsAck(); // §6.5.3: immediately
     this.scheduleFlush();
-    // The peer's stream limit is known now (or changed): send what it allows of the waiting requests.
-    if (this.waitingCount > 0) this.sendWaiting();
+    this.handler.onPeerSettings?.();
+    // The peer's stream limit is known now: send what it allows of the waiting requests; the rest
+    // would wait on other calls ending (long streams may never end), so they go elsewhere (the
+    // owner has heard the limit first, to place them by it).
+    if (this.waitingCount > 0) {
+      this.sendWaiting();
+      if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
+    }
   }
 
   onSettingsAck(): void {

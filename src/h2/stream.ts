@@ -121,6 +121,9 @@ export class H2Stream {
   get waiting(): boolean { return (this.flags & WAITING) !== 0; }
   set waiting(v: boolean) { this.flags = v ? this.flags | WAITING : this.flags & ~WAITING; }
 
+  /** Client role: never went on the wire (it waited, or waits, for the peer's stream limit). */
+  get unsent(): boolean { return this.id === 0; }
+
   /** Both sides done or reset: nothing more is sent or received (the connection takes it out of its map right after telling the owner). */
   get closed(): boolean {
     return this.state === StreamState.CLOSED;

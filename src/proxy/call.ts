@@ -195,9 +195,6 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.attempts++;
       this.endpoint = endpoint;
       const now = performance.now();
-      // Forward what is left of the budget, not what the client first asked for (within a
-      // millisecond of arrival the client's own header already says that).
-      if (this.deadline !== 0 && now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
       const held = this.held;
       const endWithHeaders = this.is(REQUEST_ENDED) && held === undefined && this.requestTrailers === undefined;
       let up: H2Stream;
@@ -223,8 +220,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.upResetCode = -1;
       this.setFlag(UP_REFUSED, false);
       this.upLoss = undefined;
-      // A stream that waits for its connection's connect would charge the connect to the endpoint's latency.
-      this.setFlag(UP_WARM, onConnectedConnection(up));
+      // A stream that waits for its connection's connect (or its SETTINGS) would charge that to the endpoint's latency.
+      this.setFlag(UP_WARM, onConnectedConnection(up) && !up.unsent);
       if (held !== undefined) {
         const last = held.length - 1;
         let flowing = true;
@@ -239,6 +236,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
 
   /** The request headers of the current attempt, read as they go out (a stream may wait for its connection's SETTINGS). */
   requestFields(): FieldInput[] {
+    // Forward what is left of the budget, not what the client first asked for (within a
+    // millisecond of arrival the client's own header already says that).
+    if (this.deadline !== 0) {
+      const now = performance.now();
+      if (now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
+    }
     return fieldsOf(this.headers);
   }
 
@@ -376,16 +379,18 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.stopForwarding();
       return;
     }
-    target.ended(endpoint, -1, latency);
+    // A stream that never left the router (it waited for its connection's SETTINGS) says nothing
+    // of the endpoint's health: reported like a cancel, which failure accrual leaves out.
+    target.ended(endpoint, up.unsent ? Status.CANCELLED : -1, latency);
     const loss = this.upLoss;
     const why = loss ?? 'connection closed';
     if (!this.is(COMMITTED)) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
-      // last id) or when its connection never connected. A stream lost with an established
-      // connection may have been processed, so it is not replayed.
-      const unsent = !onConnectedConnection(up);
+      // last id), when it never left the router, or when its connection never connected. A stream
+      // lost with an established connection may have been processed, so it is not replayed.
+      const unsent = up.unsent || !onConnectedConnection(up);
       if ((this.is(UP_REFUSED) || unsent) && this.is(REPLAYABLE) && this.attempts < target.maxAttempts) {
-        target.retried(this.is(UP_REFUSED) ? 'refused' : 'unsent');
+        target.retried(this.is(UP_REFUSED) && !up.unsent ? 'refused' : 'unsent');
         this.attempt(endpoint);
         return;
       }

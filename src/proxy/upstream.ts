@@ -87,7 +87,7 @@ class UpstreamConn implements H2ConnectionHandler {
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: CONNECTION_WINDOW,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
-      streamsBeforeSettings: STREAMS_BEFORE_SETTINGS,
+      streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
     });
     const timeout = pool.options.connectTimeoutMs;
     if (timeout > 0) {
@@ -148,11 +148,15 @@ class UpstreamConn implements H2ConnectionHandler {
     return socket;
   }
 
-  /** Can take one more stream now (before the endpoint's SETTINGS, always: it waits in the engine). */
+  /**
+   * Can take one more stream now. Before this connection's SETTINGS, up to the limit another
+   * connection to the endpoint was given, or without limit (the streams past 100 wait in the engine).
+   */
   get usable(): boolean {
     const h2 = this.h2;
     if (!h2.acceptsStreams) return false;
-    return !h2.peerSettingsReceived || h2.activeStreams + h2.waitingStreams < h2.peerMaxConcurrentStreams;
+    const limit = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : this.pool.streamLimit;
+    return h2.activeStreams + h2.waitingStreams < limit;
   }
 
   private onConnected(): void {
@@ -204,6 +208,10 @@ class UpstreamConn implements H2ConnectionHandler {
     (stream.user as UpstreamEvents | undefined)?.onUpDrain(stream);
   }
 
+  onPeerSettings(): void {
+    this.pool.streamLimit = this.h2.peerMaxConcurrentStreams;
+  }
+
   onGoaway(): void {
     // No new stream may use this connection; later requests open a new one.
     this.pool.draining(this);
@@ -237,6 +245,12 @@ export class SessionPool {
   tlsSession: Buffer | undefined;
   /** TLS: connections whose session was resumed. */
   tlsResumed = 0;
+  /**
+   * The endpoint's SETTINGS_MAX_CONCURRENT_STREAMS as its last SETTINGS gave it (unknown: no limit).
+   * A burst past it on a new connection is refused as its SETTINGS arrive; the refused streams
+   * then fill new connections only this far, so each is moved at most once.
+   */
+  streamLimit = Infinity;
 
   constructor(
     readonly host: string,

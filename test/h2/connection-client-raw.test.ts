@@ -42,13 +42,14 @@ async function setup(streamsBeforeSettings: number) {
 }
 
 describe('H2Connection client role, streams waiting for the peer\'s SETTINGS', () => {
-  it('past streamsBeforeSettings requests wait, go out in order as the limit allows, with their DATA and trailers; a reset one never reaches the wire', async () => {
+  it('past streamsBeforeSettings requests wait and go out in order with their DATA and trailers; the SETTINGS refuse what their limit does not allow; a reset one never reaches the wire', async () => {
     const { conn, h, peer, sync, settings, requests, close } = await setup(3);
     try {
       const streams: H2Stream[] = [];
       for (let i = 0; i < 8; i++) streams.push(conn.request(REQ(`/r${i}`), i < 3 || i === 4)!);
       assert.ok(streams.every((s) => s !== null), 'every request is accepted before SETTINGS');
       assert.equal(conn.waitingStreams, 5);
+      assert.ok(streams[3]!.unsent && !streams[0]!.unsent);
       streams[3]!.write(Buffer.from('body-3'), true); // DATA queued behind waiting HEADERS
       streams[5]!.reset(ErrorCode.CANCEL);            // the owner gives up on a waiting stream
       streams[6]!.write(Buffer.from('body-6'), false);
@@ -57,33 +58,43 @@ describe('H2Connection client role, streams waiting for the peer\'s SETTINGS', (
       await sync();
       assert.deepEqual(requests(), [{ id: 1, path: '/r0', end: true }, { id: 3, path: '/r1', end: true }, { id: 5, path: '/r2', end: true }]);
 
-      // The server's SETTINGS allow 5: two more go, the first two still waiting, with the next ids.
-      await settings([{ id: SettingId.MAX_CONCURRENT_STREAMS, value: 5 }]);
-      assert.deepEqual(requests().slice(3), [{ id: 7, path: '/r3', end: false }, { id: 9, path: '/r4', end: true }]);
-      assert.equal(conn.waitingStreams, 2);
+      // Before any SETTINGS (the server's first frame must be SETTINGS, so it cannot answer yet), a
+      // stream that ends lets the next waiting one go.
+      streams[2]!.reset(ErrorCode.CANCEL);
+      await sync();
+      assert.deepEqual(requests().slice(3), [{ id: 7, path: '/r3', end: false }]);
       const data7 = peer.events.filter((e) => e.kind === 'data' && e.streamId === 7);
       assert.deepEqual(data7.map((e) => e.kind === 'data' && [Buffer.from(e.data, 'hex').toString(), e.endStream]), [['body-3', true]]);
 
-      // A stream ends: the next waiting one goes, with its DATA and then its trailers.
-      peer.respond(1, [[':status', '200'], ['grpc-status', '0']], true);
-      peer.send();
-      await h.wait((e) => e.kind === 'close-stream' && e.id === 1);
-      await sync();
-      assert.deepEqual(requests().slice(5), [{ id: 11, path: '/r6', end: false }]);
+      // The server's SETTINGS allow 5 (3 are open): two more go, with the next ids; the last one
+      // is refused as never sent, for its owner to place elsewhere.
+      await settings([{ id: SettingId.MAX_CONCURRENT_STREAMS, value: 5 }]);
+      assert.deepEqual(requests().slice(4), [{ id: 9, path: '/r4', end: true }, { id: 11, path: '/r6', end: false }]);
       assert.deepEqual(peer.blocks(11)[1], [['x-trailer', 'six']]);
       assert.ok(peer.decoded.find((d) => d.streamId === 11 && d.fields[0]![0] === 'x-trailer')!.endStream);
-
-      assert.deepEqual(peer.rsts(), [], 'no RST_STREAM: the reset stream never had an id');
-      assert.equal(peer.events.filter((e) => e.kind === 'goaway').length, 0, 'no connection error at the peer');
-
-      // GOAWAY: what still waits was never sent, so it is refused (safe to retry elsewhere).
-      peer.writer.goaway(11, ErrorCode.NO_ERROR);
-      peer.send();
-      const refused = await h.wait((e) => e.kind === 'reset' && e.id === 0);
-      assert.deepEqual(refused, { kind: 'reset', id: 0, code: ErrorCode.REFUSED_STREAM, refused: true });
+      assert.deepEqual(h.events.filter((e) => e.kind === 'reset'), [{ kind: 'reset', id: 0, code: ErrorCode.REFUSED_STREAM, refused: true }]);
+      assert.ok(streams[7]!.closed && streams[7]!.unsent);
       assert.equal(conn.waitingStreams, 0);
-      assert.equal(streams[7]!.closed, true);
-      assert.equal(conn.request(REQ('/late'), true), null, 'no new streams after GOAWAY');
+      assert.equal(conn.request(REQ('/late'), true), null, 'at the stated limit: no new stream here');
+
+      assert.deepEqual(peer.rsts(), [{ streamId: 5, errorCode: ErrorCode.CANCEL }], 'no RST_STREAM for the reset and refused streams that never had an id');
+      assert.equal(peer.events.filter((e) => e.kind === 'goaway').length, 0, 'no connection error at the peer');
+    } finally {
+      close();
+    }
+  });
+
+  it('closing the connection (the endpoint is drained) before SETTINGS refuses the waiting streams as never sent', async () => {
+    const { conn, h, sync, close } = await setup(1);
+    try {
+      for (let i = 0; i < 3; i++) conn.request(REQ(`/r${i}`), true);
+      await sync();
+      conn.close();
+      const resets = h.events.filter((e) => e.kind === 'reset');
+      assert.deepEqual(resets, [0, 0].map(() => ({ kind: 'reset', id: 0, code: ErrorCode.REFUSED_STREAM, refused: true })));
+      assert.equal(conn.waitingStreams, 0);
+      assert.equal(conn.activeStreams, 1, 'the stream that went out finishes');
+      assert.equal(conn.request(REQ('/late'), true), null, 'no new streams after our GOAWAY');
     } finally {
       close();
     }

@@ -310,49 +310,56 @@ test("a second session opens only when the endpoint's SETTINGS_MAX_CONCURRENT_ST
   }
 });
 
-test("a burst of 300 streams to a new endpoint opens one connection: past 100 they wait for the endpoint's SETTINGS", async () => {
-  const BURST = 300;
-  const endpoint = http2.createServer();
-  endpoint.on('stream', (s) => answerOk(s));
-  // The endpoint's SETTINGS go out only once the whole burst has been dispatched: its connections
-  // are accepted here and handed to the HTTP/2 server then.
-  const held: net.Socket[] = [];
-  let accepted = 0;
-  let released = false;
-  const gate = net.createServer((socket) => {
-    accepted++;
-    if (released) endpoint.emit('connection', socket); else held.push(socket);
-  });
-  await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
-  let dispatched = 0;
-  let burstIn!: () => void;
-  const allDispatched = new Promise<void>((r) => (burstIn = r));
-  class CountingHarness extends ProxyHarness {
-    override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
-      super.handleStream(...args);
-      if (++dispatched === BURST) burstIn();
+for (const { limit, connections: expected, moved } of [
+  { limit: undefined, connections: 1, moved: 0 },
+  { limit: 100, connections: 3, moved: 200 },
+]) {
+  test(`a burst of 300 streams to a new endpoint ${limit === undefined ? 'without a stream limit opens one connection: past 100 they wait for its SETTINGS' : `allowing ${limit} streams opens 3 connections: the SETTINGS refuse the waiting 200 as never sent, and each moves once`}`, async () => {
+    const BURST = 300;
+    const endpoint = http2.createServer(limit === undefined ? {} : { settings: { maxConcurrentStreams: limit } });
+    endpoint.on('stream', (s) => answerOk(s));
+    // The endpoint's SETTINGS go out only once the whole burst has been dispatched: its connections
+    // are accepted here and handed to the HTTP/2 server then.
+    const held: net.Socket[] = [];
+    let accepted = 0;
+    let released = false;
+    const gate = net.createServer((socket) => {
+      accepted++;
+      if (released) endpoint.emit('connection', socket); else held.push(socket);
+    });
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    let dispatched = 0;
+    let burstIn!: () => void;
+    const allDispatched = new Promise<void>((r) => (burstIn = r));
+    class CountingHarness extends ProxyHarness {
+      override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
+        super.handleStream(...args);
+        if (++dispatched === BURST) burstIn();
+      }
     }
-  }
-  const proxy = await new CountingHarness(addr((gate.address() as net.AddressInfo).port)).start();
-  const client = testClient(proxy.target);
-  const connections = async () => Number(/kgr_client_connections\{[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics())?.[1]);
-  try {
-    const calls = Promise.all(Array.from({ length: BURST }, () => unary(client, { message: 'burst' })));
-    await allDispatched;
-    assert.equal(await connections(), 1, 'one connection for the whole burst (it was one per 100 streams)');
-    released = true;
-    for (const s of held.splice(0)) endpoint.emit('connection', s);
-    for (const c of await calls) assert.equal(c.error, null, c.error?.details);
-    assert.equal(accepted, 1);
-    assert.equal(await connections(), 1);
-  } finally {
-    client.close();
-    await proxy.close();
-    endpoint.close();
-    gate.close();
-    for (const s of held) s.destroy();
-  }
-});
+    const proxy = await new CountingHarness(addr((gate.address() as net.AddressInfo).port)).start();
+    const client = testClient(proxy.target);
+    const metric = async (re: RegExp) => Number(re.exec(await proxy.metrics.registry.metrics())?.[1] ?? 0);
+    try {
+      const calls = Promise.all(Array.from({ length: BURST }, () => unary(client, { message: 'burst' })));
+      await allDispatched;
+      assert.equal(await metric(/kgr_client_connections\{[^}]*\} (\d+)/), 1, 'one connection while the endpoint has not said its limit (it was one per 100 streams)');
+      released = true;
+      for (const s of held.splice(0)) endpoint.emit('connection', s);
+      for (const c of await calls) assert.equal(c.error, null, c.error?.details);
+      assert.equal(accepted, expected);
+      assert.equal(await metric(/kgr_client_connections\{[^}]*\} (\d+)/), expected);
+      assert.equal(await metric(/kgr_retries_total\{[^}]*reason="unsent"[^}]*\} (\d+)/), moved);
+      assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'connected', 'streams that never left the router are not held against the endpoint');
+    } finally {
+      client.close();
+      await proxy.close();
+      endpoint.close();
+      gate.close();
+      for (const s of held) s.destroy();
+    }
+  });
+}
 
 test('an endpoint that was down is reconnected after its (jittered, short at first) backoff', async () => {
   const port = await deadPort();
