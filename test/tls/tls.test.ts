@@ -169,7 +169,9 @@ test('client TLS io.l5d.global: each handshake failure answers UNAVAILABLE namin
         assert.equal(r.error?.code, grpc.status.UNAVAILABLE, `${c.name}: ${r.error?.details}`);
         assert.match(r.error!.details, new RegExp(`TLS handshake with 127\\.0\\.0\\.1:${backend.port} failed`), c.name);
         assert.match(r.error!.details, c.message, c.name);
-        assert.equal(await counter(h.metrics, 'kgr_tls_handshake_failures_total', { side: 'client', reason: c.reason }), 1, c.name);
+        // At least once: the call's retry finds the endpoint backing off (25-50 ms at first), unless a
+        // loaded machine let that pass first, when a second handshake fails the same way.
+        assert.ok(await counter(h.metrics, 'kgr_tls_handshake_failures_total', { side: 'client', reason: c.reason }) >= 1, c.name);
         const endpoint = h.router.snapshot().clients[0]!.endpoints[0]!;
         assert.ok(endpoint.failures >= 1, `${c.name}: failure accrual heard of it`);
         assert.equal(backend.calls['Unary'], undefined, `${c.name}: nothing reached the backend`);
