@@ -18,7 +18,7 @@ import {
   type FrameHandler, type H2ConnectionError, type H2StreamError, type Setting,
 } from './frames.js';
 import {
-  DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput,
+  DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput, type FieldSink,
 } from './hpack/index.js';
 import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
@@ -54,7 +54,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
  * generation, and V8 keeps the old space it grew). The router's call is one.
  */
 export interface RequestFields {
-  requestFields(): readonly FieldInput[];
+  /** Writes the request's fields, in order, into `into`. */
+  requestFields(into: FieldSink): void;
 }
 
 function isFieldList(f: readonly FieldInput[] | RequestFields): f is readonly FieldInput[] {
@@ -330,7 +331,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     stream.id = id;
     this.streams.set(id, stream);
     this.localActive++;
-    this.writer.headers(id, this.encoder.encode(isFieldList(fields) ? fields : fields.requestFields()), endStream);
+    this.writeHeaders(id, fields, endStream);
     if (stream.waiting) {
       stream.waiting = false;
       // Its windows start now (SETTINGS may have changed them while it waited).
@@ -436,7 +437,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) {
       stream.headersSent = true;
-      this.writer.headers(stream.id, this.encodeBlock(fields), endStream);
+      this.writeHeaders(stream.id, fields, endStream);
       if (endStream) { stream.endQueued = true; this.localEnd(stream); }
     } else {
       // Trailers (§8.1): they end the stream, and follow any DATA still queued.
@@ -445,7 +446,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       if (stream.queuedBytes > 0 || stream.waiting) {
         stream.trailers = fields instanceof HeaderList ? fields.copyFields() : fields;
       } else {
-        this.writer.headers(stream.id, this.encodeBlock(fields), true);
+        this.writeHeaders(stream.id, fields, true);
         this.localEnd(stream);
       }
     }
@@ -453,17 +454,37 @@ export class H2Connection implements FrameHandler, StreamConnection {
     return true;
   }
 
-  private encodeBlock(fields: readonly FieldInput[] | HeaderList): Buffer {
-    return fields instanceof HeaderList ? this.encoder.encodeList(fields) : this.encoder.encode(fields);
+  /** Encodes a field block straight into the frame writer (HPACK order is wire order: at once). */
+  private writeHeaders(id: number, fields: readonly FieldInput[] | HeaderList | RequestFields, endStream: boolean): void {
+    const encoder = this.encoder;
+    encoder.begin();
+    if (fields instanceof HeaderList) encoder.addList(fields);
+    else if (isFieldList(fields)) encoder.addFields(fields);
+    else fields.requestFields(encoder);
+    this.writer.headers(id, encoder.output, endStream, encoder.end());
   }
 
   writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
-    if (data.length > 0) {
+    const n = data.length;
+    // Nothing queued ahead of it and window for all of it: straight into this tick's frames (a
+    // unary message needs no queue, no ready-list turn and no drain bookkeeping).
+    if (n <= stream.sendWindow && n <= this.sendWindow && !stream.ready && stream.queuedBytes === 0 && !stream.waiting &&
+        this.socket.writableLength <= this.limits.maxQueuedBytes) {
+      if (n === 0 && !endStream) return true;
+      this.writer.data(stream.id, data, endStream);
+      stream.sendWindow -= n;
+      this.sendWindow -= n;
+      this.counters.dataBytesSent += n;
+      this.scheduleFlush();
+      if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+      return true;
+    }
+    if (n > 0) {
       stream.enqueue(data);
-      stream.queuedBytes += data.length;
-      this.queuedBytes += data.length;
+      stream.queuedBytes += n;
+      this.queuedBytes += n;
     }
     if (endStream) stream.endQueued = true;
     if (!stream.ready && !stream.waiting) { stream.ready = true; this.ready.push(stream); }
@@ -564,7 +585,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       s.ready = false;
       if (s.endQueued && s.state !== StreamState.HALF_CLOSED_LOCAL) {
         if (s.trailers !== null) {
-          this.writer.headers(s.id, this.encoder.encode(s.trailers), true);
+          this.writeHeaders(s.id, s.trailers, true);
           s.trailers = null;
         } else if (!endSent) {
           this.writer.data(s.id, EMPTY, true);

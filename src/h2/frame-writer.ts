@@ -40,6 +40,19 @@ export function writeFrameHeader(buf: Buffer, off: number, length: number, type:
   buf.writeUInt32BE(streamId, off + 5);
 }
 
+/**
+ * Copies `n` octets of `src` from `from` to `dst` at `at`. Buffer#copy of part of a buffer makes a
+ * view object per call (Node's _copyActual); a field block is usually tens of octets, which a loop
+ * copies without allocating.
+ */
+function copyInto(dst: Buffer, at: number, src: Buffer, from: number, n: number): void {
+  if (n > 128) {
+    src.copy(dst, at, from, from + n);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+}
+
 export class FrameWriter {
   /**
    * The peer's SETTINGS_MAX_FRAME_SIZE (§4.2, §6.5.2): DATA and field blocks are split
@@ -104,7 +117,7 @@ export class FrameWriter {
       if (size <= this.copyThreshold) {
         const at = this.reserve(FRAME_HEADER_LENGTH + size);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
-        data.copy(this.slab, at + FRAME_HEADER_LENGTH, off, off + size);
+        copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
       } else {
         const at = this.reserve(FRAME_HEADER_LENGTH);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
@@ -119,14 +132,13 @@ export class FrameWriter {
   /**
    * A field block as HEADERS plus as many CONTINUATIONs as the peer's max frame size
    * requires (§4.3, §6.2, §6.10); END_HEADERS on the last, END_STREAM on HEADERS
-   * (it applies to the whole block, §6.2). The block is copied, so an HPACK encoder
-   * may reuse its output buffer straight away. The frames are written contiguously,
+   * (it applies to the whole block, §6.2). The block (its first `total` octets) is copied, so an
+   * HPACK encoder may reuse its output buffer straight away. The frames are written contiguously,
    * as §4.3 requires: nothing else can interleave within one call.
    */
-  headers(streamId: number, block: Buffer, endStream: boolean): void {
+  headers(streamId: number, block: Buffer, endStream: boolean, total = block.length): void {
     checkStream(streamId, 'HEADERS');
     const max = this.peerMaxFrameSize;
-    const total = block.length;
     let off = 0;
     let type: number = FrameType.HEADERS;
     let flags = endStream ? Flag.END_STREAM : 0;
@@ -135,7 +147,7 @@ export class FrameWriter {
       if (off + size === total) flags |= Flag.END_HEADERS;
       const at = this.reserve(FRAME_HEADER_LENGTH + size);
       writeFrameHeader(this.slab, at, size, type, flags, streamId);
-      block.copy(this.slab, at + FRAME_HEADER_LENGTH, off, off + size);
+      copyInto(this.slab, at + FRAME_HEADER_LENGTH, block, off, size);
       off += size;
       type = FrameType.CONTINUATION;
       flags = 0;

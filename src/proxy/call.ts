@@ -1,11 +1,11 @@
 import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { RequestFields } from '../h2/connection.js';
-import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
+import type { FieldInput, FieldSink, HeaderList } from '../h2/hpack/index.js';
 import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
 import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
-import { fieldsOf, valueOf, type HeaderMap } from './headers.js';
+import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 
@@ -235,14 +235,14 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   }
 
   /** The request headers of the current attempt, read as they go out (a stream may wait for its connection's SETTINGS). */
-  requestFields(): FieldInput[] {
+  requestFields(into: FieldSink): void {
     // Forward what is left of the budget, not what the client first asked for (within a
     // millisecond of arrival the client's own header already says that).
     if (this.deadline !== 0) {
       const now = performance.now();
       if (now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
     }
-    return fieldsOf(this.headers);
+    writeFields(this.headers, into);
   }
 
   // ------------------------------------------------------------- the client's side

@@ -1,4 +1,4 @@
-import { FIELD_NEVER_INDEXED, type FieldInput, type HeaderList } from '../h2/hpack/index.js';
+import { FIELD_NEVER_INDEXED, type FieldSink, type HeaderList } from '../h2/hpack/index.js';
 
 /**
  * A request's header fields as the router's policy reads and edits them: one plain object, made
@@ -30,21 +30,20 @@ export function headerMapOf(list: HeaderList): HeaderMap {
 }
 
 /**
- * The fields to send for `map`, pseudo-fields first (§8.3). Keys are in insertion order and a
- * received block has its pseudo-fields first, so only fields the router added can be out of place
- * and they are never pseudo-fields.
+ * Writes the fields to send for `map` into `sink` (the HPACK encoder: no list of pairs per
+ * request), pseudo-fields first (§8.3). Keys are in insertion order and a received block has its
+ * pseudo-fields first, so only fields the router added can be out of place and they are never
+ * pseudo-fields.
  */
-export function fieldsOf(map: HeaderMap): FieldInput[] {
+export function writeFields(map: HeaderMap, sink: FieldSink): void {
   const never = (map as Tagged)[kNeverIndexed];
-  const out: FieldInput[] = [];
   for (const name in map) {
     const v = map[name];
     if (v === undefined) continue;
     const flag = never !== undefined && never.includes(name) ? FIELD_NEVER_INDEXED : 0;
-    if (typeof v === 'string') out.push(flag === 0 ? [name, v] : [name, v, flag]);
-    else for (let i = 0; i < v.length; i++) out.push([name, v[i]!, flag]);
+    if (typeof v === 'string') sink.onField(name, v, flag);
+    else for (let i = 0; i < v.length; i++) sink.onField(name, v[i]!, flag);
   }
-  return out;
 }
 
 /** The value of `name` in a decoded block, or undefined. */

@@ -61,9 +61,15 @@ function runDecode(steps: Step[], tableSize = 4096): void {
 
 function runEncode(steps: Step[], huffman: HuffmanPolicy, tableSize = 4096, flags = 0): void {
   const enc = new HpackEncoder({ tableSize, maxTableSize: tableSize, huffman });
+  // The same blocks written field by field into the encoder's own buffer (begin, onField, end:
+  // how the connection encodes, with no copy) by a second encoder kept in step.
+  const inPlace = new HpackEncoder({ tableSize, maxTableSize: tableSize, huffman });
   for (const s of steps) {
     const fields: FieldInput[] = s.fields.map(([n, v]) => [n, v, flags]);
     assert.equal(enc.encode(fields).toString('hex'), hex(s.hex).toString('hex'), s.name);
+    inPlace.begin();
+    for (const [n, v] of s.fields) inPlace.onField(n, v, flags);
+    assert.equal(inPlace.output.subarray(0, inPlace.end()).toString('hex'), hex(s.hex).toString('hex'), `${s.name} in place`);
     assert.deepEqual(enc.table.entries(), s.table, `${s.name} encoder table`);
     assert.equal(enc.table.size, s.size, `${s.name} encoder table size`);
   }

@@ -1,5 +1,5 @@
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
-import { FIELD_NEVER_INDEXED, FIELD_NO_INDEX, type FieldInput, type HeaderList } from './header-list.js';
+import { FIELD_NEVER_INDEXED, FIELD_NO_INDEX, type FieldInput, type FieldSink, type HeaderList } from './header-list.js';
 import { huffmanEncodedLengthOfString, huffmanEncodeStringInto } from './huffman.js';
 import { encodeInteger } from './integer.js';
 import { STATIC_FIELD_INDEX, STATIC_NAME_INDEX, STATIC_TABLE_LENGTH } from './static-table.js';
@@ -32,7 +32,7 @@ const DEFAULT_NO_INDEX_NAMES = ['grpc-timeout', 'content-length'];
  * One connection's HPACK encoding context. Fields are latin1 strings (one char per octet;
  * chars above 0xff are written as their low octet, as Buffer's 'latin1' does).
  */
-export class HpackEncoder {
+export class HpackEncoder implements FieldSink {
   readonly table: DynamicTable;
   private readonly cap: number;
   private readonly huffman: HuffmanPolicy;
@@ -78,20 +78,40 @@ export class HpackEncoder {
   /** Encodes a list of fields as one header block. */
   encode(fields: readonly FieldInput[]): Buffer {
     this.begin();
-    for (const f of fields) this.field(f[0], f[1], f[2] ?? 0);
+    this.addFields(fields);
     return this.finish();
   }
 
   /** Encodes a decoded HeaderList, keeping never-indexed fields never-indexed (RFC 7541 §7.1.3). */
   encodeList(list: HeaderList): Buffer {
     this.begin();
-    for (let i = 0; i < list.length; i++) this.field(list.names[i]!, list.values[i]!, list.flags[i]!);
+    this.addList(list);
     return this.finish();
+  }
+
+  /** Appends fields to the block begun with begin(). */
+  addFields(fields: readonly FieldInput[]): void {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      this.field(f[0], f[1], f[2] ?? 0);
+    }
+  }
+
+  /** Appends a decoded HeaderList's fields to the block begun with begin(), flags kept. */
+  addList(list: HeaderList): void {
+    for (let i = 0; i < list.length; i++) this.field(list.names[i]!, list.values[i]!, list.flags[i]!);
+  }
+
+  /** FieldSink: a field source can write straight into the block begun with begin(). */
+  onField(name: string, value: string, flags: number): void {
+    this.field(name, value, flags);
   }
 
   /** Starts a block: emits any owed table size updates. */
   begin(): void {
     this.pos = 0;
+    // One huge block must not keep its buffer for good.
+    if (this.out.length > 64 * 1024) this.out = Buffer.allocUnsafe(1024);
     if (this.pendingFinal >= 0) {
       if (this.pendingMin < this.pendingFinal) this.sizeUpdate(this.pendingMin);
       this.sizeUpdate(this.pendingFinal);
@@ -149,8 +169,21 @@ export class HpackEncoder {
   finish(): Buffer {
     const block = Buffer.allocUnsafe(this.pos);
     this.out.copy(block, 0, 0, this.pos);
-    if (this.out.length > 64 * 1024) this.out = Buffer.allocUnsafe(1024);
     return block;
+  }
+
+  /**
+   * Ends the block without copying it: it is the first `end()` octets of `output`, valid until the
+   * next begin(). For a caller that copies it anyway (the frame writer does), one allocation and
+   * one copy fewer per block.
+   */
+  end(): number {
+    return this.pos;
+  }
+
+  /** The buffer the current block is encoded in (see end()). */
+  get output(): Buffer {
+    return this.out;
   }
 
   private sizeUpdate(size: number): void {
