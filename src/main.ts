@@ -11,8 +11,10 @@ import { Router } from './router/router.js';
 import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
 import { Metrics } from './telemetry/metrics.js';
+import type { Clock } from './util/clock.js';
 import { Closers } from './util/closers.js';
 import type { Logger } from './util/log.js';
+import { ShutdownSequence } from './util/shutdown.js';
 import { Var } from './util/var.js';
 import { VERSION } from './version.js';
 
@@ -21,6 +23,8 @@ export interface StartOptions {
   metrics?: Metrics;
   /** Environment the namers read (NODE_NAME, POD_NAMESPACE, KUBERNETES_SERVICE_HOST, …). */
   env?: NodeJS.ProcessEnv;
+  /** Time for the shutdown delay; tests pass a FakeClock. */
+  clock?: Clock;
 }
 
 /** A running router process: its routers, admin server and the shutdown sequence. */
@@ -37,7 +41,7 @@ export interface RouterProcess {
    * Calling it again returns the same promise.
    */
   shutdown(reason: string): Promise<void>;
-  /** Stop now without draining (a second signal). */
+  /** Stop now without draining; it ends a shutdown's delay, and that shutdown then only waits for this. */
   close(): Promise<void>;
 }
 
@@ -52,7 +56,6 @@ export async function startRouterProcess(config: Config, options: StartOptions):
   const metrics = options.metrics ?? new Metrics();
   const env = options.env ?? process.env;
   const closers = new Closers(log);
-  const closeAll = () => closers.closeAll();
 
   try {
     const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
@@ -108,38 +111,25 @@ export async function startRouterProcess(config: Config, options: StartOptions):
       await lb.start();
     }
 
-    let draining = false;
-    let shutdownPromise: Promise<void> | undefined;
-    let delayTimer: NodeJS.Timeout | undefined;
-    let endDelay: (() => void) | undefined;
-
+    const shutdownSequence = new ShutdownSequence({
+      log,
+      closers,
+      delayMs: config.shutdownDelayMs,
+      announcement: 'shutting down: not ready, still serving',
+      drain: async () => {
+        log.info('draining', { shutdownGraceMs: config.shutdownGraceMs });
+        await Promise.all([...routers.map((r) => r.drain(config.shutdownGraceMs)), grpclb?.drain()]);
+      },
+      clock: options.clock,
+    });
     const proc: RouterProcess = {
       config,
       routers,
       metrics,
       grpclb,
       admin: undefined as unknown as AdminServer,
-      shutdown(reason) {
-        shutdownPromise ??= (async () => {
-          draining = true;
-          log.info('shutting down: not ready, still serving', { reason, shutdownDelayMs: config.shutdownDelayMs });
-          await new Promise<void>((resolve) => {
-            endDelay = resolve;
-            delayTimer = setTimeout(resolve, config.shutdownDelayMs);
-          });
-          log.info('draining', { shutdownGraceMs: config.shutdownGraceMs });
-          await Promise.all([...routers.map((r) => r.drain(config.shutdownGraceMs)), grpclb?.drain()]);
-          await closeAll();
-          log.info('stopped');
-        })();
-        return shutdownPromise;
-      },
-      async close() {
-        draining = true;
-        if (delayTimer) clearTimeout(delayTimer);
-        endDelay?.();
-        await closeAll();
-      },
+      shutdown: (reason) => shutdownSequence.shutdown(reason),
+      close: () => shutdownSequence.close(),
     };
 
     const admin = await startAdmin(config.admin, {
@@ -150,7 +140,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
       effectiveConfig: config,
       readiness: () => {
         const reasons: string[] = [];
-        if (draining) reasons.push('shutting down');
+        if (shutdownSequence.draining) reasons.push('shutting down');
         for (const r of routers) if (!r.ready) reasons.push(`router ${r.label} is not serving`);
         reasons.push(...namersNotReady(namers));
         return { ready: reasons.length === 0, reasons };
@@ -163,7 +153,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     (proc as { admin: AdminServer }).admin = admin;
     return proc;
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
 }
