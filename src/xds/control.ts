@@ -5,8 +5,10 @@ import { Dtab, parseDtab, parsePath } from '../dtab/index.js';
 import { DtabDependencies } from '../namers/dtab-dependencies.js';
 import { namersNotReady, startNamers } from '../main.js';
 import { Metrics } from '../telemetry/metrics.js';
+import type { Clock } from '../util/clock.js';
 import { Closers } from '../util/closers.js';
 import type { Logger } from '../util/log.js';
+import { ShutdownSequence } from '../util/shutdown.js';
 import { Var } from '../util/var.js';
 import { VERSION } from '../version.js';
 import type { ControlConfig } from './config.js';
@@ -19,6 +21,7 @@ export interface ControlPlane {
   readonly metrics: Metrics;
   /** SIGTERM: not ready, streams ended UNAVAILABLE (clients move to another replica), then stopped. */
   shutdown(reason: string): Promise<void>;
+  /** Stop now without draining; it ends a shutdown's delay, and that shutdown then only waits for this. */
   close(): Promise<void>;
 }
 
@@ -28,8 +31,8 @@ export interface ControlPlane {
  * No router listens: clients and routers get the routing table over xDS. A port in use or a broken
  * dtab file rejects, having closed whatever had started.
  */
-export async function startControlPlane(config: Config, control: ControlConfig, options: { log: Logger; metrics?: Metrics; env?: NodeJS.ProcessEnv }): Promise<ControlPlane> {
-  const { log, metrics = new Metrics(), env = process.env } = options;
+export async function startControlPlane(config: Config, control: ControlConfig, options: { log: Logger; metrics?: Metrics; env?: NodeJS.ProcessEnv; clock?: Clock }): Promise<ControlPlane> {
+  const { log, metrics = new Metrics(), env = process.env, clock } = options;
   const closers = new Closers(log);
   try {
     const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
@@ -60,8 +63,15 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
     closers.push(() => xds.close());
     await xds.start();
 
-    let draining = false;
-    let shutdownPromise: Promise<void> | undefined;
+    const shutdownSequence = new ShutdownSequence({
+      log,
+      closers,
+      // Let Kubernetes take the pod out of the Service first, so reconnecting clients find another replica.
+      delayMs: config.shutdownDelayMs,
+      announcement: 'shutting down: not ready, ending xDS streams',
+      drain: () => xds.drain(),
+      clock,
+    });
     const admin = await startAdmin(config.admin, {
       routers: [],
       pages: [subscribersPage(xds)],
@@ -70,7 +80,7 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
       log,
       effectiveConfig: { ...config, xds: { ...control, router: rc.label } },
       readiness: () => {
-        const reasons = [...(draining ? ['shutting down'] : []), ...namersNotReady(namers)];
+        const reasons = [...(shutdownSequence.draining ? ['shutting down'] : []), ...namersNotReady(namers)];
         return { ready: reasons.length === 0, reasons };
       },
       onShutdown: () => void plane.shutdown('POST /admin/shutdown').then(() => process.exit(0)),
@@ -81,19 +91,8 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
       xds,
       admin,
       metrics,
-      shutdown(reason) {
-        shutdownPromise ??= (async () => {
-          draining = true;
-          log.info('shutting down: not ready, ending xDS streams', { reason, shutdownDelayMs: config.shutdownDelayMs });
-          // Let Kubernetes take the pod out of the Service first, so reconnecting clients find another replica.
-          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
-          await xds.drain();
-          await closers.closeAll();
-          log.info('stopped');
-        })();
-        return shutdownPromise;
-      },
-      close: () => closers.closeAll(),
+      shutdown: (reason) => shutdownSequence.shutdown(reason),
+      close: () => shutdownSequence.close(),
     };
     return plane;
   } catch (err) {

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
+import type { Clock } from '../../src/util/clock.js';
 import { Logger } from '../../src/util/log.js';
 import { readControlConfig } from '../../src/xds/config.js';
 import { startControlPlane, type ControlPlane } from '../../src/xds/control.js';
@@ -32,9 +33,10 @@ export interface ControlHarness {
 
 /**
  * Start a control plane from config text: `dtab` in its live dtab file, an fs namer on
- * `<dir>/endpoints` unless `namers` gives the YAML list, and `xds` on a free port with `xdsExtra`.
+ * `<dir>/endpoints` unless `namers` gives the YAML list, `xds` on a free port with `xdsExtra`, and
+ * `shutdownDelay` (0s unless given) timed by `clock`.
  */
-export async function startControl(options: { dtab?: string; namers?: string; endpoints?: Record<string, string[]>; xdsExtra?: string; log?: Logger } = {}): Promise<ControlHarness> {
+export async function startControl(options: { dtab?: string; namers?: string; endpoints?: Record<string, string[]>; xdsExtra?: string; log?: Logger; shutdownDelay?: string; clock?: Clock } = {}): Promise<ControlHarness> {
   const files = new NamerDir('kgr-xds-', options.dtab ?? '/svc => /#/io.l5d.fs;\n', options.endpoints);
   const [adminPort, unusedRouterPort, xdsPort] = [await freePort(), await freePort(), await freePort()];
   const text = `admin: {ip: 127.0.0.1, port: ${adminPort}}
@@ -46,13 +48,13 @@ routers:
   interpreter: {kind: io.l5d.fs, dtabFile: ${files.dtabFile}}
   servers: [{ip: 127.0.0.1, port: ${unusedRouterPort}}]
 xds: {ip: 127.0.0.1, port: ${xdsPort}${options.xdsExtra ? `, ${options.xdsExtra}` : ''}}
-shutdownDelay: 0s
+shutdownDelay: ${options.shutdownDelay ?? '0s'}
 `;
   const metrics = new Metrics({ processMetrics: false });
   let plane: ControlPlane;
   try {
     const { config } = parseConfig(text, { source: 'control.yaml' });
-    plane = await startControlPlane(config, readControlConfig('control.yaml', text, config), { log: options.log ?? Logger.silent(), metrics });
+    plane = await startControlPlane(config, readControlConfig('control.yaml', text, config), { log: options.log ?? Logger.silent(), metrics, clock: options.clock });
   } catch (err) {
     files.remove();
     throw err;
