@@ -543,6 +543,12 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (out.length === 0) return;
     const socket = this.socket;
     if (!socket.writable) return;
+    // One buffer (a tick of small frames in one slab segment: the usual case) is one write; cork
+    // would buffer it and go through writev for nothing.
+    if (out.length === 1) {
+      socket.write(out[0]!);
+      return;
+    }
     socket.cork();
     for (let i = 0; i < out.length; i++) socket.write(out[i]!);
     socket.uncork();

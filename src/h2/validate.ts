@@ -105,7 +105,7 @@ export function validateResponse(list: HeaderList): string | null {
       if (regular) return 'pseudo-field-after-regular';
       if (name !== ':status') return 'unknown-pseudo-field';
       if (status) return 'duplicate-pseudo-field';
-      if (!/^[1-9][0-9][0-9]$/.test(list.values[i]!)) return 'bad-status';
+      if (!isStatusCode(list.values[i]!)) return 'bad-status';
       status = true;
       continue;
     }
@@ -114,6 +114,13 @@ export function validateResponse(list: HeaderList): string | null {
     if (bad !== null) return bad;
   }
   return status ? null : 'missing-status';
+}
+
+/** Three digits, the first not 0 (RFC 9110 §15): checked by char codes, once per response. */
+function isStatusCode(v: string): boolean {
+  if (v.length !== 3) return false;
+  const a = v.charCodeAt(0), b = v.charCodeAt(1), c = v.charCodeAt(2);
+  return a >= 0x31 && a <= 0x39 && b >= 0x30 && b <= 0x39 && c >= 0x30 && c <= 0x39;
 }
 
 /** A trailer block (§8.1): no pseudo-fields at all. */

@@ -259,7 +259,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     if (this.phase === WAITING || this.is(REPLAYABLE)) {
       // Kept for the first attempt (always) and for a replay (while short enough).
       this.heldBytes += n;
-      if (n > 0) (this.held ??= []).push(data);
+      // An array of exactly one at first: `[]` and a push would reserve seventeen slots.
+      if (n > 0) { if (this.held === undefined) this.held = [data]; else this.held.push(data); }
       if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
       if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = undefined;
     }

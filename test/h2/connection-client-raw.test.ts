@@ -132,3 +132,38 @@ describe('H2Connection client role, streams waiting for the peer\'s SETTINGS', (
     }
   });
 });
+
+describe('H2Connection client role, malformed responses (RFC 9113 §8.1.1, §8.3.2)', () => {
+  it('each malformed response resets its own stream with PROTOCOL_ERROR; a good one on the same connection is delivered', async () => {
+    const { conn, h, peer, sync, settings, close } = await setup(100);
+    try {
+      await settings([]);
+      const cases: { name: string; fields: [string, string][] }[] = [
+        { name: 'two digits', fields: [[':status', '20']] },
+        { name: 'leading zero', fields: [[':status', '099']] },
+        { name: 'not a digit', fields: [[':status', '2x0']] },
+        { name: 'four digits', fields: [[':status', '2000']] },
+        { name: 'no :status', fields: [['content-type', 'application/grpc']] },
+        { name: 'pseudo-field after a regular one', fields: [['content-type', 'application/grpc'], [':status', '200']] },
+        { name: 'a request pseudo-field', fields: [[':status', '200'], [':path', '/']] },
+      ];
+      const streams = cases.map((c) => conn.request(REQ(`/${c.name}`), true)!);
+      const good = conn.request(REQ('/good'), true)!;
+      await sync();
+      cases.forEach((c, i) => peer.respond(streams[i]!.id, c.fields, false));
+      peer.respond(good.id, [[':status', '200'], ['content-type', 'application/grpc']], false);
+      peer.send();
+      const delivered = await h.wait((e) => e.kind === 'headers' && e.id === good.id);
+      assert.deepEqual(delivered.kind === 'headers' && delivered.headers[0], [':status', '200']);
+      await sync();
+      for (const [i, c] of cases.entries()) {
+        assert.ok(h.events.some((e) => e.kind === 'reset' && e.id === streams[i]!.id && e.code === ErrorCode.PROTOCOL_ERROR), c.name);
+        assert.ok(!h.events.some((e) => e.kind === 'headers' && e.id === streams[i]!.id), `${c.name}: not delivered`);
+      }
+      assert.deepEqual(peer.rsts().map((r) => r.errorCode), cases.map(() => ErrorCode.PROTOCOL_ERROR));
+      assert.equal(conn.counters.malformed, cases.length);
+    } finally {
+      close();
+    }
+  });
+});
