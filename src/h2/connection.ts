@@ -825,14 +825,14 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
   }
 
-  onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
+  onHeaders(streamId: number, endStream: boolean, block: Buffer, start: number, end: number): void {
     // Every block is decoded, even for streams about to be refused: the HPACK
     // context is shared by the connection (§4.3).
     const list = this.headers;
     list.reset();
     let outcome: number;
     try {
-      outcome = this.decoder.decode(block, list);
+      outcome = this.decoder.decode(block, list, start, end);
     } catch (err) {
       if (err instanceof HpackError) {
         return this.fail(ErrorCode.COMPRESSION_ERROR, 'hpack', `${err.message} (RFC 9113 §4.3)`);

@@ -36,10 +36,11 @@ export interface FrameHandler {
    */
   onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void;
   /**
-   * A complete field block (§4.3): a HEADERS frame with END_HEADERS, or HEADERS plus
-   * its CONTINUATIONs assembled into one buffer. Padding and priority fields removed.
+   * A complete field block (§4.3), `block[start, end)`: a HEADERS frame with END_HEADERS (in
+   * the chunk it came in: no view object per block), or HEADERS plus its CONTINUATIONs
+   * assembled into one buffer. Padding and priority fields removed. Valid during the call only.
    */
-  onHeaders(streamId: number, endStream: boolean, block: Buffer): void;
+  onHeaders(streamId: number, endStream: boolean, block: Buffer, start: number, end: number): void;
   /** PRIORITY (§6.3). Deprecated signalling (§5.3.2): the fields may be ignored. */
   onPriority(streamId: number, dependency: number, exclusive: boolean, weight: number): void;
   /** RST_STREAM (§6.4). */
@@ -435,7 +436,7 @@ export class FrameReader {
         if ((flags & Flag.PRIORITY) !== 0) start += 5;
         if (padLength > end - start) { this.badPadding(padLength, end - start, '§6.2'); return; }
         end -= padLength;
-        this.fieldBlock(type, streamId, (flags & Flag.END_STREAM) !== 0, 0, buf.subarray(start, end), flags);
+        this.fieldBlock(type, streamId, (flags & Flag.END_STREAM) !== 0, 0, buf, start, end, flags);
         return;
       }
       case FrameType.PRIORITY: {
@@ -459,7 +460,7 @@ export class FrameReader {
         start += 4;
         if (padLength > end - start) { this.badPadding(padLength, end - start, '§6.6'); return; }
         end -= padLength;
-        this.fieldBlock(type, streamId, false, promised, buf.subarray(start, end), flags);
+        this.fieldBlock(type, streamId, false, promised, buf, start, end, flags);
         return;
       }
       case FrameType.PING:
@@ -500,7 +501,7 @@ export class FrameReader {
         this.blockFragments = [];
         this.blockSize = 0;
         this.blockContinuations = 0;
-        if (blockType === FrameType.HEADERS) h.onHeaders(streamId, endStream, block);
+        if (blockType === FrameType.HEADERS) h.onHeaders(streamId, endStream, block, 0, block.length);
         else h.onPushPromise(streamId, promised, block);
         return;
       }
@@ -510,13 +511,15 @@ export class FrameReader {
   }
 
   /** The first fragment of a field block, from HEADERS or PUSH_PROMISE (§4.3). */
-  private fieldBlock(type: number, streamId: number, endStream: boolean, promised: number, fragment: Buffer, flags: number): void {
-    if (fragment.length > this.maxHeaderBlockSize) { this.blockTooLarge(fragment.length); return; }
+  private fieldBlock(type: number, streamId: number, endStream: boolean, promised: number, buf: Buffer, start: number, end: number, flags: number): void {
+    const length = end - start;
+    if (length > this.maxHeaderBlockSize) { this.blockTooLarge(length); return; }
     if ((flags & Flag.END_HEADERS) !== 0) {
-      if (type === FrameType.HEADERS) this.handler.onHeaders(streamId, endStream, fragment);
-      else this.handler.onPushPromise(streamId, promised, fragment);
+      if (type === FrameType.HEADERS) this.handler.onHeaders(streamId, endStream, buf, start, end);
+      else this.handler.onPushPromise(streamId, promised, buf.subarray(start, end));
       return;
     }
+    const fragment = buf.subarray(start, end);
     this.blockStream = streamId;
     this.blockType = type;
     this.blockEndStream = endStream;

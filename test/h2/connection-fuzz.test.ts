@@ -132,13 +132,13 @@ class FuzzClient extends Recorder {
     });
   }
 
-  override onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
+  override onHeaders(streamId: number, endStream: boolean, block: Buffer, start: number, end: number): void {
     try {
-      this.decoder.decode(block, new HeaderList());
+      this.decoder.decode(block, new HeaderList(), start, end);
     } catch (e) {
       this.decodeErrors.push(e instanceof HpackError ? e.message : String(e));
     }
-    super.onHeaders(streamId, endStream, block);
+    super.onHeaders(streamId, endStream, block, start, end);
   }
 
   private poke(): void {

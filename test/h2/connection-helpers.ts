@@ -179,11 +179,11 @@ export class RawPeer extends Recorder {
   /** Every received field block, decoded in arrival order (HPACK state is per connection). */
   decoded: { streamId: number; endStream: boolean; fields: [string, string][] }[] = [];
 
-  override onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
+  override onHeaders(streamId: number, endStream: boolean, block: Buffer, start: number, end: number): void {
     const list = new HeaderList();
-    this.decoder.decode(block, list);
+    this.decoder.decode(block, list, start, end);
     this.decoded.push({ streamId, endStream, fields: list.toArray() });
-    super.onHeaders(streamId, endStream, block);
+    super.onHeaders(streamId, endStream, block, start, end);
   }
 
   /** Decoded blocks of one stream. */

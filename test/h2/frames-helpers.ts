@@ -31,7 +31,8 @@ export class Recorder implements FrameHandler {
   onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void {
     this.events.push({ kind: 'data', streamId, endStream, data: data.toString('hex'), flowControlLength });
   }
-  onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
+  onHeaders(streamId: number, endStream: boolean, buf: Buffer, start: number, end: number): void {
+    const block = buf.subarray(start, end);
     this.maxBlock = Math.max(this.maxBlock, block.length);
     this.events.push({ kind: 'headers', streamId, endStream, block: block.toString('hex') });
   }

@@ -52,8 +52,8 @@ class TinyServer extends Recorder {
     super.onData(streamId, endStream, data, flowControlLength);
     if (endStream) this.respond(streamId);
   }
-  override onHeaders(streamId: number, endStream: boolean, block: Buffer): void {
-    super.onHeaders(streamId, endStream, block);
+  override onHeaders(streamId: number, endStream: boolean, block: Buffer, start: number, end: number): void {
+    super.onHeaders(streamId, endStream, block, start, end);
     if (endStream) this.respond(streamId);
   }
   override onGoaway(lastStreamId: number, errorCode: number, debugData: Buffer): void {

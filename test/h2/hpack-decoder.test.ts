@@ -113,6 +113,16 @@ test('malformed blocks throw HpackError naming the problem and its offset', () =
   // Huffman errors inside a field name the string's offset.
   expectHpackError(() => fresh().decode(hex('0084ffffffff'), sink), /EOS/, 1);
   expectHpackError(() => fresh().decode(hex('008118'), sink), /padding/, 1);
+  // Decoded in place within a larger buffer (a HEADERS frame in its socket chunk): the same errors
+  // at the same offsets, counted from the block's start, and nothing read past its end.
+  const inPlace = (block: string, before = 'ffff', after = '82'): Buffer => Buffer.concat([hex(before), hex(block), hex(after)]);
+  expectHpackError(() => fresh().decode(inPlace('80'), sink, 2, 3), /index 0/, 0);
+  expectHpackError(() => fresh().decode(inPlace('82be'), sink, 2, 4), /index 62 beyond the 61/, 1);
+  expectHpackError(() => fresh().decode(inPlace('000161'), sink, 2, 5), /truncated/, 3);
+  expectHpackError(() => fresh().decode(inPlace('40', 'ffff', '0161'), sink, 2, 3), /truncated/, 1);
+  const list = new HeaderList();
+  assert.equal(fresh().decode(inPlace('8286', 'be', '80'), list, 1, 3), 0);
+  assert.deepEqual(list.toArray(), [[':method', 'GET'], [':scheme', 'http']]);
 });
 
 test('never-indexed literals and upper-case names are flagged; a proxy re-encodes never-indexed as such', () => {

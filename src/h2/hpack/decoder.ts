@@ -81,16 +81,25 @@ export class HpackDecoder {
   }
 
   /**
-   * Decodes one complete header block (HEADERS + CONTINUATION fragments concatenated) and
-   * hands each field to `sink`. Returns DECODE_OK or DECODE_HEADER_LIST_TOO_LARGE; throws
-   * HpackError (a connection error, COMPRESSION_ERROR) for anything malformed.
+   * Decodes one complete header block (HEADERS + CONTINUATION fragments concatenated),
+   * `block[from, to)`, and hands each field to `sink`. Returns DECODE_OK or
+   * DECODE_HEADER_LIST_TOO_LARGE; throws HpackError (a connection error, COMPRESSION_ERROR)
+   * for anything malformed, its offset counted from `from`.
    */
-  decode(block: Uint8Array, sink: FieldSink): DecodeOutcome {
+  decode(block: Uint8Array, sink: FieldSink, from = 0, to = block.length): DecodeOutcome {
     const buf = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
-    const end = buf.length;
+    if (from === 0) return this.decodeRange(buf, sink, 0, to);
+    try {
+      return this.decodeRange(buf, sink, from, to);
+    } catch (e) {
+      throw e instanceof HpackError ? e.rebased(from) : e;
+    }
+  }
+
+  private decodeRange(buf: Buffer, sink: FieldSink, from: number, end: number): DecodeOutcome {
     const cur = this.cur;
     const table = this.table;
-    let pos = 0;
+    let pos = from;
 
     // §4.2 / §6.3: size updates only at the start of a block, each within our limit.
     let minUpdate = Infinity;
@@ -105,7 +114,7 @@ export class HpackDecoder {
     }
     if (this.pendingMin >= 0) {
       if (minUpdate > this.pendingMin) {
-        throw new HpackError(`block must start with a dynamic table size update to at most ${this.pendingMin} after SETTINGS_HEADER_TABLE_SIZE was lowered`, 0);
+        throw new HpackError(`block must start with a dynamic table size update to at most ${this.pendingMin} after SETTINGS_HEADER_TABLE_SIZE was lowered`, from);
       }
       this.pendingMin = -1;
     }

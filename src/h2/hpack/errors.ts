@@ -9,9 +9,14 @@ export class HpackError extends Error {
   /** Byte offset in the header block where the offending representation or octet starts. */
   readonly offset: number;
 
-  constructor(message: string, offset: number) {
-    super(`HPACK: ${message} (at byte ${offset})`);
+  constructor(readonly detail: string, offset: number) {
+    super(`HPACK: ${detail} (at byte ${offset})`);
     this.name = 'HpackError';
     this.offset = offset;
+  }
+
+  /** The same error with its offset counted from `base` (a block decoded in place within a larger buffer). */
+  rebased(base: number): HpackError {
+    return new HpackError(this.detail, this.offset - base);
   }
 }
