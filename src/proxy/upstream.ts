@@ -61,9 +61,11 @@ const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 class UpstreamConn implements H2ConnectionHandler {
   readonly h2: H2Connection;
   /**
-   * The endpoint may have processed streams on it: h2c once TCP connected; TLS once the endpoint's
-   * first bytes after the handshake arrived (with TLS 1.3 a client finishes its handshake before
-   * the server has checked its certificate, so only the server's SETTINGS say it was accepted).
+   * The endpoint may have processed streams on it: once its first bytes arrived. A server's first
+   * frame is its SETTINGS (RFC 9113 §3.4), sent as it accepts; until they come, nothing we sent
+   * can have been processed (grpc-go sends nothing before them). With TLS 1.3 a client also
+   * finishes its handshake before the server has checked its certificate, so only the server's
+   * SETTINGS say it was accepted. A TCP listener that never speaks HTTP/2 is a failed connect.
    */
   connected = false;
   /** TLS: the handshake completed on our side. */
@@ -77,7 +79,7 @@ class UpstreamConn implements H2ConnectionHandler {
     let socket: net.Socket;
     if (t === undefined) {
       socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
-      socket.once('connect', () => this.onConnected());
+      socket.once('data', () => this.onConnected());
     } else {
       socket = this.connectTls(t);
     }
@@ -172,9 +174,12 @@ class UpstreamConn implements H2ConnectionHandler {
   /** @internal */ connectTimedOut(): void {
     if (this.connected) return;
     const socket = this.h2.socket;
-    // Past the TCP connect, a TLS connection is waiting for its handshake.
-    const handshaking = this.pool.options.tls !== undefined && !socket.connecting;
-    socket.destroy(handshaking ? tlsFailure(this, 'timeout', `no handshake within ${this.pool.options.connectTimeoutMs} ms`) : new Error('connect timeout'));
+    const ms = this.pool.options.connectTimeoutMs;
+    let error: Error;
+    if (socket.connecting) error = new Error(`connect timeout (${ms} ms)`);
+    else if (this.pool.options.tls !== undefined && !this.secured) error = tlsFailure(this, 'timeout', `no handshake within ${ms} ms`);
+    else error = new Error(`the endpoint sent no HTTP/2 SETTINGS within ${ms} ms (is it an HTTP/2 server?)`);
+    socket.destroy(error);
   }
 
   // ------------------------------------------------------------- engine events
@@ -351,7 +356,7 @@ export class SessionPool {
   }
 }
 
-/** True when `stream`'s connection had completed its TCP connect (the stream may have been processed). */
+/** True once `stream`'s endpoint has spoken on its connection (the stream may have been processed). */
 export function onConnectedConnection(stream: H2Stream): boolean {
   return (stream.connection.handler as UpstreamConn).connected;
 }
