@@ -61,13 +61,19 @@ const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 class UpstreamConn implements H2ConnectionHandler {
   readonly h2: H2Connection;
   /**
-   * The endpoint may have processed streams on it: once its first bytes arrived. A server's first
-   * frame is its SETTINGS (RFC 9113 §3.4), sent as it accepts; until they come, nothing we sent
-   * can have been processed (grpc-go sends nothing before them). With TLS 1.3 a client also
-   * finishes its handshake before the server has checked its certificate, so only the server's
-   * SETTINGS say it was accepted. A TCP listener that never speaks HTTP/2 is a failed connect.
+   * The endpoint may have processed streams on it: h2c once TCP connected (a slow server may accept
+   * late and still process what waited in its socket); TLS once the endpoint's first bytes after the
+   * handshake arrived (with TLS 1.3 a client finishes its handshake before the server has checked
+   * its certificate, so only the server's SETTINGS say it was accepted).
    */
   connected = false;
+  /**
+   * The endpoint's SETTINGS arrived (RFC 9113 §3.4: a server's first frame): it speaks HTTP/2. Until
+   * then the connect timeout runs, and a connection that ends is a failed connect (backoff), so a
+   * listener that never speaks HTTP/2 (a wrong port, a hung process, an HTTP/1 server) holds no
+   * call past connectTimeoutMs and is not reconnected in a loop.
+   */
+  private spoke = false;
   /** TLS: the handshake completed on our side. */
   private secured = false;
   /** @internal */ failedOnce = false;
@@ -79,10 +85,18 @@ class UpstreamConn implements H2ConnectionHandler {
     let socket: net.Socket;
     if (t === undefined) {
       socket = net.connect({ host: pool.host, port: pool.port, noDelay: true });
-      socket.once('data', () => this.onConnected());
+      socket.once('connect', () => (this.connected = true));
     } else {
       socket = this.connectTls(t);
     }
+    // Registered before the engine's listeners: a connection that ends before the endpoint spoke puts
+    // the endpoint in backoff before the engine resets the streams, whose retries must not open
+    // another connection to it at once.
+    let socketError: Error | undefined;
+    socket.on('error', (e: Error) => (socketError ??= e));
+    socket.once('close', () => {
+      if (!this.spoke && !this.failedOnce) this.connectFailed(socketError ?? new Error('connection closed before the endpoint sent its HTTP/2 SETTINGS'));
+    });
     this.h2 = new H2Connection(socket, this, {
       role: 'client',
       clock: this.pool.clock,
@@ -124,7 +138,7 @@ class UpstreamConn implements H2ConnectionHandler {
       if (socket.isSessionReused()) pool.tlsResumed++;
     });
     // The endpoint's first bytes (its SETTINGS) say it accepted the handshake.
-    socket.once('data', () => this.onConnected());
+    socket.once('data', () => (this.connected = true));
     // A server that refuses a client certificate after the handshake (Node.js does) just hangs up.
     socket.once('end', () => {
       if (this.secured && !this.connected) socket.destroy(tlsFailure(this, 'certificate_rejected', 'the endpoint closed the connection right after the handshake'));
@@ -143,11 +157,14 @@ class UpstreamConn implements H2ConnectionHandler {
       t.onFailure?.(reason);
       // Into backoff now, before the engine resets this connection's streams: their transparent
       // retries must find the endpoint backing off, not start another doomed handshake.
-      this.failedOnce = true;
-      pool.removed(this);
-      pool.failed(e);
+      this.connectFailed(e);
     });
     return socket;
+  }
+
+  /** The endpoint has spoken HTTP/2 on it. */
+  get isUp(): boolean {
+    return this.spoke;
   }
 
   /**
@@ -161,8 +178,15 @@ class UpstreamConn implements H2ConnectionHandler {
     return h2.activeStreams + h2.waitingStreams < limit;
   }
 
-  private onConnected(): void {
-    this.connected = true;
+  /** Out of the pool and into backoff. */
+  private connectFailed(error: Error): void {
+    this.failedOnce = true;
+    this.pool.removed(this);
+    this.pool.failed(error);
+  }
+
+  private onSpoke(): void {
+    this.spoke = true;
     this.connectTimer?.();
     this.pool.connected();
     const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.pool.options;
@@ -172,13 +196,14 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 
   /** @internal */ connectTimedOut(): void {
-    if (this.connected) return;
+    if (this.spoke) return;
     const socket = this.h2.socket;
     const ms = this.pool.options.connectTimeoutMs;
     let error: Error;
     if (socket.connecting) error = new Error(`connect timeout (${ms} ms)`);
-    else if (this.pool.options.tls !== undefined && !this.secured) error = tlsFailure(this, 'timeout', `no handshake within ${ms} ms`);
-    else error = new Error(`the endpoint sent no HTTP/2 SETTINGS within ${ms} ms (is it an HTTP/2 server?)`);
+    else if (this.pool.options.tls !== undefined) {
+      error = tlsFailure(this, 'timeout', this.secured ? `no HTTP/2 SETTINGS within ${ms} ms of the handshake` : `no handshake within ${ms} ms`);
+    } else error = new Error(`the endpoint sent no HTTP/2 SETTINGS within ${ms} ms (is it an HTTP/2 server?)`);
     socket.destroy(error);
   }
 
@@ -215,6 +240,7 @@ class UpstreamConn implements H2ConnectionHandler {
 
   onPeerSettings(): void {
     this.pool.streamLimit = this.h2.peerMaxConcurrentStreams;
+    if (!this.spoke) this.onSpoke();
   }
 
   onGoaway(): void {
@@ -222,12 +248,9 @@ class UpstreamConn implements H2ConnectionHandler {
     this.pool.draining(this);
   }
 
-  onClose(error: Error | null): void {
+  onClose(): void {
+    // A connection that ended before the endpoint spoke was already counted as a failed connect.
     this.connectTimer?.();
-    if (!this.connected && !this.failedOnce) {
-      this.failedOnce = true;
-      this.pool.failed(error ?? new Error('connection closed before it was established'));
-    }
     this.pool.removed(this);
   }
 }
@@ -269,7 +292,7 @@ export class SessionPool {
   get state(): 'connected' | 'connecting' | 'failed' | 'idle' {
     let connecting = false;
     for (const c of this.conns) {
-      if (c.connected) return 'connected';
+      if (c.isUp) return 'connected';
       connecting = true;
     }
     if (connecting) return 'connecting';
@@ -356,7 +379,7 @@ export class SessionPool {
   }
 }
 
-/** True once `stream`'s endpoint has spoken on its connection (the stream may have been processed). */
+/** True when `stream`'s connection was connected (see UpstreamConn.connected): the stream may have been processed. */
 export function onConnectedConnection(stream: H2Stream): boolean {
   return (stream.connection.handler as UpstreamConn).connected;
 }
