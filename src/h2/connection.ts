@@ -458,9 +458,16 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private writeHeaders(id: number, fields: readonly FieldInput[] | HeaderList | RequestFields, endStream: boolean): void {
     const encoder = this.encoder;
     encoder.begin();
-    if (fields instanceof HeaderList) encoder.addList(fields);
-    else if (isFieldList(fields)) encoder.addFields(fields);
-    else fields.requestFields(encoder);
+    try {
+      if (fields instanceof HeaderList) encoder.addList(fields);
+      else if (isFieldList(fields)) encoder.addFields(fields);
+      else fields.requestFields(encoder);
+    } catch (err) {
+      // Half a block has changed the encoder's table and cannot be taken back: the peer's decoder
+      // would be out of step from here on, so the connection ends.
+      this.fail(ErrorCode.INTERNAL_ERROR, 'hpack-encode', `a field block could not be encoded: ${(err as Error).message}`);
+      return;
+    }
     this.writer.headers(id, encoder.output, endStream, encoder.end());
   }
 
@@ -468,10 +475,12 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
     const n = data.length;
-    // Nothing queued ahead of it and window for all of it: straight into this tick's frames (a
-    // unary message needs no queue, no ready-list turn and no drain bookkeeping).
-    if (n <= stream.sendWindow && n <= this.sendWindow && !stream.ready && stream.queuedBytes === 0 && !stream.waiting &&
-        this.socket.writableLength <= this.limits.maxQueuedBytes) {
+    // Nothing queued ahead of it, no stream waiting for connection window (they go first), and
+    // window for all of it: straight into this tick's frames (a unary message needs no queue, no
+    // ready-list turn and no drain bookkeeping). Not when it would close the stream: that waits for
+    // the flush as before, so the owner never hears of the close inside its own write().
+    if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
+        (!endStream || stream.state === StreamState.OPEN) && this.socket.writableLength <= this.limits.maxQueuedBytes) {
       if (n === 0 && !endStream) return true;
       this.writer.data(stream.id, data, endStream);
       stream.sendWindow -= n;
