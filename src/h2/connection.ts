@@ -300,20 +300,21 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * the peer's SETTINGS arrive, requests past `streamsBeforeSettings` are accepted and wait (the
    * owner may write and reset as usual; a stream that ends lets the next one go). Those SETTINGS
    * send as many as the peer allows and refuse the rest as never sent (`unsent`), for the owner
-   * to place on another connection: nothing waits on a limit the peer has stated.
+   * to place on another connection: nothing waits on a limit the peer has stated. So streams wait
+   * only before the peer's first SETTINGS, which is its first frame (§3.4): never after a GOAWAY.
    */
   request(fields: readonly FieldInput[] | RequestFields, endStream: boolean): H2Stream | null {
     if (this.isServer) throw new Error('request() is for the client role');
     if (!this.acceptsStreams) return null;
     const settled = this.peerSettingsReceived;
-    if (settled && this.localActive + this.waitingCount >= this.peerMaxConcurrentStreams) return null;
+    if (settled && this.localActive >= this.peerMaxConcurrentStreams) return null;
     // Ids exhausted (§5.1.1), counting those the waiting streams will take: open a new connection.
     if (this.nextLocalStreamId + 2 * this.waitingCount > 0x7fff_ffff) return null;
     const stream = new H2Stream(this, 0, this.peerInitialWindowSize, this.recvInitialWindow);
     stream.state = StreamState.OPEN;
     stream.headersSent = true; // as far as the owner is concerned: DATA and trailers queue behind them
     this.counters.streamsOpened++;
-    if (this.waitingCount > 0 || this.localActive >= (settled ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings)) {
+    if (!settled && (this.waitingCount > 0 || this.localActive >= this.streamsBeforeSettings)) {
       stream.waiting = true;
       this.waitingRequests.push({ stream, fields, endStream });
       this.waitingCount++;
@@ -344,7 +345,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   /** Sends waiting requests, in order, while the peer's stream limit allows. */
   private sendWaiting(): void {
-    if (this.waitingCount === 0 || this.state !== OPEN || this.peerGoawayLastId >= 0) return;
+    if (this.waitingCount === 0 || this.state !== OPEN) return;
     const max = this.peerSettingsReceived ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings;
     const q = this.waitingRequests;
     let i = this.waitingHead;
@@ -364,7 +365,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.waitingHead = 0;
   }
 
-  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): the peer's limit, GOAWAY, or the connection failed. */
+  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): the peer's limit, our GOAWAY, or the connection failed. */
   private refuseWaiting(code: number): void {
     const q = this.waitingRequests;
     const head = this.waitingHead;
@@ -482,10 +483,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
         (!endStream || stream.state === StreamState.OPEN) && this.socket.writableLength <= this.limits.maxQueuedBytes) {
       if (n === 0 && !endStream) return true;
-      this.writer.data(stream.id, data, endStream);
-      stream.sendWindow -= n;
-      this.sendWindow -= n;
-      this.counters.dataBytesSent += n;
+      this.sendData(stream, data, endStream);
       this.scheduleFlush();
       if (endStream) { stream.endQueued = true; this.localEnd(stream); }
       return true;
@@ -583,12 +581,9 @@ export class H2Connection implements FrameHandler, StreamConnection {
         const chunk = s.queueOffset === 0 && n === head.length ? head : head.subarray(s.queueOffset, s.queueOffset + n);
         const last = n === s.queuedBytes;
         endSent = last && s.endQueued && s.trailers === null;
-        this.writer.data(s.id, chunk, endSent);
-        s.sendWindow -= n;
-        this.sendWindow -= n;
+        this.sendData(s, chunk, endSent);
         s.queuedBytes -= n;
         this.queuedBytes -= n;
-        this.counters.dataBytesSent += n;
         if (n === avail) { s.dequeue(); s.queueOffset = 0; } else s.queueOffset += n;
       }
       if (s.queuedBytes > 0) {
@@ -609,6 +604,15 @@ export class H2Connection implements FrameHandler, StreamConnection {
       }
       if (s.needDrain && !s.closed) { s.needDrain = false; this.handler.onDrain(s); }
     }
+  }
+
+  /** DATA into this tick's frames, paid for from both send windows (§6.9.1; the caller checked them). */
+  private sendData(s: H2Stream, chunk: Buffer, endStream: boolean): void {
+    const n = chunk.length;
+    this.writer.data(s.id, chunk, endStream);
+    s.sendWindow -= n;
+    this.sendWindow -= n;
+    this.counters.dataBytesSent += n;
   }
 
   private onSocketClose(): void {
@@ -1055,7 +1059,6 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.handler.onGoaway(lastStreamId, errorCode, debugData);
     // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere.
-    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
     for (const s of [...this.streams.values()]) {
       if (!this.isPeerInitiated(s.id) && s.id > this.peerGoawayLastId && s.state !== StreamState.CLOSED) {
         this.releaseStream(s);

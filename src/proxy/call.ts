@@ -221,7 +221,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.setFlag(UP_REFUSED, false);
       this.upLoss = undefined;
       // A stream that waits for its connection's connect (or its SETTINGS) would charge that to the endpoint's latency.
-      this.setFlag(UP_WARM, onConnectedConnection(up) && !up.unsent);
+      this.setFlag(UP_WARM, onConnectedConnection(up));
       if (held !== undefined) {
         const last = held.length - 1;
         let flowing = true;
@@ -389,7 +389,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
       // last id), when it never left the router, or when its connection never connected. A stream
       // lost with an established connection may have been processed, so it is not replayed.
-      const unsent = up.unsent || !onConnectedConnection(up);
+      const unsent = !onConnectedConnection(up);
       if ((this.is(UP_REFUSED) || unsent) && this.is(REPLAYABLE) && this.attempts < target.maxAttempts) {
         target.retried(this.is(UP_REFUSED) && !up.unsent ? 'refused' : 'unsent');
         this.attempt(endpoint);

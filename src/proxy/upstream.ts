@@ -73,7 +73,7 @@ class UpstreamConn implements H2ConnectionHandler {
    * listener that never speaks HTTP/2 (a wrong port, a hung process, an HTTP/1 server) holds no
    * call past connectTimeoutMs and is not reconnected in a loop.
    */
-  private spoke = false;
+  spoke = false;
   /** TLS: the handshake completed on our side. */
   private secured = false;
   /** @internal */ failedOnce = false;
@@ -160,11 +160,6 @@ class UpstreamConn implements H2ConnectionHandler {
       this.connectFailed(e);
     });
     return socket;
-  }
-
-  /** The endpoint has spoken HTTP/2 on it. */
-  get isUp(): boolean {
-    return this.spoke;
   }
 
   /**
@@ -292,7 +287,7 @@ export class SessionPool {
   get state(): 'connected' | 'connecting' | 'failed' | 'idle' {
     let connecting = false;
     for (const c of this.conns) {
-      if (c.isUp) return 'connected';
+      if (c.spoke) return 'connected';
       connecting = true;
     }
     if (connecting) return 'connecting';
@@ -379,9 +374,12 @@ export class SessionPool {
   }
 }
 
-/** True when `stream`'s connection was connected (see UpstreamConn.connected): the stream may have been processed. */
+/**
+ * True when the endpoint may have processed `stream`: it went on the wire (not `unsent`) on a
+ * connection that was connected (see UpstreamConn.connected).
+ */
 export function onConnectedConnection(stream: H2Stream): boolean {
-  return (stream.connection.handler as UpstreamConn).connected;
+  return !stream.unsent && (stream.connection.handler as UpstreamConn).connected;
 }
 
 /**
