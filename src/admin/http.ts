@@ -39,8 +39,7 @@ export const BODY_LIMIT = MIB;
  * The request body as text. A body over `limit` bytes, announced by Content-Length or found while
  * reading a chunked one, rejects at once with a 413 carrying `Connection: close`. The socket is left
  * up so that answer reaches the client (destroying it here lost the answer: the client saw a reset);
- * Node closes it once the answer is flushed instead of reading the rest of the body, and until then
- * whatever still arrives is discarded, not kept.
+ * whatever still arrives is discarded, not kept, and `closeWhenAnswered` ends the connection.
  */
 export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -61,6 +60,30 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<stri
     req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
+  });
+}
+
+/** How long a connection answered early may go on receiving the rest of its request: nginx's lingering_time, shorter. */
+export const LINGER_MS = 5000;
+
+/**
+ * For an answer that closes the connection before the request's body has all arrived. Node half-closes
+ * the socket once the answer is written and then destroys it; a client still sending then meets a TCP
+ * reset, which can fail its write or drop the answer from its receive queue before it reads it (CI saw
+ * EPIPE instead of the 413). RFC 9112 §9.6 asks for a half-close and reading on until the client closes:
+ * the socket stays open, its input discarded, until the client's FIN or `lingerMs`, whichever comes first.
+ */
+export function closeWhenAnswered(req: IncomingMessage, res: ServerResponse, lingerMs = LINGER_MS): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  // Node's own 'finish' handler runs first: it has just ended the socket and asked for `destroy` at its finish.
+  res.once('finish', () => {
+    if (socket.destroyed) return;
+    socket.removeListener('finish', socket.destroy);
+    const timer = setTimeout(() => socket.destroy(), lingerMs);
+    socket.once('close', () => clearTimeout(timer));
+    // The client's FIN ends the readable side; with the writable side done, the socket is destroyed.
+    req.resume();
   });
 }
 

@@ -5,7 +5,7 @@ import type { AdminConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
 import type { AdminDeps } from './deps.js';
 import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
-import { HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
+import { closeWhenAnswered, HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
@@ -213,7 +213,10 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) return sendText(res, err.status, err.message, err.headers);
+      if (err instanceof HttpError) {
+        if (err.headers.connection === 'close') closeWhenAnswered(req, res);
+        return sendText(res, err.status, err.message, err.headers);
+      }
       log.error('admin request failed', { path: req.url, err });
       sendText(res, 500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
     });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
 import { BODY_LIMIT } from '../../src/admin/http.js';
@@ -382,6 +383,44 @@ test('a chunked body is answered 413 as soon as it passes 1 MiB, while the clien
     });
     assertTooLarge(r, 'chunked');
     assert.equal(r.bodyDone, false, `answered mid-body (${sent} bytes sent)`);
+  });
+});
+
+test('a refused body is read on after the 413 until the client closes: no reset however long the client goes on sending', BOUNDED, async () => {
+  await withAdmin({}, async ({ base }) => {
+    const url = new URL(base);
+    const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const chunked = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    let answer = '';
+    let sentAfterFin = 0;
+    const outcome = await new Promise<{ error?: Error; hadError: boolean }>((resolve) => {
+      let error: Error | undefined;
+      socket.on('error', (err) => (error = err));
+      socket.on('close', (hadError) => resolve({ error, hadError }));
+      socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+      // The answer and the router's FIN have come: send 4 MiB more, as a client that does not read
+      // while it writes would, then the body's end and our own FIN. Before the fix, the router's
+      // socket was already gone: these bytes met a reset and the client saw ECONNRESET or EPIPE.
+      socket.on('end', () => {
+        const more = () => {
+          while (sentAfterFin < 64) {
+            sentAfterFin++;
+            if (!socket.write(chunked)) return void socket.once('drain', more);
+          }
+          socket.end('0\r\n\r\n');
+        };
+        more();
+      });
+      socket.write(`POST /delegator.json HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`);
+      for (let i = 0; i < 24; i++) socket.write(chunked);
+    });
+    assert.equal(outcome.error, undefined, `the client saw ${outcome.error?.message} after the answer (${sentAfterFin} chunks sent after the FIN)`);
+    assert.equal(outcome.hadError, false);
+    assert.equal(sentAfterFin, 64);
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.ok(answer.endsWith('Request body over 1 MiB\n'), answer);
   });
 });
 
