@@ -6,7 +6,7 @@ import { globalNamer } from './namers/global.js';
 import { createNamer } from './namers/registry.js';
 import type { PrefixedNamer } from './namers/namer.js';
 import { DtabDependencies } from './namers/dtab-dependencies.js';
-import { GrpclbServer } from './grpclb/server.js';
+import type { GrpclbServer } from './grpclb/server.js';
 import { Router } from './router/router.js';
 import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
@@ -96,6 +96,8 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     let grpclb: GrpclbServer | undefined;
     if (config.grpclb) {
       const rc = config.routers.find((r) => r.label === config.grpclb!.router) ?? config.routers[0]!;
+      // Loaded only when configured: grpc-js and the protos cost every node 20-29 MB of RSS (bench/README.md).
+      const { GrpclbServer } = await import('./grpclb/server.js');
       grpclb = new GrpclbServer(config.grpclb, {
         interpreter,
         dtab: dtabs.get(rc.label)!,

@@ -44,6 +44,8 @@ function traced(dir: string, name: string): { env: NodeJS.ProcessEnv; read(): Re
 const isClientNode = (r: Resolution) => r.specifier.startsWith('@kubernetes/client-node') || r.url.includes('/node_modules/@kubernetes/client-node/');
 const isK8sNamer = (r: Resolution) => /\/dist\/src\/namers\/k8s\/(connection|create)\.js$/.test(r.url);
 
+const isGrpcJs = (r: Resolution) => /^@grpc\/(grpc-js|proto-loader)/.test(r.specifier) || /\/node_modules\/@grpc\//.test(r.url);
+
 /** The trace saw the modules `expected` (so it is working) and nothing of client-node or its wrapper. */
 function assertNoKubernetesClient(trace: Resolution[], what: string, expected: string[]): void {
   for (const module of expected) assert.ok(trace.some((r) => r.url.endsWith(`/dist/src/${module}`)), `${what}: trace shows ${module} loaded`);
@@ -83,7 +85,7 @@ test('config loading and validation, --print-config, -p parsing and the dtab com
   }
 });
 
-test('a router on fs, dns and /$/inet names, and its admin, run and route without loading @kubernetes/client-node', async (t) => {
+test('a router on fs, dns and /$/inet names, and its admin, run and route without loading @kubernetes/client-node or grpc-js', async (t) => {
   const echo = await startEchoServer({ name: 'fs-echo' });
   const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
   const procs: Started[] = [];
@@ -126,6 +128,9 @@ routers:
   const delegator = await get(`http://127.0.0.1:${adminPort}/delegator.json?path=/svc/${SERVICE}`);
   assert.equal(delegator.status, 200, delegator.body);
   assertNoKubernetesClient(config.read(), 'a router with fs and dns namers', ['main.js', 'namers/fs.js', 'namers/dns.js', 'admin/server.js', 'router/router.js']);
+  // Nor grpc-js and the protos (20-29 MB of RSS), which only grpclb and xDS need: the data plane is our own.
+  const grpc = config.read().filter(isGrpcJs);
+  assert.equal(grpc.length, 0, `a router without grpclb or xDS loaded ${grpc.length} @grpc modules, the first ${grpc[0]?.url} from ${grpc[0]?.parent}`);
 
   // gproxy mode with a host:port target.
   const proxy = traced(dir, 'proxy');
