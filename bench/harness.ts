@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
@@ -275,13 +276,76 @@ export interface RssSplit {
 const rssSplit = (pid: number): RssSplit => ({ rss: rssMb(pid), ...rssSplitMb(pid) });
 
 /**
- * What the RSS target measures, apart from what earlier bursts leave behind: a fresh router (fs
- * namer, product flags) under the fixed-rate load alone (16 then 64 streams), highest 1 s sample and its split at that
- * moment, and beside it a bare `node` with the same flags that only waits: the part of the
- * router's RSS that Node itself costs (mostly the binary's mapped pages, RssFile).
+ * The process the DaemonSet runs: `dist/src/cli.js --config` with the product's node flags, pinned to
+ * `cpu`, on a config of its own in `dir`: the io.l5d.fs namer holding one `bench.Echo` file with the
+ * backend, `/svc => /#/io.l5d.fs`, and the admin server (dashboard sampler, process metrics) on an
+ * port of its own (the config takes no port 0: each is one the kernel just gave out and took back).
+ * Resolves with the router's port once it logs that it listens.
+ */
+export async function startProduct(cpu: number, node: NodeRuntime, dir: string, backendPort: number): Promise<{ child: ChildProcess; port: number }> {
+  const [adminPort, routerPort] = [await freePort(), await freePort()];
+  const root = join(dir, 'product');
+  mkdirSync(join(root, 'endpoints'), { recursive: true });
+  writeFileSync(join(root, 'endpoints', 'bench.Echo'), `127.0.0.1 ${backendPort}\n`);
+  writeFileSync(join(root, 'config.yaml'), [
+    `admin: {ip: 127.0.0.1, port: ${adminPort}}`,
+    'namers:',
+    '- {kind: io.l5d.fs, rootDir: endpoints}',
+    'routers:',
+    '- protocol: h2',
+    '  label: bench',
+    '  identifier: {kind: io.l5d.header.path, segments: 1}',
+    '  dtab: /svc => /#/io.l5d.fs;',
+    `  servers: [{ip: 127.0.0.1, port: ${routerPort}}]`,
+    'shutdownDelay: 0s',
+    '',
+  ].join('\n'));
+  const cli = join(repoRoot, 'dist', 'src', 'cli.js');
+  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', join(root, 'config.yaml'), '--log-format', 'json'], { stdio: ['ignore', 'inherit', 'pipe'] });
+  // The log goes to stderr: read for the router's port, and anything above info passed on.
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      out += d;
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        let record: { msg?: string; level?: string; port?: number } = {};
+        try {
+          record = JSON.parse(line) as typeof record;
+        } catch {
+          process.stderr.write(line + '\n');
+        }
+        if (record.msg === 'router listening') resolve({ child, port: record.port! });
+        else if (record.level === 'warn' || record.level === 'error') process.stderr.write(line + '\n');
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`cli.js exited ${code} before it listened`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * What the RSS target measures, apart from what earlier bursts leave behind: the product's own process
+ * fresh (`startProduct`: cli.js, fs namer, admin server, product flags) under the fixed-rate load alone
+ * (16 then 64 streams), highest 1 s sample and its split at that moment, and beside it a bare `node`
+ * with the same flags that only waits: the part of the router's RSS that Node itself costs (mostly the
+ * binary's mapped pages, RssFile). Not bench/router-process.ts, which leaves out the admin server and
+ * the CLI and so read 8-16 MB low.
  */
 export async function freshRouterRss(backendPort: number, node: NodeRuntime, dir: string, rps: number, seconds: number): Promise<{ router: RssSplit; bare: RssSplit }> {
-  const router = await startProcess(0, 'router-process.js', [String(backendPort)], ROUTER_NODE_FLAGS, node.exec);
+  const router = await startProduct(0, node, dir, backendPort);
   const pid = router.child.pid!;
   let top: RssSplit = rssSplit(pid);
   try {
