@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
 import type { AdminDeps } from './deps.js';
@@ -207,7 +207,10 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     throw new HttpError(404, `No admin endpoint at ${url.pathname}; see /admin for the list`);
   }
 
-  const server: Server = createServer((req, res) => {
+  // Any pod can reach the admin on the pod IP: connections are bounded by count, in all and per client
+  // address (more are closed as they arrive, and counted), and by time (one that has not sent its
+  // headers within 10 s, or its request within 30 s, is answered 408 and closed; Node checks every 2 s).
+  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -223,6 +226,27 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   });
   // Admin connections are short; do not let an idle browser tab keep close() waiting.
   server.keepAliveTimeout = 5000;
+  server.maxConnections = config.maxConnections;
+  const refusedAll = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
+  const refusedPerClient = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });
+  server.on('drop', () => refusedAll.inc());
+  // Open connections per client address: at most maxConnections keys, one per open connection's address.
+  const perClient = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const open = perClient.get(address) ?? 0;
+    if (open >= config.maxConnectionsPerClient) {
+      refusedPerClient.inc();
+      socket.destroy();
+      return;
+    }
+    perClient.set(address, open + 1);
+    socket.once('close', () => {
+      const left = perClient.get(address)! - 1;
+      if (left === 0) perClient.delete(address);
+      else perClient.set(address, left);
+    });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: Error) => {

@@ -220,9 +220,9 @@ class ConfigReader {
   }
 
   private admin(field: Field): AdminConfig | undefined {
-    const defaults: AdminConfig = { ip: '127.0.0.1', port: 9990, controlEnabled: false };
+    const defaults: AdminConfig = { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 };
     if (!field.present) return defaults;
-    const f = field.object(['ip', 'port', 'controlEnabled', 'security'], {
+    const f = field.object(['ip', 'port', 'controlEnabled', 'security', 'maxConnections', 'maxConnectionsPerClient'], {
       shutdownGraceMs: 'the admin server stops with the process (see shutdownGrace)',
       workerThreads: 'Node.js serves the admin API on its event loop',
     });
@@ -237,6 +237,8 @@ class ConfigReader {
       ip: this.ip(f.get('ip')) ?? defaults.ip,
       port: f.get('port').int(1, 65535) ?? defaults.port,
       controlEnabled: controlEnabled ?? defaults.controlEnabled,
+      maxConnections: f.get('maxConnections').int(1, 100_000) ?? defaults.maxConnections,
+      maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 100_000) ?? defaults.maxConnectionsPerClient,
     };
   }
 

@@ -35,6 +35,10 @@ export interface AdminConfig {
   ip: string; // default 127.0.0.1
   port: number; // default 9990
   controlEnabled: boolean; // default false: POST /admin/shutdown, log level changes
+  /** Open admin connections at most; more are closed as they arrive (any pod can reach the pod IP). Default 1000. */
+  maxConnections: number;
+  /** Open admin connections from one client address at most, so one pod cannot take them all from the kubelet's probes. Default 16. */
+  maxConnectionsPerClient: number;
 }
 
 /**

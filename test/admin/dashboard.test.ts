@@ -78,7 +78,7 @@ test('dashboard in Chromium over the real Router: playground before traffic, the
   const router = new Router(config, { interpreter, dtab: dtabFile.dtab, dtabStatus: () => dtabFile.status(), metrics, log });
   await router.start();
   const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     {
       routers: [adminRouter(router, interpreter, dentriesBefore(dtabFile.dtab, parseDtab(baseText)))],
       namers: [],

@@ -44,7 +44,7 @@ before(async () => {
   router = new Router(config, { interpreter, dtab: Var.value(parseDtab(dtab)), metrics, log: Logger.silent() });
   await router.start();
   admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     {
       routers: [adminRouter(router, interpreter)],
       namers: [],

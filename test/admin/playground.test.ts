@@ -22,7 +22,7 @@ function engineRouter(label: string) {
 test('playground: first non-Neg Alt branch, Union shares, syntax errors shown', { timeout: 60000 }, async () => {
   const metrics = new Metrics({ processMetrics: false });
   const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     {
       routers: [engineRouter('h2')],
       namers: [],

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
 import { BODY_LIMIT } from '../../src/admin/http.js';
+import { eventually } from '../support/eventually.js';
 import type { AdminRouter } from '../../src/admin/deps.js';
 import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
 import type { DelegateNode, DelegateOptions } from '../../src/dtab/delegate.js';
@@ -77,7 +78,7 @@ interface Harness {
 }
 
 async function withAdmin(
-  options: { controlEnabled?: boolean; answer?: Answer; extraRouters?: AdminRouter[] },
+  options: { controlEnabled?: boolean; answer?: Answer; extraRouters?: AdminRouter[]; maxConnections?: number; maxConnectionsPerClient?: number },
   body: (h: Harness) => Promise<void>,
 ): Promise<void> {
   const metrics = new Metrics({ processMetrics: false });
@@ -101,7 +102,7 @@ async function withAdmin(
     onShutdown: () => void h.shutdowns++,
     version: '9.9.9-test',
   };
-  h.admin = await startAdmin({ ip: '127.0.0.1', port: 0, controlEnabled: options.controlEnabled ?? false }, deps);
+  h.admin = await startAdmin({ ip: '127.0.0.1', port: 0, controlEnabled: options.controlEnabled ?? false, maxConnections: options.maxConnections ?? 1000, maxConnectionsPerClient: options.maxConnectionsPerClient ?? 16 }, deps);
   h.base = `http://127.0.0.1:${h.admin.port}`;
   try {
     await body(h);
@@ -424,6 +425,45 @@ test('a refused body is read on after the 413 until the client closes: no reset 
   });
 });
 
+test('admin connections are bounded per client address and in all: one past a bound is closed as it arrives and counted; the open ones, and other clients, go on', BOUNDED, async () => {
+  await withAdmin({ maxConnections: 3, maxConnectionsPerClient: 2 }, async ({ admin, metrics }) => {
+    /** A kept-alive connection from `from` that has had one answer: the server has surely taken it. */
+    const answered = async (from: string): Promise<{ socket: Socket; ask(): Promise<string> }> => {
+      const socket = connect({ port: admin.port, host: '127.0.0.1', localAddress: from });
+      socket.on('error', () => {});
+      let text = '';
+      let waiter: (() => void) | undefined;
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        if (/\r\n\r\npong/.test(text)) waiter?.();
+      });
+      const ask = () =>
+        new Promise<string>((resolve, reject) => {
+          text = '';
+          waiter = () => resolve(text);
+          socket.once('close', () => reject(new Error(`closed unanswered (from ${from})`)));
+          socket.write('GET /admin/ping HTTP/1.1\r\nhost: x\r\n\r\n');
+        });
+      assert.match(await ask(), /^HTTP\/1\.1 200 /);
+      return { socket, ask };
+    };
+    const refused = async (limit: string) => (await metrics.limitsReached.get()).values.find((v) => v.labels['limit'] === limit)?.value ?? 0;
+    // A pod (one address) holding its two: its third is closed; another address, the kubelet's, still gets in.
+    const pod = [await answered('127.0.0.1'), await answered('127.0.0.1')];
+    await assert.rejects(answered('127.0.0.1'), /closed unanswered/);
+    assert.equal(await refused('admin.maxConnectionsPerClient'), 1);
+    const kubelet = await answered('127.0.0.2');
+    // Three open in all: a fourth address is closed too.
+    await assert.rejects(answered('127.0.0.3'), /closed unanswered/);
+    assert.equal(await refused('admin.maxConnections'), 1);
+    for (const c of [...pod, kubelet]) assert.match(await c.ask(), /^HTTP\/1\.1 200 /, 'the open connections are untouched');
+    // Once one goes, its address (and anyone) is taken again.
+    pod[0]!.socket.destroy();
+    const again = await eventually('a new admin connection taken once one closed', () => answered('127.0.0.1'));
+    for (const c of [again, pod[1]!, kubelet]) c.socket.destroy();
+  });
+});
+
 test('control endpoints are off by default and work when enabled', async () => {
   await withAdmin({}, async ({ base, log }) => {
     const s = await get(`${base}/admin/shutdown`, { method: 'POST' });
@@ -495,7 +535,7 @@ test('the dashboard page and its assets are served from the build', async () => 
 test('a taken admin port is a clear startup error naming the address and the config keys', async () => {
   await withAdmin({}, async ({ admin, metrics, log }) => {
     const deps: AdminDeps = { routers: [], namers: [], metrics, log, effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 't' };
-    await assert.rejects(startAdmin({ ip: '127.0.0.1', port: admin.port, controlEnabled: false }, deps), (err: Error) => {
+    await assert.rejects(startAdmin({ ip: '127.0.0.1', port: admin.port, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 }, deps), (err: Error) => {
       assert.match(err.message, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${admin.port} \\(admin\\.ip, admin\\.port\\): .*EADDRINUSE`));
       return true;
     });

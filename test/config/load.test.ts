@@ -25,7 +25,7 @@ const MINIMAL = 'routers:\n- protocol: h2\n  servers:\n  - port: 4140\n';
 
 test("the seed example's Linkerd config loads unchanged", () => {
   const { config, ignored } = loadConfigFile(SEED);
-  assert.deepEqual(config.admin, { ip: '127.0.0.1', port: 9990, controlEnabled: false });
+  assert.deepEqual(config.admin, { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 });
   assert.deepEqual(config.namers, [
     { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', host: 'localhost', port: 8001, preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 },
   ]);
@@ -46,7 +46,7 @@ test("the seed example's Linkerd config loads unchanged", () => {
 test('every default is filled from a minimal config', () => {
   const { config } = parseConfig(MINIMAL);
   assert.deepEqual(config, {
-    admin: { ip: '127.0.0.1', port: 9990, controlEnabled: false },
+    admin: { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     namers: [],
     routers: [
       {
@@ -98,7 +98,7 @@ test('every default is filled from a minimal config', () => {
 
 test('every supported key is read', () => {
   const { config } = parseConfig(
-    `admin: {ip: 0.0.0.0, port: 9991, controlEnabled: true}
+    `admin: {ip: 0.0.0.0, port: 9991, controlEnabled: true, maxConnections: 20, maxConnectionsPerClient: 4}
 namers:
 - {kind: io.l5d.k8s}
 - {kind: io.l5d.k8s.ns, prefix: /k8sns, envVar: MY_NS, preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50}
@@ -140,7 +140,7 @@ shutdownGrace: 2500
 `,
     { source: '/etc/kgr/config.yaml' },
   );
-  assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true });
+  assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true, maxConnections: 20, maxConnectionsPerClient: 4 });
   assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 });
   assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50 });
   assert.deepEqual(config.namers[2], { kind: 'io.l5d.dns', prefix: '/#/io.l5d.dns', refreshIntervalSeconds: 2, dnsHosts: ['10.0.0.10:53'], maxNames: 200 });
@@ -227,6 +227,7 @@ test('server connection timeouts: 0 means never (not for keepAliveTimeoutMs), an
 
 test('unknown keys are errors with a did-you-mean suggestion', () => {
   assert.deepEqual(errorsOf('admin: {prot: 1}\n' + MINIMAL), ['admin.prot: unknown key "prot" in admin; did you mean "port"? (config.yaml:1:9)']);
+  assert.deepEqual(errorsOf('admin: {maxConnections: 0}\n' + MINIMAL), ['admin.maxConnections: expected an integer 1-100000, got 0 (config.yaml:1:25)']);
   assert.deepEqual(errorsOf(MINIMAL + '  dtabb: /a=>/b\n'), ['routers[0].dtabb: unknown key "dtabb" in routers[0]; did you mean "dtab"? (config.yaml:5:3)']);
   assert.deepEqual(errorsOf(MINIMAL + 'routerz: []\n'), ['routerz: unknown key "routerz"; did you mean "routers"? (config.yaml:5:1)']);
   // Nothing close: no guess.

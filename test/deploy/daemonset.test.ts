@@ -105,7 +105,7 @@ test('the DaemonSet: hostPort 4140, admin 9990, Downward API env, probes, resour
   assert.ok(rc.servers.some((s) => s.port === outgoing.containerPort && s.ip === '0.0.0.0'), 'a router server listens on the hostPort on all interfaces');
   const admin = ports.find((p) => p.name === 'admin')!;
   assert.equal(admin.containerPort, 9990);
-  assert.deepEqual(loaded.config.admin, { ip: '0.0.0.0', port: 9990, controlEnabled: false });
+  assert.deepEqual(loaded.config.admin, { ip: '0.0.0.0', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 });
   const env = Object.fromEntries((router.env as Obj[]).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
   assert.deepEqual(env, { NODE_NAME: 'spec.nodeName', POD_IP: 'status.podIP', POD_NAMESPACE: 'metadata.namespace' });
   assert.equal(router.readinessProbe.httpGet.path, '/ready');
@@ -184,7 +184,7 @@ test('the ClusterRole covers every API call the namers make, bound to the Daemon
 
 test('the probes point at real admin paths: the admin server answers them', async () => {
   const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false } as never,
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     {
       routers: [],
       namers: [],

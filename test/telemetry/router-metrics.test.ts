@@ -28,7 +28,7 @@ test('real gRPC calls through a real Router show up in /metrics and metrics.json
   const backend = await startTestServer({ name: 'b' });
   const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`);
   const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     { routers: [adminRouter(h.router, new NameInterpreter({ global: globalNamer() }))], namers: [], metrics: h.metrics, log: Logger.silent(), effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 'test' },
   );
   const client = testClient(h.target);

@@ -32,7 +32,7 @@ test('the dashboard shows each certificate the router presents with its days lef
   );
   await router.start();
   const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false },
+    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
     { routers: [adminRouter(router, interpreter)], namers: [], metrics, log, effectiveConfig: {}, readiness: () => ({ ready: true, reasons: [] }), version: 'test' },
   );
   const browser = await openBrowser();
