@@ -275,33 +275,44 @@ export interface RssSplit {
 }
 const rssSplit = (pid: number): RssSplit => ({ rss: rssMb(pid), ...rssSplitMb(pid) });
 
+/** How the product process finds `bench.Echo`: its `namers:` entry (one YAML flow mapping) and its dtab. */
+export interface ProductNamer {
+  namer: string;
+  dtab: string;
+}
+
+/** The io.l5d.fs namer on a directory in `dir` holding one `bench.Echo` file naming the backend (issue 11's RSS target). */
+export function fsNamer(dir: string, backendPort: number): ProductNamer {
+  const root = join(dir, 'endpoints');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'bench.Echo'), `127.0.0.1 ${backendPort}\n`);
+  return { namer: `{kind: io.l5d.fs, rootDir: ${root}}`, dtab: '/svc => /#/io.l5d.fs;' };
+}
+
 /**
  * The process the DaemonSet runs: `dist/src/cli.js --config` with the product's node flags, pinned to
- * `cpu`, on a config of its own in `dir`: the io.l5d.fs namer holding one `bench.Echo` file with the
- * backend, `/svc => /#/io.l5d.fs`, and the admin server (dashboard sampler, process metrics) on an
- * port of its own (the config takes no port 0: each is one the kernel just gave out and took back).
- * Resolves with the router's port once it logs that it listens.
+ * `cpu`, on a config of its own in `dir`: `namer` and its dtab, and the admin server (dashboard
+ * sampler, process metrics) on a port of its own (the config takes no port 0: each is one the kernel
+ * just gave out and took back). Resolves with the router's port once it logs that it listens.
  */
-export async function startProduct(cpu: number, node: NodeRuntime, dir: string, backendPort: number): Promise<{ child: ChildProcess; port: number }> {
+export async function startProduct(cpu: number, node: NodeRuntime, dir: string, namer: ProductNamer): Promise<{ child: ChildProcess; port: number; adminPort: number }> {
   const [adminPort, routerPort] = [await freePort(), await freePort()];
-  const root = join(dir, 'product');
-  mkdirSync(join(root, 'endpoints'), { recursive: true });
-  writeFileSync(join(root, 'endpoints', 'bench.Echo'), `127.0.0.1 ${backendPort}\n`);
-  writeFileSync(join(root, 'config.yaml'), [
+  const config = join(dir, 'product.yaml');
+  writeFileSync(config, [
     `admin: {ip: 127.0.0.1, port: ${adminPort}}`,
     'namers:',
-    '- {kind: io.l5d.fs, rootDir: endpoints}',
+    `- ${namer.namer}`,
     'routers:',
     '- protocol: h2',
     '  label: bench',
     '  identifier: {kind: io.l5d.header.path, segments: 1}',
-    '  dtab: /svc => /#/io.l5d.fs;',
+    `  dtab: ${namer.dtab}`,
     `  servers: [{ip: 127.0.0.1, port: ${routerPort}}]`,
     'shutdownDelay: 0s',
     '',
   ].join('\n'));
   const cli = join(repoRoot, 'dist', 'src', 'cli.js');
-  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', join(root, 'config.yaml'), '--log-format', 'json'], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'inherit', 'pipe'] });
   // The log goes to stderr: read for the router's port, and anything above info passed on.
   return new Promise((resolve, reject) => {
     let out = '';
@@ -317,7 +328,7 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
         } catch {
           process.stderr.write(line + '\n');
         }
-        if (record.msg === 'router listening') resolve({ child, port: record.port! });
+        if (record.msg === 'router listening') resolve({ child, port: record.port!, adminPort });
         else if (record.level === 'warn' || record.level === 'error') process.stderr.write(line + '\n');
       }
     });
@@ -345,7 +356,7 @@ function freePort(): Promise<number> {
  * the CLI and so read 8-16 MB low.
  */
 export async function freshRouterRss(backendPort: number, node: NodeRuntime, dir: string, rps: number, seconds: number): Promise<{ router: RssSplit; bare: RssSplit }> {
-  const router = await startProduct(0, node, dir, backendPort);
+  const router = await startProduct(0, node, dir, fsNamer(dir, backendPort));
   const pid = router.child.pid!;
   let top: RssSplit = rssSplit(pid);
   try {
