@@ -39,7 +39,7 @@ export const BODY_LIMIT = MIB;
  * The request body as text. A body over `limit` bytes, announced by Content-Length or found while
  * reading a chunked one, rejects at once with a 413 carrying `Connection: close`. The socket is left
  * up so that answer reaches the client (destroying it here lost the answer: the client saw a reset);
- * whatever still arrives is discarded, not kept, and `closeWhenAnswered` ends the connection.
+ * whatever still arrives is discarded, not kept; the caller ends the connection (`lingerAfterEarlyAnswer`).
  */
 export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -73,7 +73,7 @@ export const LINGER_MS = 5000;
  * EPIPE instead of the 413). RFC 9112 §9.6 asks for a half-close and reading on until the client closes:
  * the socket stays open, its input discarded, until the client's FIN or `lingerMs`, whichever comes first.
  */
-export function closeWhenAnswered(req: IncomingMessage, res: ServerResponse, lingerMs = LINGER_MS): void {
+export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse, lingerMs = LINGER_MS): void {
   if (req.complete) return;
   const socket = req.socket;
   // Node's own 'finish' handler runs first: it has just ended the socket and asked for `destroy` at its finish.
@@ -83,8 +83,14 @@ export function closeWhenAnswered(req: IncomingMessage, res: ServerResponse, lin
     const timer = setTimeout(() => socket.destroy(), lingerMs);
     socket.once('close', () => clearTimeout(timer));
     // The client's FIN ends the readable side; with the writable side done, the socket is destroyed.
+    // Requests it sends meanwhile are not served (§9.6): see `lingering`.
     req.resume();
   });
+}
+
+/** Whether `req` came on a connection already answered and closing (lingerAfterEarlyAnswer): it is dropped unserved. */
+export function lingering(req: IncomingMessage): boolean {
+  return req.socket.writableEnded;
 }
 
 function showBytes(n: number): string {

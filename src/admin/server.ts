@@ -5,7 +5,7 @@ import type { AdminConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
 import type { AdminDeps } from './deps.js';
 import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
-import { closeWhenAnswered, HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
+import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
@@ -211,13 +211,14 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   // address (more are closed as they arrive, and counted), and by time (one that has not sent its
   // headers within 10 s, or its request within 30 s, is answered 408 and closed; Node checks every 2 s).
   const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 }, (req, res) => {
+    if (lingering(req)) return void req.resume();
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
       }
       if (err instanceof HttpError) {
-        if (err.headers.connection === 'close') closeWhenAnswered(req, res);
+        if (err.headers.connection === 'close') lingerAfterEarlyAnswer(req, res);
         return sendText(res, err.status, err.message, err.headers);
       }
       log.error('admin request failed', { path: req.url, err });
@@ -241,7 +242,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       return;
     }
     perClient.set(address, open + 1);
+    deps.metrics.adminConnections.inc();
     socket.once('close', () => {
+      deps.metrics.adminConnections.dec();
       const left = perClient.get(address)! - 1;
       if (left === 0) perClient.delete(address);
       else perClient.set(address, left);

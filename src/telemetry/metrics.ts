@@ -68,6 +68,11 @@ export class Metrics {
     labelNames: ['router', 'namer', 'limit'] as const,
     registers: [this.registry],
   });
+  readonly adminConnections = new Gauge({
+    name: 'kgr_admin_connections',
+    help: 'Open connections to the admin server (bounded by admin.maxConnections, and per client address by admin.maxConnectionsPerClient).',
+    registers: [this.registry],
+  });
   readonly routerErrors = new CellCounter({
     name: 'kgr_router_errors_total',
     help: 'Streams the router answered itself (no route, no endpoints, bad l5d-dtab, loop, binding timeout, …).',
