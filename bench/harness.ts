@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
+import { freePort } from '../test/e2e/process.js';
 
 export { CLK_TCK, cpuTicks, percentile };
 
@@ -312,9 +312,14 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
     '',
   ].join('\n'));
   const cli = join(repoRoot, 'dist', 'src', 'cli.js');
-  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'inherit', 'pipe'] });
-  // The log goes to stderr: read for the router's port, and anything above info passed on.
+  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The log goes to stderr: read until the process says it has started (routers and admin up), and
+  // anything above info passed on.
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('cli.js did not start within 30 s'));
+    }, 30_000);
     let out = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -322,27 +327,25 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
       for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
         const line = out.slice(0, nl);
         out = out.slice(nl + 1);
-        let record: { msg?: string; level?: string; port?: number } = {};
+        let record: { msg?: string; level?: string } = {};
         try {
           record = JSON.parse(line) as typeof record;
         } catch {
           process.stderr.write(line + '\n');
         }
-        if (record.msg === 'router listening') resolve({ child, port: record.port!, adminPort });
-        else if (record.level === 'warn' || record.level === 'error') process.stderr.write(line + '\n');
+        if (record.msg === 'kube-grpc-router started') {
+          clearTimeout(timer);
+          resolve({ child, port: routerPort, adminPort });
+        } else if (record.level === 'warn' || record.level === 'error') process.stderr.write(line + '\n');
       }
     });
-    child.on('exit', (code) => reject(new Error(`cli.js exited ${code} before it listened`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`cli.js exited (${signal ?? code}) before it started`));
     });
   });
 }

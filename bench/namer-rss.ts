@@ -64,9 +64,12 @@ try {
       }
     }
     const bare = spawn('taskset', ['-c', '0', node.exec, ...ROUTER_NODE_FLAGS, '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    await settle();
-    rows.push(`| bare \`node\`, only waiting | ${node.label} | ${rssMb(bare.pid!).toFixed(1)} | | |`);
-    await stop(bare);
+    try {
+      await settle();
+      rows.push(`| bare \`node\`, only waiting | ${node.label} | ${rssMb(bare.pid!).toFixed(1)} | | |`);
+    } finally {
+      await stop(bare);
+    }
   }
 } finally {
   await control.plane.close();

@@ -96,9 +96,10 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     let grpclb: GrpclbServer | undefined;
     if (config.grpclb) {
       const rc = config.routers.find((r) => r.label === config.grpclb!.router) ?? config.routers[0]!;
-      // Loaded only when configured: grpc-js and the protos cost every node 20-29 MB of RSS (bench/README.md).
-      const { GrpclbServer } = await import('./grpclb/server.js');
-      grpclb = new GrpclbServer(config.grpclb, {
+      // Loaded only when configured: grpc-js and the protos are 4-7 MB of a router's RSS under load
+      // (bench/README.md, "RSS by namer").
+      const grpclbModule = await import('./grpclb/server.js');
+      grpclb = new grpclbModule.GrpclbServer(config.grpclb, {
         interpreter,
         dtab: dtabs.get(rc.label)!,
         dstPrefix: parsePath(rc.dstPrefix),

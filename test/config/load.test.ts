@@ -228,6 +228,7 @@ test('server connection timeouts: 0 means never (not for keepAliveTimeoutMs), an
 test('unknown keys are errors with a did-you-mean suggestion', () => {
   assert.deepEqual(errorsOf('admin: {prot: 1}\n' + MINIMAL), ['admin.prot: unknown key "prot" in admin; did you mean "port"? (config.yaml:1:9)']);
   assert.deepEqual(errorsOf('admin: {maxConnections: 0}\n' + MINIMAL), ['admin.maxConnections: expected an integer 1-100000, got 0 (config.yaml:1:25)']);
+  assert.deepEqual(errorsOf('admin: {maxConnectionsPerClient: many}\n' + MINIMAL), ['admin.maxConnectionsPerClient: expected an integer 1-100000, got "many" (config.yaml:1:34)']);
   assert.deepEqual(errorsOf(MINIMAL + '  dtabb: /a=>/b\n'), ['routers[0].dtabb: unknown key "dtabb" in routers[0]; did you mean "dtab"? (config.yaml:5:3)']);
   assert.deepEqual(errorsOf(MINIMAL + 'routerz: []\n'), ['routerz: unknown key "routerz"; did you mean "routers"? (config.yaml:5:1)']);
   // Nothing close: no guess.

@@ -128,7 +128,7 @@ routers:
   const delegator = await get(`http://127.0.0.1:${adminPort}/delegator.json?path=/svc/${SERVICE}`);
   assert.equal(delegator.status, 200, delegator.body);
   assertNoKubernetesClient(config.read(), 'a router with fs and dns namers', ['main.js', 'namers/fs.js', 'namers/dns.js', 'admin/server.js', 'router/router.js']);
-  // Nor grpc-js and the protos (20-29 MB of RSS), which only grpclb and xDS need: the data plane is our own.
+  // Nor grpc-js and the protos (4-7 MB of RSS under load), which only grpclb and xDS need: the data plane is our own.
   const grpc = config.read().filter(isGrpcJs);
   assert.equal(grpc.length, 0, `a router without grpclb or xDS loaded ${grpc.length} @grpc modules, the first ${grpc[0]?.url} from ${grpc[0]?.parent}`);
 
