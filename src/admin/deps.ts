@@ -51,4 +51,20 @@ export interface AdminDeps {
   /** `POST /admin/shutdown` (only with `controlEnabled`). */
   onShutdown?: () => void;
   version: string;
+  /** How long connections may take; `ADMIN_TIMEOUTS` unless a test shortens them. */
+  timeouts?: AdminTimeouts;
+}
+
+/** How long an admin connection may take, in ms: it is closed past any of these. */
+export interface AdminTimeouts {
+  /** Idle between requests (keep-alive). */
+  idle: number;
+  /** From the connection or the last answer to a request's complete headers (then 408). */
+  headers: number;
+  /** To a whole request, body included (then 408). */
+  request: number;
+  /** Reading on after an answer that closes the connection early (lingerAfterEarlyAnswer). */
+  linger: number;
+  /** How often Node checks `headers` and `request`. */
+  check: number;
 }

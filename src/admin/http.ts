@@ -63,9 +63,6 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<stri
   });
 }
 
-/** How long a connection answered early may go on receiving the rest of its request: nginx's lingering_time, shorter. */
-export const LINGER_MS = 5000;
-
 /**
  * For an answer that closes the connection before the request's body has all arrived. Node half-closes
  * the socket once the answer is written and then destroys it; a client still sending then meets a TCP
@@ -73,7 +70,7 @@ export const LINGER_MS = 5000;
  * EPIPE instead of the 413). RFC 9112 §9.6 asks for a half-close and reading on until the client closes:
  * the socket stays open, its input discarded, until the client's FIN or `lingerMs`, whichever comes first.
  */
-export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse, lingerMs = LINGER_MS): void {
+export function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse, lingerMs: number): void {
   if (req.complete) return;
   const socket = req.socket;
   // Node's own 'finish' handler runs first: it has just ended the socket and asked for `destroy` at its finish.

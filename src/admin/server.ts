@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
-import type { AdminDeps } from './deps.js';
+import type { AdminDeps, AdminTimeouts } from './deps.js';
 import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
 import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
@@ -12,6 +12,9 @@ import { clientState, dashboardState, namerStatePath } from './views.js';
 
 export type { AdminDeps, AdminPage, AdminRouter } from './deps.js';
 export { adminRouter, dentriesBefore } from './router-view.js';
+
+/** Short, as admin requests are: a dashboard polls on one kept-alive connection. */
+export const ADMIN_TIMEOUTS: AdminTimeouts = { idle: 5000, headers: 10_000, request: 30_000, linger: 5000, check: 2000 };
 
 export interface AdminServer {
   readonly port: number;
@@ -208,9 +211,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   }
 
   // Any pod can reach the admin on the pod IP: connections are bounded by count, in all and per client
-  // address (more are closed as they arrive, and counted), and by time (one that has not sent its
-  // headers within 10 s, or its request within 30 s, is answered 408 and closed; Node checks every 2 s).
-  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 }, (req, res) => {
+  // address (more are closed as they arrive, and counted), and by time (ADMIN_TIMEOUTS).
+  const timeouts = deps.timeouts ?? ADMIN_TIMEOUTS;
+  const server: Server = createServer({ headersTimeout: timeouts.headers, requestTimeout: timeouts.request, connectionsCheckingInterval: timeouts.check }, (req, res) => {
     if (lingering(req)) return void req.resume();
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) {
@@ -218,7 +221,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         return;
       }
       if (err instanceof HttpError) {
-        if (err.headers.connection === 'close') lingerAfterEarlyAnswer(req, res);
+        if (err.headers.connection === 'close') lingerAfterEarlyAnswer(req, res, timeouts.linger);
         return sendText(res, err.status, err.message, err.headers);
       }
       log.error('admin request failed', { path: req.url, err });
@@ -226,7 +229,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     });
   });
   // Admin connections are short; do not let an idle browser tab keep close() waiting.
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = timeouts.idle;
   server.maxConnections = config.maxConnections;
   const refusedAll = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
   const refusedPerClient = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });

@@ -5,7 +5,7 @@ import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHtt
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
 import { BODY_LIMIT } from '../../src/admin/http.js';
 import { eventually } from '../support/eventually.js';
-import type { AdminRouter } from '../../src/admin/deps.js';
+import type { AdminRouter, AdminTimeouts } from '../../src/admin/deps.js';
 import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
 import type { DelegateNode, DelegateOptions } from '../../src/dtab/delegate.js';
 import type { Dtab } from '../../src/dtab/dtab.js';
@@ -78,7 +78,7 @@ interface Harness {
 }
 
 async function withAdmin(
-  options: { controlEnabled?: boolean; answer?: Answer; extraRouters?: AdminRouter[]; maxConnections?: number; maxConnectionsPerClient?: number },
+  options: { controlEnabled?: boolean; answer?: Answer; extraRouters?: AdminRouter[]; maxConnections?: number; maxConnectionsPerClient?: number; timeouts?: AdminTimeouts },
   body: (h: Harness) => Promise<void>,
 ): Promise<void> {
   const metrics = new Metrics({ processMetrics: false });
@@ -101,6 +101,7 @@ async function withAdmin(
     readiness: () => readiness,
     onShutdown: () => void h.shutdowns++,
     version: '9.9.9-test',
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
   };
   h.admin = await startAdmin({ ip: '127.0.0.1', port: 0, controlEnabled: options.controlEnabled ?? false, maxConnections: options.maxConnections ?? 1000, maxConnectionsPerClient: options.maxConnectionsPerClient ?? 16 }, deps);
   h.base = `http://127.0.0.1:${h.admin.port}`;
@@ -468,6 +469,34 @@ test('admin connections are bounded per client address and in all: one past a bo
     pod[0]!.socket.destroy();
     const again = await eventually('a new admin connection taken once one closed', () => answered('127.0.0.1'));
     for (const c of [again, pod[1]!, kubelet]) c.socket.destroy();
+  });
+});
+
+test('admin connections are bounded by time: a silent one gets 408 and goes, an idle kept-alive one goes, and each frees its client slot', BOUNDED, async () => {
+  // Shortened timeouts; the product's are ADMIN_TIMEOUTS.
+  const timeouts: AdminTimeouts = { idle: 200, headers: 300, request: 600, linger: 500, check: 50 };
+  await withAdmin({ maxConnectionsPerClient: 1, timeouts }, async ({ admin, metrics }) => {
+    const open = async () => (await metrics.adminConnections.get()).values[0]?.value ?? 0;
+    const closed = (socket: Socket) => new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.once('close', () => resolve(text));
+    });
+    // A client that connects and says nothing holds its address's one slot until the headers timeout.
+    const silent = connect(admin.port, '127.0.0.1');
+    silent.on('error', () => {});
+    const silentAnswer = closed(silent);
+    await eventually('the silent connection taken', async () => (await open()) === 1);
+    assert.match(await silentAnswer, /^HTTP\/1\.1 408 /);
+    await eventually('the silent connection gone from the count', async () => (await open()) === 0);
+    // The slot is free again: a request is answered; kept alive and left idle, that connection goes too.
+    const kept = connect(admin.port, '127.0.0.1');
+    kept.on('error', () => {});
+    const keptText = closed(kept);
+    kept.write('GET /admin/ping HTTP/1.1\r\nhost: x\r\n\r\n');
+    assert.match(await keptText, /^HTTP\/1\.1 200 [^]*pong\n$/);
+    await eventually('the idle connection gone from the count', async () => (await open()) === 0);
+    assert.equal((await metrics.limitsReached.get()).values.length, 0, 'no bound was reached: the slots were freed by time');
   });
 });
 
