@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
-import { freePort } from '../test/e2e/process.js';
+import { Started, freePort } from '../test/e2e/process.js';
 
 export { CLK_TCK, cpuTicks, percentile };
 
@@ -293,7 +293,7 @@ export function fsNamer(dir: string, backendPort: number): ProductNamer {
  * The process the DaemonSet runs: `dist/src/cli.js --config` with the product's node flags, pinned to
  * `cpu`, on a config of its own in `dir`: `namer` and its dtab, and the admin server (dashboard
  * sampler, process metrics) on a port of its own (the config takes no port 0: each is one the kernel
- * just gave out and took back). Resolves with the router's port once it logs that it listens.
+ * just gave out and took back). Resolves with its ports once it logs that it has started.
  */
 export async function startProduct(cpu: number, node: NodeRuntime, dir: string, namer: ProductNamer): Promise<{ child: ChildProcess; port: number; adminPort: number }> {
   const [adminPort, routerPort] = [await freePort(), await freePort()];
@@ -312,42 +312,13 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
     '',
   ].join('\n'));
   const cli = join(repoRoot, 'dist', 'src', 'cli.js');
-  const child = spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // The log goes to stderr: read until the process says it has started (routers and admin up), and
-  // anything above info passed on.
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('cli.js did not start within 30 s'));
-    }, 30_000);
-    let out = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      out += d;
-      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        let record: { msg?: string; level?: string } = {};
-        try {
-          record = JSON.parse(line) as typeof record;
-        } catch {
-          process.stderr.write(line + '\n');
-        }
-        if (record.msg === 'kube-grpc-router started') {
-          clearTimeout(timer);
-          resolve({ child, port: routerPort, adminPort });
-        } else if (record.level === 'warn' || record.level === 'error') process.stderr.write(line + '\n');
-      }
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`cli.js exited (${signal ?? code}) before it started`));
-    });
+  const proc = new Started(spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  // Routers and admin up; fails with the process's output if it exits first or takes over 30 s.
+  await proc.waitFor(/"kube-grpc-router started"/, 30_000).catch(async (err: unknown) => {
+    await proc.kill();
+    throw err;
   });
+  return { child: proc.child, port: routerPort, adminPort };
 }
 
 /**
