@@ -318,29 +318,35 @@ export class H2Connection implements FrameHandler, StreamConnection {
       stream.waiting = true;
       this.waitingRequests.push({ stream, fields, endStream });
       this.waitingCount++;
-    } else {
-      this.sendRequest(stream, fields, endStream);
+    } else if (!this.sendRequest(stream, fields, endStream)) {
+      return null; // the block could not be encoded: the connection has failed
     }
-    if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+    if (endStream) this.endQueuedNow(stream);
     return stream;
   }
 
-  /** Takes the next stream id and sends a request's HEADERS; what the owner queued meanwhile follows. */
-  private sendRequest(stream: H2Stream, fields: readonly FieldInput[] | RequestFields, endStream: boolean): void {
+  /**
+   * Takes the next stream id and sends a request's HEADERS; what the owner queued meanwhile follows.
+   * False when the block could not be encoded: the connection has failed and reset the stream.
+   */
+  private sendRequest(stream: H2Stream, fields: readonly FieldInput[] | RequestFields, endStream: boolean): boolean {
     const id = this.nextLocalStreamId;
     this.nextLocalStreamId += 2;
     stream.id = id;
     this.streams.set(id, stream);
     this.localActive++;
-    this.writeHeaders(id, fields, endStream);
-    if (stream.waiting) {
+    const waited = stream.waiting;
+    if (waited) {
+      // An open stream from here on, also for fail() should the block not encode.
       stream.waiting = false;
       // Its windows start now (SETTINGS may have changed them while it waited).
       stream.sendWindow = this.peerInitialWindowSize;
       stream.recvWindow = this.recvInitialWindow;
-      if ((stream.queuedBytes > 0 || (stream.endQueued && !endStream)) && !stream.ready) { stream.ready = true; this.ready.push(stream); }
     }
+    if (!this.writeHeaders(id, fields, endStream)) return false;
+    if (waited && (stream.queuedBytes > 0 || (stream.endQueued && !endStream)) && !stream.ready) { stream.ready = true; this.ready.push(stream); }
     this.scheduleFlush();
+    return true;
   }
 
   /** Sends waiting requests, in order, while the peer's stream limit allows. */
@@ -353,7 +359,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       const w = q[i++]!;
       if (!w.stream.waiting) continue; // reset while it waited
       this.waitingCount--;
-      this.sendRequest(w.stream, w.fields, w.endStream);
+      if (!this.sendRequest(w.stream, w.fields, w.endStream)) return; // failed: fail() refused the rest
     }
     this.waitingHead = i;
     if (this.waitingCount === 0 || i > 1024) this.compactWaiting();
@@ -438,8 +444,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) {
       stream.headersSent = true;
-      this.writeHeaders(stream.id, fields, endStream);
-      if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+      if (!this.writeHeaders(stream.id, fields, endStream)) return false;
+      if (endStream) this.endQueuedNow(stream);
     } else {
       // Trailers (§8.1): they end the stream, and follow any DATA still queued.
       if (!endStream) throw new Error('trailers must end the stream (RFC 9113 §8.1)');
@@ -447,7 +453,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       if (stream.queuedBytes > 0 || stream.waiting) {
         stream.trailers = fields instanceof HeaderList ? fields.copyFields() : fields;
       } else {
-        this.writeHeaders(stream.id, fields, true);
+        if (!this.writeHeaders(stream.id, fields, true)) return false;
         this.localEnd(stream);
       }
     }
@@ -455,8 +461,11 @@ export class H2Connection implements FrameHandler, StreamConnection {
     return true;
   }
 
-  /** Encodes a field block straight into the frame writer (HPACK order is wire order: at once). */
-  private writeHeaders(id: number, fields: readonly FieldInput[] | HeaderList | RequestFields, endStream: boolean): void {
+  /**
+   * Encodes a field block straight into the frame writer (HPACK order is wire order: at once).
+   * False when it cannot be encoded: the connection has failed (its streams are reset).
+   */
+  private writeHeaders(id: number, fields: readonly FieldInput[] | HeaderList | RequestFields, endStream: boolean): boolean {
     const encoder = this.encoder;
     encoder.begin();
     try {
@@ -467,9 +476,16 @@ export class H2Connection implements FrameHandler, StreamConnection {
       // Half a block has changed the encoder's table and cannot be taken back: the peer's decoder
       // would be out of step from here on, so the connection ends.
       this.fail(ErrorCode.INTERNAL_ERROR, 'hpack-encode', `a field block could not be encoded: ${(err as Error).message}`);
-      return;
+      return false;
     }
     this.writer.headers(id, encoder.output, endStream, encoder.end());
+    return true;
+  }
+
+  /** The owner's END_STREAM is on its way: the stream is half-closed (local) from now. */
+  private endQueuedNow(stream: H2Stream): void {
+    stream.endQueued = true;
+    this.localEnd(stream);
   }
 
   writeData(stream: H2Stream, data: Buffer, endStream: boolean): boolean {
@@ -485,7 +501,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       if (n === 0 && !endStream) return true;
       this.sendData(stream, data, endStream);
       this.scheduleFlush();
-      if (endStream) { stream.endQueued = true; this.localEnd(stream); }
+      if (endStream) this.endQueuedNow(stream);
       return true;
     }
     if (n > 0) {
@@ -1006,14 +1022,13 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.writer.settingsAck(); // §6.5.3: immediately
     this.scheduleFlush();
+    // The peer's stream limit is known now: send what it allows of the waiting requests (before the
+    // owner hears of the SETTINGS, so streams it opens then queue behind them); the rest would wait on
+    // other calls ending (long streams may never end), so they go elsewhere (the owner has heard the
+    // limit first, to place them by it).
+    this.sendWaiting();
     this.handler.onPeerSettings?.();
-    // The peer's stream limit is known now: send what it allows of the waiting requests; the rest
-    // would wait on other calls ending (long streams may never end), so they go elsewhere (the
-    // owner has heard the limit first, to place them by it).
-    if (this.waitingCount > 0) {
-      this.sendWaiting();
-      if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
-    }
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
   }
 
   onSettingsAck(): void {

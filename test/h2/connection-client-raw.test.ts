@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { H2Connection } from '../../src/h2/connection.js';
 import { ErrorCode, SettingId } from '../../src/h2/frames.js';
 import type { H2Stream } from '../../src/h2/stream.js';
+import type { RequestFields } from '../../src/h2/connection.js';
 import { RawServer, TestHandler } from './connection-helpers.js';
 
 const REQ = (path: string) => [[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'test']] as [string, string][];
@@ -127,6 +128,40 @@ describe('H2Connection client role, streams waiting for the peer\'s SETTINGS', (
       got.forEach((r, i) => assert.deepEqual(r, { id: 2 * i + 1, path: `/r${i}`, end: true }));
       assert.equal(conn.waitingStreams, 0);
       assert.equal(peer.events.filter((e) => e.kind === 'goaway' || e.kind === 'rst').length, 0);
+    } finally {
+      close();
+    }
+  });
+
+  it('a request whose field block cannot be encoded ends the connection, and every stream hears of it: sent, waiting, or asked for after', async () => {
+    const { conn, h, peer, close } = await setup(1);
+    const unencodable: RequestFields = { requestFields: () => { throw new Error('no such field'); } };
+    try {
+      const sent = conn.request(REQ('/sent'), false)!;
+      const bad = conn.request(unencodable, true)!;
+      const after = conn.request(REQ('/after'), true)!;
+      assert.equal(conn.waitingStreams, 2);
+      // The SETTINGS send the waiting ones in order: the bad one fails the connection (its HPACK
+      // table would be out of step), and the stream behind it is refused as never sent.
+      peer.writer.settings([]);
+      peer.send();
+      await h.wait((e) => e.kind === 'close');
+      assert.ok([sent, bad, after].every((s) => s.closed), 'no stream is left waiting for an event that never comes');
+      assert.equal(conn.waitingStreams, 0);
+      assert.deepEqual(h.events.filter((e) => e.kind === 'reset').map((e) => e.kind === 'reset' && [e.id, e.refused]), [[1, false], [3, false], [0, true]]);
+      assert.match((h.events.find((e) => e.kind === 'close') as { error: Error }).error.message, /a field block could not be encoded: no such field/);
+    } finally {
+      close();
+    }
+  });
+
+  it('a request asked for on a settled connection whose block cannot be encoded is refused at once (null), not handed back already reset', async () => {
+    const { conn, h, settings, close } = await setup(100);
+    try {
+      await settings([]);
+      assert.equal(conn.request({ requestFields: () => { throw new Error('bad'); } }, true), null);
+      assert.equal(conn.request(REQ('/next'), true), null, 'the connection takes nothing more');
+      await h.wait((e) => e.kind === 'close');
     } finally {
       close();
     }
