@@ -234,7 +234,10 @@ class UpstreamConn implements H2ConnectionHandler {
   }
 
   onPeerSettings(): void {
-    this.pool.streamLimit = this.h2.peerMaxConcurrentStreams;
+    // A limit of 0 (RFC 9113 §6.5.2: "for short periods") is no size for new connections: sized by
+    // it, each would take no stream and every call would open another. Unknown again, as before SETTINGS.
+    const limit = this.h2.peerMaxConcurrentStreams;
+    this.pool.streamLimit = limit > 0 ? limit : Infinity;
     if (!this.spoke) this.onSpoke();
   }
 

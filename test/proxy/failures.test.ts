@@ -310,6 +310,30 @@ test("a second session opens only when the endpoint's SETTINGS_MAX_CONCURRENT_ST
   }
 });
 
+test('an endpoint whose SETTINGS allow no stream (MAX_CONCURRENT_STREAMS 0) fails its calls UNAVAILABLE without a connection per call', async () => {
+  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 0 } });
+  endpoint.on('stream', (s) => answerOk(s));
+  let accepted = 0;
+  endpoint.on('connection', () => accepted++);
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxAttempts: 3 }).start();
+  const client = testClient(proxy.target);
+  try {
+    // One call first, so that its connections have heard the limit; then a burst.
+    const first = await unary(client, { message: 'first' });
+    assert.equal(first.error?.code, grpc.status.UNAVAILABLE, first.error?.details);
+    const before = accepted;
+    const calls = await Promise.all(Array.from({ length: 20 }, () => unary(client, { message: 'burst' })));
+    for (const c of calls) assert.equal(c.error?.code, grpc.status.UNAVAILABLE, c.error?.details);
+    // Sized by the limit of 0, every new connection took no stream: 20 calls x 3 attempts opened one each.
+    assert.ok(accepted - before <= 3, `${accepted - before} connections for 20 calls of 3 attempts each`);
+  } finally {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+  }
+});
+
 for (const { limit, connections: expected, moved } of [
   { limit: undefined, connections: 1, moved: 0 },
   { limit: 100, connections: 3, moved: 200 },
