@@ -230,6 +230,8 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   });
   // Admin connections are short; do not let an idle browser tab keep close() waiting.
   server.keepAliveTimeout = timeouts.idle;
+  // An answer the client stops reading: no progress for as long as a whole request may take ends it.
+  server.timeout = timeouts.request;
   server.maxConnections = config.maxConnections;
   const refusedAll = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
   const refusedPerClient = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });

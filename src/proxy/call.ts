@@ -194,7 +194,6 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       }
       this.attempts++;
       this.endpoint = endpoint;
-      const now = performance.now();
       const held = this.held;
       const endWithHeaders = this.is(REQUEST_ENDED) && held === undefined && this.requestTrailers === undefined;
       let up: H2Stream;
@@ -216,7 +215,6 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.up = up;
       this.upOwing = up;
       this.phase = FORWARDING;
-      this.upClock = now;
       this.upResetCode = -1;
       this.setFlag(UP_REFUSED, false);
       this.upLoss = undefined;
@@ -234,14 +232,16 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     }
   }
 
-  /** The request headers of the current attempt, read as they go out (a stream may wait for its connection's SETTINGS). */
+  /**
+   * The request headers of the current attempt, read as they go out (a stream may wait for its
+   * connection's SETTINGS): the one clock read of the attempt, which also starts its latency.
+   */
   requestFields(into: FieldSink): void {
+    const now = performance.now();
+    this.upClock = now;
     // Forward what is left of the budget, not what the client first asked for (within a
     // millisecond of arrival the client's own header already says that).
-    if (this.deadline !== 0) {
-      const now = performance.now();
-      if (now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
-    }
+    if (this.deadline !== 0 && now - this.startedAt >= 1) this.headers['grpc-timeout'] = encodeTimeout(this.deadline - now);
     writeFields(this.headers, into);
   }
 

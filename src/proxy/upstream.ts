@@ -76,7 +76,7 @@ class UpstreamConn implements H2ConnectionHandler {
   spoke = false;
   /** TLS: the handshake completed on our side. */
   private secured = false;
-  /** @internal */ failedOnce = false;
+  private failedOnce = false;
   /** Cancels the connect timeout. */
   private connectTimer: (() => void) | undefined;
 
@@ -190,7 +190,7 @@ class UpstreamConn implements H2ConnectionHandler {
     }
   }
 
-  /** @internal */ connectTimedOut(): void {
+  private connectTimedOut(): void {
     if (this.spoke) return;
     const socket = this.h2.socket;
     const ms = this.pool.options.connectTimeoutMs;

@@ -88,11 +88,10 @@ export class HpackDecoder {
    */
   decode(block: Uint8Array, sink: FieldSink, from = 0, to = block.length): DecodeOutcome {
     const buf = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
-    if (from === 0) return this.decodeRange(buf, sink, 0, to);
     try {
       return this.decodeRange(buf, sink, from, to);
     } catch (e) {
-      throw e instanceof HpackError ? e.rebased(from) : e;
+      throw from !== 0 && e instanceof HpackError ? e.rebased(from) : e;
     }
   }
 
