@@ -3,7 +3,7 @@ import { addressKey, addressWeight } from '../dtab/name.js';
 import type { ClientConfig } from '../config/types.js';
 import type { Closable } from '../util/var.js';
 import type { ClientSnapshot } from '../introspection/snapshots.js';
-import type { CallTarget, RetryReason } from '../proxy/call.js';
+import { NEVER_SENT, TRANSPORT_FAILURE, type CallTarget, type RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -205,9 +205,12 @@ export class Client implements CallTarget<Endpoint> {
     e.inFlight--;
     this.inFlight--;
     this.m.inFlight.value--;
-    // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
-    // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.
-    if (status === -1 || status === Status.UNAVAILABLE) {
+    if (status === NEVER_SENT) {
+      // The endpoint never saw the stream: not one of its requests, and nothing about its health.
+      e.requests--;
+    } else if (status === TRANSPORT_FAILURE || status === Status.UNAVAILABLE) {
+      // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
+      // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.
       e.failures++;
       e.metrics.failure.value++;
       if (e.accrual.failure()) {

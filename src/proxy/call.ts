@@ -35,13 +35,21 @@ export interface CallTarget<E extends CallEndpoint = CallEndpoint> {
   pick(exclude: E | undefined): E | undefined;
   began(endpoint: E): void;
   /**
-   * An attempt ended: `status` is the gRPC status, or -1 for a transport failure; `latencyMs` is the
-   * time to the endpoint's response headers on an established connection, 0 when there is no clean sample.
+   * An attempt ended: `status` is the gRPC status, `TRANSPORT_FAILURE`, or `NEVER_SENT`; `latencyMs` is
+   * the time to the endpoint's response headers on an established connection, 0 when there is no clean sample.
    */
   ended(endpoint: E, status: number, latencyMs: number): void;
   /** A transparent retry is about to start: the stream could not be opened, was refused, or never left. */
   retried(reason: RetryReason): void;
 }
+
+/** `ended` status of an attempt the endpoint or its connection failed (no gRPC status came). */
+export const TRANSPORT_FAILURE = -1;
+/**
+ * `ended` status of an attempt whose stream never left the router (it waited for its connection's
+ * SETTINGS): the endpoint saw nothing, so nothing is counted for or against it.
+ */
+export const NEVER_SENT = -2;
 
 /** Why a stream was retried transparently (`kgr_retries_total{reason}`): all are streams no endpoint processed. */
 export type RetryReason = 'connect' | 'refused' | 'unsent';
@@ -202,7 +210,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       } catch (e) {
         // Counted as an attempt that failed at once, so the endpoint's accrual hears of it.
         target.began(endpoint);
-        target.ended(endpoint, -1, 0);
+        target.ended(endpoint, TRANSPORT_FAILURE, 0);
         if (this.attempts < target.maxAttempts && e instanceof UpstreamUnavailable) {
           target.retried('connect');
           exclude = endpoint;
@@ -380,9 +388,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.stopForwarding();
       return;
     }
-    // A stream that never left the router (it waited for its connection's SETTINGS) says nothing
-    // of the endpoint's health: reported like a cancel, which failure accrual leaves out.
-    target.ended(endpoint, up.unsent ? Status.CANCELLED : -1, latency);
+    target.ended(endpoint, up.unsent ? NEVER_SENT : TRANSPORT_FAILURE, latency);
     const loss = this.upLoss;
     const why = loss ?? 'connection closed';
     if (!this.is(COMMITTED)) {
@@ -443,7 +449,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.up = undefined;
       // The router cancelled this attempt (deadline, shutdown); the endpoint did not fail, so it is
       // reported as a cancel, which the client keeps out of failure accrual, not as a transport failure.
-      if (this.endpoint && this.target) this.target.ended(this.endpoint, this.is(RESPONSE_ENDED) && this.status >= 0 ? this.status : Status.CANCELLED, 0);
+      if (this.endpoint && this.target) this.target.ended(this.endpoint, up.unsent ? NEVER_SENT : this.is(RESPONSE_ENDED) && this.status >= 0 ? this.status : Status.CANCELLED, 0);
       if (!up.closed) up.reset(ErrorCode.CANCEL);
     }
     this.stopForwarding();

@@ -374,7 +374,13 @@ for (const { limit, connections: expected, moved } of [
       assert.equal(accepted, expected);
       assert.equal(await metric(/kgr_client_connections\{[^}]*\} (\d+)/), expected);
       assert.equal(await metric(/kgr_retries_total\{[^}]*reason="unsent"[^}]*\} (\d+)/), moved);
-      assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'connected', 'streams that never left the router are not held against the endpoint');
+      const [only] = proxy.client.snapshot().endpoints;
+      assert.equal(only!.state, 'connected', 'streams that never left the router are not held against the endpoint');
+      // Each call reached the endpoint once: what never left is neither a request to it nor a failure.
+      assert.equal(only!.requests, BURST);
+      assert.equal(only!.failures, 0);
+      assert.equal(await metric(/kgr_endpoint_requests_total\{[^}]*result="success"[^}]*\} (\d+)/), BURST);
+      assert.equal(await metric(/kgr_endpoint_requests_total\{[^}]*result="failure"[^}]*\} (\d+)/), 0);
     } finally {
       client.close();
       await proxy.close();
