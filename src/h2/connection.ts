@@ -492,12 +492,13 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
     const n = data.length;
-    // Nothing queued ahead of it, no stream waiting for connection window (they go first), and
-    // window for all of it: straight into this tick's frames (a unary message needs no queue, no
-    // ready-list turn and no drain bookkeeping). Not when it would close the stream: that waits for
-    // the flush as before, so the owner never hears of the close inside its own write().
+    // Nothing queued ahead of it, no stream waiting for connection window (they go first), window
+    // for all of it, and room under maxQueuedBytes counting this tick's frames: straight into them
+    // (a unary message needs no queue, no ready-list turn and no drain bookkeeping). Not when it
+    // would close the stream: that waits for the flush as before, so the owner never hears of the
+    // close inside its own write().
     if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
-        (!endStream || stream.state === StreamState.OPEN) && this.socket.writableLength <= this.limits.maxQueuedBytes) {
+        (!endStream || stream.state === StreamState.OPEN) && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes) {
       if (n === 0 && !endStream) return true;
       this.sendData(stream, data, endStream);
       this.scheduleFlush();

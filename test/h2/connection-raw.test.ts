@@ -312,4 +312,28 @@ describe('H2Connection server role, raw frames', () => {
       server.close();
     }
   });
+  it('write() asks the caller to stop once this tick\'s frames reach maxQueuedBytes, however wide the windows', async () => {
+    const chunk = Buffer.alloc(1 << 20, 1);
+    let accepted = -1;
+    const { server, port } = await h2Server({ maxQueuedBytes: 4 << 20 }, (h) => {
+      h.onStreamHook = (s) => {
+        s.sendHeaders([[':status', '200']], false);
+        // One synchronous burst: nothing reaches the socket before it ends.
+        for (accepted = 0; accepted < 64; accepted++) if (!s.write(chunk, false)) break;
+        s.reset(ErrorCode.CANCEL);
+      };
+    });
+    const c = await RawClient.connect(port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 2 ** 31 - 1 }]);
+    try {
+      c.writer.windowUpdate(0, 2 ** 31 - 1 - 65_535);
+      c.request(1, GET, true);
+      c.send();
+      await rst(c, 1);
+      // 4 MiB straight into the tick's frames, then as much again queued (the bound is soft): not 64.
+      assert.ok(accepted >= 4 && accepted <= 9, `${accepted} MiB accepted in one tick`);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
 });
