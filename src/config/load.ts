@@ -91,6 +91,10 @@ export function defaultServerConfig(): ServerConfig {
     // are local, so 5 s for an ack is generous, and the bound on such a connection is 15 s.
     keepAliveIntervalMs: 10_000,
     keepAliveTimeoutMs: 5000,
+    // A client not reading what it asked for holds a stream (and its window's bytes) with no end in
+    // sight; memory is bounded by windows, this bounds the time. nginx's send_timeout is 60 s and
+    // Envoy's stream_idle_timeout 5 min: gRPC streams a client pauses on purpose get Envoy's margin.
+    sendTimeoutMs: 300_000,
     // Abuse limits (RFC 9113 §10.5). A real gRPC client sends one HEADERS frame (CONTINUATION only
     // past 16 KiB of fields), a few PINGs a minute and SETTINGS once; cancels come in bursts (a
     // client shutting down), so resets are allowed far above any cancel storm a sane client makes.
@@ -327,6 +331,7 @@ class ConfigReader {
         'prefaceTimeoutMs',
         'keepAliveIntervalMs',
         'keepAliveTimeoutMs',
+        'sendTimeoutMs',
         'maxContinuationFrames',
         'maxResetStreamsPerSecond',
         'maxPingsPerSecond',
@@ -359,6 +364,7 @@ class ConfigReader {
       prefaceTimeoutMs: f.get('prefaceTimeoutMs').int(0, MAX_TIMER_MS) ?? d.prefaceTimeoutMs,
       keepAliveIntervalMs: f.get('keepAliveIntervalMs').int(0, MAX_TIMER_MS) ?? d.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_TIMER_MS) ?? d.keepAliveTimeoutMs,
+      sendTimeoutMs: f.get('sendTimeoutMs').int(0, MAX_TIMER_MS) ?? d.sendTimeoutMs,
       maxContinuationFrames: f.get('maxContinuationFrames').int(0, 100_000) ?? d.maxContinuationFrames,
       maxResetStreamsPerSecond: f.get('maxResetStreamsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxResetStreamsPerSecond,
       maxPingsPerSecond: f.get('maxPingsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxPingsPerSecond,

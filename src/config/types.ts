@@ -115,6 +115,11 @@ export interface ServerConfig {
   keepAliveIntervalMs: number;
   /** A PING not acknowledged within this long closes the connection. Default 5000. */
   keepAliveTimeoutMs: number;
+  /**
+   * A client that takes none of an answer for this long: the stream whose window it keeps shut is
+   * reset (CANCEL); a connection whose socket it stops reading is closed. 0 = never. Default 300000 (5 min).
+   */
+  sendTimeoutMs: number;
   /** CONTINUATION frames allowed after one HEADERS (CVE-2024-27316); more: GOAWAY ENHANCE_YOUR_CALM. Default 32. */
   maxContinuationFrames: number;
   /** Streams a client may reset before they were answered, per second (CVE-2023-44487 rapid reset). Default 1000. */

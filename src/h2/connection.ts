@@ -115,6 +115,8 @@ export interface H2ConnectionHandler {
   onPingAck?(opaque: Buffer): void;
   /** The peer's SETTINGS were applied (its stream limit is known from the first). */
   onPeerSettings?(): void;
+  /** The peer took nothing of what the socket holds for sendTimeoutMs; the socket is destroyed next. */
+  onUnresponsive?(): void;
   /** The socket closed; `error` unless it ended cleanly. Always the last event. */
   onClose(error: Error | null): void;
 }
@@ -191,6 +193,13 @@ export class H2Connection implements FrameHandler, StreamConnection {
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
   private keepAliveTimer: (() => void) | null = null;
   private pingAckTimer: (() => void) | null = null;
+  /** sendTimeoutMs's check, and what it saw of the socket last time (when, bytes written, bytes held). */
+  private sendCheckTimer: (() => void) | null = null;
+  private sendCheckAt = 0;
+  private socketBytesDone = 0;
+  private socketHeld = 0;
+  /** Since when the socket has held bytes and written none (0: it is moving). */
+  private socketStuckSince = 0;
   private closeError: Error | null = null;
   /** Read once per socket chunk: rate limits and keepalive need no finer time. */
   private readonly clock: Clock;
@@ -255,6 +264,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     if (!this.isServer) socket.write(CLIENT_PREFACE);
     this.flush();
+    if (limits.sendTimeoutMs > 0) this.sendCheckTimer = this.clock.every(Math.max(1, limits.sendTimeoutMs / 2), () => this.checkSends());
   }
 
   private localSettings(limits: H2Limits): Setting[] {
@@ -604,6 +614,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
         if (n === avail) { s.dequeue(); s.queueOffset = 0; } else s.queueOffset += n;
       }
       if (s.queuedBytes > 0) {
+        if (s.stalledSince === 0 && this.sendCheckTimer !== null) s.stalledSince = this.clock.now();
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
@@ -627,9 +638,45 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private sendData(s: H2Stream, chunk: Buffer, endStream: boolean): void {
     const n = chunk.length;
     this.writer.data(s.id, chunk, endStream);
+    s.stalledSince = 0;
     s.sendWindow -= n;
     this.sendWindow -= n;
     this.counters.dataBytesSent += n;
+  }
+
+  /**
+   * sendTimeoutMs, every half of it: streams whose DATA has waited on a shut window that long are
+   * reset; a socket that took none of the bytes it holds since the last check and for that long
+   * means a peer that stopped reading, whose connection goes.
+   */
+  private checkSends(): void {
+    if (this.state === CLOSED) return;
+    const timeout = this.limits.sendTimeoutMs;
+    const now = this.clock.now();
+    const socket = this.socket;
+    const held = socket.writableLength;
+    // Bytes the socket handed on and saw written: all it was given, less what it still holds.
+    const done = socket.bytesWritten - held;
+    // Bytes held at this check and the last, and none written in between: stuck since the last.
+    if (held === 0 || this.socketHeld === 0 || done !== this.socketBytesDone) this.socketStuckSince = 0;
+    else if (this.socketStuckSince === 0) this.socketStuckSince = this.sendCheckAt;
+    this.sendCheckAt = now;
+    this.socketBytesDone = done;
+    this.socketHeld = held;
+    if (this.socketStuckSince !== 0 && now - this.socketStuckSince >= timeout) {
+      this.onLimit?.('sendTimeoutMs');
+      this.closeError ??= new Error(`the peer read nothing for ${timeout} ms (sendTimeoutMs)`);
+      this.handler.onUnresponsive?.();
+      socket.destroy();
+      return;
+    }
+    if (this.queuedBytes === 0) return;
+    for (const s of this.streams.values()) {
+      if (s.stalledSince !== 0 && now - s.stalledSince >= timeout) {
+        this.onLimit?.('sendTimeoutMs');
+        this.reset(s, ErrorCode.CANCEL, true);
+      }
+    }
   }
 
   private onSocketClose(): void {
@@ -640,6 +687,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (this.closeTimer !== null) { clearTimeout(this.closeTimer); this.closeTimer = null; }
     this.keepAliveTimer?.();
     this.pingAckTimer?.();
+    this.sendCheckTimer?.();
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.CANCEL);
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);

@@ -38,6 +38,13 @@ export interface H2Limits {
   maxQueuedBytes: number;
   /** After a GOAWAY for an error, the socket is destroyed if it has not closed within this bound. */
   closeTimeoutMs: number;
+  /**
+   * A peer that takes none of what we send for this long (checked every half of it; 0: never): a
+   * stream whose DATA waits on a window the peer keeps shut is reset (CANCEL); a socket holding
+   * bytes the peer does not read makes the handler's onUnresponsive, then the socket is destroyed.
+   * Windows bound what such a peer costs in memory; this bounds it in time (nginx's send_timeout).
+   */
+  sendTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<H2Limits> = {
@@ -53,6 +60,7 @@ export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   floodWindowMs: 1_000,
   maxQueuedBytes: 4 * 1024 * 1024,
   closeTimeoutMs: 1_000,
+  sendTimeoutMs: 0,
 };
 
 /**

@@ -68,6 +68,8 @@ export class H2Stream {
   queuedBytes = 0;
   /** Trailers to send after the queued data (encoded only when written: HPACK order is wire order). */
   trailers: readonly FieldInput[] | null = null;
+  /** When its queued DATA last found a send window shut (the connection's clock), 0 while it moves. */
+  stalledSince = 0;
   private flags = 0;
 
   constructor(

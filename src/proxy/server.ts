@@ -24,7 +24,9 @@ import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../
  *   quiet (gRPC clients take that as "reconnect" and fail no call); should the socket not be gone
  *   `GOAWAY_GRACE_MS` later, it is destroyed;
  * - a connection silent for `keepAliveIntervalMs` gets a PING; one not acknowledged within
- *   `keepAliveTimeoutMs` is destroyed (a dead peer, a half-open TCP connection).
+ *   `keepAliveTimeoutMs` is destroyed (a dead peer, a half-open TCP connection);
+ * - the engine resets a stream whose client keeps its window shut for `sendTimeoutMs`, and
+ *   destroys a connection whose client reads none of its socket for as long.
  * A protocol error is answered by the engine with GOAWAY and the socket closes (RFC 9113 §5.4.1).
  *
  * With `tls` the listener is a tls.Server offering only ALPN `h2` (RFC 9113 §3.2); the handshake
@@ -87,6 +89,7 @@ const LIMIT_KEYS: Record<keyof H2Limits, string> = {
   floodWindowMs: 'maxPingsPerSecond',
   maxQueuedBytes: 'maxBufferedBytesPerConnection',
   closeTimeoutMs: 'closeTimeoutMs',
+  sendTimeoutMs: 'sendTimeoutMs',
 };
 
 /** One client connection: the engine, its timers and why it ended. */
@@ -116,6 +119,7 @@ class ServerConn implements H2ConnectionHandler {
       maxEmptyFrames: c.maxEmptyFramesPerSecond,
       floodWindowMs: 1000,
       maxQueuedBytes: c.maxBufferedBytesPerConnection,
+      sendTimeoutMs: c.sendTimeoutMs,
       // What a client may send ahead of the router's forwarding it: the memory bound on the receive side.
       initialWindowSize: Math.min(c.maxBufferedBytesPerConnection, 1 << 20),
       connectionWindowSize: c.maxBufferedBytesPerConnection,
@@ -218,6 +222,11 @@ class ServerConn implements H2ConnectionHandler {
   private unresponsive(): void {
     this.closing('unresponsive');
     this.h2.socket.destroy();
+  }
+
+  /** The client read nothing of what its socket holds for sendTimeoutMs (the engine destroys it). */
+  onUnresponsive(): void {
+    this.closing('unresponsive');
   }
 
   /**

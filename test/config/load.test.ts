@@ -64,6 +64,7 @@ test('every default is filled from a minimal config', () => {
             prefaceTimeoutMs: 10_000,
             keepAliveIntervalMs: 10_000,
             keepAliveTimeoutMs: 5000,
+            sendTimeoutMs: 300_000,
             maxContinuationFrames: 32,
             maxResetStreamsPerSecond: 1000,
             maxPingsPerSecond: 100,
@@ -128,7 +129,7 @@ routers:
   metricSeries: {clients: 20, routes: 40}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
-     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
+     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
      maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxConnections: 50}
 - protocol: h2
   label: quiet
@@ -177,6 +178,7 @@ shutdownGrace: 2500
     prefaceTimeoutMs: 2000,
     keepAliveIntervalMs: 0,
     keepAliveTimeoutMs: 1000,
+    sendTimeoutMs: 30000,
     maxContinuationFrames: 4,
     maxResetStreamsPerSecond: 50,
     maxPingsPerSecond: 10,
@@ -207,7 +209,8 @@ routers:
 
 test('server connection timeouts: 0 means never (not for keepAliveTimeoutMs), and no more than a Node timer can wait', () => {
   const server = (keys: string) => MINIMAL.replace('- port: 4140', `- {port: 4140, ${keys}}`);
-  const { config } = parseConfig(server('idleTimeoutMs: 0, prefaceTimeoutMs: 0, keepAliveIntervalMs: 0'));
+  const { config } = parseConfig(server('idleTimeoutMs: 0, prefaceTimeoutMs: 0, keepAliveIntervalMs: 0, sendTimeoutMs: 0'));
+  assert.equal(config.routers[0]!.servers[0]!.sendTimeoutMs, 0);
   assert.equal(config.routers[0]!.servers[0]!.idleTimeoutMs, 0);
   assert.equal(config.routers[0]!.servers[0]!.prefaceTimeoutMs, 0);
   assert.equal(config.routers[0]!.servers[0]!.keepAliveIntervalMs, 0);

@@ -7,6 +7,8 @@ import { ProxyHarness, addr } from './harness.js';
 import { startRawBackend, answerOk, startGoawayBackend } from '../fixtures/grpc/raw-backend.js';
 import { startTestServer, testClient, unary, type Resp } from '../fixtures/grpc/test-service.js';
 import { spawnHoldingServer } from '../fixtures/grpc/child-server.js';
+import { RawClient } from '../h2/connection-helpers.js';
+import { ErrorCode, SettingId } from '../../src/h2/frames.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
 
@@ -441,5 +443,43 @@ test('an endpoint that was down is reconnected after its (jittered, short at fir
     client.close();
     await proxy.close();
     await backend?.close();
+  }
+});
+
+test('a client that keeps its window shut on an answer loses that stream after sendTimeoutMs, the endpoint\'s stream is cancelled, and the connection serves on', { timeout: 20_000 }, async () => {
+  // The endpoint streams without end; the router holds what the client's shut window stops.
+  let endpointClosed!: (code: number) => void;
+  const endpointStreamClosed = new Promise<number>((r) => (endpointClosed = r));
+  const backend = await startRawBackend((stream, headers) => {
+    if (headers[':path'] !== '/t.Svc/Flood') return answerOk(stream);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    const feed = (): void => { while (!stream.closed && stream.write(chunk)); };
+    stream.on('drain', feed);
+    stream.on('close', () => endpointClosed(stream.rstCode));
+    feed();
+  });
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { sendTimeoutMs: 300 }).start();
+  const client = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+  const grpcRequest = (path: string): [string, string][] => [[':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+  try {
+    client.request(1, grpcRequest('/t.Svc/Flood'), false);
+    client.writer.data(1, Buffer.from([0, 0, 0, 0, 0]), true);
+    client.send();
+    const rst = await client.wait((e) => e.kind === 'rst' && e.streamId === 1);
+    assert.deepEqual(rst, { kind: 'rst', streamId: 1, errorCode: ErrorCode.CANCEL });
+    assert.equal(await endpointStreamClosed, NGHTTP2_CANCEL, 'the router cancelled its stream to the endpoint');
+    // The client's other calls are untouched: with its window open again, the next one is answered.
+    client.writer.settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 65_535 }]);
+    client.request(3, grpcRequest('/t.Svc/Ok'), false);
+    client.writer.data(3, Buffer.from([0, 0, 0, 0, 0]), true);
+    client.send();
+    await client.wait((e) => e.kind === 'headers' && e.streamId === 3 && e.endStream);
+    assert.deepEqual(client.blocks(3).at(-1)?.find(([n]) => n === 'grpc-status'), ['grpc-status', '0']);
+    assert.ok(!client.events.some((e) => e.kind === 'goaway'));
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend.close();
   }
 });
