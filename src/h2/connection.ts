@@ -188,6 +188,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private waitingCount = 0;
   private ready: H2Stream[] = [];
   private flushScheduled = false;
+  /** The socket holds more than maxQueuedBytes: the peer is not read until it drains. */
+  private readsHeld = false;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
@@ -251,7 +253,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
-    socket.on('drain', this.flushBound);
+    socket.on('drain', () => this.onSocketDrain());
     socket.on('error', (err: Error) => { if (this.closeError === null) this.closeError = err; });
     socket.on('close', () => this.onSocketClose());
 
@@ -581,11 +583,29 @@ export class H2Connection implements FrameHandler, StreamConnection {
     // would buffer it and go through writev for nothing.
     if (out.length === 1) {
       socket.write(out[0]!);
-      return;
+    } else {
+      socket.cork();
+      for (let i = 0; i < out.length; i++) socket.write(out[i]!);
+      socket.uncork();
     }
-    socket.cork();
-    for (let i = 0; i < out.length; i++) socket.write(out[i]!);
-    socket.uncork();
+    // Answers, RST_STREAMs and ACKs are not flow controlled: a peer that sends requests and reads
+    // nothing would grow this socket's buffer without end. Past maxQueuedBytes the peer is not read
+    // (its frames wait in the kernel, as its own TCP window says) until the socket has drained.
+    if (socket.writableLength > this.limits.maxQueuedBytes && !this.readsHeld) {
+      this.readsHeld = true;
+      this.counters.readsHeld++;
+      this.onLimit?.('maxQueuedBytes');
+      socket.pause();
+    }
+  }
+
+  /** The socket wrote all it held: read the peer again, and send what waits. */
+  private onSocketDrain(): void {
+    if (this.readsHeld) {
+      this.readsHeld = false;
+      this.socket.resume();
+    }
+    this.flush();
   }
 
   /**

@@ -33,7 +33,8 @@ export interface H2Limits {
   /**
    * Soft memory bound: sum of DATA bytes queued by the caller on all streams and not
    * yet sent (windows closed). write() returns false above it; the caller stops
-   * reading its source until onDrain.
+   * reading its source until onDrain. Also the most the socket may hold before the
+   * peer is no longer read (until the socket drains).
    */
   maxQueuedBytes: number;
   /** After a GOAWAY for an error, the socket is destroyed if it has not closed within this bound. */
@@ -104,6 +105,8 @@ export class H2Counters {
   dataBytesReceived = 0;
   /** Times write() reported the connection's queued bytes over maxQueuedBytes. */
   queueOverLimit = 0;
+  /** Times the socket held more than maxQueuedBytes and the peer was not read until it drained. */
+  readsHeld = 0;
   /** Connection errors by reason (the reader's H2ErrorReason or a rule of this layer). */
   readonly connectionErrors: Record<string, number> = {};
 

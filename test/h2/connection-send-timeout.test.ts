@@ -4,7 +4,12 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, SettingId } from '../../src/h2/frames.js';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { CLIENT_PREFACE, ErrorCode, FrameType, FrameWriter, SettingId } from '../../src/h2/frames.js';
+import { HpackEncoder } from '../../src/h2/hpack/index.js';
+import { eventually } from '../support/eventually.js';
 import type { H2Limits } from '../../src/h2/limits.js';
 import { h2Server, RawClient } from './connection-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -108,6 +113,60 @@ describe('H2Connection sendTimeoutMs', () => {
       assert.ok(h.events.some((e) => e.kind === 'reset' && e.id === 1), 'the stream was aborted with its connection');
     } finally {
       c.close();
+      server.close();
+    }
+  });
+});
+
+describe('H2Connection: a peer that sends requests and reads no answer', () => {
+  it('is no longer read once the socket holds maxQueuedBytes, and every answer arrives once it reads again', { timeout: 30_000 }, async () => {
+    const LIMIT = 1 << 20;
+    const REQUESTS = 40_000;
+    let peakHeld = 0;
+    let answered = 0;
+    const { server, port, conns } = await h2Server({ maxQueuedBytes: LIMIT }, (h) => {
+      // A 1 KiB header value unlike every other: HPACK cannot shrink the answers, and HEADERS are
+      // not flow controlled. 40,000 of them are 40 MB, far more than both ends' kernel buffers hold.
+      h.onStreamHook = (s) => {
+        s.sendHeaders([[':status', '200'], ['x-pad', randomBytes(512).toString('hex')]], true);
+        answered++;
+        peakHeld = Math.max(peakHeld, conns[0]!.socket.writableLength);
+      };
+    });
+    // A bare socket that reads nothing until told (no 'data' listener yet); once HPACK has indexed
+    // them, a request costs it a few bytes.
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const writer = new FrameWriter();
+    const encoder = new HpackEncoder({ huffman: 'never' });
+    writer.settings([]);
+    for (let i = 0, id = 1; i < REQUESTS; i++, id += 2) writer.headers(id, encoder.encode(RawClient.GET), true);
+    socket.write(Buffer.concat([CLIENT_PREFACE, ...writer.flush()]));
+    try {
+      const conn = conns[0]!;
+      await eventually('the server stops reading the peer', () => conn.counters.readsHeld > 0, 20_000);
+      assert.ok(answered < REQUESTS, `${answered} of ${REQUESTS} answered while the peer read nothing`);
+      // The answers to one read's requests go out before the check: that much past the limit, no more.
+      const BOUND = LIMIT + 16 * 1024 * 1024;
+      assert.ok(peakHeld < BOUND, `the socket held ${peakHeld} bytes`);
+      // Nothing was lost: once the peer reads, every request is answered.
+      let ends = 0;
+      let carry = Buffer.alloc(0);
+      const allAnswered = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => {
+        let buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+        while (buf.length >= 9) {
+          const length = buf.readUIntBE(0, 3);
+          if (buf.length < 9 + length) break;
+          if (buf[3] === FrameType.HEADERS && (buf[4]! & 0x1) !== 0 && ++ends === REQUESTS) resolve();
+          buf = buf.subarray(9 + length);
+        }
+        carry = Buffer.from(buf);
+      }));
+      await allAnswered;
+      assert.equal(answered, REQUESTS);
+      assert.ok(peakHeld < BOUND, `the socket held ${peakHeld} bytes`);
+    } finally {
+      socket.destroy();
       server.close();
     }
   });
