@@ -23,6 +23,7 @@ import {
 import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
+import type { ReceiveBudget } from './receive-budget.js';
 import { realClock, type Clock } from '../util/clock.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
@@ -41,6 +42,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   onLimit?: (limit: keyof H2Limits) => void;
   /** What reads are stamped with and keepalive runs on (tests move it). Default the real clock. */
   clock?: Clock;
+  /** Gives received DATA back to the connection window before the owner consumes it, while it lasts. */
+  receiveBudget?: ReceiveBudget;
   /**
    * Client role: streams sent before the peer's SETTINGS say how many it allows (what grpc-go and
    * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
@@ -165,6 +168,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private readonly headers = new HeaderList();
 
   private readonly localInitialWindow: number;
+  private readonly receiveBudget: ReceiveBudget | undefined;
   private readonly localConnectionWindow: number;
   private readonly localMaxFrameSize: number;
   private readonly localHeaderTableSize: number;
@@ -231,6 +235,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     this.limits = limits;
     this.localInitialWindow = options.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE;
+    this.receiveBudget = options.receiveBudget;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.localHeaderTableSize = options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
@@ -543,7 +548,14 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (n > stream.recvUnconsumed) n = stream.recvUnconsumed;
     if (n <= 0) return;
     stream.recvUnconsumed -= n;
-    this.credit(stream, n);
+    // What went back to the connection window on arrival goes back to the budget now.
+    const early = stream.recvCredited < n ? stream.recvCredited : n;
+    if (early > 0) {
+      stream.recvCredited -= early;
+      this.receiveBudget!.held -= early;
+    }
+    if (n > early) this.creditConnection(n - early);
+    this.creditStream(stream, n);
   }
 
   resetStream(stream: H2Stream, code: number): void {
@@ -787,9 +799,13 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     s.trailers = null;
     if (s.recvUnconsumed > 0) {
-      const n = s.recvUnconsumed;
+      const n = s.recvUnconsumed - s.recvCredited;
       s.recvUnconsumed = 0;
-      this.credit(null, n);
+      if (s.recvCredited > 0) {
+        this.receiveBudget!.held -= s.recvCredited;
+        s.recvCredited = 0;
+      }
+      if (n > 0) this.creditConnection(n);
     }
   }
 
@@ -840,6 +856,11 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * so a stream of small messages costs one update per half window, not per frame.
    */
   private credit(s: H2Stream | null, n: number): void {
+    this.creditConnection(n);
+    if (s !== null) this.creditStream(s, n);
+  }
+
+  private creditConnection(n: number): void {
     this.recvPendingUpdate += n;
     // Also once the peer's view of the window runs low: streams whose owners hold bytes back (slow
     // readers) can keep the returned bytes below half a window for good, and the peer would wait on
@@ -850,8 +871,11 @@ export class H2Connection implements FrameHandler, StreamConnection {
       this.recvPendingUpdate = 0;
       this.scheduleFlush();
     }
+  }
+
+  private creditStream(s: H2Stream, n: number): void {
     // Only a stream the peer may still send on needs its window back.
-    if (s === null || (s.state !== StreamState.OPEN && s.state !== StreamState.HALF_CLOSED_LOCAL)) return;
+    if (s.state !== StreamState.OPEN && s.state !== StreamState.HALF_CLOSED_LOCAL) return;
     s.recvPendingUpdate += n;
     if (s.recvPendingUpdate >= this.localInitialWindow >>> 1 && this.state < FAILED) {
       this.writer.windowUpdate(s.id, s.recvPendingUpdate);
@@ -876,29 +900,36 @@ export class H2Connection implements FrameHandler, StreamConnection {
       if (this.isIdle(streamId)) {
         return this.fail(ErrorCode.PROTOCOL_ERROR, 'data-on-idle-stream', `DATA on idle stream ${streamId} (RFC 9113 §5.1)`);
       }
-      this.credit(null, flowControlLength);
+      this.creditConnection(flowControlLength);
       // §5.1 closed: STREAM_CLOSED, unless it is in flight after our own RST_STREAM.
       if (!this.recentlyReset(streamId)) this.rstId(streamId, ErrorCode.STREAM_CLOSED);
       return;
     }
     if (s.state === StreamState.HALF_CLOSED_REMOTE) {
-      this.credit(null, flowControlLength);
+      this.creditConnection(flowControlLength);
       return this.reset(s, ErrorCode.STREAM_CLOSED, true); // §5.1 half-closed (remote)
     }
     if (flowControlLength > s.recvWindow) {
-      this.credit(null, flowControlLength);
+      this.creditConnection(flowControlLength);
       this.counters.streamErrors++;
       return this.reset(s, ErrorCode.FLOW_CONTROL_ERROR, true); // §6.9.1, a stream error
     }
     s.recvWindow -= flowControlLength;
     if (!s.headersReceived) { // client role: DATA before the response HEADERS (§8.1)
-      this.credit(null, flowControlLength);
+      this.creditConnection(flowControlLength);
       this.counters.malformed++;
       return this.reset(s, ErrorCode.PROTOCOL_ERROR, true);
     }
     // Padding never reaches the owner, so it is returned at once.
     if (flowControlLength > data.length) this.credit(s, flowControlLength - data.length);
     s.recvUnconsumed += data.length;
+    const budget = this.receiveBudget;
+    if (budget !== undefined && data.length > 0 && budget.held + data.length <= budget.limit) {
+      // Back to the connection window now: this stream's owner holds only its stream window.
+      budget.held += data.length;
+      s.recvCredited += data.length;
+      this.creditConnection(data.length);
+    }
     this.remoteEvent(s, endStream, data, null);
   }
 
@@ -1195,7 +1226,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
         return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'connection-window-exceeded', 'DATA exceeds the connection receive window (RFC 9113 §6.9.1)');
       }
       this.recvWindow -= error.frameLength;
-      this.credit(null, error.frameLength);
+      this.creditConnection(error.frameLength);
     }
     const s = this.streams.get(id);
     if (s !== undefined) return this.reset(s, error.code, true);

@@ -57,6 +57,8 @@ export class H2Stream {
   recvUnconsumed = 0;
   /** Bytes consumed and not yet returned to the peer with a WINDOW_UPDATE (batched). */
   recvPendingUpdate = 0;
+  /** Of recvUnconsumed, bytes already given back to the connection window (a ReceiveBudget's). */
+  recvCredited = 0;
 
   /**
    * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { ReceiveBudget } from '../h2/receive-budget.js';
 import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
 import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
@@ -55,6 +56,13 @@ const MAX_BACKOFF_MS = 10_000;
 /** Per-stream and connection receive windows towards endpoints: what a response may run ahead of the client. */
 const STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 8 << 20;
+/**
+ * Endpoints' answers the process gives back to their connection windows on arrival, before the
+ * clients have taken them: the endpoint connections are shared by every client of the node, and
+ * one client's unread answers must not shut the window for the others' (src/h2/receive-budget.ts).
+ * Under that, a stalled stream holds only its own window; past it, flow control couples as before.
+ */
+export const RECEIVE_BUDGET = new ReceiveBudget(32 << 20);
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 
 /** One connection to the endpoint. */
@@ -102,6 +110,7 @@ class UpstreamConn implements H2ConnectionHandler {
       clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: CONNECTION_WINDOW,
+      receiveBudget: RECEIVE_BUDGET,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
     });
