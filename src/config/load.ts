@@ -78,6 +78,9 @@ export function defaultServerConfig(): ServerConfig {
     port: 4140,
     clearContext: false,
     maxConcurrentStreamsPerConnection: 1000,
+    // Each call costs ~1.2 KB idle and more in flight, and a pod may open maxConnections x 1000
+    // streams: this bounds what all of them can make the router hold (10,000 is ~12-30 MB).
+    maxConcurrentRequests: 10_000,
     maxCallDepth: 10,
     maxHeaderListBytes: 16384,
     // A per-node router's clients are pods on the same node: reconnecting (h2c, no TLS) costs well
@@ -325,6 +328,7 @@ class ConfigReader {
         'port',
         'clearContext',
         'maxConcurrentStreamsPerConnection',
+        'maxConcurrentRequests',
         'maxCallDepth',
         'maxHeaderListBytes',
         'idleTimeoutMs',
@@ -358,6 +362,7 @@ class ConfigReader {
       port: f.get('port').int(1, 65535) ?? d.port,
       clearContext: f.get('clearContext').bool() ?? d.clearContext,
       maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? d.maxConcurrentStreamsPerConnection,
+      maxConcurrentRequests: f.get('maxConcurrentRequests').int(1, 2 ** 31 - 1) ?? d.maxConcurrentRequests,
       maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? d.maxCallDepth,
       maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? d.maxHeaderListBytes,
       idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_TIMER_MS) ?? d.idleTimeoutMs,

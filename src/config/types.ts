@@ -100,6 +100,11 @@ export interface ServerConfig {
   port: number; // default 4140
   clearContext: boolean; // default false
   maxConcurrentStreamsPerConnection: number; // default 1000
+  /**
+   * Calls in flight on this server over all its connections (Linkerd 1's key); one more is answered
+   * RESOURCE_EXHAUSTED (plain HTTP: 503) at once. Default 10000.
+   */
+  maxConcurrentRequests: number;
   /** More `via` hops than this fail fast as a proxy loop. Default 10. */
   maxCallDepth: number;
   /** Largest request header block accepted, bytes. Default 16384. */

@@ -143,17 +143,29 @@ class ServerConn implements H2ConnectionHandler {
   // ------------------------------------------------------------- engine events
 
   onStream(stream: H2Stream, list: HeaderList): void {
+    const server = this.server;
+    const max = server.config.maxConcurrentRequests;
+    // Every stream the engine hands over leaves through onStreamClose: counted until then.
+    if (server.openStreams++ >= max) {
+      server.hooks.onLimit?.('servers[].maxConcurrentRequests');
+      const message = `the router has ${max} calls in flight on this server (servers[].maxConcurrentRequests)`;
+      answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, message, true, 503);
+      // §8.1: answered, so the rest of the request is not wanted (unless the answer waits for window).
+      if (!stream.closed && stream.queuedBytes === 0) stream.reset(ErrorCode.NO_ERROR);
+      return;
+    }
     const headers = headerMapOf(list);
     try {
-      this.server.handler.handleStream(stream, headers);
+      server.handler.handleStream(stream, headers);
     } catch (e) {
       // A bug or a client racing us must cost one stream, never the process.
-      this.server.log.error('stream handler failed', { error: e as Error });
+      server.log.error('stream handler failed', { error: e as Error });
       if (!stream.closed) stream.reset(ErrorCode.INTERNAL_ERROR);
     }
   }
 
   onHeaderListTooLarge(stream: H2Stream, list: HeaderList): void {
+    this.server.openStreams++;
     // Answered here, so one oversized request costs only its own stream (HPACK stayed in step).
     const limit = this.server.config.maxHeaderListBytes;
     const message = `request header list exceeds the limit of ${limit} bytes (servers[].maxHeaderListBytes)`;
@@ -176,6 +188,7 @@ class ServerConn implements H2ConnectionHandler {
 
   onStreamClose(stream: H2Stream): void {
     const call = stream.user as InboundEvents | undefined;
+    this.server.openStreams--;
     stream.user = undefined;
     // The idle clock starts when the last stream ends.
     if (this.h2.activeStreams === 0) this.idle?.refresh();
@@ -270,13 +283,15 @@ export class H2Server {
   private readonly closedCounts = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>;
   private address: { ip: string; port: number } | undefined;
   /** @internal */ draining = false;
+  /** Client streams open on this server, over every connection (bounded by maxConcurrentRequests). */
+  openStreams = 0;
   /** @internal */ readonly onLimit: (limit: keyof H2Limits) => void;
 
   constructor(
     readonly config: ServerConfig,
     /** @internal */ readonly handler: StreamHandler,
     /** @internal */ readonly log: Logger,
-    private readonly hooks: ServerHooks = {},
+    /** @internal */ readonly hooks: ServerHooks = {},
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
     if (config.tls) {

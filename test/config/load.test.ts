@@ -58,6 +58,7 @@ test('every default is filled from a minimal config', () => {
             port: 4140,
             clearContext: false,
             maxConcurrentStreamsPerConnection: 1000,
+            maxConcurrentRequests: 10_000,
             maxCallDepth: 10,
             maxHeaderListBytes: 16384,
             idleTimeoutMs: 300_000,
@@ -128,7 +129,7 @@ routers:
   bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40}
   servers:
-  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
+  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
      maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxConnections: 50}
 - protocol: h2
@@ -172,6 +173,7 @@ shutdownGrace: 2500
     port: 4140,
     clearContext: true,
     maxConcurrentStreamsPerConnection: 100,
+    maxConcurrentRequests: 500,
     maxCallDepth: 3,
     maxHeaderListBytes: 8192,
     idleTimeoutMs: 60000,

@@ -9,6 +9,7 @@ import { startTestServer, testClient, unary, type Resp } from '../fixtures/grpc/
 import { spawnHoldingServer } from '../fixtures/grpc/child-server.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { ErrorCode, SettingId } from '../../src/h2/frames.js';
+import { eventually } from '../support/eventually.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
 
@@ -479,6 +480,42 @@ test('a client that keeps its window shut on an answer loses that stream after s
     assert.ok(!client.events.some((e) => e.kind === 'goaway'));
   } finally {
     client.close();
+    await proxy.close();
+    await backend.close();
+  }
+});
+
+test('calls past servers[].maxConcurrentRequests, over all connections, are answered RESOURCE_EXHAUSTED at once; each call that ends makes room', { timeout: 20_000 }, async () => {
+  const held: http2.ServerHttp2Stream[] = [];
+  let seen!: () => void;
+  const threeHeld = new Promise<void>((r) => (seen = r));
+  const backend = await startRawBackend((stream) => {
+    held.push(stream);
+    if (held.length === 3) seen();
+  });
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxConcurrentRequests: 3 }).start();
+  // Two channels: two connections to the router, one bound over both.
+  const a = testClient(proxy.target);
+  const b = testClient(proxy.target, { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    const first = [unary(a, { message: '1' }), unary(a, { message: '2' }), unary(b, { message: '3' })];
+    await threeHeld;
+    assert.equal(proxy.server.connections, 2);
+    const over = await unary(b, { message: '4' });
+    assert.equal(over.error?.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(over.error!.details, /the router has 3 calls in flight on this server \(servers\[\]\.maxConcurrentRequests\)/);
+    assert.equal(held.length, 3, 'the endpoint never saw it');
+    answerOk(held.shift()!);
+    assert.equal((await first[0]!).error, null);
+    const next = unary(b, { message: '5' });
+    await eventually('the endpoint holds the next call', () => held.length === 3, 10_000);
+    for (const s of held.splice(0)) answerOk(s);
+    assert.equal((await next).error, null);
+    for (const c of first.slice(1)) assert.equal((await c).error, null);
+    await eventually('no stream is counted once every call ended', () => proxy.server.openStreams === 0, 10_000);
+  } finally {
+    a.close();
+    b.close();
     await proxy.close();
     await backend.close();
   }
