@@ -600,6 +600,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
       for (let i = 0; i < out.length; i++) socket.write(out[i]!);
       socket.uncork();
     }
+    // Written through to the kernel (the usual case): the writer's slab is free again.
+    if (socket.writableLength === 0) this.writer.rewind();
     // Answers, RST_STREAMs and ACKs are not flow controlled: a peer that sends requests and reads
     // nothing would grow this socket's buffer without end. Past maxQueuedBytes the peer is not read
     // (its frames wait in the kernel, as its own TCP window says) until the socket has drained.
@@ -613,6 +615,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
 
   /** The socket wrote all it held: read the peer again, and send what waits. */
   private onSocketDrain(): void {
+    this.writer.rewind();
     if (this.readsHeld) {
       this.readsHeld = false;
       this.socket.resume();

@@ -7,9 +7,12 @@
 // DATA payloads are not copied: the 9-octet header goes into the slab and the
 // caller's Buffer joins the output list by reference.
 //
-// The slab is written strictly forward and never rewound, so Buffers already
-// handed out by flush() stay valid while the socket still holds them; a full slab
-// is simply replaced by a fresh one and left to the GC.
+// The slab is written strictly forward, so Buffers already handed out by flush()
+// stay valid while the socket still holds them; a full slab is replaced by a fresh
+// one, twice as large up to slabSize, and left to the GC. Only the owner knows when
+// the socket has let go of everything: it calls rewind() and the slab is reused from
+// its start. An idle connection so keeps a slab of a few hundred octets, not 16 KiB
+// (10,000 of them would be 160 MB).
 //
 // Arguments are checked because a malformed frame from us is a bug that would cost
 // the whole connection at the peer; the checks are RangeErrors, not peer errors.
@@ -21,8 +24,10 @@ import {
 import type { Setting } from './frame-reader.js';
 
 export interface FrameWriterOptions {
-  /** Size of each pooled slab. Default 16 KiB. */
+  /** Largest pooled slab. Default 16 KiB. */
   slabSize?: number;
+  /** The first slab (each replacement doubles it, up to slabSize). Default 512 octets. */
+  firstSlabSize?: number;
   /** DATA payloads up to this many octets are copied into the slab rather than referenced. Default 512. */
   copyThreshold?: number;
 }
@@ -70,7 +75,7 @@ export class FrameWriter {
   constructor(options: FrameWriterOptions = {}) {
     this.slabSize = options.slabSize ?? 16 * 1024;
     this.copyThreshold = options.copyThreshold ?? 512;
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+    this.slab = Buffer.allocUnsafeSlow(Math.min(this.slabSize, options.firstSlabSize ?? 512));
   }
 
   /** The peer's SETTINGS_MAX_FRAME_SIZE currently used for splitting. */
@@ -86,6 +91,17 @@ export class FrameWriter {
 
   /** Octets written since the last flush(). */
   get pendingBytes(): number { return this.outLength + (this.pos - this.segmentStart); }
+
+  /**
+   * The socket no longer holds any Buffer flush() handed out: the slab is written from
+   * its start again. Nothing happens while frames are pending here.
+   */
+  rewind(): void {
+    if (this.pos === this.segmentStart && this.outLength === 0 && this.out.length === 0) {
+      this.pos = 0;
+      this.segmentStart = 0;
+    }
+  }
 
   /**
    * The frames written since the last call, in order, ready for socket.writev or
@@ -226,7 +242,7 @@ export class FrameWriter {
   private reserve(n: number): number {
     if (this.pos + n > this.slab.length) {
       this.seal();
-      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, n));
+      this.slab = Buffer.allocUnsafeSlow(Math.max(Math.min(this.slabSize, 2 * this.slab.length), n));
       this.pos = 0;
       this.segmentStart = 0;
     }

@@ -185,6 +185,34 @@ describe('FrameWriter', () => {
     assert.equal(Buffer.concat(first).toString('hex'), snapshot);
   });
 
+  it('starts with a small slab and doubles it when a tick needs more, up to slabSize', () => {
+    const w = new FrameWriter({ slabSize: 2048 });
+    w.ping(Buffer.alloc(8), false);
+    assert.equal(w.flush()[0]!.buffer.byteLength, 512, 'an idle connection holds 512 octets, not 16 KiB');
+    for (let i = 0; i < 40; i++) w.ping(Buffer.alloc(8), true); // 680 octets in one tick
+    const sizes = w.flush().map((b) => b.buffer.byteLength);
+    assert.deepEqual(sizes, [512, 1024]);
+    for (let i = 0; i < 200; i++) w.ping(Buffer.alloc(8), true); // 3,400 octets
+    assert.deepEqual([...new Set(w.flush().map((b) => b.buffer.byteLength))], [1024, 2048], 'never above slabSize');
+  });
+
+  it('rewind(): once the owner says the socket let go of everything, the slab is written from its start', () => {
+    const w = new FrameWriter();
+    w.ping(Buffer.from('AAAAAAAA'), false);
+    const [a] = w.flush();
+    w.rewind();
+    w.ping(Buffer.from('BBBBBBBB'), false);
+    const [b] = w.flush();
+    assert.equal(b!.buffer, a!.buffer);
+    assert.equal(b!.byteOffset, a!.byteOffset, 'the same octets reused');
+    // Not while frames are pending: they would be overwritten.
+    w.ping(Buffer.from('CCCCCCCC'), false);
+    w.rewind();
+    w.ping(Buffer.from('DDDDDDDD'), false);
+    const pending = Buffer.concat(w.flush()).toString();
+    assert.ok(pending.includes('CCCCCCCC') && pending.includes('DDDDDDDD'));
+  });
+
   it('cuts GOAWAY debug data to fit one frame', () => {
     const w = new FrameWriter();
     w.goaway(1, ErrorCode.PROTOCOL_ERROR, 'x'.repeat(20_000));
