@@ -9,6 +9,7 @@ import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBo
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
+import { ConnectionsPerClient } from '../util/connections-per-client.js';
 
 export type { AdminDeps, AdminPage, AdminRouter } from './deps.js';
 export { adminRouter, dentriesBefore } from './router-view.js';
@@ -236,24 +237,15 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   const refusedAll = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
   const refusedPerClient = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });
   server.on('drop', () => refusedAll.inc());
-  // Open connections per client address: at most maxConnections keys, one per open connection's address.
-  const perClient = new Map<string, number>();
+  const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
-    const open = perClient.get(address) ?? 0;
-    if (open >= config.maxConnectionsPerClient) {
+    if (!perClient.admit(socket)) {
       refusedPerClient.inc();
       socket.destroy();
       return;
     }
-    perClient.set(address, open + 1);
     deps.metrics.adminConnections.inc();
-    socket.once('close', () => {
-      deps.metrics.adminConnections.dec();
-      const left = perClient.get(address)! - 1;
-      if (left === 0) perClient.delete(address);
-      else perClient.set(address, left);
-    });
+    socket.once('close', () => deps.metrics.adminConnections.dec());
   });
 
   await new Promise<void>((resolve, reject) => {

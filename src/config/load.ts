@@ -112,6 +112,8 @@ export function defaultServerConfig(): ServerConfig {
     // Each connection holds a descriptor, two HPACK tables and its windows' worth of bytes; a node's
     // pods need far fewer (gRPC clients keep one or a few each).
     maxConnections: 10_000,
+    // ~11 KB each when idle: one pod may hold a tenth of the slots, and never all of them.
+    maxConnectionsPerClient: 1000,
   };
 }
 
@@ -343,6 +345,7 @@ class ConfigReader {
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
         'maxConnections',
+        'maxConnectionsPerClient',
         'tls',
       ],
       {
@@ -378,6 +381,7 @@ class ConfigReader {
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
       maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,
+      maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 2 ** 31 - 1) ?? d.maxConnectionsPerClient,
     };
     if (tls) server.tls = tls;
     return server;

@@ -138,6 +138,8 @@ export interface ServerConfig {
    * stream's window is this, at most 1 MiB), and the soft bound on bytes queued towards it. Default 1 MiB.
    */
   maxBufferedBytesPerConnection: number;
+  /** Connections open at once from one client address (one pod); more are closed as they arrive. Default 1000. */
+  maxConnectionsPerClient: number;
   /** Client connections open at once; more are closed as they arrive (counted). Default 10000. */
   maxConnections: number;
   /** Serve TLS (ALPN h2 only) instead of h2c. Linkerd 1's `servers[].tls`. */

@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.js';
 import { Status, isGrpcContentType } from './grpc.js';
 import { answerError } from './error-answer.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
+import { ConnectionsPerClient } from '../util/connections-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
@@ -341,6 +342,13 @@ export class H2Server {
     // Past maxConnections the kernel's accept is followed by an immediate close ('drop').
     this.server.maxConnections = config.maxConnections;
     this.server.on('drop', () => this.hooks.onLimit?.('servers[].maxConnections'));
+    // Before the handshake (TLS) or the engine (h2c) cost anything: one client's share is bounded.
+    const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
+    this.server.prependListener('connection', (socket: net.Socket) => {
+      if (perClient.admit(socket)) return;
+      this.hooks.onLimit?.('servers[].maxConnectionsPerClient');
+      socket.destroy();
+    });
   }
 
   /** Bind; rejects naming ip:port when the address cannot be taken. */
@@ -386,6 +394,7 @@ export class H2Server {
   }
 
   private accept(socket: net.Socket): void {
+    if (socket.destroyed) return; // refused by maxConnectionsPerClient
     const conn = new ServerConn(this, socket);
     if (conn.h2.isClosed) return;
     this.conns.add(conn);

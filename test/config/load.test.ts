@@ -73,6 +73,7 @@ test('every default is filled from a minimal config', () => {
             maxEmptyFramesPerSecond: 1000,
             maxBufferedBytesPerConnection: 1 << 20,
             maxConnections: 10_000,
+            maxConnectionsPerClient: 1000,
           },
         ],
         identifier: [{ kind: 'io.l5d.header.path', header: ':path', segments: 1 }],
@@ -131,7 +132,7 @@ routers:
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
-     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxConnections: 50}
+     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -188,6 +189,7 @@ shutdownGrace: 2500
     maxEmptyFramesPerSecond: 20,
     maxBufferedBytesPerConnection: 262144,
     maxConnections: 50,
+    maxConnectionsPerClient: 5,
   });
   assert.deepEqual(quiet.client.failureAccrual, { kind: 'none' });
   assert.equal(quiet.h2AccessLog, '-');

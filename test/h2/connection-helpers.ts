@@ -202,8 +202,8 @@ export class RawPeer extends Recorder {
 
 /** A raw client: sends the preface and its SETTINGS, ACKs the server's. */
 export class RawClient extends RawPeer {
-  static async connect(port: number, settings: Setting[] = []): Promise<RawClient> {
-    const socket = connect(port, '127.0.0.1');
+  static async connect(port: number, settings: Setting[] = [], localAddress?: string): Promise<RawClient> {
+    const socket = localAddress === undefined ? connect(port, '127.0.0.1') : connect({ port, host: '127.0.0.1', localAddress });
     await once(socket, 'connect');
     const c = new RawClient(socket, 'client');
     socket.write(CLIENT_PREFACE);

@@ -10,6 +10,7 @@ import { rawFrame } from '../h2/frames-helpers.js';
 import { ErrorCode, Flag } from '../../src/h2/frames.js';
 import type { FieldInput } from '../../src/h2/hpack/index.js';
 import type { ServerConfig } from '../../src/config/types.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * Issue 11, item 5: the limits every public proxy has, on the router's own HTTP/2 engine. Each is a
@@ -199,6 +200,36 @@ function rawHeaders(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
 function rawContinuation(id: number, fragment: Buffer, endHeaders: boolean): Buffer {
   return rawFrame(FrameType.CONTINUATION, endHeaders ? Flag.END_HEADERS : 0, id, fragment);
 }
+
+test('connections past maxConnectionsPerClient from one address are closed as they arrive and counted; other addresses still get in', async () => {
+  const { h, close } = await setup({ maxConnectionsPerClient: 2 });
+  const from = (localAddress: string) => RawClient.connect(h.port, [], localAddress);
+  const first = await from('127.0.0.1');
+  const second = await from('127.0.0.1');
+  const third = net.connect({ port: h.port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+  third.on('error', () => {});
+  const thirdClosed = new Promise<void>((resolve) => third.once('close', () => resolve()));
+  const other = await from('127.0.0.2');
+  try {
+    await thirdClosed;
+    assert.equal(await limitCount(h, 'maxConnectionsPerClient'), 1);
+    await callOk(first, 1);
+    await callOk(second, 1);
+    await callOk(other, 1);
+    // A slot frees when its connection closes.
+    first.close();
+    await first.waitClose();
+    await eventually('the closed connection left the server', async () => / 2$/m.test((await h.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('kgr_server_connections{')).join('\n')));
+    const again = await from('127.0.0.1');
+    await callOk(again, 1);
+    again.close();
+  } finally {
+    second.close();
+    other.close();
+    third.destroy();
+    await close();
+  }
+});
 
 test('connections past maxConnections are closed as they arrive and counted; the open ones keep working', async () => {
   const { h, close } = await setup({ maxConnections: 2 });
