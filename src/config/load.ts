@@ -79,8 +79,9 @@ export function defaultServerConfig(): ServerConfig {
     clearContext: false,
     maxConcurrentStreamsPerConnection: 1000,
     // Each call costs ~1.2 KB idle and more in flight, and a pod may open maxConnections x 1000
-    // streams: this bounds what all of them can make the router hold (10,000 is ~12-30 MB).
-    maxConcurrentRequests: 10_000,
+    // streams: this bounds what all of them can make the router hold (20,000 is ~25-60 MB), twice
+    // the 10,000 long-lived streams the bench holds as a node's normal load.
+    maxConcurrentRequests: 20_000,
     maxCallDepth: 10,
     maxHeaderListBytes: 16384,
     // A per-node router's clients are pods on the same node: reconnecting (h2c, no TLS) costs well

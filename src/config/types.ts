@@ -102,7 +102,7 @@ export interface ServerConfig {
   maxConcurrentStreamsPerConnection: number; // default 1000
   /**
    * Calls in flight on this server over all its connections (Linkerd 1's key); one more is answered
-   * RESOURCE_EXHAUSTED (plain HTTP: 503) at once. Default 10000.
+   * RESOURCE_EXHAUSTED (plain HTTP: 503) at once. Default 20000.
    */
   maxConcurrentRequests: number;
   /** More `via` hops than this fail fast as a proxy loop. Default 10. */

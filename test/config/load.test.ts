@@ -58,7 +58,7 @@ test('every default is filled from a minimal config', () => {
             port: 4140,
             clearContext: false,
             maxConcurrentStreamsPerConnection: 1000,
-            maxConcurrentRequests: 10_000,
+            maxConcurrentRequests: 20_000,
             maxCallDepth: 10,
             maxHeaderListBytes: 16384,
             idleTimeoutMs: 300_000,
