@@ -858,9 +858,9 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * back to the peer, batched: a WINDOW_UPDATE once half a window has accumulated,
    * so a stream of small messages costs one update per half window, not per frame.
    */
-  private credit(s: H2Stream | null, n: number): void {
+  private credit(s: H2Stream, n: number): void {
     this.creditConnection(n);
-    if (s !== null) this.creditStream(s, n);
+    this.creditStream(s, n);
   }
 
   private creditConnection(n: number): void {
