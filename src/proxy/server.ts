@@ -342,12 +342,19 @@ export class H2Server {
     // Past maxConnections the kernel's accept is followed by an immediate close ('drop').
     this.server.maxConnections = config.maxConnections;
     this.server.on('drop', () => this.hooks.onLimit?.('servers[].maxConnections'));
-    // Before the handshake (TLS) or the engine (h2c) cost anything: one client's share is bounded.
+    // One client's share is bounded before the handshake (TLS) or the engine (h2c) cost anything:
+    // the server's own 'connection' listeners (tls.Server's starts the handshake) see only the
+    // connections admitted, so a refused one is not a failed handshake either.
     const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
-    this.server.prependListener('connection', (socket: net.Socket) => {
-      if (perClient.admit(socket)) return;
-      this.hooks.onLimit?.('servers[].maxConnectionsPerClient');
-      socket.destroy();
+    const listeners = this.server.listeners('connection') as ((socket: net.Socket) => void)[];
+    this.server.removeAllListeners('connection');
+    this.server.on('connection', (socket: net.Socket) => {
+      if (!perClient.admit(socket)) {
+        this.hooks.onLimit?.('servers[].maxConnectionsPerClient');
+        socket.destroy();
+        return;
+      }
+      for (const listener of listeners) listener.call(this.server, socket);
     });
   }
 
@@ -394,7 +401,6 @@ export class H2Server {
   }
 
   private accept(socket: net.Socket): void {
-    if (socket.destroyed) return; // refused by maxConnectionsPerClient
     const conn = new ServerConn(this, socket);
     if (conn.h2.isClosed) return;
     this.conns.add(conn);

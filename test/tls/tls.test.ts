@@ -8,6 +8,7 @@ import { clientState } from '../../src/admin/views.js';
 import { SERVER_DEFAULTS } from '../proxy/harness.js';
 import { startTestServer, testClient, unary } from '../fixtures/grpc/test-service.js';
 import { TestPki } from '../fixtures/tls/pki.js';
+import { eventually } from '../support/eventually.js';
 import { BACKEND_NAME, clientTls, counter, makeCerts, startTlsBackend, tlsClient, type Certs } from './helpers.js';
 
 const SVC = '/svc/kgr.test.TestService';
@@ -61,6 +62,43 @@ test('server TLS: a grpc-js TLS client on the TLS port and an h2c client on the 
   } finally {
     secure.close();
     plain.close();
+    await h.close();
+    await backend.close();
+  }
+});
+
+test('server TLS: a connection past maxConnectionsPerClient is closed before any handshake, counted as that limit and not as a TLS failure', { skip }, async () => {
+  const backend = await startTestServer({ name: 'plain' });
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`, {
+    servers: [{ ...SERVER_DEFAULTS, maxConnectionsPerClient: 1, tls: { certPath: certs.router.cert, keyPath: certs.router.key, requireClientAuth: false } }],
+  });
+  const port = h.router.boundPorts[0]!.port;
+  const open = (): tls.TLSSocket => tls.connect({ host: '127.0.0.1', port, ca: readFileSync(certs.pki.ca.cert), servername: 'router.local', ALPNProtocols: ['h2'] });
+  const first = open();
+  try {
+    await new Promise<void>((resolve, reject) => first.once('secureConnect', resolve).once('error', reject));
+    const second = open();
+    const ended = await new Promise<string>((resolve) => {
+      second.once('secureConnect', () => resolve('handshake completed'));
+      second.once('error', (e) => resolve(`error ${e.message}`));
+      second.once('close', () => resolve('closed'));
+    });
+    assert.notEqual(ended, 'handshake completed');
+    // Its slot back, a later connection completes a handshake: by then the router has seen all
+    // there was to see of the refused one.
+    first.destroy();
+    const third = await eventually('a handshake once the first connection is gone', () => new Promise<tls.TLSSocket | undefined>((resolve) => {
+      const s = open();
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', () => resolve(undefined));
+      s.once('close', () => resolve(undefined));
+    }));
+    third.destroy();
+    const limits = (await h.metrics.registry.metrics()).split('\n').find((l) => l.includes('limit="servers[].maxConnectionsPerClient"'));
+    assert.ok(Number(limits?.split(' ').pop()) >= 1, String(limits)); // tries before the slot was back count too
+    assert.equal((await h.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('kgr_tls_handshake_failures_total{')).length, 0, 'no handshake failure counted');
+  } finally {
+    first.destroy();
     await h.close();
     await backend.close();
   }
