@@ -413,8 +413,9 @@ export class H2Connection implements FrameHandler, StreamConnection {
     const clock = this.clock;
     const check = (): void => {
       if (this.state === CLOSED) return;
-      // `this.now` is the clock's reading at the last socket chunk read.
-      let next = intervalMs - (clock.now() - this.now);
+      // `this.now` is the clock's reading at the last socket chunk read; reads we hold back (the
+      // socket is full) are no silence of the peer's.
+      let next = this.readsHeld ? intervalMs : intervalMs - (clock.now() - this.now);
       if (next <= 0) {
         next = intervalMs;
         if (this.pingAckTimer === null) {
@@ -515,7 +516,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     // would close the stream: that waits for the flush as before, so the owner never hears of the
     // close inside its own write().
     if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
-        (!endStream || stream.state === StreamState.OPEN) && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes) {
+        (!endStream || stream.state === StreamState.OPEN) && !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes) {
       if (n === 0 && !endStream) return true;
       this.sendData(stream, data, endStream);
       this.scheduleFlush();
@@ -602,10 +603,12 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     // Written through to the kernel (the usual case): the writer's slab is free again.
     if (socket.writableLength === 0) this.writer.rewind();
-    // Answers, RST_STREAMs and ACKs are not flow controlled: a peer that sends requests and reads
-    // nothing would grow this socket's buffer without end. Past maxQueuedBytes the peer is not read
-    // (its frames wait in the kernel, as its own TCP window says) until the socket has drained.
-    if (socket.writableLength > this.limits.maxQueuedBytes && !this.readsHeld) {
+    // Answers, RST_STREAMs and ACKs are not flow controlled: a client that sends requests and reads
+    // nothing would grow this socket's buffer without end. Past maxQueuedBytes the client is not read
+    // (its frames wait in the kernel, as its own TCP window says), and nothing more is queued here,
+    // until the socket has drained ('drain' comes: a write said so). Not an endpoint: its answers
+    // are every client's.
+    if (this.isServer && socket.writableLength > this.limits.maxQueuedBytes && socket.writableNeedDrain && !this.readsHeld) {
       this.readsHeld = true;
       this.counters.readsHeld++;
       this.onLimit?.('maxQueuedBytes');
@@ -618,6 +621,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.writer.rewind();
     if (this.readsHeld) {
       this.readsHeld = false;
+      this.now = this.clock.now(); // the silence was ours, not the peer's (keepalive)
       this.socket.resume();
     }
     this.flush();
@@ -629,7 +633,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * memory too, and 'drain' brings us back.
    */
   private pump(): void {
-    if (this.socket.writableLength > this.limits.maxQueuedBytes) return;
+    if (this.readsHeld || this.socket.writableLength > this.limits.maxQueuedBytes) return;
     const streams = this.ready;
     this.ready = [];
     for (let i = 0; i < streams.length; i++) {
