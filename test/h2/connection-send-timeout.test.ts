@@ -119,12 +119,14 @@ describe('H2Connection sendTimeoutMs', () => {
 });
 
 describe('H2Connection: a peer that sends requests and reads no answer', () => {
-  it('is no longer read once the socket holds maxQueuedBytes, and every answer arrives once it reads again', { timeout: 30_000 }, async () => {
+  it('is no longer read once the socket holds maxQueuedBytes, keepalive does not take that for its silence, and every answer arrives once it reads again', { timeout: 30_000 }, async () => {
     const LIMIT = 1 << 20;
     const REQUESTS = 40_000;
     let peakHeld = 0;
     let answered = 0;
-    const { server, port, conns } = await h2Server({ maxQueuedBytes: LIMIT }, (h) => {
+    let unanswered = 0;
+    const clock = new FakeClock(10_000);
+    const { server, port, conns } = await h2Server({ maxQueuedBytes: LIMIT, clock }, (h) => {
       // A 1 KiB header value unlike every other: HPACK cannot shrink the answers, and HEADERS are
       // not flow controlled. 40,000 of them are 40 MB, far more than both ends' kernel buffers hold.
       h.onStreamHook = (s) => {
@@ -143,8 +145,13 @@ describe('H2Connection: a peer that sends requests and reads no answer', () => {
     for (let i = 0, id = 1; i < REQUESTS; i++, id += 2) writer.headers(id, encoder.encode(RawClient.GET), true);
     socket.write(Buffer.concat([CLIENT_PREFACE, ...writer.flush()]));
     try {
+      await eventually('the connection', () => conns.length === 1);
       const conn = conns[0]!;
+      conn.keepAlive(10_000, 5_000, () => unanswered++);
       await eventually('the server stops reading the peer', () => conn.counters.readsHeld > 0, 20_000);
+      // Minutes without a read, all of them ours: no PING goes unanswered.
+      clock.advance(60_000);
+      assert.equal(unanswered, 0, 'keepalive took the held reads for a dead peer');
       assert.ok(answered < REQUESTS, `${answered} of ${REQUESTS} answered while the peer read nothing`);
       // The answers to one read's requests go out before the check: that much past the limit, no more.
       const BOUND = LIMIT + 16 * 1024 * 1024;
