@@ -532,8 +532,8 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (!stream.ready && !stream.waiting) { stream.ready = true; this.ready.push(stream); }
     this.scheduleFlush();
     if (this.queuedBytes > this.limits.maxQueuedBytes) {
+      // Backpressure, not abuse: the caller waits for onDrain (the read hold below is the limit).
       this.counters.queueOverLimit++;
-      this.onLimit?.('maxQueuedBytes');
       stream.needDrain = true;
       return false;
     }
