@@ -1,5 +1,5 @@
 import { ErrorCode } from '../h2/constants.js';
-import type { H2Stream } from '../h2/stream.js';
+import { StreamState, type H2Stream } from '../h2/stream.js';
 import type { RequestFields } from '../h2/connection.js';
 import type { FieldInput, FieldSink, HeaderList } from '../h2/hpack/index.js';
 import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
@@ -349,6 +349,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.setFlag(RESPONSE_ENDED, true);
     }
     this.inbound.sendHeaders(list, endStream);
+    if (endStream) this.answeredEarly(up);
   }
 
   /** @internal */ onUpData(up: H2Stream, data: Buffer, endStream: boolean): void {
@@ -357,6 +358,17 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     this.upUnconsumed += data.length;
     // Taken by the client's stream, or dropped with it: either way the endpoint may send more.
     if (this.inbound.write(data, endStream) || this.inbound.closed) this.returnUp();
+    if (endStream) this.answeredEarly(up);
+  }
+
+  /**
+   * The endpoint's answer is complete while the request is still on its way to it (it answered
+   * before reading the body): as grpc-go does, the endpoint is told the rest is not wanted
+   * (RST_STREAM NO_ERROR, RFC 9113 §8.1). The call ends as a normal one, and what the client still
+   * sends is dropped with its window returned, instead of waiting for an endpoint that never reads.
+   */
+  private answeredEarly(up: H2Stream): void {
+    if (up === this.up && up.state === StreamState.HALF_CLOSED_REMOTE) up.reset(ErrorCode.NO_ERROR);
   }
 
   /** @internal */ onUpReset(up: H2Stream, code: number, refused: boolean): void {

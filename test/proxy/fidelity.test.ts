@@ -408,9 +408,11 @@ function call(session: http2.ClientHttp2Session, path: string, body: Buffer): Pr
 }
 
 test('flow control: a request body the endpoint never took gives the client connection its window back when the call ends', async () => {
-  // The endpoint answers before it reads the 900 KiB body (its stream window is 64 KiB), so the
-  // router holds most of it when the call ends. Unless that goes back to the client's connection
-  // window (1 MiB), the next large body on the same connection stalls for good.
+  // The endpoint answers before it reads the 900 KiB body (its stream window is 64 KiB) and never
+  // reads it. The body is larger than the client's connection window (256 KiB): the client can
+  // finish its request only if the router, once the answer is complete, tells the endpoint the rest
+  // is not wanted (RST_STREAM NO_ERROR) and drops it, returning its window. Then the next large
+  // body on the same connection must not stall either.
   const endpoint = await startRawBackend((stream, headers) => {
     if (headers[':path'] === '/t.S/Reject') {
       stream.pause();
