@@ -108,17 +108,16 @@ export function defaultServerConfig(): ServerConfig {
     maxSettingsPerSecond: 100,
     maxEmptyFramesPerSecond: 1000,
     // Bytes a client may send ahead of the router's forwarding them (its connection window), and the
-    // soft bound on bytes queued towards it: what one connection can make the router hold. Times
-    // maxConnectionsPerClient, it is what one pod can: 100 connections sending to an endpoint that
-    // does not read held 130 MB at 1 MiB, 33 MB at 256 KiB, which still carries a 64 KiB message
-    // in one window and, over a node's sub-millisecond round trips, gigabytes a second.
-    maxBufferedBytesPerConnection: 256 * 1024,
+    // soft bound on bytes queued towards it: what one connection can make the router hold (~1.3 MB
+    // each, sending to an endpoint that does not read). 256 KiB cut that to a quarter but halved
+    // the bench's 64 KiB ping-pong (4 streams of 64 KiB per connection fill such a window).
+    maxBufferedBytesPerConnection: 1 << 20,
     // Each connection holds a descriptor, two HPACK tables and its windows' worth of bytes; a node's
     // pods need far fewer (gRPC clients keep one or a few each).
     maxConnections: 10_000,
-    // ~11 KB each when idle and up to maxBufferedBytesPerConnection more when sending: one pod may
-    // hold 100 connections (gRPC clients keep one per channel), never all the slots.
-    maxConnectionsPerClient: 100,
+    // ~11 KB each when idle and ~1.3 MB when sending to an endpoint that does not read: one pod may
+    // hold 64 connections (gRPC clients keep one per channel), ~85 MB at worst, never all the slots.
+    maxConnectionsPerClient: 64,
   };
 }
 

@@ -138,7 +138,7 @@ export interface ServerConfig {
    * stream's window is this, at most 1 MiB), and the soft bound on bytes queued towards it. Default 1 MiB.
    */
   maxBufferedBytesPerConnection: number;
-  /** Connections open at once from one client address (one pod); more are closed as they arrive. Default 100. */
+  /** Connections open at once from one client address (one pod); more are closed as they arrive. Default 64. */
   maxConnectionsPerClient: number;
   /** Client connections open at once; more are closed as they arrive (counted). Default 10000. */
   maxConnections: number;

@@ -409,7 +409,7 @@ function call(session: http2.ClientHttp2Session, path: string, body: Buffer): Pr
 
 test('flow control: a request body the endpoint never took gives the client connection its window back when the call ends', async () => {
   // The endpoint answers before it reads the 900 KiB body (its stream window is 64 KiB) and never
-  // reads it. The body is larger than the client's connection window (256 KiB): the client can
+  // reads it. The body is larger than the client's connection window (256 KiB here): the client can
   // finish its request only if the router, once the answer is complete, tells the endpoint the rest
   // is not wanted (RST_STREAM NO_ERROR) and drops it, returning its window. Then the next large
   // body on the same connection must not stall either.
@@ -422,7 +422,7 @@ test('flow control: a request body the endpoint never took gives the client conn
     stream.on('data', () => {});
     stream.on('end', () => stream.destroyed || answerOk(stream));
   });
-  const p = await new ProxyHarness(addr(endpoint.port)).start();
+  const p = await new ProxyHarness(addr(endpoint.port), {}, { maxBufferedBytesPerConnection: 256 * 1024 }).start();
   const session = http2.connect(`http://${p.target}`);
   try {
     assert.equal((await call(session, '/t.S/Reject', frame(Buffer.alloc(900 * 1024)))).status, '3');
