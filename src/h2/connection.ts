@@ -516,7 +516,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     // would close the stream: that waits for the flush as before, so the owner never hears of the
     // close inside its own write().
     if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
-        (!endStream || stream.state === StreamState.OPEN) && !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes) {
+        (!endStream || stream.state === StreamState.OPEN) && this.socketHasRoom()) {
       if (n === 0 && !endStream) return true;
       this.sendData(stream, data, endStream);
       this.scheduleFlush();
@@ -633,7 +633,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
    * memory too, and 'drain' brings us back.
    */
   private pump(): void {
-    if (this.readsHeld || this.socket.writableLength > this.limits.maxQueuedBytes) return;
+    if (!this.socketHasRoom()) return;
     const streams = this.ready;
     this.ready = [];
     for (let i = 0; i < streams.length; i++) {
@@ -671,6 +671,15 @@ export class H2Connection implements FrameHandler, StreamConnection {
       }
       if (s.needDrain && !s.closed) { s.needDrain = false; this.handler.onDrain(s); }
     }
+  }
+
+  /**
+   * More DATA may go into this tick's frames: the socket and the frames not yet flushed hold no
+   * more than maxQueuedBytes (the TCP send buffer is memory too; 'drain' brings us back), and
+   * reads are not held for a full socket.
+   */
+  private socketHasRoom(): boolean {
+    return !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes;
   }
 
   /** DATA into this tick's frames, paid for from both send windows (§6.9.1; the caller checked them). */

@@ -97,7 +97,7 @@ export class FrameWriter {
    * its start again. Nothing happens while frames are pending here.
    */
   rewind(): void {
-    if (this.pos === this.segmentStart && this.outLength === 0 && this.out.length === 0) {
+    if (this.pendingBytes === 0) {
       this.pos = 0;
       this.segmentStart = 0;
     }

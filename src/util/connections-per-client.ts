@@ -23,9 +23,4 @@ export class ConnectionsPerClient {
     });
     return true;
   }
-
-  /** Client addresses with a connection open. */
-  get clients(): number {
-    return this.open.size;
-  }
 }
