@@ -112,6 +112,12 @@ export function defaultServerConfig(): ServerConfig {
     // each, sending to an endpoint that does not read). 256 KiB cut that to a quarter but halved
     // the bench's 64 KiB ping-pong (4 streams of 64 KiB per connection fill such a window).
     maxBufferedBytesPerConnection: 1 << 20,
+    // What all clients together may make the router hold in request bytes: windows bound one
+    // connection, not the node's pods together (each pod's 64 connections could hold ~85 MB). Each
+    // stopped connection adds up to ~80 KiB past it, and the process pays ~1.3x what it counts
+    // (socket reads kept whole), so the DaemonSet's 256 MiB leaves room for ~600 such connections
+    // beside the ~60-90 MB the router itself takes. The answers' side has the same 32 MiB.
+    maxBufferedRequestBytes: 32 << 20,
     // Each connection holds a descriptor, two HPACK tables and its windows' worth of bytes; a node's
     // pods need far fewer (gRPC clients keep one or a few each).
     maxConnections: 10_000,
@@ -348,6 +354,7 @@ class ConfigReader {
         'maxSettingsPerSecond',
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
+        'maxBufferedRequestBytes',
         'maxConnections',
         'maxConnectionsPerClient',
         'tls',
@@ -384,6 +391,8 @@ class ConfigReader {
       maxEmptyFramesPerSecond: f.get('maxEmptyFramesPerSecond').int(1, 2 ** 31 - 1) ?? d.maxEmptyFramesPerSecond,
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
+      // Below 1 MiB one connection's window could hold it all, and fair shares would mean little.
+      maxBufferedRequestBytes: f.get('maxBufferedRequestBytes').int(1 << 20, 2 ** 31 - 1) ?? d.maxBufferedRequestBytes,
       maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,
       maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 2 ** 31 - 1) ?? d.maxConnectionsPerClient,
     };

@@ -122,7 +122,9 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   /**
    * A client that takes none of an answer for this long: the stream whose window it keeps shut is
-   * reset (CANCEL); a connection whose socket it stops reading is closed. 0 = never. Default 300000 (5 min).
+   * reset (CANCEL); a connection whose socket it stops reading is closed. Also: a client not read
+   * because of maxBufferedRequestBytes, none of whose request bytes an endpoint took for this long,
+   * loses the calls holding them (CANCEL). 0 = never. Default 300000 (5 min).
    */
   sendTimeoutMs: number;
   /** CONTINUATION frames allowed after one HEADERS (CVE-2024-27316); more: GOAWAY ENHANCE_YOUR_CALM. Default 32. */
@@ -138,6 +140,13 @@ export interface ServerConfig {
    * stream's window is this, at most 1 MiB), and the soft bound on bytes queued towards it. Default 1 MiB.
    */
   maxBufferedBytesPerConnection: number;
+  /**
+   * Request bytes the server holds for all its clients together (read, not yet taken by endpoints).
+   * Past it, a connection holding more than 16 KiB is not read until it holds less: many pods
+   * sending to endpoints that do not read cannot take the router's memory, and pods whose bytes
+   * flow (they hold next to nothing) are still read. Default 32 MiB.
+   */
+  maxBufferedRequestBytes: number;
   /** Connections open at once from one client address (one pod); more are closed as they arrive. Default 64. */
   maxConnectionsPerClient: number;
   /** Client connections open at once; more are closed as they arrive (counted). Default 10000. */

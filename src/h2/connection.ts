@@ -20,10 +20,11 @@ import {
 import {
   DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput, type FieldSink,
 } from './hpack/index.js';
-import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2Limits } from './limits.js';
+import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2LimitName, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
+import type { ReadBudget, ReadBudgetMember } from './read-budget.js';
 import { realClock, type Clock } from '../util/clock.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
@@ -39,11 +40,13 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   /** The most dynamic table our encoder uses, whatever the peer allows. Default 4096. */
   encoderTableSize?: number;
   /** Told each time one of the limits stops the peer (a stream refused, a flood cut off), for metrics. */
-  onLimit?: (limit: keyof H2Limits) => void;
+  onLimit?: (limit: H2LimitName) => void;
   /** What reads are stamped with and keepalive runs on (tests move it). Default the real clock. */
   clock?: Clock;
   /** Gives received DATA back to the connection window before the owner consumes it, while it lasts. */
   receiveBudget?: ReceiveBudget;
+  /** Bounds the DATA read and not yet consumed over a group of connections (see ReadBudget). */
+  readBudget?: ReadBudget;
   /**
    * Client role: streams sent before the peer's SETTINGS say how many it allows (what grpc-go and
    * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
@@ -133,7 +136,7 @@ const GOAWAY_SENT = 1;   // graceful: no new streams, close when the last one en
 const FAILED = 2;        // GOAWAY for an error sent; the socket is closing
 const CLOSED = 3;
 
-export class H2Connection implements FrameHandler, StreamConnection {
+export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetMember {
   readonly role: 'server' | 'client';
   readonly counters = new H2Counters();
   readonly streams = new Map<number, H2Stream>();
@@ -160,7 +163,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private readonly isServer: boolean;
   /** Where events go; the owner may find its per-connection state here from a stream. */
   readonly handler: H2ConnectionHandler;
-  private readonly onLimit: ((limit: keyof H2Limits) => void) | undefined;
+  private readonly onLimit: ((limit: H2LimitName) => void) | undefined;
   private readonly reader: FrameReader;
   private readonly writer = new FrameWriter();
   private readonly encoder: HpackEncoder;
@@ -194,6 +197,15 @@ export class H2Connection implements FrameHandler, StreamConnection {
   private flushScheduled = false;
   /** The socket holds more than maxQueuedBytes: the peer is not read until it drains. */
   private readsHeld = false;
+  /** The read budget is spent and this connection holds more than its share: the peer is not read. */
+  private budgetHeld = false;
+  /** While budgetHeld: when the hold began, or its held bytes last went on (sendTimeoutMs's check). */
+  private budgetHeldSince = 0;
+  /** The socket is paused, for either of the two reasons above. */
+  private socketPaused = false;
+  /** DATA read and not yet consumed, over all streams (kept only with a read budget). */
+  private readHeldBytes = 0;
+  private readonly readBudget: ReadBudget | undefined;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
@@ -236,6 +248,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.limits = limits;
     this.localInitialWindow = options.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE;
     this.receiveBudget = options.receiveBudget;
+    this.readBudget = options.readBudget;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.localHeaderTableSize = options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
@@ -415,7 +428,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       if (this.state === CLOSED) return;
       // `this.now` is the clock's reading at the last socket chunk read; reads we hold back (the
       // socket is full) are no silence of the peer's.
-      let next = this.readsHeld ? intervalMs : intervalMs - (clock.now() - this.now);
+      let next = this.socketPaused ? intervalMs : intervalMs - (clock.now() - this.now);
       if (next <= 0) {
         next = intervalMs;
         if (this.pingAckTimer === null) {
@@ -549,6 +562,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     if (n > stream.recvUnconsumed) n = stream.recvUnconsumed;
     if (n <= 0) return;
     stream.recvUnconsumed -= n;
+    if (this.readBudget !== undefined) this.readHeld(-n);
     // What went back to the connection window on arrival goes back to the budget now.
     const early = stream.recvCredited < n ? stream.recvCredited : n;
     if (early > 0) {
@@ -612,7 +626,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
       this.readsHeld = true;
       this.counters.readsHeld++;
       this.onLimit?.('maxQueuedBytes');
-      socket.pause();
+      this.applyReadHolds();
     }
   }
 
@@ -621,10 +635,50 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.writer.rewind();
     if (this.readsHeld) {
       this.readsHeld = false;
+      this.applyReadHolds();
+    }
+    this.flush();
+  }
+
+  /** Pauses the socket while either hold is on, and resumes it when neither is. */
+  private applyReadHolds(): void {
+    const hold = this.readsHeld || this.budgetHeld;
+    if (hold === this.socketPaused || this.state === CLOSED) return;
+    this.socketPaused = hold;
+    if (hold) {
+      this.socket.pause();
+    } else {
       this.now = this.clock.now(); // the silence was ours, not the peer's (keepalive)
       this.socket.resume();
     }
-    this.flush();
+  }
+
+  /** The connection's DATA read and not yet consumed changes by `n`; the read budget may stop or restart reading. */
+  private readHeld(n: number): void {
+    const budget = this.readBudget!;
+    budget.change(n);
+    this.readHeldBytes += n;
+    if (n > 0) {
+      if (!this.budgetHeld && budget.exceeded(this.readHeldBytes)) {
+        this.budgetHeld = true;
+        this.budgetHeldSince = this.clock.now();
+        this.counters.readsHeldForBudget++;
+        this.onLimit?.('readBudget');
+        budget.wait(this);
+        this.applyReadHolds();
+      }
+    } else if (this.budgetHeld) {
+      if (budget.exceeded(this.readHeldBytes)) this.budgetHeldSince = this.clock.now();
+      else this.budgetFreed();
+    }
+  }
+
+  /** @internal The read budget has room again, or this connection no longer holds more than its share. */
+  budgetFreed(): void {
+    if (!this.budgetHeld || this.readBudget!.exceeded(this.readHeldBytes)) return;
+    this.budgetHeld = false;
+    this.readBudget!.leave(this);
+    this.applyReadHolds();
   }
 
   /**
@@ -718,6 +772,17 @@ export class H2Connection implements FrameHandler, StreamConnection {
       socket.destroy();
       return;
     }
+    if (this.budgetHeld && now - this.budgetHeldSince >= timeout) {
+      // Not read for the budget, and none of what this peer sent went on for that long: its streams
+      // holding bytes go, so that it is read again (a peer that has left is seen to have left: a
+      // socket not read sees no FIN).
+      for (const s of this.streams.values()) {
+        if (s.recvUnconsumed > 0) {
+          this.onLimit?.('readBudget');
+          this.reset(s, ErrorCode.CANCEL, true);
+        }
+      }
+    }
     if (this.queuedBytes === 0) return;
     for (const s of this.streams.values()) {
       if (s.stalledSince !== 0 && now - s.stalledSince >= timeout) {
@@ -738,6 +803,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     this.sendCheckTimer?.();
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.CANCEL);
+    this.readBudget?.leave(this); // its streams gave back what they held
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
   }
@@ -815,6 +881,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     }
     s.trailers = null;
     if (s.recvUnconsumed > 0) {
+      if (this.readBudget !== undefined) this.readHeld(-s.recvUnconsumed);
       const n = s.recvUnconsumed - s.recvCredited;
       s.recvUnconsumed = 0;
       if (s.recvCredited > 0) {
@@ -939,6 +1006,7 @@ export class H2Connection implements FrameHandler, StreamConnection {
     // Padding never reaches the owner, so it is returned at once.
     if (flowControlLength > data.length) this.credit(s, flowControlLength - data.length);
     s.recvUnconsumed += data.length;
+    if (this.readBudget !== undefined && data.length > 0) this.readHeld(data.length);
     const budget = this.receiveBudget;
     if (budget !== undefined && data.length > 0 && budget.held + data.length <= budget.limit) {
       // Back to the connection window now: this stream's owner holds only its stream window.

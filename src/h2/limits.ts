@@ -44,9 +44,14 @@ export interface H2Limits {
    * stream whose DATA waits on a window the peer keeps shut is reset (CANCEL); a socket holding
    * bytes the peer does not read makes the handler's onUnresponsive, then the socket is destroyed.
    * Windows bound what such a peer costs in memory; this bounds it in time (nginx's send_timeout).
+   * Also: a peer not read for the read budget, none of whose bytes went on for this long, loses
+   * the streams holding them (CANCEL).
    */
   sendTimeoutMs: number;
 }
+
+/** What stopped a peer, as reported to onLimit: one of the limits, or the group's read budget. */
+export type H2LimitName = keyof H2Limits | 'readBudget';
 
 export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   maxConcurrentStreams: 100,
@@ -107,6 +112,8 @@ export class H2Counters {
   queueOverLimit = 0;
   /** Times the socket held more than maxQueuedBytes and the peer was not read until it drained. */
   readsHeld = 0;
+  /** Times the group's read budget was spent with this connection holding more than its share, and the peer was not read. */
+  readsHeldForBudget = 0;
   /** Connection errors by reason (the reader's H2ErrorReason or a rule of this layer). */
   readonly connectionErrors: Record<string, number> = {};
 

@@ -2,7 +2,8 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { H2Connection, H2SessionError, type H2ConnectionHandler } from '../h2/connection.js';
 import type { H2Stream } from '../h2/stream.js';
-import type { H2Limits } from '../h2/limits.js';
+import type { H2LimitName } from '../h2/limits.js';
+import { ReadBudget } from '../h2/read-budget.js';
 import { ErrorCode } from '../h2/constants.js';
 import type { HeaderList } from '../h2/hpack/index.js';
 import type { ServerConfig } from '../config/types.js';
@@ -77,7 +78,7 @@ export interface ServerHooks {
 export const GOAWAY_GRACE_MS = 1000;
 
 /** Each engine limit under the `servers[]` key that sets it (metric label values). */
-const LIMIT_KEYS: Record<keyof H2Limits, string> = {
+const LIMIT_KEYS: Record<H2LimitName, string> = {
   maxConcurrentStreams: 'maxConcurrentStreamsPerConnection',
   maxHeaderListSize: 'maxHeaderListBytes',
   maxHeaderBlockSize: 'maxHeaderListBytes',
@@ -91,6 +92,7 @@ const LIMIT_KEYS: Record<keyof H2Limits, string> = {
   maxQueuedBytes: 'maxBufferedBytesPerConnection',
   closeTimeoutMs: 'closeTimeoutMs',
   sendTimeoutMs: 'sendTimeoutMs',
+  readBudget: 'maxBufferedRequestBytes',
 };
 
 /** One client connection: the engine, its timers and why it ended. */
@@ -124,6 +126,7 @@ class ServerConn implements H2ConnectionHandler {
       // What a client may send ahead of the router's forwarding it: the memory bound on the receive side.
       initialWindowSize: Math.min(c.maxBufferedBytesPerConnection, 1 << 20),
       connectionWindowSize: c.maxBufferedBytesPerConnection,
+      readBudget: server.readBudget,
       onLimit: server.onLimit,
     });
     if (server.draining) {
@@ -286,7 +289,9 @@ export class H2Server {
   /** @internal */ draining = false;
   /** Client streams open on this server, over every connection (bounded by maxConcurrentRequests). */
   openStreams = 0;
-  /** @internal */ readonly onLimit: (limit: keyof H2Limits) => void;
+  /** @internal */ readonly onLimit: (limit: H2LimitName) => void;
+  /** Request bytes read from every client and not yet taken by endpoints (maxBufferedRequestBytes). */
+  readonly readBudget: ReadBudget;
 
   constructor(
     readonly config: ServerConfig,
@@ -295,6 +300,7 @@ export class H2Server {
     /** @internal */ readonly hooks: ServerHooks = {},
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
+    this.readBudget = new ReadBudget(config.maxBufferedRequestBytes);
     if (config.tls) {
       const t = config.tls;
       const where = `${config.ip}:${config.port}`;

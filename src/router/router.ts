@@ -77,7 +77,7 @@ export class Router implements RouterView, CallObserver {
   /** Distinct `client` label values, and (service, client) pairs, with series of their own. */
   private readonly clientLabels: LabelBudget;
   private readonly routeLabels: LabelBudget;
-  private readonly unwatchTables: (() => void)[];
+  private readonly unwatchGauges: (() => void)[];
   private readonly live = new Set<RouterCall>();
   private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
@@ -114,7 +114,7 @@ export class Router implements RouterView, CallObserver {
     });
     const clientSeriesFull = limit('metricSeries.clients');
     const routeSeriesFull = limit('metricSeries.routes');
-    this.unwatchTables = [
+    this.unwatchGauges = [
       deps.metrics.watchTable({ router: this.label, table: 'bindings' }, () => this.bindings.size),
       deps.metrics.watchTable({ router: this.label, table: 'clients' }, () => this.clients.size),
     ];
@@ -133,14 +133,14 @@ export class Router implements RouterView, CallObserver {
       const handler = new ServerContext(this, s, deps.metrics.serverStreams.cell({ router: this.label, server: `${s.ip}:${s.port}` }));
       const closed = deps.metrics.serverConnectionsClosed;
       const labels = { router: this.label, server: `${s.ip}:${s.port}` };
-      this.servers.push(
-        new H2Server(s, handler, deps.log.child(labels), {
-          onConnection: (d) => connections.inc(d),
-          onConnectionClosed: (reason) => closed.inc({ ...labels, reason }),
-          onLimit: (key) => limit(key).inc(),
-          onTlsFailure: tlsFailures('server'),
-        }),
-      );
+      const server = new H2Server(s, handler, deps.log.child(labels), {
+        onConnection: (d) => connections.inc(d),
+        onConnectionClosed: (reason) => closed.inc({ ...labels, reason }),
+        onLimit: (key) => limit(key).inc(),
+        onTlsFailure: tlsFailures('server'),
+      });
+      this.servers.push(server);
+      this.unwatchGauges.push(deps.metrics.watchServerBuffer(labels, () => server.readBudget.held));
     }
   }
 
@@ -406,7 +406,7 @@ export class Router implements RouterView, CallObserver {
     this.draining = true;
     this.clients.close();
     this.bindings.close();
-    for (const unwatch of this.unwatchTables) unwatch();
+    for (const unwatch of this.unwatchGauges) unwatch();
     this.clientTls?.close();
     await Promise.all(this.servers.map((s) => s.close()));
     await this.accessLog?.close();

@@ -62,6 +62,17 @@ export class Metrics {
       for (const t of this.#tables.values()) this.tableEntries.set(t.labels, t.size());
     },
   });
+  /** Readers of each server's buffered request bytes (see `watchServerBuffer`), read at every scrape. */
+  readonly #serverBuffers = new Map<string, { labels: Record<string, string>; bytes: () => number }>();
+  readonly serverBufferedRequestBytes = new Gauge({
+    name: 'kgr_server_buffered_request_bytes',
+    help: 'Request bytes read from clients and not yet taken by endpoints, per server (bounded by servers[].maxBufferedRequestBytes: past it, connections holding more than 16 KiB are not read).',
+    labelNames: ['router', 'server'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const b of this.#serverBuffers.values()) this.serverBufferedRequestBytes.set(b.labels, b.bytes());
+    },
+  });
   readonly limitsReached = new Counter({
     name: 'kgr_limits_reached_total',
     help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; …).',
@@ -206,6 +217,18 @@ export class Metrics {
       if (this.#tables.get(key) !== entry) return;
       this.#tables.delete(key);
       this.tableEntries.remove(entry.labels);
+    };
+  }
+
+  /** Reports `bytes()` as the server's buffered request bytes at every scrape, until the returned function is called. */
+  watchServerBuffer(labels: { router: string; server: string }, bytes: () => number): () => void {
+    const key = JSON.stringify([labels.router, labels.server]);
+    const entry = { labels, bytes };
+    this.#serverBuffers.set(key, entry);
+    return () => {
+      if (this.#serverBuffers.get(key) !== entry) return;
+      this.#serverBuffers.delete(key);
+      this.serverBufferedRequestBytes.remove(entry.labels);
     };
   }
 

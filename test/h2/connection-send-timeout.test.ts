@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { CLIENT_PREFACE, ErrorCode, FrameType, FrameWriter, SettingId } from '../../src/h2/frames.js';
 import { HpackEncoder } from '../../src/h2/hpack/index.js';
 import { eventually } from '../support/eventually.js';
-import type { H2Limits } from '../../src/h2/limits.js';
+import type { H2LimitName } from '../../src/h2/limits.js';
 import { h2Server, RawClient } from './connection-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -20,7 +20,7 @@ const TIMEOUT = 1000;
 describe('H2Connection sendTimeoutMs', () => {
   it('a stream whose window the peer keeps shut is reset (CANCEL) once nothing moved for sendTimeoutMs; a stream it reads from, however slowly, is not', { timeout: 10_000 }, async () => {
     const clock = new FakeClock(10_000);
-    const limits: (keyof H2Limits)[] = [];
+    const limits: H2LimitName[] = [];
     const body = Buffer.alloc(1000, 7);
     const { server, port, handlers } = await h2Server({ sendTimeoutMs: TIMEOUT, clock, onLimit: (l) => limits.push(l) }, (h) => {
       h.onStreamHook = (s) => { s.sendHeaders([[':status', '200']], false); s.write(body, true); };
@@ -71,7 +71,7 @@ describe('H2Connection sendTimeoutMs', () => {
 
   it('a peer that reads nothing of its socket: the connection goes after sendTimeoutMs with onUnresponsive, not before; an idle one stays', { timeout: 10_000 }, async () => {
     const clock = new FakeClock(10_000);
-    const limits: (keyof H2Limits)[] = [];
+    const limits: H2LimitName[] = [];
     let unresponsive = 0;
     const chunk = Buffer.alloc(1 << 20, 1);
     const { server, port, handlers, conns } = await h2Server({ sendTimeoutMs: TIMEOUT, clock, onLimit: (l) => limits.push(l) }, (h) => {

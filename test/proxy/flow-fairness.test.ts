@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
 import { ProxyHarness, addr } from './harness.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
@@ -60,4 +61,55 @@ test('answers one client does not read hold their own stream windows, not the en
   }
   // The stalled streams were reset with their client: what they held went back to the budget.
   await eventually('the budget is whole again', () => RECEIVE_BUDGET.held === 0, 10_000);
+});
+
+/**
+ * Windows bound what one client connection may send ahead (~1 MiB), not what a node's pods may
+ * together: many connections sending to endpoints that read nothing would hold their windows each.
+ * servers[].maxBufferedRequestBytes bounds the sum; only connections holding more than 16 KiB stop
+ * being read, so a pod whose bytes flow still gets its calls through.
+ */
+test('request bytes that endpoints do not take are bounded over all client connections; a client whose bytes flow is still read', { timeout: 30_000 }, async () => {
+  const HOGS = 8;
+  const LIMIT = 1 << 20;
+  // Past the limit, each hog reads at most its share (16 KiB) and one socket read (64 KiB) more.
+  const BOUND = LIMIT + HOGS * 80 * 1024;
+  const backend = await startRawBackend((stream, headers) => {
+    if (headers[':path'] === '/t.Svc/Sink') return stream.pause(); // never read, never answered
+    stream.resume();
+    stream.on('end', () => answerOk(stream));
+  });
+  // The endpoint's connection window must not be what stops the sinks' bytes (it is shared by every call).
+  backend.server.on('session', (s) => s.setLocalWindowSize(64 << 20));
+  const limits: string[] = [];
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedRequestBytes: LIMIT }, { onLimit: (l) => limits.push(l) }).start();
+  const hogs: http2.ClientHttp2Session[] = [];
+  const client = testClient(proxy.target);
+  try {
+    for (let i = 0; i < HOGS; i++) {
+      const s = http2.connect(`http://${proxy.target}`);
+      s.on('error', () => {});
+      hogs.push(s);
+      const req = s.request({ ':method': 'POST', ':path': '/t.Svc/Sink', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(Buffer.alloc(1 << 20, 1)); // its whole window
+    }
+    // One hog may have sent all of its bytes while the router held less than the limit; every other
+    // is stopped once it holds more than its share.
+    await eventually('the hogs were stopped', () => limits.length >= HOGS - 1, 20_000);
+    assert.ok(limits.every((l) => l === 'servers[].maxBufferedRequestBytes'), limits.join());
+    assert.ok(proxy.server.readBudget.held > LIMIT && proxy.server.readBudget.held <= BOUND, `the router holds ${proxy.server.readBudget.held} request bytes`);
+
+    // Another pod's call with a 2 MiB request goes through: its bytes flow, so it is read.
+    const other = await unary(client, { message: 'x'.repeat(2 << 20) }, { deadlineMs: 10_000 });
+    assert.equal(other.error, null, `${grpc.status[other.error?.code ?? 0]}: ${other.error?.details}`);
+    assert.ok(proxy.server.readBudget.held <= BOUND, `the router holds ${proxy.server.readBudget.held} request bytes`);
+  } finally {
+    client.close();
+    for (const s of hogs) s.destroy();
+  }
+  // A socket not read sees no FIN: the hogs' connections go with the proxy, and what they held with them.
+  await proxy.close();
+  await backend.close();
+  assert.equal(proxy.server.readBudget.held, 0);
 });

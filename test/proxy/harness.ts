@@ -5,7 +5,7 @@ import type { Addr, Address, BoundName } from '../../src/dtab/name.js';
 import { Path } from '../../src/dtab/path.js';
 import { Client } from '../../src/balancer/client.js';
 import { ProxyCall, type CallObserver } from '../../src/proxy/call.js';
-import { H2Server } from '../../src/proxy/server.js';
+import { H2Server, type ServerHooks } from '../../src/proxy/server.js';
 import { parseTimeout } from '../../src/proxy/grpc.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
@@ -36,11 +36,11 @@ export class ProxyHarness implements CallObserver {
   readonly metrics = new Metrics({ processMetrics: false });
   port = 0;
 
-  constructor(initial: Addr, client: Partial<ClientConfig> = {}, server: Partial<ServerConfig> = {}) {
+  constructor(initial: Addr, client: Partial<ClientConfig> = {}, server: Partial<ServerConfig> = {}, hooks: ServerHooks = {}) {
     this.addr = new Var(initial);
     const bound: BoundName = { kind: 'bound', id: Path.of('#', 'test', 'backend'), addr: this.addr, residual: Path.empty };
     this.client = new Client(bound, { ...CLIENT_DEFAULTS, ...client }, this.metrics, 'test');
-    this.server = new H2Server({ ...SERVER_DEFAULTS, ...server }, this, Logger.silent());
+    this.server = new H2Server({ ...SERVER_DEFAULTS, ...server }, this, Logger.silent(), hooks);
   }
 
   async start(): Promise<this> {

@@ -1,0 +1,58 @@
+/** A connection that a ReadBudget may stop reading; told when the group is back under its limit. */
+export interface ReadBudgetMember {
+  budgetFreed(): void;
+}
+
+/**
+ * DATA a group of connections has read from its peers and not yet passed on, bounded over the group.
+ *
+ * Each connection's window bounds what one peer may send ahead (RFC 9113 §6.9), not what all of
+ * them may together: a node's pods, each sending to an endpoint that reads nothing, would hold
+ * their windows times their connections. Past the limit, a connection holding more than `share`
+ * is not read until it holds no more than that, or the group is back under the limit; its peer's
+ * frames wait in the kernel, as its own TCP window says. Connections whose bytes flow hold next to
+ * nothing and are still read, so a peer whose bytes never drain stops only itself, not every pod on
+ * the node. The group then holds at most the limit, plus per connection the share and one socket
+ * read (the read that crossed it is already in memory).
+ *
+ * The share is fixed, not the limit over the connections holding some: shares that shrink as
+ * holders arrive let the first ones keep their larger shares, and the sum grows as log(holders).
+ */
+export class ReadBudget {
+  /** Bytes held over the group. */
+  held = 0;
+  private readonly waiting = new Set<ReadBudgetMember>();
+
+  constructor(
+    readonly limit: number,
+    /**
+     * What a connection may hold and still be read once the limit is passed: one frame of the
+     * RFC's default size. A connection whose bytes flow holds less between reads; a larger share
+     * would only add to what each stopped connection holds past the limit.
+     */
+    readonly share = 16 * 1024,
+  ) {}
+
+  /** The group's members hold `n` bytes more (n < 0: one passed some on). */
+  change(n: number): void {
+    const before = this.held;
+    this.held = before + n;
+    if (before > this.limit && this.held <= this.limit && this.waiting.size > 0) {
+      for (const m of [...this.waiting]) m.budgetFreed();
+    }
+  }
+
+  /** A member holding `held` bytes must stop reading. */
+  exceeded(held: number): boolean {
+    return this.held > this.limit && held > this.share;
+  }
+
+  /** The member stopped reading, until budgetFreed() (or leave()). */
+  wait(m: ReadBudgetMember): void {
+    this.waiting.add(m);
+  }
+
+  leave(m: ReadBudgetMember): void {
+    this.waiting.delete(m);
+  }
+}
