@@ -118,6 +118,11 @@ export function defaultServerConfig(): ServerConfig {
     // (socket reads kept whole), so the DaemonSet's 256 MiB leaves room for ~600 such connections
     // beside the ~60-90 MB the router itself takes. The answers' side has the same 32 MiB.
     maxBufferedRequestBytes: 32 << 20,
+    // Headers calls in flight keep for retries. A gRPC request's list is ~300-600 bytes, so a pod's
+    // 8 MiB is some 15,000 calls (the bench's 10,000 idle streams fit), yet only 512 calls of the
+    // largest lists (maxHeaderListBytes): 20,000 such calls held 340 MB of one router's heap.
+    maxHeaderBytesInFlight: 32 << 20,
+    maxHeaderBytesInFlightPerClient: 8 << 20,
     // Each connection holds a descriptor, two HPACK tables and its windows' worth of bytes; a node's
     // pods need far fewer (gRPC clients keep one or a few each).
     maxConnections: 10_000,
@@ -355,6 +360,8 @@ class ConfigReader {
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
         'maxBufferedRequestBytes',
+        'maxHeaderBytesInFlight',
+        'maxHeaderBytesInFlightPerClient',
         'maxConnections',
         'maxConnectionsPerClient',
         'tls',
@@ -393,6 +400,8 @@ class ConfigReader {
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
       // Below 1 MiB one connection's window could hold it all, and fair shares would mean little.
       maxBufferedRequestBytes: f.get('maxBufferedRequestBytes').int(1 << 20, 2 ** 31 - 1) ?? d.maxBufferedRequestBytes,
+      maxHeaderBytesInFlight: f.get('maxHeaderBytesInFlight').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlight,
+      maxHeaderBytesInFlightPerClient: f.get('maxHeaderBytesInFlightPerClient').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlightPerClient,
       maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,
       maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 2 ** 31 - 1) ?? d.maxConnectionsPerClient,
     };

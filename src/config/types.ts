@@ -147,6 +147,15 @@ export interface ServerConfig {
    * flow (they hold next to nothing) are still read. Default 32 MiB.
    */
   maxBufferedRequestBytes: number;
+  /**
+   * Request header bytes (HeaderList.size: name, value and 32 per field) that calls in flight hold:
+   * a call keeps its headers until an endpoint answers, for retries. Past it, a new call is answered
+   * RESOURCE_EXHAUSTED. Without it, maxConcurrentRequests calls of maxHeaderListBytes each (320 MiB
+   * at the defaults) were one pod's to fill. Default 32 MiB.
+   */
+  maxHeaderBytesInFlight: number;
+  /** The same, for the calls of one client address (one pod), so that one pod cannot take it all. Default 8 MiB. */
+  maxHeaderBytesInFlightPerClient: number;
   /** Connections open at once from one client address (one pod); more are closed as they arrive. Default 64. */
   maxConnectionsPerClient: number;
   /** Client connections open at once; more are closed as they arrive (counted). Default 10000. */

@@ -1121,6 +1121,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const s = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
     s.state = endStream ? StreamState.HALF_CLOSED_REMOTE : StreamState.OPEN;
     s.headersReceived = true;
+    s.headerListSize = list.size;
     this.streams.set(id, s);
     this.peerActive++;
     this.counters.streamsOpened++;

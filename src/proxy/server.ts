@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import { Status, isGrpcContentType } from './grpc.js';
 import { answerError } from './error-answer.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
-import { ConnectionsPerClient } from '../util/connections-per-client.js';
+import { ClientUsage, ConnectionsPerClient } from '../util/connections-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
@@ -102,12 +102,15 @@ class ServerConn implements H2ConnectionHandler {
   private preface: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
   private grace: NodeJS.Timeout | undefined;
+  /** What this connection's client address holds over all its connections. */
+  private readonly client: ClientUsage;
 
   constructor(
     private readonly server: H2Server,
     socket: net.Socket,
   ) {
     const c = server.config;
+    this.client = server.perClient.usageOf(socket.remoteAddress) ?? new ClientUsage();
     this.h2 = new H2Connection(socket, this, {
       role: 'server',
       maxConcurrentStreams: c.maxConcurrentStreamsPerConnection,
@@ -148,15 +151,18 @@ class ServerConn implements H2ConnectionHandler {
 
   onStream(stream: H2Stream, list: HeaderList): void {
     const server = this.server;
-    const max = server.config.maxConcurrentRequests;
-    // Every stream the engine hands over leaves through onStreamClose: counted until then.
-    if (server.openStreams++ >= max) {
-      server.hooks.onLimit?.('servers[].maxConcurrentRequests');
-      const message = `the router has ${max} calls in flight on this server (servers[].maxConcurrentRequests)`;
-      answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, message, true, 503);
-      // §8.1: answered, so the rest of the request is not wanted (unless the answer waits for window).
-      if (!stream.closed && stream.queuedBytes === 0) stream.reset(ErrorCode.NO_ERROR);
-      return;
+    const c = server.config;
+    this.opened(stream);
+    if (server.openStreams > c.maxConcurrentRequests) {
+      return this.refuse(stream, list, 'maxConcurrentRequests', `the router has ${c.maxConcurrentRequests} calls in flight on this server`);
+    }
+    // A call keeps its request headers until an endpoint answers (they go again on a retry): what a
+    // client may make the router hold this way is bounded apart from the calls' count.
+    if (server.headerBytes > c.maxHeaderBytesInFlight) {
+      return this.refuse(stream, list, 'maxHeaderBytesInFlight', `the router holds ${server.headerBytes - stream.headerListSize} bytes of request headers for calls in flight on this server`);
+    }
+    if (this.client.headerBytes > c.maxHeaderBytesInFlightPerClient) {
+      return this.refuse(stream, list, 'maxHeaderBytesInFlightPerClient', `this client's calls in flight hold ${this.client.headerBytes - stream.headerListSize} bytes of request headers`);
     }
     const headers = headerMapOf(list);
     try {
@@ -169,11 +175,27 @@ class ServerConn implements H2ConnectionHandler {
   }
 
   onHeaderListTooLarge(stream: H2Stream, list: HeaderList): void {
-    this.server.openStreams++;
+    this.opened(stream);
     // Answered here, so one oversized request costs only its own stream (HPACK stayed in step).
     const limit = this.server.config.maxHeaderListBytes;
     const message = `request header list exceeds the limit of ${limit} bytes (servers[].maxHeaderListBytes)`;
     answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, message, true, 431);
+  }
+
+  /** Every stream the engine hands over is counted until it leaves through onStreamClose. */
+  private opened(stream: H2Stream): void {
+    const server = this.server;
+    server.openStreams++;
+    server.headerBytes += stream.headerListSize;
+    this.client.headerBytes += stream.headerListSize;
+  }
+
+  /** Answers a call past one of the server's bounds with RESOURCE_EXHAUSTED (503 for plain HTTP), naming it. */
+  private refuse(stream: H2Stream, list: HeaderList, key: string, what: string): void {
+    this.server.hooks.onLimit?.(`servers[].${key}`);
+    answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, `${what} (servers[].${key})`, true, 503);
+    // §8.1: answered, so the rest of the request is not wanted (unless the answer waits for window).
+    if (!stream.closed && stream.queuedBytes === 0) stream.reset(ErrorCode.NO_ERROR);
   }
 
   onHeaders(stream: H2Stream, list: HeaderList): void {
@@ -192,7 +214,10 @@ class ServerConn implements H2ConnectionHandler {
 
   onStreamClose(stream: H2Stream): void {
     const call = stream.user as InboundEvents | undefined;
-    this.server.openStreams--;
+    const server = this.server;
+    server.openStreams--;
+    server.headerBytes -= stream.headerListSize;
+    this.client.headerBytes -= stream.headerListSize;
     stream.user = undefined;
     // The idle clock starts when the last stream ends.
     if (this.h2.activeStreams === 0) this.idle?.refresh();
@@ -289,6 +314,10 @@ export class H2Server {
   /** @internal */ draining = false;
   /** Client streams open on this server, over every connection (bounded by maxConcurrentRequests). */
   openStreams = 0;
+  /** Request header bytes of those streams (bounded by maxHeaderBytesInFlight). */
+  headerBytes = 0;
+  /** @internal Connections and what they hold, per client address. */
+  readonly perClient: ConnectionsPerClient;
   /** @internal */ readonly onLimit: (limit: H2LimitName) => void;
   /** Request bytes read from every client and not yet taken by endpoints (maxBufferedRequestBytes). */
   readonly readBudget: ReadBudget;
@@ -351,7 +380,7 @@ export class H2Server {
     // One client's share is bounded before the handshake (TLS) or the engine (h2c) cost anything:
     // the server's own 'connection' listeners (tls.Server's starts the handshake) see only the
     // connections admitted, so a refused one is not a failed handshake either.
-    const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
+    const perClient = (this.perClient = new ConnectionsPerClient(config.maxConnectionsPerClient));
     const listeners = this.server.listeners('connection') as ((socket: net.Socket) => void)[];
     this.server.removeAllListeners('connection');
     this.server.on('connection', (socket: net.Socket) => {

@@ -73,6 +73,8 @@ test('every default is filled from a minimal config', () => {
             maxEmptyFramesPerSecond: 1000,
             maxBufferedBytesPerConnection: 1 << 20,
             maxBufferedRequestBytes: 32 << 20,
+            maxHeaderBytesInFlight: 32 << 20,
+            maxHeaderBytesInFlightPerClient: 8 << 20,
             maxConnections: 10_000,
             maxConnectionsPerClient: 64,
           },
@@ -133,7 +135,7 @@ routers:
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
-     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedRequestBytes: 2097152, maxConnections: 50, maxConnectionsPerClient: 5}
+     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedRequestBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -190,6 +192,8 @@ shutdownGrace: 2500
     maxEmptyFramesPerSecond: 20,
     maxBufferedBytesPerConnection: 262144,
     maxBufferedRequestBytes: 2097152,
+    maxHeaderBytesInFlight: 65536,
+    maxHeaderBytesInFlightPerClient: 16384,
     maxConnections: 50,
     maxConnectionsPerClient: 5,
   });

@@ -275,3 +275,49 @@ test('request bytes held for all clients past maxBufferedRequestBytes stop the c
     await close();
   }
 });
+
+test('request headers held by calls in flight are bounded per client address and per server: past either, a call is answered RESOURCE_EXHAUSTED naming the key', async () => {
+  // Each stuck call holds ~4.2 KB of headers (it waits for a binding, headers kept for a retry).
+  const { h, close } = await setup({ maxHeaderBytesInFlightPerClient: 10_000, maxHeaderBytesInFlight: 15_000 });
+  const big: FieldInput[] = [...STUCK_REQUEST, ['x-pad', 'a'.repeat(4000)]];
+  const from = (localAddress: string) => RawClient.connect(h.port, [], localAddress);
+  const a = await from('127.0.0.1');
+  const b = await from('127.0.0.2');
+  const refusal = async (c: RawClient, id: number): Promise<string | undefined> => {
+    await c.wait((e) => e.kind === 'headers' && e.streamId === id && e.endStream);
+    const block = c.blocks(id).at(-1)!;
+    assert.deepEqual(block.find(([n]) => n === 'grpc-status'), ['grpc-status', '8'], JSON.stringify(block)); // RESOURCE_EXHAUSTED
+    return block.find(([n]) => n === 'grpc-message')?.[1];
+  };
+  try {
+    // Two calls from a fit its 10,000 bytes; the third does not, and costs only its stream.
+    for (const id of [1, 3, 5]) a.request(id, big, false);
+    a.send();
+    assert.match((await refusal(a, 5))!, /^this client's calls in flight hold \d+ bytes of request headers \(servers\[\]\.maxHeaderBytesInFlightPerClient\)$/);
+    assert.equal(await limitCount(h, 'maxHeaderBytesInFlightPerClient'), 1);
+    // b fits its own 10,000, but the server's 15,000 are spent after its first.
+    for (const id of [1, 3]) b.request(id, big, false);
+    b.send();
+    assert.match((await refusal(b, 3))!, /^the router holds \d+ bytes of request headers for calls in flight on this server \(servers\[\]\.maxHeaderBytesInFlight\)$/);
+    assert.equal(await limitCount(h, 'maxHeaderBytesInFlight'), 1);
+    // Small calls still fit beside them, and are answered.
+    await callOk(b, 5);
+    // A cancelled call gives its bytes back (frames are read in order: once the PING after the
+    // RST_STREAM is answered, it was), and a's next big call gets in: it waits like the others.
+    a.writer.rstStream(1, ErrorCode.CANCEL);
+    a.writer.ping(Buffer.from('released'), false);
+    a.send();
+    await a.wait((e) => e.kind === 'ping' && e.ack && e.opaque === Buffer.from('released').toString('hex'));
+    // (A refusal is written as the stream is read, so it would come before the PING's ACK.)
+    a.request(7, big, false);
+    a.writer.ping(Buffer.from('admitted'), false);
+    a.send();
+    await a.wait((e) => e.kind === 'ping' && e.ack && e.opaque === Buffer.from('admitted').toString('hex'));
+    assert.equal(a.blocks(7).length, 0, 'the call that fits is waiting, not answered');
+    assert.equal(await limitCount(h, 'maxHeaderBytesInFlightPerClient'), 1);
+  } finally {
+    a.close();
+    b.close();
+    await close();
+  }
+});
