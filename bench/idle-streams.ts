@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 
 /**
  * Idle-stream load: opens `streams` gRPC streams (over enough connections to stay under the router's
- * 1,000 streams per connection) that send their request headers and nothing else, and waits until
+ * 1,000 streams per connection, each from its own client address) that send their request headers and nothing else, and waits until
  * every one has its response headers back from the endpoint through the router. Then the streams
  * sit idle until stdin closes (the runner measures the router's memory meanwhile); they are cancelled
  * on exit.
@@ -27,7 +27,10 @@ function finish(failure?: string): void {
 }
 
 for (let c = 0; c * perConnection < streams; c++) {
-  const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 64 });
+  // Each connection from its own loopback address, as a node's pods would come: one client address
+  // may hold only servers[].maxConcurrentRequestsPerClient of the streams.
+  const localAddress = `127.0.0.${1 + (c % 250)}`;
+  const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 64, localAddress } as http2.ClientSessionOptions);
   session.on('error', (e) => (lastError = e.message));
   sessions.push(session);
   for (let s = 0; s < perConnection && c * perConnection + s < streams; s++) {

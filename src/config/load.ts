@@ -82,6 +82,9 @@ export function defaultServerConfig(): ServerConfig {
     // streams: this bounds what all of them can make the router hold (20,000 is ~25-60 MB), twice
     // the 10,000 long-lived streams the bench holds as a node's normal load.
     maxConcurrentRequests: 20_000,
+    // A quarter of it per pod: four pods are needed to take every slot. A pod with more calls in
+    // flight than that through its node's router is rare; the refusal names the key.
+    maxConcurrentRequestsPerClient: 5_000,
     maxCallDepth: 10,
     maxHeaderListBytes: 16384,
     // A per-node router's clients are pods on the same node: reconnecting (h2c, no TLS) costs well
@@ -346,6 +349,7 @@ class ConfigReader {
         'clearContext',
         'maxConcurrentStreamsPerConnection',
         'maxConcurrentRequests',
+        'maxConcurrentRequestsPerClient',
         'maxCallDepth',
         'maxHeaderListBytes',
         'idleTimeoutMs',
@@ -384,6 +388,7 @@ class ConfigReader {
       clearContext: f.get('clearContext').bool() ?? d.clearContext,
       maxConcurrentStreamsPerConnection: f.get('maxConcurrentStreamsPerConnection').int(1, 2 ** 31 - 1) ?? d.maxConcurrentStreamsPerConnection,
       maxConcurrentRequests: f.get('maxConcurrentRequests').int(1, 2 ** 31 - 1) ?? d.maxConcurrentRequests,
+      maxConcurrentRequestsPerClient: f.get('maxConcurrentRequestsPerClient').int(1, 2 ** 31 - 1) ?? d.maxConcurrentRequestsPerClient,
       maxCallDepth: f.get('maxCallDepth').int(1, 1000) ?? d.maxCallDepth,
       maxHeaderListBytes: f.get('maxHeaderListBytes').int(1024, 2 ** 31 - 1) ?? d.maxHeaderListBytes,
       idleTimeoutMs: f.get('idleTimeoutMs').int(0, MAX_TIMER_MS) ?? d.idleTimeoutMs,

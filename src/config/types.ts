@@ -148,6 +148,11 @@ export interface ServerConfig {
    */
   maxBufferedRequestBytes: number;
   /**
+   * Calls in flight from one client address (one pod), over its connections; more are answered
+   * RESOURCE_EXHAUSTED at once, so that one pod cannot take every slot of maxConcurrentRequests. Default 5000.
+   */
+  maxConcurrentRequestsPerClient: number;
+  /**
    * Request header bytes (HeaderList.size: name, value and 32 per field) that calls in flight hold:
    * a call keeps its headers until an endpoint answers, for retries. Past it, a new call is answered
    * RESOURCE_EXHAUSTED. Without it, maxConcurrentRequests calls of maxHeaderListBytes each (320 MiB

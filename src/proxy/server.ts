@@ -156,6 +156,9 @@ class ServerConn implements H2ConnectionHandler {
     if (server.openStreams > c.maxConcurrentRequests) {
       return this.refuse(stream, list, 'maxConcurrentRequests', `the router has ${c.maxConcurrentRequests} calls in flight on this server`);
     }
+    if (this.client.streams > c.maxConcurrentRequestsPerClient) {
+      return this.refuse(stream, list, 'maxConcurrentRequestsPerClient', `this client has ${c.maxConcurrentRequestsPerClient} calls in flight on this server`);
+    }
     // A call keeps its request headers until an endpoint answers (they go again on a retry): what a
     // client may make the router hold this way is bounded apart from the calls' count.
     if (server.headerBytes > c.maxHeaderBytesInFlight) {
@@ -187,6 +190,7 @@ class ServerConn implements H2ConnectionHandler {
     const server = this.server;
     server.openStreams++;
     server.headerBytes += stream.headerListSize;
+    this.client.streams++;
     this.client.headerBytes += stream.headerListSize;
   }
 
@@ -217,6 +221,7 @@ class ServerConn implements H2ConnectionHandler {
     const server = this.server;
     server.openStreams--;
     server.headerBytes -= stream.headerListSize;
+    this.client.streams--;
     this.client.headerBytes -= stream.headerListSize;
     stream.user = undefined;
     // The idle clock starts when the last stream ends.

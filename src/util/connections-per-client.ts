@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 /** What one client address holds over its open connections. */
 export class ClientUsage {
   connections = 0;
+  /** Its calls in flight (the data plane's servers count them). */
+  streams = 0;
   /** Request header bytes of its calls in flight (the data plane's servers count them). */
   headerBytes = 0;
 }

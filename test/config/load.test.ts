@@ -59,6 +59,7 @@ test('every default is filled from a minimal config', () => {
             clearContext: false,
             maxConcurrentStreamsPerConnection: 1000,
             maxConcurrentRequests: 20_000,
+            maxConcurrentRequestsPerClient: 5_000,
             maxCallDepth: 10,
             maxHeaderListBytes: 16384,
             idleTimeoutMs: 300_000,
@@ -133,7 +134,7 @@ routers:
   bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40}
   servers:
-  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
+  - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
      maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedRequestBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
@@ -178,6 +179,7 @@ shutdownGrace: 2500
     clearContext: true,
     maxConcurrentStreamsPerConnection: 100,
     maxConcurrentRequests: 500,
+    maxConcurrentRequestsPerClient: 50,
     maxCallDepth: 3,
     maxHeaderListBytes: 8192,
     idleTimeoutMs: 60000,

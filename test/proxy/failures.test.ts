@@ -521,3 +521,43 @@ test('calls past servers[].maxConcurrentRequests, over all connections, are answ
     await backend.close();
   }
 });
+
+test('calls past servers[].maxConcurrentRequestsPerClient from one client address are answered RESOURCE_EXHAUSTED; another address still gets its calls through', { timeout: 20_000 }, async () => {
+  const held: http2.ServerHttp2Stream[] = [];
+  const backend = await startRawBackend((stream) => held.push(stream));
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxConcurrentRequestsPerClient: 2 }).start();
+  const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/M'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+  // Two connections from one address share its bound; a third client address has its own.
+  const a1 = await RawClient.connect(proxy.port, [], '127.0.0.1');
+  const a2 = await RawClient.connect(proxy.port, [], '127.0.0.1');
+  const b = await RawClient.connect(proxy.port, [], '127.0.0.2');
+  try {
+    a1.request(1, request, true);
+    a1.send();
+    await eventually('the endpoint holds the first call', () => held.length === 1, 10_000);
+    a2.request(1, request, true);
+    a2.send();
+    await eventually('the endpoint holds both calls', () => held.length === 2, 10_000);
+    a2.request(3, request, true);
+    a2.send();
+    await a2.wait((e) => e.kind === 'headers' && e.streamId === 3 && e.endStream);
+    const answer = a2.blocks(3).at(-1)!;
+    assert.deepEqual(answer.find(([n]) => n === 'grpc-status'), ['grpc-status', String(grpc.status.RESOURCE_EXHAUSTED)]);
+    assert.deepEqual(answer.find(([n]) => n === 'grpc-message'), ['grpc-message', 'this client has 2 calls in flight on this server (servers[].maxConcurrentRequestsPerClient)']);
+    b.request(1, request, true);
+    b.send();
+    await eventually('the endpoint holds the other address\'s call', () => held.length === 3, 10_000);
+    // The address's first call ends: its slot takes the next one.
+    answerOk(held.shift()!);
+    await a1.wait((e) => e.kind === 'headers' && e.streamId === 1 && e.endStream);
+    a1.request(3, request, true);
+    a1.send();
+    await eventually('the endpoint holds the next call', () => held.length === 3, 10_000);
+    for (const s of held.splice(0)) answerOk(s);
+    await eventually('no stream is counted once every call ended', () => proxy.server.openStreams === 0, 10_000);
+  } finally {
+    for (const c of [a1, a2, b]) c.close();
+    await proxy.close();
+    await backend.close();
+  }
+});
