@@ -284,6 +284,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
   }
 
+  /** @internal */ onInboundRefused(status: number, message: string): void {
+    this.fail(status, message, undefined);
+  }
+
   /** @internal */ onInboundReset(): void {
     // The client cancelled: so is the endpoint's stream.
     this.cancelUpstream();

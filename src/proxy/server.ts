@@ -46,6 +46,8 @@ export interface InboundEvents {
   onInboundData(data: Buffer, endStream: boolean): void;
   /** Request trailers (they end the request). The list is reused after the call returns. */
   onInboundTrailers(list: HeaderList): void;
+  /** The server will not take the rest of the request (one of its bounds): answer `status` and end the call. */
+  onInboundRefused(status: number, message: string): void;
   onInboundReset(code: number): void;
   onInboundDrain(): void;
   /** The stream's last event. */
@@ -159,14 +161,8 @@ class ServerConn implements H2ConnectionHandler {
     if (this.client.streams > c.maxConcurrentRequestsPerClient) {
       return this.refuse(stream, list, 'maxConcurrentRequestsPerClient', `this client has ${c.maxConcurrentRequestsPerClient} calls in flight on this server`);
     }
-    // A call keeps its request headers until an endpoint answers (they go again on a retry): what a
-    // client may make the router hold this way is bounded apart from the calls' count.
-    if (server.headerBytes > c.maxHeaderBytesInFlight) {
-      return this.refuse(stream, list, 'maxHeaderBytesInFlight', `the router holds ${server.headerBytes - stream.headerListSize} bytes of request headers for calls in flight on this server`);
-    }
-    if (this.client.headerBytes > c.maxHeaderBytesInFlightPerClient) {
-      return this.refuse(stream, list, 'maxHeaderBytesInFlightPerClient', `this client's calls in flight hold ${this.client.headerBytes - stream.headerListSize} bytes of request headers`);
-    }
+    const passed = this.headerBoundPassed(stream.headerListSize);
+    if (passed !== undefined) return this.refuse(stream, list, ...passed);
     const headers = headerMapOf(list);
     try {
       server.handler.handleStream(stream, headers);
@@ -194,16 +190,46 @@ class ServerConn implements H2ConnectionHandler {
     this.client.headerBytes += stream.headerListSize;
   }
 
+  /**
+   * A call keeps its request headers (and trailers) until an endpoint answers, for a retry: the
+   * bound on what they hold that `added` more bytes passed, as [key, what], if any.
+   */
+  private headerBoundPassed(added: number): [key: string, what: string] | undefined {
+    const server = this.server;
+    const c = server.config;
+    if (server.headerBytes > c.maxHeaderBytesInFlight) {
+      return ['maxHeaderBytesInFlight', `the router holds ${server.headerBytes - added} bytes of request headers for calls in flight on this server`];
+    }
+    if (this.client.headerBytes > c.maxHeaderBytesInFlightPerClient) {
+      return ['maxHeaderBytesInFlightPerClient', `this client's calls in flight hold ${this.client.headerBytes - added} bytes of request headers`];
+    }
+    return undefined;
+  }
+
+  /** Counts a call stopped by `servers[].key`; the message for its client. */
+  private limitReached(key: string, what: string): string {
+    this.server.hooks.onLimit?.(`servers[].${key}`);
+    return `${what} (servers[].${key})`;
+  }
+
   /** Answers a call past one of the server's bounds with RESOURCE_EXHAUSTED (503 for plain HTTP), naming it. */
   private refuse(stream: H2Stream, list: HeaderList, key: string, what: string): void {
-    this.server.hooks.onLimit?.(`servers[].${key}`);
-    answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, `${what} (servers[].${key})`, true, 503);
+    answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, this.limitReached(key, what), true, 503);
     // §8.1: answered, so the rest of the request is not wanted (unless the answer waits for window).
     if (!stream.closed && stream.queuedBytes === 0) stream.reset(ErrorCode.NO_ERROR);
   }
 
   onHeaders(stream: H2Stream, list: HeaderList): void {
-    (stream.user as InboundEvents | undefined)?.onInboundTrailers(list);
+    const call = stream.user as InboundEvents | undefined;
+    if (call === undefined) return;
+    // Request trailers are kept like the headers (until an endpoint answers), so they count with them.
+    const bytes = list.size;
+    stream.headerListSize += bytes;
+    this.server.headerBytes += bytes;
+    this.client.headerBytes += bytes;
+    const passed = this.headerBoundPassed(bytes);
+    if (passed !== undefined) return call.onInboundRefused(Status.RESOURCE_EXHAUSTED, this.limitReached(...passed));
+    call.onInboundTrailers(list);
   }
 
   onData(stream: H2Stream, data: Buffer, endStream: boolean): void {

@@ -321,3 +321,31 @@ test('request headers held by calls in flight are bounded per client address and
     await close();
   }
 });
+
+test('request trailers count with the headers calls in flight keep: trailers past the bound end their call with RESOURCE_EXHAUSTED, naming the key', async () => {
+  const { h, close } = await setup({ maxHeaderBytesInFlightPerClient: 5000 });
+  const c = await RawClient.connect(h.port);
+  const trailers: FieldInput[] = [['x-pad', 'a'.repeat(4000)]];
+  try {
+    // A stuck call with ~4.3 KB of trailers fits (the router keeps them, as it waits for a binding).
+    c.request(1, STUCK_REQUEST, false);
+    c.writer.data(1, EMPTY_MESSAGE, false);
+    c.writer.headers(1, c.encoder.encode(trailers), true);
+    // A second one's headers still fit; its trailers do not.
+    c.request(3, STUCK_REQUEST, false);
+    c.writer.data(3, EMPTY_MESSAGE, false);
+    c.writer.headers(3, c.encoder.encode(trailers), true);
+    c.writer.ping(Buffer.from('trailers'), false);
+    c.send();
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 3 && e.endStream);
+    const answer = c.blocks(3).at(-1)!;
+    assert.deepEqual(answer.find(([n]) => n === 'grpc-status'), ['grpc-status', '8']);
+    assert.match(answer.find(([n]) => n === 'grpc-message')![1], /^this client's calls in flight hold \d+ bytes of request headers \(servers\[\]\.maxHeaderBytesInFlightPerClient\)$/);
+    assert.equal(await limitCount(h, 'maxHeaderBytesInFlightPerClient'), 1);
+    await c.wait((e) => e.kind === 'ping' && e.ack);
+    assert.equal(c.blocks(1).length, 0, 'the first call still waits for its binding');
+  } finally {
+    c.close();
+    await close();
+  }
+});
