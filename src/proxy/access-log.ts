@@ -1,9 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 
 /**
  * The access log (`h2AccessLog`): one line per stream. Lines are collected in memory and written in
  * one go on the next turn of the event loop, so the data plane never waits for the disk; if the
- * file falls far behind, lines are dropped and counted rather than piling up.
+ * file falls far behind (lines not yet written, this turn's and the stream's own, pass 8 MiB),
+ * lines are dropped and counted rather than piling up: every client's calls make lines.
  *
  * Line: `time client authority path logical endpoint :status grpc-status durationMs bytesIn bytesOut`
  * with `-` for anything unknown.
@@ -27,25 +29,26 @@ export class AccessLog {
   private pending: string[] = [];
   private pendingBytes = 0;
   private scheduled = false;
-  private readonly out: NodeJS.WritableStream;
+  private readonly out: Writable;
   private readonly ownStream: WriteStream | undefined;
-  dropped = 0;
 
-  constructor(target: string) {
+  constructor(
+    target: string,
+    /** Told of each line dropped (the file fell behind, or failed). */
+    private readonly onDrop: () => void = () => {},
+  ) {
     if (target === '-') {
       this.out = process.stdout;
     } else {
       this.ownStream = createWriteStream(target, { flags: 'a' });
-      this.ownStream.on('error', () => {
-        this.dropped++;
-      });
+      this.ownStream.on('error', () => this.onDrop());
       this.out = this.ownStream;
     }
   }
 
   write(r: AccessRecord): void {
-    if (this.pendingBytes > MAX_PENDING_BYTES) {
-      this.dropped++;
+    if (this.pendingBytes + this.out.writableLength > MAX_PENDING_BYTES) {
+      this.onDrop();
       return;
     }
     const line = `${new Date().toISOString()} ${r.remote || '-'} ${r.authority || '-'} ${r.path || '-'} ${r.service || '-'} ${

@@ -123,7 +123,10 @@ export class Router implements RouterView, CallObserver {
     const errors = {} as Record<ErrorReason, { inc(): void }>;
     for (const r of ERROR_REASON_NAMES) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
-    if (config.h2AccessLog) this.accessLog = new AccessLog(config.h2AccessLog);
+    if (config.h2AccessLog) {
+      const dropped = deps.metrics.accessLogDropped.cell({ router: this.label });
+      this.accessLog = new AccessLog(config.h2AccessLog, () => dropped.inc());
+    }
     const tlsFailures = (side: 'server' | 'client') => (reason: string) => deps.metrics.tlsHandshakeFailures.inc({ router: this.label, side, reason });
     if (config.client.tls || config.client.configs?.some((c) => c.tls)) {
       this.clientTls = new ClientTls(config.client, deps.log.child({ router: this.label }), tlsFailures('client'));

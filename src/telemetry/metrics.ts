@@ -73,6 +73,12 @@ export class Metrics {
       for (const b of this.#serverBuffers.values()) this.serverBufferedRequestBytes.set(b.labels, b.bytes());
     },
   });
+  readonly accessLogDropped = new CellCounter({
+    name: 'kgr_access_log_dropped_total',
+    help: 'Access log lines dropped because the log fell more than 8 MiB behind (or its file failed), per router.',
+    labelNames: ['router'] as const,
+    registers: [this.registry],
+  });
   readonly limitsReached = new Counter({
     name: 'kgr_limits_reached_total',
     help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; …).',
