@@ -115,12 +115,13 @@ export function defaultServerConfig(): ServerConfig {
     // each, sending to an endpoint that does not read). 256 KiB cut that to a quarter but halved
     // the bench's 64 KiB ping-pong (4 streams of 64 KiB per connection fill such a window).
     maxBufferedBytesPerConnection: 1 << 20,
-    // What all clients together may make the router hold in request bytes: windows bound one
-    // connection, not the node's pods together (each pod's 64 connections could hold ~85 MB). Each
-    // stopped connection adds up to ~80 KiB past it, and the process pays ~1.3x what it counts
-    // (socket reads kept whole), so the DaemonSet's 256 MiB leaves room for ~600 such connections
-    // beside the ~60-90 MB the router itself takes. The answers' side has the same 32 MiB.
-    maxBufferedRequestBytes: 32 << 20,
+    // What all clients together may make the router hold, requests not taken by endpoints and
+    // answers not taken by clients: windows and maxBufferedBytesPerConnection bound one connection,
+    // not the node's pods together (each pod's 64 connections could hold ~85 MB). Each stopped
+    // connection adds up to ~80 KiB past it, and the process pays ~1.3x what it counts (socket
+    // reads kept whole), so the DaemonSet's 256 MiB leaves room for ~600 such connections beside
+    // the ~60-90 MB the router itself takes. Endpoints' answers have their own 32 MiB (ReceiveBudget).
+    maxBufferedBytes: 32 << 20,
     // Headers calls in flight keep for retries. A gRPC request's list is ~300-600 bytes, so a pod's
     // 8 MiB is some 15,000 calls (the bench's 10,000 idle streams fit), yet only 512 calls of the
     // largest lists (maxHeaderListBytes): 20,000 such calls held 340 MB of one router's heap.
@@ -363,7 +364,7 @@ class ConfigReader {
         'maxSettingsPerSecond',
         'maxEmptyFramesPerSecond',
         'maxBufferedBytesPerConnection',
-        'maxBufferedRequestBytes',
+        'maxBufferedBytes',
         'maxHeaderBytesInFlight',
         'maxHeaderBytesInFlightPerClient',
         'maxConnections',
@@ -404,7 +405,7 @@ class ConfigReader {
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
       // Below 1 MiB one connection's window could hold it all, and fair shares would mean little.
-      maxBufferedRequestBytes: f.get('maxBufferedRequestBytes').int(1 << 20, 2 ** 31 - 1) ?? d.maxBufferedRequestBytes,
+      maxBufferedBytes: f.get('maxBufferedBytes').int(1 << 20, 2 ** 31 - 1) ?? d.maxBufferedBytes,
       maxHeaderBytesInFlight: f.get('maxHeaderBytesInFlight').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlight,
       maxHeaderBytesInFlightPerClient: f.get('maxHeaderBytesInFlightPerClient').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlightPerClient,
       maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,

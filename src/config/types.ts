@@ -123,7 +123,7 @@ export interface ServerConfig {
   /**
    * A client that takes none of an answer for this long: the stream whose window it keeps shut is
    * reset (CANCEL); a connection whose socket it stops reading is closed. Also: a client not read
-   * because of maxBufferedRequestBytes, none of whose request bytes an endpoint took for this long,
+   * because of maxBufferedBytes, none of whose request bytes an endpoint took for this long,
    * loses the calls holding them (CANCEL). 0 = never. Default 300000 (5 min).
    */
   sendTimeoutMs: number;
@@ -141,12 +141,13 @@ export interface ServerConfig {
    */
   maxBufferedBytesPerConnection: number;
   /**
-   * Request bytes the server holds for all its clients together (read, not yet taken by endpoints).
-   * Past it, a connection holding more than 16 KiB is not read until it holds less: many pods
-   * sending to endpoints that do not read cannot take the router's memory, and pods whose bytes
-   * flow (they hold next to nothing) are still read. Default 32 MiB.
+   * Bytes the server holds for all its clients together: request DATA read and not yet taken by
+   * endpoints, and answers waiting in client sockets. Past it, a connection holding more than
+   * 16 KiB is not read (nor sent more DATA) until it holds less: many pods sending to endpoints
+   * that do not read, or not reading their answers, cannot take the router's memory, and pods
+   * whose bytes flow (they hold next to nothing) are still served. Default 32 MiB.
    */
-  maxBufferedRequestBytes: number;
+  maxBufferedBytes: number;
   /**
    * Calls in flight from one client address (one pod), over its connections; more are answered
    * RESOURCE_EXHAUSTED at once, so that one pod cannot take every slot of maxConcurrentRequests. Default 5000.

@@ -197,14 +197,21 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private flushScheduled = false;
   /** The socket holds more than maxQueuedBytes: the peer is not read until it drains. */
   private readsHeld = false;
+  /** The last pump left DATA that the windows allowed, for lack of room in the socket. */
+  private pumpCutShort = false;
   /** The read budget is spent and this connection holds more than its share: the peer is not read. */
   private budgetHeld = false;
   /** While budgetHeld: when the hold began, or its held bytes last went on (sendTimeoutMs's check). */
   private budgetHeldSince = 0;
   /** The socket is paused, for either of the two reasons above. */
   private socketPaused = false;
-  /** DATA read and not yet consumed, over all streams (kept only with a read budget). */
-  private readHeldBytes = 0;
+  /**
+   * What this connection holds against the read budget (kept only with one): DATA read and not
+   * yet consumed, over all streams, and `outboundCounted`.
+   */
+  private budgetBytes = 0;
+  /** What waits to go to the peer, as last counted in the budget (see countOutbound). */
+  private outboundCounted = 0;
   private readonly readBudget: ReadBudget | undefined;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
@@ -544,7 +551,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (endStream) stream.endQueued = true;
     if (!stream.ready && !stream.waiting) { stream.ready = true; this.ready.push(stream); }
     this.scheduleFlush();
-    if (this.queuedBytes > this.limits.maxQueuedBytes) {
+    if (this.queuedBytes > this.socketLimit()) {
       // Backpressure, not abuse: the caller waits for onDrain (the read hold below is the limit).
       this.counters.queueOverLimit++;
       stream.needDrain = true;
@@ -562,7 +569,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (n > stream.recvUnconsumed) n = stream.recvUnconsumed;
     if (n <= 0) return;
     stream.recvUnconsumed -= n;
-    if (this.readBudget !== undefined) this.readHeld(-n);
+    if (this.readBudget !== undefined) this.budgetChange(-n);
     // What went back to the connection window on arrival goes back to the budget now.
     const early = stream.recvCredited < n ? stream.recvCredited : n;
     if (early > 0) {
@@ -603,7 +610,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.state === CLOSED || this.socket.destroyed) return;
     if (this.ready.length > 0 && this.state < FAILED) this.pump();
     const out = this.writer.flush();
-    if (out.length === 0) return;
+    if (out.length === 0) {
+      if (this.readBudget !== undefined) this.countOutbound(); // DATA queued, none of it sent
+      return;
+    }
     const socket = this.socket;
     if (!socket.writable) return;
     // One buffer (a tick of small frames in one slab segment: the usual case) is one write; cork
@@ -617,22 +627,54 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
     // Written through to the kernel (the usual case): the writer's slab is free again.
     if (socket.writableLength === 0) this.writer.rewind();
+    if (this.readBudget !== undefined) this.countOutbound();
     // Answers, RST_STREAMs and ACKs are not flow controlled: a client that sends requests and reads
-    // nothing would grow this socket's buffer without end. Past maxQueuedBytes the client is not read
-    // (its frames wait in the kernel, as its own TCP window says), and nothing more is queued here,
-    // until the socket has drained ('drain' comes: a write said so). Not an endpoint: its answers
-    // are every client's.
-    if (this.isServer && socket.writableLength > this.limits.maxQueuedBytes && socket.writableNeedDrain && !this.readsHeld) {
+    // nothing would grow this socket's buffer without end. Past maxQueuedBytes (the read budget's
+    // share while it is spent) the client is not read (its frames wait in the kernel, as its own
+    // TCP window says), and nothing more is queued here, until the socket has drained ('drain'
+    // comes: a write said so). Not an endpoint: its answers are every client's.
+    const limit = this.socketLimit();
+    if (this.isServer && socket.writableLength > limit && socket.writableNeedDrain && !this.readsHeld) {
       this.readsHeld = true;
       this.counters.readsHeld++;
-      this.onLimit?.('maxQueuedBytes');
+      this.onLimit?.(limit === this.limits.maxQueuedBytes ? 'maxQueuedBytes' : 'readBudget');
       this.applyReadHolds();
     }
+    // The pump stopped for room the socket has again (the kernel took what it held): go on next
+    // turn. Without room, 'drain' comes: the socket holds more than its high-water mark.
+    if (this.pumpCutShort && this.socketHasRoom()) this.scheduleFlush();
+  }
+
+  /**
+   * The most the socket and this tick's frames may hold: maxQueuedBytes, or while the group's read
+   * budget is spent its share, but never below the socket's high-water mark (16 KiB, 64 KiB from
+   * Node 22), so that a socket without room always has a 'drain' to come.
+   */
+  private socketLimit(): number {
+    const b = this.readBudget;
+    if (b === undefined || b.held <= b.limit) return this.limits.maxQueuedBytes;
+    return Math.max(b.share, this.socket.writableHighWaterMark);
+  }
+
+  /**
+   * Brings what waits to go to the peer up to date in the read budget (each flush and drain):
+   * DATA queued on its streams, and the socket's unwritten bytes. Those are counted only past
+   * the socket's high-water mark, where 'drain' tells when they are gone; below it they are less
+   * than the budget's share anyway.
+   */
+  private countOutbound(): void {
+    const socket = this.socket;
+    const now = this.queuedBytes + (socket.writableNeedDrain ? socket.writableLength : 0);
+    if (now === this.outboundCounted) return;
+    const n = now - this.outboundCounted;
+    this.outboundCounted = now;
+    this.budgetChange(n);
   }
 
   /** The socket wrote all it held: read the peer again, and send what waits. */
   private onSocketDrain(): void {
     this.writer.rewind();
+    if (this.readBudget !== undefined) this.countOutbound();
     if (this.readsHeld) {
       this.readsHeld = false;
       this.applyReadHolds();
@@ -653,13 +695,13 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
   }
 
-  /** The connection's DATA read and not yet consumed changes by `n`; the read budget may stop or restart reading. */
-  private readHeld(n: number): void {
+  /** What the connection holds against the read budget changes by `n`; the budget may stop or restart reading. */
+  private budgetChange(n: number): void {
     const budget = this.readBudget!;
     budget.change(n);
-    this.readHeldBytes += n;
+    this.budgetBytes += n;
     if (n > 0) {
-      if (!this.budgetHeld && budget.exceeded(this.readHeldBytes)) {
+      if (!this.budgetHeld && budget.exceeded(this.budgetBytes)) {
         this.budgetHeld = true;
         this.budgetHeldSince = this.clock.now();
         this.counters.readsHeldForBudget++;
@@ -668,14 +710,14 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         this.applyReadHolds();
       }
     } else if (this.budgetHeld) {
-      if (budget.exceeded(this.readHeldBytes)) this.budgetHeldSince = this.clock.now();
+      if (budget.exceeded(this.budgetBytes)) this.budgetHeldSince = this.clock.now();
       else this.budgetFreed();
     }
   }
 
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
   budgetFreed(): void {
-    if (!this.budgetHeld || this.readBudget!.exceeded(this.readHeldBytes)) return;
+    if (!this.budgetHeld || this.readBudget!.exceeded(this.budgetBytes)) return;
     this.budgetHeld = false;
     this.readBudget!.leave(this);
     this.applyReadHolds();
@@ -687,14 +729,17 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * memory too, and 'drain' brings us back.
    */
   private pump(): void {
-    if (!this.socketHasRoom()) return;
+    this.pumpCutShort = !this.socketHasRoom();
+    if (this.pumpCutShort) return;
     const streams = this.ready;
     this.ready = [];
     for (let i = 0; i < streams.length; i++) {
       const s = streams[i]!;
       if (s.state === StreamState.CLOSED) { s.ready = false; continue; }
       let endSent = false;
+      // Room is checked per chunk: one tick could otherwise move every stream's queue into the socket.
       while (s.queuedBytes > 0 && s.sendWindow > 0 && this.sendWindow > 0) {
+        if (!this.socketHasRoom()) { this.pumpCutShort = true; break; }
         const head = s.queue[0]!;
         const avail = head.length - s.queueOffset;
         const n = Math.min(avail, s.sendWindow, this.sendWindow);
@@ -729,11 +774,11 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /**
    * More DATA may go into this tick's frames: the socket and the frames not yet flushed hold no
-   * more than maxQueuedBytes (the TCP send buffer is memory too; 'drain' brings us back), and
-   * reads are not held for a full socket.
+   * more than maxQueuedBytes, or the read budget's share while it is spent (the TCP send buffer
+   * is memory too; 'drain' brings us back), and reads are not held for a full socket.
    */
   private socketHasRoom(): boolean {
-    return !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.limits.maxQueuedBytes;
+    return !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.socketLimit();
   }
 
   /** DATA into this tick's frames, paid for from both send windows (§6.9.1; the caller checked them). */
@@ -803,7 +848,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.sendCheckTimer?.();
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.CANCEL);
-    this.readBudget?.leave(this); // its streams gave back what they held
+    // Its streams gave back what they held; its socket's bytes go with it.
+    if (this.outboundCounted > 0) this.budgetChange(-this.outboundCounted);
+    this.outboundCounted = 0;
+    this.readBudget?.leave(this);
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
   }
@@ -881,7 +929,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
     s.trailers = null;
     if (s.recvUnconsumed > 0) {
-      if (this.readBudget !== undefined) this.readHeld(-s.recvUnconsumed);
+      if (this.readBudget !== undefined) this.budgetChange(-s.recvUnconsumed);
       const n = s.recvUnconsumed - s.recvCredited;
       s.recvUnconsumed = 0;
       if (s.recvCredited > 0) {
@@ -1006,7 +1054,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // Padding never reaches the owner, so it is returned at once.
     if (flowControlLength > data.length) this.credit(s, flowControlLength - data.length);
     s.recvUnconsumed += data.length;
-    if (this.readBudget !== undefined && data.length > 0) this.readHeld(data.length);
+    if (this.readBudget !== undefined && data.length > 0) this.budgetChange(data.length);
     const budget = this.receiveBudget;
     if (budget !== undefined && data.length > 0 && budget.held + data.length <= budget.limit) {
       // Back to the connection window now: this stream's owner holds only its stream window.

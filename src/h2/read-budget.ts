@@ -4,16 +4,18 @@ export interface ReadBudgetMember {
 }
 
 /**
- * DATA a group of connections has read from its peers and not yet passed on, bounded over the group.
+ * What a group of connections holds for its peers, bounded over the group: DATA read from them
+ * and not yet passed on, and bytes their sockets have not yet written to them.
  *
- * Each connection's window bounds what one peer may send ahead (RFC 9113 §6.9), not what all of
- * them may together: a node's pods, each sending to an endpoint that reads nothing, would hold
- * their windows times their connections. Past the limit, a connection holding more than `share`
- * is not read until it holds no more than that, or the group is back under the limit; its peer's
- * frames wait in the kernel, as its own TCP window says. Connections whose bytes flow hold next to
- * nothing and are still read, so a peer whose bytes never drain stops only itself, not every pod on
- * the node. The group then holds at most the limit, plus per connection the share and one socket
- * read (the read that crossed it is already in memory).
+ * Each connection's window (and its socket bound) bounds what one peer makes us hold (RFC 9113
+ * §6.9), not what all of them may together: a node's pods, each sending to an endpoint that reads
+ * nothing, or not reading their answers, would hold that times their connections. Past the limit,
+ * a connection holding more than `share` is not read (and its socket takes no more than the share)
+ * until it holds no more than that, or the group is back under the limit; its peer's frames wait
+ * in the kernel, as its own TCP window says. Connections whose bytes flow hold next to nothing and
+ * are still read, so a peer whose bytes never drain stops only itself, not every pod on the node.
+ * The group then holds at most the limit, plus per connection the share and one socket read (the
+ * read that crossed it is already in memory) or one tick's frames.
  *
  * The share is fixed, not the limit over the connections holding some: shares that shrink as
  * holders arrive let the first ones keep their larger shares, and the sum grows as log(holders).

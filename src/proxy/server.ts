@@ -94,7 +94,7 @@ const LIMIT_KEYS: Record<H2LimitName, string> = {
   maxQueuedBytes: 'maxBufferedBytesPerConnection',
   closeTimeoutMs: 'closeTimeoutMs',
   sendTimeoutMs: 'sendTimeoutMs',
-  readBudget: 'maxBufferedRequestBytes',
+  readBudget: 'maxBufferedBytes',
 };
 
 /** One client connection: the engine, its timers and why it ended. */
@@ -350,7 +350,7 @@ export class H2Server {
   /** @internal Connections and what they hold, per client address. */
   readonly perClient: ConnectionsPerClient;
   /** @internal */ readonly onLimit: (limit: H2LimitName) => void;
-  /** Request bytes read from every client and not yet taken by endpoints (maxBufferedRequestBytes). */
+  /** What every client's connection holds: requests not yet taken by endpoints, answers not yet by it (maxBufferedBytes). */
   readonly readBudget: ReadBudget;
 
   constructor(
@@ -360,7 +360,7 @@ export class H2Server {
     /** @internal */ readonly hooks: ServerHooks = {},
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
-    this.readBudget = new ReadBudget(config.maxBufferedRequestBytes);
+    this.readBudget = new ReadBudget(config.maxBufferedBytes);
     if (config.tls) {
       const t = config.tls;
       const where = `${config.ip}:${config.port}`;

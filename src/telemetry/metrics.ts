@@ -64,13 +64,13 @@ export class Metrics {
   });
   /** Readers of each server's buffered request bytes (see `watchServerBuffer`), read at every scrape. */
   readonly #serverBuffers = new Map<string, { labels: Record<string, string>; bytes: () => number }>();
-  readonly serverBufferedRequestBytes = new Gauge({
-    name: 'kgr_server_buffered_request_bytes',
-    help: 'Request bytes read from clients and not yet taken by endpoints, per server (bounded by servers[].maxBufferedRequestBytes: past it, connections holding more than 16 KiB are not read).',
+  readonly serverBufferedBytes = new Gauge({
+    name: 'kgr_server_buffered_bytes',
+    help: 'Bytes a server holds for its clients: request DATA not yet taken by endpoints, and answers waiting in client sockets (bounded by servers[].maxBufferedBytes: past it, connections holding more than 16 KiB are not read).',
     labelNames: ['router', 'server'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const b of this.#serverBuffers.values()) this.serverBufferedRequestBytes.set(b.labels, b.bytes());
+      for (const b of this.#serverBuffers.values()) this.serverBufferedBytes.set(b.labels, b.bytes());
     },
   });
   readonly accessLogDropped = new CellCounter({
@@ -234,7 +234,7 @@ export class Metrics {
     return () => {
       if (this.#serverBuffers.get(key) !== entry) return;
       this.#serverBuffers.delete(key);
-      this.serverBufferedRequestBytes.remove(entry.labels);
+      this.serverBufferedBytes.remove(entry.labels);
     };
   }
 

@@ -73,7 +73,7 @@ test('every default is filled from a minimal config', () => {
             maxSettingsPerSecond: 100,
             maxEmptyFramesPerSecond: 1000,
             maxBufferedBytesPerConnection: 1 << 20,
-            maxBufferedRequestBytes: 32 << 20,
+            maxBufferedBytes: 32 << 20,
             maxHeaderBytesInFlight: 32 << 20,
             maxHeaderBytesInFlightPerClient: 8 << 20,
             maxConnections: 10_000,
@@ -136,7 +136,7 @@ routers:
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
-     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedRequestBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
+     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -193,7 +193,7 @@ shutdownGrace: 2500
     maxSettingsPerSecond: 5,
     maxEmptyFramesPerSecond: 20,
     maxBufferedBytesPerConnection: 262144,
-    maxBufferedRequestBytes: 2097152,
+    maxBufferedBytes: 2097152,
     maxHeaderBytesInFlight: 65536,
     maxHeaderBytesInFlightPerClient: 16384,
     maxConnections: 50,
@@ -244,7 +244,7 @@ test('unknown keys are errors with a did-you-mean suggestion', () => {
   assert.deepEqual(errorsOf('admin: {prot: 1}\n' + MINIMAL), ['admin.prot: unknown key "prot" in admin; did you mean "port"? (config.yaml:1:9)']);
   assert.deepEqual(errorsOf('admin: {maxConnections: 0}\n' + MINIMAL), ['admin.maxConnections: expected an integer 1-100000, got 0 (config.yaml:1:25)']);
   assert.deepEqual(errorsOf('admin: {maxConnectionsPerClient: many}\n' + MINIMAL), ['admin.maxConnectionsPerClient: expected an integer 1-100000, got "many" (config.yaml:1:34)']);
-  assert.deepEqual(errorsOf(MINIMAL + '    maxBufferedRequestBytes: 65536\n'), ['routers[0].servers[0].maxBufferedRequestBytes: expected an integer 1048576-2147483647, got 65536 (config.yaml:5:30)']);
+  assert.deepEqual(errorsOf(MINIMAL + '    maxBufferedBytes: 65536\n'), ['routers[0].servers[0].maxBufferedBytes: expected an integer 1048576-2147483647, got 65536 (config.yaml:5:23)']);
   assert.deepEqual(errorsOf(MINIMAL + '  dtabb: /a=>/b\n'), ['routers[0].dtabb: unknown key "dtabb" in routers[0]; did you mean "dtab"? (config.yaml:5:3)']);
   assert.deepEqual(errorsOf(MINIMAL + 'routerz: []\n'), ['routerz: unknown key "routerz"; did you mean "routers"? (config.yaml:5:1)']);
   // Nothing close: no guess.

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { ReadBudget } from '../../src/h2/read-budget.js';
 import type { H2LimitName } from '../../src/h2/limits.js';
 import type { H2Stream } from '../../src/h2/stream.js';
-import { ErrorCode } from '../../src/h2/frames.js';
+import { ErrorCode, SettingId } from '../../src/h2/frames.js';
 import { h2Server, RawClient, type TestHandler } from './connection-helpers.js';
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -157,5 +157,68 @@ describe('H2Connection read budget', () => {
       server.close();
     }
     await handlers[0]!.wait((e) => e.kind === 'close');
+  });
+
+  it('answers waiting in client sockets count too: past the budget, a client that does not read its answers holds no more than its share, and a client that reads is still served', { timeout: 30_000 }, async () => {
+    const LIMIT_OUT = MiB;
+    const budget = new ReadBudget(LIMIT_OUT, SHARE);
+    const limits: H2LimitName[] = [];
+    const chunk = Buffer.alloc(64 * 1024, 5);
+    // Each stream is answered with `bytes` of DATA, fed as the engine takes it.
+    const answer = (s: H2Stream, bytes: number): void => {
+      s.sendHeaders([[':status', '200']], false);
+      let left = bytes;
+      const feed = (): void => {
+        while (left > 0 && !s.closed) {
+          left -= chunk.length;
+          if (!s.write(chunk, left <= 0)) return;
+        }
+      };
+      feed();
+      drains.set(s, feed);
+    };
+    const drains = new Map<H2Stream, () => void>();
+    const { server, port, conns } = await h2Server({ readBudget: budget, maxQueuedBytes: 4 * MiB, onLimit: (l) => limits.push(l) }, (h) => {
+      h.keepData = false;
+      h.onStreamHook = (s, headers) => answer(s, Number(headers.toArray().find(([n]) => n === 'x-bytes')![1]));
+      h.onDrainHook = (s) => drains.get(s)?.();
+    });
+    const wide = [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 2 ** 31 - 1 }];
+    const request = (bytes: number): [string, string][] => [...POST, ['x-bytes', String(bytes)]];
+    const connect = async (): Promise<RawClient> => {
+      const c = await RawClient.connect(port, wide);
+      c.writer.windowUpdate(0, 2 ** 31 - 1 - 65_535);
+      return c;
+    };
+    // Two clients that ask for 64 MiB each and read none of it: the kernel's buffers fill first,
+    // then the sockets'.
+    const first = await connect();
+    const second = await connect();
+    const reader = await connect();
+    try {
+      first.socket.pause();
+      first.request(1, request(64 * MiB), true);
+      first.send();
+      await eventually('the first client\'s socket passed the budget', () => budget.held > LIMIT_OUT, 20_000);
+      second.socket.pause();
+      second.request(1, request(64 * MiB), true);
+      second.send();
+      await eventually('the second client is not read for a full socket', () => conns[1]!.counters.readsHeld === 1, 20_000);
+      assert.ok(limits.includes('readBudget'), limits.join());
+      // It holds its share and one tick's frames at most, not maxQueuedBytes (4 MiB).
+      const held = conns[1]!.socket.writableLength;
+      assert.ok(held > SHARE && held <= SHARE + 128 * 1024, `the second client's socket holds ${held} bytes`);
+
+      // A client that reads gets its whole answer, a share at a time while the budget is spent.
+      reader.request(1, request(4 * MiB), true);
+      reader.send();
+      await reader.wait((e) => e.kind === 'data' && e.streamId === 1 && e.endStream);
+      assert.ok(budget.held > LIMIT_OUT, 'the budget stayed spent meanwhile');
+    } finally {
+      for (const c of [first, second, reader]) c.close();
+      for (const c of conns) c.socket.destroy();
+      server.close();
+    }
+    await eventually('every byte held went back with the connections', () => budget.held === 0, 10_000);
   });
 });

@@ -66,7 +66,7 @@ test('answers one client does not read hold their own stream windows, not the en
 /**
  * Windows bound what one client connection may send ahead (~1 MiB), not what a node's pods may
  * together: many connections sending to endpoints that read nothing would hold their windows each.
- * servers[].maxBufferedRequestBytes bounds the sum; only connections holding more than 16 KiB stop
+ * servers[].maxBufferedBytes bounds the sum; only connections holding more than 16 KiB stop
  * being read, so a pod whose bytes flow still gets its calls through.
  */
 test('request bytes that endpoints do not take are bounded over all client connections; a client whose bytes flow is still read', { timeout: 30_000 }, async () => {
@@ -82,7 +82,7 @@ test('request bytes that endpoints do not take are bounded over all client conne
   // The endpoint's connection window must not be what stops the sinks' bytes (it is shared by every call).
   backend.server.on('session', (s) => s.setLocalWindowSize(64 << 20));
   const limits: string[] = [];
-  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedRequestBytes: LIMIT }, { onLimit: (l) => limits.push(l) }).start();
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedBytes: LIMIT }, { onLimit: (l) => limits.push(l) }).start();
   const hogs: http2.ClientHttp2Session[] = [];
   const client = testClient(proxy.target);
   try {
@@ -97,7 +97,7 @@ test('request bytes that endpoints do not take are bounded over all client conne
     // One hog may have sent all of its bytes while the router held less than the limit; every other
     // is stopped once it holds more than its share.
     await eventually('the hogs were stopped', () => limits.length >= HOGS - 1, 20_000);
-    assert.ok(limits.every((l) => l === 'servers[].maxBufferedRequestBytes'), limits.join());
+    assert.ok(limits.every((l) => l === 'servers[].maxBufferedBytes'), limits.join());
     assert.ok(proxy.server.readBudget.held > LIMIT && proxy.server.readBudget.held <= BOUND, `the router holds ${proxy.server.readBudget.held} request bytes`);
 
     // Another pod's call with a 2 MiB request goes through: its bytes flow, so it is read.

@@ -250,11 +250,11 @@ test('connections past maxConnections are closed as they arrive and counted; the
   }
 });
 
-test('request bytes held for all clients past maxBufferedRequestBytes stop the connections holding them, shown and counted; other clients are served', async () => {
-  const { h, close } = await setup({ maxBufferedRequestBytes: 1 << 20 });
+test('request bytes held for all clients past maxBufferedBytes stop the connections holding them, shown and counted; other clients are served', async () => {
+  const { h, close } = await setup({ maxBufferedBytes: 1 << 20 });
   const buffered = async (): Promise<number> => {
     const text = await h.metrics.registry.metrics();
-    const line = text.split('\n').find((l) => l.startsWith('kgr_server_buffered_request_bytes{'));
+    const line = text.split('\n').find((l) => l.startsWith('kgr_server_buffered_bytes{'));
     return line === undefined ? -1 : Number(line.split(' ').pop());
   };
   // Each sends a window's worth (1 MiB) to a name that never binds: the router holds it all.
@@ -266,9 +266,9 @@ test('request bytes held for all clients past maxBufferedRequestBytes stop the c
       c.writer.data(1, Buffer.alloc(1 << 20), true);
       c.send();
     }
-    await eventually('two of the three were stopped', async () => (await limitCount(h, 'maxBufferedRequestBytes')) >= 2, 10_000);
+    await eventually('two of the three were stopped', async () => (await limitCount(h, 'maxBufferedBytes')) >= 2, 10_000);
     const held = await buffered();
-    assert.ok(held > 1 << 20 && held <= (1 << 20) + 3 * 80 * 1024, `kgr_server_buffered_request_bytes ${held}`);
+    assert.ok(held > 1 << 20 && held <= (1 << 20) + 3 * 80 * 1024, `kgr_server_buffered_bytes ${held}`);
     await callOk(other, 1);
   } finally {
     for (const c of [...hogs, other]) c.close();
