@@ -128,6 +128,7 @@ export async function delegate(router: AdminRouter, request: DelegationRequest, 
     tree = await router.delegate(path, dtab, { deadline: Date.now() + timeoutMs });
   } catch (err) {
     if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, 'Request timed out.');
+    if (err instanceof Error && err.name === 'DelegateLookupsError') throw new HttpError(400, err.message);
     throw new HttpError(500, `Delegation failed: ${describe(err)}`);
   }
   return withStatuses(routeDelegation(tree));

@@ -34,6 +34,14 @@ export class DelegateDepthError extends Error {
   }
 }
 
+/** More lookups while delegating than the interpreter allows a binding (its `maxLookups`, default 200). */
+export class DelegateLookupsError extends Error {
+  override readonly name = 'DelegateLookupsError';
+  constructor(maxLookups: number) {
+    super(`Delegation needs more than ${maxLookups} lookups: the dtab's alternatives and unions multiply`);
+  }
+}
+
 const FAIL_PREFIX = Path.of('$', 'fail');
 
 // ---- The delegation tree (Linkerd's DelegateTree) --------------------------------------------
@@ -69,6 +77,9 @@ export async function delegate(
 }
 
 class Delegation {
+  /** Lookups so far, over every branch (bounded like a binding's). */
+  private lookups = 0;
+
   constructor(
     private readonly interpreter: NameInterpreter,
     private readonly dtab: Dtab,
@@ -81,6 +92,8 @@ class Delegation {
     switch (tree.kind) {
       case 'leaf':
         if (tree.value.kind === 'bound') return tree;
+        // The whole delegation ends: a branch's exception would let every other branch go on multiplying.
+        if (++this.lookups > this.interpreter.maxLookups) throw new DelegateLookupsError(this.interpreter.maxLookups);
         return this.bind(await this.lookup(tree.dentry, tree.value.path), depth + 1);
       case 'delegate':
         return { ...tree, tree: await this.bind(tree.tree, depth) };
@@ -109,7 +122,7 @@ class Delegation {
     try {
       return await this.bind(child, depth);
     } catch (e) {
-      if (e instanceof DelegateTimeoutError) throw e;
+      if (e instanceof DelegateTimeoutError || e instanceof DelegateLookupsError) throw e;
       return { kind: 'exception', path: parent.path, dentry: parent.dentry, error: e instanceof Error ? e : new Error(String(e)) };
     }
   }

@@ -13,6 +13,7 @@ export { mapTree, treeEquals, leaves } from './tree.js';
 export {
   NameInterpreter,
   NamerMaxDepthError,
+  NamerMaxLookupsError,
   DEFAULT_MAX_DEPTH,
   type NameInterpreterOptions,
   type NamerCandidate,
@@ -39,6 +40,7 @@ export {
   addrJson,
   DelegateTimeoutError,
   DelegateDepthError,
+  DelegateLookupsError,
   type DelegateNode,
   type DelegateAddr,
   type DelegateBound,

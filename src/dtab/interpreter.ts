@@ -13,6 +13,20 @@ import { treeEquals } from './tree.js';
 import { weightedBound } from './weighted-bound.js';
 
 export const DEFAULT_MAX_DEPTH = 100;
+/**
+ * Lookups one binding may make. Depth alone does not bound the work: each `&` or `|` that falls
+ * through binds every branch, so N dentries of two branches each make 2^N lookups, and a
+ * client's 600-byte `l5d-dtab` held the event loop for half a minute. Real dtabs need tens.
+ */
+export const DEFAULT_MAX_LOOKUPS = 200;
+
+/** Binding would take more than `maxLookups` lookups (a dtab whose branches multiply). */
+export class NamerMaxLookupsError extends Error {
+  override readonly name = 'NamerMaxLookupsError';
+  constructor(readonly maxLookups: number) {
+    super(`Binding needs more than ${maxLookups} lookups: the dtab's alternatives and unions multiply`);
+  }
+}
 
 /** Binding followed more than `maxDepth` rewrites (usually a dtab loop such as `/a=>/b;/b=>/a`). */
 export class NamerMaxDepthError extends Error {
@@ -29,6 +43,8 @@ export interface NameInterpreterOptions {
   global: GlobalNamer;
   /** Rewrites allowed before binding gives up (Finagle's `namerMaxDepth`, default 100). */
   maxDepth?: number;
+  /** Lookups one binding (or delegation) may make, over all its branches (default 200). */
+  maxLookups?: number;
 }
 
 export type { NamerCandidate } from './namer-rule.js';
@@ -61,6 +77,7 @@ export class NameInterpreter {
   readonly namers: readonly PrefixedNamer[];
   readonly global: GlobalNamer;
   readonly maxDepth: number;
+  readonly maxLookups: number;
   /** Which namer answers a path the dtab gave Neg for. */
   readonly rule: NamerRule;
 
@@ -69,6 +86,7 @@ export class NameInterpreter {
     this.global = options.global;
     this.rule = new NamerRule(this.namers, this.global);
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxLookups = options.maxLookups ?? DEFAULT_MAX_LOOKUPS;
   }
 
   /**
@@ -114,6 +132,8 @@ class Binding {
   private used = new Set<Var<unknown>>();
   /** Inside run(): binding, releasing or publishing. */
   private running = false;
+  /** Lookups of the current pass (bounded by the interpreter's maxLookups). */
+  private lookups = 0;
   /** The input being subscribed to: its first, synchronous notification is not a change. */
   private subscribing: Var<unknown> | undefined;
   private dirty = false;
@@ -159,6 +179,7 @@ class Binding {
         let state: State<BoundTree>;
         try {
           this.currentDtab();
+          this.lookups = 0;
           state = this.bindPath(this.path, 0, undefined);
         } catch (e) {
           state = failed(asError(e));
@@ -223,6 +244,8 @@ class Binding {
 
   private bindPath(path: Path, depth: number, weight: number | undefined): State<BoundTree> {
     if (depth > this.interpreter.maxDepth) return failed(new NamerMaxDepthError(this.interpreter.maxDepth));
+    // Thrown, not a failed branch: a Union would keep its other branches and bind a part of the tree.
+    if (++this.lookups > this.interpreter.maxLookups) throw new NamerMaxLookupsError(this.interpreter.maxLookups);
     const looked = this.lookup(path);
     if (looked.status !== 'ok') return looked;
     return this.bindTree(looked.value, depth + 1, weight);

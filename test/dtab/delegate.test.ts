@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NameInterpreter, parseDtab, parsePath } from '../../src/dtab/index.js';
-import { delegate, DelegateTimeoutError } from '../../src/dtab/delegate.js';
+import { delegate, DelegateLookupsError, DelegateTimeoutError } from '../../src/dtab/delegate.js';
 import { FakeNamer } from '../support/fake-namer.js';
 import { Var } from '../../src/util/var.js';
 import { ok } from '../../src/util/activity.js';
@@ -205,4 +205,17 @@ test('delegate: unknown global namer is an exception node naming it', async () =
     path: '/s/x',
     delegate: { type: 'exception', path: '/$/nope/x', dentry: { prefix: '/s', dst: '/$/nope' }, message: 'Unknown namer: nope for path: /$/nope/x' },
   });
+});
+
+test('delegation is bounded in lookups like binding: a dtab whose unions multiply is refused at once, not explained in millions of nodes', async () => {
+  const d: string[] = [];
+  for (let i = 0; i < 20; i++) d.push(`/a${i} => /a${i + 1} & /b${i + 1}; /b${i} => /a${i + 1} & /b${i + 1}`);
+  const interpreter = new NameInterpreter({ global: globalNamer() });
+  const started = Date.now();
+  await assert.rejects(delegate(interpreter, parseDtab(d.join('; ')), parsePath('/a0')), (e: Error) =>
+    e instanceof DelegateLookupsError && e.message === "Delegation needs more than 200 lookups: the dtab's alternatives and unions multiply");
+  assert.ok(Date.now() - started < 2000);
+  // A few levels are explained as before.
+  const small = await delegate(interpreter, parseDtab(d.slice(0, 3).join('; ')), parsePath('/a0'));
+  assert.equal(small.type, 'union');
 });

@@ -238,3 +238,26 @@ test('bind: bound address sets below a Union carry their branch weight (Finagle 
   assert.deepEqual(seen, ['bound']);
   o.close();
 });
+
+/** N dentries whose right sides each name the next level twice: binding /a0 makes ~2^(N+1) lookups. */
+function multiplying(levels: number, op: '&' | '|'): string {
+  const d: string[] = [];
+  for (let i = 0; i < levels; i++) d.push(`/a${i} => /a${i + 1} ${op} /b${i + 1}; /b${i} => /a${i + 1} ${op} /b${i + 1}`);
+  d.push(`/a${levels} => /$/inet/127.0.0.1/1; /b${levels} => /$/inet/127.0.0.1/2`);
+  return d.join('; ');
+}
+
+test('bind: lookups are bounded over all branches (maxLookups), not only in depth: a dtab whose unions or failing alternatives multiply fails at once', () => {
+  const i = new NameInterpreter({ global: globalNamer() });
+  // Six levels are 127 lookups: within the default 200.
+  const six = bindNow(i, multiplying(6, '&'), '/a0');
+  assert.ok(!six.startsWith('failed') && six.split('/$/inet/127.0.0.1/1').length === 33, six.slice(0, 200));
+  const started = process.hrtime.bigint();
+  // Twenty levels would be two million lookups (the event loop held for half a minute).
+  assert.equal(bindNow(i, multiplying(20, '&'), '/a0'), "failed: Binding needs more than 200 lookups: the dtab's alternatives and unions multiply");
+  // Alternatives whose branches all fall through multiply the same way.
+  const alts = multiplying(20, '|').replace('/a20 => /$/inet/127.0.0.1/1; /b20 => /$/inet/127.0.0.1/2', '/a20 => ~; /b20 => ~');
+  assert.equal(bindNow(i, alts, '/a0'), "failed: Binding needs more than 200 lookups: the dtab's alternatives and unions multiply");
+  assert.ok(process.hrtime.bigint() - started < 2_000_000_000n);
+  assert.equal(new NameInterpreter({ global: globalNamer(), maxLookups: 1000 }).maxLookups, 1000);
+});

@@ -96,6 +96,24 @@ test('bad l5d-dtab: INVALID_ARGUMENT with the parse error', async () => {
   }
 });
 
+test('an l5d-dtab whose unions multiply (2^20 lookups in 700 bytes) fails its call at once, naming why; the router serves on', async () => {
+  const b = await startTestServer({ name: 'b' });
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${b.port}`);
+  const client = testClient(h.target);
+  const d: string[] = [`${SVC} => /a0`];
+  for (let i = 0; i < 20; i++) d.push(`/a${i} => /a${i + 1} & /b${i + 1}; /b${i} => /a${i + 1} & /b${i + 1}`);
+  try {
+    const r = await unary(client, { message: 'x' }, { metadata: md({ 'l5d-dtab': d.join('; ') }), deadlineMs: 5000 });
+    assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
+    assert.match(r.error!.details, /Binding needs more than 200 lookups: the dtab's alternatives and unions multiply/);
+    assert.equal((await unary(client, { message: 'after' })).error, null);
+  } finally {
+    client.close();
+    await h.close();
+    await b.close();
+  }
+});
+
 test('no route: UNAVAILABLE naming the logical name and the dtab tried, as a trailers-only answer with l5d-err', async () => {
   const h = await startRouter('/svc/other => /$/inet/127.0.0.1/1');
   try {
