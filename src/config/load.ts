@@ -33,14 +33,13 @@ import { balancerKinds, defaultLoadBalancer } from '../balancer/balancer-registr
 import { accrualKinds, defaultFailureAccrual } from '../balancer/accrual-registry.js';
 import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
 import { parseClientPrefix } from '../tls/client-tls.js';
+import { MAX_TIMER_MS } from '../util/clock.js';
 
 // Namers, identifiers, load balancers and failure accrual are registered kinds (each room's
 // registry); the loader reads a block's `kind:` against its registry and the rest with that kind's reader.
 const INTERPRETER_KINDS = ['default', 'io.l5d.fs'] as const;
 
 const MAX_INT = Number.MAX_SAFE_INTEGER;
-/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A DNS name: labels of letters, digits and `-`, not starting or ending with `-`, at least one letter. */
 const HOSTNAME = /^(?=.*[A-Za-z])(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$/;
 /** Linkerd's label characters; a prefix or dstPrefix is a path of them. */

@@ -8,6 +8,7 @@ import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType
 import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
+import { MAX_TIMER_MS } from '../util/clock.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -182,7 +183,9 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.fail(Status.DEADLINE_EXCEEDED, 'deadline exceeded before the request was routed', undefined);
       return;
     }
-    this.timer = setTimeout(onDeadline, left, this);
+    // setTimeout fires at once past 2^31-1 ms (~24.8 days; grpc-timeout allows 99999999H): such a
+    // deadline is forwarded, but not timed here.
+    if (left <= MAX_TIMER_MS) this.timer = setTimeout(onDeadline, left, this);
   }
 
   /** Send the stream to `target` (the router has set `service`, `stats` and the outbound headers). */

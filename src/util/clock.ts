@@ -3,6 +3,9 @@
  * Injected so that tests move time forward instead of sleeping; production passes `realClock`,
  * which is Node's own timers.
  */
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface Clock {
   /** Milliseconds on a monotonic scale (only differences mean anything). */
   now(): number;

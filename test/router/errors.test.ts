@@ -261,6 +261,35 @@ test('start() rejects naming the ip:port it could not bind', async () => {
   }
 });
 
+test('a grpc-timeout longer than a Node timer takes (over ~24.8 days, up to 99999999H) is forwarded, not failed at once', async () => {
+  const backend = await startRawBackend((stream, headers) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-timeout-seen': String(headers['grpc-timeout']) }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+  const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`);
+  const session = http2.connect(`http://${h.target}`);
+  session.on('error', () => {});
+  try {
+    const req = session.request({ ':method': 'POST', ':path': '/kgr.test.TestService/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '99999999H' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    req.once('response', (h) => (headers = h));
+    req.once('trailers', (t) => (trailers = t));
+    req.resume();
+    await new Promise((r) => req.once('close', r));
+    // (A trailers-only answer, as the router's own DEADLINE_EXCEEDED is, has its status in the headers.)
+    assert.equal(trailers['grpc-status'] ?? headers['grpc-status'], '0', JSON.stringify({ headers, trailers }));
+    // The remaining budget went upstream, re-encoded in the largest unit that fits.
+    assert.match(String(headers['x-timeout-seen']), /^\d{1,8}[HMS]$/);
+  } finally {
+    session.close();
+    await h.close();
+    await backend.close();
+  }
+});
+
 test('service.totalTimeoutMs bounds a call without its own deadline: forwarded upstream and enforced', async () => {
   const backend = await startTestServer({ name: 'slow' });
   const h = await startRouter(`${SVC} => /$/inet/127.0.0.1/${backend.port}`, { service: { totalTimeoutMs: 400 } });
