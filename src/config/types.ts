@@ -154,8 +154,9 @@ export interface ServerConfig {
    */
   maxConcurrentRequestsPerClient: number;
   /**
-   * Request header bytes (HeaderList.size: name, value and 32 per field) that calls in flight hold:
-   * a call keeps its headers until an endpoint answers, for retries. Past it, a new call is answered
+   * Request header bytes (name, value and 32 per field) of the calls in flight, counted for each
+   * call's whole life: a call keeps its headers until an endpoint answers, for retries (and request
+   * trailers it keeps count too). Past it, a new call is answered
    * RESOURCE_EXHAUSTED. Without it, maxConcurrentRequests calls of maxHeaderListBytes each (320 MiB
    * at the defaults) were one pod's to fill. Default 32 MiB.
    */

@@ -311,6 +311,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** The socket has closed: every stream has been (or is being) reset. */
   get isClosed(): boolean { return this.state === CLOSED; }
+  /** The size of the header list decoded last (as SETTINGS_MAX_HEADER_LIST_SIZE counts it): the one an onHeaders call is given. */
+  get lastHeaderListSize(): number { return this.decoder.lastHeaderListSize; }
 
   /** What ended (or is ending) the connection: a socket error, our or the peer's GOAWAY error, or null. */
   get closeReason(): Error | null { return this.closeError; }
@@ -689,6 +691,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.socketPaused = hold;
     if (hold) {
       this.socket.pause();
+      // A PING's ACK may sit behind what we no longer read: not the peer's silence (keepalive
+      // sends another once reads go on).
+      this.pingAckTimer?.();
+      this.pingAckTimer = null;
     } else {
       this.now = this.clock.now(); // the silence was ours, not the peer's (keepalive)
       this.socket.resume();
@@ -701,7 +707,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     budget.change(n);
     this.budgetBytes += n;
     if (n > 0) {
-      if (!this.budgetHeld && budget.exceeded(this.budgetBytes)) {
+      if (!this.budgetHeld && budget.exceeded(this.budgetBytes) && !this.awaitingPeerWindow()) {
         this.budgetHeld = true;
         this.budgetHeldSince = this.clock.now();
         this.counters.readsHeldForBudget++;
@@ -715,9 +721,24 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
   }
 
+  /**
+   * DATA for the peer waits for its WINDOW_UPDATE: the peer must be read, whatever it holds, or a
+   * bidirectional stream whose endpoint waits for that window before it reads would never drain.
+   */
+  private awaitingPeerWindow(): boolean {
+    if (this.queuedBytes === 0) return false;
+    if (this.sendWindow <= 0) return true;
+    for (const s of this.streams.values()) if (s.queuedBytes > 0 && s.sendWindow <= 0) return true;
+    return false;
+  }
+
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
   budgetFreed(): void {
     if (!this.budgetHeld || this.readBudget!.exceeded(this.budgetBytes)) return;
+    this.liftBudgetHold();
+  }
+
+  private liftBudgetHold(): void {
     this.budgetHeld = false;
     this.readBudget!.leave(this);
     this.applyReadHolds();
@@ -756,6 +777,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
+        if (this.budgetHeld && (s.sendWindow <= 0 || this.sendWindow <= 0)) this.liftBudgetHold(); // see awaitingPeerWindow
         continue;
       }
       s.ready = false;
@@ -1169,7 +1191,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const s = new H2Stream(this, id, this.peerInitialWindowSize, this.recvInitialWindow);
     s.state = endStream ? StreamState.HALF_CLOSED_REMOTE : StreamState.OPEN;
     s.headersReceived = true;
-    s.headerListSize = list.size;
+    s.headerListSize = this.decoder.lastHeaderListSize;
     this.streams.set(id, s);
     this.peerActive++;
     this.counters.streamsOpened++;

@@ -48,7 +48,7 @@ export class H2Stream {
   state: StreamStateValue = StreamState.IDLE;
   /** Slot for the owner (the router's call object). Never touched by the engine. */
   user: unknown = undefined;
-  /** Peer-opened streams: the size of the header list that opened it (HeaderList.size). */
+  /** Peer-opened streams: the size of the header list that opened it (name and value octets plus 32 per field, RFC 9113 §6.5.2). */
   headerListSize = 0;
 
   /** Peer's window for our DATA on this stream (§6.9); may go negative after a SETTINGS change (§6.9.2). */

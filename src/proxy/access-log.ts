@@ -31,6 +31,8 @@ export class AccessLog {
   private scheduled = false;
   private readonly out: Writable;
   private readonly ownStream: WriteStream | undefined;
+  /** The file failed: every line from now on is dropped (and counted). */
+  private failed = false;
 
   constructor(
     target: string,
@@ -41,13 +43,18 @@ export class AccessLog {
       this.out = process.stdout;
     } else {
       this.ownStream = createWriteStream(target, { flags: 'a' });
-      this.ownStream.on('error', () => this.onDrop());
+      this.ownStream.on('error', () => {
+        this.failed = true;
+        for (let i = 0; i < this.pending.length; i++) this.onDrop();
+        this.pending = [];
+        this.pendingBytes = 0;
+      });
       this.out = this.ownStream;
     }
   }
 
   write(r: AccessRecord): void {
-    if (this.pendingBytes + this.out.writableLength > MAX_PENDING_BYTES) {
+    if (this.failed || this.pendingBytes + this.out.writableLength > MAX_PENDING_BYTES) {
       this.onDrop();
       return;
     }

@@ -287,6 +287,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     if (this.phase === FORWARDING) this.up!.sendHeaders(trailers, true);
   }
 
+  /** @internal */ keepsTrailers(): boolean {
+    return this.phase === WAITING || (this.phase !== DROPPING && this.is(REPLAYABLE));
+  }
+
   /** @internal */ onInboundRefused(status: number, message: string): void {
     this.fail(status, message, undefined);
   }

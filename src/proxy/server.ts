@@ -46,6 +46,8 @@ export interface InboundEvents {
   onInboundData(data: Buffer, endStream: boolean): void;
   /** Request trailers (they end the request). The list is reused after the call returns. */
   onInboundTrailers(list: HeaderList): void;
+  /** Whether request trailers arriving now would be kept (for the first attempt, or a replay). */
+  keepsTrailers(): boolean;
   /** The server will not take the rest of the request (one of its bounds): answer `status` and end the call. */
   onInboundRefused(status: number, message: string): void;
   onInboundReset(code: number): void;
@@ -175,6 +177,7 @@ class ServerConn implements H2ConnectionHandler {
 
   onHeaderListTooLarge(stream: H2Stream, list: HeaderList): void {
     this.opened(stream);
+    this.releaseHeaderBytes(stream); // nothing of it is kept
     // Answered here, so one oversized request costs only its own stream (HPACK stayed in step).
     const limit = this.server.config.maxHeaderListBytes;
     const message = `request header list exceeds the limit of ${limit} bytes (servers[].maxHeaderListBytes)`;
@@ -206,6 +209,13 @@ class ServerConn implements H2ConnectionHandler {
     return undefined;
   }
 
+  /** The stream's header bytes are no longer held (it closed, or was refused: nothing of it is kept). */
+  private releaseHeaderBytes(stream: H2Stream): void {
+    this.server.headerBytes -= stream.headerListSize;
+    this.client.headerBytes -= stream.headerListSize;
+    stream.headerListSize = 0;
+  }
+
   /** Counts a call stopped by `servers[].key`; the message for its client. */
   private limitReached(key: string, what: string): string {
     this.server.hooks.onLimit?.(`servers[].${key}`);
@@ -214,6 +224,7 @@ class ServerConn implements H2ConnectionHandler {
 
   /** Answers a call past one of the server's bounds with RESOURCE_EXHAUSTED (503 for plain HTTP), naming it. */
   private refuse(stream: H2Stream, list: HeaderList, key: string, what: string): void {
+    this.releaseHeaderBytes(stream); // nothing of it is kept, however long its answer waits for window
     answerError(stream, isGrpcContentType(valueOf(list, 'content-type')), Status.RESOURCE_EXHAUSTED, this.limitReached(key, what), true, 503);
     // §8.1: answered, so the rest of the request is not wanted (unless the answer waits for window).
     if (!stream.closed && stream.queuedBytes === 0) stream.reset(ErrorCode.NO_ERROR);
@@ -222,13 +233,15 @@ class ServerConn implements H2ConnectionHandler {
   onHeaders(stream: H2Stream, list: HeaderList): void {
     const call = stream.user as InboundEvents | undefined;
     if (call === undefined) return;
-    // Request trailers are kept like the headers (until an endpoint answers), so they count with them.
-    const bytes = list.size;
-    stream.headerListSize += bytes;
-    this.server.headerBytes += bytes;
-    this.client.headerBytes += bytes;
-    const passed = this.headerBoundPassed(bytes);
-    if (passed !== undefined) return call.onInboundRefused(Status.RESOURCE_EXHAUSTED, this.limitReached(...passed));
+    // Request trailers the call keeps (like its headers) count with them.
+    if (call.keepsTrailers()) {
+      const bytes = this.h2.lastHeaderListSize;
+      stream.headerListSize += bytes;
+      this.server.headerBytes += bytes;
+      this.client.headerBytes += bytes;
+      const passed = this.headerBoundPassed(bytes);
+      if (passed !== undefined) return call.onInboundRefused(Status.RESOURCE_EXHAUSTED, this.limitReached(...passed));
+    }
     call.onInboundTrailers(list);
   }
 
@@ -246,9 +259,8 @@ class ServerConn implements H2ConnectionHandler {
     const call = stream.user as InboundEvents | undefined;
     const server = this.server;
     server.openStreams--;
-    server.headerBytes -= stream.headerListSize;
     this.client.streams--;
-    this.client.headerBytes -= stream.headerListSize;
+    this.releaseHeaderBytes(stream);
     stream.user = undefined;
     // The idle clock starts when the last stream ends.
     if (this.h2.activeStreams === 0) this.idle?.refresh();

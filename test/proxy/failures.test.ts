@@ -561,3 +561,32 @@ test('calls past servers[].maxConcurrentRequestsPerClient from one client addres
     await backend.close();
   }
 });
+
+test('a call refused for a bound holds none of its header bytes while its answer waits for window', { timeout: 20_000 }, async () => {
+  const held: http2.ServerHttp2Stream[] = [];
+  const backend = await startRawBackend((stream) => held.push(stream));
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxHeaderBytesInFlightPerClient: 10_000 }).start();
+  const big = (contentType: string): [string, string][] => [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/M'], [':authority', 'x'], ['content-type', contentType], ['x-pad', 'a'.repeat(4000)]];
+  // A client whose window is shut: plain-HTTP refusals (503 with a body) wait for it.
+  const c = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+  try {
+    c.request(1, big('application/grpc'), true);
+    c.request(3, big('application/grpc'), true);
+    c.send();
+    await eventually('the endpoint holds both calls', () => held.length === 2, 10_000);
+    const kept = proxy.server.headerBytes;
+    assert.ok(kept > 8000 && kept < 10_000, `${kept}`);
+    for (const id of [5, 7, 9]) c.request(id, big('text/plain'), true);
+    c.writer.ping(Buffer.from('refused!'), false);
+    c.send();
+    await c.wait((e) => e.kind === 'ping' && e.ack);
+    assert.equal(c.blocks(5).length, 1, 'the refusal\'s headers went out (its body waits for window)');
+    assert.equal(proxy.server.headerBytes, kept, 'refused streams hold no header bytes');
+    for (const s of held.splice(0)) answerOk(s);
+  } finally {
+    c.close();
+    await proxy.close();
+    await backend.close();
+  }
+  assert.equal(proxy.server.headerBytes, 0);
+});

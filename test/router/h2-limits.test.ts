@@ -349,3 +349,25 @@ test('request trailers count with the headers calls in flight keep: trailers pas
     await close();
   }
 });
+
+test('request trailers after the answer are not kept, so not counted: a call over the bound is not failed for them', async () => {
+  const { h, close } = await setup({ maxHeaderBytesInFlightPerClient: 5000 });
+  const c = await RawClient.connect(h.port);
+  try {
+    // The endpoint answers at once (answerOk), before the request ends.
+    c.request(1, GRPC_REQUEST, false);
+    c.send();
+    await c.wait((e) => e.kind === 'headers' && e.streamId === 1 && e.endStream);
+    assert.deepEqual(c.blocks(1).at(-1)!.find(([n]) => n === 'grpc-status'), ['grpc-status', '0']);
+    // Trailers larger than the client's bound now go nowhere: nothing is refused or counted.
+    c.writer.headers(1, c.encoder.encode([['x-pad', 'a'.repeat(6000)]]), true);
+    c.writer.ping(Buffer.from('late-trl'), false);
+    c.send();
+    await c.wait((e) => e.kind === 'ping' && e.ack);
+    assert.equal(await limitCount(h, 'maxHeaderBytesInFlightPerClient'), 0);
+    await callOk(c, 3);
+  } finally {
+    c.close();
+    await close();
+  }
+});

@@ -28,12 +28,9 @@ export class HeaderList implements FieldSink {
   readonly values: string[] = [];
   readonly flags: number[] = [];
   length = 0;
-  /** The list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: name and value octets plus 32 per field (RFC 9113 §6.5.2). */
-  size = 0;
 
   onField(name: string, value: string, flags: number): void {
     const i = this.length++;
-    this.size += name.length + value.length + 32;
     this.names[i] = name;
     this.values[i] = value;
     this.flags[i] = flags;
@@ -46,7 +43,6 @@ export class HeaderList implements FieldSink {
       this.values[i] = '';
     }
     this.length = 0;
-    this.size = 0;
   }
 
   /**
