@@ -571,3 +571,20 @@ describe('empty frames', () => {
 it('OPENING is the preface plus an empty SETTINGS', () => {
   assert.equal(OPENING.length, 24 + 9);
 });
+
+it('DATA much smaller than its chunk is copied, so that keeping it does not keep the chunk; DATA that fills its chunk is not', () => {
+  const kept: Buffer[] = [];
+  const { reader, rec } = openedReader();
+  rec.onData = (_id: number, _end: boolean, data: Buffer) => void kept.push(data);
+  // One byte of DATA among 48 KiB of unknown frames (which the reader skips): the chunk is 48 KiB.
+  const unknown = rawFrame(0x20, 0, 0, Buffer.alloc(16 * 1024));
+  const chunk = Buffer.concat([rawFrame(FrameType.DATA, 0, 1, [0x61]), unknown, unknown, unknown]);
+  reader.push(chunk);
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0]!.toString(), 'a');
+  assert.notEqual(kept[0]!.buffer, chunk.buffer);
+  // 16 KiB of DATA in a chunk of its own frame: delivered in place.
+  const big = rawFrame(FrameType.DATA, 0, 1, Buffer.alloc(16 * 1024, 0x62));
+  reader.push(big);
+  assert.equal(kept[1]!.buffer, big.buffer);
+});
