@@ -15,7 +15,7 @@ import { H2Server, type StreamHandler } from '../proxy/server.js';
 import { ProxyCall, type CallObserver } from '../proxy/call.js';
 import { Status } from '../proxy/grpc.js';
 import { ERROR_REASONS, ERROR_REASON_NAMES, type ErrorReason } from '../proxy/error-reasons.js';
-import { RequestDtabs, addViaHop, callDeadline, joinHeader } from './request-policy.js';
+import { RequestDtabTooLong, RequestDtabs, addViaHop, callDeadline, joinHeader } from './request-policy.js';
 import type { HeaderMap } from '../proxy/headers.js';
 import type { H2Stream } from '../h2/stream.js';
 import { AccessLog } from '../proxy/access-log.js';
@@ -190,6 +190,7 @@ export class Router implements RouterView, CallObserver {
     if (local instanceof DtabSyntaxError) {
       return this.reject(call, 'bad dtab', `bad l5d-dtab/l5d-ctx-dtab header: ${local.message}${local.excerpt ? ` at ${local.excerpt}` : ''}`);
     }
+    if (local instanceof RequestDtabTooLong) return this.reject(call, 'bad dtab', `bad l5d-dtab/l5d-ctx-dtab header: ${local.message}`);
     const name = this.identifier.identify(headers);
     if (typeof name === 'string') return this.reject(call, 'unidentified', `cannot identify the request: ${name}`);
     call.service = name.show();

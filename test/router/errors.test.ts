@@ -114,6 +114,35 @@ test('an l5d-dtab whose unions multiply (2^20 lookups in 700 bytes) fails its ca
   }
 });
 
+test('request dtabs past 4096 bytes are refused INVALID_ARGUMENT naming the bound; a name longer than a metric label may be is counted under (overflow)', async () => {
+  const b = await startTestServer({ name: 'b' });
+  const h = await startRouter(`/svc => /$/inet/127.0.0.1/${b.port}`);
+  const client = testClient(h.target);
+  const long = `/${'x'.repeat(400)}/Unary`;
+  const session = http2.connect(`http://${h.target}`);
+  session.on('error', () => {});
+  try {
+    const dentry = `/svc/nothing => /$/inet/127.0.0.1/1;`;
+    const r = await unary(client, { message: 'x' }, { metadata: md({ 'l5d-dtab': dentry.repeat(Math.ceil(4097 / dentry.length)) }) });
+    assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(r.error!.details, /the request's dtab headers are \d+ bytes; the router takes at most 4096/);
+    // A service named by a 400-character path: answered (the endpoint does not know it), counted under (overflow).
+    const req = session.request({ ':method': 'POST', ':path': long, 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    req.resume();
+    await new Promise((r) => req.once('close', r));
+    const text = await h.metrics.registry.metrics();
+    const requests = text.split('\n').filter((l) => l.startsWith('kgr_requests_total{'));
+    assert.ok(requests.some((l) => l.includes('service="(overflow)"')), requests.join('\n'));
+    assert.ok(!text.includes('x'.repeat(300)), 'no label carries the long name');
+  } finally {
+    session.close();
+    client.close();
+    await h.close();
+    await b.close();
+  }
+});
+
 test('no route: UNAVAILABLE naming the logical name and the dtab tried, as a trailers-only answer with l5d-err', async () => {
   const h = await startRouter('/svc/other => /$/inet/127.0.0.1/1');
   try {
