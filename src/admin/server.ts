@@ -199,7 +199,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       }
     }
     if (url.pathname.startsWith('/namer_state/') && url.pathname.endsWith('.json')) {
-      const wanted = decodeURIComponent(url.pathname.slice('/namer_state/'.length, -'.json'.length));
+      const wanted = decodedOr400(url.pathname.slice('/namer_state/'.length, -'.json'.length));
       const namer = deps.namers.find((n) => namerStatePath(n) === `/namer_state/${wanted}.json` || n.prefix.show() === '/' + wanted || n.prefix.show() === wanted);
       if (!namer) {
         const known = deps.namers.map((n) => namerStatePath(n)).join(', ') || 'none';
@@ -225,7 +225,8 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         if (err.headers.connection === 'close') lingerAfterEarlyAnswer(req, res, timeouts.linger);
         return sendText(res, err.status, err.message, err.headers);
       }
-      log.error('admin request failed', { path: req.url, err });
+      // A client's path goes into the log cut short: a 16 KB URL per request would be a log flood.
+      log.error('admin request failed', { path: req.url?.slice(0, 200), err });
       sendText(res, 500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
     });
   });
@@ -271,4 +272,13 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
         server.closeAllConnections();
       }),
   };
+}
+
+/** A path segment with its %-escapes decoded; a bad escape is the client's error (400), not ours. */
+function decodedOr400(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `bad %-escape in ${JSON.stringify(segment.slice(0, 100))}`);
+  }
 }

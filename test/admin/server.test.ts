@@ -233,6 +233,10 @@ test('config.json, client_state.json, bound-names.json and namer_state', async (
     const unknown = await get(`${base}/namer_state/io.l5d.consul.json`);
     assert.equal(unknown.status, 404);
     assert.match(unknown.text, /known: \/namer_state\/io\.l5d\.k8s\.json/);
+    // A bad %-escape is the client's error: 400 naming it, not a 500 logged with the whole path.
+    const bad = await get(`${base}/namer_state/%E0${'A'.repeat(5000)}.json`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /^bad %-escape in "%E0A{97}"\n?$/);
   });
 });
 
