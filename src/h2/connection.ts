@@ -610,13 +610,12 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private flush(): void {
     this.flushScheduled = false;
     if (this.state === CLOSED || this.socket.destroyed) return;
-    if (this.readBudget !== undefined) {
-      this.countOutbound();
-      if (this.budgetSpent() && this.outboundCounted > this.readBudget.share) this.resetStalledHolders();
-    }
     if (this.ready.length > 0 && this.state < FAILED) this.pump();
     const out = this.writer.flush();
-    if (out.length === 0) return;
+    if (out.length === 0) {
+      if (this.readBudget !== undefined) this.countOutbound(); // DATA queued, none of it sent
+      return;
+    }
     const socket = this.socket;
     if (!socket.writable) return;
     // One buffer (a tick of small frames in one slab segment: the usual case) is one write; cork
@@ -657,30 +656,6 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const b = this.readBudget;
     if (b === undefined || b.held <= b.limit) return this.limits.maxQueuedBytes;
     return Math.max(b.share, this.socket.writableHighWaterMark);
-  }
-
-  /** The group's read budget is past its limit. */
-  private budgetSpent(): boolean {
-    const b = this.readBudget;
-    return b !== undefined && b.held > b.limit;
-  }
-
-  /**
-   * The read budget is spent and answers wait for this peer: its streams holding more than the
-   * share on a window it keeps shut are reset (ENHANCE_YOUR_CALM, which gRPC reads as
-   * RESOURCE_EXHAUSTED), as Envoy's overload manager resets the streams that hold the most. Their
-   * answers would otherwise wait there, a stream window each from as many endpoint connections as
-   * an endpoint makes the router open, for as long as sendTimeoutMs.
-   */
-  private resetStalledHolders(): void {
-    const share = this.readBudget!.share;
-    for (const s of this.streams.values()) {
-      if (s.queuedBytes > share && (s.sendWindow <= 0 || this.sendWindow <= 0)) {
-        this.onLimit?.('readBudget');
-        this.reset(s, ErrorCode.ENHANCE_YOUR_CALM, true);
-      }
-    }
-    this.countOutbound();
   }
 
   /**
