@@ -722,13 +722,17 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   /**
-   * DATA for the peer waits for its WINDOW_UPDATE: the peer must be read, whatever it holds, or a
-   * bidirectional stream whose endpoint waits for that window before it reads would never drain.
+   * A stream holding request bytes has DATA for the peer waiting for its WINDOW_UPDATE: the peer
+   * must be read, or a bidirectional stream whose endpoint waits for that window before it reads
+   * the request would never drain. Only such a stream: a peer that keeps some other stream's
+   * window shut must not escape the budget that way.
    */
   private awaitingPeerWindow(): boolean {
     if (this.queuedBytes === 0) return false;
-    if (this.sendWindow <= 0) return true;
-    for (const s of this.streams.values()) if (s.queuedBytes > 0 && s.sendWindow <= 0) return true;
+    const connectionShut = this.sendWindow <= 0;
+    for (const s of this.streams.values()) {
+      if (s.queuedBytes > 0 && s.recvUnconsumed > 0 && (connectionShut || s.sendWindow <= 0)) return true;
+    }
     return false;
   }
 
@@ -777,7 +781,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
-        if (this.budgetHeld && (s.sendWindow <= 0 || this.sendWindow <= 0)) this.liftBudgetHold(); // see awaitingPeerWindow
+        if (this.budgetHeld && s.recvUnconsumed > 0 && (s.sendWindow <= 0 || this.sendWindow <= 0)) this.liftBudgetHold(); // see awaitingPeerWindow
         continue;
       }
       s.ready = false;

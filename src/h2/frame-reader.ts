@@ -9,8 +9,8 @@
 //
 // Zero copy: a frame that lies inside one chunk is delivered as a subarray of that
 // chunk. Only a frame that straddles chunks is copied, once, into a buffer of its
-// exact length, and DATA much smaller than its chunk (so that what is kept is at
-// most four times what is counted). Payloads therefore alias the caller's chunks: the caller must not
+// exact length, and DATA much smaller than its chunk (a kept payload then keeps at
+// most four times its size, or a share of an 8 KiB pool block). Payloads therefore alias the caller's chunks: the caller must not
 // reuse or mutate a chunk after pushing it (Node's socket 'data' chunks are fresh,
 // so the normal case is fine) and the handler may keep payloads it is given.
 
@@ -427,7 +427,8 @@ export class FrameReader {
         if (start === end && !endStream) h.onEmptyFrame(type, streamId);
         // A small payload in a large chunk is copied: kept (a call waiting, a queue), a subarray
         // would keep the whole chunk, and windows and budgets count payload bytes. One byte of DATA
-        // among 64 KiB of padding or unknown frames would pin 64 KiB for each byte counted.
+        // among 64 KiB of padding or unknown frames would pin 64 KiB for each byte counted; a copy
+        // under 4 KiB shares one of Node's 8 KiB pool blocks.
         const n = end - start;
         h.onData(streamId, endStream, n * 4 < buf.length ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end), length);
         return;

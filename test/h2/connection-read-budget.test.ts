@@ -221,4 +221,31 @@ describe('H2Connection read budget', () => {
     }
     await eventually('every byte held went back with the connections', () => budget.held === 0, 10_000);
   });
+
+  it('a client cannot escape the budget by keeping one answer behind a shut window; only a stream holding request bytes exempts it', { timeout: 20_000 }, async () => {
+    const budget = new ReadBudget(LIMIT, SHARE);
+    const { server, port, handlers, conns } = await h2Server({ readBudget: budget, initialWindowSize: MiB, connectionWindowSize: MiB }, (h) => {
+      h.keepData = false;
+      h.autoConsume = false;
+      // Stream 1 is answered with DATA its shut window keeps queued; stream 3's request is never taken.
+      h.onStreamHook = (s) => {
+        if (s.id !== 1) return;
+        s.sendHeaders([[':status', '200']], false);
+        s.write(Buffer.alloc(1024, 1), false);
+      };
+    });
+    const c = await RawClient.connect(port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+    try {
+      c.request(1, RawClient.GET, true);
+      c.send();
+      await c.wait((e) => e.kind === 'headers');
+      void upload(c, MiB, 3);
+      await eventually('the connection was stopped by the budget', () => conns[0]!.counters.readsHeldForBudget === 1, 10_000);
+      assert.ok(received(handlers[0]!, 3) <= LIMIT + SHARE + READ);
+    } finally {
+      c.close();
+      for (const x of conns) x.socket.destroy();
+      server.close();
+    }
+  });
 });
