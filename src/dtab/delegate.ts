@@ -34,7 +34,13 @@ export class DelegateDepthError extends Error {
   }
 }
 
-/** More lookups while delegating than the interpreter allows a binding (its `maxLookups`, default 200). */
+/**
+ * Lookups a delegation may make, as a multiple of a binding's (`maxLookups`): it explores every
+ * Alternative's branches, where binding stops at the first that binds, so it needs more.
+ */
+export const DELEGATION_LOOKUPS_FACTOR = 10;
+
+/** More lookups while delegating than DELEGATION_LOOKUPS_FACTOR times a binding's `maxLookups` (2,000 by default). */
 export class DelegateLookupsError extends Error {
   override readonly name = 'DelegateLookupsError';
   constructor(maxLookups: number) {
@@ -93,7 +99,8 @@ class Delegation {
       case 'leaf':
         if (tree.value.kind === 'bound') return tree;
         // The whole delegation ends: a branch's exception would let every other branch go on multiplying.
-        if (++this.lookups > this.interpreter.maxLookups) throw new DelegateLookupsError(this.interpreter.maxLookups);
+        const max = this.interpreter.maxLookups * DELEGATION_LOOKUPS_FACTOR;
+        if (++this.lookups > max) throw new DelegateLookupsError(max);
         return this.bind(await this.lookup(tree.dentry, tree.value.path), depth + 1);
       case 'delegate':
         return { ...tree, tree: await this.bind(tree.tree, depth) };
