@@ -227,7 +227,7 @@ class ConfigReader {
   /** `grpclb: {ip, port, …}`: the grpclb balancer, binding names through one router's dtab. */
   private grpclb(field: Field, routers: (RouterConfig | undefined)[]): GrpclbConfig | undefined {
     if (!field.present) return undefined;
-    const f = field.object(['ip', 'port', 'router', 'clientStatsIntervalSecs', 'maxNames', 'maxStreams']);
+    const f = field.object(['ip', 'port', 'router', 'clientStatsIntervalSecs', 'maxNames', 'maxStreams', 'maxStreamsPerClient']);
     if (!f) return undefined;
     const labels = routers.flatMap((r) => (r ? [r.label] : []));
     const routerField = f.get('router');
@@ -243,6 +243,8 @@ class ConfigReader {
       clientStatsIntervalMs: (f.get('clientStatsIntervalSecs').int(0, 86400) ?? 10) * 1000,
       maxNames: f.get('maxNames').int(1, 1_000_000) ?? 1000,
       maxStreams: f.get('maxStreams').int(1, 10_000_000) ?? 10_000,
+      // A pod's gRPC channels keep one balancer stream each; a hundred is many channels.
+      maxStreamsPerClient: f.get('maxStreamsPerClient').int(1, 10_000_000) ?? 100,
     };
   }
 

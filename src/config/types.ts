@@ -29,6 +29,8 @@ export interface GrpclbConfig {
   maxNames: number;
   /** BalanceLoad streams open at once. Default 10000. */
   maxStreams: number;
+  /** Of them, from one client address (one pod), so that one pod cannot take them all. Default 100. */
+  maxStreamsPerClient: number;
 }
 
 export interface AdminConfig {

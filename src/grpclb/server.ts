@@ -92,6 +92,10 @@ export class GrpclbServer {
   private readonly unwatchTable: () => void;
   private readonly namesFull: { inc(): void };
   private readonly streamsFull: { inc(): void };
+  private readonly clientStreamsFull: { inc(): void };
+  /** Streams open per client address (a key only while one is open: bounded by maxStreams). */
+  private readonly streamsPerClient = new Map<string, number>();
+  private readonly clientOf = new Map<LbStream, string>();
   readonly metrics: Metrics;
   private bound: { ip: string; port: number } | undefined;
   private draining = false;
@@ -111,6 +115,7 @@ export class GrpclbServer {
     });
     this.namesFull = deps.metrics.limitsReached.labels({ limit: 'grpclb.maxNames' });
     this.streamsFull = deps.metrics.limitsReached.labels({ limit: 'grpclb.maxStreams' });
+    this.clientStreamsFull = deps.metrics.limitsReached.labels({ limit: 'grpclb.maxStreamsPerClient' });
     this.unwatchTable = deps.metrics.watchTable({ table: 'grpclb names' }, () => this.names.size);
     this.server.addService(loadBalancerService().service, {
       BalanceLoad: (call: Call) => this.balanceLoad(call),
@@ -168,8 +173,17 @@ export class GrpclbServer {
       this.streamsFull.inc();
       return endCall(call, grpc.status.RESOURCE_EXHAUSTED, `the balancer has ${this.config.maxStreams} streams open (grpclb.maxStreams)`, this.metrics);
     }
+    // The peer's address without its port (grpc-js: `ipv4:10.0.0.7:43122`, `ipv6:[fd00::7]:43122`).
+    const client = call.getPeer().replace(/:\d+$/, '');
+    const open = this.streamsPerClient.get(client) ?? 0;
+    if (open >= this.config.maxStreamsPerClient) {
+      this.clientStreamsFull.inc();
+      return endCall(call, grpc.status.RESOURCE_EXHAUSTED, `this client has ${this.config.maxStreamsPerClient} streams open (grpclb.maxStreamsPerClient)`, this.metrics);
+    }
+    this.streamsPerClient.set(client, open + 1);
     const stream = new LbStream(call, this, this.metrics);
     this.streams.add(stream);
+    this.clientOf.set(stream, client);
   }
 
   /** @internal A stream asks for `name`: its feed, made if new; undefined when the table is full of names in use. */
@@ -188,7 +202,12 @@ export class GrpclbServer {
 
   /** @internal */
   ended(stream: LbStream): void {
-    this.streams.delete(stream);
+    if (!this.streams.delete(stream)) return;
+    const client = this.clientOf.get(stream)!;
+    this.clientOf.delete(stream);
+    const left = this.streamsPerClient.get(client)! - 1;
+    if (left === 0) this.streamsPerClient.delete(client);
+    else this.streamsPerClient.set(client, left);
   }
 
   /** @internal */

@@ -15,7 +15,8 @@ async function statusOf(client: grpc.Client, ...messages: Parameters<LbStream['s
 }
 
 test('malformed requests and names that route nowhere get a status saying why', async () => {
-  const lb = await startLb({ dtab: '/svc => /#/io.l5d.fs;\n/svc/broken => !;\n/svc/loop => /svc/loop2;\n/svc/loop2 => /svc/loop;\n', endpoints: { echo: ['127.0.0.1 9001'] } });
+  // (200 streams at once below, from one client address: above its default share.)
+  const lb = await startLb({ grpclbExtra: 'maxStreamsPerClient: 1000', dtab: '/svc => /#/io.l5d.fs;\n/svc/broken => !;\n/svc/loop => /svc/loop2;\n/svc/loop2 => /svc/loop;\n', endpoints: { echo: ['127.0.0.1 9001'] } });
   const client = lbClient(lb.lbAddress);
   try {
     const expect = async (what: string, code: grpc.status, details: RegExp, ...messages: Parameters<LbStream['send']>[0][]) => {
@@ -91,6 +92,34 @@ test('maxNames and maxStreams: past them new names and streams are refused RESOU
     const text = await lb.metrics.registry.metrics();
     assert.match(text, /kgr_limits_reached_total\{limit="grpclb.maxNames"\} [1-9]/);
     assert.match(text, /kgr_limits_reached_total\{limit="grpclb.maxStreams"\} 1/);
+  } finally {
+    client.close();
+    await lb.close();
+  }
+});
+
+test('maxStreamsPerClient: one client address cannot take every balancer stream', async () => {
+  const lb = await startLb({ grpclbExtra: 'maxStreamsPerClient: 2', endpoints: { a: ['127.0.0.1 9001'] } });
+  const client = lbClient(lb.lbAddress);
+  try {
+    const open = async () => {
+      const s = new LbStream(client);
+      s.send({ initial_request: { name: 'a' } });
+      await s.next();
+      await s.nextList();
+      return s;
+    };
+    const first = await open();
+    const second = await open();
+    const third = await statusOf(client, { initial_request: { name: 'a' } });
+    assert.equal(third.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(third.details, /this client has 2 streams open \(grpclb\.maxStreamsPerClient\)/);
+    // One ends: the address has room again.
+    first.cancel();
+    await eventually('the stream ended', () => lb.proc.grpclb!.streamCount === 1, 5000);
+    const again = await open();
+    for (const s of [second, again]) s.cancel();
+    assert.match(await lb.metrics.registry.metrics(), /kgr_limits_reached_total\{limit="grpclb.maxStreamsPerClient"\} 1/);
   } finally {
     client.close();
     await lb.close();
