@@ -5,6 +5,7 @@
 
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
+import { SMALL_CHUNK, SmallChunks } from './small-chunks.js';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
 export const StreamState = {
@@ -75,6 +76,8 @@ export class H2Stream {
   /** When its queued DATA last found a send window shut (the connection's clock), 0 while it moves. */
   stalledSince = 0;
   private flags = 0;
+  /** Where small queued chunks are coalesced (made when the first one is queued). */
+  private small: SmallChunks | null = null;
 
   constructor(
     readonly connection: StreamConnection,
@@ -87,10 +90,15 @@ export class H2Stream {
     this.recvWindow = recvWindow;
   }
 
-  /** Appends to the queue (its first buffer makes the stream its own array). */
+  /** Appends to the queue (its first buffer makes the stream its own array); small ones are coalesced. */
   enqueue(data: Buffer): void {
-    if (this.queue === NO_QUEUE) this.queue = [data];
-    else (this.queue as Buffer[]).push(data);
+    if (data.length >= SMALL_CHUNK) {
+      if (this.queue === NO_QUEUE) this.queue = [data];
+      else (this.queue as Buffer[]).push(data);
+      return;
+    }
+    if (this.queue === NO_QUEUE) this.queue = [];
+    (this.small ??= new SmallChunks()).append(this.queue as Buffer[], data);
   }
 
   /** Drops the queue's first buffer (it went out); the array stays for the stream's next writes. */
@@ -102,6 +110,7 @@ export class H2Stream {
   clearQueue(): void {
     this.queue = NO_QUEUE;
     this.queueOffset = 0;
+    this.small = null;
   }
 
   /** END_STREAM is to follow the queued data. */

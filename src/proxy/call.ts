@@ -9,6 +9,7 @@ import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
+import { SMALL_CHUNK, SmallChunks } from '../h2/small-chunks.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -124,6 +125,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   private flags = WAITING | REPLAYABLE;
   /** Request chunks kept for the first attempt and for a replay (REPLAYABLE cleared once too long or committed). */
   private held: Buffer[] | undefined;
+  /** Where small held chunks are coalesced. */
+  private smallHeld: SmallChunks | undefined;
   private heldBytes = 0;
   private requestTrailers: FieldInput[] | undefined;
   /** Received and not yet returned as window: from the client, and from the endpoint. */
@@ -235,7 +238,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         const last = held.length - 1;
         let flowing = true;
         for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.is(REQUEST_ENDED) && this.requestTrailers === undefined);
-        if (!this.is(REPLAYABLE)) this.held = undefined;
+        if (!this.is(REPLAYABLE)) this.held = this.smallHeld = undefined;
         if (flowing) this.returnInbound();
       }
       if (this.requestTrailers !== undefined) up.sendHeaders(this.requestTrailers, true);
@@ -270,10 +273,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     if (this.phase === WAITING || this.is(REPLAYABLE)) {
       // Kept for the first attempt (always) and for a replay (while short enough).
       this.heldBytes += n;
-      // An array of exactly one at first: `[]` and a push would reserve seventeen slots.
-      if (n > 0) { if (this.held === undefined) this.held = [data]; else this.held.push(data); }
+      // An array of exactly one at first: `[]` and a push would reserve seventeen slots. Small
+      // chunks are coalesced (one object per one-byte frame would cost ~120 bytes each).
+      if (n >= SMALL_CHUNK && this.held === undefined) this.held = [data];
+      else if (n > 0) (this.smallHeld ??= new SmallChunks()).append((this.held ??= []), data);
       if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
-      if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = undefined;
+      if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = this.smallHeld = undefined;
     }
     if (this.phase === FORWARDING && this.up!.write(data, endStream)) this.returnInbound();
   }
@@ -319,7 +324,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     this.returnUp();
     this.returnInbound();
     if (this.status < 0) this.status = Status.CANCELLED;
-    this.held = undefined;
+    this.held = this.smallHeld = undefined;
     const hook = this.doneHook;
     this.doneHook = undefined;
     hook?.();
@@ -489,7 +494,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   private dropReplay(): void {
     this.setFlag(REPLAYABLE, false);
     if (this.phase === WAITING) return;
-    this.held = undefined;
+    this.held = this.smallHeld = undefined;
     this.requestTrailers = undefined;
   }
 }
