@@ -8,8 +8,8 @@ const SLAB_SIZE = 4096;
 
 /**
  * Appends chunks to a list that is kept (a queue waiting for window, a request kept for a
- * retry), copying small ones into 4 KiB slabs: consecutive small chunks become one view of a slab,
- * extended in place while it is the list's last element. Bytes already in a slab are never
+ * retry), copying small ones into 4 KiB slabs once two come in a row: consecutive small chunks
+ * become one view of a slab, extended in place while it is the list's last element. Bytes already in a slab are never
  * written again, so views handed out before stay valid.
  */
 export class SmallChunks {
@@ -25,20 +25,28 @@ export class SmallChunks {
       list.push(data);
       return;
     }
+    const last = list.length > 0 ? list[list.length - 1]! : undefined;
     const slab = this.slab;
-    if (slab !== null && this.end + n <= slab.length && list.length > 0 && list[list.length - 1] === this.view) {
+    if (slab !== null && last === this.view && this.end + n <= slab.length) {
       data.copy(slab, this.end);
       this.end += n;
       list[list.length - 1] = this.view = slab.subarray(this.start, this.end);
       return;
     }
-    if (slab === null || this.end + n > slab.length) {
+    // A lone small chunk is kept as it is (a unary call's one message needs no slab); the second
+    // in a row starts one, with the first copied in.
+    if (last === undefined || last === this.view || last.length >= SMALL_CHUNK) {
+      list.push(data);
+      return;
+    }
+    if (slab === null || this.end + last.length + n > slab.length) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       this.end = 0;
     }
     this.start = this.end;
-    data.copy(this.slab!, this.end);
-    this.end += n;
-    list.push((this.view = this.slab!.subarray(this.start, this.end)));
+    last.copy(this.slab!, this.end);
+    data.copy(this.slab!, this.end + last.length);
+    this.end += last.length + n;
+    list[list.length - 1] = this.view = this.slab!.subarray(this.start, this.end);
   }
 }
