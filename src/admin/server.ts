@@ -9,7 +9,7 @@ import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBo
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
-import { ConnectionsPerClient } from '../util/connections-per-client.js';
+import { ConnectionsPerClient } from '../util/holds-per-client.js';
 
 export type { AdminDeps, AdminPage, AdminRouter } from './deps.js';
 export { adminRouter, dentriesBefore } from './router-view.js';

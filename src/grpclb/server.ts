@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { GrpclbConfig } from '../config/types.js';
 import { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { HoldsPerClient } from '../util/holds-per-client.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
 import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
@@ -94,8 +95,7 @@ export class GrpclbServer {
   private readonly streamsFull: { inc(): void };
   private readonly clientStreamsFull: { inc(): void };
   /** Streams open per client address (a key only while one is open: bounded by maxStreams). */
-  private readonly streamsPerClient = new Map<string, number>();
-  private readonly clientOf = new Map<LbStream, string>();
+  private readonly streamsPerClient: HoldsPerClient;
   readonly metrics: Metrics;
   private bound: { ip: string; port: number } | undefined;
   private draining = false;
@@ -105,6 +105,7 @@ export class GrpclbServer {
     private readonly deps: GrpclbDeps,
   ) {
     this.metrics = deps.metrics;
+    this.streamsPerClient = new HoldsPerClient(config.maxStreamsPerClient);
     this.names = new IdleTable<string, NameFeed<ServerListResult>>({
       idleTtlMs: deps.idleTtlMs,
       transientIdleTtlMs: deps.transientIdleTtlMs,
@@ -175,15 +176,12 @@ export class GrpclbServer {
     }
     // The peer's address without its port (grpc-js: `ipv4:10.0.0.7:43122`, `ipv6:[fd00::7]:43122`).
     const client = call.getPeer().replace(/:\d+$/, '');
-    const open = this.streamsPerClient.get(client) ?? 0;
-    if (open >= this.config.maxStreamsPerClient) {
+    if (this.streamsPerClient.acquire(client) === undefined) {
       this.clientStreamsFull.inc();
       return endCall(call, grpc.status.RESOURCE_EXHAUSTED, `this client has ${this.config.maxStreamsPerClient} streams open (grpclb.maxStreamsPerClient)`, this.metrics);
     }
-    this.streamsPerClient.set(client, open + 1);
-    const stream = new LbStream(call, this, this.metrics);
+    const stream = new LbStream(call, client, this, this.metrics);
     this.streams.add(stream);
-    this.clientOf.set(stream, client);
   }
 
   /** @internal A stream asks for `name`: its feed, made if new; undefined when the table is full of names in use. */
@@ -202,12 +200,7 @@ export class GrpclbServer {
 
   /** @internal */
   ended(stream: LbStream): void {
-    if (!this.streams.delete(stream)) return;
-    const client = this.clientOf.get(stream)!;
-    this.clientOf.delete(stream);
-    const left = this.streamsPerClient.get(client)! - 1;
-    if (left === 0) this.streamsPerClient.delete(client);
-    else this.streamsPerClient.set(client, left);
+    if (this.streams.delete(stream)) this.streamsPerClient.release(stream.client);
   }
 
   /** @internal */
@@ -233,6 +226,8 @@ class LbStream {
 
   constructor(
     private readonly call: Call,
+    /** The client's address, without its port. */
+    readonly client: string,
     private readonly owner: GrpclbServer,
     private readonly metrics: Metrics,
   ) {

@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import { Status, isGrpcContentType } from './grpc.js';
 import { answerError } from './error-answer.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
-import { ClientUsage, ConnectionsPerClient } from '../util/connections-per-client.js';
+import { ClientUsage, ConnectionsPerClient } from '../util/holds-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 

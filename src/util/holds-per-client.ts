@@ -1,0 +1,54 @@
+import type { Socket } from 'node:net';
+
+/** What one client address holds: the holds a table counts for it, and what its server bounds besides. */
+export class ClientUsage {
+  /** Holds the table counts (connections, or a grpclb server's streams). */
+  held = 0;
+  /** Its calls in flight (the data plane's servers count them). */
+  streams = 0;
+  /** Request header bytes of its calls in flight (the data plane's servers count them). */
+  headerBytes = 0;
+}
+
+/**
+ * Holds per client address, bounded: one client (a pod, on a per-node router) opening connections
+ * or streams without end must not take the slots every other client shares. The table holds a key
+ * only for an address holding something, so it is bounded by what is held; what else a server
+ * bounds per client hangs on the same key (`usageOf`).
+ */
+export class HoldsPerClient {
+  private readonly usage = new Map<string, ClientUsage>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Counts one more hold of `address`: its usage, or undefined (counting nothing) past the limit. */
+  acquire(address: string): ClientUsage | undefined {
+    let usage = this.usage.get(address);
+    if (usage === undefined) this.usage.set(address, usage = new ClientUsage());
+    else if (usage.held >= this.limit) return undefined;
+    usage.held++;
+    return usage;
+  }
+
+  /** One hold of `address` (acquired) ends. */
+  release(address: string): void {
+    const usage = this.usage.get(address);
+    if (usage !== undefined && --usage.held === 0) this.usage.delete(address);
+  }
+
+  /** The usage of an address holding something now. */
+  usageOf(address: string | undefined): ClientUsage | undefined {
+    return this.usage.get(address ?? '');
+  }
+}
+
+/** Open connections per client address, bounded (HoldsPerClient): each counts until its socket closes. */
+export class ConnectionsPerClient extends HoldsPerClient {
+  /** Counts `socket` against its client address until it closes; false, counting nothing, past the limit. */
+  admit(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
+    if (this.acquire(address) === undefined) return false;
+    socket.once('close', () => this.release(address));
+    return true;
+  }
+}
