@@ -203,6 +203,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private budgetHeld = false;
   /** While budgetHeld: when the hold began, or its held bytes last went on (sendTimeoutMs's check). */
   private budgetHeldSince = 0;
+  /** A stream last found waiting for the peer's window while holding its bytes (awaitingPeerWindow). */
+  private peerWindowWaiter: H2Stream | null = null;
   /** The socket is paused, for either of the two reasons above. */
   private socketPaused = false;
   /**
@@ -654,7 +656,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private socketLimit(): number {
     const b = this.readBudget;
-    if (b === undefined || b.held <= b.limit) return this.limits.maxQueuedBytes;
+    if (b === undefined || !b.spent) return this.limits.maxQueuedBytes;
     return Math.max(b.share, this.socket.writableHighWaterMark);
   }
 
@@ -729,11 +731,19 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private awaitingPeerWindow(): boolean {
     if (this.queuedBytes === 0) return false;
-    const connectionShut = this.sendWindow <= 0;
+    // The stream found last time is asked first: while it still waits, each DATA frame read under
+    // pressure costs one test, not a walk over every stream.
+    const last = this.peerWindowWaiter;
+    if (last !== null && this.waitsForPeerWindow(last)) return true;
     for (const s of this.streams.values()) {
-      if (s.queuedBytes > 0 && s.recvUnconsumed > 0 && (connectionShut || s.sendWindow <= 0)) return true;
+      if (this.waitsForPeerWindow(s)) { this.peerWindowWaiter = s; return true; }
     }
+    this.peerWindowWaiter = null;
     return false;
+  }
+
+  private waitsForPeerWindow(s: H2Stream): boolean {
+    return s.state !== StreamState.CLOSED && s.queuedBytes > 0 && s.recvUnconsumed > 0 && (this.sendWindow <= 0 || s.sendWindow <= 0);
   }
 
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
@@ -781,7 +791,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
-        if (this.budgetHeld && s.recvUnconsumed > 0 && (s.sendWindow <= 0 || this.sendWindow <= 0)) this.liftBudgetHold(); // see awaitingPeerWindow
+        if (this.budgetHeld && this.waitsForPeerWindow(s)) { this.peerWindowWaiter = s; this.liftBudgetHold(); } // see awaitingPeerWindow
         continue;
       }
       s.ready = false;

@@ -44,9 +44,14 @@ export class ReadBudget {
     }
   }
 
+  /** The group holds more than its limit. */
+  get spent(): boolean {
+    return this.held > this.limit;
+  }
+
   /** A member holding `held` bytes must stop reading. */
   exceeded(held: number): boolean {
-    return this.held > this.limit && held > this.share;
+    return this.spent && held > this.share;
   }
 
   /** The member stopped reading, until budgetFreed() (or leave()). */
