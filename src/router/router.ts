@@ -315,7 +315,8 @@ export class Router implements RouterView, CallObserver {
       own.touch();
       return own.value;
     }
-    const shared = record.label === OVERFLOW_LABEL || this.routeLabels.acquire(`${service}\n${record.label}`) === OVERFLOW_LABEL;
+    // The client label was checked for length when the client was made; the service is checked here.
+    const shared = record.label === OVERFLOW_LABEL || this.routeLabels.acquire(service, `${service}\n${record.label}`) === OVERFLOW_LABEL;
     const key = shared ? OVERFLOW_LABEL : service;
     return byService.get(key, () => new RouteStats(this.deps.metrics, this.label, key, record.label, record.client.bytes))!.value;
   }

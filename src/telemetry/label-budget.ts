@@ -24,31 +24,35 @@ export class LabelBudget {
     private readonly onOverflow: () => void = () => {},
   ) {}
 
-  /** The label to use for `value`: itself (now held once more), or OVERFLOW_LABEL, which needs no release. */
-  acquire(value: string): string {
+  /**
+   * The label to use for `value`: itself (now held once more), or OVERFLOW_LABEL, which needs no
+   * release. `key` is what the budget counts, when it counts a combination of labels (a route is a
+   * service and a client) of which `value` is the one still to be checked for length.
+   */
+  acquire(value: string, key: string = value): string {
     if (value.length > MAX_LABEL_VALUE_LENGTH) {
       this.onOverflow();
       return OVERFLOW_LABEL;
     }
-    const n = this.held.get(value);
+    const n = this.held.get(key);
     if (n !== undefined) {
-      this.held.set(value, n + 1);
+      this.held.set(key, n + 1);
       return value;
     }
     if (this.held.size >= this.limit) {
       this.onOverflow();
       return OVERFLOW_LABEL;
     }
-    this.held.set(value, 1);
+    this.held.set(key, 1);
     return value;
   }
 
-  /** Give back one hold of a label `acquire` returned (OVERFLOW_LABEL is ignored). */
-  release(label: string): void {
-    const n = this.held.get(label);
+  /** Give back one hold of a key (a label `acquire` returned, or its `key`; OVERFLOW_LABEL is ignored). */
+  release(key: string): void {
+    const n = this.held.get(key);
     if (n === undefined) return;
-    if (n <= 1) this.held.delete(label);
-    else this.held.set(label, n - 1);
+    if (n <= 1) this.held.delete(key);
+    else this.held.set(key, n - 1);
   }
 
   get size(): number {

@@ -127,14 +127,18 @@ test('request dtabs past 4096 bytes are refused INVALID_ARGUMENT naming the boun
     assert.equal(r.error?.code, grpc.status.INVALID_ARGUMENT);
     assert.match(r.error!.details, /the request's dtab headers are \d+ bytes; the router takes at most 4096/);
     // A service named by a 400-character path: answered (the endpoint does not know it), counted under (overflow).
-    const req = session.request({ ':method': 'POST', ':path': long, 'content-type': 'application/grpc', te: 'trailers' });
-    req.end(Buffer.from([0, 0, 0, 0, 0]));
-    req.resume();
-    await new Promise((r) => req.once('close', r));
+    // One of 240 characters is within the bound: its own series, though with its client's label the route is longer.
+    for (const path of [long, `/${'y'.repeat(240)}/Unary`]) {
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+      req.resume();
+      await new Promise((r) => req.once('close', r));
+    }
     const text = await h.metrics.registry.metrics();
     const requests = text.split('\n').filter((l) => l.startsWith('kgr_requests_total{'));
     assert.ok(requests.some((l) => l.includes('service="(overflow)"')), requests.join('\n'));
     assert.ok(!text.includes('x'.repeat(300)), 'no label carries the long name');
+    assert.ok(requests.some((l) => l.includes('y'.repeat(240))), requests.join('\n'));
   } finally {
     session.close();
     client.close();
