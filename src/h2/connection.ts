@@ -25,6 +25,7 @@ import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
 import type { ReadBudget, ReadBudgetMember } from './read-budget.js';
+import type { WindowGrowth } from './window-growth.js';
 import { realClock, type Clock } from '../util/clock.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
@@ -47,6 +48,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   receiveBudget?: ReceiveBudget;
   /** Bounds the DATA read and not yet consumed over a group of connections (see ReadBudget). */
   readBudget?: ReadBudget;
+  /** Streams' receive windows grow past initialWindowSize as they are consumed, from this budget. */
+  windowGrowth?: WindowGrowth;
   /**
    * Client role: streams sent before the peer's SETTINGS say how many it allows (what grpc-go and
    * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
@@ -113,7 +116,11 @@ export interface H2ConnectionHandler {
   onReset(stream: H2Stream, code: number, refused: boolean): void;
   /** The stream left the map (both sides ended, or reset). Always the last event of a stream. */
   onStreamClose(stream: H2Stream): void;
-  /** The stream's queued DATA was all sent after write() had returned false. */
+  /**
+   * After write() returned false, some of the stream's queued DATA went out: `stream.queuedBytes`
+   * is what is left. Told on each such flush until it is 0, so an owner passing on another
+   * stream's bytes can give back as many as left, not wait for the whole queue.
+   */
   onDrain(stream: H2Stream): void;
   /** The peer sent GOAWAY (§6.8). */
   onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
@@ -172,6 +179,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   private readonly localInitialWindow: number;
   private readonly receiveBudget: ReceiveBudget | undefined;
+  private readonly windowGrowth: WindowGrowth | undefined;
   private readonly localConnectionWindow: number;
   private readonly localMaxFrameSize: number;
   private readonly localHeaderTableSize: number;
@@ -257,6 +265,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.limits = limits;
     this.localInitialWindow = options.initialWindowSize ?? DEFAULT_INITIAL_WINDOW_SIZE;
     this.receiveBudget = options.receiveBudget;
+    this.windowGrowth = options.windowGrowth;
     this.readBudget = options.readBudget;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -582,6 +591,18 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
     if (n > early) this.creditConnection(n - early);
     this.creditStream(stream, n);
+    if (stream.state === StreamState.CLOSED && stream.recvUnconsumed === 0) this.giveGrowthBack(stream);
+  }
+
+  /**
+   * A closed stream's window growth goes back to the budget once the owner has consumed what it
+   * held: those bytes are what the growth let the peer send, and an endpoint that ends its answer
+   * at once would otherwise free the budget for the next stream while the router still holds them.
+   */
+  private giveGrowthBack(s: H2Stream): void {
+    if (s.recvGrown === 0) return;
+    this.windowGrowth!.give(s.recvGrown);
+    s.recvGrown = 0;
   }
 
   resetStream(stream: H2Stream, code: number): void {
@@ -772,6 +793,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       const s = streams[i]!;
       if (s.state === StreamState.CLOSED) { s.ready = false; continue; }
       let endSent = false;
+      const queuedBefore = s.queuedBytes;
       // Room is checked per chunk: one tick could otherwise move every stream's queue into the socket.
       while (s.queuedBytes > 0 && s.sendWindow > 0 && this.sendWindow > 0) {
         if (!this.socketHasRoom()) { this.pumpCutShort = true; break; }
@@ -792,6 +814,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
         if (this.budgetHeld && this.waitsForPeerWindow(s)) { this.peerWindowWaiter = s; this.liftBudgetHold(); } // see awaitingPeerWindow
+        if (s.needDrain && s.queuedBytes < queuedBefore && !s.closed) this.handler.onDrain(s);
         continue;
       }
       s.ready = false;
@@ -1010,6 +1033,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       if (this.isPeerInitiated(s.id)) this.peerActive--; else { this.localActive--; freed = true; }
     }
     if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.clearQueue(); }
+    if (s.recvUnconsumed === 0) this.giveGrowthBack(s);
     this.handler.onStreamClose(s);
     if (freed && this.waitingCount > 0) this.sendWaiting();
     this.maybeEnd();
@@ -1044,7 +1068,15 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // Only a stream the peer may still send on needs its window back.
     if (s.state !== StreamState.OPEN && s.state !== StreamState.HALF_CLOSED_LOCAL) return;
     s.recvPendingUpdate += n;
-    if (s.recvPendingUpdate >= this.localInitialWindow >>> 1 && this.state < FAILED) {
+    const window = this.localInitialWindow + s.recvGrown;
+    if (s.recvPendingUpdate >= window >>> 1 && this.state < FAILED) {
+      // Half its window passed on: the stream flows, so its window may double (WindowGrowth).
+      const growth = this.windowGrowth;
+      if (growth !== undefined && window < growth.maxWindow) {
+        const more = growth.take(Math.min(window, growth.maxWindow - window));
+        s.recvGrown += more;
+        s.recvPendingUpdate += more;
+      }
       this.writer.windowUpdate(s.id, s.recvPendingUpdate);
       s.recvWindow += s.recvPendingUpdate;
       s.recvPendingUpdate = 0;

@@ -62,6 +62,8 @@ export class H2Stream {
   recvPendingUpdate = 0;
   /** Of recvUnconsumed, bytes already given back to the connection window (a ReceiveBudget's). */
   recvCredited = 0;
+  /** Receive window granted past the initial one, from a WindowGrowth (given back on close). */
+  recvGrown = 0;
 
   /**
    * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The

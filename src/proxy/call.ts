@@ -306,8 +306,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   }
 
   /** @internal */ onInboundDrain(): void {
-    // The client took what the endpoint sent: the endpoint may send more.
-    this.returnUp();
+    // The client took some of what the endpoint sent: the endpoint may send as much more.
+    const n = this.upUnconsumed - this.inbound.queuedBytes;
+    const up = this.upOwing;
+    if (n <= 0 || up === undefined) return;
+    this.upUnconsumed -= n;
+    up.consumed(n);
   }
 
   /** @internal */ onInboundClose(): void {
@@ -393,9 +397,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     this.upLoss = connectionLoss(up);
   }
 
-  /** @internal */ onUpDrain(): void {
-    // The endpoint took what the client sent: the client may send more.
-    this.returnInbound();
+  /** @internal */ onUpDrain(up: H2Stream): void {
+    // The endpoint took some of what the client sent: the client may send as much more.
+    const n = this.inboundUnconsumed - up.queuedBytes;
+    if (n <= 0) return;
+    this.inboundUnconsumed -= n;
+    this.inbound.consumed(n);
   }
 
   /** @internal */ onUpClose(up: H2Stream): void {

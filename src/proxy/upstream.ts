@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
+import { WindowGrowth } from '../h2/window-growth.js';
 import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
 import { ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
@@ -53,9 +54,15 @@ export class UpstreamUnavailable extends Error {}
 const STREAMS_BEFORE_SETTINGS = 100;
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 10_000;
-/** Per-stream and connection receive windows towards endpoints: what a response may run ahead of the client. */
-const STREAM_WINDOW = 1 << 20;
+/**
+ * Receive windows towards endpoints: what an answer may run ahead of its client. A stream starts at
+ * STREAM_WINDOW and doubles as its client reads, up to MAX_STREAM_WINDOW while WINDOW_GROWTH lasts
+ * (src/h2/window-growth.ts): a stream whose client reads nothing holds 16 KiB, not 1 MiB.
+ */
+const STREAM_WINDOW = 16 << 10;
+const MAX_STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 8 << 20;
+export const WINDOW_GROWTH = new WindowGrowth(32 << 20, MAX_STREAM_WINDOW);
 /**
  * Endpoints' answers the process gives back to their connection windows on arrival, before the
  * clients have taken them: the endpoint connections are shared by every client of the node, and
@@ -111,6 +118,7 @@ class UpstreamConn implements H2ConnectionHandler {
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: CONNECTION_WINDOW,
       receiveBudget: RECEIVE_BUDGET,
+      windowGrowth: WINDOW_GROWTH,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
     });

@@ -359,31 +359,32 @@ test('a call that ended normally is not reset at the endpoint: no RST_STREAM fol
 });
 
 test('flow control: an answer that ends while the client still holds it back gives the endpoint connection its window back', async () => {
-  // Each call's 768 KiB answer and trailers reach the router (its stream window to the endpoint is
-  // 1 MiB), but the client opens a window of 16 KiB and never reads, so the router holds the rest
-  // when the endpoint's stream closes; then the client cancels. Twelve such calls hold 9 MiB in
-  // all, more than the 8 MiB window of the one connection to the endpoint: unless every call gives
-  // its share back, the endpoint can no longer send anything on that connection, to anyone.
+  // The client opens a window of 1 MiB and never reads past it. Each call's 1.375 MiB answer and
+  // trailers reach the router: its stream window to the endpoint grew to 1 MiB as the client took
+  // the first 1 MiB, so the router holds the other 384 KiB when the endpoint's stream closes; then
+  // the client cancels. 24 such calls hold 9 MiB in all, more than the 8 MiB window of the one
+  // connection to the endpoint: unless every call gives its share back, the endpoint can no longer
+  // send anything on that connection, to anyone.
   let closed = 0;
   const endpoint = await startRawBackend((stream) => {
     stream.on('close', () => closed++);
     stream.on('data', () => {});
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-    stream.end(frame(Buffer.alloc(768 * 1024 - 5, 0x61)));
+    stream.end(frame(Buffer.alloc(1408 * 1024 - 5, 0x61)));
   });
   const p = await new ProxyHarness(addr(endpoint.port)).start();
-  const session = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 16 * 1024 } });
+  const session = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 1024 * 1024 } });
   try {
-    for (let i = 1; i <= 12; i++) {
+    for (let i = 1; i <= 24; i++) {
       const req = session.request({ ':method': 'POST', ':path': '/t.S/Stream', 'content-type': 'application/grpc', te: 'trailers' });
       req.end(frame(Buffer.from('go')));
-      await eventually(`the endpoint finished answering call ${i} of 12`, () => closed === i, 5000);
+      await eventually(`the endpoint finished answering call ${i} of 24`, () => closed === i, 5000);
       req.close(http2.constants.NGHTTP2_CANCEL);
     }
     const r = await raw({ ':path': '/t.S/Stream', 'content-type': 'application/grpc', te: 'trailers' }, frame(Buffer.from('go')), p.target);
     assert.equal(r.trailers?.['grpc-status'], '0');
-    assert.equal(r.body.length, 768 * 1024);
+    assert.equal(r.body.length, 1408 * 1024);
   } finally {
     session.destroy();
     await p.close();
@@ -438,8 +439,9 @@ test('flow control: a request body the endpoint never took gives the client conn
 });
 
 test('flow control: clients that hold finished answers back do not freeze the endpoint connection while window is free', async () => {
-  // Five answers of 900 KiB each, held by a client that opened 16 KiB and never reads: 4.4 MiB of
-  // the endpoint connection's 8 MiB window is held. The rest is free, so a 4 MiB answer to another
+  // Twelve answers of 1.375 MiB each, to a client that opened 1 MiB and never reads past it: the
+  // router's stream windows grew to 1 MiB as it took those, and it holds the other 384 KiB of each,
+  // 4.5 MiB of the endpoint connection's 8 MiB window. The rest is free, so a 4 MiB answer to another
   // client must get through: the window the router gave back must reach the endpoint even though
   // less than half the window is pending.
   let closed = 0;
@@ -448,18 +450,18 @@ test('flow control: clients that hold finished answers back do not freeze the en
     stream.on('data', () => {});
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-    const size = headers[':path'] === '/t.S/Huge' ? 4 * 1024 * 1024 : 900 * 1024;
+    const size = headers[':path'] === '/t.S/Huge' ? 4 * 1024 * 1024 : 1408 * 1024;
     stream.end(frame(Buffer.alloc(size - 5, 0x61)));
   });
   const p = await new ProxyHarness(addr(endpoint.port)).start();
-  const slow = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 16 * 1024 } });
+  const slow = http2.connect(`http://${p.target}`, { settings: { initialWindowSize: 1024 * 1024 } });
   const fast = http2.connect(`http://${p.target}`);
   try {
-    for (let i = 1; i <= 5; i++) {
+    for (let i = 1; i <= 12; i++) {
       const req = slow.request({ ':method': 'POST', ':path': '/t.S/Slow', 'content-type': 'application/grpc', te: 'trailers' });
       req.on('error', () => {});
       req.end(frame(Buffer.from('go')));
-      await eventually(`the endpoint finished answering slow call ${i} of 5`, () => closed === i, 5000);
+      await eventually(`the endpoint finished answering slow call ${i} of 12`, () => closed === i, 5000);
     }
     const huge = call(fast, '/t.S/Huge', frame(Buffer.from('go')));
     const outcome = await Promise.race([huge, new Promise((r) => setTimeout(r, 5000, 'stalled'))]);

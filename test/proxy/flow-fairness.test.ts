@@ -8,7 +8,7 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { RECEIVE_BUDGET } from '../../src/proxy/upstream.js';
+import { RECEIVE_BUDGET, WINDOW_GROWTH } from '../../src/proxy/upstream.js';
 
 /**
  * Every pod on a node shares its router, and the router shares one connection per endpoint among
@@ -16,13 +16,16 @@ import { RECEIVE_BUDGET } from '../../src/proxy/upstream.js';
  * §6.9), or every other client's calls to the endpoint stall behind them.
  */
 test('answers one client does not read hold their own stream windows, not the endpoint connection\'s: other clients\' calls go on', { timeout: 30_000 }, async () => {
-  const STALLED = 12; // 12 streams x 1 MiB of window: more than the 8 MiB connection window
+  // 24 streams whose client took 1 MiB each and reads no more: their windows grew to 1 MiB, and the
+  // router holds at least half of that for each, more than the 8 MiB connection window.
+  const STALLED = 24;
+  const TAKEN = 1 << 20;
   let sent = 0;
   const backend = await startRawBackend((stream, headers) => {
     if (headers[':path'] !== '/t.Svc/Big') return answerOk(stream);
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
     const chunk = Buffer.alloc(64 * 1024, 1);
-    let left = 32; // 2 MiB each: more than its stream window
+    let left = 48; // 3 MiB each: more than the client takes and the router may hold
     const feed = (): void => {
       while (left > 0 && !stream.closed) {
         left--;
@@ -33,25 +36,25 @@ test('answers one client does not read hold their own stream windows, not the en
     feed();
   });
   const proxy = await new ProxyHarness(addr(backend.port)).start();
-  // A client that asks for big answers and keeps its window shut.
-  const stalled = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+  // A client that asks for big answers, takes the first 1 MiB of each, and reads no more.
+  const stalled = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: TAKEN }]);
   const client = testClient(proxy.target);
   try {
     const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    stalled.writer.windowUpdate(0, STALLED * TAKEN);
     for (let i = 0; i < STALLED; i++) {
       stalled.request(1 + 2 * i, request, false);
       stalled.writer.data(1 + 2 * i, Buffer.from([0, 0, 0, 0, 0]), true);
     }
     stalled.send();
-    // The endpoint has sent what the router's windows let it: the whole connection window, less
-    // what its write callbacks have not reported yet.
-    await eventually('the endpoint filled the router\'s connection window', () => sent >= (8 << 20) - 256 * 1024, 20_000);
+    // Past what the client took, the router holds more than the connection window: less what the
+    // endpoint's write callbacks have not reported yet.
+    await eventually('the router holds more than the endpoint connection\'s window', () => sent - STALLED * TAKEN >= (8 << 20) + (1 << 20), 20_000);
     // Another client's call to the same endpoint, over the same endpoint connection.
     const other = await unary(client, { message: 'hello' }, { deadlineMs: 5000 });
     assert.equal(other.error, null, `${grpc.status[other.error?.code ?? 0]}: ${other.error?.details}`);
     // Each stalled stream holds no more than its own window.
-    await eventually('every stalled stream got its stream window', () => sent >= STALLED * ((1 << 20) - 256 * 1024), 20_000);
-    assert.ok(sent <= STALLED * ((1 << 20) + 64 * 1024), `${sent} bytes sent towards streams nobody reads`);
+    assert.ok(sent <= STALLED * (TAKEN + (1 << 20) + 64 * 1024), `${sent} bytes sent towards streams nobody reads`);
     assert.ok(RECEIVE_BUDGET.held > 0 && RECEIVE_BUDGET.held <= RECEIVE_BUDGET.limit);
   } finally {
     client.close();
@@ -59,8 +62,66 @@ test('answers one client does not read hold their own stream windows, not the en
     await proxy.close();
     await backend.close();
   }
-  // The stalled streams were reset with their client: what they held went back to the budget.
-  await eventually('the budget is whole again', () => RECEIVE_BUDGET.held === 0, 10_000);
+  // The stalled streams were reset with their client: what they held went back to the budgets.
+  await eventually('the budgets are whole again', () => RECEIVE_BUDGET.held === 0 && WINDOW_GROWTH.held === 0, 10_000);
+});
+
+/**
+ * A stream's window is what its endpoint may send that the router must then hold. Granted up
+ * front, 1 MiB per stream let calls whose clients read nothing hold 1 MiB each: 1,000 of them held
+ * ~860 MB. Windows now start at 16 KiB and grow only as the client takes the answer.
+ */
+test('a stream\'s window towards the endpoint grows only as its client takes the answer: calls whose clients read nothing hold 16 KiB each', { timeout: 30_000 }, async () => {
+  const STALLED = 200;
+  let stalledSent = 0;
+  const backend = await startRawBackend((stream, headers) => {
+    if (headers[':path'] !== '/t.Svc/Big' && headers[':path'] !== '/t.Svc/Read') return answerOk(stream);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    const stalled = headers[':path'] === '/t.Svc/Big';
+    let left = 256; // 4 MiB each
+    const feed = (): void => {
+      while (left > 0 && !stream.closed) {
+        left--;
+        if (!stream.write(chunk, () => stalled && (stalledSent += chunk.length))) return;
+      }
+      if (left === 0 && !stream.closed) stream.end();
+    };
+    stream.on('drain', feed);
+    feed();
+  });
+  const proxy = await new ProxyHarness(addr(backend.port)).start();
+  const stalled = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+  const reader = http2.connect(`http://${proxy.target}`);
+  try {
+    const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    for (let i = 0; i < STALLED; i++) {
+      stalled.request(1 + 2 * i, request, false);
+      stalled.writer.data(1 + 2 * i, Buffer.from([0, 0, 0, 0, 0]), true);
+    }
+    stalled.send();
+    await eventually('each stalled stream got its first window', () => stalledSent >= STALLED * 16 * 1024, 20_000);
+    // A client that reads takes a 4 MiB answer over the same endpoint connection, its window
+    // growing from the budget as it goes; the stalled streams got nothing more meanwhile.
+    const req = reader.request({ ':method': 'POST', ':path': '/t.Svc/Read', 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    let got = 0;
+    let grew = 0;
+    req.on('data', (c: Buffer) => {
+      got += c.length;
+      grew = Math.max(grew, WINDOW_GROWTH.held);
+    });
+    await new Promise((resolve) => req.once('close', resolve));
+    assert.equal(got, 4 << 20);
+    assert.ok(grew > 0 && grew <= WINDOW_GROWTH.limit, `growth ${grew}`);
+    assert.equal(stalledSent, STALLED * 16 * 1024, 'stalled streams were sent their first window and no more');
+  } finally {
+    reader.close();
+    stalled.close();
+    await proxy.close();
+    await backend.close();
+  }
+  await eventually('the growth budget is whole again', () => WINDOW_GROWTH.held === 0, 10_000);
 });
 
 /**

@@ -1,0 +1,37 @@
+/**
+ * Stream receive windows past the initial one, granted from a budget a group of connections
+ * shares (the router's connections to endpoints).
+ *
+ * A stream's window is what its peer may send that we must then hold: the router holds an
+ * endpoint's answer until its client reads it. Granted up front to every stream (SETTINGS), a
+ * large window is multiplied by the streams: 1,000 calls whose clients read nothing, to an
+ * endpoint that answers at once and allows one stream per connection (so no connection window
+ * binds them together), held 1,000 windows of 1 MiB. So each stream starts with a small window
+ * and grows it, doubling, only as its answers are passed on (a client that reads), and only while
+ * the group's budget lasts; a stream gives its growth back when it closes. The group then holds
+ * at most the budget plus the small window per stream, and a stalled stream holds the small one.
+ * grpc-go starts streams at 64 KiB and grows them by BDP estimation for the same reason.
+ */
+export class WindowGrowth {
+  /** Window granted past the initial one, over the group's open streams. */
+  held = 0;
+
+  constructor(
+    readonly limit: number,
+    /** The most window one stream grows to. */
+    readonly maxWindow: number,
+  ) {}
+
+  /** Up to `wanted` more bytes of window for one stream: what the budget gives (maybe 0). */
+  take(wanted: number): number {
+    const n = Math.min(wanted, this.limit - this.held);
+    if (n <= 0) return 0;
+    this.held += n;
+    return n;
+  }
+
+  /** A stream closed holding `n` bytes of growth. */
+  give(n: number): void {
+    this.held -= n;
+  }
+}
