@@ -15,6 +15,8 @@
 export class WindowGrowth {
   /** Window granted past the initial one, over the group's open streams. */
   held = 0;
+  /** Times a stream that flowed could not grow: the budget was spent. */
+  refused = 0;
 
   constructor(
     readonly limit: number,
@@ -25,7 +27,10 @@ export class WindowGrowth {
   /** Up to `wanted` more bytes of window for one stream: what the budget gives (maybe 0). */
   take(wanted: number): number {
     const n = Math.min(wanted, this.limit - this.held);
-    if (n <= 0) return 0;
+    if (n <= 0) {
+      this.refused++;
+      return 0;
+    }
     this.held += n;
     return n;
   }

@@ -9,6 +9,7 @@ import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
+import type { EndpointBudgets } from '../telemetry/metrics.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
@@ -70,6 +71,11 @@ export const WINDOW_GROWTH = new WindowGrowth(32 << 20, MAX_STREAM_WINDOW);
  * Under that, a stalled stream holds only its own window; past it, flow control couples as before.
  */
 export const RECEIVE_BUDGET = new ReceiveBudget(32 << 20);
+
+/** What the process's endpoint-answer budgets hold now, for /metrics. */
+export function endpointBudgets(): EndpointBudgets {
+  return { windowGrowth: WINDOW_GROWTH.held, windowGrowthRefused: WINDOW_GROWTH.refused, earlyCredit: RECEIVE_BUDGET.held };
+}
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 
 /** One connection to the endpoint. */

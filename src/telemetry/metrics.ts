@@ -73,6 +73,32 @@ export class Metrics {
       for (const b of this.#serverBuffers.values()) this.serverBufferedBytes.set(b.labels, b.bytes());
     },
   });
+  /** Reader of the process's endpoint-answer budgets (see `watchEndpointBudgets`), read at every scrape. */
+  #endpointBudgets: (() => EndpointBudgets) | undefined;
+  #growthRefusedSeen = 0;
+  readonly endpointWindowBytes = new Gauge({
+    name: 'kgr_endpoint_window_bytes',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most 32 MiB; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most 32 MiB).',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const b = this.#endpointBudgets?.();
+      if (b === undefined) return;
+      this.endpointWindowBytes.set({ budget: 'window_growth' }, b.windowGrowth);
+      this.endpointWindowBytes.set({ budget: 'early_credit' }, b.earlyCredit);
+    },
+  });
+  readonly endpointWindowGrowthRefused = new Counter({
+    name: 'kgr_endpoint_window_growth_refused_total',
+    help: 'Times a stream towards an endpoint whose client took its answer could not grow its window, the process\'s 32 MiB of window growth being spent (its endpoint then sends 16 KiB per round trip).',
+    registers: [this.registry],
+    collect: () => {
+      const b = this.#endpointBudgets?.();
+      if (b === undefined || b.windowGrowthRefused === this.#growthRefusedSeen) return;
+      this.endpointWindowGrowthRefused.inc(b.windowGrowthRefused - this.#growthRefusedSeen);
+      this.#growthRefusedSeen = b.windowGrowthRefused;
+    },
+  });
   readonly accessLogDropped = new CellCounter({
     name: 'kgr_access_log_dropped_total',
     help: 'Access log lines dropped because the log fell more than 8 MiB behind (or its file failed), per router.',
@@ -227,6 +253,14 @@ export class Metrics {
   }
 
   /** Reports `bytes()` as the server's buffered request bytes at every scrape, until the returned function is called. */
+  /** Read the process's endpoint-answer budgets at every scrape (one reader; the last one set wins). */
+  watchEndpointBudgets(read: () => EndpointBudgets): () => void {
+    this.#endpointBudgets = read;
+    return () => {
+      if (this.#endpointBudgets === read) this.#endpointBudgets = undefined;
+    };
+  }
+
   watchServerBuffer(labels: { router: string; server: string }, bytes: () => number): () => void {
     const key = JSON.stringify([labels.router, labels.server]);
     const entry = { labels, bytes };
@@ -241,4 +275,11 @@ export class Metrics {
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** The process-wide budgets of endpoints' answers (src/proxy/upstream.ts). */
+export interface EndpointBudgets {
+  windowGrowth: number;
+  windowGrowthRefused: number;
+  earlyCredit: number;
 }

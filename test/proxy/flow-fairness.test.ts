@@ -8,7 +8,8 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { RECEIVE_BUDGET, WINDOW_GROWTH } from '../../src/proxy/upstream.js';
+import { RECEIVE_BUDGET, WINDOW_GROWTH, endpointBudgets } from '../../src/proxy/upstream.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
 
 /**
  * Every pod on a node shares its router, and the router shares one connection per endpoint among
@@ -16,9 +17,10 @@ import { RECEIVE_BUDGET, WINDOW_GROWTH } from '../../src/proxy/upstream.js';
  * §6.9), or every other client's calls to the endpoint stall behind them.
  */
 test('answers one client does not read hold their own stream windows, not the endpoint connection\'s: other clients\' calls go on', { timeout: 30_000 }, async () => {
-  // 24 streams whose client took 1 MiB each and reads no more: their windows grew to 1 MiB, and the
-  // router holds at least half of that for each, more than the 8 MiB connection window.
-  const STALLED = 24;
+  // 40 streams whose client took 1 MiB each and reads no more: their windows grew towards 1 MiB
+  // while the 32 MiB of window growth lasted, and the router holds at least half of that for each,
+  // more than the 8 MiB connection window.
+  const STALLED = 40;
   const TAKEN = 1 << 20;
   let sent = 0;
   const backend = await startRawBackend((stream, headers) => {
@@ -56,6 +58,15 @@ test('answers one client does not read hold their own stream windows, not the en
     // Each stalled stream holds no more than its own window.
     assert.ok(sent <= STALLED * (TAKEN + (1 << 20) + 64 * 1024), `${sent} bytes sent towards streams nobody reads`);
     assert.ok(RECEIVE_BUDGET.held > 0 && RECEIVE_BUDGET.held <= RECEIVE_BUDGET.limit);
+    // The growth budget ran out, and /metrics says so.
+    const metrics = new Metrics();
+    metrics.watchEndpointBudgets(endpointBudgets);
+    const text = await metrics.registry.metrics();
+    const value = (line: string): number => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ')[1]);
+    const growth = value('kgr_endpoint_window_bytes{budget="window_growth"}');
+    assert.ok(growth > (24 << 20) && growth <= WINDOW_GROWTH.limit, `window growth ${growth}`);
+    assert.ok(value('kgr_endpoint_window_bytes{budget="early_credit"}') > 0, text);
+    assert.ok(value('kgr_endpoint_window_growth_refused_total') > 0, text);
   } finally {
     client.close();
     stalled.close();
