@@ -601,7 +601,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private giveGrowthBack(s: H2Stream): void {
     if (s.recvGrown === 0) return;
-    this.windowGrowth!.give(s.recvGrown);
+    this.windowGrowth!.give(s.recvGrown, s.growthShare);
     s.recvGrown = 0;
   }
 
@@ -1048,7 +1048,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private credit(s: H2Stream, n: number): void {
     this.creditConnection(n);
-    this.creditStream(s, n);
+    this.creditStream(s, n, false);
   }
 
   private creditConnection(n: number): void {
@@ -1064,7 +1064,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
   }
 
-  private creditStream(s: H2Stream, n: number): void {
+  /** `mayGrow`: the bytes were consumed (passed on), not padding or discarded, so the window may grow. */
+  private creditStream(s: H2Stream, n: number, mayGrow = true): void {
     // Only a stream the peer may still send on needs its window back.
     if (s.state !== StreamState.OPEN && s.state !== StreamState.HALF_CLOSED_LOCAL) return;
     s.recvPendingUpdate += n;
@@ -1072,8 +1073,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (s.recvPendingUpdate >= window >>> 1 && this.state < FAILED) {
       // Half its window passed on: the stream flows, so its window may double (WindowGrowth).
       const growth = this.windowGrowth;
-      if (growth !== undefined && window < growth.maxWindow) {
-        const more = growth.take(Math.min(window, growth.maxWindow - window));
+      if (growth !== undefined && mayGrow && window < growth.maxWindow) {
+        const more = growth.take(Math.min(window, growth.maxWindow - window), s.growthShare);
         s.recvGrown += more;
         s.recvPendingUpdate += more;
       }

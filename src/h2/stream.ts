@@ -6,6 +6,7 @@
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
 import { SMALL_CHUNK, SmallChunks } from './small-chunks.js';
+import type { GrowthShare } from './window-growth.js';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
 export const StreamState = {
@@ -64,6 +65,8 @@ export class H2Stream {
   recvCredited = 0;
   /** Receive window granted past the initial one, from a WindowGrowth (given back on close). */
   recvGrown = 0;
+  /** Whose share of the WindowGrowth that counts against, if anyone's (set by the owner). */
+  growthShare: GrowthShare | null = null;
 
   /**
    * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The

@@ -15,28 +15,42 @@
 export class WindowGrowth {
   /** Window granted past the initial one, over the group's open streams. */
   held = 0;
-  /** Times a stream that flowed could not grow: the budget was spent. */
+  /** Times a stream that flowed could not grow (once per half window it passed on): the budget, or its share, was spent. */
   refused = 0;
 
   constructor(
     readonly limit: number,
     /** The most window one stream grows to. */
     readonly maxWindow: number,
+    /**
+     * The most one share (a client address: its calls' streams) may hold: a client that takes the
+     * first megabyte of many answers and then reads no more keeps its growth until its calls end,
+     * and must not leave every other client's streams at their first window meanwhile.
+     */
+    readonly shareLimit: number = limit / 4,
   ) {}
 
-  /** Up to `wanted` more bytes of window for one stream: what the budget gives (maybe 0). */
-  take(wanted: number): number {
-    const n = Math.min(wanted, this.limit - this.held);
+  /** Up to `wanted` more bytes of window for a stream of `share`: what the budget gives (maybe 0). */
+  take(wanted: number, share: GrowthShare | null): number {
+    let n = Math.min(wanted, this.limit - this.held);
+    if (share !== null) n = Math.min(n, this.shareLimit - share.windowGrowth);
     if (n <= 0) {
       this.refused++;
       return 0;
     }
     this.held += n;
+    if (share !== null) share.windowGrowth += n;
     return n;
   }
 
-  /** A stream closed holding `n` bytes of growth. */
-  give(n: number): void {
+  /** A stream of `share` closed holding `n` bytes of growth. */
+  give(n: number, share: GrowthShare | null): void {
     this.held -= n;
+    if (share !== null) share.windowGrowth -= n;
   }
+}
+
+/** Who a stream's growth is counted against besides the group (the router: its client's address). */
+export interface GrowthShare {
+  windowGrowth: number;
 }

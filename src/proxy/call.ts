@@ -226,6 +226,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         return;
       }
       target.began(endpoint);
+      up.growthShare = this.inbound.growthShare;
       this.up = up;
       this.upOwing = up;
       this.phase = FORWARDING;
@@ -311,6 +312,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     const up = this.upOwing;
     if (n <= 0 || up === undefined) return;
     this.upUnconsumed -= n;
+    if (up.closed && this.upUnconsumed === 0) this.upOwing = undefined; // nothing more comes on it
     up.consumed(n);
   }
 

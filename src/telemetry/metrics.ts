@@ -90,7 +90,7 @@ export class Metrics {
   });
   readonly endpointWindowGrowthRefused = new Counter({
     name: 'kgr_endpoint_window_growth_refused_total',
-    help: 'Times a stream towards an endpoint whose client took its answer could not grow its window, the process\'s 32 MiB of window growth being spent (its endpoint then sends 16 KiB per round trip).',
+    help: 'Times a stream towards an endpoint could not grow its window though its client took half of it (once per half window): the process\'s 32 MiB of window growth, or its client\'s 8 MiB share, was spent (its endpoint then sends 16 KiB per round trip).',
     registers: [this.registry],
     collect: () => {
       const b = this.#endpointBudgets?.();
@@ -252,7 +252,6 @@ export class Metrics {
     };
   }
 
-  /** Reports `bytes()` as the server's buffered request bytes at every scrape, until the returned function is called. */
   /** Read the process's endpoint-answer budgets at every scrape (one reader; the last one set wins). */
   watchEndpointBudgets(read: () => EndpointBudgets): () => void {
     this.#endpointBudgets = read;
@@ -261,6 +260,7 @@ export class Metrics {
     };
   }
 
+  /** Reports `bytes()` as the server's buffered request bytes at every scrape, until the returned function is called. */
   watchServerBuffer(labels: { router: string; server: string }, bytes: () => number): () => void {
     const key = JSON.stringify([labels.router, labels.server]);
     const entry = { labels, bytes };

@@ -8,6 +8,8 @@ export class ClientUsage {
   streams = 0;
   /** Request header bytes of its calls in flight (the data plane's servers count them). */
   headerBytes = 0;
+  /** Its calls' endpoint stream windows grown past their first (a GrowthShare of src/h2/window-growth.ts). */
+  windowGrowth = 0;
 }
 
 /**

@@ -17,10 +17,11 @@ import { Metrics } from '../../src/telemetry/metrics.js';
  * §6.9), or every other client's calls to the endpoint stall behind them.
  */
 test('answers one client does not read hold their own stream windows, not the endpoint connection\'s: other clients\' calls go on', { timeout: 30_000 }, async () => {
-  // 40 streams whose client took 1 MiB each and reads no more: their windows grew towards 1 MiB
-  // while the 32 MiB of window growth lasted, and the router holds at least half of that for each,
-  // more than the 8 MiB connection window.
+  // 40 streams, from five clients (pods) that took 1 MiB of each and read no more: their windows
+  // grew towards 1 MiB while the 32 MiB of window growth lasted, and the router holds at least half
+  // of that for each, more than the 8 MiB connection window.
   const STALLED = 40;
+  const CLIENTS = 5;
   const TAKEN = 1 << 20;
   let sent = 0;
   const backend = await startRawBackend((stream, headers) => {
@@ -38,17 +39,19 @@ test('answers one client does not read hold their own stream windows, not the en
     feed();
   });
   const proxy = await new ProxyHarness(addr(backend.port)).start();
-  // A client that asks for big answers, takes the first 1 MiB of each, and reads no more.
-  const stalled = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: TAKEN }]);
+  // Clients that ask for big answers, take the first 1 MiB of each, and read no more.
+  const stalled = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: TAKEN }], `127.0.0.${2 + i}`)));
   const client = testClient(proxy.target);
   try {
     const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
-    stalled.writer.windowUpdate(0, STALLED * TAKEN);
-    for (let i = 0; i < STALLED; i++) {
-      stalled.request(1 + 2 * i, request, false);
-      stalled.writer.data(1 + 2 * i, Buffer.from([0, 0, 0, 0, 0]), true);
+    for (const c of stalled) {
+      c.writer.windowUpdate(0, (STALLED / CLIENTS) * TAKEN);
+      for (let i = 0; i < STALLED / CLIENTS; i++) {
+        c.request(1 + 2 * i, request, false);
+        c.writer.data(1 + 2 * i, Buffer.from([0, 0, 0, 0, 0]), true);
+      }
+      c.send();
     }
-    stalled.send();
     // Past what the client took, the router holds more than the connection window: less what the
     // endpoint's write callbacks have not reported yet.
     await eventually('the router holds more than the endpoint connection\'s window', () => sent - STALLED * TAKEN >= (8 << 20) + (1 << 20), 20_000);
@@ -69,7 +72,7 @@ test('answers one client does not read hold their own stream windows, not the en
     assert.ok(value('kgr_endpoint_window_growth_refused_total') > 0, text);
   } finally {
     client.close();
-    stalled.close();
+    for (const c of stalled) c.close();
     await proxy.close();
     await backend.close();
   }
@@ -100,7 +103,7 @@ test('a stream\'s window towards the endpoint grows only as its client takes the
     };
     stream.on('drain', feed);
     feed();
-  });
+  }, { maxSessionMemory: 64 }); // 200 streams' write buffers (Node 24: past 10 MB, ENHANCE_YOUR_CALM)
   const proxy = await new ProxyHarness(addr(backend.port)).start();
   const stalled = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
   const reader = http2.connect(`http://${proxy.target}`);
@@ -129,6 +132,41 @@ test('a stream\'s window towards the endpoint grows only as its client takes the
   } finally {
     reader.close();
     stalled.close();
+    await proxy.close();
+    await backend.close();
+  }
+  await eventually('the growth budget is whole again', () => WINDOW_GROWTH.held === 0, 10_000);
+});
+
+/** One pod's streams grow from its share: taking the first megabyte of many answers and then reading no more leaves the budget to the others. */
+test('one client\'s endpoint streams grow their windows from its 8 MiB share of the budget, not the whole 32 MiB', { timeout: 30_000 }, async () => {
+  const STREAMS = 16;
+  const TAKEN = 1 << 20;
+  const backend = await startRawBackend((stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    let left = 192; // 3 MiB each
+    const next = (): void => {
+      if (left-- > 0 && !stream.closed) stream.write(chunk, next); // one chunk buffered at a time
+    };
+    next();
+  });
+  const proxy = await new ProxyHarness(addr(backend.port)).start();
+  const c = await RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: TAKEN }], '127.0.0.9');
+  const refusedBefore = WINDOW_GROWTH.refused;
+  try {
+    const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    c.writer.windowUpdate(0, STREAMS * TAKEN);
+    for (let i = 0; i < STREAMS; i++) {
+      c.request(1 + 2 * i, request, false);
+      c.writer.data(1 + 2 * i, Buffer.from([0, 0, 0, 0, 0]), true);
+    }
+    c.send();
+    await eventually('a stream of the client could not grow', () => WINDOW_GROWTH.refused > refusedBefore, 20_000);
+    assert.ok(WINDOW_GROWTH.held <= WINDOW_GROWTH.shareLimit, `growth ${WINDOW_GROWTH.held}`);
+    assert.ok(WINDOW_GROWTH.held > WINDOW_GROWTH.shareLimit - (1 << 20), `growth ${WINDOW_GROWTH.held}: the share was used`);
+  } finally {
+    c.close();
     await proxy.close();
     await backend.close();
   }
