@@ -11,7 +11,7 @@ import { Router } from './router/router.js';
 import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
 import { Metrics } from './telemetry/metrics.js';
-import { endpointBudgets } from './proxy/upstream.js';
+import { configureEndpointWindows, endpointBudgets } from './proxy/upstream.js';
 import type { Clock } from './util/clock.js';
 import { Closers } from './util/closers.js';
 import type { Logger } from './util/log.js';
@@ -60,6 +60,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
 
   try {
     const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
+    configureEndpointWindows(config.endpointWindows);
     closers.push(metrics.watchEndpointBudgets(endpointBudgets));
 
     const routers: Router[] = [];

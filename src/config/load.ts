@@ -6,6 +6,7 @@ import type {
   ClientConfig,
   Config,
   FailureAccrualConfig,
+  EndpointWindowsConfig,
   GrpclbConfig,
   IdentifierConfig,
   InterpreterConfig,
@@ -34,6 +35,7 @@ import { accrualKinds, defaultFailureAccrual } from '../balancer/accrual-registr
 import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
 import { parseClientPrefix } from '../tls/client-tls.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
+import { ENDPOINT_WINDOWS_DEFAULTS } from '../proxy/upstream.js';
 
 // Namers, identifiers, load balancers and failure accrual are registered kinds (each room's
 // registry); the loader reads a block's `kind:` against its registry and the rest with that kind's reader.
@@ -206,7 +208,7 @@ class ConfigReader {
       if (this.src.issues.length === 0) root.fail('the config is empty (expected a mapping with at least "routers")');
       return undefined;
     }
-    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace', 'grpclb', 'xds' /* read by `control` mode: src/xds/config.ts */], IGNORED_TOP);
+    const top = root.object(['admin', 'namers', 'routers', 'shutdownDelay', 'shutdownGrace', 'grpclb', 'endpointWindows', 'xds' /* read by `control` mode: src/xds/config.ts */], IGNORED_TOP);
     if (!top) return undefined;
     const admin = this.admin(top.get('admin'));
     const namers = (top.get('namers').list() ?? []).map((f) => this.namer(f));
@@ -217,11 +219,33 @@ class ConfigReader {
     const shutdownGraceMs = this.duration(top.get('shutdownGrace')) ?? 25000;
     this.checkUnique(namers.map((n, i) => [n?.prefix, top.get('namers').list()?.[i]] as const), 'prefix', 'namer prefix');
     const grpclb = this.grpclb(top.get('grpclb'), routers);
+    const endpointWindows = this.endpointWindows(top.get('endpointWindows'));
     this.checkPorts(admin, routers, top, grpclb);
     if (this.src.issues.length > 0) return undefined;
-    const config: Config = { admin: admin!, namers: namers as NamerConfig[], routers: routers as RouterConfig[], shutdownDelayMs, shutdownGraceMs };
+    const config: Config = { admin: admin!, namers: namers as NamerConfig[], routers: routers as RouterConfig[], shutdownDelayMs, shutdownGraceMs, endpointWindows };
     if (grpclb) config.grpclb = grpclb;
     return config;
+  }
+
+  /** `endpointWindows: {…}`: the process-wide budgets of endpoints' answers, defaults filled. */
+  private endpointWindows(field: Field): EndpointWindowsConfig {
+    const d = ENDPOINT_WINDOWS_DEFAULTS;
+    if (!field.present) return { ...d };
+    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient']);
+    if (!f) return { ...d };
+    const growthBytes = f.get('growthBytes').int(0, 2 ** 31 - 1) ?? d.growthBytes;
+    const perClient = f.get('growthBytesPerClient');
+    let growthBytesPerClient = perClient.int(0, 2 ** 31 - 1);
+    if (growthBytesPerClient !== undefined && growthBytesPerClient > growthBytes) {
+      perClient.fail(`expected at most growthBytes (${growthBytes}), got ${growthBytesPerClient}`);
+      growthBytesPerClient = undefined;
+    }
+    return {
+      earlyCreditBytes: f.get('earlyCreditBytes').int(0, 2 ** 31 - 1) ?? d.earlyCreditBytes,
+      growthBytes,
+      // A quarter of the growth per pod when only growthBytes is set, as the default is.
+      growthBytesPerClient: growthBytesPerClient ?? Math.floor(growthBytes / 4),
+    };
   }
 
   /** `grpclb: {ip, port, …}`: the grpclb balancer, binding names through one router's dtab. */

@@ -12,6 +12,21 @@ export interface Config {
   shutdownGraceMs: number;
   /** The grpclb balancer (`grpc.lb.v1.LoadBalancer`), when the `grpclb` key is present. */
   grpclb?: GrpclbConfig;
+  /** What endpoints' answers may run ahead of clients, over the whole process. */
+  endpointWindows: EndpointWindowsConfig;
+}
+
+/**
+ * The process-wide budgets of endpoints' answers (src/proxy/upstream.ts): every router's
+ * connections to endpoints share them, as they share the process's memory.
+ */
+export interface EndpointWindowsConfig {
+  /** Answer bytes given back to endpoint connections' windows before clients took them. Default 32 MiB. */
+  earlyCreditBytes: number;
+  /** Stream windows grown past their first 16 KiB as clients take answers. Default 32 MiB. */
+  growthBytes: number;
+  /** Of that growth, what the calls of one client address may hold. Default 8 MiB. */
+  growthBytesPerClient: number;
 }
 
 /**

@@ -13,5 +13,5 @@ export class ReceiveBudget {
   /** Bytes given back early and not yet consumed. */
   held = 0;
 
-  constructor(readonly limit: number) {}
+  constructor(public limit: number) {}
 }

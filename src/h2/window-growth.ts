@@ -19,7 +19,7 @@ export class WindowGrowth {
   refused = 0;
 
   constructor(
-    readonly limit: number,
+    public limit: number,
     /** The most window one stream grows to. */
     readonly maxWindow: number,
     /**
@@ -27,8 +27,14 @@ export class WindowGrowth {
      * first megabyte of many answers and then reads no more keeps its growth until its calls end,
      * and must not leave every other client's streams at their first window meanwhile.
      */
-    readonly shareLimit: number = limit / 4,
+    public shareLimit: number = limit / 4,
   ) {}
+
+  /** New limits; growth already given stays until its streams give it back. */
+  resize(limit: number, shareLimit: number): void {
+    this.limit = limit;
+    this.shareLimit = shareLimit;
+  }
 
   /** Up to `wanted` more bytes of window for a stream of `share`: what the budget gives (maybe 0). */
   take(wanted: number, share: GrowthShare | null): number {

@@ -10,6 +10,7 @@ import { Backoff } from '../util/backoff.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
 import type { EndpointBudgets } from '../telemetry/metrics.js';
+import type { EndpointWindowsConfig } from '../config/types.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
@@ -63,14 +64,22 @@ const MAX_BACKOFF_MS = 10_000;
 const STREAM_WINDOW = 16 << 10;
 const MAX_STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 8 << 20;
-export const WINDOW_GROWTH = new WindowGrowth(32 << 20, MAX_STREAM_WINDOW);
+/** The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod. */
+export const ENDPOINT_WINDOWS_DEFAULTS: EndpointWindowsConfig = { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20 };
+export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBytes, MAX_STREAM_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.growthBytesPerClient);
 /**
  * Endpoints' answers the process gives back to their connection windows on arrival, before the
  * clients have taken them: the endpoint connections are shared by every client of the node, and
  * one client's unread answers must not shut the window for the others' (src/h2/receive-budget.ts).
  * Under that, a stalled stream holds only its own window; past it, flow control couples as before.
  */
-export const RECEIVE_BUDGET = new ReceiveBudget(32 << 20);
+export const RECEIVE_BUDGET = new ReceiveBudget(ENDPOINT_WINDOWS_DEFAULTS.earlyCreditBytes);
+
+/** Sizes the process-wide budgets from the config (at start, before any endpoint connection). */
+export function configureEndpointWindows(c: EndpointWindowsConfig): void {
+  RECEIVE_BUDGET.limit = c.earlyCreditBytes;
+  WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
+}
 
 /** What the process's endpoint-answer budgets hold now, for /metrics. */
 export function endpointBudgets(): EndpointBudgets {

@@ -78,7 +78,7 @@ export class Metrics {
   #growthRefusedSeen = 0;
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
-    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most 32 MiB; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most 32 MiB).',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes).',
     labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {
@@ -90,7 +90,7 @@ export class Metrics {
   });
   readonly endpointWindowGrowthRefused = new Counter({
     name: 'kgr_endpoint_window_growth_refused_total',
-    help: 'Times a stream towards an endpoint could not grow its window though its client took half of it (once per half window): the process\'s 32 MiB of window growth, or its client\'s 8 MiB share, was spent (its endpoint then sends 16 KiB per round trip).',
+    help: 'Times a stream towards an endpoint could not grow its window though its client took half of it (once per half window): endpointWindows.growthBytes, or its client\'s growthBytesPerClient, was spent (its endpoint then sends 16 KiB per round trip).',
     registers: [this.registry],
     collect: () => {
       const b = this.#endpointBudgets?.();
