@@ -308,12 +308,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
 
   /** @internal */ onInboundDrain(): void {
     // The client took some of what the endpoint sent: the endpoint may send as much more.
-    const n = this.upUnconsumed - this.inbound.queuedBytes;
-    const up = this.upOwing;
-    if (n <= 0 || up === undefined) return;
-    this.upUnconsumed -= n;
-    if (up.closed && this.upUnconsumed === 0) this.upOwing = undefined; // nothing more comes on it
-    up.consumed(n);
+    this.returnUp(this.inbound.queuedBytes);
   }
 
   /** @internal */ onInboundClose(): void {
@@ -337,19 +332,21 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     this.observer.finished(this);
   }
 
-  private returnInbound(): void {
-    const n = this.inboundUnconsumed;
-    if (n === 0) return;
-    this.inboundUnconsumed = 0;
+  /** The client's bytes go back as its window, but for `stillQueued` of them not yet sent onward. */
+  private returnInbound(stillQueued = 0): void {
+    const n = this.inboundUnconsumed - stillQueued;
+    if (n <= 0) return;
+    this.inboundUnconsumed -= n;
     this.inbound.consumed(n);
   }
 
-  private returnUp(): void {
-    const n = this.upUnconsumed;
+  /** The endpoint's bytes go back as its window, but for `stillQueued` of them not yet sent to the client. */
+  private returnUp(stillQueued = 0): void {
+    const n = this.upUnconsumed - stillQueued;
     const up = this.upOwing;
-    if (n === 0 || up === undefined) return;
-    this.upUnconsumed = 0;
-    if (up.closed) this.upOwing = undefined; // nothing more comes on it
+    if (n <= 0 || up === undefined) return;
+    this.upUnconsumed -= n;
+    if (up.closed && this.upUnconsumed === 0) this.upOwing = undefined; // nothing more comes on it
     up.consumed(n); // no more than the stream still holds: a reset stream's bytes went back with the reset
   }
 
@@ -401,10 +398,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
 
   /** @internal */ onUpDrain(up: H2Stream): void {
     // The endpoint took some of what the client sent: the client may send as much more.
-    const n = this.inboundUnconsumed - up.queuedBytes;
-    if (n <= 0) return;
-    this.inboundUnconsumed -= n;
-    this.inbound.consumed(n);
+    this.returnInbound(up.queuedBytes);
   }
 
   /** @internal */ onUpClose(up: H2Stream): void {

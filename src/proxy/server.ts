@@ -187,11 +187,15 @@ class ServerConn implements H2ConnectionHandler {
 
   /** Every stream the engine hands over is counted until it leaves through onStreamClose. */
   private opened(stream: H2Stream): void {
-    const server = this.server;
-    server.openStreams++;
-    server.headerBytes += stream.headerListSize;
+    this.server.openStreams++;
     this.client.streams++;
-    this.client.headerBytes += stream.headerListSize;
+    this.holdHeaderBytes(stream.headerListSize);
+  }
+
+  /** A call keeps `bytes` more of request header lists: counted on the server and on its client. */
+  private holdHeaderBytes(bytes: number): void {
+    this.server.headerBytes += bytes;
+    this.client.headerBytes += bytes;
   }
 
   /**
@@ -238,8 +242,7 @@ class ServerConn implements H2ConnectionHandler {
     if (call.keepsTrailers()) {
       const bytes = this.h2.lastHeaderListSize;
       stream.headerListSize += bytes;
-      this.server.headerBytes += bytes;
-      this.client.headerBytes += bytes;
+      this.holdHeaderBytes(bytes);
       const passed = this.headerBoundPassed(bytes);
       if (passed !== undefined) return call.onInboundRefused(Status.RESOURCE_EXHAUSTED, this.limitReached(...passed));
     }
