@@ -658,11 +658,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // share while it is spent) the client is not read (its frames wait in the kernel, as its own
     // TCP window says), and nothing more is queued here, until the socket has drained ('drain'
     // comes: a write said so). Not an endpoint: its answers are every client's.
-    const limit = this.socketLimit();
-    if (this.isServer && socket.writableLength > limit && socket.writableNeedDrain && !this.readsHeld) {
+    if (this.isServer && socket.writableLength > this.socketLimit() && socket.writableNeedDrain && !this.readsHeld) {
       this.readsHeld = true;
       this.counters.readsHeld++;
-      this.onLimit?.(limit === this.limits.maxQueuedBytes ? 'maxQueuedBytes' : 'readBudget');
+      this.onLimit?.(this.readBudget?.spent ? 'readBudget' : 'maxQueuedBytes');
       this.applyReadHolds();
     }
     // The pump stopped for room the socket has again (the kernel took what it held): go on next
@@ -785,7 +784,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * memory too, and 'drain' brings us back.
    */
   private pump(): void {
-    this.pumpCutShort = !this.socketHasRoom();
+    const limit = this.socketLimit(); // nothing a pump does changes it
+    this.pumpCutShort = !this.socketHasRoom(limit);
     if (this.pumpCutShort) return;
     const streams = this.ready;
     this.ready = [];
@@ -796,7 +796,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       const queuedBefore = s.queuedBytes;
       // Room is checked per chunk: one tick could otherwise move every stream's queue into the socket.
       while (s.queuedBytes > 0 && s.sendWindow > 0 && this.sendWindow > 0) {
-        if (!this.socketHasRoom()) { this.pumpCutShort = true; break; }
+        if (!this.socketHasRoom(limit)) { this.pumpCutShort = true; break; }
         const head = s.queue[0]!;
         const avail = head.length - s.queueOffset;
         const n = Math.min(avail, s.sendWindow, this.sendWindow);
@@ -809,7 +809,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         if (n === avail) { s.dequeue(); s.queueOffset = 0; } else s.queueOffset += n;
       }
       if (s.queuedBytes > 0) {
-        if (s.stalledSince === 0 && this.sendCheckTimer !== null) s.stalledSince = this.clock.now();
+        // Stalled on a shut window (not on a full socket: sendTimeoutMs watches that apart).
+        if (s.stalledSince === 0 && this.sendCheckTimer !== null && (s.sendWindow <= 0 || this.sendWindow <= 0)) s.stalledSince = this.clock.now();
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
@@ -836,8 +837,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * more than maxQueuedBytes, or the read budget's share while it is spent (the TCP send buffer
    * is memory too; 'drain' brings us back), and reads are not held for a full socket.
    */
-  private socketHasRoom(): boolean {
-    return !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= this.socketLimit();
+  private socketHasRoom(limit = this.socketLimit()): boolean {
+    return !this.readsHeld && this.socket.writableLength + this.writer.pendingBytes <= limit;
   }
 
   /** DATA into this tick's frames, paid for from both send windows (§6.9.1; the caller checked them). */

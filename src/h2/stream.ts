@@ -5,7 +5,7 @@
 
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
-import { SMALL_CHUNK, SmallChunks } from './small-chunks.js';
+import { SmallChunks } from './small-chunks.js';
 import type { GrowthShare } from './window-growth.js';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
@@ -97,13 +97,8 @@ export class H2Stream {
 
   /** Appends to the queue (its first buffer makes the stream its own array); small ones are coalesced. */
   enqueue(data: Buffer): void {
-    if (data.length >= SMALL_CHUNK) {
-      if (this.queue === NO_QUEUE) this.queue = [data];
-      else (this.queue as Buffer[]).push(data);
-      return;
-    }
-    if (this.queue === NO_QUEUE) this.queue = [];
-    (this.small ??= new SmallChunks()).append(this.queue as Buffer[], data);
+    if (this.queue === NO_QUEUE) this.queue = [data];
+    else (this.small ??= new SmallChunks()).append(this.queue as Buffer[], data);
   }
 
   /** Drops the queue's first buffer (it went out); the array stays for the stream's next writes. */

@@ -9,7 +9,7 @@ import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
-import { SMALL_CHUNK, SmallChunks } from '../h2/small-chunks.js';
+import { SmallChunks } from '../h2/small-chunks.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -276,8 +276,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.heldBytes += n;
       // An array of exactly one at first: `[]` and a push would reserve seventeen slots. Small
       // chunks are coalesced (one object per one-byte frame would cost ~120 bytes each).
-      if (n >= SMALL_CHUNK && this.held === undefined) this.held = [data];
-      else if (n > 0) (this.smallHeld ??= new SmallChunks()).append((this.held ??= []), data);
+      if (n > 0) {
+        if (this.held === undefined) this.held = [data];
+        else (this.smallHeld ??= new SmallChunks()).append(this.held, data);
+      }
       if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
       if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = this.smallHeld = undefined;
     }
