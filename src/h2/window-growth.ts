@@ -27,7 +27,7 @@ export class WindowGrowth {
      * first megabyte of many answers and then reads no more keeps its growth until its calls end,
      * and must not leave every other client's streams at their first window meanwhile.
      */
-    public shareLimit: number = limit / 4,
+    public shareLimit: number,
   ) {}
 
   /** New limits; growth already given stays until its streams give it back. */

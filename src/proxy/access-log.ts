@@ -36,8 +36,8 @@ export class AccessLog {
 
   constructor(
     target: string,
-    /** Told of each line dropped (the file fell behind, or failed). */
-    private readonly onDrop: () => void = () => {},
+    /** Told of lines dropped (the file fell behind, or failed): how many. */
+    private readonly onDrop: (lines: number) => void = () => {},
   ) {
     if (target === '-') {
       this.out = process.stdout;
@@ -45,7 +45,7 @@ export class AccessLog {
       this.ownStream = createWriteStream(target, { flags: 'a' });
       this.ownStream.on('error', () => {
         this.failed = true;
-        for (let i = 0; i < this.pending.length; i++) this.onDrop();
+        if (this.pending.length > 0) this.onDrop(this.pending.length);
         this.pending = [];
         this.pendingBytes = 0;
       });
@@ -55,7 +55,7 @@ export class AccessLog {
 
   write(r: AccessRecord): void {
     if (this.failed || this.pendingBytes + this.out.writableLength > MAX_PENDING_BYTES) {
-      this.onDrop();
+      this.onDrop(1);
       return;
     }
     const line = `${new Date().toISOString()} ${r.remote || '-'} ${r.authority || '-'} ${r.path || '-'} ${r.service || '-'} ${

@@ -70,9 +70,10 @@ export class RequestDtabs {
     const ctx = headers['l5d-ctx-dtab'];
     const user = headers['l5d-dtab'];
     if (ctx === undefined && user === undefined) return this.empty;
-    const length = joinHeader(ctx).length + joinHeader(user).length;
+    const key = `${joinHeader(ctx)}\n${joinHeader(user)}`;
+    const length = key.length - 1;
     if (length > MAX_REQUEST_DTAB_BYTES) return new RequestDtabTooLong(length);
-    const local = this.parse(ctx, user);
+    const local = this.parse(key, ctx, user);
     if (local instanceof DtabSyntaxError) return local;
     delete headers['l5d-dtab'];
     if (local.isEmpty) delete headers['l5d-ctx-dtab'];
@@ -80,8 +81,8 @@ export class RequestDtabs {
     return local;
   }
 
-  private parse(ctx: string | string[] | undefined, user: string | string[] | undefined): Dtab | DtabSyntaxError {
-    const key = `${joinHeader(ctx)}\n${joinHeader(user)}`;
+  /** `key`: both headers' values, joined (the memo's key). */
+  private parse(key: string, ctx: string | string[] | undefined, user: string | string[] | undefined): Dtab | DtabSyntaxError {
     const hit = this.parsed.get(key);
     if (hit !== undefined) return hit;
     let out: Dtab | DtabSyntaxError = this.empty;

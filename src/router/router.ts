@@ -125,7 +125,7 @@ export class Router implements RouterView, CallObserver {
     this.errors = errors;
     if (config.h2AccessLog) {
       const dropped = deps.metrics.accessLogDropped.cell({ router: this.label });
-      this.accessLog = new AccessLog(config.h2AccessLog, () => dropped.inc());
+      this.accessLog = new AccessLog(config.h2AccessLog, (lines) => dropped.inc(lines));
     }
     const tlsFailures = (side: 'server' | 'client') => (reason: string) => deps.metrics.tlsHandshakeFailures.inc({ router: this.label, side, reason });
     if (config.client.tls || config.client.configs?.some((c) => c.tls)) {

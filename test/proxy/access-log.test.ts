@@ -24,7 +24,7 @@ test('an access log whose file takes nothing holds at most 8 MiB of lines; the r
   // A reader that never reads: the pipe fills (64 KiB) and the log's writes wait.
   const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   let dropped = 0;
-  const log = new AccessLog(fifo, () => dropped++);
+  const log = new AccessLog(fifo, (n) => (dropped += n));
   const out = (log as unknown as { out: Writable }).out;
   let most = 0;
   try {
