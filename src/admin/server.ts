@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
@@ -36,6 +37,10 @@ interface Route {
 
 const READ_ONLY = ['GET', 'HEAD'] as const;
 
+// `require`, not `import`: an ESM import of node:http reads every export to build its namespace, and on
+// Node 24 that runs http's lazy WebSocket getters, which load the whole bundled undici (~10 MB RSS) that
+// nothing here uses.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 const ASSETS = new URL('./assets/', import.meta.url);
 const ASSET_TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
