@@ -231,7 +231,7 @@ class ConfigReader {
   private endpointWindows(field: Field): EndpointWindowsConfig {
     const d = ENDPOINT_WINDOWS_DEFAULTS;
     if (!field.present) return { ...d };
-    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient']);
+    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes']);
     if (!f) return { ...d };
     const growthBytes = f.get('growthBytes').int(0, 2 ** 31 - 1) ?? d.growthBytes;
     const perClient = f.get('growthBytesPerClient');
@@ -245,6 +245,7 @@ class ConfigReader {
       growthBytes,
       // A quarter of the growth per pod when only growthBytes is set, as the default is.
       growthBytesPerClient: growthBytesPerClient ?? Math.floor(growthBytes / 4),
+      connectionBytes: f.get('connectionBytes').int(0, 2 ** 31 - 1) ?? d.connectionBytes,
     };
   }
 

@@ -27,6 +27,8 @@ export interface EndpointWindowsConfig {
   growthBytes: number;
   /** Of that growth, what the calls of one client address may hold. Default 8 MiB. */
   growthBytesPerClient: number;
+  /** Endpoint connections' windows past the protocol's first 65,535 octets (up to 8 MiB each). Default 32 MiB. */
+  connectionBytes: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Stream receive windows past the initial one, granted from a budget a group of connections
- * shares (the router's connections to endpoints).
+ * Receive windows past the initial one, granted from a budget a group of connections shares (the
+ * router's connections to endpoints): streams' windows, as below, or the connections' own (one
+ * budget of each; a connection takes its window once, with no share).
  *
  * A stream's window is what its peer may send that we must then hold: the router holds an
  * endpoint's answer until its client reads it. Granted up front to every stream (SETTINGS), a

@@ -3,7 +3,7 @@ import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
 import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
-import { ErrorCode } from '../h2/constants.js';
+import { DEFAULT_INITIAL_WINDOW_SIZE, ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
 import { Backoff } from '../util/backoff.js';
@@ -64,9 +64,27 @@ const MAX_BACKOFF_MS = 10_000;
 const STREAM_WINDOW = 16 << 10;
 const MAX_STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 8 << 20;
-/** The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod. */
-export const ENDPOINT_WINDOWS_DEFAULTS: EndpointWindowsConfig = { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20 };
+/**
+ * The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod;
+ * four endpoint connections' full windows.
+ */
+export const ENDPOINT_WINDOWS_DEFAULTS: EndpointWindowsConfig = {
+  earlyCreditBytes: 32 << 20,
+  growthBytes: 32 << 20,
+  growthBytesPerClient: 8 << 20,
+  connectionBytes: 32 << 20,
+};
 export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBytes, MAX_STREAM_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.growthBytesPerClient);
+/**
+ * Endpoint connections' windows past the protocol's first 65,535 octets, over the process. A
+ * connection's window bounds what its streams' answers may hold together, but granted to every
+ * connection it is multiplied by the connections: 20,000 calls whose clients read nothing, on 20
+ * connections to one endpoint, held 20 windows of 8 MiB and the router grew past 300 MB. So a
+ * connection takes its window from this budget while it lasts and gives it back when it closes;
+ * past it a connection keeps the 65,535 octets, which early credit (RECEIVE_BUDGET) refills as
+ * answers arrive while clients read. No share per client: connections are shared by every pod.
+ */
+export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
 /**
  * Endpoints' answers the process gives back to their connection windows on arrival, before the
  * clients have taken them: the endpoint connections are shared by every client of the node, and
@@ -79,11 +97,17 @@ export const RECEIVE_BUDGET = new ReceiveBudget(ENDPOINT_WINDOWS_DEFAULTS.earlyC
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {
   RECEIVE_BUDGET.limit = c.earlyCreditBytes;
   WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
+  CONNECTION_WINDOWS.resize(c.connectionBytes, c.connectionBytes);
 }
 
 /** What the process's endpoint-answer budgets hold now, for /metrics. */
 export function endpointBudgets(): EndpointBudgets {
-  return { windowGrowth: WINDOW_GROWTH.held, windowGrowthRefused: WINDOW_GROWTH.refused, earlyCredit: RECEIVE_BUDGET.held };
+  return {
+    windowGrowth: WINDOW_GROWTH.held,
+    windowGrowthRefused: WINDOW_GROWTH.refused,
+    earlyCredit: RECEIVE_BUDGET.held,
+    connectionWindows: CONNECTION_WINDOWS.held,
+  };
 }
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
 
@@ -109,6 +133,8 @@ class UpstreamConn implements H2ConnectionHandler {
   private failedOnce = false;
   /** Cancels the connect timeout. */
   private connectTimer: (() => void) | undefined;
+  /** Its connection window past 65,535 octets, from CONNECTION_WINDOWS; given back when it closes. */
+  private readonly windowTaken: number;
 
   constructor(readonly pool: SessionPool) {
     const t = pool.options.tls;
@@ -127,11 +153,12 @@ class UpstreamConn implements H2ConnectionHandler {
     socket.once('close', () => {
       if (!this.spoke && !this.failedOnce) this.connectFailed(socketError ?? new Error('connection closed before the endpoint sent its HTTP/2 SETTINGS'));
     });
+    this.windowTaken = CONNECTION_WINDOWS.take(CONNECTION_WINDOW - DEFAULT_INITIAL_WINDOW_SIZE, null);
     this.h2 = new H2Connection(socket, this, {
       role: 'client',
       clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
-      connectionWindowSize: CONNECTION_WINDOW,
+      connectionWindowSize: DEFAULT_INITIAL_WINDOW_SIZE + this.windowTaken,
       receiveBudget: RECEIVE_BUDGET,
       windowGrowth: WINDOW_GROWTH,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
@@ -281,6 +308,8 @@ class UpstreamConn implements H2ConnectionHandler {
   onClose(): void {
     // A connection that ended before the endpoint spoke was already counted as a failed connect.
     this.connectTimer?.();
+    // The endpoint can send no more on it.
+    CONNECTION_WINDOWS.give(this.windowTaken, null);
     this.pool.removed(this);
   }
 }

@@ -78,7 +78,7 @@ export class Metrics {
   #growthRefusedSeen = 0;
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
-    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes).',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows past their first 65,535 octets, at most endpointWindows.connectionBytes, past which new connections keep 65,535).',
     labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {
@@ -86,6 +86,7 @@ export class Metrics {
       if (b === undefined) return;
       this.endpointWindowBytes.set({ budget: 'window_growth' }, b.windowGrowth);
       this.endpointWindowBytes.set({ budget: 'early_credit' }, b.earlyCredit);
+      this.endpointWindowBytes.set({ budget: 'connection_windows' }, b.connectionWindows);
     },
   });
   readonly endpointWindowGrowthRefused = new Counter({
@@ -282,4 +283,5 @@ export interface EndpointBudgets {
   windowGrowth: number;
   windowGrowthRefused: number;
   earlyCredit: number;
+  connectionWindows: number;
 }

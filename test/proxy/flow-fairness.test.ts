@@ -8,7 +8,7 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { RECEIVE_BUDGET, WINDOW_GROWTH, endpointBudgets } from '../../src/proxy/upstream.js';
+import { CONNECTION_WINDOWS, ENDPOINT_WINDOWS_DEFAULTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 
 /**
@@ -77,7 +77,56 @@ test('answers one client does not read hold their own stream windows, not the en
     await backend.close();
   }
   // The stalled streams were reset with their client: what they held went back to the budgets.
-  await eventually('the budgets are whole again', () => RECEIVE_BUDGET.held === 0 && WINDOW_GROWTH.held === 0, 10_000);
+  await eventually('the budgets are whole again', () => RECEIVE_BUDGET.held === 0 && WINDOW_GROWTH.held === 0 && CONNECTION_WINDOWS.held === 0, 10_000);
+});
+
+/**
+ * A connection's window bounds what all its streams' answers may hold together, so granted to every
+ * endpoint connection it is multiplied by the connections: four pods' 20,000 calls that read
+ * nothing, on 20 connections to one endpoint, held 20 windows of 8 MiB (the router grew past 300
+ * MB). Connections past the first 65,535 octets now take their window from a process budget.
+ */
+test('endpoint connections take their windows from the process\'s budget: past it a connection has 65,535 octets, and answers still flow on it', { timeout: 30_000 }, async () => {
+  configureEndpointWindows({ ...ENDPOINT_WINDOWS_DEFAULTS, connectionBytes: 3 << 20 });
+  const windows: number[] = [];
+  const open: http2.ServerHttp2Stream[] = [];
+  const backend = await startRawBackend((stream, headers) => {
+    // What the router lets this endpoint send on the connection before it hears back.
+    windows.push(stream.session!.state.remoteWindowSize!);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    if (headers[':path'] === '/t.Svc/Hold') return void open.push(stream); // answers later
+    stream.end(Buffer.alloc(1 << 20, 1));
+  }, { settings: { maxConcurrentStreams: 1 } }); // so the second call opens a second connection
+  const proxy = await new ProxyHarness(addr(backend.port)).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  try {
+    const call = (path: string): http2.ClientHttp2Stream => {
+      const req = client.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+      return req;
+    };
+    const held = call('/t.Svc/Hold');
+    await eventually('the first call reached the endpoint', () => open.length === 1, 10_000);
+    const read = call('/t.Svc/Read');
+    let got = 0;
+    read.on('data', (c: Buffer) => (got += c.length));
+    await new Promise((resolve) => read.once('close', resolve));
+    assert.equal(got, 1 << 20, 'the answer came whole over the connection with the smallest window');
+    // The first connection took the whole budget (3 MiB, under its 8 MiB), the second none of it.
+    assert.deepEqual(windows, [65_535 + (3 << 20), 65_535]);
+    assert.equal(CONNECTION_WINDOWS.held, 3 << 20);
+    const metrics = new Metrics();
+    metrics.watchEndpointBudgets(endpointBudgets);
+    assert.match(await metrics.registry.metrics(), /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 3145728$/m);
+    open[0]!.end();
+    await new Promise((resolve) => held.once('close', resolve));
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend.close();
+    configureEndpointWindows(ENDPOINT_WINDOWS_DEFAULTS);
+  }
+  await eventually('the connections gave their windows back', () => CONNECTION_WINDOWS.held === 0, 10_000);
 });
 
 /**
