@@ -72,12 +72,15 @@ export class Client implements CallTarget<Endpoint> {
       fail: metrics.clientConnects.labels(own(metrics.clientConnects, { ...labels, result: 'failure' })),
     };
     const sessions = metrics.clientConnections.labels(own(metrics.clientConnections, labels));
+    const connectionLimit = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.maxConnectionsPerEndpoint' });
     this.upstream = {
       connectTimeoutMs: config.connectTimeoutMs,
       keepAliveIntervalMs: config.keepAliveIntervalMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       onConnect: (ok) => (ok ? connects.ok.inc() : connects.fail.inc()),
       onSessions: (d) => sessions.inc(d),
+      maxConnections: config.maxConnectionsPerEndpoint,
+      onConnectionLimit: () => connectionLimit.inc(),
     };
     if (tls) this.upstream.tls = tls;
     this.m = {

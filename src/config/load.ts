@@ -59,6 +59,7 @@ export function defaultClientConfig(): ClientConfig {
     keepAliveIntervalMs: 0,
     keepAliveTimeoutMs: 20_000,
     connectTimeoutMs: 3000,
+    maxConnectionsPerEndpoint: 64,
   };
 }
 
@@ -550,9 +551,9 @@ class ConfigReader {
 
   private client(field: Field): ClientConfig {
     const defaults = defaultClientConfig();
-    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'tls', 'configs'], {
+    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'maxConnectionsPerEndpoint', 'tls', 'configs'], {
       requeueBudget: 'unprocessed streams are retried up to maxAttempts',
-      hostConnectionPool: 'HTTP/2 multiplexes one connection per endpoint',
+      hostConnectionPool: 'HTTP/2 multiplexes streams on a connection per endpoint (see maxConnectionsPerEndpoint)',
     });
     if (!f) return defaults;
     const kind = f.get('kind').oneOf(['io.l5d.global', 'io.l5d.static'] as const);
@@ -583,6 +584,7 @@ class ConfigReader {
       keepAliveIntervalMs: interval ?? defaults.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
       connectTimeoutMs: f.get('connectTimeoutMs').int(1, MAX_INT) ?? defaults.connectTimeoutMs,
+      maxConnectionsPerEndpoint: f.get('maxConnectionsPerEndpoint').int(1, MAX_INT) ?? defaults.maxConnectionsPerEndpoint,
     };
     if (tls) out.tls = tls;
     if (statics) out.configs = statics;
@@ -597,6 +599,7 @@ class ConfigReader {
       failureAccrual: perClient,
       maxAttempts: perClient,
       connectTimeoutMs: perClient,
+      maxConnectionsPerEndpoint: perClient,
       keepAliveIntervalMs: perClient,
       keepAliveTimeoutMs: perClient,
     });

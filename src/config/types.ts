@@ -248,6 +248,11 @@ export interface ClientConfig {
   keepAliveTimeoutMs: number; // default 20000
   /** Connect timeout per endpoint. Default 3000. */
   connectTimeoutMs: number;
+  /**
+   * HTTP/2 connections open to one endpoint at most (more open as its MAX_CONCURRENT_STREAMS
+   * fills); past them, streams wait for a slot. Default 64.
+   */
+  maxConnectionsPerEndpoint: number;
 }
 
 /** `client.failureAccrual`: its kind and that kind's own keys (see src/balancer/accrual/). */

@@ -350,21 +350,23 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * the peer's SETTINGS arrive, requests past `streamsBeforeSettings` are accepted and wait (the
    * owner may write and reset as usual; a stream that ends lets the next one go). Those SETTINGS
    * send as many as the peer allows and refuse the rest as never sent (`unsent`), for the owner
-   * to place on another connection: nothing waits on a limit the peer has stated. So streams wait
-   * only before the peer's first SETTINGS, which is its first frame (§3.4): never after a GOAWAY.
+   * to place on another connection: nothing waits on a limit the peer has stated, unless the
+   * owner asks (`queue`: it may open no more connections to the peer), and then only until the
+   * peer's next SETTINGS. Streams never wait after a GOAWAY.
    */
-  request(fields: readonly FieldInput[] | RequestFields, endStream: boolean): H2Stream | null {
+  request(fields: readonly FieldInput[] | RequestFields, endStream: boolean, queue = false): H2Stream | null {
     if (this.isServer) throw new Error('request() is for the client role');
     if (!this.acceptsStreams) return null;
     const settled = this.peerSettingsReceived;
-    if (settled && this.localActive >= this.peerMaxConcurrentStreams) return null;
+    const full = this.waitingCount > 0 || this.localActive >= (settled ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings);
+    if (full && settled && !queue) return null;
     // Ids exhausted (§5.1.1), counting those the waiting streams will take: open a new connection.
     if (this.nextLocalStreamId + 2 * this.waitingCount > 0x7fff_ffff) return null;
     const stream = new H2Stream(this, 0, this.peerInitialWindowSize, this.recvInitialWindow);
     stream.state = StreamState.OPEN;
     stream.headersSent = true; // as far as the owner is concerned: DATA and trailers queue behind them
     this.counters.streamsOpened++;
-    if (!settled && (this.waitingCount > 0 || this.localActive >= this.streamsBeforeSettings)) {
+    if (full) {
       stream.waiting = true;
       this.waitingRequests.push({ stream, fields, endStream });
       this.waitingCount++;

@@ -35,6 +35,13 @@ export interface UpstreamOptions {
   tls?: UpstreamTls;
   /** Connect timeout, backoff and keepalive time; default the real clock. */
   clock?: Clock;
+  /**
+   * Connections open to the endpoint at most; past them, a stream waits on the least busy one for
+   * a slot under the endpoint's stream limit. Default unbounded.
+   */
+  maxConnections?: number;
+  /** Told each time a stream waits because maxConnections are open (metrics). */
+  onConnectionLimit?(): void;
 }
 
 /** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
@@ -371,7 +378,9 @@ export class SessionPool {
     if (this.closing) throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is draining`);
     for (let tries = 0; tries < 2; tries++) {
       const conn = this.pick();
-      const stream = conn.h2.request(fields, endStream);
+      const queue = !conn.usable;
+      if (queue) this.options.onConnectionLimit?.();
+      const stream = conn.h2.request(fields, endStream, queue);
       if (stream !== null) {
         stream.user = owner;
         return stream;
@@ -382,9 +391,14 @@ export class SessionPool {
     throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} accepts no new stream`);
   }
 
+  /** A connection with room for a stream, else a new one, else (maxConnections are open) the least busy, for the stream to wait on. */
   private pick(): UpstreamConn {
     const conns = this.conns;
     for (let i = 0; i < conns.length; i++) if (conns[i]!.usable) return conns[i]!;
+    if (conns.length >= (this.options.maxConnections ?? Infinity)) {
+      const busy = this.leastBusy();
+      if (busy !== undefined) return busy;
+    }
     if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
     }
@@ -392,6 +406,22 @@ export class SessionPool {
     this.conns.push(conn);
     this.options.onSessions?.(1);
     return conn;
+  }
+
+  /**
+   * The open connection with the fewest streams sent and waiting, of those that can ever take one
+   * (a limit of 0 is "for short periods", RFC 9113 §6.5.2: nothing should wait on it).
+   */
+  private leastBusy(): UpstreamConn | undefined {
+    let best: UpstreamConn | undefined;
+    let load = Infinity;
+    for (const c of this.conns) {
+      const h2 = c.h2;
+      if (!h2.acceptsStreams || !h2.peerSettingsReceived || h2.peerMaxConcurrentStreams === 0) continue;
+      const l = h2.activeStreams + h2.waitingStreams;
+      if (l < load) (best = c), (load = l);
+    }
+    return best;
   }
 
   /** @internal */ connected(): void {

@@ -92,6 +92,7 @@ test('every default is filled from a minimal config', () => {
           keepAliveIntervalMs: 0,
           keepAliveTimeoutMs: 20000,
           connectTimeoutMs: 3000,
+          maxConnectionsPerEndpoint: 64,
         },
         service: {},
         bindingCache: { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
@@ -131,6 +132,7 @@ routers:
     keepAliveIntervalMs: 30000
     keepAliveTimeoutMs: 5000
     connectTimeoutMs: 1000
+    maxConnectionsPerEndpoint: 8
   service: {totalTimeoutMs: 1500}
   bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40}
@@ -172,6 +174,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     keepAliveIntervalMs: 30000,
     keepAliveTimeoutMs: 5000,
     connectTimeoutMs: 1000,
+    maxConnectionsPerEndpoint: 8,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
   assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });

@@ -394,6 +394,53 @@ for (const { limit, connections: expected, moved } of [
   });
 }
 
+/**
+ * An endpoint that allows few streams per connection made the router open a connection for each
+ * few: 5,000 calls of one pod to an endpoint allowing one stream each opened 5,000 connections
+ * (238 MB of router RSS). Past client.maxConnectionsPerEndpoint, streams wait for a slot instead,
+ * as grpc-go's do on its one connection.
+ */
+test('past client.maxConnectionsPerEndpoint, streams wait on the open connections for a slot under the endpoint\'s stream limit, counted in /metrics', async () => {
+  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+  const held: http2.ServerHttp2Stream[] = [];
+  let sessions = 0;
+  endpoint.on('session', () => sessions++);
+  endpoint.on('stream', (s) => {
+    s.on('error', () => {});
+    held.push(s);
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  try {
+    const calls = Array.from({ length: 4 }, (_, i) => {
+      const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers' });
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+      req.resume();
+      return new Promise<string | undefined>((resolve) => {
+        req.on('trailers', (t) => resolve(String(t['grpc-status'])));
+        req.on('close', () => resolve(undefined));
+      }).then((status) => [i, status] as const);
+    });
+    await eventually('two calls reached the endpoint', () => held.length === 2, 10_000);
+    const limit = /kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/;
+    await eventually('the waiting streams are counted', async () => Number(limit.exec(await proxy.metrics.registry.metrics())?.[1]) === 2, 10_000);
+    assert.equal(sessions, 2, 'no third connection');
+    assert.equal(held.length, 2, 'the others wait');
+    // Each answer frees a slot for a waiting stream, on the connection it waited on.
+    for (let answered = 0; answered < 4; answered++) {
+      await eventually(`call ${answered + 1} reached the endpoint`, () => held.length > answered, 10_000);
+      answerOk(held[answered]!);
+    }
+    for (const [i, status] of await Promise.all(calls)) assert.equal(status, '0', `call ${i}`);
+    assert.equal(sessions, 2);
+  } finally {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+  }
+});
+
 test('an endpoint that accepts TCP but never speaks HTTP/2 is a failed connect after connectTimeoutMs: its call answers UNAVAILABLE saying why, once, and the endpoint backs off', async () => {
   // A listener that takes connections and says nothing (a wrong port, a hung process).
   let accepted = 0;
