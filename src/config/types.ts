@@ -250,7 +250,7 @@ export interface ClientConfig {
   connectTimeoutMs: number;
   /**
    * HTTP/2 connections open to one endpoint at most (more open as its MAX_CONCURRENT_STREAMS
-   * fills); past them, streams wait for a slot. Default 64.
+   * fills); past them, streams wait for a slot. Default 256.
    */
   maxConnectionsPerEndpoint: number;
 }

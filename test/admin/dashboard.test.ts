@@ -50,7 +50,7 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
       keepAliveIntervalMs: 0,
       keepAliveTimeoutMs: 20000,
       connectTimeoutMs: 3000,
-      maxConnectionsPerEndpoint: 64,
+      maxConnectionsPerEndpoint: 256,
     },
     service: {},
     bindingCache: defaultBindingCacheConfig(),

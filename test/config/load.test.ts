@@ -92,7 +92,7 @@ test('every default is filled from a minimal config', () => {
           keepAliveIntervalMs: 0,
           keepAliveTimeoutMs: 20000,
           connectTimeoutMs: 3000,
-          maxConnectionsPerEndpoint: 64,
+          maxConnectionsPerEndpoint: 256,
         },
         service: {},
         bindingCache: { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
