@@ -113,7 +113,7 @@ async function probeCall(port: number): Promise<string> {
   client.on('error', () => {});
   try {
     const t0 = Date.now();
-    const req = client.request({ ':method': 'POST', ':path': '/bench.Echo/Small', 'content-type': 'application/grpc', te: 'trailers' });
+    const req = client.request({ ':method': 'POST', ':path': '/bench.Echo/Probe', 'content-type': 'application/grpc', te: 'trailers' });
     req.end(Buffer.from([0, 0, 0, 0, 0]));
     let got = 0;
     let status: string | undefined;

@@ -72,10 +72,12 @@ function isFieldList(f: readonly FieldInput[] | RequestFields): f is readonly Fi
 }
 
 /** A client stream whose HEADERS wait for the peer's stream limit; they are encoded when they go (HPACK order is wire order). */
-interface WaitingRequest {
+export interface WaitingRequest {
   readonly stream: H2Stream;
   readonly fields: readonly FieldInput[] | RequestFields;
   readonly endStream: boolean;
+  /** The owner asked it to wait on the peer's stated limit (`request`'s `queue`). */
+  readonly queued: boolean;
 }
 
 /**
@@ -351,8 +353,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * owner may write and reset as usual; a stream that ends lets the next one go). Those SETTINGS
    * send as many as the peer allows and refuse the rest as never sent (`unsent`), for the owner
    * to place on another connection: nothing waits on a limit the peer has stated, unless the
-   * owner asks (`queue`: it may open no more connections to the peer), and then only until the
-   * peer's next SETTINGS. Streams never wait after a GOAWAY.
+   * owner asks (`queue`: it may open no more connections to the peer); such a stream keeps waiting
+   * through later SETTINGS unless they allow no stream at all. No stream waits past a GOAWAY.
    */
   request(fields: readonly FieldInput[] | RequestFields, endStream: boolean, queue = false): H2Stream | null {
     if (this.isServer) throw new Error('request() is for the client role');
@@ -368,7 +370,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.counters.streamsOpened++;
     if (full) {
       stream.waiting = true;
-      this.waitingRequests.push({ stream, fields, endStream });
+      this.waitingRequests.push({ stream, fields, endStream, queued: queue });
       this.waitingCount++;
     } else if (!this.sendRequest(stream, fields, endStream)) {
       return null; // the block could not be encoded: the connection has failed
@@ -403,7 +405,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** Sends waiting requests, in order, while the peer's stream limit allows. */
   private sendWaiting(): void {
-    if (this.waitingCount === 0 || this.state !== OPEN) return;
+    if (this.waitingCount === 0 || !this.acceptsStreams) return;
     const max = this.peerSettingsReceived ? this.peerMaxConcurrentStreams : this.streamsBeforeSettings;
     const q = this.waitingRequests;
     let i = this.waitingHead;
@@ -417,22 +419,60 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.waitingCount === 0 || i > 1024) this.compactWaiting();
   }
 
+  /**
+   * Client role: the request that has waited longest, taken off this connection (not sent, not
+   * refused) for another connection to the same peer to send (`adoptWaiting`): its owner keeps
+   * the stream and hears nothing. Undefined when none waits.
+   */
+  takeWaiting(): WaitingRequest | undefined {
+    if (this.waitingCount === 0) return undefined;
+    const q = this.waitingRequests;
+    let i = this.waitingHead;
+    while (i < q.length && !q[i]!.stream.waiting) i++;
+    const w = q[i];
+    if (w === undefined) return undefined;
+    this.waitingHead = i + 1; // what it passed is sent or reset
+    this.waitingCount--;
+    this.queuedBytes -= w.stream.queuedBytes;
+    if (this.waitingCount === 0) this.compactWaiting();
+    return w;
+  }
+
+  /** Client role: a request another connection to the same peer took off its queue (`takeWaiting`); sent as soon as the peer's limit allows. */
+  adoptWaiting(w: WaitingRequest): void {
+    const s = w.stream;
+    s.connection = this;
+    this.waitingRequests.push(w);
+    this.waitingCount++;
+    this.queuedBytes += s.queuedBytes;
+    this.sendWaiting();
+  }
+
   /** Drops the sent and reset entries (amortized: only once they are many). */
   private compactWaiting(): void {
     this.waitingRequests = this.waitingCount === 0 ? [] : this.waitingRequests.slice(this.waitingHead).filter((w) => w.stream.waiting);
     this.waitingHead = 0;
   }
 
-  /** Every waiting stream is refused (never sent, so safe to retry elsewhere): the peer's limit, our GOAWAY, or the connection failed. */
-  private refuseWaiting(code: number): void {
+  /**
+   * Every waiting stream is refused (never sent, so safe to retry elsewhere): the peer's limit, a
+   * GOAWAY, or the connection failed. `keepQueued`: those the owner asked to wait keep waiting.
+   */
+  private refuseWaiting(code: number, keepQueued = false): void {
     const q = this.waitingRequests;
     const head = this.waitingHead;
-    this.waitingRequests = [];
+    // Requests the owner makes while hearing of a refusal queue behind the kept ones.
+    const kept: WaitingRequest[] = [];
+    this.waitingRequests = kept;
     this.waitingHead = 0;
     for (let i = head; i < q.length; i++) {
       const w = q[i]!;
       const s = w.stream;
       if (!s.waiting) continue;
+      if (keepQueued && w.queued) {
+        kept.push(w);
+        continue;
+      }
       this.releaseStream(s);
       this.handler.onReset(s, code, true);
       this.finishStream(s);
@@ -1333,7 +1373,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // limit first, to place them by it).
     this.sendWaiting();
     this.handler.onPeerSettings?.();
-    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM, this.peerMaxConcurrentStreams > 0);
   }
 
   onSettingsAck(): void {
@@ -1378,6 +1418,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       this.closeError = new H2SessionError(errorCode, 'peer-goaway', `peer sent GOAWAY: ${debugData.toString('latin1')}`, false);
     }
     this.handler.onGoaway(lastStreamId, errorCode, debugData);
+    // Nothing more may be sent: streams still waiting go elsewhere (the owner may have refused them already).
+    if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
     // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere.
     for (const s of [...this.streams.values()]) {
       if (!this.isPeerInitiated(s.id) && s.id > this.peerGoawayLastId && s.state !== StreamState.CLOSED) {

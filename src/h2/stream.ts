@@ -85,7 +85,8 @@ export class H2Stream {
   private small: SmallChunks | null = null;
 
   constructor(
-    readonly connection: StreamConnection,
+    /** Fixed once the stream has gone out; a `waiting` one may move to another connection to its peer (H2Connection.takeWaiting). */
+    public connection: StreamConnection,
     /** 0 while `waiting`: a client stream's id is taken when its HEADERS go out (ids go on the wire in order, §5.1.1). */
     public id: number,
     sendWindow: number,

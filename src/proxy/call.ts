@@ -2,7 +2,7 @@ import { ErrorCode } from '../h2/constants.js';
 import { StreamState, type H2Stream } from '../h2/stream.js';
 import type { RequestFields } from '../h2/connection.js';
 import type { FieldInput, FieldSink, HeaderList } from '../h2/hpack/index.js';
-import { SessionPool, UpstreamUnavailable, connectionLoss, onConnectedConnection, type UpstreamEvents } from './upstream.js';
+import { SessionPool, UpstreamUnavailable, connectionLoss, onConnected, onConnectedConnection, type UpstreamEvents } from './upstream.js';
 import type { InboundEvents } from './server.js';
 import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
 import { valueOf, writeFields, type HeaderMap } from './headers.js';
@@ -233,8 +233,9 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.upResetCode = -1;
       this.setFlag(UP_REFUSED, false);
       this.upLoss = undefined;
-      // A stream that waits for its connection's connect (or its SETTINGS) would charge that to the endpoint's latency.
-      this.setFlag(UP_WARM, onConnectedConnection(up));
+      // A stream sent before its connection connected would charge the connect to the endpoint's
+      // latency; one waiting for a slot on a connected one starts its clock when it goes out.
+      this.setFlag(UP_WARM, onConnected(up));
       if (held !== undefined) {
         const last = held.length - 1;
         let flowing = true;

@@ -16,7 +16,8 @@ import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason
 /**
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge), on the engine of src/h2. One
  * multiplexed connection carries every stream; a second one opens only when the peer's
- * SETTINGS_MAX_CONCURRENT_STREAMS is reached. A stream may be opened while its connection is still
+ * SETTINGS_MAX_CONCURRENT_STREAMS is reached, up to `maxConnections`, past which a stream waits
+ * in the engine of the least busy one for a slot. A stream may be opened while its connection is still
  * connecting (the bytes wait in the socket); until the endpoint's SETTINGS state its limit, the
  * first 100 streams are sent and the rest wait in the engine, so a burst opens one connection, not
  * one per hundred streams (grpc-go waits for stream quota the same way). A failed connect puts the
@@ -293,6 +294,7 @@ class UpstreamConn implements H2ConnectionHandler {
     const call = stream.user as UpstreamEvents | undefined;
     stream.user = undefined;
     call?.onUpClose(stream);
+    this.pool.slotFreed(this);
   }
 
   onDrain(stream: H2Stream): void {
@@ -379,9 +381,9 @@ export class SessionPool {
     for (let tries = 0; tries < 2; tries++) {
       const conn = this.pick();
       const queue = !conn.usable;
-      if (queue) this.options.onConnectionLimit?.();
       const stream = conn.h2.request(fields, endStream, queue);
       if (stream !== null) {
+        if (queue) this.options.onConnectionLimit?.();
         stream.user = owner;
         return stream;
       }
@@ -398,6 +400,7 @@ export class SessionPool {
     if (conns.length >= (this.options.maxConnections ?? Infinity)) {
       const busy = this.leastBusy();
       if (busy !== undefined) return busy;
+      throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${conns.length} connections (client.maxConnectionsPerEndpoint)`);
     }
     if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
@@ -409,19 +412,39 @@ export class SessionPool {
   }
 
   /**
-   * The open connection with the fewest streams sent and waiting, of those that can ever take one
-   * (a limit of 0 is "for short periods", RFC 9113 §6.5.2: nothing should wait on it).
+   * The connection with the fewest streams sent and waiting, of those that may take one: not one
+   * whose endpoint allows none (a limit of 0 is "for short periods", RFC 9113 §6.5.2: nothing
+   * should wait on it). One whose SETTINGS have not arrived counts: its streams wait for them.
    */
   private leastBusy(): UpstreamConn | undefined {
     let best: UpstreamConn | undefined;
     let load = Infinity;
     for (const c of this.conns) {
       const h2 = c.h2;
-      if (!h2.acceptsStreams || !h2.peerSettingsReceived || h2.peerMaxConcurrentStreams === 0) continue;
+      if (!h2.acceptsStreams || (h2.peerSettingsReceived && h2.peerMaxConcurrentStreams === 0)) continue;
       const l = h2.activeStreams + h2.waitingStreams;
       if (l < load) (best = c), (load = l);
     }
     return best;
+  }
+
+  /**
+   * A stream on `conn` ended. At maxConnections, streams wait on the connection that was least
+   * busy when they came; one whose slots free first takes the longest waiting of the busiest
+   * queue, so a connection held by long streams does not hold the calls queued on it too.
+   */
+  /** @internal */ slotFreed(conn: UpstreamConn): void {
+    if (this.conns.length < (this.options.maxConnections ?? Infinity)) return; // below it nothing waits but for SETTINGS
+    while (conn.usable && conn.h2.waitingStreams === 0) {
+      let from: UpstreamConn | undefined;
+      let most = 0;
+      for (const c of this.conns) {
+        if (c !== conn && c.h2.waitingStreams > most) (from = c), (most = c.h2.waitingStreams);
+      }
+      const w = from?.h2.takeWaiting();
+      if (w === undefined) return;
+      conn.h2.adoptWaiting(w);
+    }
   }
 
   /** @internal */ connected(): void {
@@ -473,7 +496,12 @@ export class SessionPool {
  * connection that was connected (see UpstreamConn.connected).
  */
 export function onConnectedConnection(stream: H2Stream): boolean {
-  return !stream.unsent && (stream.connection.handler as UpstreamConn).connected;
+  return !stream.unsent && onConnected(stream);
+}
+
+/** True when `stream`'s connection is connected (see UpstreamConn.connected), whether or not the stream has gone out yet. */
+export function onConnected(stream: H2Stream): boolean {
+  return (stream.connection.handler as UpstreamConn).connected;
 }
 
 /**

@@ -108,7 +108,7 @@ export class Metrics {
   });
   readonly limitsReached = new Counter({
     name: 'kgr_limits_reached_total',
-    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; …).',
+    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; client.maxConnectionsPerEndpoint: a stream waited for a slot on an endpoint\'s connections; …).',
     labelNames: ['router', 'namer', 'limit'] as const,
     registers: [this.registry],
   });

@@ -400,11 +400,11 @@ for (const { limit, connections: expected, moved } of [
  * (238 MB of router RSS). Past client.maxConnectionsPerEndpoint, streams wait for a slot instead,
  * as grpc-go's do on its one connection.
  */
-test('past client.maxConnectionsPerEndpoint, streams wait on the open connections for a slot under the endpoint\'s stream limit, counted in /metrics', async () => {
+test('past client.maxConnectionsPerEndpoint, streams wait on the open connections for a slot under the endpoint\'s stream limit, through its later SETTINGS, counted in /metrics', async () => {
   const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
   const held: http2.ServerHttp2Stream[] = [];
-  let sessions = 0;
-  endpoint.on('session', () => sessions++);
+  const sessions: http2.ServerHttp2Session[] = [];
+  endpoint.on('session', (s) => sessions.push(s));
   endpoint.on('stream', (s) => {
     s.on('error', () => {});
     held.push(s);
@@ -425,19 +425,123 @@ test('past client.maxConnectionsPerEndpoint, streams wait on the open connection
     await eventually('two calls reached the endpoint', () => held.length === 2, 10_000);
     const limit = /kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/;
     await eventually('the waiting streams are counted', async () => Number(limit.exec(await proxy.metrics.registry.metrics())?.[1]) === 2, 10_000);
-    assert.equal(sessions, 2, 'no third connection');
+    assert.equal(sessions.length, 2, 'no third connection');
     assert.equal(held.length, 2, 'the others wait');
+    // SETTINGS that still allow a stream leave the waiting ones waiting: refused, each would spend
+    // one of its call's attempts on queueing again (three such calls failed UNAVAILABLE).
+    for (let i = 0; i < 3; i++) {
+      await Promise.all(sessions.map((s) => new Promise<void>((acked) => s.settings({ maxConcurrentStreams: 1 }, () => acked()))));
+    }
+    const retries = /kgr_retries_total\{[^}]*reason="unsent"[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics());
+    assert.equal(Number(retries?.[1] ?? 0), 0, 'no waiting stream was refused');
     // Each answer frees a slot for a waiting stream, on the connection it waited on.
     for (let answered = 0; answered < 4; answered++) {
       await eventually(`call ${answered + 1} reached the endpoint`, () => held.length > answered, 10_000);
       answerOk(held[answered]!);
     }
     for (const [i, status] of await Promise.all(calls)) assert.equal(status, '0', `call ${i}`);
-    assert.equal(sessions, 2);
+    assert.equal(sessions.length, 2);
   } finally {
     client.close();
     await proxy.close();
     endpoint.close();
+  }
+});
+
+test('a stream waiting at client.maxConnectionsPerEndpoint goes out on whichever connection frees a slot first, not only on the one it waited on', async () => {
+  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+  const held = new Map<string, { stream: http2.ServerHttp2Stream; session: http2.Http2Session }>();
+  endpoint.on('stream', (s, headers) => {
+    s.on('error', () => {});
+    held.set(String(headers['x-call']), { stream: s, session: s.session! });
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  const call = (name: string) => {
+    const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers', 'x-call': name });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    req.resume();
+    return new Promise<string | undefined>((resolve) => {
+      req.on('trailers', (t) => resolve(String(t['grpc-status'])));
+      req.on('close', () => resolve(undefined));
+    });
+  };
+  const answer = (name: string) => answerOk(held.get(name)!.stream);
+  try {
+    // a and b take the two connections' slots; c, d and e wait, spread over both (c and e on a's).
+    const done = ['a', 'b'].map(call);
+    await eventually('a and b reached the endpoint', () => held.size === 2, 10_000);
+    done.push(...['c', 'd', 'e'].map(call));
+    const limit = /kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/;
+    await eventually('c, d and e wait', async () => Number(limit.exec(await proxy.metrics.registry.metrics())?.[1]) === 3, 10_000);
+    // b's connection frees twice: for the one waiting on it, then for one of a's, which a (a long stream) holds.
+    answer('b');
+    await eventually('the stream waiting on b\'s connection went out', () => held.size === 3, 10_000);
+    const third = [...held.keys()][2]!;
+    answer(third);
+    await eventually('a stream that waited on a\'s connection went out on b\'s', () => held.size === 4, 10_000);
+    const moved = [...held.keys()][3]!;
+    assert.ok(['c', 'e'].includes(moved), `${moved} went out`);
+    assert.equal(held.get(moved)!.session, held.get('b')!.session);
+    for (const name of ['a', moved]) answer(name);
+    await eventually('the last one went out', () => held.size === 5, 10_000);
+    answer([...held.keys()][4]!);
+    assert.deepEqual(await Promise.all(done), ['0', '0', '0', '0', '0']);
+  } finally {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+  }
+});
+
+test('client.maxConnectionsPerEndpoint holds while the endpoint\'s SETTINGS have not arrived: a burst after it restarted waits on the connections being opened', async () => {
+  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
+  endpoint.on('stream', (s) => answerOk(s));
+  // The endpoint's connections pass through here; while `gated`, they wait (no SETTINGS yet).
+  const sockets: net.Socket[] = [];
+  const waiting: net.Socket[] = [];
+  let gated = false;
+  const gate = net.createServer((socket) => {
+    sockets.push(socket);
+    if (gated) waiting.push(socket);
+    else endpoint.emit('connection', socket);
+  });
+  await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+  const BURST = 10;
+  let dispatched = 0;
+  let burstIn!: () => void;
+  const allDispatched = new Promise<void>((r) => (burstIn = r));
+  class CountingHarness extends ProxyHarness {
+    override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
+      super.handleStream(...args);
+      if (++dispatched === BURST + 1) burstIn();
+    }
+  }
+  const proxy = await new CountingHarness(addr((gate.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
+  const client = testClient(proxy.target);
+  const connections = async () => Number(/kgr_client_connections\{[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics())?.[1]);
+  try {
+    // The router learns the endpoint's limit of one stream per connection; then the endpoint restarts.
+    assert.equal((await unary(client, { message: 'warm' })).error, null);
+    gated = true;
+    for (const s of sockets.splice(0)) s.destroy();
+    await eventually('the router saw its connection go', async () => (await connections()) === 0, 10_000);
+    const calls = Promise.all(Array.from({ length: BURST }, () => unary(client, { message: 'burst' })));
+    await allDispatched;
+    // Sized by the limit it knew, each new connection took one stream: without the cap, one each.
+    assert.equal(await connections(), 2, `connections opened for ${BURST} calls`);
+    await eventually('both reached the endpoint', () => sockets.length === 2, 10_000);
+    gated = false;
+    for (const s of waiting.splice(0)) endpoint.emit('connection', s);
+    for (const c of await calls) assert.equal(c.error, null, c.error?.details);
+    assert.equal(sockets.length, 2);
+  } finally {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+    gate.close();
+    for (const s of sockets) s.destroy();
   }
 });
 
