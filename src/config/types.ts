@@ -27,7 +27,7 @@ export interface EndpointWindowsConfig {
   growthBytes: number;
   /** Of that growth, what the calls of one client address may hold. Default 8 MiB. */
   growthBytesPerClient: number;
-  /** Endpoint connections' windows past the protocol's first 65,535 octets (up to 8 MiB each). Default 32 MiB. */
+  /** Endpoint connections' windows grown past the protocol's first 65,535 octets (up to 2 MiB each) as answers flow. Default 32 MiB. */
   connectionBytes: number;
 }
 

@@ -51,6 +51,12 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   /** Streams' receive windows grow past initialWindowSize as they are consumed, from this budget. */
   windowGrowth?: WindowGrowth;
   /**
+   * The connection's receive window grows past connectionWindowSize, doubling each time half of it
+   * comes back to the peer, from this budget (its `maxWindow` the most); given back when the
+   * connection closes.
+   */
+  connectionWindowGrowth?: WindowGrowth;
+  /**
    * Client role: streams sent before the peer's SETTINGS say how many it allows (what grpc-go and
    * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
    */
@@ -182,7 +188,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private readonly localInitialWindow: number;
   private readonly receiveBudget: ReceiveBudget | undefined;
   private readonly windowGrowth: WindowGrowth | undefined;
-  private readonly localConnectionWindow: number;
+  private localConnectionWindow: number;
+  private readonly connectionWindowGrowth: WindowGrowth | undefined;
+  /** Of localConnectionWindow, what connectionWindowGrowth gave. */
+  private connectionWindowGrown = 0;
   private readonly localMaxFrameSize: number;
   private readonly localHeaderTableSize: number;
   /** Receive window new streams start with: 65535 until the peer ACKs our SETTINGS (§6.5.3). */
@@ -270,6 +279,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.windowGrowth = options.windowGrowth;
     this.readBudget = options.readBudget;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
+    this.connectionWindowGrowth = options.connectionWindowGrowth;
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.localHeaderTableSize = options.headerTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     this.recvWindow = this.localConnectionWindow;
@@ -340,6 +350,13 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** Streams open or half-closed (both directions). */
   get activeStreams(): number { return this.streams.size; }
+
+  /**
+   * The peer may send less than a quarter of our connection window and nothing consumed is owed
+   * back to it (an update would have gone out): what we hold is not being taken (owners that do not
+   * read), and a new stream here would wait behind it.
+   */
+  get receiveStarved(): boolean { return this.recvWindow < this.localConnectionWindow >>> 2; }
 
   /** Client role: streams opened by the owner whose HEADERS wait for the peer's stream limit. */
   get waitingStreams(): number { return this.waitingCount; }
@@ -786,10 +803,14 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   /**
-   * A stream holding request bytes has DATA for the peer waiting for its WINDOW_UPDATE: the peer
-   * must be read, or a bidirectional stream whose endpoint waits for that window before it reads
-   * the request would never drain. Only such a stream: a peer that keeps some other stream's
-   * window shut must not escape the budget that way.
+   * A stream has DATA for the peer waiting for its WINDOW_UPDATE, which only reading the peer can
+   * bring: the peer must be read if the stream holds request bytes (a bidirectional stream whose
+   * endpoint waits for that window before it reads the request would never drain), or if the
+   * connection holds no more request bytes than the budget's share (a client that reads its
+   * answers would otherwise stall whenever other clients' unread answers had spent the budget;
+   * answers are bounded apart, by the endpoint windows' budgets, and what the peer sends
+   * meanwhile by the share). A peer holding more request bytes with some other stream's window
+   * shut does not escape the budget that way.
    */
   private awaitingPeerWindow(): boolean {
     if (this.queuedBytes === 0) return false;
@@ -805,7 +826,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   private waitsForPeerWindow(s: H2Stream): boolean {
-    return s.state !== StreamState.CLOSED && s.queuedBytes > 0 && s.recvUnconsumed > 0 && (this.sendWindow <= 0 || s.sendWindow <= 0);
+    return s.state !== StreamState.CLOSED && s.queuedBytes > 0 && (this.sendWindow <= 0 || s.sendWindow <= 0) &&
+      (s.recvUnconsumed > 0 || this.budgetBytes - this.outboundCounted <= this.readBudget!.share);
   }
 
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
@@ -954,6 +976,9 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.outboundCounted > 0) this.budgetChange(-this.outboundCounted);
     this.outboundCounted = 0;
     this.readBudget?.leave(this);
+    // The peer can send no more on it.
+    if (this.connectionWindowGrown > 0) this.connectionWindowGrowth!.give(this.connectionWindowGrown, null);
+    this.connectionWindowGrown = 0;
     const error = this.closeError ?? (wasFailed ? new Error('connection failed') : null);
     this.handler.onClose(error);
   }
@@ -1100,6 +1125,14 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // readers) can keep the returned bytes below half a window for good, and the peer would wait on
     // window that is free.
     if (this.recvPendingUpdate > 0 && (this.recvPendingUpdate >= this.localConnectionWindow >>> 1 || this.recvWindow < this.localConnectionWindow >>> 2) && this.state < FAILED) {
+      const growth = this.connectionWindowGrowth;
+      if (growth !== undefined && this.localConnectionWindow < growth.maxWindow && this.recvPendingUpdate >= this.localConnectionWindow >>> 1) {
+        // Half the window came back at once: the connection flows, so its window may double.
+        const more = growth.take(Math.min(this.localConnectionWindow, growth.maxWindow - this.localConnectionWindow), null);
+        this.connectionWindowGrown += more;
+        this.localConnectionWindow += more;
+        this.recvPendingUpdate += more;
+      }
       this.writer.windowUpdate(0, this.recvPendingUpdate);
       this.recvWindow += this.recvPendingUpdate;
       this.recvPendingUpdate = 0;

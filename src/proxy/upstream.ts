@@ -71,10 +71,10 @@ const MAX_BACKOFF_MS = 10_000;
  */
 const STREAM_WINDOW = 16 << 10;
 const MAX_STREAM_WINDOW = 1 << 20;
-const CONNECTION_WINDOW = 8 << 20;
+const CONNECTION_WINDOW = 2 << 20;
 /**
  * The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod;
- * four endpoint connections' full windows.
+ * sixteen endpoint connections' full windows.
  */
 export const ENDPOINT_WINDOWS_DEFAULTS: EndpointWindowsConfig = {
   earlyCreditBytes: 32 << 20,
@@ -88,9 +88,11 @@ export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBy
  * connection's window bounds what its streams' answers may hold together, but granted to every
  * connection it is multiplied by the connections: 20,000 calls whose clients read nothing, on 20
  * connections to one endpoint, held 20 windows of 8 MiB and the router grew past 300 MB. So a
- * connection takes its window from this budget while it lasts and gives it back when it closes;
- * past it a connection keeps the 65,535 octets, which early credit (RECEIVE_BUDGET) refills as
- * answers arrive while clients read. No share per client: connections are shared by every pod.
+ * connection starts at 65,535 octets and doubles its window, up to 2 MiB, each time half of it
+ * goes back to the endpoint (answers arrive and are passed on, or early credit), while this
+ * budget lasts; it gives the growth back when it closes. Connections that carry little (idle,
+ * still connecting) take none of it. Past it a connection keeps what it has, which early credit
+ * (RECEIVE_BUDGET) refills as answers arrive. No share per client: connections are shared by every pod.
  */
 export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
 /**
@@ -141,8 +143,6 @@ class UpstreamConn implements H2ConnectionHandler {
   private failedOnce = false;
   /** Cancels the connect timeout. */
   private connectTimer: (() => void) | undefined;
-  /** Its connection window past 65,535 octets, from CONNECTION_WINDOWS; given back when it closes. */
-  private readonly windowTaken: number;
 
   constructor(readonly pool: SessionPool) {
     const t = pool.options.tls;
@@ -161,12 +161,12 @@ class UpstreamConn implements H2ConnectionHandler {
     socket.once('close', () => {
       if (!this.spoke && !this.failedOnce) this.connectFailed(socketError ?? new Error('connection closed before the endpoint sent its HTTP/2 SETTINGS'));
     });
-    this.windowTaken = CONNECTION_WINDOWS.take(CONNECTION_WINDOW - DEFAULT_INITIAL_WINDOW_SIZE, null);
     this.h2 = new H2Connection(socket, this, {
       role: 'client',
       clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
-      connectionWindowSize: DEFAULT_INITIAL_WINDOW_SIZE + this.windowTaken,
+      connectionWindowSize: DEFAULT_INITIAL_WINDOW_SIZE,
+      connectionWindowGrowth: CONNECTION_WINDOWS,
       receiveBudget: RECEIVE_BUDGET,
       windowGrowth: WINDOW_GROWTH,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
@@ -232,10 +232,12 @@ class UpstreamConn implements H2ConnectionHandler {
   /**
    * Can take one more stream now. Before this connection's SETTINGS, up to the limit another
    * connection to the endpoint was given, or without limit (the streams past 100 wait in the engine).
+   * Not while its window is held by answers nobody takes (once early credit is spent): a new
+   * stream's answer would wait behind them, where a new connection has a window of its own.
    */
   get usable(): boolean {
     const h2 = this.h2;
-    if (!h2.acceptsStreams) return false;
+    if (!h2.acceptsStreams || h2.receiveStarved) return false;
     const limit = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : this.pool.streamLimit;
     return h2.activeStreams + h2.waitingStreams < limit;
   }
@@ -317,8 +319,6 @@ class UpstreamConn implements H2ConnectionHandler {
   onClose(): void {
     // A connection that ended before the endpoint spoke was already counted as a failed connect.
     this.connectTimer?.();
-    // The endpoint can send no more on it.
-    CONNECTION_WINDOWS.give(this.windowTaken, null);
     this.pool.removed(this);
   }
 }
@@ -383,7 +383,7 @@ export class SessionPool {
       const queue = !conn.usable;
       const stream = conn.h2.request(fields, endStream, queue);
       if (stream !== null) {
-        if (queue) this.options.onConnectionLimit?.();
+        if (queue && stream.waiting) this.options.onConnectionLimit?.();
         stream.user = owner;
         return stream;
       }

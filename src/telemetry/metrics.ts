@@ -78,7 +78,7 @@ export class Metrics {
   #growthRefusedSeen = 0;
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
-    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows past their first 65,535 octets, at most endpointWindows.connectionBytes, past which new connections keep 65,535).',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes).',
     labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {

@@ -84,10 +84,10 @@ test('answers one client does not read hold their own stream windows, not the en
  * A connection's window bounds what all its streams' answers may hold together, so granted to every
  * endpoint connection it is multiplied by the connections: four pods' 20,000 calls that read
  * nothing, on 20 connections to one endpoint, held 20 windows of 8 MiB (the router grew past 300
- * MB). Connections past the first 65,535 octets now take their window from a process budget.
+ * MB). Connections now start at 65,535 octets and grow as answers flow, from a process budget.
  */
-test('endpoint connections take their windows from the process\'s budget: past it a connection has 65,535 octets, and answers still flow on it', { timeout: 30_000 }, async () => {
-  configureEndpointWindows({ ...ENDPOINT_WINDOWS_DEFAULTS, connectionBytes: 3 << 20 });
+test('endpoint connections grow their windows from the process\'s budget as answers flow: past it a connection keeps 65,535 octets, and answers still flow on it', { timeout: 30_000 }, async () => {
+  configureEndpointWindows({ ...ENDPOINT_WINDOWS_DEFAULTS, connectionBytes: 1 << 20 });
   const windows: number[] = [];
   const open: http2.ServerHttp2Stream[] = [];
   const backend = await startRawBackend((stream, headers) => {
@@ -95,29 +95,36 @@ test('endpoint connections take their windows from the process\'s budget: past i
     windows.push(stream.session!.state.remoteWindowSize!);
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
     if (headers[':path'] === '/t.Svc/Hold') return void open.push(stream); // answers later
-    stream.end(Buffer.alloc(1 << 20, 1));
-  }, { settings: { maxConcurrentStreams: 1 } }); // so the second call opens a second connection
+    stream.end(Buffer.alloc(4 << 20, 1));
+  }, { settings: { maxConcurrentStreams: 1 } }); // so that a call beside a held one opens a second connection
   const proxy = await new ProxyHarness(addr(backend.port)).start();
   const client = http2.connect(`http://${proxy.target}`);
-  try {
-    const call = (path: string): http2.ClientHttp2Stream => {
-      const req = client.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
-      req.end(Buffer.from([0, 0, 0, 0, 0]));
-      return req;
-    };
-    const held = call('/t.Svc/Hold');
-    await eventually('the first call reached the endpoint', () => open.length === 1, 10_000);
-    const read = call('/t.Svc/Read');
+  const call = (path: string): http2.ClientHttp2Stream => {
+    const req = client.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    return req;
+  };
+  const read = async (req: http2.ClientHttp2Stream): Promise<number> => {
     let got = 0;
-    read.on('data', (c: Buffer) => (got += c.length));
-    await new Promise((resolve) => read.once('close', resolve));
-    assert.equal(got, 1 << 20, 'the answer came whole over the connection with the smallest window');
-    // The first connection took the whole budget (3 MiB, under its 8 MiB), the second none of it.
-    assert.deepEqual(windows, [65_535 + (3 << 20), 65_535]);
-    assert.equal(CONNECTION_WINDOWS.held, 3 << 20);
+    req.on('data', (c: Buffer) => (got += c.length));
+    await new Promise((resolve) => req.once('close', resolve));
+    return got;
+  };
+  try {
+    // A 4 MiB answer: the connection's window doubles as it flows, until the 1 MiB budget is spent.
+    assert.equal(await read(call('/t.Svc/Read')), 4 << 20);
+    assert.equal(CONNECTION_WINDOWS.held, 1 << 20);
+    // A held call keeps that connection's only slot; the next call opens a second connection, which
+    // gets no growth and still carries its whole answer.
+    const held = call('/t.Svc/Hold');
+    await eventually('the held call reached the endpoint', () => open.length === 1, 10_000);
+    assert.equal(await read(call('/t.Svc/Read')), 4 << 20);
+    assert.equal(windows[0], 65_535, 'a connection starts with the protocol\'s window');
+    assert.equal(windows[2], 65_535, 'the second connection got none of the spent budget');
+    assert.equal(CONNECTION_WINDOWS.held, 1 << 20);
     const metrics = new Metrics();
     metrics.watchEndpointBudgets(endpointBudgets);
-    assert.match(await metrics.registry.metrics(), /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 3145728$/m);
+    assert.match(await metrics.registry.metrics(), /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 1048576$/m);
     open[0]!.end();
     await new Promise((resolve) => held.once('close', resolve));
   } finally {
@@ -271,4 +278,43 @@ test('request bytes that endpoints do not take are bounded over all client conne
   await proxy.close();
   await backend.close();
   assert.equal(proxy.server.readBudget.held, 0);
+});
+
+/**
+ * Answers waiting for clients that do not read them count against maxBufferedBytes, which then
+ * stops reading connections that hold more than their share. A client that reads its answers holds
+ * them only until its WINDOW_UPDATEs are read: not reading it stalled its answer for good, whatever
+ * the other pods did (a 1 MiB answer stopped after 160 KB).
+ */
+test('a client reading a large answer is still read while other clients\' unread answers have spent maxBufferedBytes', { timeout: 30_000 }, async () => {
+  // Three clients, 100 calls each x 16 KiB of answer: each connection holds up to its own 1 MiB
+  // (maxBufferedBytesPerConnection), together more than the 1 MiB budget.
+  const STALLED = 100;
+  const backend = await startRawBackend((stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.end(Buffer.alloc(1 << 20, 1));
+  }, { maxSessionMemory: 64 });
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedBytes: 1 << 20 }).start();
+  const stalled = await Promise.all([2, 3, 4].map((i) => RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }], `127.0.0.${i}`)));
+  const reader = http2.connect(`http://${proxy.target}`);
+  try {
+    const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    for (const c of stalled) {
+      for (let i = 0; i < STALLED; i++) c.request(1 + 2 * i, request, true);
+      c.send();
+    }
+    await eventually('the unread answers spent the budget', () => proxy.server.readBudget.spent, 20_000);
+    const req = reader.request({ ':method': 'POST', ':path': '/t.Svc/Read', 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    let got = 0;
+    req.on('data', (c: Buffer) => (got += c.length));
+    await new Promise((resolve) => req.once('close', resolve));
+    assert.equal(got, 1 << 20);
+    assert.ok(proxy.server.readBudget.spent, 'the budget was still spent');
+  } finally {
+    reader.close();
+    for (const c of stalled) c.close();
+    await proxy.close();
+    await backend.close();
+  }
 });
