@@ -352,11 +352,16 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   get activeStreams(): number { return this.streams.size; }
 
   /**
-   * The peer may send less than a quarter of our connection window and nothing consumed is owed
-   * back to it (an update would have gone out): what we hold is not being taken (owners that do not
-   * read), and a new stream here would wait behind it.
+   * Even with what we owe it back, the peer may send less than a quarter of our connection window:
+   * what we hold is not being taken (owners that do not read, once early credit is spent), and a
+   * new stream here would wait behind it.
    */
-  get receiveStarved(): boolean { return this.recvWindow < this.localConnectionWindow >>> 2; }
+  get receiveStarved(): boolean { return this.recvWindow + this.recvPendingUpdate < this.localConnectionWindow >>> 2; }
+
+  /** Client role: another connection's waiting request may move here (`adoptWaiting`): streams are accepted and ids remain. */
+  get canAdoptWaiting(): boolean {
+    return this.acceptsStreams && this.nextLocalStreamId + 2 * (this.waitingCount + 1) <= 0x7fff_ffff;
+  }
 
   /** Client role: streams opened by the owner whose HEADERS wait for the peer's stream limit. */
   get waitingStreams(): number { return this.waitingCount; }
@@ -459,7 +464,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   adoptWaiting(w: WaitingRequest): void {
     const s = w.stream;
     s.connection = this;
-    this.waitingRequests.push(w);
+    // The owner put it where it can wait: so it may here, through this peer's next SETTINGS too.
+    this.waitingRequests.push(w.queued ? w : { ...w, queued: true });
     this.waitingCount++;
     this.queuedBytes += s.queuedBytes;
     this.sendWaiting();
@@ -479,17 +485,12 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const q = this.waitingRequests;
     const head = this.waitingHead;
     // Requests the owner makes while hearing of a refusal queue behind the kept ones.
-    const kept: WaitingRequest[] = [];
-    this.waitingRequests = kept;
+    this.waitingRequests = keepQueued ? q.slice(head).filter((w) => w.stream.waiting && w.queued) : [];
     this.waitingHead = 0;
     for (let i = head; i < q.length; i++) {
       const w = q[i]!;
       const s = w.stream;
-      if (!s.waiting) continue;
-      if (keepQueued && w.queued) {
-        kept.push(w);
-        continue;
-      }
+      if (!s.waiting || (keepQueued && w.queued)) continue;
       this.releaseStream(s);
       this.handler.onReset(s, code, true);
       this.finishStream(s);
@@ -797,8 +798,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         this.applyReadHolds();
       }
     } else if (this.budgetHeld) {
-      if (budget.exceeded(this.budgetBytes)) this.budgetHeldSince = this.clock.now();
-      else this.budgetFreed();
+      if (!budget.exceeded(this.budgetBytes)) this.budgetFreed();
+      // Request bytes fell to the share while answers wait for the peer's window: see awaitingPeerWindow.
+      else if (this.budgetBytes - this.outboundCounted <= budget.share && this.awaitingPeerWindow()) this.liftBudgetHold();
+      else this.budgetHeldSince = this.clock.now();
     }
   }
 

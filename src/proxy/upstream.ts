@@ -90,9 +90,10 @@ export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBy
  * connections to one endpoint, held 20 windows of 8 MiB and the router grew past 300 MB. So a
  * connection starts at 65,535 octets and doubles its window, up to 2 MiB, each time half of it
  * goes back to the endpoint (answers arrive and are passed on, or early credit), while this
- * budget lasts; it gives the growth back when it closes. Connections that carry little (idle,
- * still connecting) take none of it. Past it a connection keeps what it has, which early credit
- * (RECEIVE_BUDGET) refills as answers arrive. No share per client: connections are shared by every pod.
+ * budget lasts; it gives the growth back when it closes. Connections that carry no answers (idle,
+ * still connecting) take none of it; one keeps what it grew to while it lives. Past it a
+ * connection keeps what it has, which early credit (RECEIVE_BUDGET) refills as answers arrive.
+ * No share per client: connections are shared by every pod.
  */
 export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
 /**
@@ -309,6 +310,7 @@ class UpstreamConn implements H2ConnectionHandler {
     const limit = this.h2.peerMaxConcurrentStreams;
     this.pool.streamLimit = limit > 0 ? limit : Infinity;
     if (!this.spoke) this.onSpoke();
+    this.pool.slotFreed(this);
   }
 
   onGoaway(): void {
@@ -396,11 +398,17 @@ export class SessionPool {
   /** A connection with room for a stream, else a new one, else (maxConnections are open) the least busy, for the stream to wait on. */
   private pick(): UpstreamConn {
     const conns = this.conns;
-    for (let i = 0; i < conns.length; i++) if (conns[i]!.usable) return conns[i]!;
-    if (conns.length >= (this.options.maxConnections ?? Infinity)) {
+    // Connections being torn down (failed, closing) do not count against the cap.
+    let open = 0;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i]!;
+      if (c.usable) return c;
+      if (c.h2.acceptsStreams) open++;
+    }
+    if (open >= (this.options.maxConnections ?? Infinity)) {
       const busy = this.leastBusy();
       if (busy !== undefined) return busy;
-      throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${conns.length} connections (client.maxConnectionsPerEndpoint)`);
+      throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${open} connections (client.maxConnectionsPerEndpoint)`);
     }
     if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
@@ -429,13 +437,14 @@ export class SessionPool {
   }
 
   /**
-   * A stream on `conn` ended. At maxConnections, streams wait on the connection that was least
-   * busy when they came; one whose slots free first takes the longest waiting of the busiest
-   * queue, so a connection held by long streams does not hold the calls queued on it too.
+   * `conn` has room again (a stream ended, or its SETTINGS came). Streams wait on the connection
+   * that was least busy when they came (at maxConnections, or for a new connection's SETTINGS);
+   * one with room and nothing of its own waiting takes the longest waiting of the busiest queue,
+   * so a connection held by long streams does not hold the calls queued on it too.
    */
   /** @internal */ slotFreed(conn: UpstreamConn): void {
-    if (this.conns.length < (this.options.maxConnections ?? Infinity)) return; // below it nothing waits but for SETTINGS
-    while (conn.usable && conn.h2.waitingStreams === 0) {
+    if (this.conns.length < 2) return;
+    while (conn.usable && conn.h2.waitingStreams === 0 && conn.h2.canAdoptWaiting) {
       let from: UpstreamConn | undefined;
       let most = 0;
       for (const c of this.conns) {
