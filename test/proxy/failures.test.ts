@@ -337,6 +337,54 @@ test('an endpoint whose SETTINGS allow no stream (MAX_CONCURRENT_STREAMS 0) fail
   }
 });
 
+/**
+ * A listener in front of `endpoint`: while `holding`, the connections it accepts wait here (so the
+ * endpoint's SETTINGS do not go out) until release(); `accepted` counts them all.
+ */
+async function gateFor(endpoint: http2.Http2Server) {
+  const held: net.Socket[] = [];
+  const all: net.Socket[] = [];
+  const gate = {
+    holding: false,
+    get accepted() { return all.length; },
+    port: 0,
+    /** Hands the waiting connections to the endpoint, and later ones as they come. */
+    release(): void {
+      gate.holding = false;
+      for (const s of held.splice(0)) endpoint.emit('connection', s);
+    },
+    /** Drops every connection accepted so far (the endpoint restarts). */
+    drop(): void {
+      for (const s of all.splice(0)) s.destroy();
+    },
+    close(): void {
+      server.close();
+      for (const s of all) s.destroy();
+    },
+  };
+  const server = net.createServer((socket) => {
+    all.push(socket);
+    if (gate.holding) held.push(socket); else endpoint.emit('connection', socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  gate.port = (server.address() as net.AddressInfo).port;
+  return gate;
+}
+
+/** A ProxyHarness whose `dispatched(n)` resolves once it has handed n streams to the router. */
+class CountingHarness extends ProxyHarness {
+  private count = 0;
+  private readonly waiters: { n: number; resolve: () => void }[] = [];
+  override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
+    super.handleStream(...args);
+    this.count++;
+    for (const w of this.waiters) if (this.count === w.n) w.resolve();
+  }
+  dispatched(n: number): Promise<void> {
+    return this.count >= n ? Promise.resolve() : new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+}
+
 for (const { limit, connections: expected, moved } of [
   { limit: undefined, connections: 1, moved: 0 },
   { limit: 100, connections: 3, moved: 200 },
@@ -346,35 +394,19 @@ for (const { limit, connections: expected, moved } of [
     const endpoint = http2.createServer(limit === undefined ? {} : { settings: { maxConcurrentStreams: limit } });
     endpoint.on('stream', (s) => answerOk(s));
     // The endpoint's SETTINGS go out only once the whole burst has been dispatched: its connections
-    // are accepted here and handed to the HTTP/2 server then.
-    const held: net.Socket[] = [];
-    let accepted = 0;
-    let released = false;
-    const gate = net.createServer((socket) => {
-      accepted++;
-      if (released) endpoint.emit('connection', socket); else held.push(socket);
-    });
-    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
-    let dispatched = 0;
-    let burstIn!: () => void;
-    const allDispatched = new Promise<void>((r) => (burstIn = r));
-    class CountingHarness extends ProxyHarness {
-      override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
-        super.handleStream(...args);
-        if (++dispatched === BURST) burstIn();
-      }
-    }
-    const proxy = await new CountingHarness(addr((gate.address() as net.AddressInfo).port)).start();
+    // wait at the gate and are handed to the HTTP/2 server then.
+    const gate = await gateFor(endpoint);
+    gate.holding = true;
+    const proxy = await new CountingHarness(addr(gate.port)).start();
     const client = testClient(proxy.target);
     const metric = async (re: RegExp) => Number(re.exec(await proxy.metrics.registry.metrics())?.[1] ?? 0);
     try {
       const calls = Promise.all(Array.from({ length: BURST }, () => unary(client, { message: 'burst' })));
-      await allDispatched;
+      await proxy.dispatched(BURST);
       assert.equal(await metric(/kgr_client_connections\{[^}]*\} (\d+)/), 1, 'one connection while the endpoint has not said its limit (it was one per 100 streams)');
-      released = true;
-      for (const s of held.splice(0)) endpoint.emit('connection', s);
+      gate.release();
       for (const c of await calls) assert.equal(c.error, null, c.error?.details);
-      assert.equal(accepted, expected);
+      assert.equal(gate.accepted, expected);
       assert.equal(await metric(/kgr_client_connections\{[^}]*\} (\d+)/), expected);
       assert.equal(await metric(/kgr_retries_total\{[^}]*reason="unsent"[^}]*\} (\d+)/), moved);
       const [only] = proxy.client.snapshot().endpoints;
@@ -389,7 +421,6 @@ for (const { limit, connections: expected, moved } of [
       await proxy.close();
       endpoint.close();
       gate.close();
-      for (const s of held) s.destroy();
     }
   });
 }
@@ -400,33 +431,52 @@ for (const { limit, connections: expected, moved } of [
  * (238 MB of router RSS). Past client.maxConnectionsPerEndpoint, streams wait for a slot instead,
  * as grpc-go's do on its one connection.
  */
-test('past client.maxConnectionsPerEndpoint, streams wait on the open connections for a slot under the endpoint\'s stream limit, through its later SETTINGS, counted in /metrics', async () => {
+/**
+ * An endpoint allowing one stream per connection that holds every stream it is sent, by the name
+ * its call gave (`x-call`, in order of arrival), behind a router capped at two connections to it.
+ */
+async function cappedEndpoint() {
   const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
-  const held: http2.ServerHttp2Stream[] = [];
+  const held = new Map<string, http2.ServerHttp2Stream>();
+  /** The connection each call came on (a stream forgets it once it ends). */
+  const sessionOf = new Map<string, http2.Http2Session>();
   const sessions: http2.ServerHttp2Session[] = [];
   endpoint.on('session', (s) => sessions.push(s));
-  endpoint.on('stream', (s) => {
+  endpoint.on('stream', (s, headers) => {
     s.on('error', () => {});
-    held.push(s);
+    held.set(String(headers['x-call']), s);
+    sessionOf.set(String(headers['x-call']), s.session!);
   });
   await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
   const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
   const client = http2.connect(`http://${proxy.target}`);
-  try {
-    const calls = Array.from({ length: 4 }, (_, i) => {
-      const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers' });
-      req.end(Buffer.from([0, 0, 0, 0, 0]));
-      req.resume();
-      return new Promise<string | undefined>((resolve) => {
-        req.on('trailers', (t) => resolve(String(t['grpc-status'])));
-        req.on('close', () => resolve(undefined));
-      }).then((status) => [i, status] as const);
+  /** A call named `name`: resolves with its grpc-status, or undefined if it ended without one. */
+  const call = (name: string): Promise<string | undefined> => {
+    const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers', 'x-call': name });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    req.resume();
+    return new Promise((resolve) => {
+      req.on('trailers', (t) => resolve(String(t['grpc-status'])));
+      req.on('close', () => resolve(undefined));
     });
-    await eventually('two calls reached the endpoint', () => held.length === 2, 10_000);
-    const limit = /kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/;
-    await eventually('the waiting streams are counted', async () => Number(limit.exec(await proxy.metrics.registry.metrics())?.[1]) === 2, 10_000);
+  };
+  const waits = async () => Number(/kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics())?.[1]);
+  const close = async () => {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+  };
+  return { held, sessionOf, sessions, proxy, call, waits, close };
+}
+
+test('past client.maxConnectionsPerEndpoint, streams wait on the open connections for a slot under the endpoint\'s stream limit, through its later SETTINGS, counted in /metrics', async () => {
+  const { held, sessions, proxy, call, waits, close } = await cappedEndpoint();
+  try {
+    const calls = ['0', '1', '2', '3'].map(call);
+    await eventually('two calls reached the endpoint', () => held.size === 2, 10_000);
+    await eventually('the waiting streams are counted', async () => (await waits()) === 2, 10_000);
     assert.equal(sessions.length, 2, 'no third connection');
-    assert.equal(held.length, 2, 'the others wait');
+    assert.equal(held.size, 2, 'the others wait');
     // SETTINGS that still allow a stream leave the waiting ones waiting: refused, each would spend
     // one of its call's attempts on queueing again (three such calls failed UNAVAILABLE).
     for (let i = 0; i < 3; i++) {
@@ -434,47 +484,27 @@ test('past client.maxConnectionsPerEndpoint, streams wait on the open connection
     }
     const retries = /kgr_retries_total\{[^}]*reason="unsent"[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics());
     assert.equal(Number(retries?.[1] ?? 0), 0, 'no waiting stream was refused');
-    // Each answer frees a slot for a waiting stream, on the connection it waited on.
+    // Each answer frees a slot for a waiting stream.
     for (let answered = 0; answered < 4; answered++) {
-      await eventually(`call ${answered + 1} reached the endpoint`, () => held.length > answered, 10_000);
-      answerOk(held[answered]!);
+      await eventually(`call ${answered + 1} reached the endpoint`, () => held.size > answered, 10_000);
+      answerOk([...held.values()][answered]!);
     }
-    for (const [i, status] of await Promise.all(calls)) assert.equal(status, '0', `call ${i}`);
+    assert.deepEqual(await Promise.all(calls), ['0', '0', '0', '0']);
     assert.equal(sessions.length, 2);
   } finally {
-    client.close();
-    await proxy.close();
-    endpoint.close();
+    await close();
   }
 });
 
 test('a stream waiting at client.maxConnectionsPerEndpoint goes out on whichever connection frees a slot first, not only on the one it waited on', async () => {
-  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
-  const held = new Map<string, { stream: http2.ServerHttp2Stream; session: http2.Http2Session }>();
-  endpoint.on('stream', (s, headers) => {
-    s.on('error', () => {});
-    held.set(String(headers['x-call']), { stream: s, session: s.session! });
-  });
-  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
-  const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
-  const client = http2.connect(`http://${proxy.target}`);
-  const call = (name: string) => {
-    const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers', 'x-call': name });
-    req.end(Buffer.from([0, 0, 0, 0, 0]));
-    req.resume();
-    return new Promise<string | undefined>((resolve) => {
-      req.on('trailers', (t) => resolve(String(t['grpc-status'])));
-      req.on('close', () => resolve(undefined));
-    });
-  };
-  const answer = (name: string) => answerOk(held.get(name)!.stream);
+  const { held, sessionOf, waits, call, close } = await cappedEndpoint();
+  const answer = (name: string) => answerOk(held.get(name)!);
   try {
     // a and b take the two connections' slots; c, d and e wait, spread over both (c and e on a's).
     const done = ['a', 'b'].map(call);
     await eventually('a and b reached the endpoint', () => held.size === 2, 10_000);
     done.push(...['c', 'd', 'e'].map(call));
-    const limit = /kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/;
-    await eventually('c, d and e wait', async () => Number(limit.exec(await proxy.metrics.registry.metrics())?.[1]) === 3, 10_000);
+    await eventually('c, d and e wait', async () => (await waits()) === 3, 10_000);
     // b's connection frees twice: for the one waiting on it, then for one of a's, which a (a long stream) holds.
     answer('b');
     await eventually('the stream waiting on b\'s connection went out', () => held.size === 3, 10_000);
@@ -483,65 +513,43 @@ test('a stream waiting at client.maxConnectionsPerEndpoint goes out on whichever
     await eventually('a stream that waited on a\'s connection went out on b\'s', () => held.size === 4, 10_000);
     const moved = [...held.keys()][3]!;
     assert.ok(['c', 'e'].includes(moved), `${moved} went out`);
-    assert.equal(held.get(moved)!.session, held.get('b')!.session);
+    assert.equal(sessionOf.get(moved), sessionOf.get('b'));
     for (const name of ['a', moved]) answer(name);
     await eventually('the last one went out', () => held.size === 5, 10_000);
     answer([...held.keys()][4]!);
     assert.deepEqual(await Promise.all(done), ['0', '0', '0', '0', '0']);
   } finally {
-    client.close();
-    await proxy.close();
-    endpoint.close();
+    await close();
   }
 });
 
 test('client.maxConnectionsPerEndpoint holds while the endpoint\'s SETTINGS have not arrived: a burst after it restarted waits on the connections being opened', async () => {
   const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 1 } });
   endpoint.on('stream', (s) => answerOk(s));
-  // The endpoint's connections pass through here; while `gated`, they wait (no SETTINGS yet).
-  const sockets: net.Socket[] = [];
-  const waiting: net.Socket[] = [];
-  let gated = false;
-  const gate = net.createServer((socket) => {
-    sockets.push(socket);
-    if (gated) waiting.push(socket);
-    else endpoint.emit('connection', socket);
-  });
-  await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+  const gate = await gateFor(endpoint);
   const BURST = 10;
-  let dispatched = 0;
-  let burstIn!: () => void;
-  const allDispatched = new Promise<void>((r) => (burstIn = r));
-  class CountingHarness extends ProxyHarness {
-    override handleStream(...args: Parameters<ProxyHarness['handleStream']>): void {
-      super.handleStream(...args);
-      if (++dispatched === BURST + 1) burstIn();
-    }
-  }
-  const proxy = await new CountingHarness(addr((gate.address() as net.AddressInfo).port), { maxConnectionsPerEndpoint: 2 }).start();
+  const proxy = await new CountingHarness(addr(gate.port), { maxConnectionsPerEndpoint: 2 }).start();
   const client = testClient(proxy.target);
   const connections = async () => Number(/kgr_client_connections\{[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics())?.[1]);
   try {
     // The router learns the endpoint's limit of one stream per connection; then the endpoint restarts.
     assert.equal((await unary(client, { message: 'warm' })).error, null);
-    gated = true;
-    for (const s of sockets.splice(0)) s.destroy();
+    gate.holding = true;
+    gate.drop();
     await eventually('the router saw its connection go', async () => (await connections()) === 0, 10_000);
     const calls = Promise.all(Array.from({ length: BURST }, () => unary(client, { message: 'burst' })));
-    await allDispatched;
+    await proxy.dispatched(BURST + 1);
     // Sized by the limit it knew, each new connection took one stream: without the cap, one each.
     assert.equal(await connections(), 2, `connections opened for ${BURST} calls`);
-    await eventually('both reached the endpoint', () => sockets.length === 2, 10_000);
-    gated = false;
-    for (const s of waiting.splice(0)) endpoint.emit('connection', s);
+    await eventually('both reached the endpoint', () => gate.accepted === 2, 10_000);
+    gate.release();
     for (const c of await calls) assert.equal(c.error, null, c.error?.details);
-    assert.equal(sockets.length, 2);
+    assert.equal(gate.accepted, 2);
   } finally {
     client.close();
     await proxy.close();
     endpoint.close();
     gate.close();
-    for (const s of sockets) s.destroy();
   }
 });
 
