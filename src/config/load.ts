@@ -107,6 +107,9 @@ export function defaultServerConfig(): ServerConfig {
     // sight; memory is bounded by windows, this bounds the time. nginx's send_timeout is 60 s and
     // Envoy's stream_idle_timeout 5 min: gRPC streams a client pauses on purpose get Envoy's margin.
     sendTimeoutMs: 300_000,
+    // Past maxBufferedBytes the process's memory is at stake and unread answers hold the endpoint
+    // connections' windows every pod shares: a client that takes nothing for 10 s loses that call.
+    sendTimeoutUnderPressureMs: 10_000,
     // Abuse limits (RFC 9113 §10.5). A real gRPC client sends one HEADERS frame (CONTINUATION only
     // past 16 KiB of fields), a few PINGs a minute and SETTINGS once; cancels come in bursts (a
     // client shutting down), so resets are allowed far above any cancel storm a sane client makes.
@@ -388,6 +391,7 @@ class ConfigReader {
         'keepAliveIntervalMs',
         'keepAliveTimeoutMs',
         'sendTimeoutMs',
+        'sendTimeoutUnderPressureMs',
         'maxContinuationFrames',
         'maxResetStreamsPerSecond',
         'maxPingsPerSecond',
@@ -427,6 +431,7 @@ class ConfigReader {
       keepAliveIntervalMs: f.get('keepAliveIntervalMs').int(0, MAX_TIMER_MS) ?? d.keepAliveIntervalMs,
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_TIMER_MS) ?? d.keepAliveTimeoutMs,
       sendTimeoutMs: f.get('sendTimeoutMs').int(0, MAX_TIMER_MS) ?? d.sendTimeoutMs,
+      sendTimeoutUnderPressureMs: f.get('sendTimeoutUnderPressureMs').int(0, MAX_TIMER_MS) ?? d.sendTimeoutUnderPressureMs,
       maxContinuationFrames: f.get('maxContinuationFrames').int(0, 100_000) ?? d.maxContinuationFrames,
       maxResetStreamsPerSecond: f.get('maxResetStreamsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxResetStreamsPerSecond,
       maxPingsPerSecond: f.get('maxPingsPerSecond').int(1, 2 ** 31 - 1) ?? d.maxPingsPerSecond,

@@ -146,6 +146,11 @@ export interface ServerConfig {
    * loses the calls holding them (CANCEL). 0 = never. Default 300000 (5 min).
    */
   sendTimeoutMs: number;
+  /**
+   * While maxBufferedBytes is spent: a client that takes none of an answer for this long loses
+   * that call (CANCEL), as with sendTimeoutMs. 0 = never. Default 10000.
+   */
+  sendTimeoutUnderPressureMs: number;
   /** CONTINUATION frames allowed after one HEADERS (CVE-2024-27316); more: GOAWAY ENHANCE_YOUR_CALM. Default 32. */
   maxContinuationFrames: number;
   /** Streams a client may reset before they were answered, per second (CVE-2023-44487 rapid reset). Default 1000. */

@@ -923,6 +923,22 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    * reset; a socket that took none of the bytes it holds since the last check and for that long
    * means a peer that stopped reading, whose connection goes.
    */
+  /**
+   * Resets (CANCEL, the owner told) every stream whose DATA has waited on a window the peer keeps
+   * shut since `since` or longer (the clock's time); how many. sendTimeoutMs's check, on demand.
+   */
+  resetStalledSince(since: number): number {
+    let n = 0;
+    if (this.queuedBytes === 0 || this.state >= FAILED) return 0;
+    for (const s of [...this.streams.values()]) {
+      if (s.stalledSince !== 0 && s.stalledSince <= since) {
+        n++;
+        this.reset(s, ErrorCode.CANCEL, true);
+      }
+    }
+    return n;
+  }
+
   private checkSends(): void {
     if (this.state === CLOSED) return;
     const timeout = this.limits.sendTimeoutMs;

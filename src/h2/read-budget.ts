@@ -25,6 +25,9 @@ export class ReadBudget {
   held = 0;
   private readonly waiting = new Set<ReadBudgetMember>();
 
+  /** Told each time the group goes past its limit (it was at or under it). */
+  onSpent: (() => void) | undefined;
+
   constructor(
     readonly limit: number,
     /**
@@ -39,6 +42,7 @@ export class ReadBudget {
   change(n: number): void {
     const before = this.held;
     this.held = before + n;
+    if (before <= this.limit && this.held > this.limit) this.onSpent?.();
     if (before > this.limit && this.held <= this.limit && this.waiting.size > 0) {
       for (const m of [...this.waiting]) m.budgetFreed();
     }

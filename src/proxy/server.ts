@@ -14,6 +14,7 @@ import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
 import { ClientUsage, ConnectionsPerClient } from '../util/holds-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
+import { realClock } from '../util/clock.js';
 
 /**
  * The router's HTTP/2 listener (h2c, prior knowledge) on the engine of src/h2: one H2Connection
@@ -368,6 +369,8 @@ export class H2Server {
   /** @internal */ readonly onLimit: (limit: H2LimitName) => void;
   /** What every client's connection holds: requests not yet taken by endpoints, answers not yet by it (maxBufferedBytes). */
   readonly readBudget: ReadBudget;
+  /** Stops the sweep of sendTimeoutUnderPressureMs, while readBudget is spent. */
+  private pressureSweep: (() => void) | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -377,6 +380,7 @@ export class H2Server {
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
     this.readBudget = new ReadBudget(config.maxBufferedBytes);
+    this.readBudget.onSpent = () => this.underPressure();
     if (config.tls) {
       const t = config.tls;
       const where = `${config.ip}:${config.port}`;
@@ -508,8 +512,33 @@ export class H2Server {
     }
   }
 
+  /**
+   * maxBufferedBytes is spent: memory, not only time, is at stake. Until it is not, a call whose
+   * client has taken none of its answer for sendTimeoutUnderPressureMs (its window shut) is
+   * cancelled, as sendTimeoutMs does unpressed (Envoy's overload manager shortens timeouts the same
+   * way): answers nobody reads hold the endpoint connections' windows, which every pod shares.
+   */
+  private underPressure(): void {
+    const timeout = this.config.sendTimeoutUnderPressureMs;
+    if (timeout <= 0 || this.pressureSweep !== undefined) return;
+    this.pressureSweep = realClock.every(Math.max(1, timeout / 2), () => {
+      if (!this.readBudget.spent) {
+        this.pressureSweep?.();
+        this.pressureSweep = undefined;
+        return;
+      }
+      // The engine stamps stalls with the real clock (the servers' connections are given no other).
+      const since = realClock.now() - timeout;
+      for (const c of this.conns) {
+        for (let n = c.h2.resetStalledSince(since); n > 0; n--) this.hooks.onLimit?.('servers[].sendTimeoutUnderPressureMs');
+      }
+    });
+  }
+
   /** Close everything now. */
   close(): Promise<void> {
+    this.pressureSweep?.();
+    this.pressureSweep = undefined;
     this.draining = true;
     this.tlsMaterial?.close();
     for (const c of [...this.conns]) c.destroy();

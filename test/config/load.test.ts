@@ -67,6 +67,7 @@ test('every default is filled from a minimal config', () => {
             keepAliveIntervalMs: 10_000,
             keepAliveTimeoutMs: 5000,
             sendTimeoutMs: 300_000,
+            sendTimeoutUnderPressureMs: 10_000,
             maxContinuationFrames: 32,
             maxResetStreamsPerSecond: 1000,
             maxPingsPerSecond: 100,
@@ -138,7 +139,7 @@ routers:
   metricSeries: {clients: 20, routes: 40}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
-     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
+     prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, sendTimeoutUnderPressureMs: 2000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
      maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
   label: quiet
@@ -193,6 +194,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     keepAliveIntervalMs: 0,
     keepAliveTimeoutMs: 1000,
     sendTimeoutMs: 30000,
+    sendTimeoutUnderPressureMs: 2000,
     maxContinuationFrames: 4,
     maxResetStreamsPerSecond: 50,
     maxPingsPerSecond: 10,

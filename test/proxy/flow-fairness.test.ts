@@ -319,3 +319,31 @@ test('a client reading a large answer is still read while other clients\' unread
     await backend.close();
   }
 });
+
+/**
+ * Unread answers past maxBufferedBytes put the process's memory at stake and hold the endpoint
+ * connections' windows that every pod shares: then a client that takes none of an answer loses
+ * that call after sendTimeoutUnderPressureMs, not the unpressed sendTimeoutMs (300 s).
+ */
+test('past maxBufferedBytes, a call whose client takes none of its answer for sendTimeoutUnderPressureMs is cancelled, and the budget is free again', { timeout: 30_000 }, async () => {
+  const backend = await startRawBackend((stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.end(Buffer.alloc(1 << 20, 1));
+  }, { maxSessionMemory: 64 });
+  const limits: string[] = [];
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedBytes: 1 << 20, sendTimeoutUnderPressureMs: 300 }, { onLimit: (l) => limits.push(l) }).start();
+  const stalled = await Promise.all([2, 3, 4].map((i) => RawClient.connect(proxy.port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }], `127.0.0.${i}`)));
+  try {
+    const request: [string, string][] = [[':method', 'POST'], [':scheme', 'http'], [':path', '/t.Svc/Big'], [':authority', 'x'], ['content-type', 'application/grpc'], ['te', 'trailers']];
+    for (const c of stalled) {
+      for (let i = 0; i < 100; i++) c.request(1 + 2 * i, request, true);
+      c.send();
+    }
+    await eventually('the unread answers spent the budget', () => proxy.server.readBudget.spent, 20_000);
+    await eventually('their calls were cancelled and the budget is free', () => !proxy.server.readBudget.spent && limits.includes('servers[].sendTimeoutUnderPressureMs'), 20_000);
+  } finally {
+    for (const c of stalled) c.close();
+    await proxy.close();
+    await backend.close();
+  }
+});
