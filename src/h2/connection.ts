@@ -352,11 +352,11 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   get activeStreams(): number { return this.streams.size; }
 
   /**
-   * Even with what we owe it back, the peer may send less than a quarter of our connection window:
-   * what we hold is not being taken (owners that do not read, once early credit is spent), and a
-   * new stream here would wait behind it.
+   * Even with what we owe it back, the peer may send less than a new stream's first window: what we
+   * hold is not being taken (owners that do not read, once early credit is spent), and a new
+   * stream's answer here would wait behind it.
    */
-  get receiveStarved(): boolean { return this.recvWindow + this.recvPendingUpdate < this.localConnectionWindow >>> 2; }
+  get receiveStarved(): boolean { return this.recvWindow + this.recvPendingUpdate < this.localInitialWindow; }
 
   /** Client role: another connection's waiting request may move here (`adoptWaiting`): streams are accepted and ids remain. */
   get canAdoptWaiting(): boolean {
@@ -800,7 +800,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     } else if (this.budgetHeld) {
       if (!budget.exceeded(this.budgetBytes)) this.budgetFreed();
       // Request bytes fell to the share while answers wait for the peer's window: see awaitingPeerWindow.
-      else if (this.budgetBytes - this.outboundCounted <= budget.share && this.awaitingPeerWindow()) this.liftBudgetHold();
+      else if (this.requestBytesWithinShare && this.awaitingPeerWindow()) this.liftBudgetHold();
       else this.budgetHeldSince = this.clock.now();
     }
   }
@@ -830,7 +830,12 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   private waitsForPeerWindow(s: H2Stream): boolean {
     return s.state !== StreamState.CLOSED && s.queuedBytes > 0 && (this.sendWindow <= 0 || s.sendWindow <= 0) &&
-      (s.recvUnconsumed > 0 || this.budgetBytes - this.outboundCounted <= this.readBudget!.share);
+      (s.recvUnconsumed > 0 || this.requestBytesWithinShare);
+  }
+
+  /** Of what the connection holds against the read budget, the request bytes (the rest waits to go out) are within its share. */
+  private get requestBytesWithinShare(): boolean {
+    return this.budgetBytes - this.outboundCounted <= this.readBudget!.share;
   }
 
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
@@ -877,7 +882,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       }
       if (s.queuedBytes > 0) {
         // Stalled on a shut window (not on a full socket: sendTimeoutMs watches that apart).
-        if (s.stalledSince === 0 && this.sendCheckTimer !== null && (s.sendWindow <= 0 || this.sendWindow <= 0)) s.stalledSince = this.clock.now();
+        if (s.stalledSince === 0 && (s.sendWindow <= 0 || this.sendWindow <= 0)) s.stalledSince = this.clock.now();
         // Blocked: on the connection window keep it listed; on its own window a
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
@@ -919,18 +924,13 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   /**
-   * sendTimeoutMs, every half of it: streams whose DATA has waited on a shut window that long are
-   * reset; a socket that took none of the bytes it holds since the last check and for that long
-   * means a peer that stopped reading, whose connection goes.
-   */
-  /**
    * Resets (CANCEL, the owner told) every stream whose DATA has waited on a window the peer keeps
    * shut since `since` or longer (the clock's time); how many. sendTimeoutMs's check, on demand.
    */
   resetStalledSince(since: number): number {
     let n = 0;
     if (this.queuedBytes === 0 || this.state >= FAILED) return 0;
-    for (const s of [...this.streams.values()]) {
+    for (const s of this.streams.values()) {
       if (s.stalledSince !== 0 && s.stalledSince <= since) {
         n++;
         this.reset(s, ErrorCode.CANCEL, true);
@@ -939,6 +939,11 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     return n;
   }
 
+  /**
+   * sendTimeoutMs, every half of it: streams whose DATA has waited on a shut window that long are
+   * reset; a socket that took none of the bytes it holds since the last check and for that long
+   * means a peer that stopped reading, whose connection goes.
+   */
   private checkSends(): void {
     if (this.state === CLOSED) return;
     const timeout = this.limits.sendTimeoutMs;
@@ -971,13 +976,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         }
       }
     }
-    if (this.queuedBytes === 0) return;
-    for (const s of this.streams.values()) {
-      if (s.stalledSince !== 0 && now - s.stalledSince >= timeout) {
-        this.onLimit?.('sendTimeoutMs');
-        this.reset(s, ErrorCode.CANCEL, true);
-      }
-    }
+    for (let n = this.resetStalledSince(now - timeout); n > 0; n--) this.onLimit?.('sendTimeoutMs');
   }
 
   private onSocketClose(): void {
@@ -1143,11 +1142,12 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // Also once the peer's view of the window runs low: streams whose owners hold bytes back (slow
     // readers) can keep the returned bytes below half a window for good, and the peer would wait on
     // window that is free.
-    if (this.recvPendingUpdate > 0 && (this.recvPendingUpdate >= this.localConnectionWindow >>> 1 || this.recvWindow < this.localConnectionWindow >>> 2) && this.state < FAILED) {
+    const half = this.recvPendingUpdate >= this.localConnectionWindow >>> 1;
+    if (this.recvPendingUpdate > 0 && (half || this.recvWindow < this.localConnectionWindow >>> 2) && this.state < FAILED) {
       const growth = this.connectionWindowGrowth;
-      if (growth !== undefined && this.localConnectionWindow < growth.maxWindow && this.recvPendingUpdate >= this.localConnectionWindow >>> 1) {
+      if (growth !== undefined && half) {
         // Half the window came back at once: the connection flows, so its window may double.
-        const more = growth.take(Math.min(this.localConnectionWindow, growth.maxWindow - this.localConnectionWindow), null);
+        const more = growth.double(this.localConnectionWindow, null);
         this.connectionWindowGrown += more;
         this.localConnectionWindow += more;
         this.recvPendingUpdate += more;
@@ -1168,8 +1168,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (s.recvPendingUpdate >= window >>> 1 && this.state < FAILED) {
       // Half its window passed on: the stream flows, so its window may double (WindowGrowth).
       const growth = this.windowGrowth;
-      if (growth !== undefined && mayGrow && window < growth.maxWindow) {
-        const more = growth.take(Math.min(window, growth.maxWindow - window), s.growthShare);
+      if (growth !== undefined && mayGrow) {
+        const more = growth.double(window, s.growthShare);
         s.recvGrown += more;
         s.recvPendingUpdate += more;
       }

@@ -50,6 +50,11 @@ export class WindowGrowth {
     return n;
   }
 
+  /** Doubles a `window` (up to maxWindow) from the budget: the bytes it grows by (maybe 0). */
+  double(window: number, share: GrowthShare | null): number {
+    return window < this.maxWindow ? this.take(Math.min(window, this.maxWindow - window), share) : 0;
+  }
+
   /** A stream of `share` closed holding `n` bytes of growth. */
   give(n: number, share: GrowthShare | null): void {
     this.held -= n;

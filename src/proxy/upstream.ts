@@ -71,7 +71,7 @@ const MAX_BACKOFF_MS = 10_000;
  */
 const STREAM_WINDOW = 16 << 10;
 const MAX_STREAM_WINDOW = 1 << 20;
-const CONNECTION_WINDOW = 2 << 20;
+const MAX_CONNECTION_WINDOW = 2 << 20;
 /**
  * The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod;
  * sixteen endpoint connections' full windows.
@@ -95,7 +95,7 @@ export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBy
  * connection keeps what it has, which early credit (RECEIVE_BUDGET) refills as answers arrive.
  * No share per client: connections are shared by every pod.
  */
-export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
+export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, MAX_CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
 /**
  * Endpoints' answers the process gives back to their connection windows on arrival, before the
  * clients have taken them: the endpoint connections are shared by every client of the node, and
@@ -382,7 +382,7 @@ export class SessionPool {
     if (this.closing) throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is draining`);
     for (let tries = 0; tries < 2; tries++) {
       const conn = this.pick();
-      const queue = !conn.usable;
+      const queue = this.pickedFull;
       const stream = conn.h2.request(fields, endStream, queue);
       if (stream !== null) {
         if (queue && stream.waiting) this.options.onConnectionLimit?.();
@@ -395,9 +395,13 @@ export class SessionPool {
     throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} accepts no new stream`);
   }
 
+  /** pick() found every connection full at maxConnections: the stream is to wait on the one it gave. */
+  private pickedFull = false;
+
   /** A connection with room for a stream, else a new one, else (maxConnections are open) the least busy, for the stream to wait on. */
   private pick(): UpstreamConn {
     const conns = this.conns;
+    this.pickedFull = false;
     // Connections being torn down (failed, closing) do not count against the cap.
     let open = 0;
     for (let i = 0; i < conns.length; i++) {
@@ -407,6 +411,7 @@ export class SessionPool {
     }
     if (open >= (this.options.maxConnections ?? Infinity)) {
       const busy = this.leastBusy();
+      this.pickedFull = busy !== undefined;
       if (busy !== undefined) return busy;
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${open} connections (client.maxConnectionsPerEndpoint)`);
     }
@@ -444,7 +449,7 @@ export class SessionPool {
    */
   /** @internal */ slotFreed(conn: UpstreamConn): void {
     if (this.conns.length < 2) return;
-    while (conn.usable && conn.h2.waitingStreams === 0 && conn.h2.canAdoptWaiting) {
+    while (conn.h2.waitingStreams === 0 && conn.usable && conn.h2.canAdoptWaiting) {
       let from: UpstreamConn | undefined;
       let most = 0;
       for (const c of this.conns) {
