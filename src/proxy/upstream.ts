@@ -118,6 +118,7 @@ export function endpointBudgets(): EndpointBudgets {
     windowGrowthRefused: WINDOW_GROWTH.refused,
     earlyCredit: RECEIVE_BUDGET.held,
     connectionWindows: CONNECTION_WINDOWS.held,
+    connectionWindowsRefused: CONNECTION_WINDOWS.refused,
   };
 }
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;

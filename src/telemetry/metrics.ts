@@ -75,7 +75,7 @@ export class Metrics {
   });
   /** Reader of the process's endpoint-answer budgets (see `watchEndpointBudgets`), read at every scrape. */
   #endpointBudgets: (() => EndpointBudgets) | undefined;
-  #growthRefusedSeen = 0;
+  #refusedSeen = { windowGrowth: 0, connectionWindows: 0 };
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
     help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes).',
@@ -91,13 +91,17 @@ export class Metrics {
   });
   readonly endpointWindowGrowthRefused = new Counter({
     name: 'kgr_endpoint_window_growth_refused_total',
-    help: 'Times a stream towards an endpoint could not grow its window though its client took half of it (once per half window): endpointWindows.growthBytes, or its client\'s growthBytesPerClient, was spent (its endpoint then sends 16 KiB per round trip).',
+    help: 'Times a window towards an endpoint could not grow though half of it went back (once per half window), by budget: window_growth (a stream whose client took half its window; endpointWindows.growthBytes, or its client\'s growthBytesPerClient, was spent: its endpoint then sends 16 KiB per round trip), connection_windows (an endpoint connection; endpointWindows.connectionBytes was spent: its streams together then get what it already has per round trip).',
+    labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {
       const b = this.#endpointBudgets?.();
-      if (b === undefined || b.windowGrowthRefused === this.#growthRefusedSeen) return;
-      this.endpointWindowGrowthRefused.inc(b.windowGrowthRefused - this.#growthRefusedSeen);
-      this.#growthRefusedSeen = b.windowGrowthRefused;
+      if (b === undefined) return;
+      const seen = this.#refusedSeen;
+      // Created at 0 so a dashboard sees both series before the first refusal.
+      this.endpointWindowGrowthRefused.inc({ budget: 'window_growth' }, b.windowGrowthRefused - seen.windowGrowth);
+      this.endpointWindowGrowthRefused.inc({ budget: 'connection_windows' }, b.connectionWindowsRefused - seen.connectionWindows);
+      this.#refusedSeen = { windowGrowth: b.windowGrowthRefused, connectionWindows: b.connectionWindowsRefused };
     },
   });
   readonly accessLogDropped = new CellCounter({
@@ -284,4 +288,5 @@ export interface EndpointBudgets {
   windowGrowthRefused: number;
   earlyCredit: number;
   connectionWindows: number;
+  connectionWindowsRefused: number;
 }

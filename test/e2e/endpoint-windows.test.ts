@@ -27,7 +27,8 @@ test('endpointWindows sizes the process\'s answer budgets at start; /metrics sho
     assert.match(metrics, /^kgr_endpoint_window_bytes\{budget="window_growth"\} 0$/m);
     assert.match(metrics, /^kgr_endpoint_window_bytes\{budget="early_credit"\} 0$/m);
     assert.match(metrics, /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 0$/m);
-    assert.match(metrics, /^kgr_endpoint_window_growth_refused_total 0$/m);
+    assert.match(metrics, /^kgr_endpoint_window_growth_refused_total\{budget="window_growth"\} 0$/m);
+    assert.match(metrics, /^kgr_endpoint_window_growth_refused_total\{budget="connection_windows"\} 0$/m);
   } finally {
     await proc.close();
     configureEndpointWindows(ENDPOINT_WINDOWS_DEFAULTS);

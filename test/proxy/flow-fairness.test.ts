@@ -69,7 +69,7 @@ test('answers one client does not read hold their own stream windows, not the en
     const growth = value('kgr_endpoint_window_bytes{budget="window_growth"}');
     assert.ok(growth > (24 << 20) && growth <= WINDOW_GROWTH.limit, `window growth ${growth}`);
     assert.ok(value('kgr_endpoint_window_bytes{budget="early_credit"}') > 0, text);
-    assert.ok(value('kgr_endpoint_window_growth_refused_total') > 0, text);
+    assert.ok(value('kgr_endpoint_window_growth_refused_total{budget="window_growth"}') > 0, text);
   } finally {
     client.close();
     for (const c of stalled) c.close();
@@ -118,12 +118,16 @@ test('endpoint connections grow their windows from the process\'s budget as answ
     // gets no growth and still carries its whole answer.
     const held = call('/t.Svc/Hold');
     await eventually('the held call reached the endpoint', () => open.length === 1, 10_000);
+    const refusedBefore = CONNECTION_WINDOWS.refused;
     assert.equal(await read(call('/t.Svc/Read')), 4 << 20);
+    assert.ok(CONNECTION_WINDOWS.refused > refusedBefore, 'the second connection asked to grow and was refused');
     assert.equal(windows[0], 65_535, 'a connection starts with the protocol\'s window (it opened with 8 MiB)');
     assert.equal(CONNECTION_WINDOWS.held, 1 << 20);
     const metrics = new Metrics();
     metrics.watchEndpointBudgets(endpointBudgets);
-    assert.match(await metrics.registry.metrics(), /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 1048576$/m);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^kgr_endpoint_window_bytes\{budget="connection_windows"\} 1048576$/m);
+    assert.match(text, new RegExp(`^kgr_endpoint_window_growth_refused_total\\{budget="connection_windows"\\} ${CONNECTION_WINDOWS.refused}$`, 'm'));
     open[0]!.end();
     await new Promise((resolve) => held.once('close', resolve));
   } finally {
