@@ -35,7 +35,7 @@ import { accrualKinds, defaultFailureAccrual } from '../balancer/accrual-registr
 import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
 import { parseClientPrefix } from '../tls/client-tls.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
-import { ENDPOINT_WINDOWS_DEFAULTS } from '../proxy/upstream.js';
+import { defaultEndpointWindowsConfig, perClientGrowth } from './endpoint-windows.js';
 
 // Namers, identifiers, load balancers and failure accrual are registered kinds (each room's
 // registry); the loader reads a block's `kind:` against its registry and the rest with that kind's reader.
@@ -236,10 +236,10 @@ class ConfigReader {
 
   /** `endpointWindows: {…}`: the process-wide budgets of endpoints' answers, defaults filled. */
   private endpointWindows(field: Field): EndpointWindowsConfig {
-    const d = ENDPOINT_WINDOWS_DEFAULTS;
-    if (!field.present) return { ...d };
+    const d = defaultEndpointWindowsConfig();
+    if (!field.present) return d;
     const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes']);
-    if (!f) return { ...d };
+    if (!f) return d;
     const growthBytes = f.get('growthBytes').int(0, 2 ** 31 - 1) ?? d.growthBytes;
     const perClient = f.get('growthBytesPerClient');
     let growthBytesPerClient = perClient.int(0, 2 ** 31 - 1);
@@ -250,8 +250,7 @@ class ConfigReader {
     return {
       earlyCreditBytes: f.get('earlyCreditBytes').int(0, 2 ** 31 - 1) ?? d.earlyCreditBytes,
       growthBytes,
-      // A quarter of the growth per pod when only growthBytes is set, as the default is.
-      growthBytesPerClient: growthBytesPerClient ?? Math.floor(growthBytes / 4),
+      growthBytesPerClient: growthBytesPerClient ?? perClientGrowth(growthBytes),
       connectionBytes: f.get('connectionBytes').int(0, 2 ** 31 - 1) ?? d.connectionBytes,
     };
   }

@@ -11,6 +11,7 @@ import { realClock, type Clock } from '../util/clock.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
 import type { EndpointBudgets } from '../telemetry/metrics.js';
 import type { EndpointWindowsConfig } from '../config/types.js';
+import { defaultEndpointWindowsConfig } from '../config/endpoint-windows.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
@@ -72,17 +73,9 @@ const MAX_BACKOFF_MS = 10_000;
 const STREAM_WINDOW = 16 << 10;
 const MAX_STREAM_WINDOW = 1 << 20;
 const MAX_CONNECTION_WINDOW = 2 << 20;
-/**
- * The `endpointWindows` config's defaults: 32 stalled answers of 1 MiB each way, a quarter per pod;
- * sixteen endpoint connections' full windows.
- */
-export const ENDPOINT_WINDOWS_DEFAULTS: EndpointWindowsConfig = {
-  earlyCreditBytes: 32 << 20,
-  growthBytes: 32 << 20,
-  growthBytesPerClient: 8 << 20,
-  connectionBytes: 32 << 20,
-};
-export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBytes, MAX_STREAM_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.growthBytesPerClient);
+/** Sized by `configureEndpointWindows` at start; until then (routers built by hand) the config's defaults. */
+const DEFAULTS = defaultEndpointWindowsConfig();
+export const WINDOW_GROWTH = new WindowGrowth(DEFAULTS.growthBytes, MAX_STREAM_WINDOW, DEFAULTS.growthBytesPerClient);
 /**
  * Endpoint connections' windows past the protocol's first 65,535 octets, over the process. A
  * connection's window bounds what its streams' answers may hold together, but granted to every
@@ -95,14 +88,14 @@ export const WINDOW_GROWTH = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.growthBy
  * connection keeps what it has, which early credit (RECEIVE_BUDGET) refills as answers arrive.
  * No share per client: connections are shared by every pod.
  */
-export const CONNECTION_WINDOWS = new WindowGrowth(ENDPOINT_WINDOWS_DEFAULTS.connectionBytes, MAX_CONNECTION_WINDOW, ENDPOINT_WINDOWS_DEFAULTS.connectionBytes);
+export const CONNECTION_WINDOWS = new WindowGrowth(DEFAULTS.connectionBytes, MAX_CONNECTION_WINDOW, DEFAULTS.connectionBytes);
 /**
  * Endpoints' answers the process gives back to their connection windows on arrival, before the
  * clients have taken them: the endpoint connections are shared by every client of the node, and
  * one client's unread answers must not shut the window for the others' (src/h2/receive-budget.ts).
  * Under that, a stalled stream holds only its own window; past it, flow control couples as before.
  */
-export const RECEIVE_BUDGET = new ReceiveBudget(ENDPOINT_WINDOWS_DEFAULTS.earlyCreditBytes);
+export const RECEIVE_BUDGET = new ReceiveBudget(DEFAULTS.earlyCreditBytes);
 
 /** Sizes the process-wide budgets from the config (at start, before any endpoint connection). */
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
+import { defaultEndpointWindowsConfig } from '../../src/config/endpoint-windows.js';
 import { startRouterProcess } from '../../src/main.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
-import { CONNECTION_WINDOWS, ENDPOINT_WINDOWS_DEFAULTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows } from '../../src/proxy/upstream.js';
+import { CONNECTION_WINDOWS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows } from '../../src/proxy/upstream.js';
 import { get } from './process.js';
 
 /** `endpointWindows` sizes the process-wide budgets of endpoints' answers, which /metrics shows. */
@@ -31,6 +32,6 @@ test('endpointWindows sizes the process\'s answer budgets at start; /metrics sho
     assert.match(metrics, /^kgr_endpoint_window_growth_refused_total\{budget="connection_windows"\} 0$/m);
   } finally {
     await proc.close();
-    configureEndpointWindows(ENDPOINT_WINDOWS_DEFAULTS);
+    configureEndpointWindows(defaultEndpointWindowsConfig());
   }
 });

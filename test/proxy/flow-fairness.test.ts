@@ -8,7 +8,8 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { CONNECTION_WINDOWS, ENDPOINT_WINDOWS_DEFAULTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
+import { CONNECTION_WINDOWS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
+import { defaultEndpointWindowsConfig } from '../../src/config/endpoint-windows.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 
 /**
@@ -87,7 +88,7 @@ test('answers one client does not read hold their own stream windows, not the en
  * MB). Connections now start at 65,535 octets and grow as answers flow, from a process budget.
  */
 test('endpoint connections grow their windows from the process\'s budget as answers flow: past it a connection keeps 65,535 octets, and answers still flow on it', { timeout: 30_000 }, async () => {
-  configureEndpointWindows({ ...ENDPOINT_WINDOWS_DEFAULTS, connectionBytes: 1 << 20 });
+  configureEndpointWindows({ ...defaultEndpointWindowsConfig(), connectionBytes: 1 << 20 });
   const windows: number[] = [];
   const open: http2.ServerHttp2Stream[] = [];
   const backend = await startRawBackend((stream, headers) => {
@@ -134,7 +135,7 @@ test('endpoint connections grow their windows from the process\'s budget as answ
     client.close();
     await proxy.close();
     await backend.close();
-    configureEndpointWindows(ENDPOINT_WINDOWS_DEFAULTS);
+    configureEndpointWindows(defaultEndpointWindowsConfig());
   }
   await eventually('the connections gave their windows back', () => CONNECTION_WINDOWS.held === 0, 10_000);
 });
