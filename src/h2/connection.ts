@@ -1463,21 +1463,26 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   onGoaway(lastStreamId: number, errorCode: number, debugData: Buffer): void {
-    const first = this.peerGoawayLastId < 0;
-    // §6.8: a later GOAWAY may lower last-stream-id, never raise it.
-    if (first || lastStreamId < this.peerGoawayLastId) this.peerGoawayLastId = lastStreamId;
     if (errorCode !== ErrorCode.NO_ERROR && this.closeError === null) {
       this.closeError = new H2SessionError(errorCode, 'peer-goaway', `peer sent GOAWAY: ${debugData.toString('latin1')}`, false);
     }
+    // §6.8: a later GOAWAY may lower last-stream-id, never raise it. One that lowers nothing changes
+    // nothing, so it costs nothing: a peer repeating 17-byte GOAWAYs made us walk every open stream
+    // per frame (1,000 streams: 6.7 µs a frame, a core for 2.5 MB/s).
+    if (this.peerGoawayLastId >= 0 && lastStreamId >= this.peerGoawayLastId) return;
+    this.peerGoawayLastId = lastStreamId;
     this.handler.onGoaway(lastStreamId, errorCode, debugData);
     // Nothing more may be sent: streams still waiting go elsewhere (the owner may have refused them already).
     if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.REFUSED_STREAM);
-    // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere.
-    for (const s of [...this.streams.values()]) {
-      if (!this.isPeerInitiated(s.id) && s.id > this.peerGoawayLastId && s.state !== StreamState.CLOSED) {
-        this.releaseStream(s);
-        this.handler.onReset(s, ErrorCode.REFUSED_STREAM, true);
-        this.finishStream(s);
+    // Our streams above last-stream-id were never processed: refused, safe to retry elsewhere. A
+    // server opens none (no push), so only a client looks.
+    if (!this.isServer) {
+      for (const s of [...this.streams.values()]) {
+        if (!this.isPeerInitiated(s.id) && s.id > lastStreamId && s.state !== StreamState.CLOSED) {
+          this.releaseStream(s);
+          this.handler.onReset(s, ErrorCode.REFUSED_STREAM, true);
+          this.finishStream(s);
+        }
       }
     }
     this.maybeEnd();
