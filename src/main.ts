@@ -12,6 +12,7 @@ import type { DtabSource } from './introspection/snapshots.js';
 import { adminRouter, dentriesBefore, startAdmin, type AdminRouter, type AdminServer } from './admin/server.js';
 import { Metrics } from './telemetry/metrics.js';
 import { configureEndpointWindows, endpointBudgets } from './proxy/upstream.js';
+import { REPLAY_BUDGET } from './proxy/replay-budget.js';
 import type { Clock } from './util/clock.js';
 import { Closers } from './util/closers.js';
 import type { Logger } from './util/log.js';
@@ -62,6 +63,7 @@ export async function startRouterProcess(config: Config, options: StartOptions):
     const { namers, interpreter } = await startNamers(config, { metrics, log, env }, closers);
     configureEndpointWindows(config.endpointWindows);
     closers.push(metrics.watchEndpointBudgets(endpointBudgets));
+    closers.push(metrics.watchReplayBudget(() => REPLAY_BUDGET));
 
     const routers: Router[] = [];
     const adminRouters: AdminRouter[] = [];

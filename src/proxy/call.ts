@@ -10,6 +10,7 @@ import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
 import { SmallChunks } from '../h2/small-chunks.js';
+import { REPLAY_BUDGET } from './replay-budget.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -128,6 +129,8 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   /** Where small held chunks are coalesced. */
   private smallHeld: SmallChunks | undefined;
   private heldBytes = 0;
+  /** Of those, what REPLAY_BUDGET lent this call (given back when `held` goes). */
+  private replayCharged = 0;
   private requestTrailers: FieldInput[] | undefined;
   /** Received and not yet returned as window: from the client, and from the endpoint. */
   private inboundUnconsumed = 0;
@@ -240,7 +243,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         const last = held.length - 1;
         let flowing = true;
         for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.is(REQUEST_ENDED) && this.requestTrailers === undefined);
-        if (!this.is(REPLAYABLE)) this.held = this.smallHeld = undefined;
+        if (!this.is(REPLAYABLE)) this.releaseHeld();
         if (flowing) this.returnInbound();
       }
       if (this.requestTrailers !== undefined) up.sendHeaders(this.requestTrailers, true);
@@ -282,7 +285,12 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         else (this.smallHeld ??= new SmallChunks()).append(this.held, data);
       }
       if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
-      if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.held = this.smallHeld = undefined;
+      else if (this.is(REPLAYABLE) && n > 0) {
+        // Kept past what windows and read budgets count once passed on: the process lends it.
+        if (REPLAY_BUDGET.take(n, this.inbound.growthShare)) this.replayCharged += n;
+        else this.setFlag(REPLAYABLE, false);
+      }
+      if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.releaseHeld();
     }
     if (this.phase === FORWARDING && this.up!.write(data, endStream)) this.returnInbound();
   }
@@ -328,7 +336,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     this.returnUp();
     this.returnInbound();
     if (this.status < 0) this.status = Status.CANCELLED;
-    this.held = this.smallHeld = undefined;
+    this.releaseHeld();
     const hook = this.doneHook;
     this.doneHook = undefined;
     hook?.();
@@ -500,8 +508,17 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   private dropReplay(): void {
     this.setFlag(REPLAYABLE, false);
     if (this.phase === WAITING) return;
-    this.held = this.smallHeld = undefined;
+    this.releaseHeld();
     this.requestTrailers = undefined;
+  }
+
+  /** The request bytes kept for an attempt or a replay go, and what the replay budget lent with them. */
+  private releaseHeld(): void {
+    this.held = this.smallHeld = undefined;
+    if (this.replayCharged > 0) {
+      REPLAY_BUDGET.give(this.replayCharged, this.inbound.growthShare);
+      this.replayCharged = 0;
+    }
   }
 }
 

@@ -104,6 +104,29 @@ export class Metrics {
       this.#refusedSeen = { windowGrowth: b.windowGrowthRefused, connectionWindows: b.connectionWindowsRefused };
     },
   });
+  /** Reader of the process's replay budget (see `watchReplayBudget`), read at every scrape. */
+  #replayBudget: (() => { held: number; refused: number }) | undefined;
+  #replayRefusedSeen = 0;
+  readonly replayBytes = new Gauge({
+    name: 'kgr_replay_bytes',
+    help: 'Request bytes kept for transparent retries after they were passed on to an endpoint, over the process (at most 32 MiB, 8 MiB per client address).',
+    registers: [this.registry],
+    collect: () => {
+      const b = this.#replayBudget?.();
+      if (b !== undefined) this.replayBytes.set(b.held);
+    },
+  });
+  readonly replayRefused = new Counter({
+    name: 'kgr_replay_refused_total',
+    help: 'Calls that stopped keeping their request for a retry because the process\'s replay budget, or their client\'s share of it, was spent (they are served, not retried).',
+    registers: [this.registry],
+    collect: () => {
+      const b = this.#replayBudget?.();
+      if (b === undefined) return;
+      this.replayRefused.inc(b.refused - this.#replayRefusedSeen);
+      this.#replayRefusedSeen = b.refused;
+    },
+  });
   readonly accessLogDropped = new CellCounter({
     name: 'kgr_access_log_dropped_total',
     help: 'Access log lines dropped because the log fell more than 8 MiB behind (or its file failed), per router.',
@@ -258,6 +281,13 @@ export class Metrics {
   }
 
   /** Read the process's endpoint-answer budgets at every scrape (one reader; the last one set wins). */
+  watchReplayBudget(read: () => { held: number; refused: number }): () => void {
+    this.#replayBudget = read;
+    return () => {
+      if (this.#replayBudget === read) this.#replayBudget = undefined;
+    };
+  }
+
   watchEndpointBudgets(read: () => EndpointBudgets): () => void {
     this.#endpointBudgets = read;
     return () => {

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import { ProxyHarness, addr } from './harness.js';
+import { startRawBackend } from '../fixtures/grpc/raw-backend.js';
+import { eventually } from '../support/eventually.js';
+import { REPLAY_BUDGET } from '../../src/proxy/replay-budget.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+
+/**
+ * A call keeps up to 64 KiB of its request for a transparent retry until an endpoint answers. Once
+ * passed on, those bytes are in no window and no read budget: a pod's 5,000 calls that each sent
+ * 64 KiB to an endpoint that had not answered yet kept 320 MB. The process now lends what calls
+ * keep, a share per client; past it a call keeps nothing more for a replay and is still served.
+ */
+test('request bytes kept for replays are bounded by the process\'s budget and the client\'s share; calls past it are still forwarded whole', { timeout: 30_000 }, async () => {
+  const saved = { limit: REPLAY_BUDGET.limit, shareLimit: REPLAY_BUDGET.shareLimit };
+  REPLAY_BUDGET.limit = 1 << 20;
+  REPLAY_BUDGET.shareLimit = 128 << 10;
+  const CALLS = 10;
+  const BODY = 60_000; // under the 64 KiB a call may keep for a replay
+  let received = 0;
+  // The endpoint reads every request and answers none, so every call keeps its request.
+  const backend = await startRawBackend((stream) => {
+    stream.on('data', (c: Buffer) => (received += c.length));
+  });
+  const proxy = await new ProxyHarness(addr(backend.port)).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  const refusedBefore = REPLAY_BUDGET.refused;
+  try {
+    for (let i = 0; i < CALLS; i++) {
+      const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Upload', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.write(Buffer.alloc(BODY, i));
+    }
+    await eventually('the endpoint has every request byte', () => received === CALLS * BODY, 10_000);
+    // Without the budget the router kept all 600,000 bytes.
+    assert.ok(REPLAY_BUDGET.held <= 128 << 10, `kept ${REPLAY_BUDGET.held} bytes for replays`);
+    assert.ok(REPLAY_BUDGET.held >= 2 * BODY, `kept ${REPLAY_BUDGET.held}: the first calls keep theirs`);
+    assert.ok(REPLAY_BUDGET.refused > refusedBefore);
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.watchReplayBudget(() => REPLAY_BUDGET);
+    const text = await metrics.registry.metrics();
+    assert.match(text, new RegExp(`^kgr_replay_bytes ${REPLAY_BUDGET.held}$`, 'm'));
+    assert.match(text, /^kgr_replay_refused_total [1-9]\d*$/m);
+  } finally {
+    client.close();
+    await proxy.close();
+    await backend.close();
+    REPLAY_BUDGET.limit = saved.limit;
+    REPLAY_BUDGET.shareLimit = saved.shareLimit;
+  }
+  // The calls ended with their client: what they kept went back.
+  await eventually('the replay budget is whole again', () => REPLAY_BUDGET.held === 0, 10_000);
+});
