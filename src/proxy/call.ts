@@ -4,7 +4,7 @@ import type { RequestFields } from '../h2/connection.js';
 import type { FieldInput, FieldSink, HeaderList } from '../h2/hpack/index.js';
 import { SessionPool, UpstreamUnavailable, connectionLoss, onConnected, onConnectedConnection, type UpstreamEvents } from './upstream.js';
 import type { InboundEvents } from './server.js';
-import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, statusForReset } from './grpc.js';
+import { STATUS_STRINGS, Status, encodeMessage, encodeTimeout, isGrpcContentType, parseStatus, resetBlamesRequest, statusForReset } from './grpc.js';
 import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
@@ -430,8 +430,11 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       this.stopForwarding();
       return;
     }
-    target.ended(endpoint, up.unsent ? NEVER_SENT : TRANSPORT_FAILURE, latency);
     const loss = this.upLoss;
+    // A reset of this stream alone that blames the request ends the attempt with the status the
+    // client gets; the endpoint's health hears only of lost connections and resets of its own.
+    const blamesRequest = loss === undefined && code >= 0 && resetBlamesRequest(code);
+    target.ended(endpoint, up.unsent ? NEVER_SENT : blamesRequest ? statusForReset(code) : TRANSPORT_FAILURE, latency);
     const why = loss ?? 'connection closed';
     if (!this.is(COMMITTED)) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's

@@ -128,6 +128,25 @@ export function statusForReset(code: number): number {
   }
 }
 
+/**
+ * An endpoint's RST_STREAM on a connection that stays up, with a code that says the request was
+ * at fault (malformed, too many fields, or cancelled), not the endpoint: such an attempt says
+ * nothing of the endpoint's health. Counted against it, ten malformed calls from one pod got every
+ * endpoint of a service ejected for every pod on the node.
+ */
+export function resetBlamesRequest(code: number): boolean {
+  switch (code) {
+    case 1: // PROTOCOL_ERROR: e.g. content-length that the DATA do not match
+    case 5: // STREAM_CLOSED
+    case 6: // FRAME_SIZE_ERROR
+    case 8: // CANCEL
+    case 11: // ENHANCE_YOUR_CALM: e.g. more header fields than the endpoint takes
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** True for `content-type: application/grpc` and its `+proto`/`;…` variants. */
 export function isGrpcContentType(value: string | string[] | undefined): boolean {
   if (typeof value !== 'string') return false;
