@@ -294,6 +294,56 @@ test('failure accrual ejects an endpoint after consecutive failures and the othe
   }
 });
 
+test('an endpoint resetting malformed requests (PROTOCOL_ERROR, ENHANCE_YOUR_CALM) is not ejected for them; with every endpoint ejected, calls spread over all', async () => {
+  // Ten calls with a content-length their DATA do not match (Node's http2 resets them with
+  // PROTOCOL_ERROR) got every endpoint of a service ejected for every pod on the node, and then
+  // the whole service's traffic went to its first endpoint.
+  const resets = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    if (headers[':path'] === '/t.Svc/Malformed') stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    else if (headers[':path'] === '/t.Svc/TooMany') stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    else if (headers[':path'] === '/t.Svc/Down') stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'down' }, { endStream: true });
+    else answerOk(stream);
+  };
+  const a = await startRawBackend(resets);
+  const b = await startRawBackend(resets);
+  const proxy = await new ProxyHarness(addr(a.port, b.port), {
+    failureAccrual: { kind: 'io.l5d.consecutiveFailures', failures: 3, backoff: { minMs: 60_000, maxMs: 60_000 } },
+  }).start();
+  const session = http2.connect(`http://${proxy.target}`);
+  const call = (path: string): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      let status: string | undefined;
+      req.on('response', (h) => (status ??= h['grpc-status'] as string | undefined));
+      req.on('trailers', (h) => (status = h['grpc-status'] as string | undefined));
+      req.on('error', () => {});
+      req.on('close', () => resolve(status));
+      req.resume();
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+  const states = (): string[] => proxy.client.snapshot().endpoints.map((e) => e.state);
+  try {
+    for (let i = 0; i < 10; i++) assert.equal(await call('/t.Svc/Malformed'), '13'); // INTERNAL
+    for (let i = 0; i < 10; i++) assert.equal(await call('/t.Svc/TooMany'), '8'); // RESOURCE_EXHAUSTED
+    assert.deepEqual(states().filter((s) => s === 'ejected'), [], JSON.stringify(proxy.client.snapshot().endpoints));
+    // Endpoints that answer UNAVAILABLE are ejected, all of them.
+    for (let i = 0; i < 10; i++) await call('/t.Svc/Down');
+    assert.deepEqual(states(), ['ejected', 'ejected']);
+    // While both stay ejected (their calls still fail), calls go to each in turn, not all to the first.
+    const [seenA, seenB] = [a.seen.length, b.seen.length];
+    for (let i = 0; i < 10; i++) assert.equal(await call('/t.Svc/Down'), '14');
+    assert.ok(a.seen.length - seenA >= 3 && b.seen.length - seenB >= 3, `A took ${a.seen.length - seenA}, B ${b.seen.length - seenB} of 10`);
+    // A call that succeeds brings its endpoint back.
+    assert.equal(await call('/t.Svc/Ok'), '0');
+    assert.ok(states().includes('connected'), states().join());
+  } finally {
+    session.close();
+    await proxy.close();
+    await a.close();
+    await b.close();
+  }
+});
+
 test("a second session opens only when the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS is reached", async () => {
   const backend = await startTestServer({ name: 'capped', maxConcurrentStreams: 2 });
   const proxy = await new ProxyHarness(addr(backend.port)).start();
