@@ -48,4 +48,4 @@ export {
   type DelegateOptions,
 } from './delegate.js';
 export { runDtabCommand, formatDtab, renderTree, type CommandIO, type DtabCommandDeps } from './commands.js';
-export { ADDR_WEIGHT_KEY, weightedBound } from './weighted-bound.js';
+export { ADDR_WEIGHT_KEY, WeightedViews, weightedViewCount } from './weighted-bound.js';

@@ -10,7 +10,7 @@ import { fallsThrough, keptByUnion, outcomeOfState, unionOutcome, type Outcome }
 import type { Path } from './path.js';
 import { simplify } from './simplify.js';
 import { treeEquals } from './tree.js';
-import { weightedBound } from './weighted-bound.js';
+import { WeightedViews } from './weighted-bound.js';
 
 export const DEFAULT_MAX_DEPTH = 100;
 /**
@@ -130,6 +130,8 @@ type BoundTree = NameTree<BoundName>;
 class Binding {
   private readonly observed = new Map<Var<unknown>, Closable>();
   private used = new Set<Var<unknown>>();
+  /** The weighted views of bound names this binding's tree holds: kept across passes, let go with it. */
+  private readonly views = new WeightedViews();
   /** Inside run(): binding, releasing or publishing. */
   private running = false;
   /** Lookups of the current pass (bounded by the interpreter's maxLookups). */
@@ -190,6 +192,7 @@ class Binding {
             observation.close();
           }
         }
+        this.views.sweep();
         publish(this.out, state);
         if (!this.dirty) return;
       }
@@ -203,6 +206,7 @@ class Binding {
     this.closed = true;
     for (const observation of this.observed.values()) observation.close();
     this.observed.clear();
+    this.views.close();
   }
 
   /** The current value of an input (a namer's answer, the base dtab), keeping it observed. */
@@ -257,7 +261,7 @@ class Binding {
     switch (tree.kind) {
       case 'leaf':
         if (tree.value.kind === 'bound') {
-          return ok(weight === undefined ? (tree as NameTree<BoundName>) : { kind: 'leaf', value: weightedBound(tree.value, weight) });
+          return ok(weight === undefined ? (tree as NameTree<BoundName>) : { kind: 'leaf', value: this.views.get(tree.value, weight) });
         }
         return this.bindPath(tree.value.path, depth, weight);
       case 'fail':

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BindingCache } from '../../src/dtab/binding-cache.js';
-import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, type BoundName, type NameTree } from '../../src/dtab/index.js';
+import { Dtab, NameInterpreter, parseDtab, parsePath, showTree, weightedViewCount, type BoundName, type NameTree } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const K8S = parsePath('/#/io.l5d.k8s');
 
@@ -130,4 +131,37 @@ test('BindingCache: full, it evicts an entry nobody asked for since the clock la
   } finally {
     cache.close();
   }
+});
+
+test('BindingCache: weighted views of a shared bound name go with the transient bindings that made them (a client sending fresh weights per call grows nothing)', () => {
+  const k8s = new FakeNamer(K8S);
+  const echo = k8s.bind('/default/grpc/echo', '10.0.0.1:1');
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const clock = new FakeClock();
+  const base = new Var<Dtab>(parseDtab('/svc => /#/io.l5d.k8s/default/grpc; /svc/x => 0.9*/svc/echo & 0.1*/svc/none'));
+  const cache = new BindingCache(interpreter, base, { idleTtlMs: 60_000, transientIdleTtlMs: 1000, maxEntries: 20, clock });
+  try {
+    const lasting = cache.get(parsePath('/svc/x'), Dtab.empty);
+    assert.equal(show(lasting.sample), '/#/io.l5d.k8s/default/grpc/echo');
+    assert.equal(weightedViewCount(echo), 1);
+    const branches = 90;
+    const calls = 60;
+    for (let call = 0; call < calls; call++) {
+      // `l5d-dtab: /n/<i>=>/a;/svc/x=>1.0000001*/svc/echo & 1.0000002*/svc/echo & …`, fresh weights every call.
+      const weights = Array.from({ length: branches }, (_, b) => `1.${String(call * branches + b + 1).padStart(7, '0')}*/svc/echo`);
+      const local = parseDtab(`/n/${call}=>/a;/svc/x=>${weights.join(' & ')}`);
+      const state = cache.get(parsePath('/svc/x'), local);
+      assert.equal(state.sample.status, 'ok');
+      // The cache holds at most maxEntries bindings, so at most that many bindings' views.
+      assert.ok(weightedViewCount(echo) <= 1 + 19 * branches, `${weightedViewCount(echo)} views held`);
+    }
+    clock.advance(5_000);
+    assert.equal(cache.size, 1, 'the overrides were released after transientIdleTtlMs');
+    assert.equal(weightedViewCount(echo), 1, 'and their weighted views with them: only the lasting binding’s is left');
+    assert.equal(cache.get(parsePath('/svc/x'), Dtab.empty), lasting);
+  } finally {
+    cache.close();
+  }
+  assert.equal(weightedViewCount(echo), 0, 'closing the cache lets go of every view');
+  assert.equal(k8s.active, 0);
 });

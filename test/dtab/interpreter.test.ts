@@ -8,6 +8,7 @@ import {
   showTree,
   type BoundName,
   type NameTree,
+  weightedViewCount,
 } from '../../src/dtab/index.js';
 import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
@@ -208,12 +209,19 @@ test('bind: bound address sets below a Union carry their branch weight (Finagle 
   const a = n.bind('/a', '1.1.1.1:1');
   n.bind('/b', '2.2.2.2:2');
   const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
-  const grab = (dtab: string) => {
+  /** Bind /s and keep observing it: its current tree, and how to let it go. */
+  const hold = (dtab: string) => {
     let tree: NameTree<BoundName> | undefined;
-    i.bind(parseDtab(dtab), parsePath('/s')).observe((s) => (tree = s.status === 'ok' ? s.value : undefined)).close();
-    return tree!;
+    const o = i.bind(parseDtab(dtab), parsePath('/s')).observe((s) => (tree = s.status === 'ok' ? s.value : undefined));
+    return { tree: () => tree!, close: () => o.close() };
   };
-  const u = grab('/x => /#/io.l5d.k8s; /s => 0.3*/x/a & 0.7*(/x/none | /x/b)');
+  const grab = (dtab: string) => {
+    const h = hold(dtab);
+    h.close();
+    return h.tree();
+  };
+  const first = hold('/x => /#/io.l5d.k8s; /s => 0.3*/x/a & 0.7*(/x/none | /x/b)');
+  const u = first.tree();
   assert.equal(u.kind, 'union');
   const leafAt = (t: NameTree<BoundName>, i: number): BoundName => {
     const w = t.kind === 'union' ? t.trees[i]?.tree : undefined;
@@ -227,16 +235,46 @@ test('bind: bound address sets below a Union carry their branch weight (Finagle 
   assert.deepEqual(metaOf(leafAt(u, 0)), { namer_nametree_weight: 0.3 });
   assert.deepEqual(metaOf(leafAt(u, 1)), { namer_nametree_weight: 0.7 });
   assert.equal(leafAt(u, 0).id.show(), '/#/io.l5d.k8s/a');
-  // The same binding twice gives the very same weighted names; outside a Union the namer's own name.
+  // While a binding holds them, the same binding again gives the very same weighted names;
+  // outside a Union the namer's own name.
   const again = grab('/x => /#/io.l5d.k8s; /s => 0.3*/x/a & 0.7*(/x/none | /x/b)');
   assert.equal(leafAt(again, 0), leafAt(u, 0));
   const plain = grab('/s => /#/io.l5d.k8s/a');
   assert.ok(plain.kind === 'leaf' && plain.value === a);
+  // A pass run again by a namer change keeps the views of what did not change.
+  n.bind('/b', '2.2.2.3:2');
+  assert.equal(leafAt(first.tree(), 0), leafAt(u, 0));
+  assert.deepEqual(metaOf(leafAt(first.tree(), 1)), { namer_nametree_weight: 0.7 });
   // The weighted view is live while observed.
   const seen: string[] = [];
   const o = leafAt(u, 0).addr.observe((x) => seen.push(x.type));
   assert.deepEqual(seen, ['bound']);
   o.close();
+  assert.equal(weightedViewCount(a), 1);
+  first.close();
+  assert.equal(weightedViewCount(a), 0, 'the views went with the binding that held them');
+});
+
+test('bind: weighted views do not outlive their bindings: distinct weights from request dtabs leave nothing on the shared bound name', () => {
+  const n = new FakeNamer(K8S);
+  const echo = n.bind('/echo', '1.1.1.1:1');
+  const i = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: n }] });
+  // A lasting binding (the base dtab's) keeps its one view of echo throughout.
+  const lasting = i.bind(parseDtab('/svc/x => 0.5*/#/io.l5d.k8s/echo & 0.5*/#/io.l5d.k8s/none'), parsePath('/svc/x')).observe(() => {});
+  assert.equal(weightedViewCount(echo), 1);
+  const branches = 90;
+  for (let call = 0; call < 50; call++) {
+    // A hostile l5d-dtab: a fresh weight per branch per call, all on the one bound name.
+    const weights = Array.from({ length: branches }, (_, b) => `1.${String(call * branches + b + 1).padStart(7, '0')}*/svc/echo`);
+    const dtab = parseDtab(`/svc/echo => /#/io.l5d.k8s/echo; /svc/x => ${weights.join(' & ')}`);
+    const o = i.bind(dtab, parsePath('/svc/x')).observe(() => {});
+    assert.equal(weightedViewCount(echo), 1 + branches, 'a live binding holds one view per weight it reached');
+    o.close();
+  }
+  assert.equal(weightedViewCount(echo), 1, 'only the lasting binding’s view is left');
+  lasting.close();
+  assert.equal(weightedViewCount(echo), 0);
+  assert.equal(n.active, 0);
 });
 
 /** N dentries whose right sides each name the next level twice: binding /a0 makes ~2^(N+1) lookups. */
