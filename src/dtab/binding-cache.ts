@@ -50,7 +50,7 @@ interface Held extends CachedBinding {
  * The cache observes each binding it holds, so its namer watches stay open and its Activity is
  * always current; the idle table decides how long: an idle TTL after the last `get` (the transient
  * TTL for local-dtab and Neg/failed bindings), never while someone else observes it. A warm `get`
- * is two map lookups on the memoized `show()` strings of its arguments and one assignment.
+ * is two map lookups on the memoized `encode()`/`show()` strings of its arguments and one assignment.
  */
 export class BindingCache {
   private readonly table: IdleTable<string, Held>;
@@ -80,7 +80,7 @@ export class BindingCache {
    * an uncached one: it binds while its caller observes it and is let go with it.
    */
   get(path: Path, local: Dtab): Activity<NameTree<BoundName>> {
-    const entry = this.index.get(local.show())?.get(path.show());
+    const entry = this.index.get(local.encode())?.get(path.show());
     if (entry !== undefined) {
       entry.used = true;
       return entry.value.state;
@@ -104,7 +104,8 @@ export class BindingCache {
   }
 
   private miss(path: Path, local: Dtab): Activity<NameTree<BoundName>> {
-    const localKey = local.show();
+    // Full-precision weights: with show()'s two decimals, `0.004*/a & 0*/b` and `0*/a & 0.004*/b` shared a binding.
+    const localKey = local.encode();
     const pathKey = path.show();
     const entry = this.table.get(`${localKey}\n${pathKey}`, () => {
       const state = this.interpreter.bind(this.baseDtab, path, local);

@@ -2,7 +2,7 @@ import type { Name } from './name.js';
 import { Neg, type NameTree } from './nametree.js';
 import type { Path } from './path.js';
 import { Prefix } from './prefix.js';
-import { showNameTree } from './show.js';
+import { encodeNameTree, showNameTree } from './show.js';
 import { simplify } from './simplify.js';
 import { mapTree, treeEquals } from './tree.js';
 
@@ -11,6 +11,7 @@ export { AnyElem, Prefix, type PrefixElem } from './prefix.js';
 /** One delegation rule: paths starting with `prefix` are rewritten to `dst` (plus what followed the prefix). */
 export class Dentry {
   private shown: string | undefined;
+  private encoded: string | undefined;
 
   constructor(
     readonly prefix: Prefix,
@@ -21,6 +22,12 @@ export class Dentry {
   show(): string {
     if (this.shown === undefined) this.shown = `${this.prefix.show()}=>${showNameTree(this.dst)}`;
     return this.shown;
+  }
+
+  /** `show` with weights at full precision (`encodeNameTree`): what keys and forwarded headers use. */
+  encode(): string {
+    if (this.encoded === undefined) this.encoded = `${this.prefix.show()}=>${encodeNameTree(this.dst)}`;
+    return this.encoded;
   }
 
   equals(other: Dentry): boolean {
@@ -53,6 +60,7 @@ export class Dtab {
   static readonly empty = new Dtab([]);
 
   private shown: string | undefined;
+  private encoded: string | undefined;
 
   constructor(readonly dentries: readonly Dentry[]) {}
 
@@ -121,6 +129,16 @@ export class Dtab {
   show(): string {
     if (this.shown === undefined) this.shown = this.dentries.map((d) => d.show()).join(';');
     return this.shown;
+  }
+
+  /**
+   * `show` with weights at full precision: the dtab as it is keyed (the binding cache) and sent on
+   * (`l5d-ctx-dtab`), so that dtabs differing only past a weight's second decimal stay apart.
+   * `show` (two decimals, as Finagle prints) is for people: the admin, the dashboard, errors.
+   */
+  encode(): string {
+    if (this.encoded === undefined) this.encoded = this.dentries.map((d) => d.encode()).join(';');
+    return this.encoded;
   }
 
   toString(): string {

@@ -6,7 +6,7 @@ export { AnyElem, Prefix, type PrefixElem } from './prefix.js';
 export { Dentry, Dtab } from './dtab.js';
 export { DtabSyntaxError } from './errors.js';
 export { parseDtab, parsePath, parseNameTree, parseDentry, parsePrefix, type ParseOptions } from './parse.js';
-export { showNameTree, showTree, formatWeight } from './show.js';
+export { showNameTree, showTree, formatWeight, encodeNameTree, encodeWeight } from './show.js';
 export { simplify } from './simplify.js';
 export { evaluate } from './eval.js';
 export { mapTree, treeEquals, leaves } from './tree.js';

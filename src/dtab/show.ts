@@ -11,30 +11,41 @@ export function showNameTree(tree: NameTree<Path>): string {
   return showTree(tree, (p) => p.show());
 }
 
-/** The same, for trees of any leaf type, given how to show a leaf. */
-export function showTree<T>(tree: NameTree<T>, showLeaf: (value: T) => string): string {
-  const single = unwrapSingle(tree);
-  if (single.kind === 'alt') return single.trees.map((t) => show1(t, showLeaf)).join(' | ');
-  return show1(single, showLeaf);
+/**
+ * The same form with every weight at full precision (`encodeWeight`): what a tree is keyed by
+ * and sent to other routers as. `showNameTree` rounds weights to two decimals, as Finagle displays
+ * them; keyed or forwarded in that form, `0.004 * /a & 0 * /b` and `0 * /a & 0.004 * /b` were one
+ * tree, and `0.999 * /stable & 0.001 * /canary` reached the next router as `1.00 * /stable & 0.00 * /canary`.
+ * `parseNameTree(encodeNameTree(t))` gives back `t`, weights included, for every parsed tree.
+ */
+export function encodeNameTree(tree: NameTree<Path>): string {
+  return showTree(tree, (p) => p.show(), encodeWeight);
 }
 
-function show1<T>(tree: NameTree<T>, showLeaf: (value: T) => string): string {
+/** The same, for trees of any leaf type, given how to show a leaf (and a weight: `formatWeight` unless told). */
+export function showTree<T>(tree: NameTree<T>, showLeaf: (value: T) => string, showWeight: (w: number) => string = formatWeight): string {
+  const single = unwrapSingle(tree);
+  if (single.kind === 'alt') return single.trees.map((t) => show1(t, showLeaf, showWeight)).join(' | ');
+  return show1(single, showLeaf, showWeight);
+}
+
+function show1<T>(tree: NameTree<T>, showLeaf: (value: T) => string, showWeight: (w: number) => string): string {
   const t = unwrapSingle(tree);
   if (t.kind === 'union') {
     return t.trees
-      .map((w) => (w.weight === DEFAULT_WEIGHT ? '' : `${formatWeight(w.weight)}*`) + showSimple(w.tree, showLeaf))
+      .map((w) => (w.weight === DEFAULT_WEIGHT ? '' : `${showWeight(w.weight)}*`) + showSimple(w.tree, showLeaf, showWeight))
       .join(' & ');
   }
-  if (t.kind === 'alt') return `(${showTree(t, showLeaf)})`;
-  return showSimple(t, showLeaf);
+  if (t.kind === 'alt') return `(${showTree(t, showLeaf, showWeight)})`;
+  return showSimple(t, showLeaf, showWeight);
 }
 
-function showSimple<T>(tree: NameTree<T>, showLeaf: (value: T) => string): string {
+function showSimple<T>(tree: NameTree<T>, showLeaf: (value: T) => string, showWeight: (w: number) => string): string {
   const t = unwrapSingle(tree);
   switch (t.kind) {
     case 'union':
     case 'alt':
-      return `(${showTree(t, showLeaf)})`;
+      return `(${showTree(t, showLeaf, showWeight)})`;
     case 'leaf':
       return showLeaf(t.value);
     case 'fail':
@@ -80,6 +91,20 @@ export function formatWeight(w: number): string {
   }
   frac = frac.padEnd(2, '0');
   return `${negative ? '-' : ''}${int.replace(/^0+(?=\d)/, '')}.${frac}`;
+}
+
+/**
+ * A weight at full precision, in the dtab grammar's form (digits and one `.`, no exponent): the
+ * shortest decimal that reads back as the same double (JavaScript's own `String(w)`, written out
+ * without an exponent: `1e-7` as `0.0000001`). A weight too large for a double (parsed from 309+
+ * digits) is Infinity, written as digits that read back as Infinity.
+ */
+export function encodeWeight(w: number): string {
+  if (w === Infinity) return '1' + '0'.repeat(309);
+  // Not from the grammar (it has no sign and no NaN): shown as JavaScript shows them.
+  if (!Number.isFinite(w) || w < 0 || Object.is(w, -0)) return String(w);
+  const [int, frac] = plainDecimal(w);
+  return frac === '' ? int : `${int}.${frac}`;
 }
 
 /** The shortest round-trip decimal of a non-negative finite number as [integer digits, fraction digits]. */

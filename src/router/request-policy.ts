@@ -77,7 +77,8 @@ export class RequestDtabs {
     if (local instanceof DtabSyntaxError) return local;
     delete headers['l5d-dtab'];
     if (local.isEmpty) delete headers['l5d-ctx-dtab'];
-    else headers['l5d-ctx-dtab'] = local.show();
+    // Weights at full precision: show() rounds to two decimals (0.999/0.001 went on as 1.00/0.00).
+    else headers['l5d-ctx-dtab'] = local.encode();
     return local;
   }
 

@@ -165,3 +165,30 @@ test('BindingCache: weighted views of a shared bound name go with the transient 
   assert.equal(weightedViewCount(echo), 0, 'closing the cache lets go of every view');
   assert.equal(k8s.active, 0);
 });
+
+test('BindingCache: local dtabs that differ only past a weight’s second decimal get their own bindings', () => {
+  const k8s = new FakeNamer(K8S);
+  k8s.bind('/default/grpc/a', '10.0.0.1:1');
+  k8s.bind('/default/grpc/b', '10.0.0.2:1');
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: K8S, kind: 'memory', namer: k8s }] });
+  const cache = new BindingCache(interpreter, new Var(parseDtab('/svc => /#/io.l5d.k8s/default/grpc')), { clock: new FakeClock() });
+  const weights = (state: ActivityState<NameTree<BoundName>>) => {
+    assert.ok(state.status === 'ok' && state.value.kind === 'union');
+    return state.value.trees.map((w) => `${w.weight} ${w.tree.kind === 'leaf' ? w.tree.value.id.show() : w.tree.kind}`);
+  };
+  try {
+    const name = parsePath('/svc/x');
+    const toA = parseDtab('/svc/x=>0.004*/svc/a & 0*/svc/b');
+    const toB = parseDtab('/svc/x=>0*/svc/a & 0.004*/svc/b');
+    assert.equal(toA.show(), toB.show(), 'shown alike (two decimals)');
+    const a = cache.get(name, toA);
+    const b = cache.get(name, toB);
+    assert.notEqual(a, b, 'but not one binding');
+    assert.deepEqual(weights(a.sample), ['0.004 /#/io.l5d.k8s/default/grpc/a', '0 /#/io.l5d.k8s/default/grpc/b']);
+    assert.deepEqual(weights(b.sample), ['0 /#/io.l5d.k8s/default/grpc/a', '0.004 /#/io.l5d.k8s/default/grpc/b']);
+    assert.equal(cache.size, 2);
+    assert.equal(cache.get(name, parseDtab('/svc/x => .0040 * /svc/a & 0.0 * /svc/b')), a, 'the same weights are the same key');
+  } finally {
+    cache.close();
+  }
+});

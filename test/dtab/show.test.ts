@@ -12,6 +12,8 @@ import {
   Prefix,
   alt,
   evaluate,
+  encodeNameTree,
+  encodeWeight,
   formatWeight,
   leaf,
   mapTree,
@@ -97,6 +99,40 @@ test('property: parseNameTree(showNameTree(t)) equals t', () => {
 test('property: parseDtab(dtab.show()) equals the dtab; parsePath(path.show()) equals the path', () => {
   fc.assert(fc.property(dtab, (d) => parseDtab(d.show()).equals(d)), { numRuns: 300 });
   fc.assert(fc.property(path, (p) => parsePath(p.show()).equals(p)), { numRuns: 300 });
+});
+
+test('encodeWeight / Dtab.encode: full precision in the grammar’s form (keys, forwarded headers); show keeps two decimals', () => {
+  assert.equal(encodeWeight(0.5), '0.5');
+  assert.equal(encodeWeight(0.999), '0.999');
+  assert.equal(encodeWeight(0.001), '0.001');
+  assert.equal(encodeWeight(1.0000001), '1.0000001');
+  assert.equal(encodeWeight(2), '2');
+  assert.equal(encodeWeight(0), '0');
+  assert.equal(encodeWeight(1e-7), '0.0000001');
+  assert.equal(encodeWeight(1.5e-300), '0.' + '0'.repeat(299) + '15');
+  assert.equal(encodeWeight(1e21), '1000000000000000000000');
+  assert.equal(Number(encodeWeight(Infinity)), Infinity);
+  const d = parseDtab('/svc/x => 0.999 * /stable & .001 * /canary; /svc/y => 0.004*/a & 0*/b');
+  assert.equal(d.show(), '/svc/x=>1.00*/stable & 0.00*/canary;/svc/y=>0.00*/a & 0.00*/b', 'display unchanged');
+  assert.equal(d.encode(), '/svc/x=>0.999*/stable & 0.001*/canary;/svc/y=>0.004*/a & 0*/b');
+  assert.ok(parseDtab(d.encode()).equals(d));
+  assert.equal(encodeNameTree(parseNameTree('1*/a & 1.00*/b')), '/a & /b');
+});
+
+const anyWeight = fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1e300, noNaN: true }), fc.integer({ min: 0, max: 10 ** 9 }).map((n) => n / 10 ** 7));
+
+test('property: parseNameTree(encodeNameTree(t)) equals t for any non-negative weights, and parseDtab(d.encode()) equals d', () => {
+  const weightedTree = fc
+    .array(fc.tuple(anyWeight, path), { minLength: 2, maxLength: 4 })
+    .map((ws) => union(...ws.map(([w, p]) => weighted(w, leaf(p)))) as NameTree<Path>);
+  fc.assert(
+    fc.property(weightedTree, (t) => {
+      const back = parseNameTree(encodeNameTree(t));
+      return sameTree(back, t) && back.kind === 'union' && t.kind === 'union' && back.trees.every((w, i) => Object.is(w.weight, t.trees[i]!.weight) || (w.weight === 0 && t.trees[i]!.weight === 0));
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(fc.property(dtab, (d) => parseDtab(d.encode()).equals(d)), { numRuns: 300 });
 });
 
 test('property: simplify is a fixpoint and keeps eval', () => {

@@ -62,6 +62,42 @@ test('l5d-dtab overrides routing for one request; l5d-ctx-dtab ++ l5d-dtab is re
   }
 });
 
+test('l5d-dtab weights keep full precision: overrides differing past the second decimal route apart; l5d-ctx-dtab is re-sent with 0.999/0.001', async () => {
+  const a = await startRawBackend((s) => answerOk(s));
+  const b = await startRawBackend((s) => answerOk(s));
+  const h = await startRouter(`${SVC} => /$/nil`);
+  const client = testClient(h.target);
+  const inet = (port: number) => `/$/inet/127.0.0.1/${port}`;
+  try {
+    // Shown with two decimals both are `0.00*A & 0.00*B`: one cached binding took both.
+    const toA = `${SVC} => 0.004*${inet(a.port)} & 0*${inet(b.port)}`;
+    const toB = `${SVC} => 0*${inet(a.port)} & 0.004*${inet(b.port)}`;
+    for (let i = 0; i < 3; i++) {
+      for (const dtab of [toA, toB]) {
+        const r = await unary(client, { message: 'split' }, { metadata: md({ 'l5d-dtab': dtab }) });
+        assert.equal(r.error, null, r.error?.details);
+      }
+    }
+    assert.equal(a.seen.length, 3, 'a weight of 0 takes no calls: toA’s calls all went to a');
+    assert.equal(b.seen.length, 3, 'and toB’s all to b');
+    assert.equal(a.seen[0]!['l5d-ctx-dtab'], `${SVC}=>0.004*${inet(a.port)} & 0*${inet(b.port)}`);
+
+    const canary = `${SVC} => 0.999*${inet(a.port)} & 0.001*${inet(b.port)}`;
+    const r = await unary(client, { message: 'canary' }, { metadata: md({ 'l5d-dtab': canary }) });
+    assert.equal(r.error, null, r.error?.details);
+    const seen = [...a.seen, ...b.seen].find((x) => x['l5d-ctx-dtab']?.toString().includes('0.999'));
+    assert.ok(seen !== undefined, 'l5d-ctx-dtab went on with 0.999, not rounded to 1.00');
+    const forwarded = String(seen['l5d-ctx-dtab']);
+    assert.equal(forwarded, `${SVC}=>0.999*${inet(a.port)} & 0.001*${inet(b.port)}`);
+    assert.ok(parseDtab(forwarded).equals(parseDtab(canary)), 'the next router reads back the very same weights');
+  } finally {
+    client.close();
+    await h.close();
+    await a.close();
+    await b.close();
+  }
+});
+
 test('clearContext: l5d-* headers from an untrusted client are ignored and stripped', async () => {
   const a = await startRawBackend((s) => answerOk(s));
   const b = await startRawBackend((s) => answerOk(s));
