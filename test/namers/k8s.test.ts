@@ -10,6 +10,7 @@ import { Watching, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from '.
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
+import type { BoundName } from '../../src/dtab/name.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
 
@@ -286,6 +287,43 @@ test('names clients choose cannot pile up watches: at most maxWatches, and a Ser
     assert.equal(namer.openWatches, 3, 'still held within the absent-Service TTL');
     clock.advance(2_000);
     await eventually('absent Services released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
+  }));
+
+test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd 1); a port no Service can have is Neg with no name made', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 8080 }]);
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.8.0.1')], [{ name: 'grpc', port: 8080 }]);
+    const { namer } = namerFor(api);
+    const watchers: Array<{ close(): void }> = [];
+    const bounds: BoundName[] = [];
+    for (const path of ['/default/80/echo', '/default/080/echo', '/default/0080/echo/extra', '/default/000000000000000000000080/echo']) {
+      const a = namer.lookup(p(path));
+      watchers.push(new Watching(a));
+      bounds.push(await eventually(path, () => boundOf(a), 5000));
+    }
+    watchers.push(new Watching(bounds[0]!.addr));
+    await eventually('endpoints', () => sameSet(hostPorts(bounds[0]!.addr.sample), ['10.8.0.1:8080']), 5000);
+    for (const bound of bounds) {
+      assert.equal(bound.id.show(), '/#/io.l5d.k8s/default/80/echo', 'the bound id names the canonical port');
+      assert.equal(bound.addr, bounds[0]!.addr, 'one address set for every spelling');
+    }
+    assert.equal(bounds[2]!.residual.show(), '/extra');
+    const names = () => Object.keys((namer.state() as { names: Record<string, unknown> }).names);
+    assert.deepEqual(names(), ['default/80/echo']);
+    // Numbers out of range and names the API server would refuse for a Service port: Neg now, no name, no watch.
+    for (const path of ['/default/0/echo', '/default/00/echo', '/default/65536/echo', '/default/99999999999999999999/echo', '/default/-80/echo', '/default/bad_port/echo', `/default/${'a'.repeat(64)}/other`]) {
+      assert.ok(isNeg(namer.lookup(p(path))), `${path} is Neg`);
+    }
+    assert.deepEqual(names(), ['default/80/echo']);
+    assert.equal(namer.openWatches, 1);
+    // io.l5d.k8s.ns reads its port segment the same way.
+    const { namer: ns } = namerFor(api, { fixedNamespace: 'default' });
+    const a = ns.lookup(p('/0080/echo'));
+    watchers.push(new Watching(a));
+    const nsBound = await eventually('ns bound', () => boundOf(a), 5000);
+    assert.equal(nsBound.id.show(), '/#/io.l5d.k8s/80/echo');
+    assert.equal(ns.lookup(p('/80/echo')), a, 'the same name, so the same Activity');
+    for (const w of watchers) w.close();
   }));
 
 /** Bind one name and watch its addresses; returns helpers for fault tests. */

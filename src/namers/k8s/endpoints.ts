@@ -20,6 +20,28 @@ export interface Service {
   spec?: { ports?: Array<{ name?: string | null; port?: number; targetPort?: number | string; protocol?: string | null }> | null };
 }
 
+/** A Kubernetes DNS-1123 label (what a Service port's `name` must be): lower case, at most 63 characters. */
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * A path's `<port>` segment (lower-cased) in the one spelling its name is keyed by, or undefined for
+ * a segment no Service port can match. A number is canonical decimal, 1–65535: `080`, `0080`, … are
+ * port 80, as Linkerd 1 read them (`Integer.parseInt`), and become the one name `80`: requests
+ * choose these segments (`l5d-dtab`), and every spelling kept apart cost a name recomputed on
+ * every EndpointSlice event. A name must be a DNS-1123 label, as the API server requires of
+ * Service port names; `_` is the Service's first port.
+ */
+export function canonicalPort(segment: string): string | undefined {
+  if (segment === '_') return segment;
+  if (/^\d+$/.test(segment)) {
+    const digits = segment.replace(/^0+/, '');
+    if (digits === '' || digits.length > 5) return undefined;
+    const n = Number(digits);
+    return n <= 65535 ? String(n) : undefined;
+  }
+  return DNS_LABEL.test(segment) ? segment : undefined;
+}
+
 /**
  * The EndpointSlice port name a path's `<port>` segment selects. A number is a **Service port**: the
  * Service's port with that number; a name is the Service port of that name. Either way the answer is

@@ -12,7 +12,7 @@ import { NameTable } from '../name-table.js';
 import { IdleTable } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
 import type { KubeConnection } from './connection.js';
-import { sliceAddresses, slicePortName } from './endpoints.js';
+import { canonicalPort, sliceAddresses, slicePortName } from './endpoints.js';
 import { ServiceWatch } from './service-watch.js';
 
 export interface K8sNamerOptions {
@@ -46,6 +46,8 @@ const NEG = constant<NameTree<Name>>(ok(Neg));
  * `io.l5d.k8s.ns`: `/<port>/<service>[/residual]`. Answers Neg when the Service or the port does not
  * exist, a bound name with an empty address set when no endpoint is ready, pending until both the
  * slices and the Service have been listed; endpoint churn updates the bound name's `addr` in place.
+ * A numeric `<port>` is read as Linkerd 1 did (`080` is port 80) and named canonically (`…/80/…`),
+ * so spellings share one name.
  */
 export class K8sNamer implements Namer {
   /** One watch pair per (namespace, service), kept an idle TTL after its last name leaves (seconds when the Service is absent). */
@@ -79,8 +81,13 @@ export class K8sNamer implements Namer {
     const need = fixed === undefined ? 3 : 2;
     if (path.size < need) return NEG;
     const segs = path.segments.slice(0, need).map((s) => s.toLowerCase());
-    const [namespace, port, service] = fixed === undefined ? segs : [fixed, ...segs];
-    if (!namespace || !port || !service) return NEG;
+    const portAt = need - 2;
+    // One name per port whatever its spelling (`080` is `80`); a port no Service can have is Neg, with no name made.
+    const port = canonicalPort(segs[portAt]!);
+    if (port === undefined) return NEG;
+    segs[portAt] = port;
+    const [namespace, , service] = fixed === undefined ? segs : [fixed, ...segs];
+    if (!namespace || !service) return NEG;
     const id = this.options.prefix.concat(new Path(segs));
     const name = this.names.get(`${namespace}/${port}/${service}`, id, (sink) => this.discover(sink, namespace, port, service));
     return name.lookup(path.drop(need));
