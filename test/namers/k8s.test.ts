@@ -326,6 +326,31 @@ test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd
     for (const w of watchers) w.close();
   }));
 
+test('names clients choose are at most maxNames: idle ones make room, and with every name in use a new one fails naming the limit', () =>
+  withApi(async (api) => {
+    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }, { name: 'admin', port: 81 }]);
+    api.applySlice('default', 'echo-1', 'echo', [ep('10.9.0.1')], [{ name: 'grpc', port: 80 }, { name: 'admin', port: 81 }]);
+    const { namer, metrics } = namerFor(api, { maxNames: 2 });
+    const held = ['/default/grpc/echo', '/default/80/echo'].map((path) => new Watching(namer.lookup(p(path))));
+    await eventually('held names bound', () => held.every((h) => boundOf(h.v as never)), 5000);
+    const refused = new Watching(namer.lookup(p('/default/admin/echo')));
+    const bound = await eventually('refused name answered', () => boundOf(refused.v as never), 5000);
+    const addr = bound.addr.sample;
+    assert.equal(addr.type, 'failed');
+    assert.match(addr.type === 'failed' ? addr.cause : '', /too many Kubernetes names in use \(maxNames 2\): not discovering default\/admin\/echo/);
+    assert.equal(Object.keys((namer.state() as { names: Record<string, unknown> }).names).length, 2);
+    const trips = (await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'maxNames')?.value ?? 0;
+    assert.equal(trips, 1);
+    refused.close();
+    // A name nobody uses any more makes room.
+    held[0]!.close();
+    const admitted = new Watching(namer.lookup(p('/default/admin/echo')));
+    const b = await eventually('admitted once a name left', () => boundOf(admitted.v as never), 5000);
+    const w = new Watching(b.addr);
+    await eventually('its endpoints', () => sameSet(hostPorts(b.addr.sample), ['10.9.0.1:81']), 5000);
+    for (const x of [w, admitted, held[1]!]) x.close();
+  }));
+
 /** Bind one name and watch its addresses; returns helpers for fault tests. */
 async function boundEcho(api: KubeApiServer, extra: Parameters<typeof namerFor>[1] = {}) {
   api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);

@@ -17,6 +17,8 @@ export interface K8sSettings {
   idleTtlSecs: number;
   /** Most (namespace, service) watches open at once; idle ones close first, then new names fail. */
   maxWatches: number;
+  /** Most (namespace, port, service) names at once; idle ones go first, then new names fail. */
+  maxNames: number;
 }
 
 /**
@@ -49,5 +51,6 @@ export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: P
     localNode,
     idleTtlMs: config.idleTtlSecs * 1000,
     maxWatches: config.maxWatches,
+    maxNames: config.maxNames,
   });
 }

@@ -28,6 +28,8 @@ export interface K8sNamerOptions {
   idleTtlMs?: number;
   /** Most (namespace, service) watches open at once: idle ones are closed first, then new names fail. Default 1000. */
   maxWatches?: number;
+  /** Most (namespace, port, service) names at once: idle ones make room, then new names fail. Default 1000. */
+  maxNames?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   watchTimeoutSecs?: number;
@@ -47,7 +49,7 @@ const NEG = constant<NameTree<Name>>(ok(Neg));
  * exist, a bound name with an empty address set when no endpoint is ready, pending until both the
  * slices and the Service have been listed; endpoint churn updates the bound name's `addr` in place.
  * A numeric `<port>` is read as Linkerd 1 did (`080` is port 80) and named canonically (`…/80/…`),
- * so spellings share one name.
+ * so spellings share one name; names are at most `maxNames`, as each costs work on every event.
  */
 export class K8sNamer implements Namer {
   /** One watch pair per (namespace, service), kept an idle TTL after its last name leaves (seconds when the Service is absent). */
@@ -69,7 +71,16 @@ export class K8sNamer implements Namer {
       dispose: (watch) => watch.close(),
       clock: options.clock,
     });
-    this.names = new NameTable({ idleTtlMs: 0, clock: options.clock });
+    // Every name recomputes its address set on each event of its Service: `l5d-dtab` must not make them without bound.
+    const maxNames = this.maxNames;
+    const namesFull = options.metrics.limitsReached.labels({ namer: this.label, limit: 'maxNames' });
+    this.names = new NameTable({
+      idleTtlMs: 0,
+      maxNames,
+      onFull: () => namesFull.inc(),
+      refusal: (key) => `too many Kubernetes names in use (maxNames ${maxNames}): not discovering ${key}`,
+      clock: options.clock,
+    });
     this.unwatchTables = [
       options.metrics.watchTable({ namer: this.label, table: 'watches' }, () => this.watches.size),
       options.metrics.watchTable({ namer: this.label, table: 'names' }, () => this.names.size),
@@ -127,6 +138,10 @@ export class K8sNamer implements Namer {
 
   private get maxWatches(): number {
     return this.options.maxWatches ?? 1000;
+  }
+
+  private get maxNames(): number {
+    return this.options.maxNames ?? 1000;
   }
 
   private watch(namespace: string, service: string): ServiceWatch | undefined {

@@ -6,8 +6,8 @@ import type { NamerKind } from '../kind.js';
 /** `io.l5d.k8s`: `/<namespace>/<port name>/<service>` → the Service's ready endpoints. */
 export interface K8sNamerConfig extends NamerConfig, K8sSettings {}
 
-export const K8S_DEFAULTS = { preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000 } as const;
-export const K8S_KEYS = ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches'] as const;
+export const K8S_DEFAULTS = { preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000, maxNames: 1000 } as const;
+export const K8S_KEYS = ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches', 'maxNames'] as const;
 
 /** The keys both Kubernetes namers take. */
 export function readK8s(f: Fields): Omit<K8sSettings, 'envVar'> {
@@ -22,6 +22,7 @@ export function readK8s(f: Fields): Omit<K8sSettings, 'envVar'> {
   out.preferLocalNode = f.get('preferLocalNode').bool() ?? K8S_DEFAULTS.preferLocalNode;
   out.idleTtlSecs = f.get('idleTtlSecs').int(0, Number.MAX_SAFE_INTEGER) ?? K8S_DEFAULTS.idleTtlSecs;
   out.maxWatches = f.get('maxWatches').int(1, 1_000_000) ?? K8S_DEFAULTS.maxWatches;
+  out.maxNames = f.get('maxNames').int(1, 1_000_000) ?? K8S_DEFAULTS.maxNames;
   return out;
 }
 
