@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { request, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { startAdmin, type AdminDeps, type AdminServer } from '../../src/admin/server.js';
 import { BODY_LIMIT } from '../../src/admin/http.js';
+import { MAX_DELEGATION_DTAB_BYTES } from '../../src/admin/delegator.js';
 import { eventually } from '../support/eventually.js';
 import type { AdminRouter, AdminTimeouts } from '../../src/admin/deps.js';
 import type { RouterSnapshot } from '../../src/introspection/snapshots.js';
@@ -303,6 +304,35 @@ test('delegator.json error codes: 400 bad input, 404 unknown namespace, 415, 405
     r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x`);
     assert.equal(r.status, 503);
     assert.equal(r.text.trim(), 'Request timed out.');
+  });
+});
+
+test('delegator.json: a dtab over 64 KiB or a local over 4 KiB is a 400 naming the field and the limit, before it is parsed', async () => {
+  await withAdmin({}, async ({ base, router }) => {
+    const post = (body: unknown) => get(`${base}/delegator.json`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify(body) });
+    // 1 MB of dentries (the report's 37,853 were this size), broken at the end: parsed, it would be a syntax error.
+    const huge = '/svc/a => /$/inet/127.0.0.1/1;'.repeat(34_000) + ' => broken';
+    let r = await post({ namespace: 'h2', path: '/svc/x', dtab: huge });
+    assert.equal(r.status, 400);
+    assert.equal(r.text.trim(), `Invalid dtab: "dtab" is ${huge.length} bytes; the delegator parses at most ${MAX_DELEGATION_DTAB_BYTES} bytes`);
+    assert.equal(MAX_DELEGATION_DTAB_BYTES, 64 * 1024);
+    r = await post({ namespace: 'h2', path: '/svc/x', dtab: '', local: '/svc => /$/inet/127.0.0.1/1;'.repeat(200) + ' => broken' });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /^Invalid dtab: "local" is \d+ bytes; an l5d-dtab the router takes is at most 4096 bytes\n$/);
+    // Counted in bytes, not characters.
+    const wide = '/svc => /$/inet/127.0.0.1/1; ' + ' '.repeat(2000) + '\u00e9'.repeat(1100);
+    r = await post({ namespace: 'h2', path: '/svc/x', dtab: '', local: wide });
+    assert.match(r.text, /^Invalid dtab: "local" is \d+ bytes/);
+    // The same limits hold on GET.
+    r = await get(`${base}/delegator.json?namespace=h2&path=/svc/x&local=${encodeURIComponent(' '.repeat(4500))}`);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /^Invalid dtab: "local" is 4500 bytes/);
+    assert.equal(router.calls.length, 0, 'nothing reached the router');
+    // At the limits, both are parsed and delegated.
+    const dentry = '/svc => /$/inet/127.0.0.1/1;';
+    r = await post({ namespace: 'h2', path: '/svc/x', dtab: dentry + ' '.repeat(MAX_DELEGATION_DTAB_BYTES - dentry.length), local: dentry + ' '.repeat(4096 - dentry.length) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(router.calls.length, 1);
   });
 });
 
