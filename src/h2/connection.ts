@@ -167,6 +167,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   lastPeerStreamId = 0;
   /** The peer's GOAWAY last-stream-id, or -1. */
   peerGoawayLastId = -1;
+  /** When the open field block was first seen pending after a read (0: none open). */
+  private headerBlockSince = 0;
 
   // Peer settings (§6.5.2 initial values until their SETTINGS arrive).
   peerMaxConcurrentStreams = Infinity;
@@ -672,8 +674,20 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   // ---------------------------------------------------------------- socket
 
   private onSocketData(chunk: Buffer): void {
-    this.now = this.clock.now();
+    const now = (this.now = this.clock.now());
     this.reader.push(chunk);
+    if (this.reader.headerBlockPending) {
+      if (this.headerBlockSince === 0) this.headerBlockSince = now;
+      else if (this.limits.headerBlockTimeoutMs > 0 && now - this.headerBlockSince > this.limits.headerBlockTimeoutMs) this.headerBlockTimedOut();
+    } else this.headerBlockSince = 0;
+  }
+
+  /** A field block begun more than headerBlockTimeoutMs ago has not ended: its fragments go with the connection. */
+  private headerBlockTimedOut(): void {
+    if (this.state >= FAILED) return;
+    this.onLimit?.('headerBlockTimeoutMs');
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'header-block-timeout',
+      `a field block begun ${this.now - this.headerBlockSince} ms ago has not ended (headerBlockTimeoutMs ${this.limits.headerBlockTimeoutMs})`);
   }
 
   /**

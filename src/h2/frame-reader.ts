@@ -160,6 +160,8 @@ export class FrameReader {
 
   /** Octets of an open field block held while waiting for its CONTINUATIONs. */
   get pendingHeaderBlockBytes(): number { return this.blockSize; }
+  /** A field block has begun and not ended (END_HEADERS not seen yet). */
+  get headerBlockPending(): boolean { return this.blockStream !== 0; }
 
   /** Our SETTINGS_MAX_FRAME_SIZE once the peer has ACKed it (§4.2, §6.5.3). */
   setMaxFrameSize(size: number): void {
@@ -489,9 +491,8 @@ export class FrameReader {
       }
       case FrameType.CONTINUATION: {
         this.blockContinuations++;
-        const fragment = buf.subarray(off, off + length);
         if (length > 0) {
-          this.blockFragments.push(fragment);
+          this.blockFragments.push(keptFragment(buf, off, off + length));
           this.blockSize += length;
         }
         if ((flags & Flag.END_HEADERS) === 0) {
@@ -525,7 +526,7 @@ export class FrameReader {
       else this.handler.onPushPromise(streamId, promised, buf.subarray(start, end));
       return;
     }
-    const fragment = buf.subarray(start, end);
+    const fragment = keptFragment(buf, start, end);
     this.blockStream = streamId;
     this.blockType = type;
     this.blockEndStream = endStream;
@@ -642,4 +643,12 @@ function describe(type: number, flags: number): string {
 
 function hex2(b: number): string {
   return b.toString(16).padStart(2, '0');
+}
+
+/**
+ * A fragment of a field block kept until END_HEADERS: copied, so that it holds its own bytes and not
+ * the socket read around it (a 1-byte fragment at the end of a 64 KiB read kept the whole read).
+ */
+function keptFragment(buf: Buffer, start: number, end: number): Buffer {
+  return Buffer.from(buf.subarray(start, end));
 }

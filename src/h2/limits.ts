@@ -48,6 +48,12 @@ export interface H2Limits {
    * the streams holding them (CANCEL).
    */
   sendTimeoutMs: number;
+  /**
+   * A field block begun (HEADERS or PUSH_PROMISE without END_HEADERS) must end within this (0:
+   * never), or the connection fails (ENHANCE_YOUR_CALM): its fragments are held until then, and a
+   * peer dripping CONTINUATION bytes keeps every other timer quiet.
+   */
+  headerBlockTimeoutMs: number;
 }
 
 /** What stopped a peer, as reported to onLimit: one of the limits, or the group's read budget. */
@@ -67,6 +73,7 @@ export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   maxQueuedBytes: 4 * 1024 * 1024,
   closeTimeoutMs: 1_000,
   sendTimeoutMs: 0,
+  headerBlockTimeoutMs: 10_000,
 };
 
 /**

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { ErrorCode, FrameType, SettingId } from '../../src/h2/frames.js';
 import { answer200, h2Server, RawClient } from './connection-helpers.js';
 import { rawFrame } from './frames-helpers.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { eventually } from '../support/eventually.js';
 
 const GET = RawClient.GET;
 
@@ -190,6 +192,39 @@ describe('H2Connection server role, raw frames', () => {
       c.writer.data(1, Buffer.from('x'), true);
       c.send();
       await h.wait((e) => e.kind === 'data' && e.id === 1 && e.endStream);
+    } finally {
+      c.close();
+      server.close();
+    }
+  });
+
+  it('a field block not ended within headerBlockTimeoutMs fails the connection, however slowly its CONTINUATION bytes drip', async () => {
+    // The fragments of an open block are held until END_HEADERS, and a peer dripping bytes of a
+    // CONTINUATION keeps keepalive and idle timers quiet: it held them for good.
+    const clock = new FakeClock(1_000);
+    const { server, port, conns } = await h2Server({ clock, headerBlockTimeoutMs: 5_000 });
+    const c = await RawClient.connect(port);
+    // Each step waits until the router has read what was sent, so the clock moves between reads.
+    let sent = 0;
+    const drip = async (bytes: Buffer): Promise<void> => {
+      sent += bytes.length;
+      c.send(bytes);
+      await eventually('the router read the drip', () => conns[0]!.socket.bytesRead >= sent + OPENING_BYTES, 5_000);
+    };
+    const OPENING_BYTES = conns[0]!.socket.bytesRead;
+    try {
+      await drip(rawFrame(FrameType.HEADERS, 0, 1, [0x82])); // :method GET, no END_HEADERS
+      const continuation = rawFrame(FrameType.CONTINUATION, 0x4, 1, [0x86, 0x84, 0x41, 0x01, 0x78]);
+      await drip(continuation.subarray(0, 3));
+      clock.advance(4_000);
+      await drip(continuation.subarray(3, 6)); // 4 s after the block began: read on
+      assert.ok(!c.events.some((e) => e.kind === 'goaway'));
+      clock.advance(2_000);
+      c.send(continuation.subarray(6, 7)); // 6 s
+      const g = await goaway(c);
+      assert.equal(g.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g), /header-block-timeout/);
+      await c.waitClose();
     } finally {
       c.close();
       server.close();
