@@ -3,7 +3,7 @@ import { addressKey, addressWeight } from '../dtab/name.js';
 import type { ClientConfig } from '../config/types.js';
 import type { Closable } from '../util/var.js';
 import type { ClientSnapshot } from '../introspection/snapshots.js';
-import { NEVER_SENT, TRANSPORT_FAILURE, type CallTarget, type RetryReason } from '../proxy/call.js';
+import { NEVER_SENT, REQUEST_FAULT, TRANSPORT_FAILURE, type CallTarget, type RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -211,6 +211,9 @@ export class Client implements CallTarget<Endpoint> {
     if (status === NEVER_SENT) {
       // The endpoint never saw the stream: not one of its requests, and nothing about its health.
       e.requests--;
+    } else if (status === REQUEST_FAULT) {
+      // The endpoint refused a malformed request: a failure it served, nothing about its health.
+      e.metrics.failure.value++;
     } else if (status === TRANSPORT_FAILURE || status === Status.UNAVAILABLE) {
       // Transport failures and UNAVAILABLE count against the endpoint; an application's own error
       // status (NOT_FOUND, …) says nothing about the endpoint's health, and a client's cancel neither.

@@ -1374,6 +1374,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       return; // closed: §5.1 allows it for a short while
     }
     this.counters.resetsReceived++;
+    s.peerResetCode = errorCode;
     if (this.isServer && !s.headersSent) {
       // CVE-2023-44487: a stream cancelled before we could even answer cost us a
       // stream's work for nothing; many of them is the rapid-reset attack.

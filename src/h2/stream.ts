@@ -52,6 +52,8 @@ export class H2Stream {
   user: unknown = undefined;
   /** Peer-opened streams: the size of the header list that opened it (name and value octets plus 32 per field, RFC 9113 §6.5.2). */
   headerListSize = 0;
+  /** The code of the RST_STREAM the peer sent on it (-1: none): the owner tells the peer's resets from the engine's. */
+  peerResetCode = -1;
 
   /** Peer's window for our DATA on this stream (§6.9); may go negative after a SETTINGS change (§6.9.2). */
   sendWindow: number;

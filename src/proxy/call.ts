@@ -53,6 +53,13 @@ export const TRANSPORT_FAILURE = -1;
  * SETTINGS): the endpoint saw nothing, so nothing is counted for or against it.
  */
 export const NEVER_SENT = -2;
+/**
+ * `ended` status of an attempt the endpoint reset for the request's own fault (RST_STREAM with a code
+ * that blames the request, on a connection that stays up): one of its requests and a failure in its
+ * metrics, but nothing for or against its health. Counted against it, ten malformed calls from one
+ * pod got every endpoint of a service ejected for every pod on the node.
+ */
+export const REQUEST_FAULT = -3;
 
 /** Why a stream was retried transparently (`kgr_retries_total{reason}`): all are streams no endpoint processed. */
 export type RetryReason = 'connect' | 'refused' | 'unsent';
@@ -243,6 +250,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         const last = held.length - 1;
         let flowing = true;
         for (let i = 0; i <= last; i++) flowing = up.write(held[i]!, i === last && this.is(REQUEST_ENDED) && this.requestTrailers === undefined);
+        if (this.is(REPLAYABLE) && this.heldBytes > this.replayCharged) this.lendReplay(this.heldBytes - this.replayCharged);
         if (!this.is(REPLAYABLE)) this.releaseHeld();
         if (flowing) this.returnInbound();
       }
@@ -285,11 +293,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         else (this.smallHeld ??= new SmallChunks()).append(this.held, data);
       }
       if (this.heldBytes > REPLAY_LIMIT) this.setFlag(REPLAYABLE, false);
-      else if (this.is(REPLAYABLE) && n > 0) {
-        // Kept past what windows and read budgets count once passed on: the process lends it.
-        if (REPLAY_BUDGET.take(n, this.inbound.growthShare)) this.replayCharged += n;
-        else this.setFlag(REPLAYABLE, false);
-      }
+      else if (this.phase === FORWARDING && n > 0) this.lendReplay(n);
       if (this.phase === FORWARDING && !this.is(REPLAYABLE)) this.releaseHeld();
     }
     if (this.phase === FORWARDING && this.up!.write(data, endStream)) this.returnInbound();
@@ -431,10 +435,10 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       return;
     }
     const loss = this.upLoss;
-    // A reset of this stream alone that blames the request ends the attempt with the status the
-    // client gets; the endpoint's health hears only of lost connections and resets of its own.
-    const blamesRequest = loss === undefined && code >= 0 && resetBlamesRequest(code);
-    target.ended(endpoint, up.unsent ? NEVER_SENT : blamesRequest ? statusForReset(code) : TRANSPORT_FAILURE, latency);
+    // The endpoint's own reset of this stream alone, blaming the request, says nothing of its health
+    // (the engine's resets, e.g. of a malformed answer, and lost connections do).
+    const blamesRequest = loss === undefined && up.peerResetCode >= 0 && resetBlamesRequest(up.peerResetCode);
+    target.ended(endpoint, up.unsent ? NEVER_SENT : blamesRequest ? REQUEST_FAULT : TRANSPORT_FAILURE, latency);
     const why = loss ?? 'connection closed';
     if (!this.is(COMMITTED)) {
       // Nothing was processed when the endpoint refused the stream (also streams above a GOAWAY's
@@ -513,6 +517,15 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
     if (this.phase === WAITING) return;
     this.releaseHeld();
     this.requestTrailers = undefined;
+  }
+
+  /**
+   * `n` request bytes passed on are kept for a replay: past every window and read budget then, so
+   * the process lends them; refused, the call is not replayed (and keeps nothing more).
+   */
+  private lendReplay(n: number): void {
+    if (REPLAY_BUDGET.take(n, this.inbound.growthShare)) this.replayCharged += n;
+    else this.setFlag(REPLAYABLE, false);
   }
 
   /** The request bytes kept for an attempt or a replay go, and what the replay budget lent with them. */

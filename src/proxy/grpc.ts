@@ -129,10 +129,8 @@ export function statusForReset(code: number): number {
 }
 
 /**
- * An endpoint's RST_STREAM on a connection that stays up, with a code that says the request was
- * at fault (malformed, too many fields, or cancelled), not the endpoint: such an attempt says
- * nothing of the endpoint's health. Counted against it, ten malformed calls from one pod got every
- * endpoint of a service ejected for every pod on the node.
+ * An endpoint's RST_STREAM code that says the request was at fault (malformed, too many fields, or
+ * cancelled), not the endpoint.
  */
 export function resetBlamesRequest(code: number): boolean {
   switch (code) {
