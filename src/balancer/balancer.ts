@@ -17,24 +17,30 @@ export function usable(e: Endpoint, exclude: Endpoint | undefined): boolean {
   return e !== exclude && e.weight > 0 && e.available;
 }
 
-/** Where the next fallback pick starts, so calls with no usable endpoint spread over all of them. */
-let fallbackTurn = 0;
+/**
+ * The pick when no endpoint is usable (every one ejected or backing off), one per balancer: it
+ * tries anything still in the set but the one being retried away from, starting one further each
+ * call. Always the first would send the whole service's traffic to one endpoint. A retry away from
+ * an endpoint does not move the start, so calls alternate their first tries too.
+ */
+export class Fallback {
+  private turn = 0;
 
-/** The pick when no endpoint is usable (every one ejected or backing off). */
-export function fallback(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined {
-  // Nothing usable: try anything still in the set but the one being retried away from, in turn:
-  // always the first would send the whole service's traffic to one endpoint.
-  const n = endpoints.length;
-  const start = n > 0 ? fallbackTurn++ % n : 0;
-  let first: Endpoint | undefined;
-  for (let k = 0; k < n; k++) {
-    const e = endpoints[(start + k) % n]!;
-    if (e.removed) continue;
-    if (e !== exclude) return e;
-    first ??= e;
+  pick(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined {
+    const n = endpoints.length;
+    if (n === 0) return undefined;
+    const start = this.turn % n;
+    if (exclude === undefined) this.turn = start + 1;
+    let first: Endpoint | undefined;
+    for (let k = 0; k < n; k++) {
+      const e = endpoints[(start + k) % n]!;
+      if (e.removed) continue;
+      if (e !== exclude) return e;
+      first ??= e;
+    }
+    // The endpoint being retried away from is the last resort (a refused stream may succeed there).
+    return first;
   }
-  // The endpoint being retried away from is the last resort (a refused stream may succeed there).
-  return first;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { fallback, usable, type BalancerKind, type LoadBalancer } from '../balancer.js';
+import { Fallback, usable, type BalancerKind, type LoadBalancer } from '../balancer.js';
 import type { Endpoint } from '../endpoint.js';
 
 /** Weighted random choice among usable endpoints. */
@@ -22,11 +22,12 @@ function randomUsable(endpoints: readonly Endpoint[], exclude: Endpoint | undefi
 /** Power of two choices: two weighted-random candidates, the one with fewer streams per weight wins. */
 export class P2C implements LoadBalancer {
   readonly kind: string = 'p2c';
+  private readonly fallback = new Fallback();
 
   pick(endpoints: readonly Endpoint[], exclude: Endpoint | undefined): Endpoint | undefined {
     if (endpoints.length === 0) return undefined;
     const a = randomUsable(endpoints, exclude, undefined);
-    if (a === undefined) return fallback(endpoints, exclude);
+    if (a === undefined) return this.fallback.pick(endpoints, exclude);
     const b = randomUsable(endpoints, exclude, a);
     if (b === undefined) return a;
     const la = this.load(a);

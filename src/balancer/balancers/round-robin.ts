@@ -1,4 +1,4 @@
-import { fallback, usable, type BalancerKind, type LoadBalancer } from '../balancer.js';
+import { Fallback, usable, type BalancerKind, type LoadBalancer } from '../balancer.js';
 import type { Endpoint } from '../endpoint.js';
 
 /**
@@ -7,6 +7,7 @@ import type { Endpoint } from '../endpoint.js';
  */
 export class RoundRobin implements LoadBalancer {
   readonly kind = 'roundRobin';
+  private readonly fallback = new Fallback();
   private cursor = 0;
   private current = new Map<Endpoint, number>();
 
@@ -24,7 +25,7 @@ export class RoundRobin implements LoadBalancer {
           return e;
         }
       }
-      return fallback(endpoints, exclude);
+      return this.fallback.pick(endpoints, exclude);
     }
     let total = 0;
     let best: Endpoint | undefined;
@@ -40,7 +41,7 @@ export class RoundRobin implements LoadBalancer {
         best = e;
       }
     }
-    if (best === undefined) return fallback(endpoints, exclude);
+    if (best === undefined) return this.fallback.pick(endpoints, exclude);
     this.current.set(best, bestScore - total);
     if (this.current.size > n * 2) for (const k of this.current.keys()) if (!endpoints.includes(k)) this.current.delete(k);
     return best;
