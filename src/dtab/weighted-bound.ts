@@ -27,7 +27,7 @@ interface Entry {
  */
 const views = new WeakMap<BoundName, Map<number, Entry>>();
 
-/** How many weighted views of `bound` live bindings hold (for tests and the admin). */
+/** How many weighted views of `bound` live bindings hold (tests check that none outlive their bindings). */
 export function weightedViewCount(bound: BoundName): number {
   return views.get(bound)?.size ?? 0;
 }

@@ -650,5 +650,8 @@ function hex2(b: number): string {
  * the socket read around it (a 1-byte fragment at the end of a 64 KiB read kept the whole read).
  */
 function keptFragment(buf: Buffer, start: number, end: number): Buffer {
-  return Buffer.from(buf.subarray(start, end));
+  // Not Buffer.from: under 4 KiB it copies into Node's shared 8 KiB pool, whose block the fragment would keep.
+  const out = Buffer.allocUnsafeSlow(end - start);
+  buf.copy(out, 0, start, end);
+  return out;
 }

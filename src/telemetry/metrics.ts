@@ -280,7 +280,7 @@ export class Metrics {
     };
   }
 
-  /** Read the process's endpoint-answer budgets at every scrape (one reader; the last one set wins). */
+  /** Read the process's replay budget (src/proxy/replay-budget.ts) at every scrape (one reader; the last one set wins). */
   watchReplayBudget(read: () => { held: number; refused: number }): () => void {
     this.#replayBudget = read;
     return () => {
@@ -288,6 +288,7 @@ export class Metrics {
     };
   }
 
+  /** Read the process's endpoint-answer budgets at every scrape (one reader; the last one set wins). */
   watchEndpointBudgets(read: () => EndpointBudgets): () => void {
     this.#endpointBudgets = read;
     return () => {

@@ -361,9 +361,14 @@ describe('H2Connection server role, raw frames', () => {
       assert.equal(stream.sendWindow, -50);
       // Many entries in one frame: processed in order, so the last one counts (the streams are
       // walked once for the frame, not per entry).
-      c.writer.settings(Array.from({ length: 2000 }, (_, i) => ({ id: SettingId.INITIAL_WINDOW_SIZE, value: i % 2 === 0 ? 0 : 65_535 })).concat([{ id: SettingId.INITIAL_WINDOW_SIZE, value: 50 }]));
+      const many = (last: number) => Array.from({ length: 2000 }, (_, i) => ({ id: SettingId.INITIAL_WINDOW_SIZE, value: i % 2 === 0 ? 0 : 65_535 })).concat([{ id: SettingId.INITIAL_WINDOW_SIZE, value: last }]);
+      c.writer.settings(many(75));
       c.send();
       await c.wait((e) => e.kind === 'settings-ack' && c.events.filter((x) => x.kind === 'settings-ack').length >= 3);
+      assert.equal(stream.sendWindow, -25);
+      c.writer.settings(many(50));
+      c.send();
+      await c.wait((e) => e.kind === 'settings-ack' && c.events.filter((x) => x.kind === 'settings-ack').length >= 4);
       assert.equal(stream.sendWindow, -50);
       c.writer.windowUpdate(1, 60); // -50 + 60: room for 10 octets
       c.send();
