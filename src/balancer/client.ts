@@ -13,7 +13,7 @@ import { Endpoint, type EndpointMetrics } from './endpoint.js';
 import type { LoadBalancer } from './balancer.js';
 import { createBalancer } from './balancer-registry.js';
 import { Status } from '../proxy/grpc.js';
-import { OVERFLOW_LABEL } from '../telemetry/label-budget.js';
+import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 import { SeriesOwner } from '../telemetry/series-owner.js';
 
 /**
@@ -44,6 +44,8 @@ export class Client implements CallTarget<Endpoint> {
   private shown = { available: 0, ejected: 0, draining: 0 };
   /** Every series this client created under its own label; they leave /metrics when it closes. */
   private readonly series = new SeriesOwner();
+  /** The series its endpoints past the router's endpoint budget share (made at the first such endpoint). */
+  private overflowEndpoint: EndpointMetrics | undefined;
   private closed = false;
   private readonly retries: Record<RetryReason, CounterCell>;
   /** DATA bytes proxied through this client, request and response direction (`kgr_bytes_total`). */
@@ -60,6 +62,12 @@ export class Client implements CallTarget<Endpoint> {
     private readonly metricLabel: string = bound.id.show(),
     /** TLS towards this client's endpoints (the router's client.tls / configs[] for this id); none: h2c. */
     tls?: UpstreamTls,
+    /**
+     * The router's budget of (client, endpoint) pairs with `kgr_endpoint_requests_total` series of
+     * their own (`metricSeries.endpoints`); a client made outside a router has one of its own, at
+     * that key's default.
+     */
+    private readonly endpointBudget: LabelBudget = new LabelBudget(2000),
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);
@@ -152,6 +160,12 @@ export class Client implements CallTarget<Endpoint> {
     this.gauges();
   }
 
+  /**
+   * The series of a new endpoint. Endpoints are as client-chosen as client ids (an `l5d-dtab` to a
+   * DNS name with hundreds of addresses, the largest Services), so each (client, endpoint) pair takes
+   * a place in the router's `metricSeries.endpoints` budget; past it the endpoint counts under the
+   * client's `endpoint="(overflow)"` series. Balancing never looks at labels: every endpoint is used.
+   */
   private endpointMetrics(key: string): EndpointMetrics {
     const family = this.metrics.endpointRequests;
     if (this.metricLabel === OVERFLOW_LABEL) {
@@ -159,21 +173,36 @@ export class Client implements CallTarget<Endpoint> {
       const labels = { router: this.routerLabel, client: OVERFLOW_LABEL, endpoint: OVERFLOW_LABEL };
       return { success: family.cell({ ...labels, result: 'success' }), failure: family.cell({ ...labels, result: 'failure' }) };
     }
+    if (this.endpointBudget.acquire(key, this.endpointBudgetKey(key)) === OVERFLOW_LABEL) {
+      // Shared by this client's endpoints past the budget: resolved (and owned) once, they leave with the client.
+      return (this.overflowEndpoint ??= {
+        success: family.cell(this.series.own(family, this.seriesLabels(OVERFLOW_LABEL, 'success'))),
+        failure: family.cell(this.series.own(family, this.seriesLabels(OVERFLOW_LABEL, 'failure'))),
+      });
+    }
     // Not owned by the client's SeriesOwner: endpoints come and go with pods for as long as the
-    // client lives, so each endpoint's series leave with it (releaseSeries).
-    return { success: family.cell(this.endpointLabels(key, 'success')), failure: family.cell(this.endpointLabels(key, 'failure')) };
+    // client lives, so each endpoint's series (and its place in the budget) leave with it (releaseSeries).
+    return { success: family.cell(this.seriesLabels(key, 'success')), failure: family.cell(this.seriesLabels(key, 'failure')) };
   }
 
-  private endpointLabels(key: string, result: 'success' | 'failure') {
-    return { router: this.routerLabel, client: this.metricLabel, endpoint: key, result };
+  private seriesLabels(endpoint: string, result: 'success' | 'failure') {
+    return { router: this.routerLabel, client: this.metricLabel, endpoint, result };
+  }
+
+  /** What the router's endpoint budget counts: the (client, endpoint) pair. */
+  private endpointBudgetKey(key: string): string {
+    return `${this.metricLabel}\n${key}`;
   }
 
   /** A removed endpoint has finished its last stream (or the client closes): its series leave /metrics. */
   private releaseSeries(e: Endpoint): void {
-    // Overflow series are shared; a key added back meanwhile uses the same cells.
-    if (this.metricLabel === OVERFLOW_LABEL || this.byKey.has(e.key)) return;
-    this.metrics.endpointRequests.remove(this.endpointLabels(e.key, 'success'));
-    this.metrics.endpointRequests.remove(this.endpointLabels(e.key, 'failure'));
+    // Overflow series are shared (this client's own leave with it, through its SeriesOwner) and hold no place in the budget.
+    if (this.metricLabel === OVERFLOW_LABEL || e.metrics === this.overflowEndpoint) return;
+    this.endpointBudget.release(this.endpointBudgetKey(e.key));
+    // A key added back meanwhile holds the pair once more and uses the same cells.
+    if (this.byKey.has(e.key)) return;
+    this.metrics.endpointRequests.remove(this.seriesLabels(e.key, 'success'));
+    this.metrics.endpointRequests.remove(this.seriesLabels(e.key, 'failure'));
   }
 
   private gauges(): void {
@@ -267,7 +296,10 @@ export class Client implements CallTarget<Endpoint> {
     this.closed = true;
     this.observation.close();
     this.byKey.clear(); // nothing is coming back: every endpoint's series go
-    for (const e of [...this.active, ...this.draining]) {
+    const all = [...this.active, ...this.draining];
+    // Released here, once: a stream ending after the close must not give back their places in the budget again.
+    this.draining.clear();
+    for (const e of all) {
       e.pool.destroy();
       this.releaseSeries(e);
     }

@@ -73,7 +73,7 @@ export function defaultBindingCacheConfig(): BindingCacheConfig {
 
 /** A router's `metricSeries` with every key at its default. A fresh object each call. */
 export function defaultMetricSeriesConfig(): MetricSeriesConfig {
-  return { clients: 500, routes: 1000 };
+  return { clients: 500, routes: 1000, endpoints: 2000 };
 }
 
 /** A `servers[]` entry with only what a config must say left at its default (port 4140). A fresh object each call. */
@@ -645,9 +645,13 @@ class ConfigReader {
 
   private metricSeries(field: Field): MetricSeriesConfig {
     const d = defaultMetricSeriesConfig();
-    const f = field.object(['clients', 'routes']);
+    const f = field.object(['clients', 'routes', 'endpoints']);
     if (!f) return d;
-    return { clients: f.get('clients').int(1, 1_000_000) ?? d.clients, routes: f.get('routes').int(1, 1_000_000) ?? d.routes };
+    return {
+      clients: f.get('clients').int(1, 1_000_000) ?? d.clients,
+      routes: f.get('routes').int(1, 1_000_000) ?? d.routes,
+      endpoints: f.get('endpoints').int(1, 1_000_000) ?? d.endpoints,
+    };
   }
 
   private service(field: Field): ServiceConfig {

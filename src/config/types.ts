@@ -112,6 +112,11 @@ export interface MetricSeriesConfig {
   clients: number;
   /** Distinct (service, client) pairs with request series of their own. Default 1000. */
   routes: number;
+  /**
+   * Distinct (client, endpoint) pairs with `kgr_endpoint_requests_total` series of their own, over
+   * the router; later endpoints count under `endpoint="(overflow)"`. Default 2000.
+   */
+  endpoints: number;
 }
 
 export interface ServerConfig {

@@ -74,9 +74,10 @@ export class Router implements RouterView, CallObserver {
    */
   private readonly clients: IdleTable<string, ClientRecord>;
   private readonly requestDtabs = new RequestDtabs();
-  /** Distinct `client` label values, and (service, client) pairs, with series of their own. */
+  /** Distinct `client` label values, and (service, client) and (client, endpoint) pairs, with series of their own. */
   private readonly clientLabels: LabelBudget;
   private readonly routeLabels: LabelBudget;
+  private readonly endpointLabels: LabelBudget;
   private readonly unwatchGauges: (() => void)[];
   private readonly live = new Set<RouterCall>();
   private readonly errors: Record<ErrorReason, { inc(): void }>;
@@ -114,12 +115,14 @@ export class Router implements RouterView, CallObserver {
     });
     const clientSeriesFull = limit('metricSeries.clients');
     const routeSeriesFull = limit('metricSeries.routes');
+    const endpointSeriesFull = limit('metricSeries.endpoints');
     this.unwatchGauges = [
       deps.metrics.watchTable({ router: this.label, table: 'bindings' }, () => this.bindings.size),
       deps.metrics.watchTable({ router: this.label, table: 'clients' }, () => this.clients.size),
     ];
     this.clientLabels = new LabelBudget(config.metricSeries.clients, () => clientSeriesFull.inc());
     this.routeLabels = new LabelBudget(config.metricSeries.routes, () => routeSeriesFull.inc());
+    this.endpointLabels = new LabelBudget(config.metricSeries.endpoints, () => endpointSeriesFull.inc());
     const errors = {} as Record<ErrorReason, { inc(): void }>;
     for (const r of ERROR_REASON_NAMES) errors[r] = deps.metrics.routerErrors.cell({ router: this.label, reason: r });
     this.errors = errors;
@@ -296,7 +299,7 @@ export class Router implements RouterView, CallObserver {
 
   private newClient(id: string, bound: BoundName, lasting: boolean): ClientRecord {
     const label = this.clientLabels.acquire(id);
-    const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments));
+    const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments), this.endpointLabels);
     const byService = new IdleTable<string, RouteStats>({
       idleTtlMs: this.config.bindingCache.idleTtlMs,
       dispose: (stats, service) => {

@@ -13,7 +13,7 @@ import { CellHistogram } from './histogram-cells.js';
  * is read. Resolve cells once, like children.
  *
  * Labels: `router` (router label), `server` (`ip:port`), `service` (logical name, `/svc/…`),
- * `client` (bound id), `endpoint` (`ip:port`, bounded by the endpoint set size), `grpc_code`
+ * `client` (bound id), `endpoint` (`ip:port`; `metricSeries.endpoints` (client, endpoint) pairs per router), `grpc_code`
  * (`OK`, `UNAVAILABLE`, …), `namer` (prefix).
  */
 export class Metrics {
@@ -135,7 +135,7 @@ export class Metrics {
   });
   readonly limitsReached = new Counter({
     name: 'kgr_limits_reached_total',
-    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes: a name was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; client.maxConnectionsPerEndpoint: a stream waited for a slot on an endpoint\'s connections; …).',
+    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes, metricSeries.endpoints: a name or endpoint was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; client.maxConnectionsPerEndpoint: a stream waited for a slot on an endpoint\'s connections; …).',
     labelNames: ['router', 'namer', 'limit'] as const,
     registers: [this.registry],
   });
@@ -231,7 +231,7 @@ export class Metrics {
   });
   readonly endpointRequests = new CellCounter({
     name: 'kgr_endpoint_requests_total',
-    help: 'Streams sent to each endpoint, by result (success: grpc OK; failure: anything else).',
+    help: 'Streams sent to each endpoint, by result (success: grpc OK; failure: anything else); a client\'s endpoints past the router\'s metricSeries.endpoints count under endpoint="(overflow)".',
     labelNames: ['router', 'client', 'endpoint', 'result'] as const,
     registers: [this.registry],
   });

@@ -97,7 +97,7 @@ test('every default is filled from a minimal config', () => {
         },
         service: {},
         bindingCache: { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
-        metricSeries: { clients: 500, routes: 1000 },
+        metricSeries: { clients: 500, routes: 1000, endpoints: 2000 },
       },
     ],
     shutdownDelayMs: 5000,
@@ -136,7 +136,7 @@ routers:
     maxConnectionsPerEndpoint: 8
   service: {totalTimeoutMs: 1500}
   bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
-  metricSeries: {clients: 20, routes: 40}
+  metricSeries: {clients: 20, routes: 40, endpoints: 60}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, sendTimeoutUnderPressureMs: 2000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
@@ -179,7 +179,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
   assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });
-  assert.deepEqual(out.metricSeries, { clients: 20, routes: 40 });
+  assert.deepEqual(out.metricSeries, { clients: 20, routes: 40, endpoints: 60 });
   assert.deepEqual(out.servers[0], {
     ip: '0.0.0.0',
     port: 4140,
@@ -225,6 +225,9 @@ routers:
   assert.deepEqual(errorsOf(text), ['routers[0].servers[0].port: expected an integer 1-65535, got "41a0" (config.yaml:7:11)']);
   assert.deepEqual(errorsOf(MINIMAL.replace('4140', '70000')), ['routers[0].servers[0].port: expected an integer 1-65535, got 70000 (config.yaml:4:11)']);
   assert.deepEqual(errorsOf(MINIMAL.replace('4140', '[1]')), ['routers[0].servers[0].port: expected an integer 1-65535, got a list (config.yaml:4:11)']);
+  assert.deepEqual(errorsOf(`${MINIMAL}  metricSeries: {endpoints: 0}\n`), [
+    'routers[0].metricSeries.endpoints: expected an integer 1-1000000, got 0 (config.yaml:5:29)',
+  ]);
 });
 
 test('server connection timeouts: 0 means never (not for keepAliveTimeoutMs), and no more than a Node timer can wait', () => {

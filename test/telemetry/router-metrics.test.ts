@@ -7,7 +7,9 @@ import { adminRouter, startAdmin } from '../../src/admin/server.js';
 import { NameInterpreter } from '../../src/dtab/interpreter.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { Logger } from '../../src/util/log.js';
-import { histogramOf, one, parsePrometheus } from './prometheus-text.js';
+import { histogramOf, one, parsePrometheus, select } from './prometheus-text.js';
+import { defaultMetricSeriesConfig } from '../../src/config/load.js';
+import { OVERFLOW_LABEL } from '../../src/telemetry/label-budget.js';
 
 const SVC = '/svc/kgr.test.TestService';
 
@@ -88,5 +90,54 @@ test('real gRPC calls through a real Router show up in /metrics and metrics.json
     await admin.close();
     await h.close();
     await backend.close();
+  }
+});
+
+test('metricSeries.endpoints bounds the endpoint label values of kgr_endpoint_requests_total; every endpoint still takes calls', async () => {
+  const BUDGET = 3;
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const backends = await Promise.all(names.map(async (name) => Object.assign(await startTestServer({ name }), { name })));
+  const h = await startRouter(`${SVC} => /#/test/big`, { metricSeries: { ...defaultMetricSeriesConfig(), endpoints: BUDGET } });
+  const client = testClient(h.target);
+  const calls = async (n: number) => {
+    const served = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await unary(client, { message: `m${i}` });
+      assert.equal(r.status?.code, 0);
+      served.add(r.resp!.from);
+    }
+    return [...served].sort();
+  };
+  const endpointSeries = async () => {
+    const m = parsePrometheus(await h.metrics.registry.metrics());
+    const series = select(m.samples, 'kgr_endpoint_requests_total', { router: 'h2', client: '/#/test/big' });
+    const labels = new Set(series.map((s) => s.labels['endpoint']!));
+    return { m, series, own: [...labels].filter((e) => e !== OVERFLOW_LABEL), overflow: labels.has(OVERFLOW_LABEL) };
+  };
+  try {
+    // One bound client whose address set has more endpoints than the budget.
+    h.namer.serve('big', backends.map((b) => b.port));
+    assert.deepEqual(await calls(4 * names.length), names, 'balancing still reaches every endpoint');
+    const first = await endpointSeries();
+    assert.ok(first.own.length <= BUDGET, `at most ${BUDGET} endpoints have series of their own: ${first.own.join(', ')}`);
+    assert.ok(first.overflow, 'the rest count under endpoint="(overflow)"');
+    assert.equal(first.series.reduce((n, s) => n + s.value, 0), 4 * names.length, 'every call is counted once, own series or overflow');
+    assert.ok(one(first.m.samples, 'kgr_limits_reached_total', { router: 'h2', limit: 'metricSeries.endpoints' }) > 0);
+
+    // Endpoints that go take their series, and their places in the budget, with them.
+    const kept = backends.filter((b) => !first.own.includes(`127.0.0.1:${b.port}`));
+    h.namer.serve('big', kept.map((b) => b.port));
+    const second = await endpointSeries();
+    assert.deepEqual(second.own, [], 'the removed endpoints\' series left /metrics');
+    const added = await Promise.all(['f', 'g'].map(async (name) => Object.assign(await startTestServer({ name }), { name })));
+    backends.push(...added);
+    h.namer.serve('big', [...kept, ...added].map((b) => b.port));
+    assert.deepEqual(await calls(4 * (kept.length + added.length)), [...kept, ...added].map((b) => b.name).sort());
+    const third = await endpointSeries();
+    assert.deepEqual(third.own.sort(), added.map((b) => `127.0.0.1:${b.port}`).sort(), 'new endpoints took the freed places');
+  } finally {
+    client.close();
+    await h.close();
+    await Promise.all(backends.map((b) => b.close()));
   }
 });
