@@ -1,7 +1,9 @@
 import { IdleTable } from '../util/idle-table.js';
-import type { Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { Backoff } from '../util/backoff.js';
+import type { Addr } from '../dtab/name.js';
 import type { Path } from '../dtab/path.js';
-import { LiveName, type NameSource } from './live-name.js';
+import { LiveName, type NameHolder, type NameSource } from './live-name.js';
 import type { NamerReadiness } from './namer.js';
 
 export interface NameTableOptions {
@@ -23,27 +25,76 @@ export interface NameTableOptions {
  */
 export class NameTable {
   private readonly table: IdleTable<string, LiveName>;
+  private readonly clock: Clock;
+  /** A refused name asking again: the refusal was counted when the name was first asked for. */
+  private retrying = false;
+  private closed = false;
 
   constructor(private readonly options: NameTableOptions) {
+    this.clock = options.clock ?? realClock;
     this.table = new IdleTable<string, LiveName>({
       idleTtlMs: options.idleTtlMs,
       isTransient: (name) => name.state === 'neg',
       maxEntries: options.maxNames,
-      onFull: options.onFull,
+      onFull: () => {
+        if (!this.retrying) options.onFull?.();
+      },
       dispose: (name) => name.close(),
       clock: options.clock,
     });
   }
 
-  /** The name of `key`, made with `source` when new; with every name in use, a refused (failed) name that is not kept. */
+  /**
+   * The name of `key`, made with `source` when new; with every name in use, a refused name that is
+   * not kept: a failed address set naming the limit until the table has room.
+   *
+   * Whoever asked may keep the refused name long after (the global namer's answers, a cached
+   * binding renewed by use), and one client's flood of names must not leave another's name refused
+   * once the flood is gone. So while observed, the refused name asks the table again (when discovery
+   * starts, then after a short backoff); once it gets the table's name for `key` it follows it
+   * (existence and address set) for as long as it is observed itself.
+   */
   get(key: string, id: Path, source: NameSource): LiveName {
-    const entry = this.table.get(key, (e) => new LiveName(id, source, e));
+    const make = (e: NameHolder) => new LiveName(id, source, e);
+    const entry = this.table.get(key, make);
     if (entry !== undefined) return entry.value;
     const why = this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`;
-    return new LiveName(id, (sink) => {
-      sink.fail(why);
-      return () => {};
-    });
+    return new LiveName(id, (sink) => this.askAgain(sink, key, make, why));
+  }
+
+  /** A refused name's discovery: the table's name for `key` once it has room, the refusal until then. */
+  private askAgain(sink: LiveName, key: string, make: (e: NameHolder) => LiveName, why: string): () => void {
+    const backoff = new Backoff(REFUSED_RETRY_MIN_MS, REFUSED_RETRY_MAX_MS);
+    let cancel: (() => void) | undefined;
+    let following: { close(): void } | undefined;
+    let stopped = false;
+    const attempt = () => {
+      cancel = undefined;
+      if (stopped) return;
+      let entry: ReturnType<IdleTable<string, LiveName>['get']> = undefined;
+      if (!this.closed) {
+        this.retrying = true;
+        try {
+          entry = this.table.get(key, make);
+        } finally {
+          this.retrying = false;
+        }
+      }
+      if (entry === undefined) {
+        if (sink.addr.sample.type !== 'failed' || sink.lastError !== why) sink.fail(why);
+        if (!this.closed) cancel = this.clock.after(backoff.next(), attempt);
+        return;
+      }
+      const name = entry.value;
+      following = name.addr.observe((addr) => follow(sink, name, addr));
+    };
+    attempt();
+    return () => {
+      stopped = true;
+      cancel?.();
+      following?.close();
+      following = undefined;
+    };
   }
 
   get size(): number {
@@ -88,6 +139,19 @@ export class NameTable {
   }
 
   close(): void {
+    this.closed = true;
     this.table.close();
   }
+}
+
+/** How soon, then how often at most, an observed refused name asks its table again. */
+export const REFUSED_RETRY_MIN_MS = 1000;
+export const REFUSED_RETRY_MAX_MS = 5000;
+
+/** A refused name, once the table had room, says what the table's name says. */
+function follow(sink: LiveName, name: LiveName, addr: Addr): void {
+  sink.lastError = name.lastError;
+  if (addr.type === 'failed') sink.fail(addr.cause);
+  else if (addr.type === 'bound') sink.update('bound', addr.addrs, addr.meta);
+  else sink.update(addr.type);
 }

@@ -6,6 +6,8 @@ import type { ActivityState } from '../../src/util/activity.js';
 import { Var } from '../../src/util/var.js';
 import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
+import { HostNames } from '../../src/namers/host-names.js';
+import { REFUSED_RETRY_MAX_MS } from '../../src/namers/name-table.js';
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -190,5 +192,64 @@ test('BindingCache: local dtabs that differ only past a weight’s second decima
     assert.equal(cache.get(name, parseDtab('/svc/x => .0040 * /svc/a & 0.0 * /svc/b')), a, 'the same weights are the same key');
   } finally {
     cache.close();
+  }
+});
+
+test('BindingCache: a base-dtab name refused while a flood filled the DNS names table resolves once the flood is gone, within the binding TTL', async () => {
+  const clock = new FakeClock();
+  let full = 0;
+  const lookups: string[] = [];
+  const hosts = new HostNames({
+    lookup: (host) => {
+      lookups.push(host);
+      return Promise.resolve({ kind: 'ok', records: [host === 'legit.internal' ? '10.1.1.1' : '10.6.6.6'], ttlSeconds: 60 });
+    },
+    refreshMs: 60_000,
+    idleTtlMs: 30_000,
+    maxNames: 3,
+    onFull: () => full++,
+    clock,
+  });
+  const interpreter = new NameInterpreter({ global: globalNamer({ hosts }) });
+  const cache = new BindingCache(interpreter, new Var(parseDtab('/svc/legit => /$/inet/legit.internal/8080')), { clock });
+  const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /** What a balancer does with a binding: observes its bound name's address set. */
+  const connect = (path: string, local: Dtab) => {
+    const state = cache.get(parsePath(path), local).sample;
+    assert.ok(state.status === 'ok' && state.value.kind === 'leaf', `${path} binds to a leaf`);
+    const addr = state.value.value.addr;
+    return { addr, observation: addr.observe(() => {}) };
+  };
+  try {
+    // One client names three attacker hosts through l5d-dtab and keeps them in use: the table is full.
+    const flood = [0, 1, 2].map((i) => connect('/svc/x', parseDtab(`/svc/x => /$/inet/h${i}.attacker.example/80`)));
+    await flush();
+    assert.equal(full, 0);
+
+    // Another client's first call through the router's own dtab is refused, and the refusal is counted once.
+    const legit = connect('/svc/legit', Dtab.empty);
+    assert.deepEqual(legit.addr.sample, { type: 'failed', cause: 'too many DNS names in use (3): not resolving inet legit.internal/8080' });
+    assert.equal(full, 1);
+    clock.advance(20_000);
+    assert.equal(legit.addr.sample.type, 'failed', 'still refused while the flood holds the table');
+    assert.equal(full, 1, 'asking again is not a new refusal');
+
+    // The flood stops; its names go idle and expire: the table has room.
+    for (const f of flood) f.observation.close();
+    clock.advance(30_000 * 1.25 + REFUSED_RETRY_MAX_MS);
+    await flush();
+    assert.ok(lookups.includes('legit.internal'), 'the refused name was looked up once there was room');
+
+    // The client that kept its connection sees the name resolve, long before the binding's 600 s TTL.
+    assert.deepEqual(legit.addr.sample, { type: 'bound', addrs: [{ host: '10.1.1.1', port: 8080, weight: 1, meta: {} }], meta: {} });
+    // And a new call through the cached binding finds it resolved.
+    const again = connect('/svc/legit', Dtab.empty);
+    assert.equal(again.addr.sample.type, 'bound');
+    again.observation.close();
+    legit.observation.close();
+    assert.equal(full, 1);
+  } finally {
+    cache.close();
+    hosts.close();
   }
 });

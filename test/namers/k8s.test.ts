@@ -10,6 +10,7 @@ import { Watching, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from '.
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
+import { REFUSED_RETRY_MAX_MS } from '../../src/namers/name-table.js';
 import type { BoundName } from '../../src/dtab/name.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
@@ -282,11 +283,20 @@ test('names clients choose cannot pile up watches: at most maxWatches, and a Ser
     const trips = (await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'maxWatches')?.value ?? 0;
     assert.ok(trips >= 8, `maxWatches reached ${trips} times`);
     // Services that do not exist are released within seconds of their last use, not after idleTtlMs.
-    for (const h of [...held, refused]) h.close();
+    for (const h of held) h.close();
     clock.advance(NEGATIVE_IDLE_TTL_MS - 1_000);
     assert.equal(namer.openWatches, 3, 'still held within the absent-Service TTL');
     clock.advance(2_000);
-    await eventually('absent Services released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
+    assert.ok(namer.openWatches <= 1, 'the held absent Services were released');
+    // The refused name, still in use, asks again once there is room: it is not refused for as long as it is used.
+    clock.advance(REFUSED_RETRY_MAX_MS);
+    await eventually('the refused name found its watch and answers', () => isNeg(refused.v as never), 5000);
+    assert.equal(namer.openWatches, 1);
+    const after = (await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'maxWatches')?.value ?? 0;
+    assert.equal(after, trips, 'asking again is not a new refusal');
+    refused.close();
+    clock.advance(NEGATIVE_IDLE_TTL_MS * 1.25 + 1_000);
+    await eventually('every absent Service released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
   }));
 
 test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd 1); a port no Service can have is Neg with no name made', () =>

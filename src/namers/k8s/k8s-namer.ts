@@ -8,7 +8,9 @@ import { Neg } from '../../dtab/nametree.js';
 import { Path } from '../../dtab/path.js';
 import type { Namer, NamerReadiness } from '../namer.js';
 import type { LiveName } from '../live-name.js';
-import { NameTable } from '../name-table.js';
+import { NameTable, REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MIN_MS } from '../name-table.js';
+import { Backoff } from '../../util/backoff.js';
+import { realClock } from '../../util/clock.js';
 import { IdleTable } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
 import type { KubeConnection } from './connection.js';
@@ -59,6 +61,8 @@ export class K8sNamer implements Namer {
   private readonly label: string;
 
   private readonly unwatchTables: (() => void)[];
+  /** A refused name asking for its watch again: the refusal was counted when it was first refused. */
+  private retryingWatch = false;
 
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
@@ -67,7 +71,9 @@ export class K8sNamer implements Namer {
       idleTtlMs: options.idleTtlMs ?? 600_000,
       isTransient: (watch) => watch.absent,
       maxEntries: this.maxWatches,
-      onFull: () => full.inc(),
+      onFull: () => {
+        if (!this.retryingWatch) full.inc();
+      },
       dispose: (watch) => watch.close(),
       clock: options.clock,
     });
@@ -104,14 +110,51 @@ export class K8sNamer implements Namer {
     return name.lookup(path.drop(need));
   }
 
-  /** Feed one (namespace, port, service) name from the shared watch of its service. */
+  /**
+   * Feed one (namespace, port, service) name from the shared watch of its service. With every watch
+   * in use, the name fails naming the limit and, while observed, asks for the watch again after a
+   * short backoff: a flood of `l5d-dtab` services must not leave a name refused once it is gone.
+   */
   private discover(sink: LiveName, namespace: string, port: string, service: string): () => void {
-    const watch = this.watch(namespace, service);
-    if (watch === undefined) {
-      // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
-      sink.fail(`too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`);
-      return () => {};
-    }
+    const backoff = new Backoff(REFUSED_RETRY_MIN_MS, REFUSED_RETRY_MAX_MS);
+    const clock = this.options.clock ?? realClock;
+    let stopped = false;
+    let refused = false;
+    let cancel: (() => void) | undefined;
+    let stop: (() => void) | undefined;
+    const attempt = () => {
+      cancel = undefined;
+      if (stopped) return;
+      this.retryingWatch = refused;
+      let watch: ServiceWatch | undefined;
+      try {
+        watch = this.watch(namespace, service);
+      } finally {
+        this.retryingWatch = false;
+      }
+      if (watch === undefined) {
+        // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
+        const why = `too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`;
+        if (!refused || sink.lastError !== why) sink.fail(why);
+        refused = true;
+        cancel = clock.after(backoff.next(), attempt);
+        return;
+      }
+      // The refusal said nothing about the Service: wait for the watch's first list.
+      if (refused) sink.update('pending');
+      sink.lastError = undefined;
+      stop = this.follow(sink, watch, namespace, port, service);
+    };
+    attempt();
+    return () => {
+      stopped = true;
+      cancel?.();
+      stop?.();
+      stop = undefined;
+    };
+  }
+
+  private follow(sink: LiveName, watch: ServiceWatch, namespace: string, port: string, service: string): () => void {
     watch.acquire();
     const recompute = () => {
       if (!watch.synced) {
