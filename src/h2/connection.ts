@@ -20,7 +20,7 @@ import {
 import {
   DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput, type FieldSink,
 } from './hpack/index.js';
-import { DEFAULT_LIMITS, H2Counters, WindowCounter, type H2LimitName, type H2Limits } from './limits.js';
+import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type H2LimitName, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
@@ -61,6 +61,16 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
    * nghttp2 assume: 100). Later requests wait for those SETTINGS instead of being refused. Default 100.
    */
   streamsBeforeSettings?: number;
+  /**
+   * Server role: counts the peer's rapid resets (streams it reset before we answered) instead of a
+   * counter of this connection's own, so that connections sharing it (one client address's) share
+   * its limit; the reset that trips it fails the connection it came on. Read with `clock` (every
+   * connection sharing it must use the same one). Default: this connection's own, made with
+   * maxRapidResets per rapidResetWindowMs.
+   */
+  rapidResetCounter?: EventCounter;
+  /** Who rapidResetCounter counts, for the GOAWAY's message (e.g. `from this client address, over all its connections`). */
+  rapidResetScope?: string;
 }
 
 /**
@@ -254,7 +264,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** The clock's reading at the last socket chunk read (flood windows, keepalive). */
   private now: number;
 
-  private readonly rapidResets: WindowCounter;
+  /** Its own, or the one it shares (rapidResetCounter). */
+  private readonly rapidResets: EventCounter;
+  /** What the GOAWAY says rapidResets counts over ('' for this connection alone). */
+  private readonly rapidResetScope: string;
   private readonly pings: WindowCounter;
   private readonly settingsFrames: WindowCounter;
   private readonly emptyFrames: WindowCounter;
@@ -295,7 +308,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // Both HPACK contexts start at 4096 (§6.5.2); ours changes when our SETTINGS are ACKed.
     this.decoder = new HpackDecoder({ maxTableSize: DEFAULT_HEADER_TABLE_SIZE, maxHeaderListSize: limits.maxHeaderListSize });
     this.encoder = new HpackEncoder({ tableSize: DEFAULT_HEADER_TABLE_SIZE, maxTableSize: options.encoderTableSize ?? DEFAULT_HEADER_TABLE_SIZE });
-    this.rapidResets = new WindowCounter(limits.maxRapidResets, limits.rapidResetWindowMs);
+    this.rapidResets = options.rapidResetCounter ?? new WindowCounter(limits.maxRapidResets, limits.rapidResetWindowMs);
+    this.rapidResetScope = options.rapidResetCounter !== undefined && options.rapidResetScope !== undefined ? ` ${options.rapidResetScope}` : '';
     this.pings = new WindowCounter(limits.maxPings, limits.floodWindowMs);
     this.settingsFrames = new WindowCounter(limits.maxSettings, limits.floodWindowMs);
     this.emptyFrames = new WindowCounter(limits.maxEmptyFrames, limits.floodWindowMs);
@@ -1385,7 +1399,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         this.finishStream(s);
         this.onLimit?.('maxRapidResets');
         return this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'rapid-reset',
-          `more than ${this.limits.maxRapidResets} streams reset before their response within ${this.limits.rapidResetWindowMs} ms (CVE-2023-44487, RFC 9113 §10.5)`);
+          `more than ${this.rapidResets.limit} streams reset before their response within ${this.rapidResets.windowMs} ms${this.rapidResetScope} (CVE-2023-44487, RFC 9113 §10.5)`);
       }
     }
     this.releaseStream(s);

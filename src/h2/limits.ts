@@ -76,15 +76,27 @@ export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   headerBlockTimeoutMs: 10_000,
 };
 
+/** Counts events against `limit` per `windowMs`: hit() is true for each event past the limit. */
+export interface EventCounter {
+  readonly limit: number;
+  readonly windowMs: number;
+  hit(now: number): boolean;
+}
+
 /**
  * A fixed-window event counter: hit() returns true when more than `limit` events
  * fall within one window. Coarse on purpose (no per-event timestamps kept): an
  * attacker gains at most 2x the limit at a window edge.
+ *
+ * Connections may share one (one client's, say) if they read the same monotonic clock: a window
+ * starts at the first hit after the last one ended, and a `now` a little behind that start (a
+ * connection that read its clock earlier in the same turn) counts in the current window, never
+ * starting a new one. Past the limit, every further hit in the window is true, whoever makes it.
  */
-export class WindowCounter {
+export class WindowCounter implements EventCounter {
   private start = 0;
   private count = 0;
-  constructor(private readonly limit: number, private readonly windowMs: number) {}
+  constructor(readonly limit: number, readonly windowMs: number) {}
 
   hit(now: number): boolean {
     if (now - this.start >= this.windowMs) {

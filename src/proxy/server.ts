@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { H2Connection, H2SessionError, type H2ConnectionHandler } from '../h2/connection.js';
 import type { H2Stream } from '../h2/stream.js';
-import type { H2LimitName } from '../h2/limits.js';
+import { WindowCounter, type H2LimitName } from '../h2/limits.js';
 import { ReadBudget } from '../h2/read-budget.js';
 import { ErrorCode } from '../h2/constants.js';
 import type { HeaderList } from '../h2/hpack/index.js';
@@ -117,6 +117,9 @@ class ServerConn implements H2ConnectionHandler {
   ) {
     const c = server.config;
     this.client = server.perClient.usageOf(socket.remoteAddress) ?? new ClientUsage();
+    // One client's rapid resets count over all its connections (up to maxConnectionsPerClient): each
+    // is forwarded to the endpoint connections every client shares, as HEADERS and RST_STREAM.
+    const rapidResets = (this.client.rapidResets ??= new WindowCounter(c.maxResetStreamsPerSecond, 1000));
     this.h2 = new H2Connection(socket, this, {
       role: 'server',
       maxConcurrentStreams: c.maxConcurrentStreamsPerConnection,
@@ -126,6 +129,8 @@ class ServerConn implements H2ConnectionHandler {
       maxContinuationFrames: c.maxContinuationFrames,
       maxRapidResets: c.maxResetStreamsPerSecond,
       rapidResetWindowMs: 1000,
+      rapidResetCounter: rapidResets,
+      rapidResetScope: 'from this client address, over all its connections',
       maxPings: c.maxPingsPerSecond,
       maxSettings: c.maxSettingsPerSecond,
       maxEmptyFrames: c.maxEmptyFramesPerSecond,

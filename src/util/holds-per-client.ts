@@ -10,6 +10,12 @@ export class ClientUsage {
   headerBytes = 0;
   /** Its calls' endpoint stream windows grown past their first (a GrowthShare of src/h2/window-growth.ts). */
   windowGrowth = 0;
+  /**
+   * Its streams reset before they were answered, over all its connections (the rapid-reset limit
+   * is per client address: a pod opening many connections must not multiply it). Made by its server
+   * on its first connection (a WindowCounter of src/h2/limits.ts), and shared by its connections.
+   */
+  rapidResets: { readonly limit: number; readonly windowMs: number; hit(now: number): boolean } | undefined = undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import { ErrorCode, FrameType, SettingId } from '../../src/h2/frames.js';
 import { answer200, h2Server, RawClient } from './connection-helpers.js';
 import { rawFrame } from './frames-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { WindowCounter } from '../../src/h2/limits.js';
 import { eventually } from '../support/eventually.js';
 
 const GET = RawClient.GET;
@@ -148,6 +149,37 @@ describe('H2Connection server role, raw frames', () => {
       assert.equal(conns[0]!.counters.connectionErrors['rapid-reset'], 1);
     } finally {
       c.close();
+      server.close();
+    }
+  });
+
+  it('rapid reset with a shared counter (rapidResetCounter): resets count over the connections sharing it; the one that passes its limit gets GOAWAY ENHANCE_YOUR_CALM', async () => {
+    // A minute's window: both connections' resets fall in one, however slow the machine.
+    const { server, port, conns } = await h2Server({ rapidResetCounter: new WindowCounter(20, 60_000), rapidResetScope: 'from this client address' });
+    const first = await RawClient.connect(port);
+    const second = await RawClient.connect(port);
+    const resets = async (c: RawClient, tag: string): Promise<{ kind: string; errorCode?: number; debug?: string }> => {
+      for (let id = 1; id < 30; id += 2) { // 15 each: under the limit alone, over it together
+        c.request(id, GET, false);
+        c.writer.rstStream(id, ErrorCode.CANCEL);
+      }
+      c.writer.ping(Buffer.from(tag), false);
+      c.send();
+      return c.wait((e) => e.kind === 'goaway' || (e.kind === 'ping' && e.ack && Buffer.from(e.opaque, 'hex').toString() === tag)) as Promise<{ kind: string; errorCode?: number; debug?: string }>;
+    };
+    try {
+      assert.equal((await resets(first, 'first---')).kind, 'ping');
+      const g = await resets(second, 'second--');
+      assert.equal(g.kind, 'goaway');
+      assert.equal(g.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(debugText(g as { debug: string }), /^rapid-reset: more than 20 streams reset before their response within 60000 ms from this client address \(CVE-2023-44487/);
+      await second.waitClose();
+      assert.equal(conns[1]!.counters.connectionErrors['rapid-reset'], 1);
+      assert.equal(conns[0]!.counters.connectionErrors['rapid-reset'] ?? 0, 0);
+      assert.equal(first.events.filter((e) => e.kind === 'goaway').length, 0);
+    } finally {
+      first.close();
+      second.close();
       server.close();
     }
   });

@@ -151,6 +151,47 @@ test('rapid reset (CVE-2023-44487): more resets of unanswered streams than maxRe
   }
 });
 
+test('rapid reset (CVE-2023-44487) counts per client address: its connections, each under maxResetStreamsPerSecond, together over it, get GOAWAY on the one that passes it; another address is unaffected', async () => {
+  const { h, close } = await setup({ maxResetStreamsPerSecond: 20 });
+  const from = (localAddress: string) => RawClient.connect(h.port, [], localAddress);
+  const a1 = await from('127.0.0.1');
+  const a2 = await from('127.0.0.1');
+  const b = await from('127.0.0.2');
+  /** 15 streams to a name that never binds, each reset unanswered, then a PING: its ACK, or the GOAWAY that came first. */
+  const resets = (c: RawClient, first: number, tag: string): Promise<{ kind: string; errorCode?: number; debug?: string }> => {
+    for (let i = 0; i < 15; i++) {
+      const id = first + 2 * i;
+      c.request(id, STUCK_REQUEST, false);
+      c.writer.rstStream(id, ErrorCode.CANCEL);
+    }
+    c.writer.ping(Buffer.from(tag), false);
+    c.send();
+    return c.wait((e) => e.kind === 'goaway' || (e.kind === 'ping' && e.ack && Buffer.from(e.opaque, 'hex').toString() === tag)) as Promise<{ kind: string; errorCode?: number; debug?: string }>;
+  };
+  try {
+    assert.equal((await resets(a1, 1, 'a1------')).kind, 'ping', 'under the limit alone');
+    // Another address's resets count on their own.
+    assert.equal((await resets(b, 1, 'b-------')).kind, 'ping', 'another address counts apart');
+    // a2's 6th reset is the client address's 21st: a2 gets GOAWAY ENHANCE_YOUR_CALM.
+    const goaway = await resets(a2, 1, 'a2------');
+    assert.equal(goaway.kind, 'goaway', 'the connection whose reset passed the per-address limit');
+    assert.equal(goaway.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+    assert.match(Buffer.from(goaway.debug!, 'hex').toString(), /^rapid-reset: more than 20 streams reset before their response within 1000 ms from this client address, over all its connections/);
+    await a2.waitClose();
+    assert.equal(await limitCount(h, 'maxResetStreamsPerSecond'), 1);
+    // The address's other connection, and the other address, go on.
+    await callOk(a1, 31);
+    await callOk(b, 31);
+    assert.equal(a1.events.filter((e) => e.kind === 'goaway').length, 0);
+    assert.equal(b.events.filter((e) => e.kind === 'goaway').length, 0);
+  } finally {
+    a1.close();
+    a2.close();
+    b.close();
+    await close();
+  }
+});
+
 test('a CONTINUATION flood (more than maxContinuationFrames) is cut off with GOAWAY(ENHANCE_YOUR_CALM)', async () => {
   const { h, close } = await setup({ maxContinuationFrames: 4 });
   const c = await RawClient.connect(h.port);
