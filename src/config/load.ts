@@ -68,7 +68,12 @@ export function defaultClientConfig(): ClientConfig {
 
 /** A router's `bindingCache` with every key at its default. A fresh object each call. */
 export function defaultBindingCacheConfig(): BindingCacheConfig {
-  return { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 };
+  return { paths: 1000, clients: 1000, clientsPerClient: perClientClients(1000), idleTtlMs: 600_000, transientIdleTtlMs: 10_000 };
+}
+
+/** A pod's share of the bound clients when only `clients` is set: four pods are needed to hold every one. */
+export function perClientClients(clients: number): number {
+  return Math.max(1, Math.floor(clients / 4));
 }
 
 /** A router's `metricSeries` with every key at its default. A fresh object each call. */
@@ -628,16 +633,24 @@ class ConfigReader {
 
   private bindingCache(field: Field): BindingCacheConfig {
     const d = defaultBindingCacheConfig();
-    const f = field.object(['paths', 'clients', 'idleTtlSecs', 'transientIdleTtlSecs'], {
+    const f = field.object(['paths', 'clients', 'clientsPerClient', 'idleTtlSecs', 'transientIdleTtlSecs'], {
       trees: 'bound trees live inside the path bindings (bounded by paths)',
       bounds: 'bound names live inside the path bindings (bounded by paths)',
     });
     if (!f) return d;
     const idle = f.get('idleTtlSecs').int(1, MAX_INT / 1000);
     const transient = f.get('transientIdleTtlSecs').int(1, MAX_INT / 1000);
+    const clients = f.get('clients').int(1, 1_000_000) ?? d.clients;
+    const perClient = f.get('clientsPerClient');
+    let clientsPerClient = perClient.int(1, 1_000_000);
+    if (clientsPerClient !== undefined && clientsPerClient > clients) {
+      perClient.fail(`expected at most clients (${clients}), got ${clientsPerClient}`);
+      clientsPerClient = undefined;
+    }
     return {
       paths: f.get('paths').int(1, 1_000_000) ?? d.paths,
-      clients: f.get('clients').int(1, 1_000_000) ?? d.clients,
+      clients,
+      clientsPerClient: clientsPerClient ?? perClientClients(clients),
       idleTtlMs: idle === undefined ? d.idleTtlMs : idle * 1000,
       transientIdleTtlMs: transient === undefined ? d.transientIdleTtlMs : transient * 1000,
     };

@@ -100,6 +100,13 @@ export interface BindingCacheConfig {
   paths: number;
   /** Bound clients kept, with their endpoints and connection pools. Default 1000. */
   clients: number;
+  /**
+   * Of those, how many one client address (a pod) may have calls in flight on (or waiting to bind)
+   * at once: a client with calls in flight is never evicted, so without a share one pod's
+   * long-lived calls, each to its own id through `l5d-dtab`, took every slot. Default a quarter of
+   * `clients` (250): four pods are needed to take every slot.
+   */
+  clientsPerClient: number;
   /** A binding or client routed by the router's own dtab is released this long after its last use. Default 600000 (10 min). */
   idleTtlMs: number;
   /** …and one only an `l5d-dtab`/`l5d-ctx-dtab` override reaches, or a name that does not exist. Default 10000. */

@@ -53,6 +53,18 @@ interface ClientRecord {
   transient: boolean;
 }
 
+/**
+ * One client address's calls in flight on one bound client (counted from when a call picks the
+ * client until it finishes). The address's `share` holds one per bound id it has calls on, at most
+ * `bindingCache.clientsPerClient`; it lives while the address has calls on some client.
+ */
+interface ClientHold {
+  calls: number;
+  readonly id: string;
+  readonly address: string;
+  readonly share: Map<string, ClientHold>;
+}
+
 /** A call on this router: what it carries for the router is its route's stats. */
 type RouterCall = ProxyCall<RouteStats>;
 /** The reasons the router itself answers with (the call's own, `connect` and `endpoint`, come from the call). */
@@ -70,7 +82,8 @@ export class Router implements RouterView, CallObserver {
   private readonly bindings: BindingCache;
   /**
    * Per bound id: its balancer client, the bound names it follows, its stats per logical name.
-   * Bounded by `bindingCache.clients`; a client with streams in flight is never let go.
+   * Bounded by `bindingCache.clients`; a client with streams in flight is never let go, so one
+   * client address may have calls on at most `bindingCache.clientsPerClient` of them (`shares`).
    */
   private readonly clients: IdleTable<string, ClientRecord>;
   private readonly requestDtabs = new RequestDtabs();
@@ -79,7 +92,15 @@ export class Router implements RouterView, CallObserver {
   private readonly routeLabels: LabelBudget;
   private readonly endpointLabels: LabelBudget;
   private readonly unwatchGauges: (() => void)[];
-  private readonly live = new Set<RouterCall>();
+  /** Calls not finished, each with the bound client it holds for its client address once it picked one. */
+  private readonly live = new Map<RouterCall, ClientHold | undefined>();
+  /**
+   * Per client address with calls on bound clients: its holds by bound id. A client with calls in
+   * flight is never evicted, so one address may hold at most `bindingCache.clientsPerClient` of them
+   * and the rest of the table stays for the others.
+   */
+  private readonly shares = new Map<string, Map<string, ClientHold>>();
+  private readonly sharesFull: { inc(): void };
   private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
   /** Which bound clients speak TLS to their endpoints, with what (client.tls, client.configs). */
@@ -104,6 +125,7 @@ export class Router implements RouterView, CallObserver {
     });
     const bindingsFull = limit('bindingCache.paths');
     const clientsFull = limit('bindingCache.clients');
+    this.sharesFull = limit('bindingCache.clientsPerClient');
     this.clients = new IdleTable<string, ClientRecord>({
       idleTtlMs: limits.idleTtlMs,
       transientIdleTtlMs: limits.transientIdleTtlMs,
@@ -207,7 +229,7 @@ export class Router implements RouterView, CallObserver {
 
   private accept(stream: H2Stream, headers: HeaderMap): RouterCall {
     const call: RouterCall = new ProxyCall(stream, headers, this);
-    this.live.add(call);
+    this.live.set(call, undefined);
     if (this.accessLog !== undefined) {
       call.logged = { remote: stream.connection.socket.remoteAddress, authority: joinHeader(headers[':authority']), path: joinHeader(headers[':path']) };
     }
@@ -236,10 +258,17 @@ export class Router implements RouterView, CallObserver {
     if (bound === undefined) {
       return this.reject(call, 'no route', `no route to ${name.show()}: it binds to ${describe(state.value)} through dtab ${this.dtabText(local)}`);
     }
-    const record = this.clientFor(bound, local.isEmpty);
+    const id = bound.id.show();
+    // The address's share is checked before the client is made: past it, a call neither makes a
+    // client nor evicts another address's idle one.
+    if (!this.hold(call, id)) {
+      const max = this.config.bindingCache.clientsPerClient;
+      return this.reject(call, 'too many clients', `this client has calls in flight on ${max} bound clients of router ${this.label} (bindingCache.clientsPerClient); cannot bind ${id} for ${name.show()}`);
+    }
+    const record = this.clientFor(id, bound, local.isEmpty);
     if (record === undefined) {
       const max = this.config.bindingCache.clients;
-      return this.reject(call, 'too many clients', `router ${this.label} has ${max} bound clients with streams in flight (bindingCache.clients); cannot bind ${bound.id.show()} for ${name.show()}`);
+      return this.reject(call, 'too many clients', `router ${this.label} has ${max} bound clients with streams in flight (bindingCache.clients); cannot bind ${id} for ${name.show()}`);
     }
     const client = record.client;
     if (client.endpoints.length > 0) return this.forward(call, record, bound);
@@ -274,11 +303,44 @@ export class Router implements RouterView, CallObserver {
   }
 
   /**
-   * The client of a bound id, made on first use; `lasting` when the stream came without a
+   * Count `call` against its client address's share as holding bound id `id` until it finishes
+   * (a call that picks again after waiting for discovery moves its hold); false, holding nothing,
+   * when the address already holds `bindingCache.clientsPerClient` other ids.
+   */
+  private hold(call: RouterCall, id: string): boolean {
+    const prev = this.live.get(call);
+    if (prev !== undefined) {
+      if (prev.id === id) return true;
+      this.unhold(prev);
+      this.live.set(call, undefined);
+    }
+    const address = call.inbound.connection.socket.remoteAddress ?? '';
+    let share = this.shares.get(address);
+    let hold = share?.get(id);
+    if (hold === undefined) {
+      if (share === undefined) this.shares.set(address, (share = new Map()));
+      else if (share.size >= this.config.bindingCache.clientsPerClient) {
+        this.sharesFull.inc();
+        return false;
+      }
+      share.set(id, (hold = { calls: 0, id, address, share }));
+    }
+    hold.calls++;
+    this.live.set(call, hold);
+    return true;
+  }
+
+  private unhold(hold: ClientHold): void {
+    if (--hold.calls > 0) return;
+    hold.share.delete(hold.id);
+    if (hold.share.size === 0) this.shares.delete(hold.address);
+  }
+
+  /**
+   * The client of bound id `id`, made on first use; `lasting` when the stream came without a
    * request-local dtab. Undefined when the table is full of clients with streams in flight.
    */
-  private clientFor(bound: BoundName, lasting: boolean): ClientRecord | undefined {
-    const id = bound.id.show();
+  private clientFor(id: string, bound: BoundName, lasting: boolean): ClientRecord | undefined {
     // The client almost always exists: no closure for its maker on that path.
     let entry = this.clients.peek(id);
     if (entry !== undefined) entry.touch();
@@ -338,6 +400,8 @@ export class Router implements RouterView, CallObserver {
   }
 
   /** @internal */ finished(call: RouterCall): void {
+    const hold = this.live.get(call);
+    if (hold !== undefined) this.unhold(hold);
     this.live.delete(call);
     const durationMs = performance.now() - call.startedAt;
     if (call.errorReason !== undefined) this.errors[call.errorReason].inc();
@@ -402,7 +466,7 @@ export class Router implements RouterView, CallObserver {
         };
       });
     }
-    for (const call of [...this.live]) call.fail(Status.UNAVAILABLE, `router ${this.label} is shutting down`, undefined);
+    for (const call of [...this.live.keys()]) call.fail(Status.UNAVAILABLE, `router ${this.label} is shutting down`, undefined);
     // Give the last answers a moment to be written before sockets close.
     await new Promise((r) => setTimeout(r, 20));
     await this.close();

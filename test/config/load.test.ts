@@ -96,7 +96,7 @@ test('every default is filled from a minimal config', () => {
           maxConnectionsPerEndpoint: 256,
         },
         service: {},
-        bindingCache: { paths: 1000, clients: 1000, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
+        bindingCache: { paths: 1000, clients: 1000, clientsPerClient: 250, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
         metricSeries: { clients: 500, routes: 1000, endpoints: 2000 },
       },
     ],
@@ -135,7 +135,7 @@ routers:
     connectTimeoutMs: 1000
     maxConnectionsPerEndpoint: 8
   service: {totalTimeoutMs: 1500}
-  bindingCache: {paths: 200, clients: 100, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
+  bindingCache: {paths: 200, clients: 100, clientsPerClient: 10, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40, endpoints: 60}
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
@@ -178,7 +178,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     maxConnectionsPerEndpoint: 8,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
-  assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });
+  assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, clientsPerClient: 10, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });
   assert.deepEqual(out.metricSeries, { clients: 20, routes: 40, endpoints: 60 });
   assert.deepEqual(out.servers[0], {
     ip: '0.0.0.0',
@@ -259,6 +259,10 @@ test('unknown keys are errors with a did-you-mean suggestion', () => {
   // The per-client share of window growth: within the growth, and a quarter of it when only the growth is set.
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {growthBytes: 1048576, growthBytesPerClient: 2097152}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['endpointWindows.growthBytesPerClient: expected at most growthBytes (1048576), got 2097152']);
   assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {growthBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 1 << 20, growthBytesPerClient: 1 << 18, connectionBytes: 32 << 20 });
+  // The per-client share of bound clients likewise: within clients, and a quarter of them when only clients is set.
+  assert.deepEqual(errorsOf(MINIMAL + '  bindingCache: {clients: 8, clientsPerClient: 9}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['routers[0].bindingCache.clientsPerClient: expected at most clients (8), got 9']);
+  assert.equal(parseConfig(MINIMAL + '  bindingCache: {clients: 8}\n').config?.routers[0]?.bindingCache.clientsPerClient, 2);
+  assert.equal(parseConfig(MINIMAL + '  bindingCache: {clients: 3}\n').config?.routers[0]?.bindingCache.clientsPerClient, 1);
   assert.deepEqual(errorsOf(MINIMAL + '  dtabb: /a=>/b\n'), ['routers[0].dtabb: unknown key "dtabb" in routers[0]; did you mean "dtab"? (config.yaml:5:3)']);
   assert.deepEqual(errorsOf(MINIMAL + 'routerz: []\n'), ['routerz: unknown key "routerz"; did you mean "routers"? (config.yaml:5:1)']);
   // Nothing close: no guess.
