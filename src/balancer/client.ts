@@ -15,6 +15,7 @@ import { createBalancer } from './balancer-registry.js';
 import { Status } from '../proxy/grpc.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 import { SeriesOwner } from '../telemetry/series-owner.js';
+import { defaultMetricSeriesConfig } from '../config/metric-series.js';
 
 /**
  * The client of one bound id: the endpoint set (kept in step with the bound name's `addr` Var,
@@ -67,7 +68,7 @@ export class Client implements CallTarget<Endpoint> {
      * their own (`metricSeries.endpoints`); a client made outside a router has one of its own, at
      * that key's default.
      */
-    private readonly endpointBudget: LabelBudget = new LabelBudget(2000),
+    private readonly endpointBudget: LabelBudget = new LabelBudget(defaultMetricSeriesConfig().endpoints),
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);

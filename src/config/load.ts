@@ -36,6 +36,9 @@ import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } fr
 import { parseClientPrefix } from '../tls/client-tls.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
 import { defaultEndpointWindowsConfig, perClientGrowth } from './endpoint-windows.js';
+import { defaultMetricSeriesConfig } from './metric-series.js';
+
+export { defaultMetricSeriesConfig };
 
 // Namers, identifiers, load balancers and failure accrual are registered kinds (each room's
 // registry); the loader reads a block's `kind:` against its registry and the rest with that kind's reader.
@@ -76,10 +79,6 @@ export function perClientClients(clients: number): number {
   return Math.max(1, Math.floor(clients / 4));
 }
 
-/** A router's `metricSeries` with every key at its default. A fresh object each call. */
-export function defaultMetricSeriesConfig(): MetricSeriesConfig {
-  return { clients: 500, routes: 1000, endpoints: 2000 };
-}
 
 /** A `servers[]` entry with only what a config must say left at its default (port 4140). A fresh object each call. */
 export function defaultServerConfig(): ServerConfig {
