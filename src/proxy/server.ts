@@ -127,8 +127,7 @@ class ServerConn implements H2ConnectionHandler {
       // An over-limit block must cost only its stream, so the reader buffers well past the limit.
       maxHeaderBlockSize: Math.max(256 * 1024, 4 * c.maxHeaderListBytes),
       maxContinuationFrames: c.maxContinuationFrames,
-      maxRapidResets: c.maxResetStreamsPerSecond,
-      rapidResetWindowMs: 1000,
+      // The counter carries maxResetStreamsPerSecond per second: maxRapidResets would go unread.
       rapidResetCounter: rapidResets,
       rapidResetScope: 'from this client address, over all its connections',
       maxPings: c.maxPingsPerSecond,
