@@ -238,11 +238,11 @@ class ConfigReader {
     return config;
   }
 
-  /** `endpointWindows: {…}`: the process-wide budgets of endpoints' answers, defaults filled. */
+  /** `endpointWindows: {…}`: the process-wide budgets between clients and endpoints, defaults filled. */
   private endpointWindows(field: Field): EndpointWindowsConfig {
     const d = defaultEndpointWindowsConfig();
     if (!field.present) return d;
-    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes']);
+    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes', 'queuedRequestBytes']);
     if (!f) return d;
     const growthBytes = f.get('growthBytes').int(0, 2 ** 31 - 1) ?? d.growthBytes;
     const perClient = f.get('growthBytesPerClient');
@@ -256,6 +256,7 @@ class ConfigReader {
       growthBytes,
       growthBytesPerClient: growthBytesPerClient ?? perClientGrowth(growthBytes),
       connectionBytes: f.get('connectionBytes').int(0, 2 ** 31 - 1) ?? d.connectionBytes,
+      queuedRequestBytes: f.get('queuedRequestBytes').int(0, 2 ** 31 - 1) ?? d.queuedRequestBytes,
     };
   }
 

@@ -29,6 +29,8 @@ export interface EndpointWindowsConfig {
   growthBytesPerClient: number;
   /** Endpoint connections' windows grown past the protocol's first 65,535 octets (up to 2 MiB each) as answers flow. Default 32 MiB. */
   connectionBytes: number;
+  /** Request bytes passed on towards endpoints and not yet written to their sockets. Default 32 MiB. */
+  queuedRequestBytes: number;
 }
 
 /**

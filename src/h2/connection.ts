@@ -48,6 +48,13 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   receiveBudget?: ReceiveBudget;
   /** Bounds the DATA read and not yet consumed over a group of connections (see ReadBudget). */
   readBudget?: ReadBudget;
+  /**
+   * Without a read budget: bounds only what waits to go to the peer (queued DATA, the socket's
+   * unwritten bytes) over a group of connections. Past its limit a connection holding more than
+   * the share takes no more (write() returns false) until it drains; the peer is still read (an
+   * endpoint's answers are every client's).
+   */
+  sendBudget?: ReadBudget;
   /** Streams' receive windows grow past initialWindowSize as they are consumed, from this budget. */
   windowGrowth?: WindowGrowth;
   /**
@@ -246,6 +253,9 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** What waits to go to the peer, as last counted in the budget (see countOutbound). */
   private outboundCounted = 0;
   private readonly readBudget: ReadBudget | undefined;
+  private readonly sendBudget: ReadBudget | undefined;
+  /** What counts what waits to go to the peer: the read budget, or else the send budget. */
+  private readonly outboundBudget: ReadBudget | undefined;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
@@ -293,6 +303,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.receiveBudget = options.receiveBudget;
     this.windowGrowth = options.windowGrowth;
     this.readBudget = options.readBudget;
+    this.sendBudget = this.readBudget === undefined ? options.sendBudget : undefined;
+    this.outboundBudget = this.readBudget ?? this.sendBudget;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.connectionWindowGrowth = options.connectionWindowGrowth;
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -724,7 +736,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.ready.length > 0 && this.state < FAILED) this.pump();
     const out = this.writer.flush();
     if (out.length === 0) {
-      if (this.readBudget !== undefined) this.countOutbound(); // DATA queued, none of it sent
+      if (this.outboundBudget !== undefined) this.countOutbound(); // DATA queued, none of it sent
       return;
     }
     const socket = this.socket;
@@ -740,7 +752,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
     // Written through to the kernel (the usual case): the writer's slab is free again.
     if (socket.writableLength === 0) this.writer.rewind();
-    if (this.readBudget !== undefined) this.countOutbound();
+    if (this.outboundBudget !== undefined) this.countOutbound();
     // Answers, RST_STREAMs and ACKs are not flow controlled: a client that sends requests and reads
     // nothing would grow this socket's buffer without end. Past maxQueuedBytes (the read budget's
     // share while it is spent) the client is not read (its frames wait in the kernel, as its own
@@ -759,17 +771,17 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /**
    * The most the socket and this tick's frames may hold: maxQueuedBytes, or while the group's read
-   * budget is spent its share, but never below the socket's high-water mark (16 KiB, 64 KiB from
+   * (or send) budget is spent its share, but never below the socket's high-water mark (16 KiB, 64 KiB from
    * Node 22), so that a socket without room always has a 'drain' to come.
    */
   private socketLimit(): number {
-    const b = this.readBudget;
+    const b = this.outboundBudget;
     if (b === undefined || !b.spent) return this.limits.maxQueuedBytes;
     return Math.max(b.share, this.socket.writableHighWaterMark);
   }
 
   /**
-   * Brings what waits to go to the peer up to date in the read budget (each flush and drain):
+   * Brings what waits to go to the peer up to date in its budget (each flush and drain):
    * DATA queued on its streams, and the socket's unwritten bytes. Those are counted only past
    * the socket's high-water mark, where 'drain' tells when they are gone; below it they are less
    * than the budget's share anyway.
@@ -780,13 +792,14 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (now === this.outboundCounted) return;
     const n = now - this.outboundCounted;
     this.outboundCounted = now;
-    this.budgetChange(n);
+    if (this.sendBudget !== undefined) this.sendBudget.change(n);
+    else this.budgetChange(n);
   }
 
   /** The socket wrote all it held: read the peer again, and send what waits. */
   private onSocketDrain(): void {
     this.writer.rewind();
-    if (this.readBudget !== undefined) this.countOutbound();
+    if (this.outboundBudget !== undefined) this.countOutbound();
     if (this.readsHeld) {
       this.readsHeld = false;
       this.applyReadHolds();
@@ -1019,7 +1032,10 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.streams.size > 0) this.abortStreams(ErrorCode.CANCEL, false);
     if (this.waitingCount > 0) this.refuseWaiting(ErrorCode.CANCEL);
     // Its streams gave back what they held; its socket's bytes go with it.
-    if (this.outboundCounted > 0) this.budgetChange(-this.outboundCounted);
+    if (this.outboundCounted > 0) {
+      if (this.sendBudget !== undefined) this.sendBudget.change(-this.outboundCounted);
+      else this.budgetChange(-this.outboundCounted);
+    }
     this.outboundCounted = 0;
     this.readBudget?.leave(this);
     // The peer can send no more on it.

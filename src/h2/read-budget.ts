@@ -29,7 +29,8 @@ export class ReadBudget {
   onSpent: (() => void) | undefined;
 
   constructor(
-    readonly limit: number,
+    /** Set once at start for a process-wide budget (`configureEndpointWindows`). */
+    public limit: number,
     /**
      * What a connection may hold and still be read once the limit is passed: one frame of the
      * RFC's default size. A connection whose bytes flow holds less between reads; a larger share

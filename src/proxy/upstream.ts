@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
+import { ReadBudget } from '../h2/read-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
 import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
 import { DEFAULT_INITIAL_WINDOW_SIZE, ErrorCode } from '../h2/constants.js';
@@ -96,12 +97,26 @@ export const CONNECTION_WINDOWS = new WindowGrowth(DEFAULTS.connectionBytes, MAX
  * Under that, a stalled stream holds only its own window; past it, flow control couples as before.
  */
 export const RECEIVE_BUDGET = new ReceiveBudget(DEFAULTS.earlyCreditBytes);
+/**
+ * Request bytes passed on towards endpoints that their sockets have not yet written, over the
+ * process. The call gives its client window back once the endpoint connection takes its bytes
+ * (coupled flow control), and a connection takes up to maxQueuedBytes in its queue and as much in
+ * its socket: an endpoint that grants a large window and reads nothing (a pod's own Service, a
+ * wedged process) made one pod's calls hold ~8 MiB per connection, up to 256 connections per
+ * endpoint, in no budget. Past this limit, a connection holding more than 16 KiB (its socket's
+ * high-water mark at least) takes no more until it drains, so the calls keep their clients' bytes,
+ * which the server's read budget bounds.
+ */
+export const QUEUED_REQUESTS = new ReadBudget(DEFAULTS.queuedRequestBytes);
+let queuedRequestsSpent = 0;
+QUEUED_REQUESTS.onSpent = () => queuedRequestsSpent++;
 
 /** Sizes the process-wide budgets from the config (at start, before any endpoint connection). */
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {
   RECEIVE_BUDGET.limit = c.earlyCreditBytes;
   WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
   CONNECTION_WINDOWS.resize(c.connectionBytes, c.connectionBytes);
+  QUEUED_REQUESTS.limit = c.queuedRequestBytes;
 }
 
 /** What the process's endpoint-answer budgets hold now, for /metrics. */
@@ -112,6 +127,8 @@ export function endpointBudgets(): EndpointBudgets {
     earlyCredit: RECEIVE_BUDGET.held,
     connectionWindows: CONNECTION_WINDOWS.held,
     connectionWindowsRefused: CONNECTION_WINDOWS.refused,
+    queuedRequests: QUEUED_REQUESTS.held,
+    queuedRequestsSpent,
   };
 }
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
@@ -164,6 +181,7 @@ class UpstreamConn implements H2ConnectionHandler {
       connectionWindowGrowth: CONNECTION_WINDOWS,
       receiveBudget: RECEIVE_BUDGET,
       windowGrowth: WINDOW_GROWTH,
+      sendBudget: QUEUED_REQUESTS,
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
     });

@@ -76,9 +76,10 @@ export class Metrics {
   /** Reader of the process's endpoint-answer budgets (see `watchEndpointBudgets`), read at every scrape. */
   #endpointBudgets: (() => EndpointBudgets) | undefined;
   #refusedSeen = { windowGrowth: 0, connectionWindows: 0 };
+  #queuedRequestsSpentSeen = 0;
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
-    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes).',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes; queued_requests: request bytes passed on towards endpoints and not yet written to their sockets, past endpointWindows.queuedRequestBytes a connection holding more than 16 KiB takes no more).',
     labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {
@@ -87,6 +88,11 @@ export class Metrics {
       this.endpointWindowBytes.set({ budget: 'window_growth' }, b.windowGrowth);
       this.endpointWindowBytes.set({ budget: 'early_credit' }, b.earlyCredit);
       this.endpointWindowBytes.set({ budget: 'connection_windows' }, b.connectionWindows);
+      this.endpointWindowBytes.set({ budget: 'queued_requests' }, b.queuedRequests);
+      // The limit's trips, before limitsReached is read (registered after this gauge).
+      const trips = b.queuedRequestsSpent - this.#queuedRequestsSpentSeen;
+      this.#queuedRequestsSpentSeen = b.queuedRequestsSpent;
+      if (trips > 0) this.limitsReached.inc({ limit: 'endpointWindows.queuedRequestBytes' }, trips);
     },
   });
   readonly endpointWindowGrowthRefused = new Counter({
@@ -320,4 +326,7 @@ export interface EndpointBudgets {
   earlyCredit: number;
   connectionWindows: number;
   connectionWindowsRefused: number;
+  queuedRequests: number;
+  /** Times queuedRequests went past endpointWindows.queuedRequestBytes. */
+  queuedRequestsSpent: number;
 }

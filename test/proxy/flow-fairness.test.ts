@@ -8,7 +8,14 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { CONNECTION_WINDOWS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
+import { CONNECTION_WINDOWS, QUEUED_REQUESTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { FrameWriter } from '../../src/h2/frame-writer.js';
+import type { H2Connection } from '../../src/h2/connection.js';
+import type { H2Stream } from '../../src/h2/stream.js';
+import { ProxyCall } from '../../src/proxy/call.js';
+import type { HeaderMap } from '../../src/proxy/headers.js';
 import { defaultEndpointWindowsConfig } from '../../src/config/endpoint-windows.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 
@@ -351,4 +358,114 @@ test('past maxBufferedBytes, a call whose client takes none of its answer for se
     await proxy.close();
     await backend.close();
   }
+});
+
+/** A proxy that keeps its calls, to see what their endpoint connections hold. */
+class KeptCalls extends ProxyHarness {
+  readonly calls: ProxyCall[] = [];
+  override handleStream(stream: H2Stream, headers: HeaderMap): void {
+    const call = new ProxyCall(stream, headers, this);
+    this.calls.push(call);
+    call.dispatch(this.client);
+  }
+
+  /** What the calls' endpoint connections hold to send: DATA queued on their streams and their sockets' unwritten bytes. */
+  heldTowardsEndpoints(): number {
+    const seen = new Set<H2Connection>();
+    let held = 0;
+    for (const c of this.calls) {
+      const h2 = (c as unknown as { up: H2Stream | undefined }).up?.connection as H2Connection | undefined;
+      if (h2 === undefined || seen.has(h2)) continue;
+      seen.add(h2);
+      held += h2.queuedBytes + h2.socket.writableLength;
+    }
+    return held;
+  }
+}
+
+/**
+ * An endpoint that grants every window there is and never reads its socket: a pod's own Service, or
+ * a wedged process. Each of its connections carries one stream (so a call per connection).
+ */
+async function startSinkEndpoint(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const w = new FrameWriter();
+    w.settings([{ id: SettingId.MAX_CONCURRENT_STREAMS, value: 1 }, { id: SettingId.INITIAL_WINDOW_SIZE, value: 2 ** 31 - 1 }]);
+    w.windowUpdate(0, 2 ** 31 - 1 - 65_535);
+    socket.write(Buffer.concat(w.flush()));
+    socket.pause();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/**
+ * Request bytes an endpoint connection has taken are given back to the client as window: with an
+ * endpoint granting a huge window and reading nothing, each connection took ~8 MiB (maxQueuedBytes
+ * in its queue and as much in its socket), counted nowhere, up to 256 connections per endpoint.
+ */
+test('request bytes queued towards endpoints that read nothing are bounded over the process (endpointWindows.queuedRequestBytes); other calls still flow', { timeout: 30_000 }, async () => {
+  const CALLS = 6;
+  const LIMIT = 2 << 20;
+  // The budget is counted once a turn, so the turn that spends it may add what the clients' windows
+  // (1 MiB each) let them send in it; then each connection holds its share (16 KiB, or its socket's
+  // high-water mark: 64 KiB from Node 22) and one frame.
+  const BOUND = LIMIT + CALLS * ((1 << 20) + 80 * 1024);
+  configureEndpointWindows({ ...defaultEndpointWindowsConfig(), queuedRequestBytes: LIMIT });
+  const sink = await startSinkEndpoint();
+  const proxy = await new KeptCalls(addr(sink.port)).start();
+  const healthy = await startRawBackend((stream) => {
+    stream.resume();
+    stream.on('end', () => answerOk(stream));
+  });
+  const other = await new ProxyHarness(addr(healthy.port)).start();
+  const sessions: http2.ClientHttp2Session[] = [];
+  const client = testClient(other.target);
+  try {
+    for (let i = 0; i < CALLS; i++) {
+      const s = http2.connect(`http://${proxy.target}`);
+      s.on('error', () => {});
+      sessions.push(s);
+      const req = s.request({ ':method': 'POST', ':path': '/t.Svc/Sink', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(Buffer.alloc(6 << 20, 1));
+    }
+    // The router stops taking each client's bytes once its endpoint connection holds its share:
+    // the clients' windows (1 MiB each) are then held by the server, and no more comes.
+    await eventually('the router to hold the clients\' windows', () => proxy.server.readBudget.held >= CALLS * (512 << 10), 20_000);
+    assert.ok(QUEUED_REQUESTS.spent, `the budget holds ${QUEUED_REQUESTS.held}`);
+    // Bytes the endpoint connections hold whose window the clients had back (the rest are still
+    // the server's, in maxBufferedBytes): 30 MB of 36 here before this budget.
+    const passedOn = proxy.heldTowardsEndpoints() - proxy.server.readBudget.held;
+    assert.ok(passedOn <= BOUND, `the endpoint connections hold ${passedOn} request bytes passed on (bound ${BOUND})`);
+
+    // Another pod's 2 MiB request to a healthy endpoint goes through while the budget is spent.
+    const done = await unary(client, { message: 'x'.repeat(2 << 20) }, { deadlineMs: 10_000 });
+    assert.equal(done.error, null, `${grpc.status[done.error?.code ?? 0]}: ${done.error?.details}`);
+
+    const metrics = new Metrics();
+    metrics.watchEndpointBudgets(endpointBudgets);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^kgr_endpoint_window_bytes\{budget="queued_requests"\} [1-9]\d*$/m);
+    assert.match(text, /^kgr_limits_reached_total\{limit="endpointWindows\.queuedRequestBytes"\} [1-9]\d*$/m);
+  } finally {
+    client.close();
+    for (const s of sessions) s.destroy();
+    await proxy.close();
+    await other.close();
+    await sink.close();
+    await healthy.close();
+    configureEndpointWindows(defaultEndpointWindowsConfig());
+  }
+  await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0, 10_000);
 });
