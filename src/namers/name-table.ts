@@ -26,8 +26,6 @@ export interface NameTableOptions {
 export class NameTable {
   private readonly table: IdleTable<string, LiveName>;
   private readonly clock: Clock;
-  /** A refused name asking again: the refusal was counted when the name was first asked for. */
-  private retrying = false;
   private closed = false;
 
   constructor(private readonly options: NameTableOptions) {
@@ -36,9 +34,7 @@ export class NameTable {
       idleTtlMs: options.idleTtlMs,
       isTransient: (name) => name.state === 'neg',
       maxEntries: options.maxNames,
-      onFull: () => {
-        if (!this.retrying) options.onFull?.();
-      },
+      onFull: options.onFull,
       dispose: (name) => name.close(),
       clock: options.clock,
     });
@@ -71,15 +67,8 @@ export class NameTable {
     const attempt = () => {
       cancel = undefined;
       if (stopped) return;
-      let entry: ReturnType<IdleTable<string, LiveName>['get']> = undefined;
-      if (!this.closed) {
-        this.retrying = true;
-        try {
-          entry = this.table.get(key, make);
-        } finally {
-          this.retrying = false;
-        }
-      }
+      // The refusal was counted when the name was first asked for.
+      const entry = this.closed ? undefined : this.table.getAgain(key, make);
       if (entry === undefined) {
         if (sink.addr.sample.type !== 'failed' || sink.lastError !== why) sink.fail(why);
         if (!this.closed) cancel = this.clock.after(backoff.next(), attempt);

@@ -120,6 +120,18 @@ export class IdleTable<K, V> {
    * entry is in use. Marks a use either way.
    */
   get(key: K, make: (entry: TableEntry<K, V>) => V): TableEntry<K, V> | undefined {
+    return this.getOrMake(key, make, true);
+  }
+
+  /**
+   * `get` for a key the table refused before and whose refusal was reported then: a full table is
+   * not reported again, so `onFull` counts refused keys, not how often they ask.
+   */
+  getAgain(key: K, make: (entry: TableEntry<K, V>) => V): TableEntry<K, V> | undefined {
+    return this.getOrMake(key, make, false);
+  }
+
+  private getOrMake(key: K, make: (entry: TableEntry<K, V>) => V, reportFull: boolean): TableEntry<K, V> | undefined {
     const found = this.entries.get(key);
     if (found !== undefined) {
       found.used = true;
@@ -127,7 +139,7 @@ export class IdleTable<K, V> {
     }
     if (this.closed) throw new Error('the table is closed');
     if (this.entries.size >= this.maxEntries) {
-      this.options.onFull?.();
+      if (reportFull) this.options.onFull?.();
       if (!this.evictOne()) return undefined;
     }
     const entry = new TableEntry<K, V>(key, this);

@@ -114,6 +114,22 @@ test('IdleTable: at the cap, the entry nearest to expiring makes room; with all 
   assert.deepEqual(disposed, ['neg', 'recent', 'd']);
 });
 
+test('IdleTable: getAgain asks as get does but does not report the table full (a refused key asking again is no new refusal)', () => {
+  const { t, disposed, get, full } = table({ maxEntries: 1 });
+  get('held')!.acquire();
+  assert.equal(get('refused'), undefined);
+  assert.equal(full(), 1);
+  const again = () => t.getAgain('refused', () => ({ name: 'refused' }));
+  for (let i = 0; i < 3; i++) assert.equal(again(), undefined, 'still full: refused');
+  assert.equal(full(), 1, 'asking again is not counted');
+  get('held')!.release();
+  const entry = again();
+  assert.equal(entry?.value.name, 'refused', 'made once there is room');
+  assert.deepEqual(disposed, ['held'], 'room made as get makes it');
+  assert.equal(again(), entry, 'then found like any key');
+  assert.equal(full(), 1);
+});
+
 test('IdleTable: inUse entries (streams in flight) neither expire nor make room', () => {
   const { t, clock, disposed, get } = table({ maxEntries: 1, idleTtlMs: 100 });
   const busy = get('busy', { busy: true })!;

@@ -11,7 +11,7 @@ import type { LiveName } from '../live-name.js';
 import { NameTable, REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MIN_MS } from '../name-table.js';
 import { Backoff } from '../../util/backoff.js';
 import { realClock } from '../../util/clock.js';
-import { IdleTable } from '../../util/idle-table.js';
+import { IdleTable, type TableEntry } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
 import type { KubeConnection } from './connection.js';
 import { canonicalPort, sliceAddresses, slicePortName } from './endpoints.js';
@@ -61,8 +61,6 @@ export class K8sNamer implements Namer {
   private readonly label: string;
 
   private readonly unwatchTables: (() => void)[];
-  /** A refused name asking for its watch again: the refusal was counted when it was first refused. */
-  private retryingWatch = false;
 
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
@@ -71,9 +69,7 @@ export class K8sNamer implements Namer {
       idleTtlMs: options.idleTtlMs ?? 600_000,
       isTransient: (watch) => watch.absent,
       maxEntries: this.maxWatches,
-      onFull: () => {
-        if (!this.retryingWatch) full.inc();
-      },
+      onFull: () => full.inc(),
       dispose: (watch) => watch.close(),
       clock: options.clock,
     });
@@ -125,13 +121,8 @@ export class K8sNamer implements Namer {
     const attempt = () => {
       cancel = undefined;
       if (stopped) return;
-      this.retryingWatch = refused;
-      let watch: ServiceWatch | undefined;
-      try {
-        watch = this.watch(namespace, service);
-      } finally {
-        this.retryingWatch = false;
-      }
+      // Asking again is no new refusal: it was counted the first time.
+      const watch = this.watch(namespace, service, refused);
       if (watch === undefined) {
         // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
         const why = `too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`;
@@ -187,8 +178,10 @@ export class K8sNamer implements Namer {
     return this.options.maxNames ?? 1000;
   }
 
-  private watch(namespace: string, service: string): ServiceWatch | undefined {
-    return this.watches.get(`${namespace}/${service}`, (entry) => {
+  /** The watch of (namespace, service), undefined when every watch is in use; `again` after a refusal (not counted again). */
+  private watch(namespace: string, service: string, again: boolean): ServiceWatch | undefined {
+    const key = `${namespace}/${service}`;
+    const make = (entry: TableEntry<string, ServiceWatch>): ServiceWatch => {
       const { metrics } = this.options;
       const events = new Map<string, ReturnType<typeof metrics.namerEvents.labels>>();
       const lastSync = metrics.namerLastSync.labels({ namer: this.label });
@@ -213,7 +206,8 @@ export class K8sNamer implements Namer {
         },
         entry,
       );
-    })?.value;
+    };
+    return (again ? this.watches.getAgain(key, make) : this.watches.get(key, make))?.value;
   }
 
   /** Number of (namespace, service) watches currently open (shared across ports and routes). */
