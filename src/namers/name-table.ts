@@ -1,10 +1,10 @@
 import { IdleTable } from '../util/idle-table.js';
 import { realClock, type Clock } from '../util/clock.js';
-import { Backoff } from '../util/backoff.js';
 import type { Addr } from '../dtab/name.js';
 import type { Path } from '../dtab/path.js';
 import { LiveName, type NameHolder, type NameSource } from './live-name.js';
 import type { NamerReadiness } from './namer.js';
+import { askUntilRoom } from './ask-until-room.js';
 
 export interface NameTableOptions {
   /** Keep discovering this long after the last user leaves (a Neg name: at most NEGATIVE_IDLE_TTL_MS). */
@@ -55,35 +55,20 @@ export class NameTable {
     const entry = this.table.get(key, make);
     if (entry !== undefined) return entry.value;
     const why = this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`;
-    return new LiveName(id, (sink) => this.askAgain(sink, key, make, why));
-  }
-
-  /** A refused name's discovery: the table's name for `key` once it has room, the refusal until then. */
-  private askAgain(sink: LiveName, key: string, make: (e: NameHolder) => LiveName, why: string): () => void {
-    const backoff = new Backoff(REFUSED_RETRY_MIN_MS, REFUSED_RETRY_MAX_MS);
-    let cancel: (() => void) | undefined;
-    let following: { close(): void } | undefined;
-    let stopped = false;
-    const attempt = () => {
-      cancel = undefined;
-      if (stopped) return;
-      // The refusal was counted when the name was first asked for.
-      const entry = this.closed ? undefined : this.table.getAgain(key, make);
-      if (entry === undefined) {
-        if (sink.addr.sample.type !== 'failed' || sink.lastError !== why) sink.fail(why);
-        if (!this.closed) cancel = this.clock.after(backoff.next(), attempt);
-        return;
-      }
-      const name = entry.value;
-      following = name.addr.observe((addr) => follow(sink, name, addr));
-    };
-    attempt();
-    return () => {
-      stopped = true;
-      cancel?.();
-      following?.close();
-      following = undefined;
-    };
+    return new LiveName(id, (sink) =>
+      askUntilRoom({
+        sink,
+        why,
+        // The refusal was counted when the name was first asked for, above.
+        ask: () => this.table.getAgain(key, make)?.value,
+        admitted: (name) => {
+          const following = name.addr.observe((addr) => follow(sink, name, addr));
+          return () => following.close();
+        },
+        closed: () => this.closed,
+        clock: this.clock,
+      }),
+    );
   }
 
   get size(): number {
@@ -132,10 +117,6 @@ export class NameTable {
     this.table.close();
   }
 }
-
-/** How soon, then how often at most, an observed refused name asks its table again. */
-export const REFUSED_RETRY_MIN_MS = 1000;
-export const REFUSED_RETRY_MAX_MS = 5000;
 
 /** A refused name, once the table had room, says what the table's name says. */
 function follow(sink: LiveName, name: LiveName, addr: Addr): void {

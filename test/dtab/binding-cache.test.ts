@@ -7,7 +7,7 @@ import { Var } from '../../src/util/var.js';
 import { FakeNamer } from '../support/fake-namer.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { HostNames } from '../../src/namers/host-names.js';
-import { REFUSED_RETRY_MAX_MS } from '../../src/namers/name-table.js';
+import { REFUSED_RETRY_MAX_MS } from '../../src/namers/ask-until-room.js';
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
 

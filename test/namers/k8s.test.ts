@@ -10,7 +10,7 @@ import { Watching, boundOf, isNeg, hostPorts, capturingLogger, sameSet } from '.
 import { eventually } from '../support/eventually.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
-import { REFUSED_RETRY_MAX_MS } from '../../src/namers/name-table.js';
+import { REFUSED_RETRY_MAX_MS } from '../../src/namers/ask-until-room.js';
 import type { BoundName } from '../../src/dtab/name.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');

@@ -8,8 +8,8 @@ import { Neg } from '../../dtab/nametree.js';
 import { Path } from '../../dtab/path.js';
 import type { Namer, NamerReadiness } from '../namer.js';
 import type { LiveName } from '../live-name.js';
-import { NameTable, REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MIN_MS } from '../name-table.js';
-import { Backoff } from '../../util/backoff.js';
+import { NameTable } from '../name-table.js';
+import { askUntilRoom } from '../ask-until-room.js';
 import { realClock } from '../../util/clock.js';
 import { IdleTable, type TableEntry } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
@@ -112,37 +112,19 @@ export class K8sNamer implements Namer {
    * short backoff: a flood of `l5d-dtab` services must not leave a name refused once it is gone.
    */
   private discover(sink: LiveName, namespace: string, port: string, service: string): () => void {
-    const backoff = new Backoff(REFUSED_RETRY_MIN_MS, REFUSED_RETRY_MAX_MS);
-    const clock = this.options.clock ?? realClock;
-    let stopped = false;
-    let refused = false;
-    let cancel: (() => void) | undefined;
-    let stop: (() => void) | undefined;
-    const attempt = () => {
-      cancel = undefined;
-      if (stopped) return;
-      // Asking again is no new refusal: it was counted the first time.
-      const watch = this.watch(namespace, service, refused);
-      if (watch === undefined) {
-        // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
-        const why = `too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`;
-        if (!refused || sink.lastError !== why) sink.fail(why);
-        refused = true;
-        cancel = clock.after(backoff.next(), attempt);
-        return;
-      }
-      // The refusal said nothing about the Service: wait for the watch's first list.
-      if (refused) sink.update('pending');
-      sink.lastError = undefined;
-      stop = this.follow(sink, watch, namespace, port, service);
-    };
-    attempt();
-    return () => {
-      stopped = true;
-      cancel?.();
-      stop?.();
-      stop = undefined;
-    };
+    return askUntilRoom({
+      sink,
+      // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
+      why: `too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`,
+      ask: (again) => this.watch(namespace, service, again),
+      admitted: (watch, again) => {
+        // The refusal said nothing about the Service: wait for the watch's first list.
+        if (again) sink.update('pending');
+        sink.lastError = undefined;
+        return this.follow(sink, watch, namespace, port, service);
+      },
+      clock: this.options.clock ?? realClock,
+    });
   }
 
   private follow(sink: LiveName, watch: ServiceWatch, namespace: string, port: string, service: string): () => void {
