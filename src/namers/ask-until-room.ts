@@ -47,7 +47,10 @@ export function askUntilRoom<T>(options: AskUntilRoomOptions<T>): () => void {
       if (!closed) cancel = clock.after(backoff.next(), attempt);
       return;
     }
-    stopUsing = options.admitted(value, again);
+    const using = options.admitted(value, again);
+    // The name's first answer may have made its last user leave, stopping this before it knew what to stop.
+    if (stopped) using();
+    else stopUsing = using;
   };
   attempt();
   return () => {

@@ -299,6 +299,32 @@ test('names clients choose cannot pile up watches: at most maxWatches, and a Ser
     await eventually('every absent Service released', () => namer.openWatches === 0 && api.openWatches() === 0, 2000);
   }));
 
+test('a name refused a watch lets go of the watch it is admitted to when its last user leaves on the answer (no watch outlives its names)', () =>
+  withApi(async (api) => {
+    const clock = new FakeClock();
+    const { namer } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 1, clock });
+    const other = new Watching(namer.lookup(p('/default/grpc/other')));
+    await eventually('other is Neg', () => isNeg(other.v as never), 5000);
+    // Refused while `other` holds the one watch; its user lets go once the Service turns out not to exist.
+    const refused = namer.lookup(p('/default/grpc/gone'));
+    let user: { close(): void } | undefined;
+    user = refused.observe((state) => {
+      if (state.status === 'ok' && state.value.kind === 'neg') user?.close();
+    });
+    assert.equal(boundOf(refused as never)?.addr.sample.type, 'failed');
+    // Another port of the same Service takes the watch `other` leaves, so it is synced when the refused name asks again.
+    other.close();
+    const sibling = new Watching(namer.lookup(p('/default/http/gone')));
+    await eventually('sibling is Neg', () => isNeg(sibling.v as never), 5000);
+    clock.advance(REFUSED_RETRY_MAX_MS);
+    assert.ok(isNeg(refused as never), 'admitted to the synced watch: Neg at once');
+    sibling.close();
+    clock.advance(NEGATIVE_IDLE_TTL_MS * 1.25 + 1_000);
+    assert.equal(namer.openWatches, 0, 'nobody uses the watch: it is let go');
+    await eventually('the API server watches closed', () => api.openWatches() === 0, 2000);
+    namer.close();
+  }));
+
 test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd 1); a port no Service can have is Neg with no name made', () =>
   withApi(async (api) => {
     api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 8080 }]);

@@ -5,6 +5,7 @@ import type { LiveName } from '../../src/namers/live-name.js';
 import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
 import { Path } from '../../src/dtab/path.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { REFUSED_RETRY_MAX_MS } from '../../src/namers/ask-until-room.js';
 
 /** A discovery source that answers at once and counts starts and stops. */
 function counting(answer: (sink: LiveName) => void) {
@@ -69,5 +70,29 @@ test('NameTable: full of names in use, a new name is a failed address set that i
   assert.equal(names.size, 2, 'the idle name made room');
   assert.equal(full, 2);
   held[1]!.close();
+  names.close();
+});
+
+test('NameTable: a refused name whose last observer leaves as it is admitted lets go of the table’s name (no hold outlives it)', () => {
+  const clock = new FakeClock();
+  const names = new NameTable({ idleTtlMs: 1000, maxNames: 1, clock });
+  const held = names.get('a', Path.of('a'), counting(bound).source).addr.observe(() => {});
+  const c = counting((sink) => sink.update('neg'));
+  const refused = names.get('c', Path.of('c'), c.source);
+  // A user that lets go of a name once it turns out not to exist, from inside the update saying so.
+  let seen: { close(): void } | undefined;
+  seen = refused.lookup(Path.empty).observe((state) => {
+    if (state.status === 'ok' && state.value.kind === 'neg') seen?.close();
+  });
+  assert.equal(refused.addr.sample.type, 'failed');
+  held.close();
+  clock.advance(REFUSED_RETRY_MAX_MS);
+  assert.equal(c.counts.started, 1, 'admitted once there was room');
+  assert.equal(refused.state, 'neg');
+  // Nobody uses `c` now: the table's name goes within its (negative) idle TTL, and no timer is left.
+  clock.advance(NEGATIVE_IDLE_TTL_MS * 1.25 + 1000);
+  assert.deepEqual(c.counts, { started: 1, stopped: 1 }, 'the table’s name stopped');
+  assert.equal(names.size, 0);
+  assert.equal(clock.running, 0);
   names.close();
 });
