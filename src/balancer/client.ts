@@ -82,6 +82,7 @@ export class Client implements CallTarget<Endpoint> {
     };
     const sessions = metrics.clientConnections.labels(own(metrics.clientConnections, labels));
     const connectionLimit = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.maxConnectionsPerEndpoint' });
+    const sendTimeout = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.sendTimeoutMs' });
     this.upstream = {
       connectTimeoutMs: config.connectTimeoutMs,
       keepAliveIntervalMs: config.keepAliveIntervalMs,
@@ -90,6 +91,8 @@ export class Client implements CallTarget<Endpoint> {
       onSessions: (d) => sessions.inc(d),
       maxConnections: config.maxConnectionsPerEndpoint,
       onConnectionLimit: () => connectionLimit.inc(),
+      sendTimeoutMs: config.sendTimeoutMs,
+      onSendTimeout: () => sendTimeout.inc(),
     };
     if (tls) this.upstream.tls = tls;
     this.m = {

@@ -66,6 +66,9 @@ export function defaultClientConfig(): ClientConfig {
     // maxConcurrentRequests for any L over 78 (nginx allows 128, HAProxy 100), while an endpoint
     // allowing one stream per connection (~30 KB per connection and call) costs at most ~8 MB.
     maxConnectionsPerEndpoint: 256,
+    // nginx's grpc_send_timeout. Below HTTP/2's windows: gRPC servers read their sockets whatever
+    // their streams' windows say, so a minute of none read is a process that stopped.
+    sendTimeoutMs: 60_000,
   };
 }
 
@@ -563,7 +566,7 @@ class ConfigReader {
 
   private client(field: Field): ClientConfig {
     const defaults = defaultClientConfig();
-    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'maxConnectionsPerEndpoint', 'tls', 'configs'], {
+    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'maxConnectionsPerEndpoint', 'sendTimeoutMs', 'tls', 'configs'], {
       requeueBudget: 'unprocessed streams are retried up to maxAttempts',
       hostConnectionPool: 'HTTP/2 multiplexes streams on a connection per endpoint (see maxConnectionsPerEndpoint)',
     });
@@ -597,6 +600,7 @@ class ConfigReader {
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
       connectTimeoutMs: f.get('connectTimeoutMs').int(1, MAX_INT) ?? defaults.connectTimeoutMs,
       maxConnectionsPerEndpoint: f.get('maxConnectionsPerEndpoint').int(1, MAX_INT) ?? defaults.maxConnectionsPerEndpoint,
+      sendTimeoutMs: f.get('sendTimeoutMs').int(0, MAX_TIMER_MS) ?? defaults.sendTimeoutMs,
     };
     if (tls) out.tls = tls;
     if (statics) out.configs = statics;
@@ -612,6 +616,7 @@ class ConfigReader {
       maxAttempts: perClient,
       connectTimeoutMs: perClient,
       maxConnectionsPerEndpoint: perClient,
+      sendTimeoutMs: perClient,
       keepAliveIntervalMs: perClient,
       keepAliveTimeoutMs: perClient,
     });

@@ -272,6 +272,11 @@ export interface ClientConfig {
    * fills); past them, streams wait for a slot. Default 256.
    */
   maxConnectionsPerEndpoint: number;
+  /**
+   * An endpoint that reads none of the request bytes its connection's socket holds for this long
+   * (gone, wedged): the connection is closed and its calls fail UNAVAILABLE. 0 = never. Default 60000.
+   */
+  sendTimeoutMs: number;
 }
 
 /** `client.failureAccrual`: its kind and that kind's own keys (see src/balancer/accrual/). */

@@ -261,7 +261,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
   private keepAliveTimer: (() => void) | null = null;
   private pingAckTimer: (() => void) | null = null;
-  /** sendTimeoutMs's check, and what it saw of the socket last time (when, bytes written, bytes held). */
+  /** sendTimeoutMs's and socketTimeoutMs's check, and what it saw of the socket last time (when, bytes written, bytes held). */
   private sendCheckTimer: (() => void) | null = null;
   private sendCheckAt = 0;
   private socketBytesDone = 0;
@@ -342,7 +342,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     }
     if (!this.isServer) socket.write(CLIENT_PREFACE);
     this.flush();
-    if (limits.sendTimeoutMs > 0) this.sendCheckTimer = this.clock.every(Math.max(1, limits.sendTimeoutMs / 2), () => this.checkSends());
+    const sendCheck = Math.min(limits.sendTimeoutMs || Infinity, limits.socketTimeoutMs || Infinity);
+    if (sendCheck !== Infinity) this.sendCheckTimer = this.clock.every(Math.max(1, sendCheck / 2), () => this.checkSends());
   }
 
   private localSettings(limits: H2Limits): Setting[] {
@@ -981,13 +982,12 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   /**
-   * sendTimeoutMs, every half of it: streams whose DATA has waited on a shut window that long are
-   * reset; a socket that took none of the bytes it holds since the last check and for that long
-   * means a peer that stopped reading, whose connection goes.
+   * Every half of the shorter timeout: a socket that took none of the bytes it holds since the last
+   * check and for socketTimeoutMs means a peer that stopped reading, whose connection goes; streams
+   * whose DATA has waited on a shut window for sendTimeoutMs are reset.
    */
   private checkSends(): void {
     if (this.state === CLOSED) return;
-    const timeout = this.limits.sendTimeoutMs;
     const now = this.clock.now();
     const socket = this.socket;
     const held = socket.writableLength;
@@ -999,13 +999,16 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.sendCheckAt = now;
     this.socketBytesDone = done;
     this.socketHeld = held;
-    if (this.socketStuckSince !== 0 && now - this.socketStuckSince >= timeout) {
-      this.onLimit?.('sendTimeoutMs');
-      this.closeError ??= new Error(`the peer read nothing for ${timeout} ms (sendTimeoutMs)`);
+    const socketTimeout = this.limits.socketTimeoutMs;
+    if (socketTimeout > 0 && this.socketStuckSince !== 0 && now - this.socketStuckSince >= socketTimeout) {
+      this.onLimit?.('socketTimeoutMs');
+      this.closeError ??= new Error(`the peer read nothing of what its socket holds for ${socketTimeout} ms (socketTimeoutMs)`);
       this.handler.onUnresponsive?.();
       socket.destroy();
       return;
     }
+    const timeout = this.limits.sendTimeoutMs;
+    if (timeout === 0) return;
     if (this.budgetHeld && now - this.budgetHeldSince >= timeout) {
       // Not read for the budget, and none of what this peer sent went on for that long: its streams
       // holding bytes go, so that it is read again (a peer that has left is seen to have left: a

@@ -40,14 +40,19 @@ export interface H2Limits {
   /** After a GOAWAY for an error, the socket is destroyed if it has not closed within this bound. */
   closeTimeoutMs: number;
   /**
-   * A peer that takes none of what we send for this long (checked every half of it; 0: never): a
-   * stream whose DATA waits on a window the peer keeps shut is reset (CANCEL); a socket holding
-   * bytes the peer does not read makes the handler's onUnresponsive, then the socket is destroyed.
-   * Windows bound what such a peer costs in memory; this bounds it in time (nginx's send_timeout).
-   * Also: a peer not read for the read budget, none of whose bytes went on for this long, loses
-   * the streams holding them (CANCEL).
+   * A peer that takes none of what we send on a stream for this long (checked every half of it; 0:
+   * never): a stream whose DATA waits on a window the peer keeps shut is reset (CANCEL). Windows
+   * bound what such a peer costs in memory; this bounds it in time (nginx's send_timeout). Also: a
+   * peer not read for the read budget, none of whose bytes went on for this long, loses the streams
+   * holding them (CANCEL).
    */
   sendTimeoutMs: number;
+  /**
+   * A socket holding bytes the peer reads none of for this long (checked every half of it; 0:
+   * never) makes the handler's onUnresponsive, then the socket is destroyed: below HTTP/2's flow
+   * control, a peer that stopped reading its socket (gone, wedged, or hostile).
+   */
+  socketTimeoutMs: number;
   /**
    * A field block begun (HEADERS or PUSH_PROMISE without END_HEADERS) must end within this (0:
    * never), or the connection fails (ENHANCE_YOUR_CALM): its fragments are held until then, and a
@@ -73,6 +78,7 @@ export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   maxQueuedBytes: 4 * 1024 * 1024,
   closeTimeoutMs: 1_000,
   sendTimeoutMs: 0,
+  socketTimeoutMs: 0,
   headerBlockTimeoutMs: 10_000,
 };
 

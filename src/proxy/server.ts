@@ -97,6 +97,7 @@ const LIMIT_KEYS: Record<H2LimitName, string> = {
   maxQueuedBytes: 'maxBufferedBytesPerConnection',
   closeTimeoutMs: 'closeTimeoutMs',
   sendTimeoutMs: 'sendTimeoutMs',
+  socketTimeoutMs: 'sendTimeoutMs',
   headerBlockTimeoutMs: 'prefaceTimeoutMs',
   readBudget: 'maxBufferedBytes',
 };
@@ -136,6 +137,7 @@ class ServerConn implements H2ConnectionHandler {
       floodWindowMs: 1000,
       maxQueuedBytes: c.maxBufferedBytesPerConnection,
       sendTimeoutMs: c.sendTimeoutMs,
+      socketTimeoutMs: c.sendTimeoutMs,
       // A field block is what a client starts a call with: it must arrive as a preface must.
       headerBlockTimeoutMs: c.prefaceTimeoutMs,
       // What a client may send ahead of the router's forwarding it: the memory bound on the receive side.

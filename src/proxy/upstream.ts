@@ -45,6 +45,13 @@ export interface UpstreamOptions {
   maxConnections?: number;
   /** Told each time a stream waits because maxConnections are open (metrics). */
   onConnectionLimit?(): void;
+  /**
+   * A connection whose socket holds request bytes the endpoint reads none of for this long is
+   * closed, and its calls fail UNAVAILABLE (0: never). Default never.
+   */
+  sendTimeoutMs?: number;
+  /** Told each time sendTimeoutMs closes a connection (metrics). */
+  onSendTimeout?(): void;
 }
 
 /** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
@@ -182,6 +189,8 @@ class UpstreamConn implements H2ConnectionHandler {
       receiveBudget: RECEIVE_BUDGET,
       windowGrowth: WINDOW_GROWTH,
       sendBudget: QUEUED_REQUESTS,
+      socketTimeoutMs: pool.options.sendTimeoutMs ?? 0,
+      onLimit: (limit) => { if (limit === 'socketTimeoutMs') pool.options.onSendTimeout?.(); },
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
     });

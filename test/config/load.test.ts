@@ -94,6 +94,7 @@ test('every default is filled from a minimal config', () => {
           keepAliveTimeoutMs: 20000,
           connectTimeoutMs: 3000,
           maxConnectionsPerEndpoint: 256,
+          sendTimeoutMs: 60_000,
         },
         service: {},
         bindingCache: { paths: 1000, clients: 1000, clientsPerClient: 250, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
@@ -134,6 +135,7 @@ routers:
     keepAliveTimeoutMs: 5000
     connectTimeoutMs: 1000
     maxConnectionsPerEndpoint: 8
+    sendTimeoutMs: 20000
   service: {totalTimeoutMs: 1500}
   bindingCache: {paths: 200, clients: 100, clientsPerClient: 10, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40, endpoints: 60}
@@ -176,6 +178,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     keepAliveTimeoutMs: 5000,
     connectTimeoutMs: 1000,
     maxConnectionsPerEndpoint: 8,
+    sendTimeoutMs: 20000,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
   assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, clientsPerClient: 10, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });

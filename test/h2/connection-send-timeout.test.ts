@@ -69,12 +69,13 @@ describe('H2Connection sendTimeoutMs', () => {
     }
   });
 
-  it('a peer that reads nothing of its socket: the connection goes after sendTimeoutMs with onUnresponsive, not before; an idle one stays', { timeout: 10_000 }, async () => {
+  it('a peer that reads nothing of its socket: the connection goes after socketTimeoutMs with onUnresponsive, not before; an idle one stays', { timeout: 10_000 }, async () => {
     const clock = new FakeClock(10_000);
     const limits: H2LimitName[] = [];
     let unresponsive = 0;
     const chunk = Buffer.alloc(1 << 20, 1);
-    const { server, port, handlers, conns } = await h2Server({ sendTimeoutMs: TIMEOUT, clock, onLimit: (l) => limits.push(l) }, (h) => {
+    // Without sendTimeoutMs: the socket's bound is its own (an endpoint connection's streams wait on windows for their deadlines).
+    const { server, port, handlers, conns } = await h2Server({ socketTimeoutMs: TIMEOUT, clock, onLimit: (l) => limits.push(l) }, (h) => {
       (h as { onUnresponsive?: () => void }).onUnresponsive = () => unresponsive++;
       // 64 MiB offered, fed as the engine drains: far more than the socket buffers on both ends hold.
       h.onStreamHook = (s) => {
@@ -105,11 +106,11 @@ describe('H2Connection sendTimeoutMs', () => {
         await new Promise((r) => setImmediate(r));
       }
       assert.ok(socket.destroyed, 'the connection of a peer that reads nothing was destroyed');
-      assert.ok(clock.now() - start >= TIMEOUT, 'not before sendTimeoutMs');
+      assert.ok(clock.now() - start >= TIMEOUT, 'not before socketTimeoutMs');
       const closed = await h.wait((e) => e.kind === 'close');
-      assert.match(String((closed as { error: Error | null }).error?.message), /read nothing for 1000 ms \(sendTimeoutMs\)/);
+      assert.match(String((closed as { error: Error | null }).error?.message), /read nothing of what its socket holds for 1000 ms \(socketTimeoutMs\)/);
       assert.equal(unresponsive, 1);
-      assert.deepEqual(limits.filter((l) => l === 'sendTimeoutMs'), ['sendTimeoutMs'], 'once (the others are maxQueuedBytes: the stream was held back)');
+      assert.deepEqual(limits.filter((l) => l === 'socketTimeoutMs'), ['socketTimeoutMs'], 'once (the others are maxQueuedBytes: the stream was held back)');
       assert.ok(h.events.some((e) => e.kind === 'reset' && e.id === 1), 'the stream was aborted with its connection');
     } finally {
       c.close();

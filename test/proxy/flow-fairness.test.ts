@@ -469,3 +469,37 @@ test('request bytes queued towards endpoints that read nothing are bounded over 
   }
   await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0, 10_000);
 });
+
+/**
+ * The budget bounds what an endpoint that reads nothing holds; client.sendTimeoutMs bounds for how
+ * long: its connection goes, with what its socket held, and its calls fail UNAVAILABLE at once
+ * instead of waiting for their deadlines (or for ever).
+ */
+test('an endpoint that reads none of its socket for client.sendTimeoutMs loses its connection: its calls fail UNAVAILABLE and what they held is free again', { timeout: 30_000 }, async () => {
+  const sink = await startSinkEndpoint();
+  const proxy = await new ProxyHarness(addr(sink.port), { sendTimeoutMs: 300, failureAccrual: { kind: 'none' } }).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  client.on('error', () => {});
+  try {
+    const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Sink', 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => {});
+    req.on('data', () => {});
+    // Far more than the kernel's socket buffers on both ends take (the rest waits in the router),
+    // fed as the client's own session takes it (Node refuses a session holding over 10 MB).
+    const chunk = Buffer.alloc(1 << 20, 1);
+    let left = 32;
+    const feed = (): void => { while (left > 0 && !req.destroyed) { left--; if (!req.write(chunk)) return void req.once('drain', feed); } };
+    feed();
+    // A trailers-only answer: the call had none from the endpoint.
+    const [answer] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
+    assert.equal(answer['grpc-status'], String(grpc.status.UNAVAILABLE));
+    assert.match(String(answer['grpc-message']), /lost: the peer read nothing of what its socket holds for 300 ms/);
+    const text = await proxy.metrics.registry.metrics();
+    assert.match(text, /^kgr_limits_reached_total\{router="test",limit="client\.sendTimeoutMs"\} 1$/m);
+  } finally {
+    client.close();
+    await proxy.close();
+    await sink.close();
+  }
+  await eventually('the endpoint connection gave back what it held', () => QUEUED_REQUESTS.held === 0, 10_000);
+});
