@@ -402,8 +402,10 @@ export class SessionPool {
   request(fields: readonly FieldInput[] | RequestFields, endStream: boolean, owner: UpstreamEvents): H2Stream {
     if (this.closing) throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is draining`);
     for (let tries = 0; tries < 2; tries++) {
-      const conn = this.pick();
-      const queue = this.pickedFull;
+      // None with room and maxConnections open: the stream waits in the least busy one's engine.
+      const room = this.withRoom();
+      const queue = room === undefined;
+      const conn = room ?? this.leastBusy();
       const stream = conn.h2.request(fields, endStream, queue);
       if (stream !== null) {
         if (queue && stream.waiting) this.options.onConnectionLimit?.();
@@ -416,13 +418,9 @@ export class SessionPool {
     throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} accepts no new stream`);
   }
 
-  /** pick() found every connection full at maxConnections: the stream is to wait on the one it gave. */
-  private pickedFull = false;
-
-  /** A connection with room for a stream, else a new one, else (maxConnections are open) the least busy, for the stream to wait on. */
-  private pick(): UpstreamConn {
+  /** A connection with room for a stream, else a new one; undefined when maxConnections are open. */
+  private withRoom(): UpstreamConn | undefined {
     const conns = this.conns;
-    this.pickedFull = false;
     // Connections being torn down (failed, closing) do not count against the cap.
     let open = 0;
     for (let i = 0; i < conns.length; i++) {
@@ -430,12 +428,7 @@ export class SessionPool {
       if (c.usable) return c;
       if (c.h2.acceptsStreams) open++;
     }
-    if (open >= (this.options.maxConnections ?? Infinity)) {
-      const busy = this.leastBusy();
-      this.pickedFull = busy !== undefined;
-      if (busy !== undefined) return busy;
-      throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${open} connections (client.maxConnectionsPerEndpoint)`);
-    }
+    if (open >= (this.options.maxConnections ?? Infinity)) return undefined;
     if (this.backingOff) {
       throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} is backing off after a failed connect: ${this.lastError ?? ''}`);
     }
@@ -446,20 +439,25 @@ export class SessionPool {
   }
 
   /**
-   * The connection with the fewest streams sent and waiting, of those that may take one: not one
-   * whose endpoint allows none (a limit of 0 is "for short periods", RFC 9113 §6.5.2: nothing
-   * should wait on it). One whose SETTINGS have not arrived counts: its streams wait for them.
+   * Where a stream waits at maxConnections: the connection with the fewest streams sent and
+   * waiting, of those that may take one: not one whose endpoint allows none (a limit of 0 is "for
+   * short periods", RFC 9113 §6.5.2: nothing should wait on it). One whose SETTINGS have not
+   * arrived counts: its streams wait for them.
    */
-  private leastBusy(): UpstreamConn | undefined {
+  private leastBusy(): UpstreamConn {
     let best: UpstreamConn | undefined;
     let load = Infinity;
+    let open = 0;
     for (const c of this.conns) {
       const h2 = c.h2;
-      if (!h2.acceptsStreams || (h2.peerSettingsReceived && h2.peerMaxConcurrentStreams === 0)) continue;
+      if (!h2.acceptsStreams) continue;
+      open++;
+      if (h2.peerSettingsReceived && h2.peerMaxConcurrentStreams === 0) continue;
       const l = h2.activeStreams + h2.waitingStreams;
       if (l < load) (best = c), (load = l);
     }
-    return best;
+    if (best !== undefined) return best;
+    throw new UpstreamUnavailable(`endpoint ${this.host}:${this.port} allows no stream on its ${open} connections (client.maxConnectionsPerEndpoint)`);
   }
 
   /**
