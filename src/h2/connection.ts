@@ -69,6 +69,12 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
    */
   streamsBeforeSettings?: number;
   /**
+   * Client role: counts this connection's waiting streams (`waitingStreams`) together with those of
+   * the other connections given the same tally (a pool's: `takeWaiting` and `adoptWaiting` between
+   * them leave it as it is), so their owner knows without asking each whether any stream waits.
+   */
+  waitingTally?: WaitingTally;
+  /**
    * Server role: counts the peer's rapid resets (streams it reset before we answered) instead of a
    * counter of this connection's own, so that connections sharing it (one client address's) share
    * its limit; the reset that trips it fails the connection it came on. Read with `clock` (every
@@ -101,6 +107,11 @@ export interface WaitingRequest {
   readonly endStream: boolean;
   /** The owner asked it to wait on the peer's stated limit (`request`'s `queue`). */
   readonly queued: boolean;
+}
+
+/** Streams waiting, over the connections that share it (H2ConnectionOptions.waitingTally). */
+export interface WaitingTally {
+  streams: number;
 }
 
 /**
@@ -229,8 +240,9 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private waitingRequests: WaitingRequest[] = [];
   private waitingHead = 0;
-  /** Streams in `waitingRequests` that are still waiting. */
+  /** Streams in `waitingRequests` that are still waiting; changed only by countWaiting. */
   private waitingCount = 0;
+  private readonly waitingTally: WaitingTally | undefined;
   private ready: H2Stream[] = [];
   private flushScheduled = false;
   /** The socket holds more than maxQueuedBytes: the peer is not read until it drains. */
@@ -312,6 +324,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.recvWindow = this.localConnectionWindow;
     this.nextLocalStreamId = this.isServer ? 2 : 1; // §5.1.1: clients odd, servers even
     this.streamsBeforeSettings = options.streamsBeforeSettings ?? 100;
+    this.waitingTally = options.waitingTally;
     this.reader = new FrameReader(this, {
       role: this.role,
       maxHeaderBlockSize: limits.maxHeaderBlockSize,
@@ -422,7 +435,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (full) {
       stream.waiting = true;
       this.waitingRequests.push({ stream, fields, endStream, queued: queue });
-      this.waitingCount++;
+      this.countWaiting(1);
     } else if (!this.sendRequest(stream, fields, endStream)) {
       return null; // the block could not be encoded: the connection has failed
     }
@@ -463,7 +476,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     while (i < q.length && this.localActive < max) {
       const w = q[i++]!;
       if (!w.stream.waiting) continue; // reset while it waited
-      this.waitingCount--;
+      this.countWaiting(-1);
       if (!this.sendRequest(w.stream, w.fields, w.endStream)) return; // failed: fail() refused the rest
     }
     this.waitingHead = i;
@@ -483,7 +496,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const w = q[i];
     if (w === undefined) return undefined;
     this.waitingHead = i + 1; // what it passed is sent or reset
-    this.waitingCount--;
+    this.countWaiting(-1);
     this.queuedBytes -= w.stream.queuedBytes;
     if (this.waitingCount === 0) this.compactWaiting();
     return w;
@@ -495,9 +508,15 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     s.connection = this;
     // The owner put it where it can wait: so it may here, through this peer's next SETTINGS too.
     this.waitingRequests.push(w.queued ? w : { ...w, queued: true });
-    this.waitingCount++;
+    this.countWaiting(1);
     this.queuedBytes += s.queuedBytes;
     this.sendWaiting();
+  }
+
+  /** Every change of waitingCount goes to the tally too, which so stays their sum over its connections. */
+  private countWaiting(delta: 1 | -1): void {
+    this.waitingCount += delta;
+    if (this.waitingTally !== undefined) this.waitingTally.streams += delta;
   }
 
   /** Drops the sent and reset entries (amortized: only once they are many). */
@@ -1158,7 +1177,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     let freed = false;
     if (s.waiting) {
       s.waiting = false;
-      this.waitingCount--;
+      this.countWaiting(-1);
       // Reset entries are skipped when the queue moves; compact it if they pile up.
       if (this.waitingRequests.length - this.waitingHead > 2 * this.waitingCount + 64) this.compactWaiting();
     } else {

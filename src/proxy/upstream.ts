@@ -3,7 +3,7 @@ import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
 import { ReadBudget } from '../h2/read-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
-import { H2Connection, type H2ConnectionHandler, type RequestFields } from '../h2/connection.js';
+import { H2Connection, type H2ConnectionHandler, type RequestFields, type WaitingTally } from '../h2/connection.js';
 import { DEFAULT_INITIAL_WINDOW_SIZE, ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
@@ -193,6 +193,7 @@ class UpstreamConn implements H2ConnectionHandler {
       onLimit: (limit) => { if (limit === 'socketTimeoutMs') pool.options.onSendTimeout?.(); },
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
+      waitingTally: pool.waiting,
     });
     const timeout = pool.options.connectTimeoutMs;
     if (timeout > 0) {
@@ -370,6 +371,11 @@ export class SessionPool {
    * then fill new connections only this far, so each is moved at most once.
    */
   streamLimit = Infinity;
+  /**
+   * @internal Streams waiting in the engines of this pool's connections, kept exact by them (also
+   * those of connections out of `conns` and not yet closed, which refuse them as they close).
+   */
+  readonly waiting: WaitingTally = { streams: 0 };
 
   constructor(
     readonly host: string,
@@ -468,7 +474,8 @@ export class SessionPool {
    */
   /** @internal */ slotFreed(conn: UpstreamConn): void {
     if (this.conns.length < 2) return;
-    while (conn.h2.waitingStreams === 0 && conn.usable && conn.h2.canAdoptWaiting) {
+    // Nothing waits on the others when nothing waits at all: no need to look at each.
+    while (this.waiting.streams > 0 && conn.h2.waitingStreams === 0 && conn.usable && conn.h2.canAdoptWaiting) {
       let from: UpstreamConn | undefined;
       let most = 0;
       for (const c of this.conns) {
