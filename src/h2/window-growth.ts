@@ -1,3 +1,5 @@
+import { ShareBudget, type Share } from '../util/share-budget.js';
+
 /**
  * Receive windows past the initial one, granted from a budget a group of connections shares (the
  * router's connections to endpoints): streams' windows, as below, or the connections' own (one
@@ -11,16 +13,13 @@
  * and grows it, doubling, only as its answers are passed on (a client that reads), and only while
  * the group's budget lasts; a stream gives its growth back when it closes. The group then holds
  * at most the budget plus the small window per stream, and a stalled stream holds the small one.
- * grpc-go starts streams at 64 KiB and grows them by BDP estimation for the same reason.
+ * grpc-go starts streams at 64 KiB and grows them by BDP estimation for the same reason. `held`
+ * is the window granted past the initial one; `refused` counts a stream that flowed and could not
+ * grow (once per half window it passed on).
  */
-export class WindowGrowth {
-  /** Window granted past the initial one, over the group's open streams. */
-  held = 0;
-  /** Times a stream that flowed could not grow (once per half window it passed on): the budget, or its share, was spent. */
-  refused = 0;
-
+export class WindowGrowth extends ShareBudget<'windowGrowth'> {
   constructor(
-    public limit: number,
+    limit: number,
     /** The most window one stream grows to. */
     readonly maxWindow: number,
     /**
@@ -28,41 +27,16 @@ export class WindowGrowth {
      * first megabyte of many answers and then reads no more keeps its growth until its calls end,
      * and must not leave every other client's streams at their first window meanwhile.
      */
-    public shareLimit: number,
-  ) {}
-
-  /** New limits; growth already given stays until its streams give it back. */
-  resize(limit: number, shareLimit: number): void {
-    this.limit = limit;
-    this.shareLimit = shareLimit;
-  }
-
-  /** Up to `wanted` more bytes of window for a stream of `share`: what the budget gives (maybe 0). */
-  take(wanted: number, share: GrowthShare | null): number {
-    let n = Math.min(wanted, this.limit - this.held);
-    if (share !== null) n = Math.min(n, this.shareLimit - share.windowGrowth);
-    if (n <= 0) {
-      this.refused++;
-      return 0;
-    }
-    this.held += n;
-    if (share !== null) share.windowGrowth += n;
-    return n;
+    shareLimit: number,
+  ) {
+    super('windowGrowth', limit, shareLimit);
   }
 
   /** Doubles a `window` (up to maxWindow) from the budget: the bytes it grows by (maybe 0). */
   double(window: number, share: GrowthShare | null): number {
     return window < this.maxWindow ? this.take(Math.min(window, this.maxWindow - window), share) : 0;
   }
-
-  /** A stream of `share` closed holding `n` bytes of growth. */
-  give(n: number, share: GrowthShare | null): void {
-    this.held -= n;
-    if (share !== null) share.windowGrowth -= n;
-  }
 }
 
 /** Who a stream's growth is counted against besides the group (the router: its client's address). */
-export interface GrowthShare {
-  windowGrowth: number;
-}
+export type GrowthShare = Share<'windowGrowth'>;

@@ -11,6 +11,7 @@ import { answerError } from './error-answer.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
 import { SmallChunks } from '../h2/small-chunks.js';
 import { REPLAY_BUDGET } from './replay-budget.js';
+import { ClientUsage } from '../util/holds-per-client.js';
 
 /**
  * One proxied stream: a client's stream on our server coupled, frame by frame, to a stream on an
@@ -524,7 +525,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
    * the process lends them; refused, the call is not replayed (and keeps nothing more).
    */
   private lendReplay(n: number): void {
-    if (REPLAY_BUDGET.take(n, this.inbound.growthShare)) this.replayCharged += n;
+    if (REPLAY_BUDGET.takeAll(n, replayShareOf(this.inbound))) this.replayCharged += n;
     else this.setFlag(REPLAYABLE, false);
   }
 
@@ -532,10 +533,16 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
   private releaseHeld(): void {
     this.held = this.smallHeld = undefined;
     if (this.replayCharged > 0) {
-      REPLAY_BUDGET.give(this.replayCharged, this.inbound.growthShare);
+      REPLAY_BUDGET.give(this.replayCharged, replayShareOf(this.inbound));
       this.replayCharged = 0;
     }
   }
+}
+
+/** Whose share a call's replay bytes count against: its client address's usage on its server (none for a stream no server counts). */
+function replayShareOf(inbound: H2Stream): ClientUsage | null {
+  const usage = inbound.growthShare;
+  return usage instanceof ClientUsage ? usage : null;
 }
 
 function onDeadline(call: ProxyCall): void {

@@ -10,6 +10,8 @@ export class ClientUsage {
   headerBytes = 0;
   /** Its calls' endpoint stream windows grown past their first (a GrowthShare of src/h2/window-growth.ts). */
   windowGrowth = 0;
+  /** Request bytes its calls keep for a transparent retry (a share of src/proxy/replay-budget.ts's budget). */
+  replayBytes = 0;
   /**
    * Its streams reset before they were answered, over all its connections (the rapid-reset limit
    * is per client address: a pod opening many connections must not multiply it). Made by its server

@@ -15,8 +15,7 @@ import { Metrics } from '../../src/telemetry/metrics.js';
  */
 test('request bytes kept for replays are bounded by the process\'s budget and the client\'s share; calls past it are still forwarded whole', { timeout: 30_000 }, async () => {
   const saved = { limit: REPLAY_BUDGET.limit, shareLimit: REPLAY_BUDGET.shareLimit };
-  REPLAY_BUDGET.limit = 1 << 20;
-  REPLAY_BUDGET.shareLimit = 128 << 10;
+  REPLAY_BUDGET.resize(1 << 20, 128 << 10);
   const CALLS = 10;
   const BODY = 60_000; // under the 64 KiB a call may keep for a replay
   let received = 0;
@@ -38,6 +37,8 @@ test('request bytes kept for replays are bounded by the process\'s budget and th
     assert.ok(REPLAY_BUDGET.held <= 128 << 10, `kept ${REPLAY_BUDGET.held} bytes for replays`);
     assert.ok(REPLAY_BUDGET.held >= 2 * BODY, `kept ${REPLAY_BUDGET.held}: the first calls keep theirs`);
     assert.ok(REPLAY_BUDGET.refused > refusedBefore);
+    // The client's share is what its server counts for its address, beside its other usage.
+    assert.equal(proxy.server.perClient.usageOf('127.0.0.1')?.replayBytes, REPLAY_BUDGET.held);
     const metrics = new Metrics({ processMetrics: false });
     metrics.watchReplayBudget(() => REPLAY_BUDGET);
     const text = await metrics.registry.metrics();
@@ -47,8 +48,7 @@ test('request bytes kept for replays are bounded by the process\'s budget and th
     client.close();
     await proxy.close();
     await backend.close();
-    REPLAY_BUDGET.limit = saved.limit;
-    REPLAY_BUDGET.shareLimit = saved.shareLimit;
+    REPLAY_BUDGET.resize(saved.limit, saved.shareLimit);
   }
   // The calls ended with their client: what they kept went back.
   await eventually('the replay budget is whole again', () => REPLAY_BUDGET.held === 0, 10_000);

@@ -1,0 +1,59 @@
+/**
+ * Bytes a process lends from a budget, with a share per client: one client (a pod, on a per-node
+ * router) must not spend what every other client's calls share. The share's count is a field of
+ * the client's own object (`field` of a ClientUsage, src/util/holds-per-client.ts), so it lives and
+ * goes with the client and needs no table of its own. A null share counts against the budget only.
+ */
+export class ShareBudget<K extends string> {
+  /** Bytes lent now, over every share. */
+  held = 0;
+  /** Times a take got nothing: the budget, or its share, was spent. */
+  refused = 0;
+
+  constructor(
+    /** The field of a share that counts what it holds of this budget. */
+    private readonly field: K,
+    public limit: number,
+    /** The most one share may hold. */
+    public shareLimit: number,
+  ) {}
+
+  /** New limits; bytes already lent stay until they are given back. */
+  resize(limit: number, shareLimit: number): void {
+    this.limit = limit;
+    this.shareLimit = shareLimit;
+  }
+
+  /** Up to `wanted` more bytes for `share`: what the budget and the share have left (maybe 0). */
+  take(wanted: number, share: Share<K> | null): number {
+    let n = Math.min(wanted, this.limit - this.held);
+    if (share !== null) n = Math.min(n, this.shareLimit - share[this.field]);
+    if (n <= 0) {
+      this.refused++;
+      return 0;
+    }
+    this.held += n;
+    if (share !== null) share[this.field] += n;
+    return n;
+  }
+
+  /** All of `n` more bytes for `share`, or none (false) when the budget or the share has less left. */
+  takeAll(n: number, share: Share<K> | null): boolean {
+    if (this.held + n > this.limit || (share !== null && share[this.field] + n > this.shareLimit)) {
+      this.refused++;
+      return false;
+    }
+    this.held += n;
+    if (share !== null) share[this.field] += n;
+    return true;
+  }
+
+  /** `share` gives back `n` bytes it had taken. */
+  give(n: number, share: Share<K> | null): void {
+    this.held -= n;
+    if (share !== null) share[this.field] -= n;
+  }
+}
+
+/** Who bytes of a ShareBudget counting `K` are lent to: an object with that count. */
+export type Share<K extends string> = Record<K, number>;
