@@ -6,15 +6,24 @@ import type { EndpointWindowsConfig } from './types.js';
 /**
  * The process-wide `endpointWindows` budgets with every key at its default: 32 stalled answers of
  * 1 MiB each way, a quarter of the growth per pod; sixteen endpoint connections' full windows; as
- * many request bytes waiting to go to endpoints as the servers' maxBufferedBytes.
- * A fresh object each call.
+ * many request bytes waiting to go to endpoints as the servers' maxBufferedBytes; 512 calls' 64 KiB
+ * kept for a retry, a quarter of them per pod. A fresh object each call.
  */
 export function defaultEndpointWindowsConfig(): EndpointWindowsConfig {
   const growthBytes = 32 << 20;
-  return { earlyCreditBytes: 32 << 20, growthBytes, growthBytesPerClient: perClientGrowth(growthBytes), connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20 };
+  const replayBytes = 32 << 20;
+  return {
+    earlyCreditBytes: 32 << 20,
+    growthBytes,
+    growthBytesPerClient: perClientShare(growthBytes),
+    connectionBytes: 32 << 20,
+    queuedRequestBytes: 32 << 20,
+    replayBytes,
+    replayBytesPerClient: perClientShare(replayBytes),
+  };
 }
 
-/** A pod's share of the stream windows' growth when only `growthBytes` is set: four pods are needed to spend it. */
-export function perClientGrowth(growthBytes: number): number {
-  return Math.floor(growthBytes / 4);
+/** A pod's share of a budget when only the budget is set: four pods are needed to spend it. */
+export function perClientShare(bytes: number): number {
+  return Math.floor(bytes / 4);
 }

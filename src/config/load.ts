@@ -35,7 +35,7 @@ import { accrualKinds, defaultFailureAccrual } from '../balancer/accrual-registr
 import { EXPIRY_WARNING_DAYS, certificateInfo, readTlsFile, secureContextOf } from '../tls/material.js';
 import { parseClientPrefix } from '../tls/client-tls.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
-import { defaultEndpointWindowsConfig, perClientGrowth } from './endpoint-windows.js';
+import { defaultEndpointWindowsConfig, perClientShare } from './endpoint-windows.js';
 import { defaultMetricSeriesConfig } from './metric-series.js';
 
 export { defaultMetricSeriesConfig };
@@ -245,22 +245,31 @@ class ConfigReader {
   private endpointWindows(field: Field): EndpointWindowsConfig {
     const d = defaultEndpointWindowsConfig();
     if (!field.present) return d;
-    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes', 'queuedRequestBytes']);
+    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes', 'queuedRequestBytes', 'replayBytes', 'replayBytesPerClient']);
     if (!f) return d;
-    const growthBytes = f.get('growthBytes').int(0, 2 ** 31 - 1) ?? d.growthBytes;
-    const perClient = f.get('growthBytesPerClient');
-    let growthBytesPerClient = perClient.int(0, 2 ** 31 - 1);
-    if (growthBytesPerClient !== undefined && growthBytesPerClient > growthBytes) {
-      perClient.fail(`expected at most growthBytes (${growthBytes}), got ${growthBytesPerClient}`);
-      growthBytesPerClient = undefined;
-    }
+    const [growthBytes, growthBytesPerClient] = this.sharedBudget(f, 'growthBytes', d.growthBytes);
+    const [replayBytes, replayBytesPerClient] = this.sharedBudget(f, 'replayBytes', d.replayBytes);
     return {
       earlyCreditBytes: f.get('earlyCreditBytes').int(0, 2 ** 31 - 1) ?? d.earlyCreditBytes,
       growthBytes,
-      growthBytesPerClient: growthBytesPerClient ?? perClientGrowth(growthBytes),
+      growthBytesPerClient,
       connectionBytes: f.get('connectionBytes').int(0, 2 ** 31 - 1) ?? d.connectionBytes,
       queuedRequestBytes: f.get('queuedRequestBytes').int(0, 2 ** 31 - 1) ?? d.queuedRequestBytes,
+      replayBytes,
+      replayBytesPerClient,
     };
+  }
+
+  /** A process budget `key` (default `byDefault`) and its `<key>PerClient` share: at most the budget, by default a quarter of it. */
+  private sharedBudget(f: Fields, key: string, byDefault: number): [bytes: number, perClient: number] {
+    const bytes = f.get(key).int(0, 2 ** 31 - 1) ?? byDefault;
+    const perClientField = f.get(`${key}PerClient`);
+    const perClient = perClientField.int(0, 2 ** 31 - 1);
+    if (perClient !== undefined && perClient > bytes) {
+      perClientField.fail(`expected at most ${key} (${bytes}), got ${perClient}`);
+      return [bytes, perClientShare(bytes)];
+    }
+    return [bytes, perClient ?? perClientShare(bytes)];
   }
 
   /** `grpclb: {ip, port, …}`: the grpclb balancer, binding names through one router's dtab. */

@@ -12,13 +12,15 @@ export interface Config {
   shutdownGraceMs: number;
   /** The grpclb balancer (`grpc.lb.v1.LoadBalancer`), when the `grpclb` key is present. */
   grpclb?: GrpclbConfig;
-  /** What endpoints' answers may run ahead of clients, over the whole process. */
+  /** What the process holds between clients and endpoints: answers ahead of clients, requests on their way or kept for retries. */
   endpointWindows: EndpointWindowsConfig;
 }
 
 /**
- * The process-wide budgets of endpoints' answers (src/proxy/upstream.ts): every router's
- * connections to endpoints share them, as they share the process's memory.
+ * The process-wide budgets of what the router holds between clients and endpoints
+ * (src/proxy/upstream.ts): answers ahead of clients, requests on their way to endpoints, and
+ * requests kept until endpoints answer. Every router's calls share them, as they share the
+ * process's memory.
  */
 export interface EndpointWindowsConfig {
   /** Answer bytes given back to endpoint connections' windows before clients took them. Default 32 MiB. */
@@ -31,6 +33,10 @@ export interface EndpointWindowsConfig {
   connectionBytes: number;
   /** Request bytes passed on towards endpoints and not yet written to their sockets. Default 32 MiB. */
   queuedRequestBytes: number;
+  /** Request bytes calls keep, once passed on, for a transparent retry until their endpoint answers. Default 32 MiB. */
+  replayBytes: number;
+  /** Of them, what the calls of one client address may keep. Default a quarter of replayBytes. */
+  replayBytesPerClient: number;
 }
 
 /**

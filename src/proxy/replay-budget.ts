@@ -1,4 +1,5 @@
 import { ShareBudget } from '../util/share-budget.js';
+import { defaultEndpointWindowsConfig } from '../config/endpoint-windows.js';
 
 /**
  * Request bytes the router keeps for a transparent retry after it has passed them on, over the
@@ -9,6 +10,7 @@ import { ShareBudget } from '../util/share-budget.js';
  * kept copies were bounded by nothing but the calls: a pod with 5,000 calls that each sent 64 KiB
  * to an endpoint that had not answered yet held 320 MB. Past the budget, or its client's share, a
  * call keeps nothing more for a replay: it is still served, but not retried on another endpoint.
- * 32 MiB over the process, a quarter per client address (as the endpoint windows' budgets).
+ * Sized by `endpointWindows.replayBytes` and `replayBytesPerClient` (`configureEndpointWindows`).
  */
-export const REPLAY_BUDGET = new ShareBudget('replayBytes', 32 << 20, 8 << 20);
+const DEFAULTS = defaultEndpointWindowsConfig();
+export const REPLAY_BUDGET = new ShareBudget('replayBytes', DEFAULTS.replayBytes, DEFAULTS.replayBytesPerClient);

@@ -13,6 +13,7 @@ import type { UpstreamTls } from '../tls/client-tls.js';
 import type { EndpointBudgets } from '../telemetry/metrics.js';
 import type { EndpointWindowsConfig } from '../config/types.js';
 import { defaultEndpointWindowsConfig } from '../config/endpoint-windows.js';
+import { REPLAY_BUDGET } from './replay-budget.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 
 /**
@@ -118,8 +119,9 @@ export const QUEUED_REQUESTS = new ReadBudget(DEFAULTS.queuedRequestBytes);
 let queuedRequestsSpent = 0;
 QUEUED_REQUESTS.onSpent = () => queuedRequestsSpent++;
 
-/** Sizes the process-wide budgets from the config (at start, before any endpoint connection). */
+/** Sizes the process-wide budgets from the config (at start, before any endpoint connection or call). */
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {
+  REPLAY_BUDGET.resize(c.replayBytes, c.replayBytesPerClient);
   RECEIVE_BUDGET.limit = c.earlyCreditBytes;
   WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
   CONNECTION_WINDOWS.resize(c.connectionBytes, c.connectionBytes);

@@ -115,7 +115,7 @@ export class Metrics {
   #replayRefusedSeen = 0;
   readonly replayBytes = new Gauge({
     name: 'kgr_replay_bytes',
-    help: 'Request bytes kept for transparent retries after they were passed on to an endpoint, over the process (at most 32 MiB, 8 MiB per client address).',
+    help: 'Request bytes kept for transparent retries after they were passed on to an endpoint, over the process (at most endpointWindows.replayBytes, and of it endpointWindows.replayBytesPerClient per client address).',
     registers: [this.registry],
     collect: () => {
       const b = this.#replayBudget?.();
@@ -124,7 +124,7 @@ export class Metrics {
   });
   readonly replayRefused = new Counter({
     name: 'kgr_replay_refused_total',
-    help: 'Calls that stopped keeping their request for a retry because the process\'s replay budget, or their client\'s share of it, was spent (they are served, not retried).',
+    help: 'Calls that stopped keeping their request for a retry because the process\'s replay budget (endpointWindows.replayBytes), or their client\'s share of it (replayBytesPerClient), was spent (they are served, not retried).',
     registers: [this.registry],
     collect: () => {
       const b = this.#replayBudget?.();
