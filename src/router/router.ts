@@ -25,6 +25,7 @@ import { RouteStats } from './route-stats.js';
 import { pickLeaf } from '../dtab/route.js';
 import { LabelBudget, OVERFLOW_LABEL } from '../telemetry/label-budget.js';
 import { IdleTable } from '../util/idle-table.js';
+import { ClientUsage } from '../util/holds-per-client.js';
 import { ClientTls } from '../tls/client-tls.js';
 import { EXPIRY_WARNING_DAYS, warnExpiry } from '../tls/material.js';
 
@@ -53,18 +54,6 @@ interface ClientRecord {
   transient: boolean;
 }
 
-/**
- * One client address's calls in flight on one bound client (counted from when a call picks the
- * client until it finishes). The address's `share` holds one per bound id it has calls on, at most
- * `bindingCache.clientsPerClient`; it lives while the address has calls on some client.
- */
-interface ClientHold {
-  calls: number;
-  readonly id: string;
-  readonly address: string;
-  readonly share: Map<string, ClientHold>;
-}
-
 /** A call on this router: what it carries for the router is its route's stats. */
 type RouterCall = ProxyCall<RouteStats>;
 /** The reasons the router itself answers with (the call's own, `connect` and `endpoint`, come from the call). */
@@ -83,7 +72,7 @@ export class Router implements RouterView, CallObserver {
   /**
    * Per bound id: its balancer client, the bound names it follows, its stats per logical name.
    * Bounded by `bindingCache.clients`; a client with streams in flight is never let go, so one
-   * client address may have calls on at most `bindingCache.clientsPerClient` of them (`shares`).
+   * client address may have calls on at most `bindingCache.clientsPerClient` of them (`hold`).
    */
   private readonly clients: IdleTable<string, ClientRecord>;
   private readonly requestDtabs = new RequestDtabs();
@@ -92,14 +81,10 @@ export class Router implements RouterView, CallObserver {
   private readonly routeLabels: LabelBudget;
   private readonly endpointLabels: LabelBudget;
   private readonly unwatchGauges: (() => void)[];
-  /** Calls not finished, each with the bound client it holds for its client address once it picked one. */
-  private readonly live = new Map<RouterCall, ClientHold | undefined>();
-  /**
-   * Per client address with calls on bound clients: its holds by bound id. A client with calls in
-   * flight is never evicted, so one address may hold at most `bindingCache.clientsPerClient` of them
-   * and the rest of the table stays for the others.
-   */
-  private readonly shares = new Map<string, Map<string, ClientHold>>();
+  /** Calls not finished, each with the bound id it holds for its client address once it picked one. */
+  private readonly live = new Map<RouterCall, string | undefined>();
+  /** The holds of calls whose stream no server counts for a client address: together, one address's. */
+  private readonly unattributed = new Map<string, number>();
   private readonly sharesFull: { inc(): void };
   private readonly errors: Record<ErrorReason, { inc(): void }>;
   private readonly accessLog: AccessLog | undefined;
@@ -305,35 +290,34 @@ export class Router implements RouterView, CallObserver {
   /**
    * Count `call` against its client address's share as holding bound id `id` until it finishes
    * (a call that picks again after waiting for discovery moves its hold); false, holding nothing,
-   * when the address already holds `bindingCache.clientsPerClient` other ids.
+   * when the address already holds `bindingCache.clientsPerClient` other ids. A client with calls in
+   * flight is never evicted, so the rest of the table stays for the other addresses.
    */
   private hold(call: RouterCall, id: string): boolean {
     const prev = this.live.get(call);
+    if (prev === id) return true;
+    const share = this.shareOf(call);
     if (prev !== undefined) {
-      if (prev.id === id) return true;
-      this.unhold(prev);
+      unhold(share, prev);
       this.live.set(call, undefined);
     }
-    const address = call.inbound.connection.socket.remoteAddress ?? '';
-    let share = this.shares.get(address);
-    let hold = share?.get(id);
-    if (hold === undefined) {
-      if (share === undefined) this.shares.set(address, (share = new Map()));
-      else if (share.size >= this.config.bindingCache.clientsPerClient) {
-        this.sharesFull.inc();
-        return false;
-      }
-      share.set(id, (hold = { calls: 0, id, address, share }));
+    const calls = share.get(id);
+    if (calls === undefined && share.size >= this.config.bindingCache.clientsPerClient) {
+      this.sharesFull.inc();
+      return false;
     }
-    hold.calls++;
-    this.live.set(call, hold);
+    share.set(id, (calls ?? 0) + 1);
+    this.live.set(call, id);
     return true;
   }
 
-  private unhold(hold: ClientHold): void {
-    if (--hold.calls > 0) return;
-    hold.share.delete(hold.id);
-    if (hold.share.size === 0) this.shares.delete(hold.address);
+  /**
+   * Calls in flight per bound id of `call`'s client address: held by what its server counts for the
+   * address (ClientUsage, which goes with the address's last connection), so nothing here outlives it.
+   */
+  private shareOf(call: RouterCall): Map<string, number> {
+    const usage = call.inbound.growthShare;
+    return usage instanceof ClientUsage ? (usage.boundClients ??= new Map()) : this.unattributed;
   }
 
   /**
@@ -400,8 +384,8 @@ export class Router implements RouterView, CallObserver {
   }
 
   /** @internal */ finished(call: RouterCall): void {
-    const hold = this.live.get(call);
-    if (hold !== undefined) this.unhold(hold);
+    const held = this.live.get(call);
+    if (held !== undefined) unhold(this.shareOf(call), held);
     this.live.delete(call);
     const durationMs = performance.now() - call.startedAt;
     if (call.errorReason !== undefined) this.errors[call.errorReason].inc();
@@ -575,4 +559,11 @@ function boundIds(tree: BoundTree): string[] {
     default:
       return [];
   }
+}
+
+/** One call of a client address's `share` no longer holds bound id `id`. */
+function unhold(share: Map<string, number>, id: string): void {
+  const calls = share.get(id)!;
+  if (calls > 1) share.set(id, calls - 1);
+  else share.delete(id);
 }

@@ -12,6 +12,8 @@ export class ClientUsage {
   windowGrowth = 0;
   /** Request bytes its calls keep for a transparent retry (a share of src/proxy/replay-budget.ts's budget). */
   replayBytes = 0;
+  /** The bound clients its calls on its server's router are on: calls in flight per bound id (at most bindingCache.clientsPerClient ids). */
+  boundClients: Map<string, number> | undefined = undefined;
   /**
    * Its streams reset before they were answered, over all its connections (the rapid-reset limit
    * is per client address: a pod opening many connections must not multiply it). Made by its server

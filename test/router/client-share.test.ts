@@ -5,6 +5,9 @@ import * as net from 'node:net';
 import { startRouter, type Harness } from './setup.js';
 import { defaultBindingCacheConfig } from '../../src/config/load.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
+import { H2Server } from '../../src/proxy/server.js';
+import { Logger } from '../../src/util/log.js';
+import { SERVER_DEFAULTS } from '../proxy/harness.js';
 
 /**
  * A client with calls in flight is never evicted from the router's bound-client table
@@ -15,10 +18,10 @@ import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 
 const SVC = '/svc/kgr.test.TestService';
 
-/** An HTTP/2 session to the router from `localAddress` (a pod of its own on 127.0.0.x). */
-function connectFrom(h: Harness, localAddress: string): http2.ClientHttp2Session {
-  const session = http2.connect(`http://${h.target}`, {
-    createConnection: () => net.connect({ host: '127.0.0.1', port: h.port, localAddress }),
+/** An HTTP/2 session to the router (or to `port`) from `localAddress` (a pod of its own on 127.0.0.x). */
+function connectFrom(h: Harness, localAddress: string, port = h.port): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`, {
+    createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }),
   });
   session.on('error', () => {});
   return session;
@@ -122,6 +125,50 @@ test('bindingCache.clientsPerClient: one address holding calls on more ids than 
     attacker.destroy();
     await h.close();
     await service.close();
+    await hold.close();
+  }
+});
+
+/**
+ * A client's share is held by what its server counts for its address (ClientUsage). A call whose
+ * stream no server counts (none today: every router stream comes from its servers) is not left
+ * unbounded: all such calls hold one share together, whatever their addresses.
+ */
+test('bindingCache.clientsPerClient: calls no server counts for an address share one share', async () => {
+  const held: http2.ServerHttp2Stream[] = [];
+  const hold = await startRawBackend((s) => {
+    held.push(s);
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' });
+  });
+  const h = await startRouter(`${SVC} => /#/test/service`, { bindingCache: { ...defaultBindingCacheConfig(), clients: 8, clientsPerClient: 2 } });
+  for (let i = 0; i < 4; i++) h.namer.serve(`hold${i}`, [hold.port]);
+  // A server beside the router's that hands it streams counted for no client address.
+  const uncounted = new H2Server({ ...SERVER_DEFAULTS }, {
+    handleStream: (stream, headers) => {
+      stream.growthShare = null;
+      h.router.route(h.router.config.servers[0]!, stream, headers);
+    },
+  }, Logger.silent());
+  const port = (await uncounted.listen()).port;
+  const pods = [connectFrom(h, '127.0.0.1', port), connectFrom(h, '127.0.0.2', port)];
+  try {
+    const answers: Answer[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await call(pods[i % 2]!, { 'l5d-dtab': `${SVC} => /#/test/hold${i}` }));
+    assert.deepEqual(answers.map((a) => a.status), [undefined, undefined, '8', '8'], answers.map((a) => a.message).join('; '));
+    assert.equal(held.length, 2);
+    // A call that ends gives its slot back (the cancel reaches the router before the next call's
+    // headers, on the same connection).
+    const ended = answers[0]!.stream;
+    const closed = new Promise<void>((resolve) => ended.once('close', () => resolve()));
+    ended.close(http2.constants.NGHTTP2_CANCEL);
+    await closed;
+    const again = await call(pods[0]!, { 'l5d-dtab': `${SVC} => /#/test/hold2` });
+    assert.equal(again.status, undefined, again.message);
+    assert.equal(held.length, 3);
+  } finally {
+    for (const p of pods) p.destroy();
+    await uncounted.close();
+    await h.close();
     await hold.close();
   }
 });
