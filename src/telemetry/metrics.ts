@@ -111,8 +111,8 @@ export class Metrics {
     },
   });
   /** Reader of the process's replay budget (see `watchReplayBudget`), read at every scrape. */
-  #replayBudget: (() => { held: number; refused: number }) | undefined;
-  #replayRefusedSeen = 0;
+  #replayBudget: (() => ReplayBudgetReading) | undefined;
+  #replayRefusedSeen = { refused: 0, shareRefused: 0 };
   readonly replayBytes = new Gauge({
     name: 'kgr_replay_bytes',
     help: 'Request bytes kept for transparent retries after they were passed on to an endpoint, over the process (at most endpointWindows.replayBytes, and of it endpointWindows.replayBytesPerClient per client address).',
@@ -129,8 +129,14 @@ export class Metrics {
     collect: () => {
       const b = this.#replayBudget?.();
       if (b === undefined) return;
-      this.replayRefused.inc(b.refused - this.#replayRefusedSeen);
-      this.#replayRefusedSeen = b.refused;
+      const seen = this.#replayRefusedSeen;
+      const refused = b.refused - seen.refused;
+      const byShare = b.shareRefused - seen.shareRefused;
+      this.replayRefused.inc(refused);
+      this.#replayRefusedSeen = { refused: b.refused, shareRefused: b.shareRefused };
+      // The limits' trips, before limitsReached is read (registered after this counter).
+      if (refused > byShare) this.limitsReached.inc({ limit: 'endpointWindows.replayBytes' }, refused - byShare);
+      if (byShare > 0) this.limitsReached.inc({ limit: 'endpointWindows.replayBytesPerClient' }, byShare);
     },
   });
   readonly accessLogDropped = new CellCounter({
@@ -287,7 +293,7 @@ export class Metrics {
   }
 
   /** Read the process's replay budget (src/proxy/replay-budget.ts) at every scrape (one reader; the last one set wins). */
-  watchReplayBudget(read: () => { held: number; refused: number }): () => void {
+  watchReplayBudget(read: () => ReplayBudgetReading): () => void {
     this.#replayBudget = read;
     return () => {
       if (this.#replayBudget === read) this.#replayBudget = undefined;
@@ -329,4 +335,13 @@ export interface EndpointBudgets {
   queuedRequests: number;
   /** Times queuedRequests went past endpointWindows.queuedRequestBytes. */
   queuedRequestsSpent: number;
+}
+
+/** What the process's replay budget holds and has refused (src/proxy/replay-budget.ts), for /metrics. */
+export interface ReplayBudgetReading {
+  held: number;
+  /** Calls refused, by the budget or by their client's share. */
+  refused: number;
+  /** Of them, by their client's share. */
+  shareRefused: number;
 }

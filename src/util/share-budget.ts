@@ -9,6 +9,8 @@ export class ShareBudget<K extends string> {
   held = 0;
   /** Times a take got nothing: the budget, or its share, was spent. */
   refused = 0;
+  /** Of them, the times the budget had room and the share was what was spent. */
+  shareRefused = 0;
 
   constructor(
     /** The field of a share that counts what it holds of this budget. */
@@ -26,10 +28,10 @@ export class ShareBudget<K extends string> {
 
   /** Up to `wanted` more bytes for `share`: what the budget and the share have left (maybe 0). */
   take(wanted: number, share: Share<K> | null): number {
-    let n = Math.min(wanted, this.limit - this.held);
-    if (share !== null) n = Math.min(n, this.shareLimit - share[this.field]);
+    const room = this.limit - this.held;
+    const n = share === null ? Math.min(wanted, room) : Math.min(wanted, room, this.shareLimit - share[this.field]);
     if (n <= 0) {
-      this.refused++;
+      this.refuse(room > 0);
       return 0;
     }
     this.held += n;
@@ -39,13 +41,19 @@ export class ShareBudget<K extends string> {
 
   /** All of `n` more bytes for `share`, or none (false) when the budget or the share has less left. */
   takeAll(n: number, share: Share<K> | null): boolean {
-    if (this.held + n > this.limit || (share !== null && share[this.field] + n > this.shareLimit)) {
-      this.refused++;
+    const fits = this.held + n <= this.limit;
+    if (!fits || (share !== null && share[this.field] + n > this.shareLimit)) {
+      this.refuse(fits);
       return false;
     }
     this.held += n;
     if (share !== null) share[this.field] += n;
     return true;
+  }
+
+  private refuse(byShare: boolean): void {
+    this.refused++;
+    if (byShare) this.shareRefused++;
   }
 
   /** `share` gives back `n` bytes it had taken. */

@@ -44,6 +44,10 @@ test('request bytes kept for replays are bounded by the process\'s budget and th
     const text = await metrics.registry.metrics();
     assert.match(text, new RegExp(`^kgr_replay_bytes ${REPLAY_BUDGET.held}$`, 'm'));
     assert.match(text, /^kgr_replay_refused_total [1-9]\d*$/m);
+    // Each refusal is a trip of the key that made it: here the client's share, never the process's budget.
+    assert.ok(REPLAY_BUDGET.shareRefused > 0 && REPLAY_BUDGET.shareRefused === REPLAY_BUDGET.refused);
+    assert.match(text, new RegExp(`^kgr_limits_reached_total\\{limit="endpointWindows\\.replayBytesPerClient"\\} ${REPLAY_BUDGET.shareRefused}$`, 'm'));
+    assert.doesNotMatch(text, /limit="endpointWindows\.replayBytes"/);
   } finally {
     client.close();
     await proxy.close();
