@@ -24,7 +24,7 @@ import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type H2Li
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
-import type { ReadBudget, ReadBudgetMember } from './read-budget.js';
+import type { ReadBudget, ReadBudgetClient, ReadBudgetMember } from './read-budget.js';
 import type { WindowGrowth } from './window-growth.js';
 import { realClock, type Clock } from '../util/clock.js';
 
@@ -55,6 +55,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
    * endpoint's answers are every client's).
    */
   sendBudget?: ReadBudget;
+  /** Who what the connection holds against readBudget counts for besides the group (its client's address). */
+  readBudgetClient?: ReadBudgetClient;
   /** Streams' receive windows grow past initialWindowSize as they are consumed, from this budget. */
   windowGrowth?: WindowGrowth;
   /**
@@ -249,7 +251,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private readsHeld = false;
   /** The last pump left DATA that the windows allowed, for lack of room in the socket. */
   private pumpCutShort = false;
-  /** The read budget is spent and this connection holds more than its share: the peer is not read. */
+  /** The read budget (or its client's part) is spent and this connection holds more than its share: the peer is not read. */
   private budgetHeld = false;
   /** While budgetHeld: when the hold began, or its held bytes last went on (sendTimeoutMs's check). */
   private budgetHeldSince = 0;
@@ -268,6 +270,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private readonly sendBudget: ReadBudget | undefined;
   /** What counts what waits to go to the peer: the read budget, or else the send budget. */
   private readonly outboundBudget: ReadBudget | undefined;
+  private readonly readBudgetClient: ReadBudgetClient | null;
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
@@ -317,6 +320,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.readBudget = options.readBudget;
     this.sendBudget = this.readBudget === undefined ? options.sendBudget : undefined;
     this.outboundBudget = this.readBudget ?? this.sendBudget;
+    this.readBudgetClient = options.readBudgetClient ?? null;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.connectionWindowGrowth = options.connectionWindowGrowth;
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -781,7 +785,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.isServer && socket.writableLength > this.socketLimit() && socket.writableNeedDrain && !this.readsHeld) {
       this.readsHeld = true;
       this.counters.readsHeld++;
-      this.onLimit?.(this.readBudget?.spent ? 'readBudget' : 'maxQueuedBytes');
+      this.onLimit?.(this.readBudget?.spentFor(this.readBudgetClient) ? this.budgetLimit() : 'maxQueuedBytes');
       this.applyReadHolds();
     }
     // The pump stopped for room the socket has again (the kernel took what it held): go on next
@@ -791,12 +795,13 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /**
    * The most the socket and this tick's frames may hold: maxQueuedBytes, or while the group's read
-   * (or send) budget is spent its share, but never below the socket's high-water mark (16 KiB, 64 KiB from
-   * Node 22), so that a socket without room always has a 'drain' to come.
+   * budget (or its client's part; or the send budget) is spent its share, but never below the
+   * socket's high-water mark (16 KiB, 64 KiB from Node 22), so that a socket without room always
+   * has a 'drain' to come.
    */
   private socketLimit(): number {
     const b = this.outboundBudget;
-    if (b === undefined || !b.spent) return this.limits.maxQueuedBytes;
+    if (b === undefined || !b.spentFor(this.readBudgetClient)) return this.limits.maxQueuedBytes;
     return Math.max(b.share, this.socket.writableHighWaterMark);
   }
 
@@ -847,19 +852,20 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** What the connection holds against the read budget changes by `n`; the budget may stop or restart reading. */
   private budgetChange(n: number): void {
     const budget = this.readBudget!;
-    budget.change(n);
+    const client = this.readBudgetClient;
+    budget.change(n, client);
     this.budgetBytes += n;
     if (n > 0) {
-      if (!this.budgetHeld && budget.exceeded(this.budgetBytes) && !this.awaitingPeerWindow()) {
+      if (!this.budgetHeld && budget.exceeded(this.budgetBytes, client) && !this.awaitingPeerWindow()) {
         this.budgetHeld = true;
         this.budgetHeldSince = this.clock.now();
         this.counters.readsHeldForBudget++;
-        this.onLimit?.('readBudget');
-        budget.wait(this);
+        this.onLimit?.(this.budgetLimit());
+        budget.wait(this, client);
         this.applyReadHolds();
       }
     } else if (this.budgetHeld) {
-      if (!budget.exceeded(this.budgetBytes)) this.budgetFreed();
+      if (!budget.exceeded(this.budgetBytes, client)) this.budgetFreed();
       // Request bytes fell to the share while answers wait for the peer's window: see awaitingPeerWindow.
       else if (this.requestBytesWithinShare && this.awaitingPeerWindow()) this.liftBudgetHold();
       else this.budgetHeldSince = this.clock.now();
@@ -899,15 +905,20 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     return this.budgetBytes - this.outboundCounted <= this.readBudget!.share;
   }
 
+  /** Which part of the read budget, spent, stops this connection: the group's, or else its client's. */
+  private budgetLimit(): 'readBudget' | 'readBudgetPerClient' {
+    return this.readBudget!.spent ? 'readBudget' : 'readBudgetPerClient';
+  }
+
   /** @internal The read budget has room again, or this connection no longer holds more than its share. */
   budgetFreed(): void {
-    if (!this.budgetHeld || this.readBudget!.exceeded(this.budgetBytes)) return;
+    if (!this.budgetHeld || this.readBudget!.exceeded(this.budgetBytes, this.readBudgetClient)) return;
     this.liftBudgetHold();
   }
 
   private liftBudgetHold(): void {
     this.budgetHeld = false;
-    this.readBudget!.leave(this);
+    this.readBudget!.leave(this, this.readBudgetClient);
     this.applyReadHolds();
   }
 
@@ -1034,7 +1045,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       // socket not read sees no FIN).
       for (const s of this.streams.values()) {
         if (s.recvUnconsumed > 0) {
-          this.onLimit?.('readBudget');
+          this.onLimit?.(this.budgetLimit());
           this.reset(s, ErrorCode.CANCEL, true);
         }
       }
@@ -1059,7 +1070,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       else this.budgetChange(-this.outboundCounted);
     }
     this.outboundCounted = 0;
-    this.readBudget?.leave(this);
+    this.readBudget?.leave(this, this.readBudgetClient);
     // The peer can send no more on it.
     if (this.connectionWindowGrown > 0) this.connectionWindowGrowth!.give(this.connectionWindowGrown, null);
     this.connectionWindowGrown = 0;

@@ -61,8 +61,8 @@ export interface H2Limits {
   headerBlockTimeoutMs: number;
 }
 
-/** What stopped a peer, as reported to onLimit: one of the limits, or the group's read budget. */
-export type H2LimitName = keyof H2Limits | 'readBudget';
+/** What stopped a peer, as reported to onLimit: one of the limits, or the group's read budget (or its client's part of it). */
+export type H2LimitName = keyof H2Limits | 'readBudget' | 'readBudgetPerClient';
 
 export const DEFAULT_LIMITS: Readonly<H2Limits> = {
   maxConcurrentStreams: 100,

@@ -3,6 +3,11 @@ export interface ReadBudgetMember {
   budgetFreed(): void;
 }
 
+/** Who a member's bytes are counted against besides the group (a server: its client's address, over its connections). */
+export interface ReadBudgetClient {
+  bufferedBytes: number;
+}
+
 /**
  * What a group of connections holds for its peers, bounded over the group: DATA read from them
  * and not yet passed on, and bytes their sockets have not yet written to them.
@@ -17,6 +22,11 @@ export interface ReadBudgetMember {
  * The group then holds at most the limit, plus per connection the share and one socket read (the
  * read that crossed it is already in memory) or one tick's frames.
  *
+ * The same holds for each client past `clientLimit`, over its own connections: one pod's 64
+ * connections of 1 MiB would otherwise spend the whole limit alone, and every other pod's
+ * connections would then be read a share at a time. A client then holds at most clientLimit plus
+ * the share and a read per connection, so several are needed to spend the limit.
+ *
  * The share is fixed, not the limit over the connections holding some: shares that shrink as
  * holders arrive let the first ones keep their larger shares, and the sum grows as log(holders).
  */
@@ -24,6 +34,8 @@ export class ReadBudget {
   /** Bytes held over the group. */
   held = 0;
   private readonly waiting = new Set<ReadBudgetMember>();
+  /** The members of `waiting` with a client, by client: told when their client is back under clientLimit. */
+  private readonly waitingByClient = new Map<ReadBudgetClient, Set<ReadBudgetMember>>();
 
   /** Told each time the group goes past its limit (it was at or under it). */
   onSpent: (() => void) | undefined;
@@ -37,15 +49,22 @@ export class ReadBudget {
      * would only add to what each stopped connection holds past the limit.
      */
     readonly share = 16 * 1024,
+    /** What one client may hold over its connections before those holding more than `share` stop. */
+    readonly clientLimit = limit,
   ) {}
 
-  /** The group's members hold `n` bytes more (n < 0: one passed some on). */
-  change(n: number): void {
+  /** The group's members hold `n` bytes more (n < 0: one passed some on), `n` of them for `client`. */
+  change(n: number, client: ReadBudgetClient | null = null): void {
     const before = this.held;
     this.held = before + n;
+    const clientBefore = client === null ? 0 : client.bufferedBytes;
+    if (client !== null) client.bufferedBytes = clientBefore + n;
     if (before <= this.limit && this.held > this.limit) this.onSpent?.();
     if (before > this.limit && this.held <= this.limit && this.waiting.size > 0) {
       for (const m of [...this.waiting]) m.budgetFreed();
+    } else if (client !== null && clientBefore > this.clientLimit && client.bufferedBytes <= this.clientLimit) {
+      const waiting = this.waitingByClient.get(client);
+      if (waiting !== undefined) for (const m of [...waiting]) m.budgetFreed();
     }
   }
 
@@ -54,17 +73,28 @@ export class ReadBudget {
     return this.held > this.limit;
   }
 
-  /** A member holding `held` bytes must stop reading. */
-  exceeded(held: number): boolean {
-    return this.spent && held > this.share;
+  /** The group holds more than its limit, or `client` more than clientLimit. */
+  spentFor(client: ReadBudgetClient | null): boolean {
+    return this.held > this.limit || (client !== null && client.bufferedBytes > this.clientLimit);
   }
 
-  /** The member stopped reading, until budgetFreed() (or leave()). */
-  wait(m: ReadBudgetMember): void {
+  /** A member of `client` holding `held` bytes must stop reading. */
+  exceeded(held: number, client: ReadBudgetClient | null = null): boolean {
+    return held > this.share && this.spentFor(client);
+  }
+
+  /** The member (of `client`) stopped reading, until budgetFreed() (or leave()). */
+  wait(m: ReadBudgetMember, client: ReadBudgetClient | null = null): void {
     this.waiting.add(m);
+    if (client === null) return;
+    const waiting = this.waitingByClient.get(client);
+    if (waiting === undefined) this.waitingByClient.set(client, new Set([m]));
+    else waiting.add(m);
   }
 
-  leave(m: ReadBudgetMember): void {
-    this.waiting.delete(m);
+  leave(m: ReadBudgetMember, client: ReadBudgetClient | null = null): void {
+    if (!this.waiting.delete(m) || client === null) return;
+    const waiting = this.waitingByClient.get(client);
+    if (waiting !== undefined && waiting.delete(m) && waiting.size === 0) this.waitingByClient.delete(client);
   }
 }

@@ -100,6 +100,7 @@ const LIMIT_KEYS: Record<H2LimitName, string> = {
   socketTimeoutMs: 'sendTimeoutMs',
   headerBlockTimeoutMs: 'prefaceTimeoutMs',
   readBudget: 'maxBufferedBytes',
+  readBudgetPerClient: 'maxBufferedBytesPerClient',
 };
 
 /** One client connection: the engine, its timers and why it ended. */
