@@ -193,6 +193,13 @@ export interface ServerConfig {
    */
   maxBufferedBytes: number;
   /**
+   * The same bound for one client address (one pod), over its connections: past it, its connections
+   * holding more than 16 KiB are not read until it holds less. One pod's connections sending to an
+   * endpoint that does not read (64 of 1 MiB) cannot spend maxBufferedBytes alone and leave every
+   * other pod's large calls read 16 KiB at a time. At most maxBufferedBytes; default a quarter of it.
+   */
+  maxBufferedBytesPerClient: number;
+  /**
    * Calls in flight from one client address (one pod), over its connections; more are answered
    * RESOURCE_EXHAUSTED at once, so that one pod cannot take every slot of maxConcurrentRequests. Default 5000.
    */

@@ -145,6 +145,7 @@ class ServerConn implements H2ConnectionHandler {
       initialWindowSize: Math.min(c.maxBufferedBytesPerConnection, 1 << 20),
       connectionWindowSize: c.maxBufferedBytesPerConnection,
       readBudget: server.readBudget,
+      readBudgetClient: this.client, // its part of the budget, over its address's connections
       onLimit: server.onLimit,
     });
     if (server.draining) {
@@ -377,7 +378,7 @@ export class H2Server {
   /** @internal Connections and what they hold, per client address. */
   readonly perClient: ConnectionsPerClient;
   /** @internal */ readonly onLimit: (limit: H2LimitName) => void;
-  /** What every client's connection holds: requests not yet taken by endpoints, answers not yet by it (maxBufferedBytes). */
+  /** What every client's connection holds: requests not yet taken by endpoints, answers not yet by it (maxBufferedBytes, maxBufferedBytesPerClient). */
   readonly readBudget: ReadBudget;
   /** Stops the sweep of sendTimeoutUnderPressureMs, while readBudget is spent. */
   private pressureSweep: (() => void) | undefined;
@@ -389,7 +390,7 @@ export class H2Server {
     /** @internal */ readonly hooks: ServerHooks = {},
   ) {
     this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
-    this.readBudget = new ReadBudget(config.maxBufferedBytes);
+    this.readBudget = new ReadBudget(config.maxBufferedBytes, undefined /* the default share */, config.maxBufferedBytesPerClient);
     this.readBudget.onSpent = () => this.underPressure();
     if (config.tls) {
       const t = config.tls;

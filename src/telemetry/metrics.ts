@@ -66,7 +66,7 @@ export class Metrics {
   readonly #serverBuffers = new Map<string, { labels: Record<string, string>; bytes: () => number }>();
   readonly serverBufferedBytes = new Gauge({
     name: 'kgr_server_buffered_bytes',
-    help: 'Bytes a server holds for its clients: request DATA not yet taken by endpoints, and answers waiting in client sockets (bounded by servers[].maxBufferedBytes: past it, connections holding more than 16 KiB are not read).',
+    help: 'Bytes a server holds for its clients: request DATA not yet taken by endpoints, and answers waiting in client sockets (bounded by servers[].maxBufferedBytes, and per client address by maxBufferedBytesPerClient: past either, connections holding more than 16 KiB are not read).',
     labelNames: ['router', 'server'] as const,
     registers: [this.registry],
     collect: () => {

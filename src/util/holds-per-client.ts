@@ -14,6 +14,8 @@ export class ClientUsage {
   replayBytes = 0;
   /** The bound clients its calls on its server's router are on: calls in flight per bound id (at most bindingCache.clientsPerClient ids). */
   boundClients: Map<string, number> | undefined = undefined;
+  /** What its connections hold against their server's read budget (a ReadBudgetClient of src/h2/read-budget.ts). */
+  bufferedBytes = 0;
   /**
    * Its streams reset before they were answered, over all its connections (the rapid-reset limit
    * is per client address: a pod opening many connections must not multiply it). Made by its server

@@ -75,6 +75,7 @@ test('every default is filled from a minimal config', () => {
             maxEmptyFramesPerSecond: 1000,
             maxBufferedBytesPerConnection: 1 << 20,
             maxBufferedBytes: 32 << 20,
+            maxBufferedBytesPerClient: 8 << 20,
             maxHeaderBytesInFlight: 32 << 20,
             maxHeaderBytesInFlightPerClient: 8 << 20,
             maxConnections: 10_000,
@@ -142,7 +143,7 @@ routers:
   servers:
   - {ip: 0.0.0.0, port: 4140, clearContext: true, maxConcurrentStreamsPerConnection: 100, maxConcurrentRequests: 500, maxConcurrentRequestsPerClient: 50, maxCallDepth: 3, maxHeaderListBytes: 8192, idleTimeoutMs: 60000,
      prefaceTimeoutMs: 2000, keepAliveIntervalMs: 0, keepAliveTimeoutMs: 1000, sendTimeoutMs: 30000, sendTimeoutUnderPressureMs: 2000, maxContinuationFrames: 4, maxResetStreamsPerSecond: 50,
-     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedBytes: 2097152, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
+     maxPingsPerSecond: 10, maxSettingsPerSecond: 5, maxEmptyFramesPerSecond: 20, maxBufferedBytesPerConnection: 262144, maxBufferedBytes: 2097152, maxBufferedBytesPerClient: 1048576, maxHeaderBytesInFlight: 65536, maxHeaderBytesInFlightPerClient: 16384, maxConnections: 50, maxConnectionsPerClient: 5}
 - protocol: h2
   label: quiet
   client: {failureAccrual: {kind: none}}
@@ -205,6 +206,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     maxEmptyFramesPerSecond: 20,
     maxBufferedBytesPerConnection: 262144,
     maxBufferedBytes: 2097152,
+    maxBufferedBytesPerClient: 1048576,
     maxHeaderBytesInFlight: 65536,
     maxHeaderBytesInFlightPerClient: 16384,
     maxConnections: 50,
@@ -259,6 +261,9 @@ test('unknown keys are errors with a did-you-mean suggestion', () => {
   assert.deepEqual(errorsOf('admin: {maxConnections: 0}\n' + MINIMAL), ['admin.maxConnections: expected an integer 1-100000, got 0 (config.yaml:1:25)']);
   assert.deepEqual(errorsOf('admin: {maxConnectionsPerClient: many}\n' + MINIMAL), ['admin.maxConnectionsPerClient: expected an integer 1-100000, got "many" (config.yaml:1:34)']);
   assert.deepEqual(errorsOf(MINIMAL + '    maxBufferedBytes: 65536\n'), ['routers[0].servers[0].maxBufferedBytes: expected an integer 1048576-2147483647, got 65536 (config.yaml:5:23)']);
+  // A client address's share of maxBufferedBytes: within it, and a quarter of it when only it is set.
+  assert.deepEqual(errorsOf(MINIMAL + '    maxBufferedBytes: 2097152\n    maxBufferedBytesPerClient: 4194304\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['routers[0].servers[0].maxBufferedBytesPerClient: expected at most maxBufferedBytes (2097152), got 4194304']);
+  assert.equal(parseConfig(MINIMAL + '    maxBufferedBytes: 2097152\n').config?.routers[0]?.servers[0]?.maxBufferedBytesPerClient, 1 << 19);
   // The per-client share of window growth: within the growth, and a quarter of it when only the growth is set.
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {growthBytes: 1048576, growthBytesPerClient: 2097152}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['endpointWindows.growthBytesPerClient: expected at most growthBytes (1048576), got 2097152']);
   assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {growthBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 1 << 20, growthBytesPerClient: 1 << 18, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, replayBytes: 32 << 20, replayBytesPerClient: 8 << 20 });

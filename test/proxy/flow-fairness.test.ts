@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { ProxyHarness, addr } from './harness.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
@@ -9,7 +10,6 @@ import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
 import { CONNECTION_WINDOWS, QUEUED_REQUESTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
-import * as net from 'node:net';
 import { once } from 'node:events';
 import { FrameWriter } from '../../src/h2/frame-writer.js';
 import type { H2Connection } from '../../src/h2/connection.js';
@@ -288,6 +288,89 @@ test('request bytes that endpoints do not take are bounded over all client conne
   // A socket not read sees no FIN: the hogs' connections go with the proxy, and what they held with them.
   await proxy.close();
   await backend.close();
+  assert.equal(proxy.server.readBudget.held, 0);
+});
+
+/** An HTTP/2 session to the router from `localAddress` (a pod of its own on 127.0.0.x). */
+function connectFrom(port: number, localAddress: string): http2.ClientHttp2Session {
+  const s = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
+  s.on('error', () => {});
+  return s;
+}
+
+/**
+ * maxBufferedBytes bounded what all pods hold together, not what one may: one pod's connections
+ * (64 of 1 MiB) sending to an endpoint that does not read spent all of it, and every other pod's
+ * large requests were then read 16 KiB at a time (a 32 MiB upload was stopped ~535 times). Each
+ * client address now holds at most maxBufferedBytesPerClient before its own connections stop.
+ */
+test('one client address whose endpoint does not read stops at maxBufferedBytesPerClient: another address\'s large call is never stopped, and the first\'s bytes all go on once the endpoint reads', { timeout: 30_000 }, async () => {
+  const HOGS = 16;
+  const LIMIT = 8 << 20;
+  const CLIENT_LIMIT = 2 << 20;
+  const sinks: http2.ServerHttp2Stream[] = [];
+  let sunk = 0;
+  const backend = await startRawBackend((stream, headers) => {
+    if (headers[':path'] === '/t.Svc/Sink') {
+      stream.pause(); // not read until the test says so
+      stream.on('data', (c: Buffer) => (sunk += c.length));
+      stream.on('end', () => answerOk(stream));
+      return void sinks.push(stream);
+    }
+    stream.resume();
+    stream.on('end', () => answerOk(stream));
+  });
+  // The endpoint's connection window must not be what stops the sinks' bytes (it is shared by every call).
+  backend.server.on('session', (s) => s.setLocalWindowSize(64 << 20));
+  const limits: string[] = [];
+  const proxy = await new ProxyHarness(addr(backend.port), {}, { maxBufferedBytes: LIMIT, maxBufferedBytesPerClient: CLIENT_LIMIT }, { onLimit: (l) => limits.push(l) }).start();
+  const budget = proxy.server.readBudget;
+  const underPressure = budget.onSpent;
+  let spent = 0;
+  budget.onSpent = () => { spent++; underPressure?.(); };
+  const hogs: http2.ClientHttp2Session[] = [];
+  const other = connectFrom(proxy.port, '127.0.0.3');
+  try {
+    // One pod: 16 MiB for an endpoint that reads none of it, twice the server's whole budget.
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < HOGS; i++) {
+      const s = connectFrom(proxy.port, '127.0.0.2');
+      hogs.push(s);
+      const req = s.request({ ':method': 'POST', ':path': '/t.Svc/Sink', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(Buffer.alloc(1 << 20, 1));
+      sent.push(new Promise((resolve) => req.once('response', () => resolve())));
+    }
+    const pod = (): number => proxy.server.perClient.usageOf('127.0.0.2')?.bufferedBytes ?? 0;
+    // Every sink took its stream's window (65,535: nothing more leaves the pod's connections) and the pod holds more than its share; before, it spent the server's budget.
+    await eventually('the pod passed its share', () => spent > 0 || (sinks.length === HOGS && sinks.every((s) => s.readableLength === 65_535) && pod() > CLIENT_LIMIT), 20_000);
+    assert.equal(spent, 0, `one client address alone spent maxBufferedBytes: the router holds ${budget.held} bytes`);
+
+    // Another pod's 8 MiB request: its one connection holds at most its 1 MiB window, under its own
+    // share, so only a spent maxBufferedBytes could stop it, and that never comes.
+    const req = other.request({ ':method': 'POST', ':path': '/t.Svc/Read', 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.alloc(8 << 20, 2));
+    const status = await new Promise((resolve, reject) => {
+      req.once('response', (h) => resolve(h[':status']));
+      req.once('error', reject);
+    });
+    assert.equal(status, 200);
+    assert.equal(spent, 0, 'maxBufferedBytes was spent');
+    // The pod's connections were stopped by its share (up to three may have sent all they had first).
+    assert.ok(limits.length >= HOGS - 3 && limits.every((l) => l === 'servers[].maxBufferedBytesPerClient'), limits.join());
+    // Past its share, each of its connections reads at most the 16 KiB share and one socket read (64 KiB) more.
+    assert.ok(pod() <= CLIENT_LIMIT + HOGS * 80 * 1024, `the pod holds ${pod()} bytes`);
+
+    // The endpoint reads at last: the stopped connections are read again as the pod falls under its share, and nothing was lost.
+    for (const s of sinks) s.resume();
+    await Promise.all(sent);
+    assert.equal(sunk, HOGS << 20);
+  } finally {
+    other.destroy();
+    for (const s of hogs) s.destroy();
+    await proxy.close();
+    await backend.close();
+  }
   assert.equal(proxy.server.readBudget.held, 0);
 });
 
