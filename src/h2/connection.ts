@@ -20,7 +20,7 @@ import {
 import {
   DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput, type FieldSink,
 } from './hpack/index.js';
-import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type H2LimitName, type H2Limits } from './limits.js';
+import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type TokenBucket, type H2LimitName, type H2Limits } from './limits.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
@@ -86,6 +86,14 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   rapidResetCounter?: EventCounter;
   /** Who rapidResetCounter counts, for the GOAWAY's message (e.g. `from this client address, over all its connections`). */
   rapidResetScope?: string;
+  /**
+   * Client role: the RST_STREAMs this connection may send, as servers count those they receive per
+   * connection and end one past their limit (nghttp2: 1000, refilled at 33 a second), whoever's
+   * calls it carries. Each one sent while it is empty is told to onResetsSpent, and still goes out:
+   * the owner decides (the router retires the connection). Read with `clock`. Default: no bound.
+   */
+  resetBudget?: TokenBucket;
+  onResetsSpent?: () => void;
 }
 
 /**
@@ -293,6 +301,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private readonly rapidResets: EventCounter;
   /** What the GOAWAY says rapidResets counts over ('' for this connection alone). */
   private readonly rapidResetScope: string;
+  private readonly resetBudget: TokenBucket | undefined;
+  private readonly onResetsSpent: (() => void) | undefined;
   private readonly pings: WindowCounter;
   private readonly settingsFrames: WindowCounter;
   private readonly emptyFrames: WindowCounter;
@@ -339,6 +349,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.encoder = new HpackEncoder({ tableSize: DEFAULT_HEADER_TABLE_SIZE, maxTableSize: options.encoderTableSize ?? DEFAULT_HEADER_TABLE_SIZE });
     this.rapidResets = options.rapidResetCounter ?? new WindowCounter(limits.maxRapidResets, limits.rapidResetWindowMs);
     this.rapidResetScope = options.rapidResetCounter !== undefined && options.rapidResetScope !== undefined ? ` ${options.rapidResetScope}` : '';
+    this.resetBudget = options.resetBudget;
+    this.onResetsSpent = options.onResetsSpent;
     this.pings = new WindowCounter(limits.maxPings, limits.floodWindowMs);
     this.settingsFrames = new WindowCounter(limits.maxSettings, limits.floodWindowMs);
     this.emptyFrames = new WindowCounter(limits.maxEmptyFrames, limits.floodWindowMs);
@@ -1140,6 +1152,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.recentResets[this.recentResetPos] = id;
     this.recentResetPos = (this.recentResetPos + 1) % RECENT_RESETS;
     this.scheduleFlush();
+    // Every RST_STREAM counts, even for a stream the peer has closed (a cancel crossing its answer): nghttp2 counts them all.
+    if (this.resetBudget !== undefined && !this.resetBudget.take(this.clock.now())) this.onResetsSpent?.();
   }
 
   /** Drops queued data and returns unconsumed received bytes to the connection window. */
