@@ -83,6 +83,7 @@ export class Client implements CallTarget<Endpoint> {
     const sessions = metrics.clientConnections.labels(own(metrics.clientConnections, labels));
     const connectionLimit = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.maxConnectionsPerEndpoint' });
     const sendTimeout = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.sendTimeoutMs' });
+    const resetLimit = metrics.limitsReached.labels({ router: routerLabel, limit: 'client.maxResetsPerConnection' });
     this.upstream = {
       connectTimeoutMs: config.connectTimeoutMs,
       keepAliveIntervalMs: config.keepAliveIntervalMs,
@@ -93,6 +94,9 @@ export class Client implements CallTarget<Endpoint> {
       onConnectionLimit: () => connectionLimit.inc(),
       sendTimeoutMs: config.sendTimeoutMs,
       onSendTimeout: () => sendTimeout.inc(),
+      maxResetsPerConnection: config.maxResetsPerConnection,
+      resetsRefillPerSecond: config.resetsRefillPerSecond,
+      onResetLimit: () => resetLimit.inc(),
     };
     if (tls) this.upstream.tls = tls;
     this.m = {

@@ -290,6 +290,15 @@ export interface ClientConfig {
    * (gone, wedged): the connection is closed and its calls fail UNAVAILABLE. 0 = never. Default 60000.
    */
   sendTimeoutMs: number;
+  /**
+   * RST_STREAMs the router may send on one endpoint connection in a burst (0: no bound), refilled at
+   * resetsRefillPerSecond; past it the connection takes no new stream and closes once its streams
+   * end. Calls cancelled by every pod of the node share the connection, and servers end one that
+   * carries too many resets (nghttp2, so Node.js and nghttpx: 1000, refilled at 33 a second).
+   * Default 200, refilled at 33 a second.
+   */
+  maxResetsPerConnection: number;
+  resetsRefillPerSecond: number;
 }
 
 /** `client.failureAccrual`: its kind and that kind's own keys (see src/balancer/accrual/). */

@@ -3,7 +3,8 @@ import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
 import { ReadBudget } from '../h2/read-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
-import { H2Connection, type H2ConnectionHandler, type RequestFields, type WaitingTally } from '../h2/connection.js';
+import { H2Connection, type H2ConnectionHandler, type H2ConnectionOptions, type RequestFields, type WaitingTally } from '../h2/connection.js';
+import { TokenBucket } from '../h2/limits.js';
 import { DEFAULT_INITIAL_WINDOW_SIZE, ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
@@ -53,6 +54,16 @@ export interface UpstreamOptions {
   sendTimeoutMs?: number;
   /** Told each time sendTimeoutMs closes a connection (metrics). */
   onSendTimeout?(): void;
+  /**
+   * RST_STREAMs one connection may send in a burst, refilled at resetsRefillPerSecond (0 or unset:
+   * no bound). Past it the connection is retired as a GOAWAY'd one is: it takes no new stream, its
+   * streams finish, then it closes; so calls cancelled by every pod of the node spread over
+   * connections instead of passing the endpoint's own limit on one (see README, Limits).
+   */
+  maxResetsPerConnection?: number;
+  resetsRefillPerSecond?: number;
+  /** Told each time a connection past maxResetsPerConnection is retired, or cannot be (metrics). */
+  onResetLimit?(): void;
 }
 
 /** What an endpoint stream's owner (the call) is told; the connection finds it at `stream.user`. */
@@ -161,6 +172,8 @@ class UpstreamConn implements H2ConnectionHandler {
   spoke = false;
   /** TLS: the handshake completed on our side. */
   private secured = false;
+  /** Sent more RST_STREAMs than maxResetsPerConnection allows: out of the pool, finishing its streams. */
+  private retired = false;
   private failedOnce = false;
   /** Cancels the connect timeout. */
   private connectTimer: (() => void) | undefined;
@@ -182,7 +195,7 @@ class UpstreamConn implements H2ConnectionHandler {
     socket.once('close', () => {
       if (!this.spoke && !this.failedOnce) this.connectFailed(socketError ?? new Error('connection closed before the endpoint sent its HTTP/2 SETTINGS'));
     });
-    this.h2 = new H2Connection(socket, this, {
+    const options: H2ConnectionOptions = {
       role: 'client',
       clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
@@ -196,7 +209,11 @@ class UpstreamConn implements H2ConnectionHandler {
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
       waitingTally: pool.waiting,
-    });
+      onResetsSpent: () => this.retire(),
+    };
+    const resets = pool.options.maxResetsPerConnection ?? 0;
+    if (resets > 0) options.resetBudget = new TokenBucket(resets, pool.options.resetsRefillPerSecond ?? 0, pool.clock.now());
+    this.h2 = new H2Connection(socket, this, options);
     const timeout = pool.options.connectTimeoutMs;
     if (timeout > 0) {
       this.connectTimer = pool.clock.after(timeout, () => this.connectTimedOut());
@@ -265,6 +282,21 @@ class UpstreamConn implements H2ConnectionHandler {
     if (!h2.acceptsStreams || h2.receiveStarved) return false;
     const limit = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : this.pool.streamLimit;
     return h2.activeStreams + h2.waitingStreams < limit;
+  }
+
+  /**
+   * Past maxResetsPerConnection: no new stream here, its streams finish, then it closes. Not when
+   * the pool has no room for the one that replaces it (see roomToRetire): this one goes on, and is
+   * retired at a later reset if room is made.
+   */
+  private retire(): void {
+    if (this.retired) return;
+    const pool = this.pool;
+    pool.options.onResetLimit?.();
+    if (!pool.roomToRetire) return;
+    this.retired = true;
+    pool.retiredOpen++;
+    pool.draining(this);
   }
 
   /** Out of the pool and into backoff. */
@@ -345,6 +377,7 @@ class UpstreamConn implements H2ConnectionHandler {
   onClose(): void {
     // A connection that ended before the endpoint spoke was already counted as a failed connect.
     this.connectTimer?.();
+    if (this.retired) this.pool.retiredOpen--;
     this.pool.removed(this);
   }
 }
@@ -396,6 +429,19 @@ export class SessionPool {
     }
     if (connecting) return 'connecting';
     return this.backoffUntil > this.clock.now() ? 'failed' : 'idle';
+  }
+
+  /** @internal Connections retired for their resets (maxResetsPerConnection) still finishing their streams. */
+  retiredOpen = 0;
+
+  /**
+   * @internal A connection may be retired for its resets: the pool's connections, retired ones still
+   * open included, are fewer than maxConnections, so the one replacing it fits. Otherwise a client
+   * that cancels calls and keeps one open on each retired connection could make the router open
+   * connections without bound; with it, fewer than twice maxConnections are open.
+   */
+  get roomToRetire(): boolean {
+    return this.conns.length + this.retiredOpen < (this.options.maxConnections ?? Infinity);
   }
 
   /** True while a recent connect failure keeps this endpoint in backoff. */

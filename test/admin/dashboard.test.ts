@@ -52,6 +52,8 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
       connectTimeoutMs: 3000,
       maxConnectionsPerEndpoint: 256,
       sendTimeoutMs: 60_000,
+      maxResetsPerConnection: 200,
+      resetsRefillPerSecond: 33,
     },
     service: {},
     bindingCache: defaultBindingCacheConfig(),

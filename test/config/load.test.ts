@@ -96,6 +96,8 @@ test('every default is filled from a minimal config', () => {
           connectTimeoutMs: 3000,
           maxConnectionsPerEndpoint: 256,
           sendTimeoutMs: 60_000,
+          maxResetsPerConnection: 200,
+          resetsRefillPerSecond: 33,
         },
         service: {},
         bindingCache: { paths: 1000, clients: 1000, clientsPerClient: 250, idleTtlMs: 600_000, transientIdleTtlMs: 10_000 },
@@ -137,6 +139,8 @@ routers:
     connectTimeoutMs: 1000
     maxConnectionsPerEndpoint: 8
     sendTimeoutMs: 20000
+    maxResetsPerConnection: 100
+    resetsRefillPerSecond: 10
   service: {totalTimeoutMs: 1500}
   bindingCache: {paths: 200, clients: 100, clientsPerClient: 10, idleTtlSecs: 120, transientIdleTtlSecs: 3, trees: 1000, bounds: 1000}
   metricSeries: {clients: 20, routes: 40, endpoints: 60}
@@ -180,6 +184,8 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     connectTimeoutMs: 1000,
     maxConnectionsPerEndpoint: 8,
     sendTimeoutMs: 20000,
+    maxResetsPerConnection: 100,
+    resetsRefillPerSecond: 10,
   });
   assert.deepEqual(out.service, { totalTimeoutMs: 1500 });
   assert.deepEqual(out.bindingCache, { paths: 200, clients: 100, clientsPerClient: 10, idleTtlMs: 120_000, transientIdleTtlMs: 3000 });
@@ -357,7 +363,7 @@ routers:
     clearContext: yes please
   identifier: {kind: io.l5d.header.path, segments: 0}
   bindingTimeoutMs: -1
-  client: {keepAliveIntervalMs: 500}
+  client: {keepAliveIntervalMs: 500, maxResetsPerConnection: -1, resetsRefillPerSecond: 0.5}
 `);
   assert.deepEqual(lines, [
     'admin.ip: expected an IP address such as 127.0.0.1 or 0.0.0.0, got "1.2.3" (config.yaml:2:7)',
@@ -367,6 +373,8 @@ routers:
     'routers[0].identifier.segments: expected an integer 1-1000, got 0 (config.yaml:9:52)',
     'routers[0].bindingTimeoutMs: expected an integer ≥ 1, got -1 (config.yaml:10:21)',
     'routers[0].client.keepAliveIntervalMs: expected 0 (off) or at least 10000 (10 s), got 500 (config.yaml:11:33)',
+    'routers[0].client.maxResetsPerConnection: expected an integer ≥ 0, got -1 (config.yaml:11:62)',
+    'routers[0].client.resetsRefillPerSecond: expected an integer ≥ 0, got 0.5 (config.yaml:11:89)',
   ]);
 });
 
