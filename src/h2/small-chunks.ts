@@ -7,10 +7,25 @@ export const SMALL_CHUNK = 1024;
 const SLAB_SIZE = 4096;
 
 /**
+ * `data`, or a copy of it when its ArrayBuffer is more than twice its size: for a chunk about to be
+ * kept. The frame reader hands DATA over as views of the socket read, and windows and budgets count
+ * payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames nobody keeps kept the whole read,
+ * four times what was counted. Copied when kept, not when read: DATA that goes straight on is not.
+ */
+export function unpinned(data: Buffer): Buffer {
+  const n = data.length;
+  if (data.buffer.byteLength <= 2 * n) return data;
+  // Not Buffer.from: under 4 KiB it copies into Node's shared 8 KiB pool, whose block the copy would keep.
+  const copy = Buffer.allocUnsafeSlow(n);
+  data.copy(copy);
+  return copy;
+}
+
+/**
  * Appends chunks to a list that is kept (a queue waiting for window, a request kept for a
- * retry), copying small ones into 4 KiB slabs once two come in a row: consecutive small chunks
+ * retry), each {@link unpinned}, copying small ones into 4 KiB slabs once two come in a row: consecutive small chunks
  * become one view of a slab, extended in place while it is the list's last element. Bytes already in a slab are never
- * written again, so views handed out before stay valid.
+ * written again, so views handed out before stay valid. A list's first chunk is the caller's: pass it unpinned.
  */
 export class SmallChunks {
   private slab: Buffer | null = null;
@@ -22,7 +37,7 @@ export class SmallChunks {
   append(list: Buffer[], data: Buffer): void {
     const n = data.length;
     if (n >= SMALL_CHUNK) {
-      list.push(data);
+      list.push(unpinned(data));
       return;
     }
     const last = list.length > 0 ? list[list.length - 1]! : undefined;
@@ -36,7 +51,7 @@ export class SmallChunks {
     // A lone small chunk is kept as it is (a unary call's one message needs no slab); the second
     // in a row starts one, with the first copied in.
     if (last === undefined || last === this.view || last.length >= SMALL_CHUNK) {
-      list.push(data);
+      list.push(unpinned(data));
       return;
     }
     if (slab === null || this.end + last.length + n > slab.length) {

@@ -5,7 +5,7 @@
 
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
-import { SmallChunks } from './small-chunks.js';
+import { SmallChunks, unpinned } from './small-chunks.js';
 import type { GrowthShare } from './window-growth.js';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
@@ -100,7 +100,7 @@ export class H2Stream {
 
   /** Appends to the queue (its first buffer makes the stream its own array); small ones are coalesced. */
   enqueue(data: Buffer): void {
-    if (this.queue === NO_QUEUE) this.queue = [data];
+    if (this.queue === NO_QUEUE) this.queue = [unpinned(data)];
     else (this.small ??= new SmallChunks()).append(this.queue as Buffer[], data);
   }
 

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL_CHUNK, SmallChunks } from '../../src/h2/small-chunks.js';
+import { SMALL_CHUNK, SmallChunks, unpinned } from '../../src/h2/small-chunks.js';
 import { h2Server, RawClient } from './connection-helpers.js';
-import { SettingId } from '../../src/h2/frames.js';
+import { FrameType, SettingId } from '../../src/h2/frames.js';
+import { rawFrame } from './frames-helpers.js';
 import type { H2Stream } from '../../src/h2/stream.js';
 
 test('small chunks are coalesced into slab views; views handed out stay valid; large chunks are kept as they are', () => {
@@ -45,6 +46,59 @@ test('DATA written one byte at a time behind a shut window is queued as a few bu
     const got = Buffer.from(c.events.filter((e) => e.kind === 'data').map((e) => (e as { data: string }).data).join(''), 'hex');
     assert.equal(got.length, 20_000);
     for (let i = 0; i < 20_000; i++) assert.equal(got[i], i & 0xff);
+  } finally {
+    c.close();
+    server.close();
+  }
+});
+
+test('a kept chunk that is a small part of its buffer is copied into a buffer of its own; one that is most of it is kept as it is', () => {
+  const read = Buffer.alloc(64 * 1024, 1);
+  const list: Buffer[] = [];
+  const small = new SmallChunks();
+  for (let off = 0; off < read.length; off += 16 * 1024) small.append(list, read.subarray(off, off + 16 * 1024));
+  assert.equal(list.length, 4);
+  for (const b of list) assert.equal(b.buffer.byteLength, 16 * 1024, 'a quarter of its read is copied');
+  assert.deepEqual(Buffer.concat(list), read);
+  const most = read.subarray(0, 40_000);
+  assert.equal(unpinned(most), most, 'more than half of its buffer: kept by reference');
+  // A copy under 4 KiB from Buffer.from is a share of Node's 8 KiB pool: copied out of it.
+  assert.equal(unpinned(Buffer.from('abc')).buffer.byteLength, 3);
+});
+
+test('DATA kept in a send queue holds at most twice its bytes, though each payload came as a quarter of a 64 KiB socket read', { timeout: 10_000 }, async () => {
+  let stream!: H2Stream;
+  let arrived: () => void = () => {};
+  const { server, port } = await h2Server({ initialWindowSize: 1 << 20, connectionWindowSize: 1 << 20 }, (h) => {
+    h.keepData = false;
+    h.onStreamHook = (s) => {
+      stream = s;
+      s.sendHeaders([[':status', '200']], false);
+    };
+    // Echoed to a client that opened no window for it: every payload stays in the queue.
+    h.onDataHook = (s, d) => {
+      s.write(d, false);
+      arrived();
+    };
+  });
+  const c = await RawClient.connect(port, [{ id: SettingId.INITIAL_WINDOW_SIZE, value: 0 }]);
+  try {
+    c.request(1, RawClient.GET, false);
+    c.send();
+    await c.wait((e) => e.kind === 'headers');
+    // Each write is one read for the server: 16 KiB of DATA, then 48 KiB of unknown frames it skips.
+    const filler = Buffer.concat([0, 1, 2].map(() => rawFrame(0x20, 0, 0, Buffer.alloc(16_372))));
+    const FRAMES = 8;
+    for (let i = 0; i < FRAMES; i++) {
+      const seen = new Promise<void>((resolve) => (arrived = resolve));
+      c.send(rawFrame(FrameType.DATA, 0, 1, Buffer.alloc(16_384, i)), filler);
+      await seen;
+    }
+    assert.equal(stream.queuedBytes, FRAMES * 16_384);
+    const kept = [...new Set(stream.queue.map((b) => b.buffer))].reduce((sum, ab) => sum + ab.byteLength, 0);
+    assert.ok(kept <= 2 * stream.queuedBytes, `${kept} bytes of buffers kept for ${stream.queuedBytes} bytes queued`);
+    const queued = Buffer.concat(stream.queue as Buffer[]);
+    for (let i = 0; i < FRAMES; i++) assert.ok(queued.subarray(i * 16_384, (i + 1) * 16_384).every((x) => x === i));
   } finally {
     c.close();
     server.close();
