@@ -427,10 +427,12 @@ export class FrameReader {
         }
         const endStream = (flags & Flag.END_STREAM) !== 0;
         if (start === end && !endStream) h.onEmptyFrame(type, streamId);
-        // A small payload in a large chunk is copied: kept (a call waiting, a queue), a subarray
-        // would keep the whole chunk, and windows and budgets count payload bytes. One byte of DATA
-        // among 64 KiB of padding or unknown frames would pin 64 KiB for each byte counted; a copy
-        // under 4 KiB shares one of Node's 8 KiB pool blocks.
+        // A small payload in a large chunk is copied: kept (a call waiting, a queue, a socket's
+        // unwritten bytes), a subarray would keep the whole chunk, and windows and budgets count
+        // payload bytes. One byte of DATA among 64 KiB of padding or unknown frames would pin 64 KiB
+        // for each byte counted; a copy under 4 KiB shares one of Node's 8 KiB pool blocks. The
+        // queues and the replay list, which keep DATA longest, copy again what pins more than twice
+        // its size (small-chunks.ts, unpinned).
         const n = end - start;
         h.onData(streamId, endStream, n * 4 < buf.length ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end), length);
         return;

@@ -9,7 +9,7 @@ import { valueOf, writeFields, type HeaderMap } from './headers.js';
 import type { ErrorReason } from './error-reasons.js';
 import { answerError } from './error-answer.js';
 import { MAX_TIMER_MS } from '../util/clock.js';
-import { SmallChunks } from '../h2/small-chunks.js';
+import { SmallChunks, unpinned } from '../h2/small-chunks.js';
 import { REPLAY_BUDGET } from './replay-budget.js';
 import { ClientUsage } from '../util/holds-per-client.js';
 
@@ -290,6 +290,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
       // An array of exactly one at first: `[]` and a push would reserve seventeen slots. Small
       // chunks are coalesced (one object per one-byte frame would cost ~120 bytes each).
       if (n > 0) {
+        data = unpinned(data); // the one copy, if any, for both the held list and the upstream queue
         if (this.held === undefined) this.held = [data];
         else (this.smallHeld ??= new SmallChunks()).append(this.held, data);
       }
