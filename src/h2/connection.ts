@@ -514,6 +514,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.waitingHead = i + 1; // what it passed is sent or reset
     this.countWaiting(-1);
     this.queuedBytes -= w.stream.queuedBytes;
+    this.outboundDropped();
     if (this.waitingCount === 0) this.compactWaiting();
     return w;
   }
@@ -1156,13 +1157,27 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (this.resetBudget !== undefined && !this.resetBudget.take(this.clock.now())) this.onResetsSpent?.();
   }
 
+  /** What `s` queued to send will not go: out of the connection's queue (and, at the next flush, its budget). */
+  private dropQueued(s: H2Stream): void {
+    this.queuedBytes -= s.queuedBytes;
+    s.queuedBytes = 0;
+    s.clearQueue();
+    this.outboundDropped();
+  }
+
+  /**
+   * Queued bytes left without a flush (a reset no frame follows, a stream moved to another
+   * connection): the budget counts them until the next one, which comes this turn. Counting them
+   * here could re-enter what is releasing them; left alone, a connection that stays quiet kept a
+   * spent budget for every other (keepalive is off towards endpoints).
+   */
+  private outboundDropped(): void {
+    if (this.outboundBudget !== undefined) this.scheduleFlush();
+  }
+
   /** Drops queued data and returns unconsumed received bytes to the connection window. */
   private releaseStream(s: H2Stream): void {
-    if (s.queuedBytes > 0) {
-      this.queuedBytes -= s.queuedBytes;
-      s.queuedBytes = 0;
-      s.clearQueue();
-    }
+    if (s.queuedBytes > 0) this.dropQueued(s);
     s.trailers = null;
     if (s.recvUnconsumed > 0) {
       if (this.readBudget !== undefined) this.budgetChange(-s.recvUnconsumed);
@@ -1209,7 +1224,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       this.streams.delete(s.id);
       if (this.isPeerInitiated(s.id)) this.peerActive--; else { this.localActive--; freed = true; }
     }
-    if (s.queuedBytes > 0) { this.queuedBytes -= s.queuedBytes; s.queuedBytes = 0; s.clearQueue(); }
+    if (s.queuedBytes > 0) this.dropQueued(s);
     if (s.recvUnconsumed === 0) this.giveGrowthBack(s);
     this.handler.onStreamClose(s);
     if (freed && this.waitingCount > 0) this.sendWaiting();
