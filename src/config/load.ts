@@ -146,7 +146,7 @@ export function defaultServerConfig(): ServerConfig {
     // 1 MiB) spent all of it, and every other pod's large requests were then read 16 KiB at a time
     // (a 32 MiB upload ran 2-7x slower). A quarter, as growthBytesPerClient: a stopped pod holds
     // ~13 MB at most (8 MiB, and 80 KiB a connection), so three at least are needed to spend it.
-    maxBufferedBytesPerClient: 8 << 20,
+    maxBufferedBytesPerClient: perClientShare(32 << 20),
     // Headers calls in flight keep for retries. A gRPC request's list is ~300-600 bytes, so a pod's
     // 8 MiB is some 15,000 calls (the bench's 10,000 idle streams fit), yet only 512 calls of the
     // largest lists (maxHeaderListBytes): 20,000 such calls held 340 MB of one router's heap.
@@ -271,8 +271,8 @@ class ConfigReader {
   }
 
   /** A process budget `key` (default `byDefault`) and its `<key>PerClient` share: at most the budget, by default a quarter of it. */
-  private sharedBudget(f: Fields, key: string, byDefault: number): [bytes: number, perClient: number] {
-    const bytes = f.get(key).int(0, 2 ** 31 - 1) ?? byDefault;
+  private sharedBudget(f: Fields, key: string, byDefault: number, min = 0): [bytes: number, perClient: number] {
+    const bytes = f.get(key).int(min, 2 ** 31 - 1) ?? byDefault;
     const perClientField = f.get(`${key}PerClient`);
     const perClient = perClientField.int(0, 2 ** 31 - 1);
     if (perClient !== undefined && perClient > bytes) {
@@ -445,13 +445,7 @@ class ConfigReader {
     const d = defaultServerConfig();
     const tls = this.serverTls(f.get('tls'));
     // Below 1 MiB one connection's window could hold it all, and fair shares would mean little.
-    const maxBufferedBytes = f.get('maxBufferedBytes').int(1 << 20, 2 ** 31 - 1) ?? d.maxBufferedBytes;
-    const perClient = f.get('maxBufferedBytesPerClient');
-    let maxBufferedBytesPerClient = perClient.int(0, 2 ** 31 - 1);
-    if (maxBufferedBytesPerClient !== undefined && maxBufferedBytesPerClient > maxBufferedBytes) {
-      perClient.fail(`expected at most maxBufferedBytes (${maxBufferedBytes}), got ${maxBufferedBytesPerClient}`);
-      maxBufferedBytesPerClient = undefined;
-    }
+    const [maxBufferedBytes, maxBufferedBytesPerClient] = this.sharedBudget(f, 'maxBufferedBytes', d.maxBufferedBytes, 1 << 20);
     const server: ServerConfig = {
       ip: this.ip(f.get('ip')) ?? d.ip,
       port: f.get('port').int(1, 65535) ?? d.port,
@@ -475,7 +469,7 @@ class ConfigReader {
       // Below 64 KiB the router could not grant even RFC 9113's initial connection window.
       maxBufferedBytesPerConnection: f.get('maxBufferedBytesPerConnection').int(65_535, 2 ** 31 - 1) ?? d.maxBufferedBytesPerConnection,
       maxBufferedBytes,
-      maxBufferedBytesPerClient: maxBufferedBytesPerClient ?? Math.floor(maxBufferedBytes / 4),
+      maxBufferedBytesPerClient,
       maxHeaderBytesInFlight: f.get('maxHeaderBytesInFlight').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlight,
       maxHeaderBytesInFlightPerClient: f.get('maxHeaderBytesInFlightPerClient').int(1024, 2 ** 31 - 1) ?? d.maxHeaderBytesInFlightPerClient,
       maxConnections: f.get('maxConnections').int(1, 2 ** 31 - 1) ?? d.maxConnections,

@@ -42,6 +42,8 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
   encoderTableSize?: number;
   /** Told each time one of the limits stops the peer (a stream refused, a flood cut off), for metrics. */
   onLimit?: (limit: H2LimitName) => void;
+  /** The name a limit has where the user sets it (a config key), for the errors that name it. Default its own. */
+  limitKey?: (limit: H2LimitName) => string;
   /** What reads are stamped with and keepalive runs on (tests move it). Default the real clock. */
   clock?: Clock;
   /** Gives received DATA back to the connection window before the owner consumes it, while it lasts. */
@@ -219,6 +221,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** Where events go; the owner may find its per-connection state here from a stream. */
   readonly handler: H2ConnectionHandler;
   private readonly onLimit: ((limit: H2LimitName) => void) | undefined;
+  private readonly limitKey: ((limit: H2LimitName) => string) | undefined;
   private readonly reader: FrameReader;
   private readonly writer = new FrameWriter();
   private readonly encoder: HpackEncoder;
@@ -316,6 +319,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.socket = socket;
     this.handler = handler;
     this.onLimit = options.onLimit;
+    this.limitKey = options.limitKey;
     this.clock = options.clock ?? realClock;
     this.now = this.clock.now();
     const limits: H2Limits = { ...DEFAULT_LIMITS };
@@ -746,11 +750,16 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   }
 
   /** A field block begun more than headerBlockTimeoutMs ago has not ended: its fragments go with the connection. */
+  /** How the errors name a limit: as the owner's config key. */
+  private keyOf(limit: H2LimitName): string {
+    return this.limitKey?.(limit) ?? limit;
+  }
+
   private headerBlockTimedOut(): void {
     if (this.state >= FAILED) return;
     this.onLimit?.('headerBlockTimeoutMs');
     this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'header-block-timeout',
-      `a field block begun ${this.now - this.headerBlockSince} ms ago has not ended (headerBlockTimeoutMs ${this.limits.headerBlockTimeoutMs})`);
+      `a field block begun ${this.now - this.headerBlockSince} ms ago has not ended (${this.keyOf('headerBlockTimeoutMs')} ${this.limits.headerBlockTimeoutMs})`);
   }
 
   /**
@@ -1045,7 +1054,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const socketTimeout = this.limits.socketTimeoutMs;
     if (socketTimeout > 0 && this.socketStuckSince !== 0 && now - this.socketStuckSince >= socketTimeout) {
       this.onLimit?.('socketTimeoutMs');
-      this.closeError ??= new Error(`the peer read nothing of what its socket holds for ${socketTimeout} ms (socketTimeoutMs)`);
+      this.closeError ??= new Error(`the peer read nothing of what its socket holds for ${socketTimeout} ms (${this.keyOf('socketTimeoutMs')})`);
       this.handler.onUnresponsive?.();
       socket.destroy();
       return;

@@ -82,7 +82,12 @@ export interface ServerHooks {
  */
 export const GOAWAY_GRACE_MS = 1000;
 
-/** Each engine limit under the `servers[]` key that sets it (metric label values). */
+/** A limit of the engine as the config key that sets it (metric label values, error messages). */
+function limitKey(limit: H2LimitName): string {
+  return `servers[].${LIMIT_KEYS[limit]}`;
+}
+
+/** Each engine limit under the `servers[]` key that sets it. */
 const LIMIT_KEYS: Record<H2LimitName, string> = {
   maxConcurrentStreams: 'maxConcurrentStreamsPerConnection',
   maxHeaderListSize: 'maxHeaderListBytes',
@@ -147,6 +152,7 @@ class ServerConn implements H2ConnectionHandler {
       readBudget: server.readBudget,
       readBudgetClient: this.client, // its part of the budget, over its address's connections
       onLimit: server.onLimit,
+      limitKey,
     });
     if (server.draining) {
       this.closing('shutdown');
@@ -389,7 +395,7 @@ export class H2Server {
     /** @internal */ readonly log: Logger,
     /** @internal */ readonly hooks: ServerHooks = {},
   ) {
-    this.onLimit = (limit) => this.hooks.onLimit?.(`servers[].${LIMIT_KEYS[limit]}`);
+    this.onLimit = (limit) => this.hooks.onLimit?.(limitKey(limit));
     this.readBudget = new ReadBudget(config.maxBufferedBytes, undefined /* the default share */, config.maxBufferedBytesPerClient);
     this.readBudget.onSpent = () => this.underPressure();
     if (config.tls) {

@@ -174,6 +174,8 @@ class UpstreamConn implements H2ConnectionHandler {
   private secured = false;
   /** Sent more RST_STREAMs than maxResetsPerConnection allows: out of the pool, finishing its streams. */
   private retired = false;
+  /** Sent more RST_STREAMs than maxResetsPerConnection allows, retired or not. */
+  private resetsSpent = false;
   private failedOnce = false;
   /** Cancels the connect timeout. */
   private connectTimer: (() => void) | undefined;
@@ -206,6 +208,7 @@ class UpstreamConn implements H2ConnectionHandler {
       sendBudget: QUEUED_REQUESTS,
       socketTimeoutMs: pool.options.sendTimeoutMs ?? 0,
       onLimit: (limit) => { if (limit === 'socketTimeoutMs') pool.options.onSendTimeout?.(); },
+      limitKey: (limit) => (limit === 'socketTimeoutMs' ? 'client.sendTimeoutMs' : limit),
       maxHeaderListSize: MAX_RESPONSE_HEADER_LIST,
       streamsBeforeSettings: Math.min(STREAMS_BEFORE_SETTINGS, pool.streamLimit),
       waitingTally: pool.waiting,
@@ -292,7 +295,10 @@ class UpstreamConn implements H2ConnectionHandler {
   private retire(): void {
     if (this.retired) return;
     const pool = this.pool;
-    pool.options.onResetLimit?.();
+    if (!this.resetsSpent) {
+      this.resetsSpent = true; // counted once, not at each further reset while the pool has no room
+      pool.options.onResetLimit?.();
+    }
     if (!pool.roomToRetire) return;
     this.retired = true;
     pool.retiredOpen++;
@@ -379,6 +385,7 @@ class UpstreamConn implements H2ConnectionHandler {
     this.connectTimer?.();
     if (this.retired) this.pool.retiredOpen--;
     this.pool.removed(this);
+    this.pool.left(this);
   }
 }
 
@@ -557,10 +564,19 @@ export class SessionPool {
     }
   }
 
+  /** Connections out of `conns` (GOAWAY'd, retired) still finishing their streams: destroy() ends them too. */
+  private readonly leaving = new Set<UpstreamConn>();
+
   /** @internal */ draining(conn: UpstreamConn): void {
     // Out of the list (and the count) now; its open streams finish and the engine then closes it.
     this.removed(conn);
+    this.leaving.add(conn);
     conn.h2.close();
+  }
+
+  /** @internal A connection closed. */
+  left(conn: UpstreamConn): void {
+    this.leaving.delete(conn);
   }
 
   /** GOAWAY every connection: in-flight streams finish, new requests are refused. */
@@ -572,7 +588,7 @@ export class SessionPool {
   /** Tear every connection down now. */
   destroy(): void {
     this.closing = true;
-    for (const c of [...this.conns]) {
+    for (const c of [...this.conns, ...this.leaving]) {
       c.h2.destroy();
       c.h2.socket.destroy();
     }

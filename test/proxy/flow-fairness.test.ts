@@ -576,7 +576,7 @@ test('an endpoint that reads none of its socket for client.sendTimeoutMs loses i
     // A trailers-only answer: the call had none from the endpoint.
     const [answer] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
     assert.equal(answer['grpc-status'], String(grpc.status.UNAVAILABLE));
-    assert.match(String(answer['grpc-message']), /lost: the peer read nothing of what its socket holds for 300 ms/);
+    assert.match(String(answer['grpc-message']), /lost: the peer read nothing of what its socket holds for 300 ms \(client\.sendTimeoutMs\)/);
     const text = await proxy.metrics.registry.metrics();
     assert.match(text, /^kgr_limits_reached_total\{router="test",limit="client\.sendTimeoutMs"\} 1$/m);
   } finally {
