@@ -113,29 +113,7 @@ export class WindowCounter implements EventCounter {
   }
 }
 
-/**
- * A token bucket, as nghttp2 limits the resets it receives: `burst` tokens at first and at most,
- * `perSecond` more each second (continuously, where nghttp2 adds whole seconds' worth: at most one
- * second's refill ahead of it). take() is false when no token is left, and takes none then.
- */
-export class TokenBucket {
-  private tokens: number;
-  private stamp: number;
-  constructor(readonly burst: number, readonly perSecond: number, now: number) {
-    this.tokens = burst;
-    this.stamp = now;
-  }
-
-  take(now: number): boolean {
-    if (now > this.stamp) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.stamp) * this.perSecond) / 1000);
-      this.stamp = now;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
-  }
-}
+export { TokenBucket } from '../util/token-bucket.js';
 
 /** Per-connection counters, read by the metrics layer. */
 export class H2Counters {

@@ -6,16 +6,26 @@ import type { LiveName } from './live-name.js';
 export const REFUSED_RETRY_MIN_MS = 1000;
 export const REFUSED_RETRY_MAX_MS = 5000;
 
+/**
+ * Why a name is not admitted now. A full table (`pending` false) may stay full for long: the name
+ * fails, saying why. A creation rate (`pending` true) admits it within seconds: it stays pending,
+ * its last error saying why, so callers wait for the answer rather than fail.
+ */
+export class Refused {
+  constructor(
+    readonly why: string,
+    readonly pending: boolean,
+  ) {}
+}
+
 export interface AskUntilRoomOptions<T> {
-  /** The name that waits for room: it fails with `why` while refused. */
+  /** The name that waits for room. */
   sink: LiveName;
-  /** The refusal, as the failed address set says it (which limit, which name). */
-  why: string;
   /**
-   * Ask the table; undefined while it is full of things in use. `again` on every ask after the
-   * first: the refusal was counted already, so the table must not report it (IdleTable.getAgain).
+   * Ask the table; Refused while it has no room (or no new entry may start yet). `again` on every ask
+   * after the first: the refusal was counted already, so the table must not report it (IdleTable.getAgain).
    */
-  ask(again: boolean): T | undefined;
+  ask(again: boolean): T | Refused;
   /** The table had room: feed `sink` from `value` until the returned function is called. `again`: `sink` was refused until now. */
   admitted(value: T, again: boolean): () => void;
   /** The table is closed and will never have room: stop asking. */
@@ -25,12 +35,12 @@ export interface AskUntilRoomOptions<T> {
 
 /**
  * A name's discovery (a NameSource's body) through a bounded table: ask at once, and while the table
- * refuses, fail the name saying why and ask again after a jittered backoff (REFUSED_RETRY_MIN_MS
- * doubling to REFUSED_RETRY_MAX_MS), so a flood's refusal does not outlast the flood. Returns the
- * discovery's stop: no timer runs, and nothing the table gave is held, once the name is unobserved.
+ * refuses, say why on the name and ask again after a jittered backoff (REFUSED_RETRY_MIN_MS doubling
+ * to REFUSED_RETRY_MAX_MS), so a flood's refusal does not outlast the flood. Returns the discovery's
+ * stop: no timer runs, and nothing the table gave is held, once the name is unobserved.
  */
 export function askUntilRoom<T>(options: AskUntilRoomOptions<T>): () => void {
-  const { sink, why, clock } = options;
+  const { sink, clock } = options;
   const backoff = new Backoff(REFUSED_RETRY_MIN_MS, REFUSED_RETRY_MAX_MS);
   let again = false;
   let stopped = false;
@@ -39,12 +49,12 @@ export function askUntilRoom<T>(options: AskUntilRoomOptions<T>): () => void {
   const attempt = () => {
     cancel = undefined;
     if (stopped) return;
-    const closed = options.closed?.() ?? false;
-    const value = closed ? undefined : options.ask(again);
-    if (value === undefined) {
-      if (sink.addr.sample.type !== 'failed' || sink.lastError !== why) sink.fail(why);
+    if (options.closed?.()) return refuse(sink, CLOSED);
+    const value = options.ask(again);
+    if (value instanceof Refused) {
+      refuse(sink, value);
       again = true;
-      if (!closed) cancel = clock.after(backoff.next(), attempt);
+      cancel = clock.after(backoff.next(), attempt);
       return;
     }
     const using = options.admitted(value, again);
@@ -59,4 +69,11 @@ export function askUntilRoom<T>(options: AskUntilRoomOptions<T>): () => void {
     stopUsing?.();
     stopUsing = undefined;
   };
+}
+
+const CLOSED = new Refused('the namer is closed', false);
+
+function refuse(sink: LiveName, refused: Refused): void {
+  if (refused.pending && sink.state === 'pending') sink.lastError = refused.why;
+  else if (sink.addr.sample.type !== 'failed' || sink.lastError !== refused.why) sink.fail(refused.why);
 }

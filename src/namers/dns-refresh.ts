@@ -10,6 +10,7 @@ import type { Activity } from '../util/activity.js';
 import type { Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { DnsResolver } from './dns-resolver.js';
+import { CreationRate, DNS_NAME_RATE, type CreationRateSettings } from './creation-rate.js';
 
 export interface DnsRefreshOptions extends DnsResolverOptions {
   /** Upper bound on re-resolution (records' TTLs are honoured below it). Default 5. */
@@ -21,6 +22,10 @@ export interface DnsRefreshOptions extends DnsResolverOptions {
   maxNames?: number;
   /** Called each time a new name finds the table full (metrics). */
   onFull?: () => void;
+  /** How fast new names may start resolving; a name over it stays pending until it may. Default DNS_NAME_RATE. */
+  rate?: CreationRateSettings;
+  /** Called each time a new name is held back by `rate` (metrics). */
+  onRate?: () => void;
   /** The names table's and the refresh loop's time (tests). */
   clock?: Clock;
   /** Called after each resolution with its outcome (metrics). */
@@ -74,7 +79,7 @@ export function refreshLoop(options: DnsRefreshOptions & { refreshMs?: number },
   };
 }
 
-/** The DNS names table (io.l5d.dns, io.l5d.dnssrv, /$/inet): idle TTL 30 s, at most `maxNames` (1000). */
+/** The DNS names table (io.l5d.dns, io.l5d.dnssrv, /$/inet): idle TTL 30 s, at most `maxNames` (1000), new ones at `rate`. */
 export function dnsNameTable(options: DnsRefreshOptions): NameTable {
   const maxNames = options.maxNames ?? 1000;
   return new NameTable({
@@ -82,6 +87,9 @@ export function dnsNameTable(options: DnsRefreshOptions): NameTable {
     maxNames,
     onFull: options.onFull,
     refusal: (key) => `too many DNS names in use (${maxNames}): not resolving ${key}`,
+    rate: new CreationRate(options.rate ?? DNS_NAME_RATE, options.clock ?? realClock),
+    onRate: options.onRate,
+    rateRefusal: (key) => `new DNS names are over namesPerSecond: not resolving ${key} yet`,
     clock: options.clock,
   });
 }

@@ -4,7 +4,8 @@ import type { Addr } from '../dtab/name.js';
 import type { Path } from '../dtab/path.js';
 import { LiveName, type NameHolder, type NameSource } from './live-name.js';
 import type { NamerReadiness } from './namer.js';
-import { askUntilRoom } from './ask-until-room.js';
+import { Refused, askUntilRoom } from './ask-until-room.js';
+import type { CreationRate } from './creation-rate.js';
 
 export interface NameTableOptions {
   /** Keep discovering this long after the last user leaves (a Neg name: at most NEGATIVE_IDLE_TTL_MS). */
@@ -15,6 +16,12 @@ export interface NameTableOptions {
   onFull?: () => void;
   /** Why a name was refused (the table is full of names in use), as its failed address set says. */
   refusal?: (key: string) => string;
+  /** How fast new names may start discovery; a name over the rate stays pending until it may. Default: no limit. */
+  rate?: CreationRate;
+  /** Called each time a new name is held back by `rate` (metrics). */
+  onRate?: () => void;
+  /** Why a name is held back by `rate`, as its last error says. */
+  rateRefusal?: (key: string) => string;
   clock?: Clock;
 }
 
@@ -42,7 +49,8 @@ export class NameTable {
 
   /**
    * The name of `key`, made with `source` when new; with every name in use, a refused name that is
-   * not kept: a failed address set naming the limit until the table has room.
+   * not kept: a failed address set naming the limit until the table has room. A new name over the
+   * `rate` is refused the same way but stays pending meanwhile (its last error says why).
    *
    * Whoever asked may keep the refused name long after (the global namer's answers, a cached
    * binding renewed by use), and one client's flood of names must not leave another's name refused
@@ -52,15 +60,23 @@ export class NameTable {
    */
   get(key: string, id: Path, source: NameSource): LiveName {
     const make = (e: NameHolder) => new LiveName(id, source, e);
-    const entry = this.table.get(key, make);
-    if (entry !== undefined) return entry.value;
-    const why = this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`;
+    const rate = this.options.rate;
+    if (rate === undefined || this.table.peek(key) !== undefined || rate.take()) {
+      const entry = this.table.get(key, make);
+      if (entry !== undefined) return entry.value;
+    } else {
+      this.options.onRate?.();
+    }
+    const full = new Refused(this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`, false);
+    const limited = new Refused(this.options.rateRefusal?.(key) ?? `new names are over the namer's rate: not discovering ${key} yet`, true);
     return new LiveName(id, (sink) =>
       askUntilRoom({
         sink,
-        why,
-        // The refusal was counted when the name was first asked for, above.
-        ask: () => this.table.getAgain(key, make)?.value,
+        // Whichever refused the name first counted it: asking again is not counted (getAgain).
+        ask: () => {
+          if (rate !== undefined && this.table.peek(key) === undefined && !rate.take()) return limited;
+          return this.table.getAgain(key, make)?.value ?? full;
+        },
         admitted: (name) => {
           const following = name.addr.observe((addr) => follow(sink, name, addr));
           return () => following.close();

@@ -549,3 +549,28 @@ test('a watch that goes silent past its timeout (half-open connection) is abando
     assert.ok(reconnects.values.some((v) => v.labels.reason === 'stalled' && v.value > 0), 'counted as stalled');
     t.close();
   }));
+
+test('new watches start at most watchesPerSecond after a burst: a name over it stays pending, saying why, and is watched once it may', () =>
+  withApi(async (api) => {
+    const clock = new FakeClock();
+    const { namer, metrics } = namerFor(api, { clock, watchRate: { perSecond: 1, burst: 2 } });
+    const names = ['a', 'b', 'c'].map((s) => new Watching(namer.lookup(p(`/default/grpc/${s}`))));
+    await eventually('the burst is watched and answers', () => isNeg(names[0]!.v as never) && isNeg(names[1]!.v as never), 5000);
+    // The third waits pending: no watch, no request to the API server, and its state says why.
+    assert.equal(names[2]!.current.status, 'pending');
+    assert.equal(namer.openWatches, 2);
+    assert.ok(api.openWatches() <= 4, `${api.openWatches()} watches on the API server`);
+    const state = namer.state() as { names: Record<string, { state: string; lastError?: string }> };
+    assert.match(state.names['default/grpc/c']?.lastError ?? '', /over watchesPerSecond: not watching default\/c yet/);
+    const trips = (await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'watchesPerSecond')?.value ?? 0;
+    assert.equal(trips, 1);
+    // Names of a Service already watched take no token.
+    const sibling = new Watching(namer.lookup(p('/default/http/a')));
+    assert.ok(isNeg(sibling.v as never), 'a watched Service answers at once');
+    // A second later a token is there; the name asks again within REFUSED_RETRY_MAX_MS.
+    clock.advance(REFUSED_RETRY_MAX_MS);
+    await eventually('the third name is watched and answers', () => isNeg(names[2]!.v as never), 5000);
+    assert.equal(namer.openWatches, 3);
+    assert.equal((await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'watchesPerSecond')?.value, 1, 'asking again is not a new refusal');
+    for (const w of [...names, sibling]) w.close();
+  }));

@@ -19,6 +19,9 @@ export interface K8sSettings {
   maxWatches: number;
   /** Most (namespace, port, service) names at once; idle ones go first, then new names fail. */
   maxNames: number;
+  /** New (namespace, service) watches a second (0: no limit), after `watchesBurst` at once; names over it wait pending. */
+  watchesPerSecond: number;
+  watchesBurst: number;
 }
 
 /**
@@ -52,5 +55,6 @@ export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: P
     idleTtlMs: config.idleTtlSecs * 1000,
     maxWatches: config.maxWatches,
     maxNames: config.maxNames,
+    watchRate: { perSecond: config.watchesPerSecond, burst: config.watchesBurst },
   });
 }

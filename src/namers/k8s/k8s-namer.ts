@@ -9,7 +9,8 @@ import { Path } from '../../dtab/path.js';
 import type { Namer, NamerReadiness } from '../namer.js';
 import type { LiveName } from '../live-name.js';
 import { NameTable } from '../name-table.js';
-import { askUntilRoom } from '../ask-until-room.js';
+import { Refused, askUntilRoom } from '../ask-until-room.js';
+import { CreationRate, WATCH_RATE, type CreationRateSettings } from '../creation-rate.js';
 import { realClock } from '../../util/clock.js';
 import { IdleTable, type TableEntry } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
@@ -32,6 +33,8 @@ export interface K8sNamerOptions {
   maxWatches?: number;
   /** Most (namespace, port, service) names at once: idle ones make room, then new names fail. Default 1000. */
   maxNames?: number;
+  /** How fast new watches may start; a name over it stays pending until one may. Default WATCH_RATE. */
+  watchRate?: CreationRateSettings;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   watchTimeoutSecs?: number;
@@ -61,13 +64,18 @@ export class K8sNamer implements Namer {
   private readonly label: string;
 
   private readonly unwatchTables: (() => void)[];
+  private readonly watchRate: CreationRate;
+  private readonly watchRateReached: { inc(): void };
 
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
     const full = options.metrics.limitsReached.labels({ namer: this.label, limit: 'maxWatches' });
+    this.watchRate = new CreationRate(options.watchRate ?? WATCH_RATE, options.clock ?? realClock);
+    this.watchRateReached = options.metrics.limitsReached.labels({ namer: this.label, limit: 'watchesPerSecond' });
     this.watches = new IdleTable<string, ServiceWatch>({
       idleTtlMs: options.idleTtlMs ?? 600_000,
-      isTransient: (watch) => watch.absent,
+      // A watch nobody uses that never listed (API slow or down, a made-up name) keeps nothing worth keeping warm.
+      isTransient: (watch) => watch.absent || !watch.synced,
       maxEntries: this.maxWatches,
       onFull: () => full.inc(),
       dispose: (watch) => watch.close(),
@@ -110,13 +118,18 @@ export class K8sNamer implements Namer {
    * Feed one (namespace, port, service) name from the shared watch of its service. With every watch
    * in use, the name fails naming the limit and, while observed, asks for the watch again after a
    * short backoff: a flood of `l5d-dtab` services must not leave a name refused once it is gone.
+   * Over `watchRate` it stays pending, saying why, and asks again the same way.
    */
   private discover(sink: LiveName, namespace: string, port: string, service: string): () => void {
+    // Names come from requests too (l5d-dtab, xDS, the delegator): the API server must not pay for every one of them.
+    const full = new Refused(`too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`, false);
+    const limited = new Refused(`new Kubernetes watches are over watchesPerSecond: not watching ${namespace}/${service} yet`, true);
     return askUntilRoom({
       sink,
-      // Names come from requests too (l5d-dtab): the API server must not pay for every one of them.
-      why: `too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`,
-      ask: (again) => this.watch(namespace, service, again),
+      ask: (again) => {
+        if (!this.mayWatch(namespace, service, again)) return limited;
+        return this.watch(namespace, service, again) ?? full;
+      },
       admitted: (watch, again) => {
         // The refusal said nothing about the Service: wait for the watch's first list.
         if (again) sink.update('pending');
@@ -125,6 +138,13 @@ export class K8sNamer implements Namer {
       },
       clock: this.options.clock ?? realClock,
     });
+  }
+
+  /** Whether (namespace, service) is watched already or a new watch may start now; `again` after a refusal (not counted again). */
+  private mayWatch(namespace: string, service: string, again: boolean): boolean {
+    if (this.watches.peek(`${namespace}/${service}`) !== undefined || this.watchRate.take()) return true;
+    if (!again) this.watchRateReached.inc();
+    return false;
   }
 
   private follow(sink: LiveName, watch: ServiceWatch, namespace: string, port: string, service: string): () => void {

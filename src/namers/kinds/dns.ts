@@ -5,6 +5,7 @@ import type { Path } from '../../dtab/path.js';
 import type { DnsNamerBase } from '../dns-refresh.js';
 import { DnsNamer, dnsMetricHooks, type DnsRefreshOptions } from '../dns.js';
 import type { NamerContext, NamerKind } from '../kind.js';
+import { DNS_NAME_RATE } from '../creation-rate.js';
 
 /** `io.l5d.dns` and `io.l5d.dnssrv` take the same keys. */
 export interface DnsNamerConfig extends NamerConfig {
@@ -14,15 +15,20 @@ export interface DnsNamerConfig extends NamerConfig {
   dnsHosts?: string[];
   /** Most names resolved at once; idle ones are dropped first, then new names fail. */
   maxNames: number;
+  /** New names a second (0: no limit), after `namesBurst` at once; names over it wait pending. */
+  namesPerSecond: number;
+  namesBurst: number;
 }
 
-const DNS_DEFAULTS = { refreshIntervalSeconds: 5, maxNames: 1000 } as const;
-const DNS_KEYS = ['refreshIntervalSeconds', 'dnsHosts', 'maxNames'] as const;
+const DNS_DEFAULTS = { refreshIntervalSeconds: 5, maxNames: 1000, namesPerSecond: DNS_NAME_RATE.perSecond, namesBurst: DNS_NAME_RATE.burst } as const;
+const DNS_KEYS = ['refreshIntervalSeconds', 'dnsHosts', 'maxNames', 'namesPerSecond', 'namesBurst'] as const;
 
 function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
   const out: OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> = {
     refreshIntervalSeconds: f.get('refreshIntervalSeconds').int(1, 86400) ?? DNS_DEFAULTS.refreshIntervalSeconds,
     maxNames: f.get('maxNames').int(1, 1_000_000) ?? DNS_DEFAULTS.maxNames,
+    namesPerSecond: f.get('namesPerSecond').int(0, 1_000_000) ?? DNS_DEFAULTS.namesPerSecond,
+    namesBurst: f.get('namesBurst').int(1, 1_000_000) ?? DNS_DEFAULTS.namesBurst,
   };
   const hosts = f.get('dnsHosts').list();
   if (hosts) out.dnsHosts = hosts.map((h) => h.required('a resolver address')?.string('a resolver address ("host" or "host:port")') ?? '');
@@ -32,8 +38,18 @@ function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
 /** A DNS namer's refresh options, with its results and a full table counted in metrics. */
 function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerContext): DnsRefreshOptions {
   const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
-  const { refreshIntervalSeconds, dnsHosts, maxNames } = config;
-  return { refreshIntervalSeconds, dnsHosts, maxNames, log, onResult: dnsMetricHooks(metrics, prefix.show()), onFull: () => full.inc() };
+  const limited = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'namesPerSecond' });
+  const { refreshIntervalSeconds, dnsHosts, maxNames, namesPerSecond, namesBurst } = config;
+  return {
+    refreshIntervalSeconds,
+    dnsHosts,
+    maxNames,
+    rate: { perSecond: namesPerSecond, burst: namesBurst },
+    log,
+    onResult: dnsMetricHooks(metrics, prefix.show()),
+    onFull: () => full.inc(),
+    onRate: () => limited.inc(),
+  };
 }
 
 /** A DNS namer kind: `io.l5d.dns` and `io.l5d.dnssrv` share their keys, defaults and options, not their lookups. */

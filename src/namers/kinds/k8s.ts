@@ -2,12 +2,20 @@ import type { NamerConfig } from '../../config/types.js';
 import type { Fields } from '../../config/yaml-reader.js';
 import type { K8sSettings } from '../k8s/create.js';
 import type { NamerKind } from '../kind.js';
+import { WATCH_RATE } from '../creation-rate.js';
 
 /** `io.l5d.k8s`: `/<namespace>/<port name>/<service>` → the Service's ready endpoints. */
 export interface K8sNamerConfig extends NamerConfig, K8sSettings {}
 
-export const K8S_DEFAULTS = { preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000, maxNames: 1000 } as const;
-export const K8S_KEYS = ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches', 'maxNames'] as const;
+export const K8S_DEFAULTS = {
+  preferLocalNode: false,
+  idleTtlSecs: 600,
+  maxWatches: 1000,
+  maxNames: 1000,
+  watchesPerSecond: WATCH_RATE.perSecond,
+  watchesBurst: WATCH_RATE.burst,
+} as const;
+export const K8S_KEYS = ['host', 'port', 'preferLocalNode', 'idleTtlSecs', 'maxWatches', 'maxNames', 'watchesPerSecond', 'watchesBurst'] as const;
 
 /** The keys both Kubernetes namers take. */
 export function readK8s(f: Fields): Omit<K8sSettings, 'envVar'> {
@@ -23,6 +31,8 @@ export function readK8s(f: Fields): Omit<K8sSettings, 'envVar'> {
   out.idleTtlSecs = f.get('idleTtlSecs').int(0, Number.MAX_SAFE_INTEGER) ?? K8S_DEFAULTS.idleTtlSecs;
   out.maxWatches = f.get('maxWatches').int(1, 1_000_000) ?? K8S_DEFAULTS.maxWatches;
   out.maxNames = f.get('maxNames').int(1, 1_000_000) ?? K8S_DEFAULTS.maxNames;
+  out.watchesPerSecond = f.get('watchesPerSecond').int(0, 1_000_000) ?? K8S_DEFAULTS.watchesPerSecond;
+  out.watchesBurst = f.get('watchesBurst').int(1, 1_000_000) ?? K8S_DEFAULTS.watchesBurst;
   return out;
 }
 
