@@ -109,7 +109,7 @@ export class GrpclbServer {
     this.names = new IdleTable<string, NameFeed<ServerListResult>>({
       idleTtlMs: deps.idleTtlMs,
       transientIdleTtlMs: deps.transientIdleTtlMs,
-      isTransient: (feed) => feed.state.sample.kind === 'neg' || feed.state.sample.kind === 'failed',
+      isTransient: (feed) => feed.state.sample.kind !== 'bound',
       maxEntries: config.maxNames,
       onFull: () => this.namesFull.inc(),
       dispose: (feed) => feed.close(),

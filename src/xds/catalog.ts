@@ -29,7 +29,8 @@ export interface ResourceSource {
   close(): void;
 }
 
-class FeedSource<T> implements ResourceSource {
+/** Both views (a route's targets, an id's localities) are lists: empty when there is nothing to call. */
+class FeedSource<T extends readonly unknown[]> implements ResourceSource {
   private cache = new Map<ResourceType, ResourceState>();
   private tombstones = new Map<ResourceType, PackedResource | undefined>();
 
@@ -62,10 +63,14 @@ class FeedSource<T> implements ResourceSource {
     });
   }
 
-  /** The name routes nowhere or failed to bind (kept only the short, transient TTL when idle). */
+  /**
+   * The name routes nowhere, failed to bind, has no answer yet, or is bound to nothing to call (a
+   * discovery that gave none, was refused or is still asking past the binding timeout): kept only the
+   * short, transient TTL when idle, so names nobody can follow do not keep their discovery asking.
+   */
   get transient(): boolean {
-    const kind = this.feed.state.sample.kind;
-    return kind === 'neg' || kind === 'failed';
+    const s = this.feed.state.sample;
+    return s.kind !== 'bound' || s.value.length === 0;
   }
 
   /** Forget encodings when the feed changes (observed before any stream, so first in line). */
@@ -94,7 +99,7 @@ const NO_DTAB = Var.value(Dtab.empty);
  * adds no Kubernetes watches.
  */
 export class ResourceCatalog {
-  private readonly table: IdleTable<string, { source: FeedSource<unknown>; cacheWatch: Closable }>;
+  private readonly table: IdleTable<string, { source: FeedSource<readonly unknown[]>; cacheWatch: Closable }>;
 
   constructor(private readonly deps: CatalogDeps) {
     this.table = new IdleTable({
@@ -119,13 +124,13 @@ export class ResourceCatalog {
     const key = 'service' in name ? `service:${name.service}` : `id:${name.id.show()}`;
     const entry = this.table.get(key, () => {
       const source = 'service' in name ? this.serviceSource(name.service) : this.idSource(name.id);
-      return { source: source as FeedSource<unknown>, cacheWatch: source.watchCache() };
+      return { source: source as FeedSource<readonly unknown[]>, cacheWatch: source.watchCache() };
     });
     entry?.acquire();
     return entry;
   }
 
-  private serviceSource(service: string): FeedSource<unknown> {
+  private serviceSource(service: string): FeedSource<readonly unknown[]> {
     const path = this.deps.dstPrefix.concat(Path.of(service));
     const feed = new NameFeed(path, this.deps.interpreter.bind(this.deps.dtab, path), {
       bindingTimeoutMs: this.deps.bindingTimeoutMs,
@@ -138,10 +143,10 @@ export class ResourceCatalog {
       if (type === 'listener') return listenerResource(service);
       if (type === 'route') return routeConfigurationResource(service, targets);
       return 'absent';
-    }) as FeedSource<unknown>;
+    }) as FeedSource<readonly unknown[]>;
   }
 
-  private idSource(id: Path): FeedSource<unknown> {
+  private idSource(id: Path): FeedSource<readonly unknown[]> {
     const feed = new NameFeed(id, this.deps.interpreter.bind(NO_DTAB, id), {
       bindingTimeoutMs: this.deps.bindingTimeoutMs,
       dtabText: () => '',
@@ -157,7 +162,7 @@ export class ResourceCatalog {
         return 'absent';
       },
       (type) => (type === 'endpoint' ? clusterLoadAssignmentResource(name, []) : undefined),
-    ) as FeedSource<unknown>;
+    ) as FeedSource<readonly unknown[]>;
   }
 
   close(): void {
