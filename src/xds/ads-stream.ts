@@ -5,6 +5,7 @@ import { endServerStream } from '../util/grpc-server.js';
 import type { Logger } from '../util/log.js';
 import type { Closable } from '../util/var.js';
 import type { ResourceSource } from './catalog.js';
+import type { NackLog, NackLogStream } from './nack-log.js';
 import { resourceTypeOf, TYPE_URLS, type DiscoveryRequest, type DiscoveryResponse, type ResourceType } from './protos.js';
 import { parseResourceName, type ResourceKey } from './resource-names.js';
 import type { PackedResource } from './resources.js';
@@ -14,9 +15,13 @@ export type AdsCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryRespons
 /** What a stream needs of its server: names, limits, logs. */
 export interface AdsOwner {
   acquire(name: ResourceKey): TableEntry<string, { source: ResourceSource }> | undefined;
+  /** Count `n` more subscriptions of `client`: why not (naming the limit, counted), or undefined when counted. */
+  subscribe(client: string, n: number): string | undefined;
+  unsubscribe(client: string, n: number): void;
   readonly maxNamesPerStream: number;
   readonly maxNames: number;
   readonly log: Logger;
+  readonly nackLog: NackLog;
   readonly metrics: Metrics;
   namesPerStreamFull(): void;
   ended(stream: AdsStream): void;
@@ -31,7 +36,7 @@ interface Subscription {
 
 /** One resource type on one stream as `describe()` tells it; times are epoch ms (0: never). */
 export interface TypeDescription {
-  names: string[];
+  nameCount: number;
   version: string;
   acked: string;
   sentAt: number;
@@ -80,8 +85,11 @@ class TypeState {
  * answered when its subscription changes and whenever one of its resources does, at most once per
  * turn of the event loop, and never faster than the client reads.
  */
-export class AdsStream {
+export class AdsStream implements NackLogStream {
   private readonly types = new Map<ResourceType, TypeState>();
+  /** Names followed over all types, as counted against the client's subscriptions. */
+  private subscriptions = 0;
+  nackLoggedAt = -Infinity;
   private node = '';
   private cluster = '';
   private locality = '';
@@ -91,6 +99,8 @@ export class AdsStream {
 
   constructor(
     private readonly call: AdsCall,
+    /** The client address its subscriptions count against. */
+    readonly client: string,
     private readonly owner: AdsOwner,
   ) {
     owner.metrics.xdsStreams.inc();
@@ -102,13 +112,25 @@ export class AdsStream {
     call.on('drain', () => this.flush());
   }
 
-  /** For the admin view and tests: the client's node id and, per type, its names, versions and when each was last sent and NACKed. */
+  /** For the admin view and tests: the client's node id and, per type, how many names, versions and when each was last sent and NACKed. */
   describe(): { node: string; cluster: string; locality: string; types: Record<string, TypeDescription> } {
     const types: Record<string, TypeDescription> = {};
     for (const [t, s] of this.types) {
-      types[t] = { names: [...s.names.keys()], version: String(s.version), acked: s.acked, sentAt: s.sentAt, ...(s.lastNack ? { lastNack: s.lastNack, nackAt: s.nackAt } : {}) };
+      types[t] = { nameCount: s.names.size, version: String(s.version), acked: s.acked, sentAt: s.sentAt, ...(s.lastNack ? { lastNack: s.lastNack, nackAt: s.nackAt } : {}) };
     }
     return { node: this.node, cluster: this.cluster, locality: this.locality, types };
+  }
+
+  /** The first `limit` names followed of `type` (a page lists a few of thousands: it copies no more). */
+  names(type: string, limit = Infinity): string[] {
+    const out: string[] = [];
+    const state = this.types.get(type as ResourceType);
+    if (state === undefined) return out;
+    for (const name of state.names.keys()) {
+      if (out.length >= limit) break;
+      out.push(name);
+    }
+    return out;
   }
 
   /** gRPC clients send the node in their first request only. Client-chosen text, kept and logged: clipped. */
@@ -150,9 +172,9 @@ export class AdsStream {
       if (m.error_detail) {
         const error = m.error_detail.message.slice(0, 2000);
         this.owner.metrics.xdsNacks.inc({ type });
-        // Every NACK counts; the same rejection repeated is logged once, so a client cannot flood the log.
+        // Every NACK counts; the same rejection repeated is not logged again, others at a bounded rate (NackLog).
         if (error !== state.lastNack) {
-          this.owner.log.warn('xDS client rejected a response (NACK)', { node: this.node, type, version: String(state.version), code: m.error_detail.code, error });
+          this.owner.nackLog.rejected(this, { node: this.node, type, version: String(state.version), code: m.error_detail.code, error });
         }
         state.lastNack = error;
         state.nackAt = Date.now();
@@ -168,9 +190,10 @@ export class AdsStream {
     }
   }
 
-  /** Follow exactly the `wanted` names (`added`: those not followed yet); whether the set changed. Ends the stream when the catalog is full. */
+  /** Follow exactly the `wanted` names (`added`: those not followed yet); whether the set changed. Ends the stream when the catalog or the client's subscriptions are full. */
   private resubscribe(type: ResourceType, state: TypeState, wanted: ReadonlySet<string>, added: ReadonlyMap<string, ResourceKey>): boolean {
     let changed = false;
+    let dropped = 0;
     for (const [name, sub] of state.names) {
       if (wanted.has(name)) continue;
       sub.observation.close();
@@ -178,8 +201,17 @@ export class AdsStream {
       // What was sent goes with the subscription: a name asked for again is sent again.
       state.names.delete(name);
       state.changed.delete(name);
+      dropped++;
       changed = true;
     }
+    this.subscriptions -= dropped;
+    this.owner.unsubscribe(this.client, dropped);
+    const refused = this.owner.subscribe(this.client, added.size);
+    if (refused !== undefined) {
+      this.end(grpc.status.RESOURCE_EXHAUSTED, `${refused}; cannot follow ${added.size} more ${type} names`);
+      return false;
+    }
+    this.subscriptions += added.size;
     for (const [name, meaning] of added) {
       const entry = this.owner.acquire(meaning);
       if (entry === undefined) {
@@ -262,7 +294,8 @@ export class AdsStream {
   /** End the stream with a status (OK ends it cleanly) and let go of its names. */
   end(code: grpc.status, message: string): void {
     if (this.done) return;
-    if (code !== grpc.status.OK) this.owner.log.info('xDS stream ended', { node: this.node, code: grpc.status[code], message });
+    // Debug: a client can end streams as fast as it opens them; kgr_xds_streams_ended_total{code} counts them.
+    if (code !== grpc.status.OK) this.owner.log.debug('xDS stream ended', { node: this.node, code: grpc.status[code], message });
     this.finish(grpc.status[code]);
     endServerStream(this.call as grpc.ServerDuplexStream<unknown, unknown>, code, message);
   }
@@ -277,6 +310,8 @@ export class AdsStream {
       }
       state.names.clear();
     }
+    this.owner.unsubscribe(this.client, this.subscriptions);
+    this.subscriptions = 0;
     this.owner.metrics.xdsStreams.dec();
     this.owner.metrics.xdsStreamsEnded.inc({ code });
     this.owner.ended(this);

@@ -15,7 +15,9 @@ Usage:
   kube-grpc-router control --config FILE       serve xDS: the namers and the dtab of the config's
                                                router (routers[].servers are not opened), and the
                                                \`xds:\` key {ip, port, router, maxStreams,
-                                               maxNamesPerStream, maxNames} (default 0.0.0.0:18000)
+                                               maxStreamsPerClient, maxNamesPerStream, maxNames,
+                                               maxSubscriptions, maxSubscriptionsPerClient}
+                                               (default 0.0.0.0:18000)
   kube-grpc-router control --print-bootstrap [--xds-server HOST:PORT]
                                                print a pod's gRPC xDS bootstrap JSON (from POD_NAME,
                                                POD_NAMESPACE, NODE_NAME, KGR_ZONE, KGR_XDS_SERVER)

@@ -15,14 +15,15 @@ export const DEFAULT_XDS_PORT = 18000;
 /**
  * The `xds:` key of a config file (the router loader accepts it and leaves it to this reader):
  *
- *     xds: {ip: 0.0.0.0, port: 18000, router: control, maxStreams: 10000, maxNamesPerStream: 1000, maxNames: 10000}
+ *     xds: {ip: 0.0.0.0, port: 18000, router: control, maxStreams: 10000, maxStreamsPerClient: 100,
+ *           maxNamesPerStream: 1000, maxNames: 10000, maxSubscriptions: 200000, maxSubscriptionsPerClient: 4000}
  *
  * Every key is optional; errors name file:line:col and the key path, as the loader's do.
  */
 export function readControlConfig(file: string, text: string, config: Config): ControlConfig {
   const src = new YamlSource(file, text);
   const field = src.root.peek('xds');
-  const f = field.present ? field.object(['ip', 'port', 'router', 'maxStreams', 'maxNamesPerStream', 'maxNames']) : undefined;
+  const f = field.present ? field.object(['ip', 'port', 'router', 'maxStreams', 'maxStreamsPerClient', 'maxNamesPerStream', 'maxNames', 'maxSubscriptions', 'maxSubscriptionsPerClient']) : undefined;
   const ipField = f?.get('ip');
   const ip = ipField?.string('an IP address');
   if (ip !== undefined && isIP(ip) === 0) ipField!.expected('an IP address');
@@ -38,6 +39,9 @@ export function readControlConfig(file: string, text: string, config: Config): C
     maxStreams: f?.get('maxStreams').int(1, 10_000_000) ?? 10_000,
     maxNamesPerStream: f?.get('maxNamesPerStream').int(1, 1_000_000) ?? 1000,
     maxNames: f?.get('maxNames').int(1, 10_000_000) ?? 10_000,
+    maxStreamsPerClient: f?.get('maxStreamsPerClient').int(1, 10_000_000) ?? 100,
+    maxSubscriptions: f?.get('maxSubscriptions').int(1, 100_000_000) ?? 200_000,
+    maxSubscriptionsPerClient: f?.get('maxSubscriptionsPerClient').int(1, 100_000_000) ?? 4000,
   };
   if (src.issues.length > 0 || router === undefined) throw new ConfigError([...src.issues].sort((a, b) => a.line - b.line || a.column - b.column));
   return { ...out, router };

@@ -59,6 +59,7 @@ export async function startControlPlane(config: Config, control: ControlConfig, 
       transientIdleTtlMs: rc.bindingCache.transientIdleTtlMs,
       metrics,
       log: log.child({ xds: rc.label }),
+      clock,
     });
     closers.push(() => xds.close());
     await xds.start();

@@ -60,10 +60,11 @@ function behind(t: TypeDescription): number {
 
 const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
 
+/** A type's row, its names left to fill for the rows listed. */
 function typeRow(t: TypeDescription): TypeRow {
   return {
-    nameCount: t.names.length,
-    names: t.names.slice(0, NAMES_LISTED),
+    nameCount: t.nameCount,
+    names: [],
     version: t.version,
     acked: t.acked,
     behind: behind(t),
@@ -74,10 +75,10 @@ function typeRow(t: TypeDescription): TypeRow {
 
 /** The subscribers as the page shows them: the `limit` most behind (then by node id), with totals over all. */
 function subscribersView(subscribers: readonly Subscriber[], options: { now: number; names: number; limit: number }): SubscribersView {
-  const rows = subscribers.map((s): SubscriberRow => {
+  const rows = subscribers.map((s) => {
     const types = Object.fromEntries(Object.entries(s.types).map(([type, t]) => [type, typeRow(t)]));
     const all = Object.values(types);
-    return {
+    const row: SubscriberRow = {
       node: s.node,
       cluster: s.cluster,
       locality: s.locality,
@@ -87,21 +88,26 @@ function subscribersView(subscribers: readonly Subscriber[], options: { now: num
       behind: Math.max(0, ...all.map((t) => t.behind)),
       types,
     };
+    return { row, subscriber: s };
   });
-  rows.sort((a, b) => b.behind - a.behind || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || (a.peer < b.peer ? -1 : 1));
+  rows.sort(({ row: a }, { row: b }) => b.behind - a.behind || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || (a.peer < b.peer ? -1 : 1));
   const listed = rows.slice(0, options.limit);
+  // Names only for the rows shown: a stream may follow thousands, and there may be thousands of streams.
+  for (const { row, subscriber } of listed) {
+    for (const [type, t] of Object.entries(row.types)) t.names = subscriber.names(type, NAMES_LISTED);
+  }
   return {
     now: new Date(options.now).toISOString(),
     totals: {
       streams: rows.length,
-      subscriptions: rows.reduce((n, r) => n + r.names, 0),
+      subscriptions: rows.reduce((n, r) => n + r.row.names, 0),
       names: options.names,
-      nacking: rows.filter((r) => Object.values(r.types).some((t) => t.lastNack)).length,
-      behind: rows.filter((r) => r.behind > 0).length,
+      nacking: rows.filter(({ row }) => Object.values(row.types).some((t) => t.lastNack)).length,
+      behind: rows.filter(({ row }) => row.behind > 0).length,
     },
     listed: listed.length,
     more: rows.length - listed.length,
-    subscribers: listed,
+    subscribers: listed.map(({ row }) => row),
   };
 }
 

@@ -52,7 +52,7 @@ test('grpc-js with xds:/// calls the endpoints the control plane sends, and foll
   const subscribers = control.plane.xds.subscribers();
   assert.equal(subscribers.length, 1, 'one ADS stream for the channel');
   assert.equal(subscribers[0]!.node, 'test/grpc-js-test', 'the node id from the bootstrap');
-  assert.deepEqual(subscribers[0]!.types.endpoint?.names, ['/#/io.l5d.fs/echo'], 'the cluster is named by the bound id');
+  assert.deepEqual(subscribers[0]!.names('endpoint'), ['/#/io.l5d.fs/echo'], 'the cluster is named by the bound id');
   assert.equal(subscribers[0]!.types.endpoint?.acked, subscribers[0]!.types.endpoint?.version, 'the client ACKed the latest ClusterLoadAssignment');
   control.endpoints('echo', [line(A.port), line(B.port)]);
 });

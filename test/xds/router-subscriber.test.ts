@@ -76,7 +76,7 @@ test('a router fed by the control plane routes, follows scale out and in, honour
     assert.equal(state().connection.server, cp1.address);
     const [sub] = cp1.plane.xds.subscribers();
     assert.equal(sub?.node, 'node-1');
-    assert.deepEqual(sub?.types.endpoint?.names, [ECHO]);
+    assert.deepEqual(sub?.names('endpoint'), [ECHO]);
     assert.equal(sub?.types.endpoint?.acked, sub?.types.endpoint?.version, 'the router ACKed the last response');
 
     api.applySlice('default', 'echo-b', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: b.port }]);
@@ -106,7 +106,7 @@ test('a router fed by the control plane routes, follows scale out and in, honour
     cp1 = await startK8sControlPlane(api.port, port1);
     await untilOnly(['c'], 'the change after reconnecting');
     assert.equal(state().connection.server, cp1.address);
-    assert.deepEqual(cp1.plane.xds.subscribers()[0]?.types.endpoint?.names.sort(), [ECHO, '/#/io.l5d.k8s/default/80/other']);
+    assert.deepEqual(cp1.plane.xds.subscribers()[0]?.names('endpoint').sort(), [ECHO, '/#/io.l5d.k8s/default/80/other']);
   } finally {
     client.close();
     await router.close();
@@ -162,7 +162,7 @@ test('/ready names the names awaited and the connection; a name never served is 
     // No such Service: EDS says nothing, so the name is Neg once the initial fetch timeout passes.
     const missing = namer.lookup(parsePath('/default/80/missing'));
     const watchingMissing = new Watching(missing);
-    await eventually('the second subscription', () => control!.plane.xds.subscribers()[0]?.types.endpoint?.names.length === 2, 5000);
+    await eventually('the second subscription', () => control!.plane.xds.subscribers()[0]?.names('endpoint').length === 2, 5000);
     clock.advance(14_999);
     assert.equal(isNeg(missing), false, 'not Neg before the timeout');
     clock.advance(1);
