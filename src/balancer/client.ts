@@ -6,6 +6,7 @@ import type { ClientSnapshot } from '../introspection/snapshots.js';
 import { NEVER_SENT, REQUEST_FAULT, TRANSPORT_FAILURE, type CallTarget, type RetryReason } from '../proxy/call.js';
 import type { UpstreamOptions } from '../proxy/upstream.js';
 import type { UpstreamTls } from '../tls/client-tls.js';
+import type { Clock } from '../util/clock.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { GaugeCell } from '../telemetry/gauge-cells.js';
 import type { CounterCell } from '../telemetry/counter-cells.js';
@@ -69,6 +70,8 @@ export class Client implements CallTarget<Endpoint> {
      * that key's default.
      */
     private readonly endpointBudget: LabelBudget = new LabelBudget(defaultMetricSeriesConfig().endpoints),
+    /** Its endpoints' connect timeouts, backoff and keepalives (tests move a fake one); default the real clock. */
+    clock?: Clock,
   ) {
     this.id = bound.id.show();
     this.maxAttempts = Math.max(1, config.maxAttempts);
@@ -99,6 +102,7 @@ export class Client implements CallTarget<Endpoint> {
       onResetLimit: () => resetLimit.inc(),
     };
     if (tls) this.upstream.tls = tls;
+    if (clock) this.upstream.clock = clock;
     this.m = {
       inFlight: metrics.streamsInFlight.cell(own(metrics.streamsInFlight, labels)),
       ejections: metrics.ejections.labels(own(metrics.ejections, labels)),

@@ -10,6 +10,7 @@ import { spawnHoldingServer } from '../fixtures/grpc/child-server.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { ErrorCode, SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
 
@@ -606,22 +607,37 @@ test('client.maxConnectionsPerEndpoint holds while the endpoint\'s SETTINGS have
 test('an endpoint that accepts TCP but never speaks HTTP/2 is a failed connect after connectTimeoutMs: its call answers UNAVAILABLE saying why, once, and the endpoint backs off', async () => {
   // A listener that takes connections and says nothing (a wrong port, a hung process).
   let accepted = 0;
+  let requestRead!: () => void;
+  const readRequest = new Promise<void>((r) => (requestRead = r));
   const silent = net.createServer((socket) => {
     accepted++;
     socket.on('error', () => {});
+    socket.once('data', () => requestRead());
   });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const silentPort = (silent.address() as net.AddressInfo).port;
-  const proxy = await new ProxyHarness(addr(silentPort), { connectTimeoutMs: 300, failureAccrual: { kind: 'none' } }).start();
+  // The connect timeout and the backoff run on this clock, so a loaded machine cannot end either early.
+  const clock = new FakeClock();
+  const proxy = await new ProxyHarness(addr(silentPort), { connectTimeoutMs: 300, failureAccrual: { kind: 'none' } }, {}, {}, clock).start();
   const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  const state = () => proxy.client.snapshot().endpoints[0]!.state;
   try {
-    const r = await unary(client, { message: 'x' });
+    const call = unary(client, { message: 'x' });
+    // Connected and sent (a timeout before that is a connect timeout, and the call is retried).
+    await readRequest;
+    clock.advance(299);
+    assert.equal(state(), 'connecting');
+    clock.advance(1);
+    const r = await call;
     assert.equal(r.error?.code, grpc.status.UNAVAILABLE);
     assert.match(r.error!.details, /sent no HTTP\/2 SETTINGS within 300 ms/);
     // It may have read the request (a slow accept), so the call is not replayed; and the endpoint
     // is backing off, not reconnected for each attempt.
     assert.equal(accepted, 1);
-    assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'failed');
+    assert.equal(state(), 'failed');
+    // The first backoff is short (at most 50 ms).
+    clock.advance(50);
+    assert.equal(state(), 'idle');
   } finally {
     client.close();
     await proxy.close();
@@ -631,24 +647,29 @@ test('an endpoint that accepts TCP but never speaks HTTP/2 is a failed connect a
 
 test('an endpoint that was down is reconnected after its (jittered, short at first) backoff', async () => {
   const port = await deadPort();
-  const proxy = await new ProxyHarness(addr(port), { failureAccrual: { kind: 'none' } }).start();
+  const clock = new FakeClock();
+  const proxy = await new ProxyHarness(addr(port), { failureAccrual: { kind: 'none' } }, {}, {}, clock).start();
   const client = testClient(proxy.target, { 'grpc.enable_retries': 0 });
+  const state = () => proxy.client.snapshot().endpoints[0]!.state;
   let backend: Awaited<ReturnType<typeof startRawBackend>> | undefined;
   try {
     assert.equal((await unary(client, { message: 'x' })).error?.code, grpc.status.UNAVAILABLE);
-    assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'failed');
+    assert.equal(state(), 'failed');
     // The endpoint comes up on the same port.
+    let connections = 0;
     const http2srv = http2.createServer();
+    http2srv.on('connection', () => connections++);
     http2srv.on('stream', (s) => answerOk(s));
     await new Promise<void>((r) => http2srv.listen(port, '127.0.0.1', r));
     backend = { port, server: http2srv, seen: [], close: () => new Promise<void>((r) => http2srv.close(() => r())) };
-    let ok = false;
-    for (let i = 0; i < 40 && !ok; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      ok = (await unary(client, { message: 'y' })).error === null;
-    }
-    assert.ok(ok, 'calls succeed again once the endpoint is back');
-    assert.equal(proxy.client.snapshot().endpoints[0]!.state, 'connected');
+    // Until its backoff (at most 50 ms at first) has run out, calls are refused without connecting.
+    clock.advance(24);
+    assert.equal((await unary(client, { message: 'y' })).error?.code, grpc.status.UNAVAILABLE);
+    assert.equal(connections, 0);
+    clock.advance(26);
+    const r = await unary(client, { message: 'z' });
+    assert.equal(r.error, null, r.error?.details);
+    assert.equal(state(), 'connected');
   } finally {
     client.close();
     await proxy.close();

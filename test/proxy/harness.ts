@@ -9,6 +9,7 @@ import { H2Server, type ServerHooks } from '../../src/proxy/server.js';
 import { parseTimeout } from '../../src/proxy/grpc.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
+import type { Clock } from '../../src/util/clock.js';
 import type { ClientConfig, ServerConfig } from '../../src/config/types.js';
 import { defaultClientConfig, defaultServerConfig } from '../../src/config/load.js';
 
@@ -36,10 +37,10 @@ export class ProxyHarness implements CallObserver {
   readonly metrics = new Metrics({ processMetrics: false });
   port = 0;
 
-  constructor(initial: Addr, client: Partial<ClientConfig> = {}, server: Partial<ServerConfig> = {}, hooks: ServerHooks = {}) {
+  constructor(initial: Addr, client: Partial<ClientConfig> = {}, server: Partial<ServerConfig> = {}, hooks: ServerHooks = {}, clock?: Clock) {
     this.addr = new Var(initial);
     const bound: BoundName = { kind: 'bound', id: Path.of('#', 'test', 'backend'), addr: this.addr, residual: Path.empty };
-    this.client = new Client(bound, { ...CLIENT_DEFAULTS, ...client }, this.metrics, 'test');
+    this.client = new Client(bound, { ...CLIENT_DEFAULTS, ...client }, this.metrics, 'test', undefined, undefined, undefined, clock);
     this.server = new H2Server({ ...SERVER_DEFAULTS, ...server }, this, Logger.silent(), hooks);
   }
 
