@@ -161,7 +161,7 @@ test('a backend killed mid-stream fails only its own streams', async () => {
     };
     const s1 = run();
     const s2 = run();
-    await new Promise((r) => setTimeout(r, 200));
+    await eventually('both streams answering', () => s1.from() !== '' && s2.from() !== '', 10_000);
     const victim = s1.from() === 'a' ? s1 : s2;
     const survivor = victim === s1 ? s2 : s1;
     assert.notEqual(victim.from(), survivor.from());
@@ -250,11 +250,15 @@ test('an endpoint removed by discovery gets no new streams; its in-flight stream
   try {
     const call = client.ServerStream({ count: 10, size: 10, delay_ms: 50 });
     let n = 0;
+    let from = '';
     const done = new Promise<grpc.StatusObject>((resolve) => {
-      call.on('data', () => n++);
+      call.on('data', (m: Resp) => {
+        n++;
+        from = m.from;
+      });
       call.on('status', resolve);
     });
-    await new Promise((r) => setTimeout(r, 120));
+    await eventually('the stream under way on a', () => from === 'a', 10_000);
     proxy.addr.set(addr(b.port));
     for (let i = 0; i < 4; i++) assert.equal((await unary(client, { message: 'n' })).resp!.from, 'b');
     const st = await done;
