@@ -9,6 +9,7 @@ import type { Path } from '../dtab/path.js';
 import type { ActivityState } from '../util/activity.js';
 import type { Var, Closable } from '../util/var.js';
 import type { Logger } from '../util/log.js';
+import type { Clock } from '../util/clock.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DtabSource, RouterSnapshot, RouterView } from './introspection.js';
 import { H2Server, type StreamHandler } from '../proxy/server.js';
@@ -37,6 +38,8 @@ export interface RouterDeps {
   dtabStatus?: () => DtabSource;
   metrics: Metrics;
   log: Logger;
+  /** Its clients' connect timeouts, backoff and keepalives (tests move a fake one); default the real clock. */
+  clock?: Clock;
 }
 
 type BoundTree = NameTree<BoundName>;
@@ -345,7 +348,7 @@ export class Router implements RouterView, CallObserver {
 
   private newClient(id: string, bound: BoundName, lasting: boolean): ClientRecord {
     const label = this.clientLabels.acquire(id);
-    const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments), this.endpointLabels);
+    const client = new Client(bound, this.config.client, this.deps.metrics, this.label, label, this.clientTls?.forId(bound.id.segments), this.endpointLabels, this.deps.clock);
     const byService = new IdleTable<string, RouteStats>({
       idleTtlMs: this.config.bindingCache.idleTtlMs,
       dispose: (stats, service) => {

@@ -10,6 +10,7 @@ import { SERVER_DEFAULTS } from '../proxy/harness.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { parseTimeout } from '../../src/proxy/grpc.js';
 import { eventually } from '../support/eventually.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const SVC = '/svc/kgr.test.TestService';
 
@@ -394,7 +395,9 @@ test('service.totalTimeoutMs bounds a call without its own deadline: forwarded u
 
 test("the call's own failures are counted by reason too: an endpoint's reset, a connect that fails, no endpoints left", async () => {
   const resetting = await startRawBackend((s) => s.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
-  const h = await startRouter(`${SVC} => /#/test/backend`, { client: { ...routerConfig().client, maxAttempts: 1 } });
+  // Time stands still: the backoff after the failed connect cannot run out before the next call.
+  const clock = new FakeClock();
+  const h = await startRouter(`${SVC} => /#/test/backend`, { client: { ...routerConfig().client, maxAttempts: 1 } }, clock);
   const client = testClient(h.target);
   const errors = async (reason: string) => {
     const line = (await h.metrics.registry.metrics()).split('\n').find((l) => l.startsWith('kgr_router_errors_total{') && l.includes(`reason="${reason}"`));

@@ -9,6 +9,7 @@ import { Router } from '../../src/router/router.js';
 import type { RouterConfig } from '../../src/config/types.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
+import type { Clock } from '../../src/util/clock.js';
 import { CLIENT_DEFAULTS, SERVER_DEFAULTS } from '../proxy/harness.js';
 import { globalNamer } from '../../src/namers/global.js';
 import { FakeNamer } from '../support/fake-namer.js';
@@ -42,13 +43,14 @@ export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfi
   };
 }
 
-export async function startRouter(dtab: string, overrides: Partial<RouterConfig> = {}): Promise<Harness> {
+/** `clock`: the clients' connect timeouts and backoff (default the real clock). */
+export async function startRouter(dtab: string, overrides: Partial<RouterConfig> = {}, clock?: Clock): Promise<Harness> {
   const namer = new FakeNamer(Path.of('#', 'test'), 'serve');
   const namers: PrefixedNamer[] = [{ prefix: Path.of('#', 'test'), kind: 'test', namer }];
   const interpreter = new NameInterpreter({ global: globalNamer(), namers });
   const dtabVar = new Var(parseDtab(dtab));
   const metrics = new Metrics({ processMetrics: false });
-  const router = new Router(routerConfig({ dtab, ...overrides }), { interpreter, dtab: dtabVar, metrics, log: Logger.silent() });
+  const router = new Router(routerConfig({ dtab, ...overrides }), { interpreter, dtab: dtabVar, metrics, log: Logger.silent(), clock });
   await router.start();
   const port = router.boundPorts[0]!.port;
   return { router, namer, dtab: dtabVar, metrics, port, target: `127.0.0.1:${port}`, close: () => router.close() };
