@@ -285,7 +285,7 @@ class ConfigReader {
   /** `grpclb: {ip, port, …}`: the grpclb balancer, binding names through one router's dtab. */
   private grpclb(field: Field, routers: (RouterConfig | undefined)[]): GrpclbConfig | undefined {
     if (!field.present) return undefined;
-    const f = field.object(['ip', 'port', 'router', 'clientStatsIntervalSecs', 'maxNames', 'maxStreams', 'maxStreamsPerClient']);
+    const f = field.object(['ip', 'port', 'router', 'clientStatsIntervalSecs', 'maxNames', 'maxStreams', 'maxStreamsPerClient', 'maxConnections', 'maxConnectionsPerClient']);
     if (!f) return undefined;
     const labels = routers.flatMap((r) => (r ? [r.label] : []));
     const routerField = f.get('router');
@@ -303,6 +303,11 @@ class ConfigReader {
       maxStreams: f.get('maxStreams').int(1, 10_000_000) ?? 10_000,
       // A pod's gRPC channels keep one balancer stream each; a hundred is many channels.
       maxStreamsPerClient: f.get('maxStreamsPerClient').int(1, 10_000_000) ?? 100,
+      // A channel keeps one balancer connection for its stream: a node's pods (110 by default)
+      // with a dozen channels each, at ~12 KB a connection (24 MB in all), and a pod's hundred
+      // channels (as maxStreamsPerClient).
+      maxConnections: f.get('maxConnections').int(1, 1_000_000) ?? 2000,
+      maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 1_000_000) ?? 100,
     };
   }
 

@@ -56,6 +56,10 @@ export interface GrpclbConfig {
   maxStreams: number;
   /** Of them, from one client address (one pod), so that one pod cannot take them all. Default 100. */
   maxStreamsPerClient: number;
+  /** Connections open at once; more are closed as they arrive (counted). Default 2000. */
+  maxConnections: number;
+  /** Of them, from one client address (one pod). Default 100. */
+  maxConnectionsPerClient: number;
 }
 
 export interface AdminConfig {

@@ -6,7 +6,8 @@ import { Path } from '../dtab/path.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { HoldsPerClient } from '../util/holds-per-client.js';
 import { IdleTable, type TableEntry } from '../util/idle-table.js';
-import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
+import { endServerStream } from '../util/grpc-server.js';
+import { ADMITTED_CONNECTION_OPTIONS, listenAdmitting, type GrpcListener } from '../util/grpc-listener.js';
 import type { Logger } from '../util/log.js';
 import type { Closable } from '../util/var.js';
 import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
@@ -81,6 +82,7 @@ type Call = grpc.ServerDuplexStream<LbRequest, unknown>;
  */
 export class GrpclbServer {
   private readonly server = new grpc.Server({
+    ...ADMITTED_CONNECTION_OPTIONS,
     // Requests are an initial_request (a name under 256 bytes) and small ClientStats.
     'grpc.max_receive_message_length': 64 * 1024,
     // Streams live as long as their clients; a client that vanished without a FIN (a node gone)
@@ -98,6 +100,7 @@ export class GrpclbServer {
   private readonly streamsPerClient: HoldsPerClient;
   readonly metrics: Metrics;
   private bound: { ip: string; port: number } | undefined;
+  private listener: GrpcListener | undefined;
   private draining = false;
 
   constructor(
@@ -125,10 +128,11 @@ export class GrpclbServer {
 
   /** Listen on `ip:port` (port 0: any free port); rejects naming the address when it cannot. */
   async start(): Promise<{ ip: string; port: number }> {
-    const { ip, port } = this.config;
-    const bound = await listenPlaintext(this.server, ip, port, 'grpclb');
-    this.bound = { ip, port: bound };
-    this.deps.log.info('grpclb balancer listening', { ip, port: bound, dstPrefix: this.deps.dstPrefix.show() });
+    const { ip } = this.config;
+    const limitsReached = this.metrics.limitsReached;
+    this.listener = await listenAdmitting(this.server, this.config, { what: 'grpclb', log: this.deps.log, onLimit: (limit) => limitsReached.inc({ limit }) });
+    this.bound = { ip, port: this.listener.port };
+    this.deps.log.info('grpclb balancer listening', { ip, port: this.bound.port, dstPrefix: this.deps.dstPrefix.show() });
     return this.bound;
   }
 
@@ -157,12 +161,15 @@ export class GrpclbServer {
   async drain(): Promise<void> {
     this.draining = true;
     for (const s of [...this.streams]) s.end(grpc.status.UNAVAILABLE, 'the balancer is shutting down; reconnect to another');
+    const closed = this.listener?.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await closed;
   }
 
   async close(): Promise<void> {
     this.draining = true;
     for (const s of [...this.streams]) s.end(grpc.status.UNAVAILABLE, 'the balancer is shutting down; reconnect to another');
+    void this.listener?.close();
     this.server.forceShutdown();
     this.names.close();
     this.unwatchTable();

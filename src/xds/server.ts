@@ -3,8 +3,9 @@ import type { NameBindingDeps } from '../dtab/name-feed.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { TableEntry } from '../util/idle-table.js';
-import { endServerStream, listenPlaintext } from '../util/grpc-server.js';
+import { endServerStream } from '../util/grpc-server.js';
 import { HoldsPerClient } from '../util/holds-per-client.js';
+import { ADMITTED_CONNECTION_OPTIONS, listenAdmitting, type GrpcListenConfig, type GrpcListener } from '../util/grpc-listener.js';
 import type { Logger } from '../util/log.js';
 import { AdsStream, type AdsCall, type AdsOwner, type TypeDescription } from './ads-stream.js';
 import { ResourceCatalog, type ResourceSource } from './catalog.js';
@@ -13,9 +14,7 @@ import { adsServiceDefinition, type DiscoveryRequest } from './protos.js';
 import { MAX_NAME_BYTES, type ResourceKey } from './resource-names.js';
 import { SubscriptionBudget } from './subscription-budget.js';
 
-export interface XdsServerConfig {
-  ip: string;
-  port: number;
+export interface XdsServerConfig extends GrpcListenConfig {
   /** ADS streams open at once (one per proxyless client channel target set, one per router). */
   maxStreams: number;
   /** Of them from one client address (a pod): one pod cannot take every slot. */
@@ -43,8 +42,6 @@ export function maxRequestBytes(maxNamesPerStream: number): number {
 const MAX_STREAMS_PER_CONNECTION = 100;
 /** Node's per-connection HTTP/2 memory (MB: its HPACK tables, queued frames); grpc-js turns Node's 10 MB bound off unless set. */
 const MAX_SESSION_MEMORY_MB = 64;
-/** A connection with no stream this long is closed (an xDS client keeps its stream open for its lifetime). */
-const MAX_CONNECTION_IDLE_MS = 5 * 60_000;
 
 /** Where a stream came from: its peer, when it opened, and the node's cluster and locality as it sent them. */
 interface StreamOrigin {
@@ -90,6 +87,7 @@ export class XdsServer implements AdsOwner {
   private readonly clientSubscriptionsFull: { inc(): void };
   private readonly unwatchTable: () => void;
   private bound: { ip: string; port: number } | undefined;
+  private listener: GrpcListener | undefined;
   private draining = false;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -100,11 +98,11 @@ export class XdsServer implements AdsOwner {
     deps: XdsServerDeps,
   ) {
     this.server = new grpc.Server({
+      ...ADMITTED_CONNECTION_OPTIONS,
       // Requests name resources: the largest a client needs, so a stream holds no more of a partial one.
       'grpc.max_receive_message_length': maxRequestBytes(config.maxNamesPerStream),
       'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
       'grpc-node.max_session_memory': MAX_SESSION_MEMORY_MB,
-      'grpc.max_connection_idle_ms': MAX_CONNECTION_IDLE_MS,
       // A client gone without a FIN (a node lost) is found by PINGs, its stream and names released.
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -137,10 +135,11 @@ export class XdsServer implements AdsOwner {
 
   /** Listen on `ip:port` (port 0: any free port); rejects naming the address when it cannot. */
   async start(): Promise<{ ip: string; port: number }> {
-    const { ip, port } = this.config;
-    const bound = await listenPlaintext(this.server, ip, port, 'xds');
-    this.bound = { ip, port: bound };
-    this.log.info('xDS control plane listening', { ip, port: bound });
+    const { ip } = this.config;
+    const limitsReached = this.metrics.limitsReached;
+    this.listener = await listenAdmitting(this.server, this.config, { what: 'xds', log: this.log, onLimit: (limit) => limitsReached.inc({ limit }) });
+    this.bound = { ip, port: this.listener.port };
+    this.log.info('xDS control plane listening', { ip, port: this.bound.port });
     return this.bound;
   }
 
@@ -169,11 +168,14 @@ export class XdsServer implements AdsOwner {
   /** Shutdown: end every stream UNAVAILABLE (clients keep what they have and reconnect, to another replica), refuse new ones. */
   async drain(): Promise<void> {
     this.endAll();
+    const closed = this.listener?.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await closed;
   }
 
   async close(): Promise<void> {
     this.endAll();
+    void this.listener?.close();
     this.server.forceShutdown();
     this.catalog.close();
     this.unwatchTable();

@@ -25,10 +25,12 @@ test('grpclb is off without the key; with it, every default is filled', () => {
     maxNames: 1000,
     maxStreams: 10_000,
     maxStreamsPerClient: 100,
+    maxConnections: 2000,
+    maxConnectionsPerClient: 100,
   });
   assert.deepEqual(
-    parseConfig(`${ROUTERS}grpclb: {ip: 0.0.0.0, port: 8000, router: second, clientStatsIntervalSecs: 0, maxNames: 5, maxStreams: 6, maxStreamsPerClient: 2}\n`).config.grpclb,
-    { ip: '0.0.0.0', port: 8000, router: 'second', clientStatsIntervalMs: 0, maxNames: 5, maxStreams: 6, maxStreamsPerClient: 2 },
+    parseConfig(`${ROUTERS}grpclb: {ip: 0.0.0.0, port: 8000, router: second, clientStatsIntervalSecs: 0, maxNames: 5, maxStreams: 6, maxStreamsPerClient: 2, maxConnections: 7, maxConnectionsPerClient: 3}\n`).config.grpclb,
+    { ip: '0.0.0.0', port: 8000, router: 'second', clientStatsIntervalMs: 0, maxNames: 5, maxStreams: 6, maxStreamsPerClient: 2, maxConnections: 7, maxConnectionsPerClient: 3 },
   );
 });
 

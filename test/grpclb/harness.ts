@@ -110,9 +110,9 @@ export function ipText(b: Buffer): string {
   return `[${words.join(':')}]`;
 }
 
-export function lbClient(address: string): grpc.Client {
+export function lbClient(address: string, options?: grpc.ClientOptions): grpc.Client {
   const Ctor = loadBalancerService();
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, grpc.credentials.createInsecure(), options);
 }
 
 /** The encoded LoadBalanceRequest{initial_request{name}} as one gRPC message (names under 120 bytes). */

@@ -138,9 +138,9 @@ export class AdsClient extends DuplexReader<Partial<DiscoveryRequest>, Discovery
   }
 }
 
-export function adsClient(address: string): grpc.Client {
+export function adsClient(address: string, options?: grpc.ClientOptions): grpc.Client {
   const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition() as grpc.ServiceDefinition, 'AggregatedDiscoveryService');
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, grpc.credentials.createInsecure(), options);
 }
 
 /** An Any decoded by its type URL (nested Anys inside a Listener decoded too), as plain objects. */
