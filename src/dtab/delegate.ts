@@ -5,7 +5,7 @@ import type { NameInterpreter, NamerCandidate } from './interpreter.js';
 import type { Addr, BoundName, Name } from './name.js';
 import { Neg, type NameTree } from './nametree.js';
 import { fallsThrough, outcomeOfState } from './route.js';
-import type { DelegateAddr, DelegateBound, DelegateNode } from './delegate-node.js';
+import type { DelegateAddr, DelegateBound, DelegateDentry, DelegateNode } from './delegate-node.js';
 import { Path } from './path.js';
 import { showNameTree } from './show.js';
 
@@ -16,6 +16,10 @@ export interface DelegateOptions {
   deadline?: number;
   /** The same, relative to now (Linkerd: 2 s). Default 2000. */
   timeoutMs?: number;
+  /** Nodes the tree may have (DelegateTreeSizeError past it). Default DELEGATION_MAX_NODES. */
+  maxNodes?: number;
+  /** Bytes its JSON may take, about (DelegateTreeSizeError past it). Default DELEGATION_MAX_BYTES. */
+  maxBytes?: number;
 }
 
 /** The delegation did not settle in time (Linkerd answers 503 `Request timed out.`). */
@@ -40,11 +44,83 @@ export class DelegateDepthError extends Error {
  */
 export const DELEGATION_LOOKUPS_FACTOR = 10;
 
-/** More lookups while delegating than DELEGATION_LOOKUPS_FACTOR times a binding's `maxLookups` (2,000 by default). */
+/**
+ * Dentries a delegation may test, over all its lookups: each lookup scans the whole dtab, so a
+ * dtab of 4,000 dentries took 2,000 lookups in ~420 ms (64 KiB holds 8,000). Through a dtab of over 50
+ * dentries, this allows fewer lookups than DELEGATION_LOOKUPS_FACTOR does (80 through 1,250).
+ */
+export const DELEGATION_MAX_DENTRY_SCANS = 100_000;
+
+/** The lookups a delegation through `dtab` may make: a binding's times DELEGATION_LOOKUPS_FACTOR, fewer through a long dtab. */
+export function delegationLookups(maxLookups: number, dtab: Dtab): number {
+  return Math.min(maxLookups * DELEGATION_LOOKUPS_FACTOR, Math.floor(DELEGATION_MAX_DENTRY_SCANS / Math.max(1, dtab.size)));
+}
+
+/** More lookups while delegating than delegationLookups allows (2,000 by default, fewer through a dtab of over 50 dentries). */
 export class DelegateLookupsError extends Error {
   override readonly name = 'DelegateLookupsError';
-  constructor(maxLookups: number) {
-    super(`Delegation needs more than ${maxLookups} lookups: the dtab's alternatives and unions multiply`);
+  /** `dentries`: the dtab's length, named when it is what limits the lookups. */
+  constructor(maxLookups: number, dentries?: number) {
+    const through = dentries === undefined ? '' : ` through ${dentries} dentries`;
+    super(`Delegation needs more than ${maxLookups} lookups${through}: the dtab's alternatives and unions multiply`);
+  }
+}
+
+/**
+ * The delegation tree's size. Lookups do not bound it: one dentry's alternatives make a node each,
+ * and each node repeats its dentry's text, so a 14 KB dtab made an 18.7 MB tree in ~580 ms. The
+ * tree is counted as it is built, so the work stops at the bound; the largest tree these defaults
+ * take costs 2-6 ms of CPU (see README, Limits).
+ */
+export const DELEGATION_MAX_NODES = 250;
+export const DELEGATION_MAX_BYTES = 256 * 1024;
+
+/** The delegation tree would pass `maxNodes` nodes or about `maxBytes` bytes of JSON. */
+export class DelegateTreeSizeError extends Error {
+  override readonly name = 'DelegateTreeSizeError';
+  constructor(
+    readonly bound: 'nodes' | 'bytes',
+    readonly limit: number,
+    path: Path,
+  ) {
+    super(`Delegating ${path.show()} makes a tree of more than ${bound === 'nodes' ? `${limit} nodes` : `${limit} bytes`}: the dtab's alternatives and unions multiply`);
+  }
+}
+
+/** JSON a node takes besides its path and dentry: its keys, type and `routing` (about 140 bytes). */
+const NODE_JSON_BYTES = 200;
+/** JSON an address of a bound leaf takes, about (ip, port and a little metadata). */
+const ADDR_JSON_BYTES = 100;
+
+/** What the tree holds so far, against its bounds; each dentry is shown once, for every node it led to. */
+class TreeSize {
+  private nodes = 0;
+  private bytes = 0;
+  private readonly shownDentries = new Map<Dentry, DelegateDentry>();
+
+  constructor(
+    private readonly path: Path,
+    private readonly maxNodes: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** One more node at `pathBytes`, led to by `dentry`. */
+  node(pathBytes: number, dentry: D): void {
+    if (++this.nodes > this.maxNodes) throw new DelegateTreeSizeError('nodes', this.maxNodes, this.path);
+    if (dentry === null) return this.add(NODE_JSON_BYTES + pathBytes);
+    const shown = this.shown(dentry);
+    this.add(NODE_JSON_BYTES + pathBytes + shown.prefix.length + shown.dst.length);
+  }
+
+  add(bytes: number): void {
+    this.bytes += bytes;
+    if (this.bytes > this.maxBytes) throw new DelegateTreeSizeError('bytes', this.maxBytes, this.path);
+  }
+
+  shown(dentry: Dentry): DelegateDentry {
+    let shown = this.shownDentries.get(dentry);
+    if (shown === undefined) this.shownDentries.set(dentry, (shown = { prefix: dentry.prefix.show(), dst: showNameTree(dentry.dst) }));
+    return shown;
   }
 }
 
@@ -77,20 +153,25 @@ export async function delegate(
   options: DelegateOptions = {},
 ): Promise<DelegateNode> {
   const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? 2000);
-  const d = new Delegation(interpreter, dtab, deadline);
+  const size = new TreeSize(path, options.maxNodes ?? DELEGATION_MAX_NODES, options.maxBytes ?? DELEGATION_MAX_BYTES);
+  const d = new Delegation(interpreter, dtab, deadline, size);
   const tree = await d.bind({ kind: 'leaf', path: Path.empty, dentry: null, value: { kind: 'path', path } }, 0);
-  return toJson(simplifyDelegation(tree), deadline);
+  return toJson(simplifyDelegation(tree), deadline, size);
 }
 
 class Delegation {
   /** Lookups so far, over every branch (bounded like a binding's). */
   private lookups = 0;
+  private readonly maxLookups: number;
 
   constructor(
     private readonly interpreter: NameInterpreter,
     private readonly dtab: Dtab,
     private readonly deadline: number,
-  ) {}
+    private readonly size: TreeSize,
+  ) {
+    this.maxLookups = delegationLookups(interpreter.maxLookups, dtab);
+  }
 
   async bind(tree: DTree, depth: number): Promise<DTree> {
     // The same limit binding uses, so the delegator never explains a name the router would refuse (or the reverse).
@@ -99,8 +180,9 @@ class Delegation {
       case 'leaf':
         if (tree.value.kind === 'bound') return tree;
         // The whole delegation ends: a branch's exception would let every other branch go on multiplying.
-        const max = this.interpreter.maxLookups * DELEGATION_LOOKUPS_FACTOR;
-        if (++this.lookups > max) throw new DelegateLookupsError(max);
+        if (++this.lookups > this.maxLookups) {
+          throw new DelegateLookupsError(this.maxLookups, this.maxLookups < this.interpreter.maxLookups * DELEGATION_LOOKUPS_FACTOR ? this.dtab.size : undefined);
+        }
         return this.bind(await this.lookup(tree.dentry, tree.value.path), depth + 1);
       case 'delegate':
         return { ...tree, tree: await this.bind(tree.tree, depth) };
@@ -129,7 +211,7 @@ class Delegation {
     try {
       return await this.bind(child, depth);
     } catch (e) {
-      if (e instanceof DelegateTimeoutError || e instanceof DelegateLookupsError) throw e;
+      if (e instanceof DelegateTimeoutError || e instanceof DelegateLookupsError || e instanceof DelegateTreeSizeError) throw e;
       return { kind: 'exception', path: parent.path, dentry: parent.dentry, error: e instanceof Error ? e : new Error(String(e)) };
     }
   }
@@ -141,17 +223,22 @@ class Delegation {
    */
   private async lookup(dentry: D, path: Path): Promise<DTree> {
     const step = this.interpreter.step(this.dtab, path);
-    const matched = step.matches.map((m) => fromNameTree(path, m.dentry, m.tree, (n: Name) => n));
+    const pathBytes = path.show().length;
+    // The node this lookup makes (a Delegate or an Alt of the matches; a namer's answer instead replaces it).
+    this.size.node(pathBytes, dentry);
+    const matched = step.matches.map((m) => fromNameTree(path, m.dentry, m.tree, (n: Name) => n, () => this.size.node(pathBytes, m.dentry)));
     if (step.from === 'dtab') {
       return matched.length === 1 ? { kind: 'delegate', path, dentry, tree: matched[0]! } : { kind: 'alt', path, dentry, trees: matched };
     }
+    let tree: NameTree<Name>;
     try {
-      const tree = await this.askNamers(step.candidates);
-      if (tree.kind !== 'neg') return fromNameTree(path, dentry, tree, (n) => n);
+      tree = await this.askNamers(step.candidates);
     } catch (e) {
       if (e instanceof DelegateTimeoutError) throw e;
       return { kind: 'exception', path, dentry, error: e instanceof Error ? e : new Error(String(e)) };
     }
+    // Outside the try: the tree's bounds end the delegation, they are not the namers' failure.
+    if (tree.kind !== 'neg') return fromNameTree(path, dentry, tree, (n) => n, () => this.size.node(pathBytes, dentry));
     if (matched.length === 1) return { kind: 'delegate', path, dentry, tree: matched[0]! };
     return { kind: 'neg', path, dentry };
   }
@@ -167,7 +254,9 @@ class Delegation {
   }
 }
 
-function fromNameTree<T>(path: Path, dentry: D, tree: NameTree<T>, name: (value: T) => Name): DTree {
+/** `counted` is called for each node before it is made, so a bound stops the walk. */
+function fromNameTree<T>(path: Path, dentry: D, tree: NameTree<T>, name: (value: T) => Name, counted: () => void): DTree {
+  counted();
   switch (tree.kind) {
     case 'empty':
     case 'fail':
@@ -178,13 +267,13 @@ function fromNameTree<T>(path: Path, dentry: D, tree: NameTree<T>, name: (value:
     case 'leaf':
       return { kind: 'leaf', path, dentry, value: name(tree.value) };
     case 'alt':
-      return { kind: 'alt', path, dentry, trees: tree.trees.map((t) => fromNameTree(path, dentry, t, name)) };
+      return { kind: 'alt', path, dentry, trees: tree.trees.map((t) => fromNameTree(path, dentry, t, name, counted)) };
     case 'union':
       return {
         kind: 'union',
         path,
         dentry,
-        trees: tree.trees.map((w) => ({ weight: w.weight, tree: fromNameTree(path, dentry, w.tree, name) })),
+        trees: tree.trees.map((w) => ({ weight: w.weight, tree: fromNameTree(path, dentry, w.tree, name, counted) })),
       };
   }
 }
@@ -223,25 +312,25 @@ function simplifyDelegation(tree: DTree): DTree {
 
 // ---- JSON ------------------------------------------------------------------------------------
 
-async function toJson(tree: DTree, deadline: number): Promise<DelegateNode> {
+async function toJson(tree: DTree, deadline: number, size: TreeSize): Promise<DelegateNode> {
   const path = tree.path.show();
-  const dentry = tree.dentry === null ? undefined : { prefix: tree.dentry.prefix.show(), dst: showNameTree(tree.dentry.dst) };
+  const dentry = tree.dentry === null ? undefined : size.shown(tree.dentry);
   // Key order as Linkerd's Jackson output: type, path, dentry, then the payload.
   const head = <K extends DelegateNode['type']>(type: K) => (dentry === undefined ? { type, path } : { type, path, dentry });
   switch (tree.kind) {
     case 'delegate':
-      return { ...head('delegate'), delegate: await toJson(tree.tree, deadline) };
+      return { ...head('delegate'), delegate: await toJson(tree.tree, deadline, size) };
     case 'alt':
-      return { ...head('alt'), alt: await Promise.all(tree.trees.map((t) => toJson(t, deadline))) };
+      return { ...head('alt'), alt: await Promise.all(tree.trees.map((t) => toJson(t, deadline, size))) };
     case 'union':
       return {
         ...head('union'),
-        union: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await toJson(w.tree, deadline) }))),
+        union: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await toJson(w.tree, deadline, size) }))),
       };
     case 'leaf': {
       const name = tree.value;
       if (name.kind !== 'bound') return { ...head('neg') };
-      return { ...head('leaf'), bound: await boundJson(name, deadline) };
+      return { ...head('leaf'), bound: await boundJson(name, deadline, size) };
     }
     case 'neg':
       return dentry === undefined
@@ -258,8 +347,10 @@ async function toJson(tree: DTree, deadline: number): Promise<DelegateNode> {
   }
 }
 
-async function boundJson(name: BoundName, deadline: number): Promise<DelegateBound> {
+async function boundJson(name: BoundName, deadline: number, size: TreeSize): Promise<DelegateBound> {
   const addr = await settleAddr(name.addr, deadline);
+  // A bound leaf shows every address of its set: a large Service, once per leaf that binds to it.
+  if (addr.type === 'bound') size.add(addr.addrs.length * ADDR_JSON_BYTES);
   return { addr: addrJson(addr), id: name.id.show(), path: name.residual.show() };
 }
 
