@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { DelegateNode } from '../dtab/delegate.js';
+import { DELEGATION_MAX_BYTES, DELEGATION_MAX_NODES, DelegateTreeSizeError, type DelegateNode } from '../dtab/delegate.js';
 import { ERROR_REASONS } from '../proxy/error-reasons.js';
 import { STATUS_NAMES } from '../proxy/grpc.js';
 import { routeDelegation, type CallFailure, type Routing } from '../dtab/delegation-routing.js';
@@ -141,18 +141,40 @@ export function parseDelegationRequest(request: DelegationRequest): ParsedReques
   return { path, dtab };
 }
 
+/** How large an answer may be: `admin.maxDelegationNodes`, `admin.maxDelegationBytes`. */
+export interface DelegationLimits {
+  maxNodes: number;
+  maxBytes: number;
+  /** Called with the config key of a bound a delegation reached. */
+  reached?: (key: string) => void;
+}
+
+export const DELEGATION_LIMITS: DelegationLimits = { maxNodes: DELEGATION_MAX_NODES, maxBytes: DELEGATION_MAX_BYTES };
+
 /**
  * Parse the request, ask the router, and say what routing does with each node. One deadline
- * bounds every wait for namers and address sets; a namer still pending then is a 503.
+ * bounds every wait for namers and address sets; a namer still pending then is a 503. A tree past
+ * its bounds is a 400 naming the bound, never a part of the tree: a cut Alt would show routing
+ * taking a branch it does not (what `routing` says is computed from the whole tree).
  */
-export async function delegate(router: AdminRouter, request: DelegationRequest, timeoutMs = DELEGATION_TIMEOUT_MS): Promise<DelegateNode> {
+export async function delegate(
+  router: AdminRouter,
+  request: DelegationRequest,
+  limits: DelegationLimits = DELEGATION_LIMITS,
+  timeoutMs = DELEGATION_TIMEOUT_MS,
+): Promise<DelegateNode> {
   const { path, dtab } = parseDelegationRequest(request);
   let tree: DelegateNode;
   try {
-    tree = await router.delegate(path, dtab, { deadline: Date.now() + timeoutMs });
+    tree = await router.delegate(path, dtab, { deadline: Date.now() + timeoutMs, maxNodes: limits.maxNodes, maxBytes: limits.maxBytes });
   } catch (err) {
     if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, 'Request timed out.');
     if (err instanceof Error && err.name === 'DelegateLookupsError') throw new HttpError(400, err.message);
+    if (err instanceof DelegateTreeSizeError) {
+      const key = err.bound === 'nodes' ? 'admin.maxDelegationNodes' : 'admin.maxDelegationBytes';
+      limits.reached?.(key);
+      throw new HttpError(400, `${err.message} (${key})`);
+    }
     throw new HttpError(500, `Delegation failed: ${describe(err)}`);
   }
   return withStatuses(routeDelegation(tree));

@@ -5,7 +5,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
 import type { AdminDeps, AdminTimeouts } from './deps.js';
-import { delegate, readDelegationRequest, selectRouter } from './delegator.js';
+import { DELEGATION_LIMITS, delegate, readDelegationRequest, selectRouter } from './delegator.js';
+import { DELEGATIONS_IN_FLIGHT, DELEGATIONS_IN_FLIGHT_PER_CLIENT, DelegationSlots } from './delegation-slots.js';
 import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
@@ -59,6 +60,13 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   const sampler = new DashboardSampler(deps.metrics);
   const startedAt = Date.now();
   const pages = deps.pages ?? [];
+  const reached = (limit: string) => deps.metrics.limitsReached.labels({ limit }).inc();
+  const delegations = new DelegationSlots(config.maxDelegations ?? DELEGATIONS_IN_FLIGHT, config.maxDelegationsPerClient ?? DELEGATIONS_IN_FLIGHT_PER_CLIENT, reached);
+  const delegationLimits = {
+    maxNodes: config.maxDelegationNodes ?? DELEGATION_LIMITS.maxNodes,
+    maxBytes: config.maxDelegationBytes ?? DELEGATION_LIMITS.maxBytes,
+    reached,
+  };
   for (const p of pages) if (!PAGE_ID.test(p.id) || p.id === 'dashboard' || p.id === 'dtab') throw new Error(`admin page id "${p.id}" must be lowercase letters and digits, not dashboard or dtab`);
 
   const routes: Route[] = [
@@ -103,7 +111,8 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
       handler: async (req, res, url) => {
         const request = await readDelegationRequest(req, url);
         const router = selectRouter(deps.routers, request.namespace);
-        sendJson(res, 200, await delegate(router, request));
+        // A slot once the body is read: a client sending its body slowly holds a connection, not a slot.
+        sendJson(res, 200, await delegations.run(req.socket.remoteAddress ?? '', () => delegate(router, request, delegationLimits)));
       },
     },
     { path: '/delegator', help: 'the dtab playground (dashboard tab)', handler: (_q, res) => sendText(res, 302, 'see /#dtab', { location: '/#dtab' }) },

@@ -314,7 +314,7 @@ class ConfigReader {
   private admin(field: Field): AdminConfig | undefined {
     const defaults: AdminConfig = { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 };
     if (!field.present) return defaults;
-    const f = field.object(['ip', 'port', 'controlEnabled', 'security', 'maxConnections', 'maxConnectionsPerClient'], {
+    const f = field.object(['ip', 'port', 'controlEnabled', 'security', 'maxConnections', 'maxConnectionsPerClient', 'maxDelegationNodes', 'maxDelegationBytes', 'maxDelegations', 'maxDelegationsPerClient'], {
       shutdownGraceMs: 'the admin server stops with the process (see shutdownGrace)',
       workerThreads: 'Node.js serves the admin API on its event loop',
     });
@@ -331,6 +331,11 @@ class ConfigReader {
       controlEnabled: controlEnabled ?? defaults.controlEnabled,
       maxConnections: f.get('maxConnections').int(1, 100_000) ?? defaults.maxConnections,
       maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 100_000) ?? defaults.maxConnectionsPerClient,
+      // The delegator's bounds, given only when set (the admin server has their defaults).
+      ...optional('maxDelegationNodes', f.get('maxDelegationNodes').int(1, 1_000_000)),
+      ...optional('maxDelegationBytes', f.get('maxDelegationBytes').int(1024, 1 << 30)),
+      ...optional('maxDelegations', f.get('maxDelegations').int(1, 100_000)),
+      ...optional('maxDelegationsPerClient', f.get('maxDelegationsPerClient').int(1, 100_000)),
     };
   }
 
@@ -770,4 +775,9 @@ class ConfigReader {
 
 function wildcard(ip: string): boolean {
   return ip === '0.0.0.0' || ip === '::';
+}
+
+/** `{ key: value }` when the key was given, else nothing: for keys whose defaults their user holds. */
+function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: number };
 }

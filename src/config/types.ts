@@ -70,6 +70,14 @@ export interface AdminConfig {
   maxConnections: number;
   /** Open admin connections from one client address at most, so one pod cannot take them all from the kubelet's probes. Default 16. */
   maxConnectionsPerClient: number;
+  /** Nodes a `/delegator.json` tree may have; a larger one is a 400. Default 1000 (DELEGATION_MAX_NODES). */
+  maxDelegationNodes?: number;
+  /** Bytes, about, a `/delegator.json` answer may take; a larger one is a 400. Default 1 MiB (DELEGATION_MAX_BYTES). */
+  maxDelegationBytes?: number;
+  /** Delegations in flight at most (each may wait 2 s for namers); more are a 429. Default 4. */
+  maxDelegations?: number;
+  /** Delegations in flight from one client address at most; more are a 429. Default 1. */
+  maxDelegationsPerClient?: number;
 }
 
 /**
