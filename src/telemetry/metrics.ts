@@ -147,7 +147,7 @@ export class Metrics {
   });
   readonly limitsReached = new Counter({
     name: 'kgr_limits_reached_total',
-    help: 'Times a bound on what client-supplied names may hold was reached, by router or namer and config key (bindingCache.paths: an idle binding was evicted; metricSeries.routes, metricSeries.endpoints: a name or endpoint was counted under "(overflow)"; maxWatches: an idle watch was closed or a name refused; admin.maxConnections, admin.maxConnectionsPerClient: an admin connection was closed as it arrived; client.maxConnectionsPerEndpoint: a stream waited for a slot on an endpoint\'s connections; …).',
+    help: 'Times one of the bounds on what clients may make the router hold or do was reached, by router or namer and the config key that sets it (README, Limits, says what each does when it trips): e.g. bindingCache.paths (an idle binding was evicted), metricSeries.routes (a name was counted under "(overflow)"), maxWatches and watchesPerSecond (a name refused or kept pending), client.maxConnectionsPerEndpoint (a stream waited for a slot), endpointWindows.queuedRequestBytes (endpoint connections took no more), servers[].maxBufferedBytesPerClient (a client was not read), xds.maxStreamsPerClient, grpclb.maxConnections, admin.maxDelegationsPerClient (refused).',
     labelNames: ['router', 'namer', 'limit'] as const,
     registers: [this.registry],
   });
