@@ -3,7 +3,7 @@ import { HttpError } from './http.js';
 
 /** Defaults: `admin.maxDelegations`, `admin.maxDelegationsPerClient`. */
 export const DELEGATIONS_IN_FLIGHT = 4;
-export const DELEGATIONS_IN_FLIGHT_PER_CLIENT = 1;
+export const DELEGATIONS_IN_FLIGHT_PER_CLIENT = 2;
 
 /**
  * Delegations in flight, bounded in all (`admin.maxDelegations`) and per client address

@@ -70,9 +70,9 @@ export interface AdminConfig {
   maxConnections: number;
   /** Open admin connections from one client address at most, so one pod cannot take them all from the kubelet's probes. Default 16. */
   maxConnectionsPerClient: number;
-  /** Nodes a `/delegator.json` tree may have; a larger one is a 400. Default 1000 (DELEGATION_MAX_NODES). */
+  /** Nodes a `/delegator.json` tree may have; a larger one is a 400. Default 250 (DELEGATION_MAX_NODES). */
   maxDelegationNodes?: number;
-  /** Bytes, about, a `/delegator.json` answer may take; a larger one is a 400. Default 1 MiB (DELEGATION_MAX_BYTES). */
+  /** Bytes, about, a `/delegator.json` answer may take; a larger one is a 400. Default 256 KiB (DELEGATION_MAX_BYTES). */
   maxDelegationBytes?: number;
   /** Delegations in flight at most (each may wait 2 s for namers); more are a 429. Default 4. */
   maxDelegations?: number;

@@ -10,7 +10,7 @@
 // Zero copy: a frame that lies inside one chunk is delivered as a subarray of that
 // chunk. Only a frame that straddles chunks is copied, once, into a buffer of its
 // exact length, and DATA much smaller than its chunk (a kept payload then keeps at
-// most four times its size, or a share of an 8 KiB pool block). Payloads therefore alias the caller's chunks: the caller must not
+// most four times its size, or a share of an 8 KiB slab). Payloads therefore alias the caller's chunks: the caller must not
 // reuse or mutate a chunk after pushing it (Node's socket 'data' chunks are fresh,
 // so the normal case is fine) and the handler may keep payloads it is given.
 
@@ -19,6 +19,7 @@ import {
   MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId, frameTypeName,
 } from './constants.js';
 import { H2ConnectionError, H2StreamError, type H2ErrorReason } from './errors.js';
+import { PayloadCopies } from './small-chunks.js';
 
 /** One SETTINGS parameter, in the order the peer sent it (§6.5.3 requires in-order processing). */
 export interface Setting {
@@ -118,6 +119,8 @@ export class FrameReader {
 
   // A frame header split across chunks is gathered here.
   private readonly headerBuf = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+  /** Small payloads copied out of large reads (see DATA below). */
+  private readonly copies = new PayloadCopies();
   private headerFill = 0;
 
   // The frame whose header has been read.
@@ -430,11 +433,11 @@ export class FrameReader {
         // A small payload in a large chunk is copied: kept (a call waiting, a queue, a socket's
         // unwritten bytes), a subarray would keep the whole chunk, and windows and budgets count
         // payload bytes. One byte of DATA among 64 KiB of padding or unknown frames would pin 64 KiB
-        // for each byte counted; a copy under 4 KiB shares one of Node's 8 KiB pool blocks. The
+        // for each byte counted; a copy under 4 KiB shares an 8 KiB slab of the reader's own. The
         // queues and the replay list, which keep DATA longest, copy again what pins more than twice
         // its size (small-chunks.ts, unpinned).
         const n = end - start;
-        h.onData(streamId, endStream, n * 4 < buf.length ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end), length);
+        h.onData(streamId, endStream, n * 4 < buf.length ? this.copies.copy(buf, start, end) : buf.subarray(start, end), length);
         return;
       }
       case FrameType.HEADERS: {

@@ -6,20 +6,23 @@
 export const SMALL_CHUNK = 1024;
 const SLAB_SIZE = 4096;
 
+/** The slabs small copies share (PayloadCopies): a kept chunk on one pins at most this much. */
+export const COPY_SLAB_SIZE = 8192;
+
 /**
- * `data`, or a copy of it when its ArrayBuffer is more than twice its size and 1 KiB more: for a
- * chunk about to be kept. The frame reader hands DATA over as views of the socket read, and windows
- * and budgets count payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames nobody keeps
- * kept the whole read, four times what was counted. Copied when kept, not when read: DATA that goes
- * straight on is not. Not a unary call's message (a view of a small read, or the reader's own copy
- * in one of Node's 8 KiB pool blocks, which every small copy shares): a copy costs ~1 µs, some 3 %
- * of a unary call's CPU, to save at most 1 KiB or a share of a pool block.
+ * `data`, or a copy of it when its ArrayBuffer is more than twice its size and more than a slab:
+ * for a chunk about to be kept. The frame reader hands DATA over as views of the socket read, and
+ * windows and budgets count payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames
+ * nobody keeps kept the whole read, four times what was counted. Copied when kept, not when read:
+ * DATA that goes straight on is not. Not a unary call's message (a view of a small read, or the
+ * reader's copy on a slab every small copy shares): a copy costs ~1 µs, some 3 % of a unary call's
+ * CPU, to save at most a slab.
  */
 export function unpinned(data: Buffer): Buffer {
   const n = data.length;
   const size = data.buffer.byteLength;
-  if (size <= 2 * n || size - n <= SMALL_CHUNK || size === Buffer.poolSize) return data;
-  // Not Buffer.from: under 4 KiB it copies into Node's shared 8 KiB pool, whose block the copy would keep.
+  if (size <= 2 * n || size <= COPY_SLAB_SIZE) return data;
+  // Not Buffer.from: under half of Buffer.poolSize (8 KiB; 64 KiB from Node 24) it copies into Node's shared pool, whose block the copy would keep.
   const copy = Buffer.allocUnsafeSlow(n);
   data.copy(copy);
   return copy;
@@ -67,5 +70,33 @@ export class SmallChunks {
     data.copy(this.slab!, this.end + last.length);
     this.end += last.length + n;
     list[list.length - 1] = this.view = this.slab!.subarray(this.start, this.end);
+  }
+}
+
+/**
+ * Copies of small payloads out of large socket reads (the frame reader's): up to 4 KiB each on 8 KiB
+ * slabs of their own, larger ones in buffers of their own. Not Buffer.from: from Node 24 its pool
+ * blocks are 64 KiB, so one small payload kept pinned 64 KiB; and `unpinned` knows a slab by its size.
+ */
+export class PayloadCopies {
+  private slab: Buffer | null = null;
+  private used = 0;
+
+  copy(buf: Buffer, start: number, end: number): Buffer {
+    const n = end - start;
+    if (n > COPY_SLAB_SIZE / 2) {
+      const own = Buffer.allocUnsafeSlow(n);
+      buf.copy(own, 0, start, end);
+      return own;
+    }
+    let slab = this.slab;
+    if (slab === null || this.used + n > COPY_SLAB_SIZE) {
+      slab = this.slab = Buffer.allocUnsafeSlow(COPY_SLAB_SIZE);
+      this.used = 0;
+    }
+    buf.copy(slab, this.used, start, end);
+    const out = slab.subarray(this.used, this.used + n);
+    this.used += n;
+    return out;
   }
 }

@@ -10,14 +10,16 @@ export interface CreationRateSettings {
 }
 
 /**
- * Kubernetes watches: 20 new ones a second after 100 at once. A node router's few hundred Services
- * are watched within seconds of its start; names clients make up cost the API server at most 40
- * LISTs a second (client-go's 5 requests a second would take a minute over 300 Services).
+ * Kubernetes watches: 20 new ones a second after 1,000 at once. The burst is maxWatches' default: a
+ * router's start, or a control plane's replica taking over a cluster's clients, watches every
+ * Service it can hold at once, and its readiness waits for them all (names held by the rate are not
+ * in the table it reads). The rate is for churn: names clients make up and drop cost the API server
+ * at most 40 LISTs a second once the burst is spent.
  */
-export const WATCH_RATE: CreationRateSettings = Object.freeze({ perSecond: 20, burst: 100 });
+export const WATCH_RATE: CreationRateSettings = Object.freeze({ perSecond: 20, burst: 1000 });
 
-/** DNS names: 50 new ones a second after 200 at once (each costs an A and an AAAA query at once, then one per refresh). */
-export const DNS_NAME_RATE: CreationRateSettings = Object.freeze({ perSecond: 50, burst: 200 });
+/** DNS names: 50 new ones a second after 1,000 (maxNames' default) at once; each costs an A and an AAAA query at once, then one per refresh. */
+export const DNS_NAME_RATE: CreationRateSettings = Object.freeze({ perSecond: 50, burst: 1000 });
 
 /**
  * How fast a namer starts new discovery (a Kubernetes watch pair, a DNS name's lookups). Its tables

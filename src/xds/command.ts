@@ -16,7 +16,8 @@ Usage:
                                                router (routers[].servers are not opened), and the
                                                \`xds:\` key {ip, port, router, maxStreams,
                                                maxStreamsPerClient, maxNamesPerStream, maxNames,
-                                               maxSubscriptions, maxSubscriptionsPerClient}
+                                               maxSubscriptions, maxSubscriptionsPerClient,
+                                               maxConnections, maxConnectionsPerClient}
                                                (default 0.0.0.0:18000)
   kube-grpc-router control --print-bootstrap [--xds-server HOST:PORT]
                                                print a pod's gRPC xDS bootstrap JSON (from POD_NAME,

@@ -79,8 +79,8 @@ test('a delegation tree past its bounds is a 400 naming the bound and its key, c
   });
 });
 
-test('one delegation in flight per client address: another while it waits for a namer is a 429 naming the bound', async () => {
-  await withAdmin({}, async ({ admin, metrics, namer }) => {
+test('delegations in flight are bounded per client address: past admin.maxDelegationsPerClient, another while one waits for a namer is a 429 naming the bound', async () => {
+  await withAdmin({ maxDelegationsPerClient: 1 }, async ({ admin, metrics, namer }) => {
     const first = delegate(admin, '/n/slow', '');
     await eventually('the first delegation waits for its namer', () => namer.lookups.includes('/slow'));
     const second = await delegate(admin, '/n/other', '');

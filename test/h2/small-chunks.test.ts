@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL_CHUNK, SmallChunks, unpinned } from '../../src/h2/small-chunks.js';
+import { COPY_SLAB_SIZE, PayloadCopies, SMALL_CHUNK, SmallChunks, unpinned } from '../../src/h2/small-chunks.js';
 import { h2Server, RawClient } from './connection-helpers.js';
 import { FrameType, SettingId } from '../../src/h2/frames.js';
 import { rawFrame } from './frames-helpers.js';
@@ -62,12 +62,18 @@ test('a kept chunk that is a small part of its buffer is copied into a buffer of
   assert.deepEqual(Buffer.concat(list), read);
   const most = read.subarray(0, 40_000);
   assert.equal(unpinned(most), most, 'more than half of its buffer: kept by reference');
-  // A unary call's message: not copied for what it could save. The reader's own copy, a share of
-  // one of Node's 8 KiB pool blocks, which every small copy shares; or a view of a small read.
-  const pooled = Buffer.from('abc');
-  assert.equal(unpinned(pooled), pooled);
+  // A unary call's message: not copied for what it could save. The reader's own copy, on a slab
+  // every small copy shares; or a view of a small read.
+  const copies = new PayloadCopies();
+  const copied = copies.copy(read, 100, 300);
+  assert.equal(copied.buffer.byteLength, COPY_SLAB_SIZE);
+  assert.equal(copies.copy(read, 0, 100).buffer, copied.buffer, 'small copies share a slab');
+  assert.equal(unpinned(copied), copied);
   const view = Buffer.alloc(600, 1).subarray(400);
   assert.equal(unpinned(view), view);
+  // Not Node's own pool: from Node 24 a block is 64 KiB, which one small payload kept would pin.
+  const pooled = Buffer.from('abc');
+  assert.equal(unpinned(pooled) === pooled, pooled.buffer.byteLength <= COPY_SLAB_SIZE);
   // A small part of a large buffer not from the pool is copied.
   assert.equal(unpinned(read.subarray(0, 100)).buffer.byteLength, 100);
 });
