@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Logger } from '../../src/util/log.js';
-import { adsClient, AdsClient, startControl, type ControlHarness } from './harness.js';
+import { AdsClient, metric, withControl } from './harness.js';
 
 /**
  * The ADS protocol driven message by message with a raw grpc-js client (the service from the
@@ -11,19 +11,6 @@ import { adsClient, AdsClient, startControl, type ControlHarness } from './harne
  * and the limits.
  */
 
-async function withControl(options: Parameters<typeof startControl>[0], body: (c: ControlHarness, client: grpc.Client) => Promise<void>): Promise<void> {
-  const c = await startControl(options);
-  const client = adsClient(c.address);
-  try {
-    await body(c, client);
-  } finally {
-    client.close();
-    await c.close();
-  }
-}
-
-const metric = async (c: ControlHarness, name: string, labels: string) =>
-  Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)`, 'm').exec(await c.metrics.registry.metrics())?.[1] ?? 0);
 
 const WEIGHTED = '/svc => /#/io.l5d.fs;\n/svc/echo.Echo => 9 * /#/io.l5d.fs/stable & 1 * /#/io.l5d.fs/canary;\n';
 

@@ -154,3 +154,19 @@ export function decodeResource(any: { type_url: string; value: Buffer }): Record
   }
   return object;
 }
+
+/** A control plane and one ADS client on it, for `body`; both closed after. */
+export async function withControl(options: Parameters<typeof startControl>[0], body: (c: ControlHarness, client: grpc.Client) => Promise<void>): Promise<void> {
+  const c = await startControl(options);
+  const client = adsClient(c.address);
+  try {
+    await body(c, client);
+  } finally {
+    client.close();
+    await c.close();
+  }
+}
+
+/** The value of one series of the control plane's metrics (0 when it has none yet). */
+export const metric = async (c: ControlHarness, name: string, labels: string): Promise<number> =>
+  Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)`, 'm').exec(await c.metrics.registry.metrics())?.[1] ?? 0);

@@ -6,26 +6,13 @@ import { Logger } from '../../src/util/log.js';
 import { NACK_LOG_LINES_PER_WINDOW, NACK_LOG_STREAM_INTERVAL_MS } from '../../src/xds/nack-log.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { eventually } from '../support/eventually.js';
-import { adsClient, AdsClient, startControl, type ControlHarness } from './harness.js';
+import { AdsClient, metric, withControl } from './harness.js';
 
 /**
  * What one client of the control plane may make it hold, driven by real clients (grpc-js, and
  * node:http2 for what grpc-js would not send): a partial message, streams, subscriptions, NACK lines.
  */
 
-async function withControl(options: Parameters<typeof startControl>[0], body: (c: ControlHarness, client: grpc.Client) => Promise<void>): Promise<void> {
-  const c = await startControl(options);
-  const client = adsClient(c.address);
-  try {
-    await body(c, client);
-  } finally {
-    client.close();
-    await c.close();
-  }
-}
-
-const metric = async (c: ControlHarness, name: string, labels: string) =>
-  Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)`, 'm').exec(await c.metrics.registry.metrics())?.[1] ?? 0);
 
 const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 
