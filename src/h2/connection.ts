@@ -20,7 +20,8 @@ import {
 import {
   DECODE_HEADER_LIST_TOO_LARGE, HeaderList, HpackDecoder, HpackEncoder, HpackError, type FieldInput, type FieldSink,
 } from './hpack/index.js';
-import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type TokenBucket, type H2LimitName, type H2Limits } from './limits.js';
+import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type H2LimitName, type H2Limits } from './limits.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';

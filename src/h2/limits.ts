@@ -113,8 +113,6 @@ export class WindowCounter implements EventCounter {
   }
 }
 
-export { TokenBucket } from '../util/token-bucket.js';
-
 /** Per-connection counters, read by the metrics layer. */
 export class H2Counters {
   streamsOpened = 0;

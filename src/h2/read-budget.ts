@@ -39,10 +39,11 @@ export class ReadBudget {
 
   /** Told each time the group goes past its limit (it was at or under it). */
   onSpent: (() => void) | undefined;
+  /** Times the group went past its limit (its trips, for metrics). */
+  timesSpent = 0;
 
   constructor(
-    /** Set once at start for a process-wide budget (`configureEndpointWindows`). */
-    public limit: number,
+    private limitBytes: number,
     /**
      * What a connection may hold and still be read once the limit is passed: one frame of the
      * RFC's default size. A connection whose bytes flow holds less between reads; a larger share
@@ -50,8 +51,22 @@ export class ReadBudget {
      */
     readonly share = 16 * 1024,
     /** What one client may hold over its connections before those holding more than `share` stop. */
-    readonly clientLimit = limit,
+    private clientLimitBytes = limitBytes,
   ) {}
+
+  get limit(): number {
+    return this.limitBytes;
+  }
+
+  get clientLimit(): number {
+    return this.clientLimitBytes;
+  }
+
+  /** New limits (a process-wide budget, sized at start by `configureEndpointWindows`): the client part follows unless given. */
+  resize(limit: number, clientLimit = limit): void {
+    this.limitBytes = limit;
+    this.clientLimitBytes = clientLimit;
+  }
 
   /** The group's members hold `n` bytes more (n < 0: one passed some on), `n` of them for `client`. */
   change(n: number, client: ReadBudgetClient | null = null): void {
@@ -59,7 +74,10 @@ export class ReadBudget {
     this.held = before + n;
     const clientBefore = client === null ? 0 : client.bufferedBytes;
     if (client !== null) client.bufferedBytes = clientBefore + n;
-    if (before <= this.limit && this.held > this.limit) this.onSpent?.();
+    if (before <= this.limit && this.held > this.limit) {
+      this.timesSpent++;
+      this.onSpent?.();
+    }
     if (before > this.limit && this.held <= this.limit && this.waiting.size > 0) {
       for (const m of [...this.waiting]) m.budgetFreed();
     } else if (client !== null && clientBefore > this.clientLimit && client.bufferedBytes <= this.clientLimit) {

@@ -4,7 +4,7 @@ import { ReceiveBudget } from '../h2/receive-budget.js';
 import { ReadBudget } from '../h2/read-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
 import { H2Connection, type H2ConnectionHandler, type H2ConnectionOptions, type RequestFields, type WaitingTally } from '../h2/connection.js';
-import { TokenBucket } from '../h2/limits.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { DEFAULT_INITIAL_WINDOW_SIZE, ErrorCode } from '../h2/constants.js';
 import type { H2Stream } from '../h2/stream.js';
 import type { FieldInput, HeaderList } from '../h2/hpack/index.js';
@@ -127,8 +127,6 @@ export const RECEIVE_BUDGET = new ReceiveBudget(DEFAULTS.earlyCreditBytes);
  * which the server's read budget bounds.
  */
 export const QUEUED_REQUESTS = new ReadBudget(DEFAULTS.queuedRequestBytes);
-let queuedRequestsSpent = 0;
-QUEUED_REQUESTS.onSpent = () => queuedRequestsSpent++;
 
 /** Sizes the process-wide budgets from the config (at start, before any endpoint connection or call). */
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {
@@ -136,7 +134,7 @@ export function configureEndpointWindows(c: EndpointWindowsConfig): void {
   RECEIVE_BUDGET.limit = c.earlyCreditBytes;
   WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
   CONNECTION_WINDOWS.resize(c.connectionBytes, c.connectionBytes);
-  QUEUED_REQUESTS.limit = c.queuedRequestBytes;
+  QUEUED_REQUESTS.resize(c.queuedRequestBytes);
 }
 
 /** What the process's endpoint-answer budgets hold now, for /metrics. */
@@ -148,7 +146,7 @@ export function endpointBudgets(): EndpointBudgets {
     connectionWindows: CONNECTION_WINDOWS.held,
     connectionWindowsRefused: CONNECTION_WINDOWS.refused,
     queuedRequests: QUEUED_REQUESTS.held,
-    queuedRequestsSpent,
+    queuedRequestsSpent: QUEUED_REQUESTS.timesSpent,
   };
 }
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
