@@ -255,16 +255,18 @@ class ConfigReader {
   private endpointWindows(field: Field): EndpointWindowsConfig {
     const d = defaultEndpointWindowsConfig();
     if (!field.present) return d;
-    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes', 'queuedRequestBytes', 'replayBytes', 'replayBytesPerClient']);
+    const f = field.object(['earlyCreditBytes', 'growthBytes', 'growthBytesPerClient', 'connectionBytes', 'queuedRequestBytes', 'queuedRequestBytesPerClient', 'replayBytes', 'replayBytesPerClient']);
     if (!f) return d;
     const [growthBytes, growthBytesPerClient] = this.sharedBudget(f, 'growthBytes', d.growthBytes);
+    const [queuedRequestBytes, queuedRequestBytesPerClient] = this.sharedBudget(f, 'queuedRequestBytes', d.queuedRequestBytes);
     const [replayBytes, replayBytesPerClient] = this.sharedBudget(f, 'replayBytes', d.replayBytes);
     return {
       earlyCreditBytes: f.get('earlyCreditBytes').int(0, 2 ** 31 - 1) ?? d.earlyCreditBytes,
       growthBytes,
       growthBytesPerClient,
       connectionBytes: f.get('connectionBytes').int(0, 2 ** 31 - 1) ?? d.connectionBytes,
-      queuedRequestBytes: f.get('queuedRequestBytes').int(0, 2 ** 31 - 1) ?? d.queuedRequestBytes,
+      queuedRequestBytes,
+      queuedRequestBytesPerClient,
       replayBytes,
       replayBytesPerClient,
     };

@@ -33,6 +33,8 @@ export interface EndpointWindowsConfig {
   connectionBytes: number;
   /** Request bytes passed on towards endpoints and not yet written to their sockets. Default 32 MiB. */
   queuedRequestBytes: number;
+  /** Of them, what the calls of one client address may have queued. Default a quarter of queuedRequestBytes. */
+  queuedRequestBytesPerClient: number;
   /** Request bytes calls keep, once passed on, for a transparent retry until their endpoint answers. Default 32 MiB. */
   replayBytes: number;
   /** Of them, what the calls of one client address may keep. Default a quarter of replayBytes. */

@@ -23,6 +23,8 @@ import {
 import { DEFAULT_LIMITS, H2Counters, WindowCounter, type EventCounter, type H2LimitName, type H2Limits } from './limits.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import { H2Stream, StreamState, type StreamConnection } from './stream.js';
+import type { ShareBudget } from '../util/share-budget.js';
+import { UnwrittenSends } from './unwritten-sends.js';
 import { statusOf, validateRequest, validateResponse, validateTrailers } from './validate.js';
 import type { ReceiveBudget } from './receive-budget.js';
 import type { ReadBudget, ReadBudgetClient, ReadBudgetMember } from './read-budget.js';
@@ -58,6 +60,13 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
    * endpoint's answers are every client's).
    */
   sendBudget?: ReadBudget;
+  /**
+   * What each client's streams (`stream.client`) handed to write() and the socket has not yet
+   * written (past its high-water mark), over the connections sharing it: past the client's share,
+   * write() on its streams returns false, and onDrain waits for the socket to write what they moved
+   * into it, so one client's streams cannot spend a send budget alone.
+   */
+  sendShares?: ShareBudget<'queuedRequestBytes'>;
   /** Who what the connection holds against readBudget counts for besides the group (its client's address). */
   readBudgetClient?: ReadBudgetClient;
   /** Streams' receive windows grow past initialWindowSize as they are consumed, from this budget. */
@@ -283,6 +292,15 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   /** What counts what waits to go to the peer: the read budget, or else the send budget. */
   private readonly outboundBudget: ReadBudget | undefined;
   private readonly readBudgetClient: ReadBudgetClient | null;
+  private readonly sendShares: ShareBudget<'queuedRequestBytes'> | undefined;
+  /** With sendShares: what the socket holds of each client's streams. */
+  private readonly unwritten: UnwrittenSends | null;
+  /**
+   * Streams of clients past their send share whose queued DATA went into the socket: their owners
+   * hear of it (onDrain) once the socket has written it, not before, or each drain would let the
+   * client send as much more into a socket that never empties.
+   */
+  private drainsAfterWrite: H2Stream[] = [];
   private readonly flushBound = (): void => this.flush();
   private closeTimer: NodeJS.Timeout | null = null;
   /** Keepalive's timers, as their cancel functions (they run on the connection's clock). */
@@ -336,6 +354,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.sendBudget = this.readBudget === undefined ? options.sendBudget : undefined;
     this.outboundBudget = this.readBudget ?? this.sendBudget;
     this.readBudgetClient = options.readBudgetClient ?? null;
+    this.sendShares = options.sendShares;
+    this.unwritten = options.sendShares !== undefined ? new UnwrittenSends(options.sendShares) : null;
     this.localConnectionWindow = Math.max(DEFAULT_INITIAL_WINDOW_SIZE, options.connectionWindowSize ?? 1024 * 1024);
     this.connectionWindowGrowth = options.connectionWindowGrowth;
     this.localMaxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -673,12 +693,16 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (!stream.canSend || this.state >= FAILED) return false;
     if (!stream.headersSent) throw new Error('DATA before HEADERS (RFC 9113 §8.1)');
     const n = data.length;
+    // Counted in its client's send share until the socket has written it; past the share the owner
+    // is told to wait, as for a full queue, and it goes by the queue (onDrain follows).
+    const client = n > 0 && this.sendShares !== undefined ? stream.client : null;
+    const withinShare = client === null || this.sendShares!.hold(n, client);
     // Nothing queued ahead of it, no stream waiting for connection window (they go first), window
     // for all of it, and room under maxQueuedBytes counting this tick's frames: straight into them
     // (a unary message needs no queue, no ready-list turn and no drain bookkeeping). Not when it
     // would close the stream: that waits for the flush as before, so the owner never hears of the
     // close inside its own write().
-    if (n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
+    if (withinShare && n <= stream.sendWindow && n <= this.sendWindow && this.ready.length === 0 && stream.queuedBytes === 0 && !stream.waiting &&
         (!endStream || stream.state === StreamState.OPEN) && this.socketHasRoom()) {
       if (n === 0 && !endStream) return true;
       this.sendData(stream, data, endStream);
@@ -701,7 +725,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       return false;
     }
     // Keep feeding while what is queued can go out on the window we have.
-    if (stream.queuedBytes > Math.min(stream.sendWindow, this.sendWindow)) {
+    if (!withinShare || stream.queuedBytes > Math.min(stream.sendWindow, this.sendWindow)) {
       stream.needDrain = true;
       return false;
     }
@@ -731,7 +755,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private giveGrowthBack(s: H2Stream): void {
     if (s.recvGrown === 0) return;
-    this.windowGrowth!.give(s.recvGrown, s.growthShare);
+    this.windowGrowth!.give(s.recvGrown, s.client);
     s.recvGrown = 0;
   }
 
@@ -800,6 +824,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     // Written through to the kernel (the usual case): the writer's slab is free again.
     if (socket.writableLength === 0) this.writer.rewind();
     if (this.outboundBudget !== undefined) this.countOutbound();
+    // Under its high-water mark the socket holds too little to count, and says nothing when it has written it.
+    if (this.unwritten !== null && !socket.writableNeedDrain) this.releaseUnwritten();
     // Answers, RST_STREAMs and ACKs are not flow controlled: a client that sends requests and reads
     // nothing would grow this socket's buffer without end. Past maxQueuedBytes (the read budget's
     // share while it is spent) the client is not read (its frames wait in the kernel, as its own
@@ -848,11 +874,35 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private onSocketDrain(): void {
     this.writer.rewind();
     if (this.outboundBudget !== undefined) this.countOutbound();
+    if (this.unwritten !== null) this.releaseUnwritten();
     if (this.readsHeld) {
       this.readsHeld = false;
       this.applyReadHolds();
     }
     this.flush();
+  }
+
+  /** The socket has written what it held of its streams' clients (see UnwrittenSends), and the owners waiting for that hear of it. */
+  private releaseUnwritten(): void {
+    this.unwritten!.release();
+    const waiting = this.drainsAfterWrite;
+    if (waiting.length === 0) return;
+    this.drainsAfterWrite = [];
+    for (const s of waiting) {
+      if (!s.needDrain || s.closed) continue;
+      if (s.queuedBytes === 0) s.needDrain = false;
+      this.handler.onDrain(s);
+    }
+  }
+
+  /** `s`'s owner waits for its queued DATA to move on: now, or once the socket has written it while its client is past its send share. */
+  private drained(s: H2Stream): void {
+    if (s.client !== null && this.unwritten !== null && this.sendShares!.spentFor(s.client)) {
+      if (!this.drainsAfterWrite.includes(s)) this.drainsAfterWrite.push(s);
+      return;
+    }
+    if (s.queuedBytes === 0) s.needDrain = false;
+    this.handler.onDrain(s);
   }
 
   /** Pauses the socket while either hold is on, and resumes it when neither is. */
@@ -982,7 +1032,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         // WINDOW_UPDATE will list it again.
         if (s.sendWindow > 0) this.ready.push(s); else s.ready = false;
         if (this.budgetHeld && this.waitsForPeerWindow(s)) { this.peerWindowWaiter = s; this.liftBudgetHold(); } // see awaitingPeerWindow
-        if (s.needDrain && s.queuedBytes < queuedBefore && !s.closed) this.handler.onDrain(s);
+        if (s.needDrain && s.queuedBytes < queuedBefore && !s.closed) this.drained(s);
         continue;
       }
       s.ready = false;
@@ -995,7 +1045,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         }
         this.localEnd(s);
       }
-      if (s.needDrain && !s.closed) { s.needDrain = false; this.handler.onDrain(s); }
+      if (s.needDrain && !s.closed) this.drained(s);
     }
   }
 
@@ -1012,6 +1062,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private sendData(s: H2Stream, chunk: Buffer, endStream: boolean): void {
     const n = chunk.length;
     this.writer.data(s.id, chunk, endStream);
+    if (this.unwritten !== null && s.client !== null && n > 0) this.unwritten.add(s.client, n);
     s.stalledSince = 0;
     s.sendWindow -= n;
     this.sendWindow -= n;
@@ -1093,6 +1144,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       else this.budgetChange(-this.outboundCounted);
     }
     this.outboundCounted = 0;
+    this.unwritten?.release();
     this.readBudget?.leave(this, this.readBudgetClient);
     // The peer can send no more on it.
     if (this.connectionWindowGrown > 0) this.connectionWindowGrowth!.give(this.connectionWindowGrown, null);
@@ -1169,6 +1221,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** What `s` queued to send will not go: out of the connection's queue (and, at the next flush, its budget). */
   private dropQueued(s: H2Stream): void {
+    if (this.sendShares !== undefined && s.client !== null) this.sendShares.give(s.queuedBytes, s.client);
     this.queuedBytes -= s.queuedBytes;
     s.queuedBytes = 0;
     s.clearQueue();
@@ -1285,7 +1338,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       // Half its window passed on: the stream flows, so its window may double (WindowGrowth).
       const growth = this.windowGrowth;
       if (growth !== undefined && mayGrow) {
-        const more = growth.double(window, s.growthShare);
+        const more = growth.double(window, s.client);
         s.recvGrown += more;
         s.recvPendingUpdate += more;
       }

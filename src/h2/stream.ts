@@ -7,6 +7,7 @@ import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
 import { SmallChunks, unpinned } from './small-chunks.js';
 import type { GrowthShare } from './window-growth.js';
+import type { Share } from '../util/share-budget.js';
 
 /** §5.1 states, kept minimal: no reserved states (we never push and refuse pushes). */
 export const StreamState = {
@@ -43,6 +44,13 @@ const HEADERS_SENT = 1 << 3;
 const HEADERS_RECEIVED = 1 << 4;
 const WAITING = 1 << 5;
 
+/**
+ * Who a stream's bytes count against besides its group of connections (the router: its call's
+ * client address, a ClientUsage): its window growth (a WindowGrowth's share), and what it handed to
+ * write() that its socket has not yet written (a send share, H2ConnectionOptions.sendShares).
+ */
+export type StreamClient = GrowthShare & Share<'queuedRequestBytes'>;
+
 /** No queued DATA: shared by every stream until one queues (most never do for long). */
 const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
 
@@ -67,8 +75,8 @@ export class H2Stream {
   recvCredited = 0;
   /** Receive window granted past the initial one, from a WindowGrowth (given back on close). */
   recvGrown = 0;
-  /** Whose share of the WindowGrowth that counts against, if anyone's (set by the owner). */
-  growthShare: GrowthShare | null = null;
+  /** Whose shares of the group budgets its bytes count against, if anyone's (set by the owner). */
+  client: StreamClient | null = null;
 
   /**
    * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The

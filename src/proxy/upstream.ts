@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
 import { ReadBudget } from '../h2/read-budget.js';
+import { ShareBudget } from '../util/share-budget.js';
 import { WindowGrowth } from '../h2/window-growth.js';
 import { H2Connection, type H2ConnectionHandler, type H2ConnectionOptions, type RequestFields, type WaitingTally } from '../h2/connection.js';
 import { TokenBucket } from '../util/token-bucket.js';
@@ -127,6 +128,17 @@ export const RECEIVE_BUDGET = new ReceiveBudget(DEFAULTS.earlyCreditBytes);
  * which the server's read budget bounds.
  */
 export const QUEUED_REQUESTS = new ReadBudget(DEFAULTS.queuedRequestBytes);
+/**
+ * Of QUEUED_REQUESTS, what one client address's calls may hold (`endpointWindows.queuedRequestBytesPerClient`,
+ * counted in its ClientUsage's `queuedRequestBytes`): the bytes its endpoint streams queued, and
+ * those they moved into sockets past their high-water marks until written. One pod's calls to an
+ * endpoint that reads nothing spent the whole budget alone, and every other pod's uploads then went
+ * 16-64 KiB per drain until client.sendTimeoutMs. Past its share, a client's endpoint streams take
+ * its calls' bytes but tell them to wait, so they keep their clients' windows (which
+ * maxBufferedBytesPerClient bounds), while other clients' calls flow. The budget's own limit is
+ * QUEUED_REQUESTS's, which also counts what is not any client's (the sockets' first bytes).
+ */
+export const QUEUED_REQUESTS_PER_CLIENT = new ShareBudget('queuedRequestBytes', Infinity, DEFAULTS.queuedRequestBytesPerClient);
 
 /** Sizes the process-wide budgets from the config (at start, before any endpoint connection or call). */
 export function configureEndpointWindows(c: EndpointWindowsConfig): void {
@@ -135,6 +147,7 @@ export function configureEndpointWindows(c: EndpointWindowsConfig): void {
   WINDOW_GROWTH.resize(c.growthBytes, c.growthBytesPerClient);
   CONNECTION_WINDOWS.resize(c.connectionBytes, c.connectionBytes);
   QUEUED_REQUESTS.resize(c.queuedRequestBytes);
+  QUEUED_REQUESTS_PER_CLIENT.resize(Infinity, c.queuedRequestBytesPerClient);
 }
 
 /** What the process's endpoint-answer budgets hold now, for /metrics. */
@@ -147,6 +160,7 @@ export function endpointBudgets(): EndpointBudgets {
     connectionWindowsRefused: CONNECTION_WINDOWS.refused,
     queuedRequests: QUEUED_REQUESTS.held,
     queuedRequestsSpent: QUEUED_REQUESTS.timesSpent,
+    queuedRequestsClientSpent: QUEUED_REQUESTS_PER_CLIENT.shareRefused,
   };
 }
 const MAX_RESPONSE_HEADER_LIST = 1 << 16;
@@ -204,6 +218,7 @@ class UpstreamConn implements H2ConnectionHandler {
       receiveBudget: RECEIVE_BUDGET,
       windowGrowth: WINDOW_GROWTH,
       sendBudget: QUEUED_REQUESTS,
+      sendShares: QUEUED_REQUESTS_PER_CLIENT,
       socketTimeoutMs: pool.options.sendTimeoutMs ?? 0,
       onLimit: (limit) => { if (limit === 'socketTimeoutMs') pool.options.onSendTimeout?.(); },
       limitKey: (limit) => (limit === 'socketTimeoutMs' ? 'client.sendTimeoutMs' : limit),

@@ -76,10 +76,10 @@ export class Metrics {
   /** Reader of the process's endpoint-answer budgets (see `watchEndpointBudgets`), read at every scrape. */
   #endpointBudgets: (() => EndpointBudgets) | undefined;
   #refusedSeen = { windowGrowth: 0, connectionWindows: 0 };
-  #queuedRequestsSpentSeen = 0;
+  #queuedRequestsSpentSeen = { all: 0, client: 0 };
   readonly endpointWindowBytes = new Gauge({
     name: 'kgr_endpoint_window_bytes',
-    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes; queued_requests: request bytes passed on towards endpoints and not yet written to their sockets, past endpointWindows.queuedRequestBytes a connection holding more than 16 KiB takes no more).',
+    help: 'What endpoints\' answers may run ahead of clients, over the process, by budget (window_growth: stream windows grown past their first 16 KiB as clients took answers, at most endpointWindows.growthBytes; early_credit: answer bytes given back to endpoint connections\' windows before their clients took them, at most endpointWindows.earlyCreditBytes; connection_windows: endpoint connections\' windows grown past their first 65,535 octets as answers flowed, at most endpointWindows.connectionBytes; queued_requests: request bytes passed on towards endpoints and not yet written to their sockets, past endpointWindows.queuedRequestBytes a connection holding more than 16 KiB takes no more, past a client address\'s endpointWindows.queuedRequestBytesPerClient its calls wait).',
     labelNames: ['budget'] as const,
     registers: [this.registry],
     collect: () => {
@@ -90,9 +90,13 @@ export class Metrics {
       this.endpointWindowBytes.set({ budget: 'connection_windows' }, b.connectionWindows);
       this.endpointWindowBytes.set({ budget: 'queued_requests' }, b.queuedRequests);
       // The limit's trips, before limitsReached is read (registered after this gauge).
-      const trips = b.queuedRequestsSpent - this.#queuedRequestsSpentSeen;
-      this.#queuedRequestsSpentSeen = b.queuedRequestsSpent;
+      const seen = this.#queuedRequestsSpentSeen;
+      const trips = b.queuedRequestsSpent - seen.all;
+      const clientTrips = b.queuedRequestsClientSpent - seen.client;
+      seen.all = b.queuedRequestsSpent;
+      seen.client = b.queuedRequestsClientSpent;
       if (trips > 0) this.limitsReached.inc({ limit: 'endpointWindows.queuedRequestBytes' }, trips);
+      if (clientTrips > 0) this.limitsReached.inc({ limit: 'endpointWindows.queuedRequestBytesPerClient' }, clientTrips);
     },
   });
   readonly endpointWindowGrowthRefused = new Counter({
@@ -335,6 +339,8 @@ export interface EndpointBudgets {
   queuedRequests: number;
   /** Times queuedRequests went past endpointWindows.queuedRequestBytes. */
   queuedRequestsSpent: number;
+  /** Times a client address's part of them went past endpointWindows.queuedRequestBytesPerClient. */
+  queuedRequestsClientSpent: number;
 }
 
 /** What the process's replay budget holds and has refused (src/proxy/replay-budget.ts), for /metrics. */

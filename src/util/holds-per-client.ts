@@ -12,6 +12,8 @@ export class ClientUsage {
   windowGrowth = 0;
   /** Request bytes its calls keep for a transparent retry (a share of src/proxy/replay-budget.ts's budget). */
   replayBytes = 0;
+  /** Request bytes its calls handed to endpoint connections that their sockets have not yet written (a share of src/proxy/upstream.ts's QUEUED_REQUESTS). */
+  queuedRequestBytes = 0;
   /** The bound clients its calls on its server's router are on: calls in flight per bound id (at most bindingCache.clientsPerClient ids). */
   boundClients: Map<string, number> | undefined = undefined;
   /** What its connections hold against their server's read budget (a ReadBudgetClient of src/h2/read-budget.ts). */

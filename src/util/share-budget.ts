@@ -7,7 +7,7 @@
 export class ShareBudget<K extends string> {
   /** Bytes lent now, over every share. */
   held = 0;
-  /** Times a take got nothing: the budget, or its share, was spent. */
+  /** Times a take got nothing, or a hold went past a limit: the budget, or its share, was spent. */
   refused = 0;
   /** Of them, the times the budget had room and the share was what was spent. */
   shareRefused = 0;
@@ -49,6 +49,26 @@ export class ShareBudget<K extends string> {
     this.held += n;
     if (share !== null) share[this.field] += n;
     return true;
+  }
+
+  /**
+   * `n` more bytes for `share` that are held already, so cannot be refused (bytes queued to send):
+   * false while that leaves the budget or the share past its limit, and its holder should take no
+   * more. Going past counts as one refusal.
+   */
+  hold(n: number, share: Share<K>): boolean {
+    const before = share[this.field];
+    const within = before <= this.shareLimit && this.held <= this.limit;
+    this.held += n;
+    share[this.field] = before + n;
+    if (share[this.field] <= this.shareLimit && this.held <= this.limit) return true;
+    if (within) this.refuse(this.held <= this.limit);
+    return false;
+  }
+
+  /** The budget, or `share`'s part of it, is past its limit. */
+  spentFor(share: Share<K>): boolean {
+    return this.held > this.limit || share[this.field] > this.shareLimit;
   }
 
   private refuse(byShare: boolean): void {

@@ -106,7 +106,7 @@ test('every default is filled from a minimal config', () => {
     ],
     shutdownDelayMs: 5000,
     shutdownGraceMs: 25000,
-    endpointWindows: { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, replayBytes: 32 << 20, replayBytesPerClient: 8 << 20 },
+    endpointWindows: { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, queuedRequestBytesPerClient: 8 << 20, replayBytes: 32 << 20, replayBytesPerClient: 8 << 20 },
   });
 });
 
@@ -155,11 +155,11 @@ routers:
   servers: [{port: 4141}]
 shutdownDelay: 1m30s
 shutdownGrace: 2500
-endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPerClient: 1048576, connectionBytes: 2097152, queuedRequestBytes: 3145728, replayBytes: 16777216, replayBytesPerClient: 65536}
+endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPerClient: 1048576, connectionBytes: 2097152, queuedRequestBytes: 3145728, queuedRequestBytesPerClient: 1048576, replayBytes: 16777216, replayBytesPerClient: 65536}
 `,
     { source: '/etc/kgr/config.yaml' },
   );
-  assert.deepEqual(config.endpointWindows, { earlyCreditBytes: 4 << 20, growthBytes: 8 << 20, growthBytesPerClient: 1 << 20, connectionBytes: 2 << 20, queuedRequestBytes: 3 << 20, replayBytes: 16 << 20, replayBytesPerClient: 64 << 10 });
+  assert.deepEqual(config.endpointWindows, { earlyCreditBytes: 4 << 20, growthBytes: 8 << 20, growthBytesPerClient: 1 << 20, connectionBytes: 2 << 20, queuedRequestBytes: 3 << 20, queuedRequestBytesPerClient: 1 << 20, replayBytes: 16 << 20, replayBytesPerClient: 64 << 10 });
   assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true, maxConnections: 20, maxConnectionsPerClient: 4 });
   assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000, maxNames: 1000, watchesPerSecond: 20, watchesBurst: 1000 });
   assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50, maxNames: 300, watchesPerSecond: 0, watchesBurst: 7 });
@@ -272,14 +272,17 @@ test('unknown keys are errors with a did-you-mean suggestion', () => {
   assert.equal(parseConfig(MINIMAL + '    maxBufferedBytes: 2097152\n').config?.routers[0]?.servers[0]?.maxBufferedBytesPerClient, 1 << 19);
   // The per-client share of window growth: within the growth, and a quarter of it when only the growth is set.
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {growthBytes: 1048576, growthBytesPerClient: 2097152}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['endpointWindows.growthBytesPerClient: expected at most growthBytes (1048576), got 2097152']);
-  assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {growthBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 1 << 20, growthBytesPerClient: 1 << 18, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, replayBytes: 32 << 20, replayBytesPerClient: 8 << 20 });
+  assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {growthBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 1 << 20, growthBytesPerClient: 1 << 18, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, queuedRequestBytesPerClient: 8 << 20, replayBytes: 32 << 20, replayBytesPerClient: 8 << 20 });
   // The replay budget and its per-client share likewise.
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {replayBytes: 1048576, replayBytesPerClient: 2097152}\n'), ['endpointWindows.replayBytesPerClient: expected at most replayBytes (1048576), got 2097152 (config.yaml:5:63)']);
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {replayBytes: -1}\n'), ['endpointWindows.replayBytes: expected an integer 0-2147483647, got -1 (config.yaml:5:32)']);
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {replayBytesPerClient: 8MiB}\n'), ['endpointWindows.replayBytesPerClient: expected an integer 0-2147483647, got "8MiB" (config.yaml:5:41)']);
   assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {replayBytesPerClient: 33554433}\n'), ['endpointWindows.replayBytesPerClient: expected at most replayBytes (33554432), got 33554433 (config.yaml:5:41)']);
-  assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {replayBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, replayBytes: 1 << 20, replayBytesPerClient: 1 << 18 });
+  assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {replayBytes: 1048576}\n').config?.endpointWindows, { earlyCreditBytes: 32 << 20, growthBytes: 32 << 20, growthBytesPerClient: 8 << 20, connectionBytes: 32 << 20, queuedRequestBytes: 32 << 20, queuedRequestBytesPerClient: 8 << 20, replayBytes: 1 << 20, replayBytesPerClient: 1 << 18 });
   assert.deepEqual(parseConfig(MINIMAL + 'endpointWindows: {replayBytesPerClient: 65536}\n').config?.endpointWindows.replayBytesPerClient, 64 << 10);
+  // The queued-request budget and its per-client share likewise.
+  assert.deepEqual(errorsOf(MINIMAL + 'endpointWindows: {queuedRequestBytes: 1048576, queuedRequestBytesPerClient: 2097152}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['endpointWindows.queuedRequestBytesPerClient: expected at most queuedRequestBytes (1048576), got 2097152']);
+  assert.equal(parseConfig(MINIMAL + 'endpointWindows: {queuedRequestBytes: 1048576}\n').config?.endpointWindows.queuedRequestBytesPerClient, 1 << 18);
   // The per-client share of bound clients likewise: within clients, and a quarter of them when only clients is set.
   assert.deepEqual(errorsOf(MINIMAL + '  bindingCache: {clients: 8, clientsPerClient: 9}\n').map((e) => e.replace(/ \(config.yaml:\d+:\d+\)$/, '')), ['routers[0].bindingCache.clientsPerClient: expected at most clients (8), got 9']);
   assert.equal(parseConfig(MINIMAL + '  bindingCache: {clients: 8}\n').config?.routers[0]?.bindingCache.clientsPerClient, 2);

@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { ProxyHarness, addr } from './harness.js';
+import { CLIENT_DEFAULTS, ProxyHarness, addr } from './harness.js';
+import { Client } from '../../src/balancer/client.js';
+import { Var } from '../../src/util/var.js';
+import { Path } from '../../src/dtab/path.js';
+import type { BoundName } from '../../src/dtab/name.js';
 import { startRawBackend, answerOk } from '../fixtures/grpc/raw-backend.js';
 import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
@@ -549,6 +553,96 @@ test('request bytes queued towards endpoints that read nothing are bounded over 
     await sink.close();
     await healthy.close();
     configureEndpointWindows(defaultEndpointWindowsConfig());
+  }
+  await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0, 10_000);
+});
+
+/** A proxy whose calls to /t.Svc/Sink go to `sink`, the others to `healthy`; it keeps the others' endpoint streams. */
+class SinkOrHealthy extends ProxyHarness {
+  readonly healthy: Client;
+  readonly healthyStreams: H2Stream[] = [];
+  constructor(sink: number, healthy: number, onLimit: (limit: string) => void) {
+    super(addr(sink), {}, {}, { onLimit });
+    const bound: BoundName = { kind: 'bound', id: Path.of('#', 'test', 'healthy'), addr: new Var(addr(healthy)), residual: Path.empty };
+    this.healthy = new Client(bound, CLIENT_DEFAULTS, this.metrics, 'healthy');
+  }
+  override handleStream(stream: H2Stream, headers: HeaderMap): void {
+    const call = new ProxyCall(stream, headers, this);
+    if (headers[':path'] === '/t.Svc/Sink') return call.dispatch(this.client);
+    call.dispatch(this.healthy);
+    const up = (call as unknown as { up: H2Stream | undefined }).up;
+    if (up !== undefined) this.healthyStreams.push(up);
+  }
+  override async close(): Promise<void> {
+    this.healthy.close();
+    await super.close();
+  }
+}
+
+/**
+ * queuedRequestBytes bounded what all pods' calls queue towards endpoints together, not what one
+ * pod's may: one pod's calls to an endpoint that grants large windows and reads nothing spent all of
+ * it, and every other pod's uploads were then passed on 16-64 KiB per drain until sendTimeoutMs.
+ * Each client address's calls now queue at most queuedRequestBytesPerClient.
+ */
+test('one client address\'s calls to an endpoint that reads nothing stop at queuedRequestBytesPerClient: another address\'s upload to a healthy endpoint is not slowed', { timeout: 60_000 }, async () => {
+  // The defaults: queuedRequestBytes 32 MiB, 8 MiB of it per client address; maxBufferedBytesPerClient 8 MiB.
+  const HOGS = 12;
+  const UPLOAD = 16 << 20;
+  const spentBefore = QUEUED_REQUESTS.timesSpent;
+  const sink = await startSinkEndpoint();
+  let uploaded = 0;
+  const healthy = await startRawBackend((stream) => {
+    stream.on('data', (c: Buffer) => (uploaded += c.length));
+    stream.on('end', () => answerOk(stream));
+  }, { settings: { initialWindowSize: 2 ** 31 - 1 } });
+  // Only the router may stop the upload: the endpoint grants it every window there is.
+  healthy.server.on('session', (s) => s.setLocalWindowSize(2 ** 31 - 1));
+  const limits: string[] = [];
+  const proxy = await new SinkOrHealthy(sink.port, healthy.port, (l) => limits.push(l)).start();
+  const hogs: http2.ClientHttp2Session[] = [];
+  const other = connectFrom(proxy.port, '127.0.0.3');
+  try {
+    // One pod: 12 calls of 6 MiB to an endpoint that reads none of them, twice the budget.
+    for (let i = 0; i < HOGS; i++) {
+      const s = connectFrom(proxy.port, '127.0.0.2');
+      hogs.push(s);
+      const req = s.request({ ':method': 'POST', ':path': '/t.Svc/Sink', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.end(Buffer.alloc(6 << 20, 1));
+    }
+    // Each call is told to wait once the pod's calls have queued its share: the router then holds
+    // what the pod sends, until its connections are stopped (up to three may have sent all they had first).
+    const stopped = (): number => limits.filter((l) => l === 'servers[].maxBufferedBytesPerClient').length;
+    await eventually('the pod\'s connections to be stopped', () => stopped() >= HOGS - 3 || QUEUED_REQUESTS.timesSpent > spentBefore, 20_000);
+    assert.equal(QUEUED_REQUESTS.timesSpent - spentBefore, 0, `one client address alone spent queuedRequestBytes: the endpoint connections hold ${QUEUED_REQUESTS.held} bytes`);
+
+    // Another pod's 16 MiB upload to a healthy endpoint: its endpoint connection takes it at full
+    // pace (4 MiB in its queue), not a share at a time.
+    const req = other.request({ ':method': 'POST', ':path': '/t.Svc/Upload', 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('data', () => {});
+    const chunk = Buffer.alloc(1 << 20, 2);
+    for (let i = 0; i < UPLOAD >> 20; i++) req.write(chunk);
+    req.end();
+    const [answer] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
+    assert.equal(answer[':status'], 200);
+    await once(req, 'close');
+    assert.equal(uploaded, UPLOAD);
+    const up = proxy.healthyStreams[0]!.connection as H2Connection;
+    // Stopped at all only when its queue passed 4 MiB; past a spent budget, ~once per 64 KiB (256 times).
+    assert.ok(up.counters.queueOverLimit <= 16, `the upload's endpoint connection was stopped ${up.counters.queueOverLimit} times`);
+    assert.equal(QUEUED_REQUESTS.timesSpent - spentBefore, 0, 'queuedRequestBytes was spent');
+
+    const metrics = new Metrics();
+    metrics.watchEndpointBudgets(endpointBudgets);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^kgr_limits_reached_total\{limit="endpointWindows\.queuedRequestBytesPerClient"\} [1-9]\d*$/m);
+  } finally {
+    other.destroy();
+    for (const s of hogs) s.destroy();
+    await proxy.close();
+    await sink.close();
+    await healthy.close();
   }
   await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0, 10_000);
 });
