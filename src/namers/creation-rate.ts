@@ -40,4 +40,12 @@ export class CreationRate {
   take(): boolean {
     return this.bucket?.take(this.clock.now()) ?? true;
   }
+
+  /**
+   * The token of one that did not start after all: its table refused it as full. A flood of names a
+   * full table refuses must not spend the rate that names admitted once there is room wait on.
+   */
+  giveBack(): void {
+    this.bucket?.giveBack();
+  }
 }

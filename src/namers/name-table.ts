@@ -60,23 +60,13 @@ export class NameTable {
    */
   get(key: string, id: Path, source: NameSource): LiveName {
     const make = (e: NameHolder) => new LiveName(id, source, e);
-    const rate = this.options.rate;
-    if (rate === undefined || this.table.peek(key) !== undefined || rate.take()) {
-      const entry = this.table.get(key, make);
-      if (entry !== undefined) return entry.value;
-    } else {
-      this.options.onRate?.();
-    }
-    const full = new Refused(this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`, false);
-    const limited = new Refused(this.options.rateRefusal?.(key) ?? `new names are over the namer's rate: not discovering ${key} yet`, true);
+    const first = this.ask(key, make, false);
+    if (!(first instanceof Refused)) return first;
     return new LiveName(id, (sink) =>
       askUntilRoom({
         sink,
-        // Whichever refused the name first counted it: asking again is not counted (getAgain).
-        ask: () => {
-          if (rate !== undefined && this.table.peek(key) === undefined && !rate.take()) return limited;
-          return this.table.getAgain(key, make)?.value ?? full;
-        },
+        // Whichever refused the name first counted it: asking again is not counted.
+        ask: () => this.ask(key, make, true),
         admitted: (name) => {
           const following = name.addr.observe((addr) => follow(sink, name, addr));
           return () => following.close();
@@ -85,6 +75,23 @@ export class NameTable {
         clock: this.clock,
       }),
     );
+  }
+
+  /**
+   * The table's name for `key`, or why not. A new name takes a token of the rate first, and gives it
+   * back when the table refuses it: only names that start discovery spend the rate.
+   */
+  private ask(key: string, make: (e: NameHolder) => LiveName, again: boolean): LiveName | Refused {
+    const rate = this.options.rate;
+    const isNew = rate !== undefined && this.table.peek(key) === undefined;
+    if (isNew && !rate.take()) {
+      if (!again) this.options.onRate?.();
+      return new Refused(this.options.rateRefusal?.(key) ?? `new names are over the namer's rate: not discovering ${key} yet`, true);
+    }
+    const entry = again ? this.table.getAgain(key, make) : this.table.get(key, make);
+    if (entry !== undefined) return entry.value;
+    if (isNew) rate.giveBack();
+    return new Refused(this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`, false);
   }
 
   get size(): number {

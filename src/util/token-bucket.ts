@@ -2,7 +2,7 @@
  * A token bucket, as nghttp2 limits the resets it receives (and the namers the watches and names
  * they create): `burst` tokens at first and at most, `perSecond` more each second (continuously,
  * where nghttp2 adds whole seconds' worth: at most one second's refill ahead of it). take() is false
- * when no token is left, and takes none then.
+ * when no token is left, and takes none then; giveBack returns one taken for work that did not start.
  */
 export class TokenBucket {
   private tokens: number;
@@ -20,5 +20,9 @@ export class TokenBucket {
     if (this.tokens < 1) return false;
     this.tokens--;
     return true;
+  }
+
+  giveBack(): void {
+    this.tokens = Math.min(this.burst, this.tokens + 1);
   }
 }

@@ -325,6 +325,27 @@ test('a name refused a watch lets go of the watch it is admitted to when its las
     namer.close();
   }));
 
+test('a watch refused as full spends none of watchesPerSecond: after a flood of them, a new watch with room starts at once', () =>
+  withApi(async (api) => {
+    // The clock never moves: no token comes back but those given back.
+    const clock = new FakeClock();
+    const { namer, metrics } = namerFor(api, { idleTtlMs: 600_000, maxWatches: 1, clock, watchRate: { perSecond: 1, burst: 2 } });
+    const held = new Watching(namer.lookup(p('/default/grpc/held')));
+    await eventually('held is Neg', () => isNeg(held.v as never), 5000);
+    // One token is left: each name of the flood finds it, and every watch is in use.
+    for (let i = 0; i < 5; i++) {
+      const flood = new Watching(namer.lookup(p(`/default/grpc/flood-${i}`)));
+      const addr = boundOf(flood.v as never)?.addr.sample;
+      assert.match(addr?.type === 'failed' ? addr.cause : JSON.stringify(addr), new RegExp(`\\(maxWatches 1\\): not watching default/flood-${i}$`));
+      flood.close();
+    }
+    held.close();
+    const next = new Watching(namer.lookup(p('/default/grpc/next')));
+    await eventually('next is watched (the idle watch made room) and answers', () => isNeg(next.v as never), 5000);
+    assert.equal((await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'watchesPerSecond')?.value ?? 0, 0, 'the rate never refused');
+    next.close();
+  }));
+
 test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd 1); a port no Service can have is Neg with no name made', () =>
   withApi(async (api) => {
     api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 8080 }]);

@@ -6,6 +6,7 @@ import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
 import { Path } from '../../src/dtab/path.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { REFUSED_RETRY_MAX_MS } from '../../src/namers/ask-until-room.js';
+import { CreationRate } from '../../src/namers/creation-rate.js';
 
 /** A discovery source that answers at once and counts starts and stops. */
 function counting(answer: (sink: LiveName) => void) {
@@ -94,5 +95,45 @@ test('NameTable: a refused name whose last observer leaves as it is admitted let
   assert.deepEqual(c.counts, { started: 1, stopped: 1 }, 'the table’s name stopped');
   assert.equal(names.size, 0);
   assert.equal(clock.running, 0);
+  names.close();
+});
+
+/** A table of at most `maxNames` names, new ones started at most `perSecond` after `burst`; both refusals name the key. */
+function rated(clock: FakeClock, maxNames: number, perSecond: number, burst: number, idleTtlMs = 0) {
+  const counts = { full: 0, rate: 0 };
+  const names = new NameTable({
+    idleTtlMs,
+    maxNames,
+    onFull: () => counts.full++,
+    refusal: (key) => `full: ${key}`,
+    rate: new CreationRate({ perSecond, burst }, clock),
+    onRate: () => counts.rate++,
+    rateRefusal: (key) => `rate: ${key}`,
+    clock,
+  });
+  const use = (key: string) => {
+    const name = names.get(key, Path.of(key), counting(bound).source);
+    return { name, observed: name.addr.observe(() => {}) };
+  };
+  return { names, counts, use };
+}
+
+test('NameTable: a new name the full table refuses spends none of the rate: after a flood of them, a new name with room starts at once', () => {
+  // The clock never moves: no token comes back but those given back.
+  const clock = new FakeClock();
+  const { names, counts, use } = rated(clock, 1, 1, 2);
+  const held = use('a');
+  assert.equal(held.name.state, 'bound');
+  // One token is left: every name of the flood finds it, and the full table refuses it.
+  for (let i = 0; i < 5; i++) {
+    const flood = use(`flood-${i}`);
+    assert.deepEqual(flood.name.addr.sample, { type: 'failed', cause: `full: flood-${i}` });
+    flood.observed.close();
+  }
+  assert.deepEqual(counts, { full: 5, rate: 0 });
+  held.observed.close();
+  const next = use('b');
+  assert.equal(next.name.state, 'bound', `b: ${next.name.lastError ?? ''}`);
+  next.observed.close();
   names.close();
 });

@@ -127,8 +127,15 @@ export class K8sNamer implements Namer {
     return askUntilRoom({
       sink,
       ask: (again) => {
-        if (!this.mayWatch(namespace, service, again)) return limited;
-        return this.watch(namespace, service, again) ?? full;
+        // A new watch takes a token, given back when every watch is in use: only watches that start spend the rate.
+        const isNew = this.watches.peek(`${namespace}/${service}`) === undefined;
+        if (isNew && !this.watchRate.take()) {
+          if (!again) this.watchRateReached.inc();
+          return limited;
+        }
+        const watch = this.watch(namespace, service, again);
+        if (watch === undefined && isNew) this.watchRate.giveBack();
+        return watch ?? full;
       },
       admitted: (watch, again) => {
         // The refusal said nothing about the Service: wait for the watch's first list.
@@ -138,13 +145,6 @@ export class K8sNamer implements Namer {
       },
       clock: this.options.clock ?? realClock,
     });
-  }
-
-  /** Whether (namespace, service) is watched already or a new watch may start now; `again` after a refusal (not counted again). */
-  private mayWatch(namespace: string, service: string, again: boolean): boolean {
-    if (this.watches.peek(`${namespace}/${service}`) !== undefined || this.watchRate.take()) return true;
-    if (!again) this.watchRateReached.inc();
-    return false;
   }
 
   private follow(sink: LiveName, watch: ServiceWatch, namespace: string, port: string, service: string): () => void {
