@@ -174,7 +174,9 @@ export async function startRouterProcess(config: Config, options: StartOptions):
 export async function startNamers(config: Config, deps: { metrics: Metrics; log: Logger; env: NodeJS.ProcessEnv }, closers: Closers): Promise<{ namers: PrefixedNamer[]; interpreter: NameInterpreter }> {
   const namers: PrefixedNamer[] = [];
   closers.push(() => Promise.all(namers.map((n) => n.namer.close?.())));
-  for (const n of config.namers) namers.push(await createNamer(n, { metrics: deps.metrics, log: deps.log.child({ namer: n.prefix }), env: deps.env }));
+  for (const [i, n] of config.namers.entries()) {
+    namers.push(await createNamer(n, { metrics: deps.metrics, log: deps.log.child({ namer: n.prefix }), env: deps.env, key: `namers[${i}]` }));
+  }
   return { namers, interpreter: new NameInterpreter({ namers, global: globalNamer() }) };
 }
 

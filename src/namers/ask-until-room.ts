@@ -73,7 +73,10 @@ export function askUntilRoom<T>(options: AskUntilRoomOptions<T>): () => void {
 
 const CLOSED = new Refused('the namer is closed', false);
 
+/** The name says why it waits now: failed by a full table, pending (again) while only the rate holds it. */
 function refuse(sink: LiveName, refused: Refused): void {
-  if (refused.pending && sink.state === 'pending') sink.lastError = refused.why;
-  else if (sink.addr.sample.type !== 'failed' || sink.lastError !== refused.why) sink.fail(refused.why);
+  if (refused.pending) {
+    if (sink.state !== 'pending') sink.update('pending');
+    sink.lastError = refused.why;
+  } else if (sink.addr.sample.type !== 'failed' || sink.lastError !== refused.why) sink.fail(refused.why);
 }

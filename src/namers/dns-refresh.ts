@@ -11,6 +11,7 @@ import type { Name } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import { DnsResolver } from './dns-resolver.js';
 import { CreationRate, DNS_NAME_RATE, type CreationRateSettings } from './creation-rate.js';
+import { namerKey } from './kind.js';
 
 export interface DnsRefreshOptions extends DnsResolverOptions {
   /** Upper bound on re-resolution (records' TTLs are honoured below it). Default 5. */
@@ -30,6 +31,8 @@ export interface DnsRefreshOptions extends DnsResolverOptions {
   clock?: Clock;
   /** Called after each resolution with its outcome (metrics). */
   onResult?: (kind: 'ok' | 'nxdomain' | 'error') => void;
+  /** Its config entry's key (`namers[0]`), under which refusals name the limit that refused. */
+  configKey?: string;
 }
 
 /** Shortest re-resolution, whatever the TTL says (a TTL of 0 must not become a query storm). */
@@ -86,10 +89,10 @@ export function dnsNameTable(options: DnsRefreshOptions): NameTable {
     idleTtlMs: options.idleTtlMs ?? 30_000,
     maxNames,
     onFull: options.onFull,
-    refusal: (key) => `too many DNS names in use (${maxNames}): not resolving ${key}`,
+    refusal: (key) => `too many DNS names in use (${namerKey(options.configKey, 'maxNames')} ${maxNames}): not resolving ${key}`,
     rate: new CreationRate(options.rate ?? DNS_NAME_RATE, options.clock ?? realClock),
     onRate: options.onRate,
-    rateRefusal: (key) => `new DNS names are over namesPerSecond: not resolving ${key} yet`,
+    rateRefusal: (key) => `new DNS names are over ${namerKey(options.configKey, 'namesPerSecond')}: not resolving ${key} yet`,
     clock: options.clock,
   });
 }

@@ -14,6 +14,13 @@ export interface NamerContext {
   log: Logger;
   /** Where POD_NAMESPACE, NODE_NAME, KUBECONFIG, … come from. */
   env: NodeJS.ProcessEnv;
+  /** Its entry's config key (`namers[0]`): errors name its keys under it (see namerKey). */
+  key?: string;
+}
+
+/** The config key path of a namer's own key `name` (`namers[0].maxWatches`); the bare name for a namer built without an entry's key. */
+export function namerKey(entry: string | undefined, name: string): string {
+  return entry === undefined ? name : `${entry}.${name}`;
 }
 
 /**

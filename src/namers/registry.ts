@@ -21,6 +21,8 @@ export interface NamerDeps {
   log: Logger;
   /** Where POD_NAMESPACE, NODE_NAME, KUBECONFIG, KUBERNETES_SERVICE_* come from. Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The entry's config key (`namers[0]`), named by the errors of its limits. */
+  key?: string;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface NamerDeps {
 export async function createNamer(config: NamerConfig, deps: NamerDeps): Promise<PrefixedNamer> {
   const { kind, config: full } = namerKinds.resolve(config);
   const prefix = parsePrefix(config.prefix || `/#/${config.kind}`, config.kind);
-  const ctx = { prefix, metrics: deps.metrics, log: deps.log.child({ namer: prefix.show() }), env: deps.env ?? process.env };
+  const ctx = { prefix, metrics: deps.metrics, log: deps.log.child({ namer: prefix.show() }), env: deps.env ?? process.env, key: deps.key };
   return { prefix, kind: config.kind, namer: await kind.create(full, ctx) };
 }
 

@@ -228,7 +228,7 @@ test('BindingCache: a base-dtab name refused while a flood filled the DNS names 
 
     // Another client's first call through the router's own dtab is refused, and the refusal is counted once.
     const legit = connect('/svc/legit', Dtab.empty);
-    assert.deepEqual(legit.addr.sample, { type: 'failed', cause: 'too many DNS names in use (3): not resolving inet legit.internal/8080' });
+    assert.deepEqual(legit.addr.sample, { type: 'failed', cause: 'too many DNS names in use (maxNames 3): not resolving inet legit.internal/8080' });
     assert.equal(full, 1);
     clock.advance(20_000);
     assert.equal(legit.addr.sample.type, 'failed', 'still refused while the flood holds the table');

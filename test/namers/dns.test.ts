@@ -196,7 +196,7 @@ test('io.l5d.dns: names clients choose are capped at maxNames; idle ones make ro
     await eventually('held names answered', () => held.every((h) => isNeg(h.v as never)), 5000);
     const refused = new Watching(namer.lookup(p('/one-more.test/80')));
     const bound = await eventually('refused name answered', () => boundOf(refused.v as never), 5000);
-    assert.deepEqual(bound.addr.sample, { type: 'failed', cause: 'too many DNS names in use (3): not resolving one-more.test/80' });
+    assert.deepEqual(bound.addr.sample, { type: 'failed', cause: 'too many DNS names in use (maxNames 3): not resolving one-more.test/80' });
     assert.equal(Object.keys(namer.state() as object).length, 3);
     // Full at made-up-3..9 (7), at each held name (3, evicting made-up ones) and at one-more (1).
     assert.equal(full, 11);

@@ -12,6 +12,9 @@ import { FakeClock } from '../support/fake-clock.js';
 import { NEGATIVE_IDLE_TTL_MS } from '../../src/util/idle-table.js';
 import { REFUSED_RETRY_MAX_MS } from '../../src/namers/ask-until-room.js';
 import type { BoundName } from '../../src/dtab/name.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startNamers } from '../../src/main.js';
+import { Closers } from '../../src/util/closers.js';
 
 const PREFIX = Path.of('#', 'io.l5d.k8s');
 
@@ -344,6 +347,40 @@ test('a watch refused as full spends none of watchesPerSecond: after a flood of 
     await eventually('next is watched (the idle watch made room) and answers', () => isNeg(next.v as never), 5000);
     assert.equal((await metrics.limitsReached.get()).values.find((v) => v.labels.limit === 'watchesPerSecond')?.value ?? 0, 0, 'the rate never refused');
     next.close();
+  }));
+
+test("a refused name's error names the key of its own namers[] entry that refused it: maxWatches, maxNames, watchesPerSecond", () =>
+  withApi(async (api) => {
+    const entry = (prefix: string, limits: string[]) => [`- kind: io.l5d.k8s`, `  prefix: ${prefix}`, '  host: 127.0.0.1', `  port: ${api.port}`, ...limits.map((l) => `  ${l}`)];
+    const { config } = parseConfig(
+      ['namers:',
+        ...entry('/#/k0', ['maxWatches: 1', 'watchesBurst: 2']),
+        ...entry('/#/k1', ['maxNames: 2', 'watchesPerSecond: 1', 'watchesBurst: 1']),
+        'routers:', '- protocol: h2', '  dtab: /svc => /#/k0', '  servers:', '  - port: 4140'].join('\n'),
+    );
+    const closers = new Closers(Logger.silent());
+    try {
+      const [k0, k1] = (await startNamers(config, { metrics: new Metrics({ processMetrics: false }), log: Logger.silent(), env: {} }, closers)).namers.map((n) => n.namer as K8sNamer);
+      const use = (namer: K8sNamer | undefined, path: string) => new Watching(namer!.lookup(p(path)));
+      const cause = (w: ReturnType<typeof use>) => {
+        const addr = boundOf(w.v as never)?.addr.sample;
+        return addr?.type === 'failed' ? addr.cause : JSON.stringify(addr);
+      };
+      // k0: one watch in use, a token left: the table refuses.
+      const held0 = use(k0, '/default/grpc/a');
+      const full = use(k0, '/default/grpc/b');
+      assert.equal(cause(full), 'too many Kubernetes watches in use (namers[0].maxWatches 1): not watching default/b');
+      // k1: the one token spent on a's watch: b waits for the rate; then its names table is full.
+      const held1 = use(k1, '/default/grpc/a');
+      const limited = use(k1, '/default/grpc/b');
+      assert.equal(limited.current.status, 'pending');
+      assert.match(JSON.stringify((k1!.state() as { names: unknown }).names), /new Kubernetes watches are over namers\[1\]\.watchesPerSecond: not watching default\/b yet/);
+      const names = use(k1, '/default/grpc/c');
+      assert.equal(cause(names), 'too many Kubernetes names in use (namers[1].maxNames 2): not discovering default/grpc/c');
+      for (const w of [held0, full, held1, limited, names]) w.close();
+    } finally {
+      await closers.closeAll();
+    }
   }));
 
 test('a numeric port is one name whatever its spelling (080 is 80, as in Linkerd 1); a port no Service can have is Neg with no name made', () =>

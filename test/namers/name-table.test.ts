@@ -137,3 +137,33 @@ test('NameTable: a new name the full table refuses spends none of the rate: afte
   next.observed.close();
   names.close();
 });
+
+test('NameTable: a waiting name says its latest refusal: full, it fails naming the table; then held by the rate only, it is pending naming the rate (and back)', () => {
+  const clock = new FakeClock();
+  // A token every 100 s: a retry (at most REFUSED_RETRY_MAX_MS apart) finds none come back. Idle names stay, and make room.
+  const { names, counts, use } = rated(clock, 2, 0.01, 3, 60_000);
+  const a = use('a');
+  const b = use('b');
+  const x = use('x');
+  assert.deepEqual(x.name.addr.sample, { type: 'failed', cause: 'full: x' });
+  // a idle makes room for c, which takes the last token; then c is idle too.
+  a.observed.close();
+  const c = use('c');
+  c.observed.close();
+  clock.advance(REFUSED_RETRY_MAX_MS);
+  assert.equal(x.name.state, 'pending', `x: ${JSON.stringify(x.name.addr.sample)}`);
+  assert.equal(x.name.lastError, 'rate: x');
+  // c in use again (no token: it is in the table): full of names in use, and tokens come back. Full is what it says, failed.
+  const again = use('c');
+  clock.advance(100_000);
+  assert.deepEqual(x.name.addr.sample, { type: 'failed', cause: 'full: x' });
+  assert.equal(x.name.lastError, 'full: x');
+  // Room and a token: admitted.
+  again.observed.close();
+  clock.advance(REFUSED_RETRY_MAX_MS);
+  assert.equal(x.name.state, 'bound');
+  assert.equal(x.name.addr.sample.type, 'bound');
+  assert.deepEqual(counts, { full: 2, rate: 0 }, 'each refused name counted once, by what refused it first');
+  for (const o of [b, x]) o.observed.close();
+  names.close();
+});

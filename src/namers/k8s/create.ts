@@ -29,7 +29,7 @@ export interface K8sSettings {
  * only way into `@kubernetes/client-node` (~70 MB of RSS: client-node loads every generated API
  * model), and they reach it by dynamic `import()` only when such a namer is configured.
  */
-export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics): K8sNamer {
+export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics, configKey?: string): K8sNamer {
   let fixedNamespace: string | undefined;
   const envVar = config.envVar;
   if (envVar !== undefined) {
@@ -56,5 +56,6 @@ export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: P
     maxWatches: config.maxWatches,
     maxNames: config.maxNames,
     watchRate: { perSecond: config.watchesPerSecond, burst: config.watchesBurst },
+    configKey,
   });
 }

@@ -7,6 +7,7 @@ import type { NameTree } from '../../dtab/nametree.js';
 import { Neg } from '../../dtab/nametree.js';
 import { Path } from '../../dtab/path.js';
 import type { Namer, NamerReadiness } from '../namer.js';
+import { namerKey } from '../kind.js';
 import type { LiveName } from '../live-name.js';
 import { NameTable } from '../name-table.js';
 import { Refused, askUntilRoom } from '../ask-until-room.js';
@@ -44,6 +45,8 @@ export interface K8sNamerOptions {
   stallGraceSecs?: number;
   /** The tables' time (tests). */
   clock?: Clock;
+  /** Its config entry's key (`namers[0]`), under which refusals name the limit that refused. */
+  configKey?: string;
 }
 
 const NEG = constant<NameTree<Name>>(ok(Neg));
@@ -88,7 +91,7 @@ export class K8sNamer implements Namer {
       idleTtlMs: 0,
       maxNames,
       onFull: () => namesFull.inc(),
-      refusal: (key) => `too many Kubernetes names in use (maxNames ${maxNames}): not discovering ${key}`,
+      refusal: (key) => `too many Kubernetes names in use (${this.key('maxNames')} ${maxNames}): not discovering ${key}`,
       clock: options.clock,
     });
     this.unwatchTables = [
@@ -122,8 +125,8 @@ export class K8sNamer implements Namer {
    */
   private discover(sink: LiveName, namespace: string, port: string, service: string): () => void {
     // Names come from requests too (l5d-dtab, xDS, the delegator): the API server must not pay for every one of them.
-    const full = new Refused(`too many Kubernetes watches in use (maxWatches ${this.maxWatches}): not watching ${namespace}/${service}`, false);
-    const limited = new Refused(`new Kubernetes watches are over watchesPerSecond: not watching ${namespace}/${service} yet`, true);
+    const full = new Refused(`too many Kubernetes watches in use (${this.key('maxWatches')} ${this.maxWatches}): not watching ${namespace}/${service}`, false);
+    const limited = new Refused(`new Kubernetes watches are over ${this.key('watchesPerSecond')}: not watching ${namespace}/${service} yet`, true);
     return askUntilRoom({
       sink,
       ask: (again) => {
@@ -170,6 +173,10 @@ export class K8sNamer implements Namer {
       unsubscribe();
       watch.release();
     };
+  }
+
+  private key(name: string): string {
+    return namerKey(this.options.configKey, name);
   }
 
   private get maxWatches(): number {

@@ -36,7 +36,7 @@ function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
 }
 
 /** A DNS namer's refresh options, with its results and a full table counted in metrics. */
-function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerContext): DnsRefreshOptions {
+function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log, key }: NamerContext): DnsRefreshOptions {
   const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
   const limited = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'namesPerSecond' });
   const { refreshIntervalSeconds, dnsHosts, maxNames, namesPerSecond, namesBurst } = config;
@@ -49,6 +49,7 @@ function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log }: NamerConte
     onResult: dnsMetricHooks(metrics, prefix.show()),
     onFull: () => full.inc(),
     onRate: () => limited.inc(),
+    configKey: key,
   };
 }
 

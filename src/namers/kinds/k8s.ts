@@ -41,9 +41,9 @@ export const k8sNamer: NamerKind<K8sNamerConfig> = {
   keys: K8S_KEYS,
   defaults: K8S_DEFAULTS,
   read: readK8s,
-  async create(config, { prefix, env, log, metrics }) {
+  async create(config, { prefix, env, log, metrics, key }) {
     // The only way into @kubernetes/client-node (~70 MB of RSS), loaded when such a namer is built.
     const { createK8sNamer } = await import('../k8s/create.js');
-    return createK8sNamer(config, prefix, env, log, metrics);
+    return createK8sNamer(config, prefix, env, log, metrics, key);
   },
 };
