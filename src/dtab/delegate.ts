@@ -1,4 +1,3 @@
-import type { Activity, ActivityState } from '../util/activity.js';
 import type { Var } from '../util/var.js';
 import type { Dentry, Dtab } from './dtab.js';
 import type { NameInterpreter, NamerCandidate } from './interpreter.js';
@@ -154,9 +153,15 @@ export async function delegate(
 ): Promise<DelegateNode> {
   const deadline = options.deadline ?? Date.now() + (options.timeoutMs ?? 2000);
   const size = new TreeSize(path, options.maxNodes ?? DELEGATION_MAX_NODES, options.maxBytes ?? DELEGATION_MAX_BYTES);
-  const d = new Delegation(interpreter, dtab, deadline, size);
-  const tree = await d.bind({ kind: 'leaf', path: Path.empty, dentry: null, value: { kind: 'path', path } }, 0);
-  return toJson(simplifyDelegation(tree), deadline, size);
+  const waits = new Waits(deadline);
+  const d = new Delegation(interpreter, dtab, waits, size);
+  try {
+    const tree = await d.bind({ kind: 'leaf', path: Path.empty, dentry: null, value: { kind: 'path', path } }, 0);
+    return await toJson(simplifyDelegation(tree), waits, size);
+  } finally {
+    // Answered or refused (a bound reached in one branch): the other branches wait for nothing more.
+    waits.end();
+  }
 }
 
 class Delegation {
@@ -167,7 +172,7 @@ class Delegation {
   constructor(
     private readonly interpreter: NameInterpreter,
     private readonly dtab: Dtab,
-    private readonly deadline: number,
+    private readonly waits: Waits,
     private readonly size: TreeSize,
   ) {
     this.maxLookups = delegationLookups(interpreter.maxLookups, dtab);
@@ -245,7 +250,7 @@ class Delegation {
 
   private async askNamers(candidates: readonly NamerCandidate[]): Promise<NameTree<Name>> {
     for (const c of candidates) {
-      const state = await settle(c.namer.lookup(c.path), this.deadline);
+      const state = await this.waits.first(c.namer.lookup(c.path), (s) => s.status !== 'pending');
       if (state.status === 'pending') throw new DelegateTimeoutError();
       if (state.status === 'failed') throw state.error;
       if (!fallsThrough(outcomeOfState(state))) return state.value;
@@ -312,25 +317,25 @@ function simplifyDelegation(tree: DTree): DTree {
 
 // ---- JSON ------------------------------------------------------------------------------------
 
-async function toJson(tree: DTree, deadline: number, size: TreeSize): Promise<DelegateNode> {
+async function toJson(tree: DTree, waits: Waits, size: TreeSize): Promise<DelegateNode> {
   const path = tree.path.show();
   const dentry = tree.dentry === null ? undefined : size.shown(tree.dentry);
   // Key order as Linkerd's Jackson output: type, path, dentry, then the payload.
   const head = <K extends DelegateNode['type']>(type: K) => (dentry === undefined ? { type, path } : { type, path, dentry });
   switch (tree.kind) {
     case 'delegate':
-      return { ...head('delegate'), delegate: await toJson(tree.tree, deadline, size) };
+      return { ...head('delegate'), delegate: await toJson(tree.tree, waits, size) };
     case 'alt':
-      return { ...head('alt'), alt: await Promise.all(tree.trees.map((t) => toJson(t, deadline, size))) };
+      return { ...head('alt'), alt: await Promise.all(tree.trees.map((t) => toJson(t, waits, size))) };
     case 'union':
       return {
         ...head('union'),
-        union: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await toJson(w.tree, deadline, size) }))),
+        union: await Promise.all(tree.trees.map(async (w) => ({ weight: w.weight, tree: await toJson(w.tree, waits, size) }))),
       };
     case 'leaf': {
       const name = tree.value;
       if (name.kind !== 'bound') return { ...head('neg') };
-      return { ...head('leaf'), bound: await boundJson(name, deadline, size) };
+      return { ...head('leaf'), bound: await boundJson(name, waits, size) };
     }
     case 'neg':
       return dentry === undefined
@@ -347,8 +352,8 @@ async function toJson(tree: DTree, deadline: number, size: TreeSize): Promise<De
   }
 }
 
-async function boundJson(name: BoundName, deadline: number, size: TreeSize): Promise<DelegateBound> {
-  const addr = await settleAddr(name.addr, deadline);
+async function boundJson(name: BoundName, waits: Waits, size: TreeSize): Promise<DelegateBound> {
+  const addr = await waits.first(name.addr, (a) => a.type !== 'pending');
   // A bound leaf shows every address of its set: a large Service, once per leaf that binds to it.
   if (addr.type === 'bound') size.add(addr.addrs.length * ADDR_JSON_BYTES);
   return { addr: addrJson(addr), id: name.id.show(), path: name.residual.show() };
@@ -378,35 +383,48 @@ export function addrJson(addr: Addr): DelegateAddr {
 
 // ---- Waiting for answers ---------------------------------------------------------------------
 
-/** The first non-pending state of an activity, or pending once the deadline passes. */
-function settle<T>(activity: Activity<T>, deadline: number): Promise<ActivityState<T>> {
-  return firstWhere(activity, (s) => s.status !== 'pending', deadline);
-}
+/**
+ * A delegation's waits for namer answers and address sets: each gives the first value that is done,
+ * or the value it has when the deadline passes, or at once when the delegation ends first (a bound
+ * reached in another branch). Its observation closes then, as any abandoned ask's does, so no namer
+ * keeps discovering for a delegation already answered.
+ */
+class Waits {
+  private readonly open = new Set<() => void>();
+  private ended = false;
 
-function settleAddr(addr: Var<Addr>, deadline: number): Promise<Addr> {
-  return firstWhere(addr, (a) => a.type !== 'pending', deadline);
-}
+  constructor(private readonly deadline: number) {}
 
-function firstWhere<T>(v: Var<T>, done: (value: T) => boolean, deadline: number): Promise<T> {
-  return new Promise((resolve) => {
-    let finished = false;
-    let timer: NodeJS.Timeout | undefined;
-    let observation: { close(): void } | undefined;
-    const finish = (value: T) => {
+  first<T>(v: Var<T>, done: (value: T) => boolean): Promise<T> {
+    return new Promise((resolve) => {
+      let finished = false;
+      let timer: NodeJS.Timeout | undefined;
+      let observation: { close(): void } | undefined;
+      const finish = (value: T) => {
+        if (finished) return;
+        finished = true;
+        this.open.delete(giveUp);
+        if (timer !== undefined) clearTimeout(timer);
+        // Closing inside the observer callback is fine: Var copies its observers before notifying.
+        queueMicrotask(() => observation?.close());
+        resolve(value);
+      };
+      const giveUp = () => finish(v.sample);
+      if (this.ended) return giveUp();
+      observation = v.observe((value) => {
+        if (done(value)) finish(value);
+      });
       if (finished) return;
-      finished = true;
-      if (timer !== undefined) clearTimeout(timer);
-      // Closing inside the observer callback is fine: Var copies its observers before notifying.
-      queueMicrotask(() => observation?.close());
-      resolve(value);
-    };
-    observation = v.observe((value) => {
-      if (done(value)) finish(value);
+      const wait = this.deadline - Date.now();
+      if (wait <= 0) return giveUp();
+      timer = setTimeout(giveUp, wait);
+      this.open.add(giveUp);
     });
-    if (!finished) {
-      const wait = deadline - Date.now();
-      if (wait <= 0) finish(v.sample);
-      else timer = setTimeout(() => finish(v.sample), wait);
-    }
-  });
+  }
+
+  /** The delegation is over: every wait still open gives up now. */
+  end(): void {
+    this.ended = true;
+    for (const giveUp of [...this.open]) giveUp();
+  }
 }

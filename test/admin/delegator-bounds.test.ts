@@ -79,6 +79,17 @@ test('a delegation tree past its bounds is a 400 naming the bound and its key, c
   });
 });
 
+test("a delegation refused for its tree's size abandons its other branches' waits for namers: the 400 leaves nothing observed", async () => {
+  await withAdmin({ maxDelegationNodes: 10 }, async ({ admin, metrics, namer }) => {
+    const r = await delegate(admin, '/a', `/a => /n/slow | /b; /b => ${alternatives(20, () => '~')}`);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /\(admin\.maxDelegationNodes\)$/m);
+    assert.deepEqual(namer.lookups, ['/slow'], 'a sibling branch waited on its namer');
+    assert.equal(namer.active, 0, "the namer's answer is no longer observed once the 400 is sent");
+    assert.equal(await reached(metrics, 'admin.maxDelegationNodes'), 1);
+  });
+});
+
 test('delegations in flight are bounded per client address: past admin.maxDelegationsPerClient, another while one waits for a namer is a 429 naming the bound', async () => {
   await withAdmin({ maxDelegationsPerClient: 1 }, async ({ admin, metrics, namer }) => {
     const first = delegate(admin, '/n/slow', '');

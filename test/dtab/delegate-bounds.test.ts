@@ -6,6 +6,7 @@ import { routeDelegation } from '../../src/dtab/delegation-routing.js';
 import { FakeNamer } from '../support/fake-namer.js';
 import { Path } from '../../src/dtab/path.js';
 import { globalNamer } from '../../src/namers/global.js';
+import { PENDING } from '../../src/util/activity.js';
 
 const interpreter = () => new NameInterpreter({ global: globalNamer() });
 
@@ -72,4 +73,14 @@ test("a bound reached while a namer's answer is made into nodes ends the delegat
   const dtab = parseDtab('/a => /$/inet/127.0.0.1/1');
   await assert.rejects(delegate(interpreter(), dtab, parsePath('/a'), { maxNodes: 3 }), DelegateTreeSizeError);
   assert.equal((await delegate(interpreter(), dtab, parsePath('/a'), { maxNodes: 4 })).type, 'delegate');
+});
+
+test("a bound reached in one branch abandons the other branches' waits for namers at once: nothing stays observed until the deadline", async () => {
+  const namer = new FakeNamer(Path.of('n'), PENDING);
+  const interpreter = new NameInterpreter({ global: globalNamer(), namers: [{ prefix: Path.of('n'), kind: 'test', namer }] });
+  const dtab = parseDtab(`/a => /n/slow | /b; /b => ${alternatives(20, () => '~')}`);
+  await assert.rejects(delegate(interpreter, dtab, parsePath('/a'), { maxNodes: 10, timeoutMs: 60_000 }), DelegateTreeSizeError);
+  assert.deepEqual(namer.lookups, ['/slow'], 'the sibling branch waited on its namer');
+  await new Promise(setImmediate);
+  assert.equal(namer.active, 0, 'its answer is no longer observed');
 });
