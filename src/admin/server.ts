@@ -1,17 +1,15 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo, Socket } from 'node:net';
-import type { AdminConfig } from '../config/types.js';
+import type { AdminConfig, AdminProbesConfig } from '../config/types.js';
 import type { LogLevel } from '../util/log.js';
 import type { AdminDeps, AdminTimeouts } from './deps.js';
 import { DELEGATION_LIMITS, delegate, readDelegationRequest, selectRouter } from './delegator.js';
 import { DELEGATIONS_IN_FLIGHT, DELEGATIONS_IN_FLIGHT_PER_CLIENT, DelegationSlots } from './delegation-slots.js';
-import { HttpError, lingerAfterEarlyAnswer, lingering, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
+import { HttpError, isJsonContentType, readBody, sendBody, sendJson, sendText } from './http.js';
+import { listenBounded, type BoundedListener } from './listener.js';
 import { flatMetrics, subtree, toFlatObject, toTree } from './metrics-json.js';
 import { DashboardSampler } from './sampler.js';
 import { clientState, dashboardState, namerStatePath } from './views.js';
-import { ConnectionsPerClient } from '../util/holds-per-client.js';
 
 export type { AdminDeps, AdminPage, AdminRouter } from './deps.js';
 export { adminRouter, dentriesBefore } from './router-view.js';
@@ -21,6 +19,8 @@ export const ADMIN_TIMEOUTS: AdminTimeouts = { idle: 5000, headers: 10_000, requ
 
 export interface AdminServer {
   readonly port: number;
+  /** The probes listener's port, with `admin.probes`. */
+  readonly probesPort?: number;
   close(): Promise<void>;
 }
 
@@ -38,10 +38,6 @@ interface Route {
 
 const READ_ONLY = ['GET', 'HEAD'] as const;
 
-// `require`, not `import`: an ESM import of node:http reads every export to build its namespace, and on
-// Node 24 that runs http's lazy WebSocket getters, which load the whole bundled undici (~10 MB RSS) that
-// nothing here uses.
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 const ASSETS = new URL('./assets/', import.meta.url);
 const ASSET_TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
@@ -53,6 +49,15 @@ const ASSET_NAME = /^[a-z][a-z0-9-]*\.(js|css|svg)$/;
 /** A page's id: its tab's `#<id>` and its script's file name. */
 const PAGE_ID = /^[a-z][a-z0-9]*$/;
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * What the probes listener (`admin.probes`) serves, on the pod IP where any pod reaches it: the
+ * kubelet's probes, and Prometheus text if asked. The dashboard, the delegator and the config stay
+ * on the admin server, which can then bind 127.0.0.1.
+ */
+function probePaths(probes: AdminProbesConfig): string[] {
+  return probes.metrics ? ['/ready', '/live', '/metrics'] : ['/ready', '/live'];
+}
 
 /** Start the admin HTTP server (node:http, no framework) on `config.ip:config.port`. */
 export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<AdminServer> {
@@ -189,17 +194,19 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     sendBody(res, 200, type, body, { 'cache-control': 'no-cache' });
   }
 
+  function serve(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): void | Promise<void> {
+    if (route.control && !config.controlEnabled) throw controlDisabled();
+    const methods = route.methods ?? READ_ONLY;
+    if (!methods.includes(req.method ?? '')) {
+      throw new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
+    }
+    return route.handler(req, res, url);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const route = byPath.get(url.pathname);
-    if (route) {
-      if (route.control && !config.controlEnabled) throw controlDisabled();
-      const methods = route.methods ?? READ_ONLY;
-      if (!methods.includes(req.method ?? '')) {
-        throw new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
-      }
-      return route.handler(req, res, url);
-    }
+    if (route) return serve(route, req, res, url);
     const script = scripts.get(url.pathname);
     if (script) return serveAsset(res, script, ASSET_TYPES.js!);
     if (url.pathname.startsWith('/assets/')) {
@@ -225,66 +232,46 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
     throw new HttpError(404, `No admin endpoint at ${url.pathname}; see /admin for the list`);
   }
 
-  // Any pod can reach the admin on the pod IP: connections are bounded by count, in all and per client
-  // address (more are closed as they arrive, and counted), and by time (ADMIN_TIMEOUTS).
-  const timeouts = deps.timeouts ?? ADMIN_TIMEOUTS;
-  const server: Server = createServer({ headersTimeout: timeouts.headers, requestTimeout: timeouts.request, connectionsCheckingInterval: timeouts.check }, (req, res) => {
-    if (lingering(req)) return void req.resume();
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (err instanceof HttpError) {
-        if (err.headers.connection === 'close') lingerAfterEarlyAnswer(req, res, timeouts.linger);
-        return sendText(res, err.status, err.message, err.headers);
-      }
-      // A client's path goes into the log cut short: a 16 KB URL per request would be a log flood.
-      log.error('admin request failed', { path: req.url?.slice(0, 200), err });
-      sendText(res, 500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
-    });
-  });
-  // Admin connections are short; do not let an idle browser tab keep close() waiting.
-  server.keepAliveTimeout = timeouts.idle;
-  // An answer the client stops reading: no progress for as long as a whole request may take ends it.
-  server.timeout = timeouts.request;
-  server.maxConnections = config.maxConnections;
-  const refusedAll = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
-  const refusedPerClient = deps.metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });
-  server.on('drop', () => refusedAll.inc());
-  const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
-  server.on('connection', (socket: Socket) => {
-    if (!perClient.admit(socket)) {
-      refusedPerClient.inc();
-      socket.destroy();
-      return;
-    }
-    deps.metrics.adminConnections.inc();
-    socket.once('close', () => deps.metrics.adminConnections.dec());
-  });
+  /** The probes listener's requests: its few routes, the admin server's own handlers; anything else a 404. */
+  function probesHandler(probes: AdminProbesConfig): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    const served = new Map(probePaths(probes).map((path) => [path, byPath.get(path)!]));
+    const list = [...served.keys()].join(', ');
+    return async (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://probes.invalid');
+      const route = served.get(url.pathname);
+      if (route) return serve(route, req, res, url);
+      if (url.pathname === '/metrics') throw new HttpError(404, `/metrics is not served on the probes listener: set admin.probes.metrics: true to serve it here (it serves ${list})`);
+      throw new HttpError(404, `No endpoint at ${url.pathname} on the probes listener: it serves ${list}; the dashboard and the rest are on the admin server (admin.ip, admin.port)`);
+    };
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: Error) => {
-      reject(new Error(`admin server cannot listen on ${config.ip}:${config.port} (admin.ip, admin.port): ${err.message}`, { cause: err }));
-    });
-    server.listen(config.port, config.ip, () => {
-      server.removeAllListeners('error');
-      server.on('error', (err) => log.error('admin server error', { err }));
-      resolve();
-    });
-  });
+  // Bounded by count (admin.maxConnections, admin.maxConnectionsPerClient) and time (ADMIN_TIMEOUTS),
+  // each listener on its own: a pod filling the probes listener's slots leaves the admin server's alone.
+  const bounds = { maxConnections: config.maxConnections, maxConnectionsPerClient: config.maxConnectionsPerClient, timeouts: deps.timeouts ?? ADMIN_TIMEOUTS, metrics: deps.metrics, log };
+  const listeners: BoundedListener[] = [];
+  const closeAll = () => Promise.all(listeners.map((l) => l.close())).then(() => undefined);
+  try {
+    listeners.push(await listenBounded({ ...bounds, ip: config.ip, port: config.port, keys: 'admin.ip, admin.port', handle }));
+    if (config.probes) {
+      const probes = config.probes;
+      listeners.push(await listenBounded({ ...bounds, ip: probes.ip, port: probes.port, keys: 'admin.probes.ip, admin.probes.port', handle: probesHandler(probes) }));
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
   sampler.start();
-  const port = (server.address() as AddressInfo).port;
-  log.info('admin listening', { ip: config.ip, port, controlEnabled: config.controlEnabled });
+  const [admin, probes] = listeners as [BoundedListener, BoundedListener?];
+  log.info('admin listening', { ip: config.ip, port: admin.port, controlEnabled: config.controlEnabled });
+  if (probes) log.info('admin probes listening', { ip: config.probes!.ip, port: probes.port, paths: probePaths(config.probes!) });
 
   return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        sampler.stop();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    port: admin.port,
+    ...(probes ? { probesPort: probes.port } : {}),
+    close: () => {
+      sampler.stop();
+      return closeAll();
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type {
   AdminConfig,
+  AdminProbesConfig,
   ClientConfig,
   Config,
   FailureAccrualConfig,
@@ -316,7 +317,7 @@ class ConfigReader {
   private admin(field: Field): AdminConfig | undefined {
     const defaults: AdminConfig = { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 };
     if (!field.present) return defaults;
-    const f = field.object(['ip', 'port', 'controlEnabled', 'security', 'maxConnections', 'maxConnectionsPerClient', 'maxDelegationNodes', 'maxDelegationBytes', 'maxDelegations', 'maxDelegationsPerClient'], {
+    const f = field.object(['ip', 'port', 'probes', 'controlEnabled', 'security', 'maxConnections', 'maxConnectionsPerClient', 'maxDelegationNodes', 'maxDelegationBytes', 'maxDelegations', 'maxDelegationsPerClient'], {
       shutdownGraceMs: 'the admin server stops with the process (see shutdownGrace)',
       workerThreads: 'Node.js serves the admin API on its event loop',
     });
@@ -327,9 +328,11 @@ class ConfigReader {
       diagnosticsEnabled: 'diagnostics are always on',
     });
     controlEnabled ??= security?.get('controlEnabled').bool();
+    const probes = this.adminProbes(f.get('probes'));
     return {
       ip: this.ip(f.get('ip')) ?? defaults.ip,
       port: f.get('port').int(1, 65535) ?? defaults.port,
+      ...(probes ? { probes } : {}),
       controlEnabled: controlEnabled ?? defaults.controlEnabled,
       maxConnections: f.get('maxConnections').int(1, 100_000) ?? defaults.maxConnections,
       maxConnectionsPerClient: f.get('maxConnectionsPerClient').int(1, 100_000) ?? defaults.maxConnectionsPerClient,
@@ -338,6 +341,18 @@ class ConfigReader {
       ...optional('maxDelegationBytes', f.get('maxDelegationBytes').int(1024, 1 << 30)),
       ...optional('maxDelegations', f.get('maxDelegations').int(1, 100_000)),
       ...optional('maxDelegationsPerClient', f.get('maxDelegationsPerClient').int(1, 100_000)),
+    };
+  }
+
+  /** `admin.probes: {ip, port, metrics}`: the probes-only listener, when given. */
+  private adminProbes(field: Field): AdminProbesConfig | undefined {
+    const f = field.object(['ip', 'port', 'metrics']);
+    if (!f) return undefined;
+    return {
+      // The kubelet probes the pod IP; nothing else is served here.
+      ip: this.ip(f.get('ip')) ?? '0.0.0.0',
+      port: f.get('port').int(1, 65535) ?? 9991,
+      metrics: f.get('metrics').bool() ?? false,
     };
   }
 
@@ -764,6 +779,7 @@ class ConfigReader {
       else used.push({ ip, port, path, where: field.present ? `line ${this.src.position(field.offset).line}` : 'its default' });
     };
     if (admin) claim(admin.ip, admin.port, top.get('admin'), 'admin.port');
+    if (admin?.probes) claim(admin.probes.ip, admin.probes.port, top.get('admin').peek('probes'), 'admin.probes.port');
     routers.forEach((router, i) => {
       const servers = routerFields[i]?.peek('servers');
       const serverFields = isSeq(servers?.node) ? servers!.list()! : [];

@@ -65,12 +65,14 @@ export interface GrpclbConfig {
 }
 
 export interface AdminConfig {
-  ip: string; // default 127.0.0.1
+  ip: string; // default 127.0.0.1: the dashboard, delegator and config are for whoever is inside the pod (kubectl port-forward)
   port: number; // default 9990
+  /** A second listener serving only the probes (and /metrics if asked), for the kubelet on the pod IP; none by default. */
+  probes?: AdminProbesConfig;
   controlEnabled: boolean; // default false: POST /admin/shutdown, log level changes
-  /** Open admin connections at most; more are closed as they arrive (any pod can reach the pod IP). Default 1000. */
+  /** Open connections at most, to the admin server and to its probes listener each; more are closed as they arrive (a pod can reach what listens on the pod IP). Default 1000. */
   maxConnections: number;
-  /** Open admin connections from one client address at most, so one pod cannot take them all from the kubelet's probes. Default 16. */
+  /** Of them, from one client address at most, so one pod cannot take them all from the kubelet's probes. Default 16. */
   maxConnectionsPerClient: number;
   /** Nodes a `/delegator.json` tree may have; a larger one is a 400. Default 250 (DELEGATION_MAX_NODES). */
   maxDelegationNodes?: number;
@@ -80,6 +82,14 @@ export interface AdminConfig {
   maxDelegations?: number;
   /** Delegations in flight from one client address at most; more are a 429. Default 1. */
   maxDelegationsPerClient?: number;
+}
+
+/** `admin.probes`: GET/HEAD /ready and /live, /metrics with `metrics`; every other path a 404. Bounded as the admin server is (its maxConnections keys, its timeouts). */
+export interface AdminProbesConfig {
+  ip: string; // default 0.0.0.0: the kubelet probes the pod IP
+  port: number; // default 9991
+  /** Serve /metrics (Prometheus text) here too, for a scraper on the cluster network. Default false. */
+  metrics: boolean;
 }
 
 /**

@@ -355,6 +355,29 @@ routers:
   parseConfig('routers:\n- protocol: h2\n  servers: [{ip: 127.0.0.1, port: 5000}, {ip: 127.0.0.2, port: 5000}]\n');
 });
 
+test('admin.probes: a probes-only listener, defaults filled; its errors name their key paths; its port may not clash', () => {
+  const admin = (text: string) => parseConfig(text + MINIMAL).config.admin;
+  assert.equal(admin('admin: {port: 9990}\n').probes, undefined, 'none unless asked for');
+  assert.deepEqual(admin('admin:\n  probes: {}\n').probes, { ip: '0.0.0.0', port: 9991, metrics: false });
+  assert.deepEqual(admin('admin: {ip: 127.0.0.1, probes: {ip: 10.1.2.3, port: 4191, metrics: true}}\n'), {
+    ip: '127.0.0.1',
+    port: 9990,
+    probes: { ip: '10.1.2.3', port: 4191, metrics: true },
+    controlEnabled: false,
+    maxConnections: 1000,
+    maxConnectionsPerClient: 16,
+  });
+  assert.deepEqual(errorsOf('admin:\n  probes: {ip: "1.2.3", port: 0, metrics: "yes", metric: true}\n' + MINIMAL), [
+    'admin.probes.ip: expected an IP address such as 127.0.0.1 or 0.0.0.0, got "1.2.3" (config.yaml:2:16)',
+    'admin.probes.port: expected an integer 1-65535, got 0 (config.yaml:2:31)',
+    'admin.probes.metrics: expected true or false, got "yes" (config.yaml:2:43)',
+    'admin.probes.metric: unknown key "metric" in admin.probes; did you mean "metrics"? (config.yaml:2:50)',
+  ]);
+  assert.deepEqual(errorsOf('admin:\n  probes: true\n' + MINIMAL), ['admin.probes: expected a mapping, got true (config.yaml:2:11)']);
+  // The admin server on 127.0.0.1 and the probes on every address cannot share a port.
+  assert.deepEqual(errorsOf('admin:\n  port: 9990\n  probes: {port: 9990}\n' + MINIMAL), ['admin.probes.port: port 9990 is already used by admin.port (line 2) (config.yaml:3:18)']);
+});
+
 test('all errors are reported at once, in file order', () => {
   const lines = errorsOf(`admin:
   ip: 1.2.3
