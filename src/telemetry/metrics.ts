@@ -157,7 +157,7 @@ export class Metrics {
   });
   readonly adminConnections = new Gauge({
     name: 'kgr_admin_connections',
-    help: 'Open connections to the admin server (bounded by admin.maxConnections, and per client address by admin.maxConnectionsPerClient).',
+    help: 'Open connections to the admin server and its probes listener (admin.probes), each bounded by admin.maxConnections, and per client address by admin.maxConnectionsPerClient.',
     registers: [this.registry],
   });
   readonly routerErrors = new CellCounter({

@@ -97,20 +97,24 @@ test("the ConfigMap's config passes the router's own validation and its dtab key
   assert.ok((service.spec.ports as Obj[]).some((p) => p.name === 'grpc'));
 });
 
-test('the DaemonSet: hostPort 4140, admin 9990, Downward API env, probes, resources, security', () => {
+test('the DaemonSet: hostPort 4140, admin on 127.0.0.1:9990, probes on the pod IP, Downward API env, resources, security', () => {
   const rc = loaded.config.routers[0]!;
   const ports = router.ports as Obj[];
   const outgoing = ports.find((p) => p.hostPort === 4140)!;
   assert.ok(outgoing, 'hostPort 4140');
   assert.ok(rc.servers.some((s) => s.port === outgoing.containerPort && s.ip === '0.0.0.0'), 'a router server listens on the hostPort on all interfaces');
-  const admin = ports.find((p) => p.name === 'admin')!;
-  assert.equal(admin.containerPort, 9990);
-  assert.deepEqual(loaded.config.admin, { ip: '0.0.0.0', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 });
+  // The admin server (dashboard, delegator, config) on loopback only: pods cannot reach it, kubectl port-forward can.
+  const { admin } = loaded.config;
+  assert.deepEqual(admin, { ip: '127.0.0.1', port: 9990, probes: { ip: '0.0.0.0', port: 9991, metrics: false }, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 });
+  assert.ok(!ports.some((p) => p.containerPort === admin.port), 'no container port for the loopback-only admin server');
+  // The probes listener on the pod IP, where the kubelet's probes go.
+  const probes = ports.find((p) => p.name === 'probes')!;
+  assert.equal(probes.containerPort, admin.probes!.port);
   const env = Object.fromEntries((router.env as Obj[]).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
   assert.deepEqual(env, { NODE_NAME: 'spec.nodeName', POD_IP: 'status.podIP', POD_NAMESPACE: 'metadata.namespace' });
   assert.equal(router.readinessProbe.httpGet.path, '/ready');
   assert.equal(router.livenessProbe.httpGet.path, '/live');
-  for (const probe of [router.readinessProbe, router.livenessProbe]) assert.equal(probe.httpGet.port, 'admin');
+  for (const probe of [router.readinessProbe, router.livenessProbe]) assert.equal(probe.httpGet.port, 'probes');
   for (const kind of ['requests', 'limits']) for (const r of ['cpu', 'memory']) assert.ok(router.resources[kind][r], `resources.${kind}.${r}`);
   const { shutdownDelayMs, shutdownGraceMs } = loaded.config;
   assert.ok(pod.terminationGracePeriodSeconds * 1000 > shutdownDelayMs + shutdownGraceMs, 'Kubernetes waits longer than delay + grace');
@@ -182,28 +186,31 @@ test('the ClusterRole covers every API call the namers make, bound to the Daemon
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: account.metadata.namespace }]);
 });
 
-test('the probes point at real admin paths: the admin server answers them', async () => {
-  const admin = await startAdmin(
-    { ip: '127.0.0.1', port: 0, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 },
-    {
-      routers: [],
-      namers: [],
-      metrics: new Metrics({ processMetrics: false }),
-      log: Logger.silent(),
-      effectiveConfig: loaded.config,
-      readiness: () => ({ ready: true, reasons: [] }),
-      version: 'test',
-    },
-  );
+test("the probes point at real paths of the probes listener, which serves nothing else; the dashboard is the admin server's", async () => {
+  // The ConfigMap's admin config, on ephemeral ports; 127.0.0.2 stands for the pod IP.
+  const { probes } = loaded.config.admin;
+  assert.ok(probes, 'the ConfigMap sets admin.probes');
+  const config = { ...loaded.config.admin, port: 0, probes: { ...probes, ip: '127.0.0.2', port: 0 } };
+  const admin = await startAdmin(config, {
+    routers: [],
+    namers: [],
+    metrics: new Metrics({ processMetrics: false }),
+    log: Logger.silent(),
+    effectiveConfig: loaded.config,
+    readiness: () => ({ ready: true, reasons: [] }),
+    version: 'test',
+  });
+  const status = async (url: string) => {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
+  };
   try {
-    for (const probe of [router.readinessProbe, router.livenessProbe]) {
-      const res = await fetch(`http://127.0.0.1:${admin.port}${probe.httpGet.path}`);
-      assert.equal(res.status, 200, `${probe.httpGet.path} answers 200`);
-      await res.arrayBuffer();
-    }
-    const missing = await fetch(`http://127.0.0.1:${admin.port}/no-such-probe`);
-    assert.equal(missing.status, 404, 'an unknown path is a 404, so the 200s above mean something');
-    await missing.arrayBuffer();
+    const podIp = `http://127.0.0.2:${admin.probesPort}`;
+    for (const probe of [router.readinessProbe, router.livenessProbe]) assert.equal(await status(podIp + probe.httpGet.path), 200, `${probe.httpGet.path} answers 200`);
+    for (const path of ['/', '/delegator.json', '/config.json', '/metrics', '/no-such-probe']) assert.equal(await status(podIp + path), 404, `${path} is not served on the pod IP`);
+    const loopback = `http://127.0.0.1:${admin.port}`;
+    for (const path of ['/', '/config.json', '/metrics']) assert.equal(await status(loopback + path), 200, `${path} is served on the admin server`);
   } finally {
     await admin.close();
   }
