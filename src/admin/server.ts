@@ -248,29 +248,26 @@ export async function startAdmin(config: AdminConfig, deps: AdminDeps): Promise<
   // Bounded by count (admin.maxConnections, admin.maxConnectionsPerClient) and time (ADMIN_TIMEOUTS),
   // each listener on its own: a pod filling the probes listener's slots leaves the admin server's alone.
   const bounds = { maxConnections: config.maxConnections, maxConnectionsPerClient: config.maxConnectionsPerClient, timeouts: deps.timeouts ?? ADMIN_TIMEOUTS, metrics: deps.metrics, log };
-  const listeners: BoundedListener[] = [];
-  const closeAll = () => Promise.all(listeners.map((l) => l.close())).then(() => undefined);
-  try {
-    listeners.push(await listenBounded({ ...bounds, ip: config.ip, port: config.port, keys: 'admin.ip, admin.port', handle }));
-    if (config.probes) {
-      const probes = config.probes;
-      listeners.push(await listenBounded({ ...bounds, ip: probes.ip, port: probes.port, keys: 'admin.probes.ip, admin.probes.port', handle: probesHandler(probes) }));
+  const admin = await listenBounded({ ...bounds, ip: config.ip, port: config.port, keys: 'admin.ip, admin.port', handle });
+  let probes: BoundedListener | undefined;
+  if (config.probes) {
+    try {
+      probes = await listenBounded({ ...bounds, ip: config.probes.ip, port: config.probes.port, keys: 'admin.probes.ip, admin.probes.port', handle: probesHandler(config.probes) });
+    } catch (err) {
+      await admin.close();
+      throw err;
     }
-  } catch (err) {
-    await closeAll();
-    throw err;
   }
   sampler.start();
-  const [admin, probes] = listeners as [BoundedListener, BoundedListener?];
   log.info('admin listening', { ip: config.ip, port: admin.port, controlEnabled: config.controlEnabled });
   if (probes) log.info('admin probes listening', { ip: config.probes!.ip, port: probes.port, paths: probePaths(config.probes!) });
 
   return {
     port: admin.port,
     ...(probes ? { probesPort: probes.port } : {}),
-    close: () => {
+    close: async () => {
       sampler.stop();
-      return closeAll();
+      await Promise.all([admin.close(), probes?.close()]);
     },
   };
 }
