@@ -63,6 +63,13 @@ test('control-plane.yaml: the container runs `control` on the ConfigMap, whose c
   assert.equal(servicePort.targetPort, 'xds');
   assert.equal(DEFAULT_XDS_SERVER, `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local:${servicePort.port}`, 'the default bootstrap names this Service');
   assert.ok(pod.terminationGracePeriodSeconds > config.shutdownDelayMs / 1000, 'the shutdown delay ends before SIGKILL');
+  // The admin server (dashboard, subscribers) on loopback only; the kubelet's probes on the probes listener.
+  const { admin } = config;
+  assert.equal(admin.ip, '127.0.0.1');
+  assert.ok(!(container.ports as Obj[]).some((p) => p.containerPort === admin.port), 'no container port for the loopback-only admin server');
+  assert.deepEqual(admin.probes, { ip: '0.0.0.0', port: 9991, metrics: false });
+  assert.equal((container.ports as Obj[]).find((p) => p.name === 'probes')?.containerPort, admin.probes.port);
+  for (const probe of [container.readinessProbe, container.livenessProbe]) assert.equal(probe.httpGet.port, 'probes');
   // The shipped dtab sends the example service to the echo-server Service's grpc port.
   const dtab = parseDtab(configMap.data.dtab, { source: 'dtab' }).concat(parseDtab(rc.dtab));
   const first = dtab.lookup(parsePath(`${rc.dstPrefix}/com.example.grpc.EchoService`));
