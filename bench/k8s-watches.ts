@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROUTER_NODE_FLAGS, here, resolveNodes } from './harness.js';
+import { ROUTER_NODE_FLAGS, here, resolveNodes, type NodeRuntime } from './harness.js';
 import { KubeApiServer } from '../test/fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../test/fixtures/k8s/tls.js';
 
@@ -19,7 +19,7 @@ import { selfSignedCert } from '../test/fixtures/k8s/tls.js';
  * The API is the test server (test/fixtures/k8s/api-server.ts): `https`, as in a cluster (a CA file,
  * a bearer token, TLS 1.3, one HTTP/1.1 connection per watch), and `http` (a kubectl proxy).
  * Env: BENCH_NODES (`20,24`), BENCH_WATCHES, BENCH_K8S_APIS (`https,http`), BENCH_K8S_SNAPSHOT (a
- * directory: a heap snapshot at the largest N, summed by constructor).
+ * directory: heap snapshots at the first and last N, and what grew between them by constructor).
  */
 const counts = (process.env['BENCH_WATCHES'] ?? '0,100,500,1000').split(',').map(Number);
 const apis = (process.env['BENCH_K8S_APIS'] ?? 'https,http').split(',');
@@ -53,27 +53,13 @@ try {
     writeFileSync(join(sa, 'namespace'), 'default');
     try {
       for (const node of nodes) {
-        const child = spawn(
-          node.exec,
-          [...ROUTER_NODE_FLAGS, '--expose-gc', join(here, 'watch-holder.js'), scheme === 'https' ? `in-cluster=${sa}` : `proxy=${api.port}`],
-          { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) } },
-        );
-        const answers = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-        const ask = async (cmd: string): Promise<any> => {
-          child.stdin!.write(cmd + '\n');
-          const next = await answers.next();
-          if (next.done) throw new Error(`watch-holder ended before answering ${cmd}`);
-          return JSON.parse(next.value);
-        };
+        const measured = holder(node, scheme, api);
         try {
           const readings: Reading[] = [];
           for (const n of counts) {
-            await ask(`hold ${n}`);
-            for (const start = Date.now(); api.openWatches() < 2 * n; await sleep(50)) {
-              if (Date.now() - start > 120_000) throw new Error(`${scheme} ${node.label}: ${api.openWatches()} of ${2 * n} watches open after 120 s`);
-            }
+            await measured.hold(n);
             await sleep(2000);
-            const r = (await ask('measure')) as Reading;
+            const r = (await measured.ask('measure')) as Reading;
             readings.push(r);
             const base = readings[0]!;
             const per = (f: keyof Reading) => (n > 0 && base.watches === 0 ? `${(((r[f] as number) - (base[f] as number)) / n / 1024).toFixed(1)}` : '');
@@ -82,15 +68,23 @@ try {
             );
             if (n > 0) perPair.push(`| ${scheme} | ${node.label} | ${n} | ${per('rss')} | ${per('rssAnon')} | ${per('heapUsed')} | ${per('external')} | ${per('mallocedMemory')} |`);
           }
-          if (snapshotDir) {
-            const file = join(snapshotDir, `watches-${scheme}-node${node.key}.heapsnapshot`);
-            await ask(`snapshot ${file}`);
-            console.log(`heap snapshot ${file}, by constructor (self size, count per pair at N = ${counts[counts.length - 1]}):`);
-            for (const line of byConstructor(file, counts[counts.length - 1]!)) console.log(line);
-          }
         } finally {
-          child.stdin!.end();
-          await new Promise((r) => child.once('exit', r));
+          await measured.close();
+        }
+        if (!snapshotDir) continue;
+        // In a process of their own: writing a snapshot leaves the allocator holding ~100 MB, which would count as the watches'.
+        const snapped = holder(node, scheme, api);
+        try {
+          const [from, to] = [counts[0]!, counts[counts.length - 1]!];
+          const files: string[] = [];
+          for (const n of [from, to]) {
+            await snapped.hold(n);
+            files.push((await snapped.ask(`snapshot ${join(snapshotDir, `watches-${scheme}-node${node.key}-${n}.heapsnapshot`)}`)).snapshot);
+          }
+          console.log(`${scheme} ${node.label}: V8 heap growth by constructor from N = ${from} to ${to} (heap snapshots in ${snapshotDir}), per pair:`);
+          for (const line of heapGrowth(files[0]!, files[1]!, to - from)) console.log(line);
+        } finally {
+          await snapped.close();
         }
       }
     } finally {
@@ -109,24 +103,65 @@ console.log('| API | Node | N | RSS | RssAnon | V8 heap used | external | malloc
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of perPair) console.log(r);
 
-/** The 20 constructors with the most self size in a heap snapshot, with count and bytes per pair. */
-function byConstructor(file: string, pairs: number): string[] {
+/** A watch-holder child on `node` against `api`; `hold` resolves once the API server has its 2 × N watches open. */
+function holder(node: NodeRuntime, scheme: string, api: KubeApiServer) {
+  const child = spawn(
+    node.exec,
+    [...ROUTER_NODE_FLAGS, '--expose-gc', join(here, 'watch-holder.js'), scheme === 'https' ? `in-cluster=${sa}` : `proxy=${api.port}`],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) } },
+  );
+  const answers = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const ask = async (cmd: string): Promise<any> => {
+    child.stdin!.write(cmd + '\n');
+    const next = await answers.next();
+    if (next.done) throw new Error(`watch-holder ended before answering ${cmd}`);
+    return JSON.parse(next.value);
+  };
+  return {
+    ask,
+    async hold(n: number): Promise<void> {
+      await ask(`hold ${n}`);
+      for (const start = Date.now(); api.openWatches() < 2 * n; await sleep(50)) {
+        if (Date.now() - start > 120_000) throw new Error(`${scheme} ${node.label}: ${api.openWatches()} of ${2 * n} watches open after 120 s`);
+      }
+    },
+    async close(): Promise<void> {
+      child.stdin!.end();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+type Sums = Map<string, { count: number; bytes: number }>;
+
+/** Self size and count by constructor (objects and closures) or node type (strings, arrays, code…). */
+function byConstructor(file: string): Sums {
   const snap = JSON.parse(readFileSync(file, 'utf8'));
   const fields: string[] = snap.snapshot.meta.node_fields;
   const types: string[] = snap.snapshot.meta.node_types[0];
   const width = fields.length;
   const [t, n, s] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
-  const sums = new Map<string, { count: number; bytes: number }>();
+  const sums: Sums = new Map();
   for (let i = 0; i < snap.nodes.length; i += width) {
     const type = types[snap.nodes[i + t]]!;
-    const key = type === 'object' || type === 'closure' ? `${snap.strings[snap.nodes[i + n]]} (${type})` : `(${type})`;
+    const key = type === 'object' || type === 'closure' || type === 'native' ? `${snap.strings[snap.nodes[i + n]]} (${type})` : `(${type})`;
     const e = sums.get(key) ?? { count: 0, bytes: 0 };
     e.count++;
     e.bytes += snap.nodes[i + s];
     sums.set(key, e);
   }
-  return [...sums]
-    .sort((a, b) => b[1].bytes - a[1].bytes)
-    .slice(0, 20)
-    .map(([k, e]) => `  ${(e.bytes / MB).toFixed(2).padStart(7)} MB ${String(e.count).padStart(8)} × ${k}   (${(e.count / pairs).toFixed(1)} and ${(e.bytes / pairs / 1024).toFixed(1)} KiB per pair)`);
+  return sums;
+}
+
+/** The 25 constructors that grew most between two heap snapshots: count and bytes per pair. */
+function heapGrowth(before: string, after: string, pairs: number): string[] {
+  const a = byConstructor(before);
+  const b = byConstructor(after);
+  const growth = [...b].map(([k, e]) => ({ k, count: e.count - (a.get(k)?.count ?? 0), bytes: e.bytes - (a.get(k)?.bytes ?? 0) }));
+  growth.sort((x, y) => y.bytes - x.bytes);
+  const total = growth.reduce((sum, g) => sum + g.bytes, 0);
+  return [
+    `  total ${(total / pairs / 1024).toFixed(1)} KiB per pair`,
+    ...growth.slice(0, 25).map((g) => `  ${(g.bytes / pairs / 1024).toFixed(2).padStart(7)} KiB ${(g.count / pairs).toFixed(1).padStart(6)} × ${g.k}`),
+  ];
 }

@@ -3,9 +3,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { User } from '@kubernetes/client-node';
 import { SERVICE_ACCOUNT_DIR } from './service-account.js';
+import { SharedAgent, type ApiRequestOptions } from './shared-agent.js';
 
 export { SERVICE_ACCOUNT_DIR };
 
@@ -30,14 +31,20 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A watch in progress: `abort` ends it (its `onDone` is called with no error). */
+export interface WatchHandle {
+  abort(): void;
+}
+
 /**
- * A connection to the Kubernetes API built on `@kubernetes/client-node`: its KubeConfig does the
- * config loading, TLS and authentication, its Watch streams watch events; lists are a plain GET through
- * the same agent and headers so that both verbs authenticate identically.
+ * A connection to the Kubernetes API built on `@kubernetes/client-node`'s KubeConfig, which does the
+ * config loading, TLS options and authentication for every request. Lists and watches are plain GETs
+ * through one shared agent (see SharedAgent: client-node's Watch made an agent, a TLS connection and
+ * a secure context per watch), so both verbs authenticate identically.
  */
 export class KubeConnection {
-  readonly watcher: Watch;
   private readonly tokenAuth: RotatingTokenAuth | undefined;
+  private readonly agents: SharedAgent;
 
   private constructor(
     readonly kubeConfig: KubeConfig,
@@ -45,8 +52,8 @@ export class KubeConnection {
     readonly source: string,
     tokenAuth?: RotatingTokenAuth,
   ) {
-    this.watcher = new Watch(kubeConfig);
     this.tokenAuth = tokenAuth;
+    this.agents = new SharedAgent(this.server);
   }
 
   get server(): string {
@@ -131,36 +138,16 @@ export class KubeConnection {
 
   /** GET a JSON document (a list) from the API. */
   async get(path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<any> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    const options = await this.kubeConfig.applyToFetchOptions({});
-    const headers: Record<string, string> = { accept: 'application/json' };
-    (options.headers as unknown as Headers | undefined)?.forEach((value, key) => (headers[key] = value));
-    const lib = url.protocol === 'https:' ? https : http;
+    const { url, lib, options } = await this.request(path, query);
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method: 'GET', headers, agent: options.agent as http.Agent, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: any;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
+      const req = lib.request(url, { ...options, signal }, (res) => {
+        readBody(res, (text) => {
           const status = res.statusCode ?? 0;
-          if (status === 401) this.tokenAuth?.invalidate();
-          if (status !== 200) {
-            const message = body?.message ?? (text.slice(0, 200) || http.STATUS_CODES[status]);
-            reject(new KubeApiError(`GET ${path}: HTTP ${status}: ${message}`, status, body?.reason));
-          } else if (body === undefined) {
-            reject(new KubeApiError(`GET ${path}: response is not JSON`, status));
-          } else {
-            resolve(body);
-          }
-        });
+          const body = parseJson(text);
+          if (status !== 200) reject(this.failure('GET', path, status, text, body));
+          else if (body === undefined) reject(new KubeApiError(`GET ${path}: response is not JSON`, status));
+          else resolve(body);
+        }, reject);
       });
       req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no response within 30 s`)));
       req.on('error', reject);
@@ -168,9 +155,100 @@ export class KubeConnection {
     });
   }
 
+  /**
+   * Watch a collection (`?watch=true`): `onEvent` for each event line (lines that are not JSON are
+   * skipped, as client-node's Watch does), then `onDone` once: null when the server ended the watch or
+   * it was aborted, else the error (a `KubeApiError` with the HTTP status for a non-200 answer). The
+   * handle comes once the answer's headers arrived (or the request failed).
+   */
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, object: any) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<WatchHandle> {
+    const { url, lib, options } = await this.request(path, { ...query, watch: true });
+    return new Promise((resolve) => {
+      let done = false;
+      const handle: WatchHandle = { abort: () => end(null) };
+      const end = (error: unknown) => {
+        if (done) return;
+        done = true;
+        // After a complete answer the request no longer owns its socket (it went back to the agent).
+        req.destroy();
+        onDone(error);
+        resolve(handle);
+      };
+      const req = lib.request(url, options, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          readBody(res, (text) => end(this.failure('WATCH', path, status, text, parseJson(text))), end);
+          return;
+        }
+        resolve(handle);
+        res.setEncoding('utf8');
+        let partial = '';
+        res.on('data', (text: string) => {
+          const lines = (partial + text).split('\n');
+          partial = lines.pop()!;
+          for (const line of lines) {
+            const event = parseJson(line);
+            if (typeof event === 'object' && event !== null) onEvent(event.type, event.object);
+            if (done) return;
+          }
+        });
+        res.on('end', () => end(null));
+        res.on('error', end);
+        res.on('close', () => end(res.complete ? null : new Error(`WATCH ${path}: connection closed mid-answer`)));
+      });
+      // Watches idle for minutes: let TCP notice a peer that vanished (as client-node's Watch did).
+      req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
+      req.on('error', end);
+      req.end();
+    });
+  }
+
+  /** URL, module and options (headers, auth, the shared agent) of one GET. */
+  private async request(path: string, query: Record<string, string | number | boolean | undefined>) {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    // client-node fills in TLS options, auth headers and a new agent of its own (which we only use
+    // for a cluster's proxyUrl: those agents are client-node's).
+    const tlsAndAuth: ApiRequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(tlsAndAuth);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key] = String(value);
+    if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
+    const agent = this.kubeConfig.getCurrentCluster()?.proxyUrl ? (tlsAndAuth.agent as http.Agent) : this.agents.for(tlsAndAuth);
+    const lib = url.protocol === 'https:' ? https : http;
+    return { url, lib, options: { method: 'GET', headers, agent } satisfies http.RequestOptions };
+  }
+
+  /** The error of a non-200 answer, with the Status object's message when there is one; a 401 re-reads the token. */
+  private failure(verb: string, path: string, status: number, text: string, body: any): KubeApiError {
+    if (status === 401) this.tokenAuth?.invalidate();
+    const message = body?.message ?? (text.slice(0, 200) || http.STATUS_CODES[status]);
+    return new KubeApiError(`${verb} ${path}: HTTP ${status}: ${message}`, status, body?.reason);
+  }
+
   /** Called after a watch answered 401: the token may have rotated under us. */
   unauthorized(): void {
     this.tokenAuth?.invalidate();
+  }
+}
+
+function readBody(res: http.IncomingMessage, onText: (text: string) => void, onError: (error: Error) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('error', onError);
+  res.on('end', () => onText(Buffer.concat(chunks).toString('utf8')));
+}
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

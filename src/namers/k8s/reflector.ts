@@ -1,6 +1,6 @@
 import type { Logger } from '../../util/log.js';
 import { Backoff } from '../../util/backoff.js';
-import type { KubeConnection } from './connection.js';
+import type { KubeConnection, WatchHandle } from './connection.js';
 
 /**
  * List-then-watch cache of one Kubernetes collection (Kubernetes' "reflector").
@@ -17,7 +17,8 @@ import type { KubeConnection } from './connection.js';
  * - its watch has no client-side liveness check (the 30 s timeout in Watch is overwritten); a
  *   half-open connection would stall discovery forever. We set `timeoutSeconds` and abort a watch that
  *   stays silent past it.
- * client-node still does the parts it does well: KubeConfig (config, TLS, auth) and Watch (streaming).
+ * client-node still does the part it does well: KubeConfig (config, TLS options, auth). Its Watch made
+ * a TLS connection with its own secure context per watch; ours share one agent (KubeConnection.watch).
  */
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -60,7 +61,7 @@ export class Reflector<T extends KubeObject> {
   lastError: string | undefined;
   private running = false;
   private generation = 0;
-  private abort: AbortController | undefined;
+  private abort: WatchHandle | undefined;
   private wake: (() => void) | undefined;
   private readonly backoff: Backoff;
   private readonly listeners = new Set<() => void>();
@@ -241,10 +242,9 @@ export class Reflector<T extends KubeObject> {
         if (!this.live(generation)) return finish({ kind: 'closed', events });
         if (!error) return finish({ kind: 'closed', events });
         if ((error as { statusCode?: number }).statusCode === 410) return finish({ kind: 'gone' });
-        if ((error as { name?: string }).name === 'AbortError') return finish({ kind: 'closed', events });
         finish({ kind: 'error', error, events });
       };
-      this.connection.watcher
+      this.connection
         .watch(
           this.spec.path,
           {
@@ -258,10 +258,10 @@ export class Reflector<T extends KubeObject> {
           onDone,
         )
         .then(
-          (controller) => {
-            if (settled || !this.live(generation)) controller.abort();
+          (handle) => {
+            if (settled || !this.live(generation)) handle.abort();
             else {
-              this.abort = controller;
+              this.abort = handle;
               this.connected = true;
             }
           },
