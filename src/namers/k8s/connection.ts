@@ -238,10 +238,16 @@ export class KubeConnection {
 }
 
 function readBody(res: http.IncomingMessage, onText: (text: string) => void, onError: (error: Error) => void): void {
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('error', onError);
-  res.on('end', () => onText(Buffer.concat(chunks).toString('utf8')));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    // Node's https agent keeps a connection's first request (and so this answer) while the connection
+    // lives: that is a watch's whole life once the watch reuses its list's connection.
+    chunks = [];
+    onText(text);
+  });
 }
 
 function parseJson(text: string): any {

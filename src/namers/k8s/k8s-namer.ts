@@ -18,6 +18,7 @@ import type { Clock } from '../../util/clock.js';
 import type { KubeConnection } from './connection.js';
 import { canonicalPort, sliceAddresses, slicePortName } from './endpoints.js';
 import { ServiceWatch } from './service-watch.js';
+import { MAX_WATCHES } from './watch-cost.js';
 
 export interface K8sNamerOptions {
   /** The full prefix, e.g. `/#/io.l5d.k8s`. */
@@ -30,7 +31,7 @@ export interface K8sNamerOptions {
   /** Prefer endpoints on this node when any is ready there. */
   localNode?: string;
   idleTtlMs?: number;
-  /** Most (namespace, service) watches open at once: idle ones are closed first, then new names fail. Default 1000. */
+  /** Most (namespace, service) watches open at once: idle ones are closed first, then new names fail. Default MAX_WATCHES. */
   maxWatches?: number;
   /** Most (namespace, port, service) names at once: idle ones make room, then new names fail. Default 1000. */
   maxNames?: number;
@@ -180,7 +181,7 @@ export class K8sNamer implements Namer {
   }
 
   private get maxWatches(): number {
-    return this.options.maxWatches ?? 1000;
+    return this.options.maxWatches ?? MAX_WATCHES;
   }
 
   private get maxNames(): number {

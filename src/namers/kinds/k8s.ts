@@ -3,6 +3,7 @@ import type { Fields } from '../../config/yaml-reader.js';
 import type { K8sSettings } from '../k8s/create.js';
 import type { NamerKind } from '../kind.js';
 import { WATCH_RATE } from '../creation-rate.js';
+import { MAX_WATCHES } from '../k8s/watch-cost.js';
 
 /** `io.l5d.k8s`: `/<namespace>/<port name>/<service>` → the Service's ready endpoints. */
 export interface K8sNamerConfig extends NamerConfig, K8sSettings {}
@@ -10,7 +11,7 @@ export interface K8sNamerConfig extends NamerConfig, K8sSettings {}
 export const K8S_DEFAULTS = {
   preferLocalNode: false,
   idleTtlSecs: 600,
-  maxWatches: 1000,
+  maxWatches: MAX_WATCHES,
   maxNames: 1000,
   watchesPerSecond: WATCH_RATE.perSecond,
   watchesBurst: WATCH_RATE.burst,
