@@ -14,6 +14,8 @@ export class ClientUsage {
   replayBytes = 0;
   /** Request bytes its calls handed to endpoint connections that their sockets have not yet written (a share of src/proxy/upstream.ts's QUEUED_REQUESTS). */
   queuedRequestBytes = 0;
+  /** Set by its table while it holds nothing but queuedRequestBytes: called as a count of its comes back to 0 (ShareBudget.give). */
+  settled: (() => void) | undefined = undefined;
   /** The bound clients its calls on its server's router are on: calls in flight per bound id (at most bindingCache.clientsPerClient ids). */
   boundClients: Map<string, number> | undefined = undefined;
   /** What its connections hold against their server's read budget (a ReadBudgetClient of src/h2/read-budget.ts). */
@@ -46,10 +48,23 @@ export class HoldsPerClient {
     return usage;
   }
 
-  /** One hold of `address` (acquired) ends. */
+  /**
+   * One hold of `address` (acquired) ends. Its last hold gone, the address goes, unless its calls'
+   * request bytes are still in endpoint sockets (which outlive its connections): its usage stays
+   * until they are written, so a pod that reconnects finds them still counted against its share,
+   * instead of a fresh share beside them.
+   */
   release(address: string): void {
     const usage = this.usage.get(address);
-    if (usage !== undefined && --usage.held === 0) this.usage.delete(address);
+    if (usage === undefined || --usage.held > 0) return;
+    if (usage.queuedRequestBytes > 0) usage.settled = () => this.forget(address, usage);
+    else this.usage.delete(address);
+  }
+
+  private forget(address: string, usage: ClientUsage): void {
+    if (usage.held > 0 || usage.queuedRequestBytes > 0) return;
+    usage.settled = undefined;
+    if (this.usage.get(address) === usage) this.usage.delete(address);
   }
 
   /** The usage of an address holding something now. */

@@ -79,9 +79,14 @@ export class ShareBudget<K extends string> {
   /** `share` gives back `n` bytes it had taken. */
   give(n: number, share: Share<K> | null): void {
     this.held -= n;
-    if (share !== null) share[this.field] -= n;
+    if (share !== null && (share[this.field] -= n) === 0) (share as Settles).settled?.();
   }
 }
 
 /** Who bytes of a ShareBudget counting `K` are lent to: an object with that count. */
 export type Share<K extends string> = Record<K, number>;
+
+/** A share may want to hear when a count of its comes back to 0: its table may then let it go (ClientUsage). */
+interface Settles {
+  settled?: (() => void) | undefined;
+}

@@ -13,7 +13,7 @@ import { testClient, unary } from '../fixtures/grpc/test-service.js';
 import { RawClient } from '../h2/connection-helpers.js';
 import { SettingId } from '../../src/h2/frames.js';
 import { eventually } from '../support/eventually.js';
-import { CONNECTION_WINDOWS, QUEUED_REQUESTS, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
+import { CONNECTION_WINDOWS, QUEUED_REQUESTS, QUEUED_REQUESTS_PER_CLIENT, RECEIVE_BUDGET, WINDOW_GROWTH, configureEndpointWindows, endpointBudgets } from '../../src/proxy/upstream.js';
 import { once } from 'node:events';
 import { FrameWriter } from '../../src/h2/frame-writer.js';
 import type { H2Connection } from '../../src/h2/connection.js';
@@ -644,7 +644,7 @@ test('one client address\'s calls to an endpoint that reads nothing stop at queu
     await sink.close();
     await healthy.close();
   }
-  await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0, 10_000);
+  await eventually('the endpoint connections gave back what they held', () => QUEUED_REQUESTS.held === 0 && QUEUED_REQUESTS_PER_CLIENT.held === 0, 10_000);
 });
 
 /**

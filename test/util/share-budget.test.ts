@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShareBudget } from '../../src/util/share-budget.js';
-import { ClientUsage } from '../../src/util/holds-per-client.js';
+import { ClientUsage, HoldsPerClient } from '../../src/util/holds-per-client.js';
 
 /**
  * One budget with a share per client, for window growth and for replays alike: a share's count is
@@ -30,4 +30,42 @@ test('ShareBudget lends from the budget and from a share counted in the client\'
   budget.give(40, b);
   budget.give(20, null);
   assert.deepEqual([budget.held, a.replayBytes, b.replayBytes], [0, 0, 0]);
+});
+
+/**
+ * Request bytes a pod's calls left in endpoint sockets outlive its connections. Its usage went with
+ * its last connection, so a pod that closed them all and reconnected got a fresh share beside the
+ * bytes still counted on the old one: a few rounds of that spent queuedRequestBytes alone. The
+ * usage now stays with its address until those bytes are written.
+ */
+test('a client address whose last connection closed keeps its usage while its queued request bytes are unwritten: reconnecting finds them counted', () => {
+  const budget = new ShareBudget('queuedRequestBytes', 100, 40);
+  const table = new HoldsPerClient(4);
+  const first = table.acquire('10.0.0.7')!;
+  assert.equal(budget.hold(50, first), false, 'past its share of 40');
+  table.release('10.0.0.7');
+  assert.equal(table.usageOf('10.0.0.7'), first, 'kept: 50 bytes of its are still unwritten');
+  // It reconnects: the same usage, its share still spent.
+  const again = table.acquire('10.0.0.7')!;
+  assert.equal(again, first);
+  assert.equal(budget.spentFor(again), true);
+  table.release('10.0.0.7');
+  // The socket writes them: the address goes.
+  budget.give(30, first);
+  assert.equal(table.usageOf('10.0.0.7'), first);
+  budget.give(20, first);
+  assert.equal(table.usageOf('10.0.0.7'), undefined);
+  assert.equal(budget.held, 0);
+  // An address holding nothing goes with its last connection, as before; one that came back keeps its usage.
+  table.acquire('10.0.0.8');
+  table.release('10.0.0.8');
+  assert.equal(table.usageOf('10.0.0.8'), undefined);
+  const third = table.acquire('10.0.0.9')!;
+  budget.hold(10, third);
+  table.release('10.0.0.9');
+  table.acquire('10.0.0.9');
+  budget.give(10, third);
+  assert.equal(table.usageOf('10.0.0.9'), third, 'a connection of it is open');
+  table.release('10.0.0.9');
+  assert.equal(table.usageOf('10.0.0.9'), undefined);
 });
