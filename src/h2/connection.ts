@@ -61,7 +61,7 @@ export interface H2ConnectionOptions extends Partial<H2Limits> {
    */
   sendBudget?: ReadBudget;
   /**
-   * What each client's streams (`stream.client`) handed to write() and the socket has not yet
+   * What each client's streams (`stream.shares`) handed to write() and the socket has not yet
    * written (past its high-water mark), over the connections sharing it: past the client's share,
    * write() on its streams returns false, and onDrain waits for the socket to write what they moved
    * into it, so one client's streams cannot spend a send budget alone.
@@ -695,7 +695,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     const n = data.length;
     // Counted in its client's send share until the socket has written it; past the share the owner
     // is told to wait, as for a full queue, and it goes by the queue (onDrain follows).
-    const client = n > 0 && this.sendShares !== undefined ? stream.client : null;
+    const client = n > 0 && this.sendShares !== undefined ? stream.shares : null;
     const withinShare = client === null || this.sendShares!.hold(n, client);
     // Nothing queued ahead of it, no stream waiting for connection window (they go first), window
     // for all of it, and room under maxQueuedBytes counting this tick's frames: straight into them
@@ -755,7 +755,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
    */
   private giveGrowthBack(s: H2Stream): void {
     if (s.recvGrown === 0) return;
-    this.windowGrowth!.give(s.recvGrown, s.client);
+    this.windowGrowth!.give(s.recvGrown, s.shares);
     s.recvGrown = 0;
   }
 
@@ -889,6 +889,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     if (waiting.length === 0) return;
     this.drainsAfterWrite = [];
     for (const s of waiting) {
+      s.awaitsWrite = false;
       if (!s.needDrain || s.closed) continue;
       if (s.queuedBytes === 0) s.needDrain = false;
       this.handler.onDrain(s);
@@ -897,8 +898,11 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** `s`'s owner waits for its queued DATA to move on: now, or once the socket has written it while its client is past its send share. */
   private drained(s: H2Stream): void {
-    if (s.client !== null && this.unwritten !== null && this.sendShares!.spentFor(s.client)) {
-      if (!this.drainsAfterWrite.includes(s)) this.drainsAfterWrite.push(s);
+    if (s.shares !== null && this.unwritten !== null && this.sendShares!.spentFor(s.shares)) {
+      if (!s.awaitsWrite) {
+        s.awaitsWrite = true;
+        this.drainsAfterWrite.push(s);
+      }
       return;
     }
     if (s.queuedBytes === 0) s.needDrain = false;
@@ -1062,7 +1066,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
   private sendData(s: H2Stream, chunk: Buffer, endStream: boolean): void {
     const n = chunk.length;
     this.writer.data(s.id, chunk, endStream);
-    if (this.unwritten !== null && s.client !== null && n > 0) this.unwritten.add(s.client, n);
+    if (this.unwritten !== null && s.shares !== null && n > 0) this.unwritten.add(s.shares, n);
     s.stalledSince = 0;
     s.sendWindow -= n;
     this.sendWindow -= n;
@@ -1221,7 +1225,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
 
   /** What `s` queued to send will not go: out of the connection's queue (and, at the next flush, its budget). */
   private dropQueued(s: H2Stream): void {
-    if (this.sendShares !== undefined && s.client !== null) this.sendShares.give(s.queuedBytes, s.client);
+    if (this.sendShares !== undefined && s.shares !== null) this.sendShares.give(s.queuedBytes, s.shares);
     this.queuedBytes -= s.queuedBytes;
     s.queuedBytes = 0;
     s.clearQueue();
@@ -1338,7 +1342,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       // Half its window passed on: the stream flows, so its window may double (WindowGrowth).
       const growth = this.windowGrowth;
       if (growth !== undefined && mayGrow) {
-        const more = growth.double(window, s.client);
+        const more = growth.double(window, s.shares);
         s.recvGrown += more;
         s.recvPendingUpdate += more;
       }

@@ -43,13 +43,14 @@ const NEED_DRAIN = 1 << 2;
 const HEADERS_SENT = 1 << 3;
 const HEADERS_RECEIVED = 1 << 4;
 const WAITING = 1 << 5;
+const AWAITS_WRITE = 1 << 6;
 
 /**
  * Who a stream's bytes count against besides its group of connections (the router: its call's
  * client address, a ClientUsage): its window growth (a WindowGrowth's share), and what it handed to
  * write() that its socket has not yet written (a send share, H2ConnectionOptions.sendShares).
  */
-export type StreamClient = GrowthShare & Share<'queuedRequestBytes'>;
+export type StreamShares = GrowthShare & Share<'queuedRequestBytes'>;
 
 /** No queued DATA: shared by every stream until one queues (most never do for long). */
 const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
@@ -76,7 +77,7 @@ export class H2Stream {
   /** Receive window granted past the initial one, from a WindowGrowth (given back on close). */
   recvGrown = 0;
   /** Whose shares of the group budgets its bytes count against, if anyone's (set by the owner). */
-  client: StreamClient | null = null;
+  shares: StreamShares | null = null;
 
   /**
    * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The
@@ -146,6 +147,9 @@ export class H2Stream {
    */
   get waiting(): boolean { return (this.flags & WAITING) !== 0; }
   set waiting(v: boolean) { this.flags = v ? this.flags | WAITING : this.flags & ~WAITING; }
+  /** Its owner hears of its drain once the socket has written what it moved there (its shares are past their send share). */
+  get awaitsWrite(): boolean { return (this.flags & AWAITS_WRITE) !== 0; }
+  set awaitsWrite(v: boolean) { this.flags = v ? this.flags | AWAITS_WRITE : this.flags & ~AWAITS_WRITE; }
 
   /** Client role: never went on the wire (it waited, or waits, for the peer's stream limit). */
   get unsent(): boolean { return this.id === 0; }

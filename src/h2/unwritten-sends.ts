@@ -1,38 +1,30 @@
 import type { ShareBudget } from '../util/share-budget.js';
-import type { StreamClient } from './stream.js';
+import type { StreamShares } from './stream.js';
 
 /**
  * DATA a connection's streams moved into its socket that the socket has not yet written, by their
- * clients: each client's send share (H2ConnectionOptions.sendShares) counts them until then, as it
+ * shares: each client's send share (H2ConnectionOptions.sendShares) counts them until then, as it
  * counted them queued. A socket's bytes are one stream of bytes, so they all go back together: when
  * it has written what it held ('drain'), or holds no more than its high-water mark (then 'drain'
  * may never come, and the group's budget does not count them either), or closes.
  *
- * Runs of one client's bytes are one entry: a connection usually sends for few clients between two
- * releases, and nothing is allocated per frame once the arrays have grown.
+ * One entry per client, not per frame: an endpoint connection carries many pods' streams, and one
+ * sending tiny frames between the others' must not grow this by a slot a frame.
  */
 export class UnwrittenSends {
-  private readonly clients: StreamClient[] = [];
-  private readonly bytes: number[] = [];
+  private readonly bytes = new Map<StreamShares, number>();
 
   constructor(private readonly shares: ShareBudget<'queuedRequestBytes'>) {}
 
   /** `n` bytes of `client`'s (held in its share) went into the socket's frames. */
-  add(client: StreamClient, n: number): void {
-    const last = this.clients.length - 1;
-    if (last >= 0 && this.clients[last] === client) this.bytes[last]! += n;
-    else {
-      this.clients.push(client);
-      this.bytes.push(n);
-    }
+  add(client: StreamShares, n: number): void {
+    this.bytes.set(client, (this.bytes.get(client) ?? 0) + n);
   }
 
   /** The socket wrote them (or will not say when): their clients' shares get them back. */
   release(): void {
-    const clients = this.clients;
-    if (clients.length === 0) return;
-    for (let i = 0; i < clients.length; i++) this.shares.give(this.bytes[i]!, clients[i]!);
-    clients.length = 0;
-    this.bytes.length = 0;
+    if (this.bytes.size === 0) return;
+    for (const [client, n] of this.bytes) this.shares.give(n, client);
+    this.bytes.clear();
   }
 }

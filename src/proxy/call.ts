@@ -237,7 +237,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
         return;
       }
       target.began(endpoint);
-      up.client = this.inbound.client;
+      up.shares = this.inbound.shares;
       this.up = up;
       this.upOwing = up;
       this.phase = FORWARDING;
@@ -542,7 +542,7 @@ export class ProxyCall<S = unknown> implements InboundEvents, UpstreamEvents, Re
 
 /** Whose share a call's replay bytes count against: its client address's usage on its server (none for a stream no server counts). */
 function replayShareOf(inbound: H2Stream): ClientUsage | null {
-  const usage = inbound.client;
+  const usage = inbound.shares;
   return usage instanceof ClientUsage ? usage : null;
 }
 

@@ -184,7 +184,7 @@ class ServerConn implements H2ConnectionHandler {
     const passed = this.headerBoundPassed(stream.headerListSize);
     if (passed !== undefined) return this.refuse(stream, list, ...passed);
     const headers = headerMapOf(list);
-    stream.client = this.client; // the call's endpoint streams count against this client's shares
+    stream.shares = this.client; // the call's endpoint streams count against this client's shares
     try {
       server.handler.handleStream(stream, headers);
     } catch (e) {

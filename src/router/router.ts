@@ -319,7 +319,7 @@ export class Router implements RouterView, CallObserver {
    * address (ClientUsage, which goes with the address's last connection), so nothing here outlives it.
    */
   private shareOf(call: RouterCall): Map<string, number> {
-    const usage = call.inbound.client;
+    const usage = call.inbound.shares;
     return usage instanceof ClientUsage ? (usage.boundClients ??= new Map()) : this.unattributed;
   }
 

@@ -145,7 +145,7 @@ test('bindingCache.clientsPerClient: calls no server counts for an address share
   // A server beside the router's that hands it streams counted for no client address.
   const uncounted = new H2Server({ ...SERVER_DEFAULTS }, {
     handleStream: (stream, headers) => {
-      stream.client = null;
+      stream.shares = null;
       h.router.route(h.router.config.servers[0]!, stream, headers);
     },
   }, Logger.silent());
