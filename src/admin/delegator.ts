@@ -168,7 +168,7 @@ export async function delegate(
   try {
     tree = await router.delegate(path, dtab, { deadline: Date.now() + timeoutMs, maxNodes: limits.maxNodes, maxBytes: limits.maxBytes });
   } catch (err) {
-    if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, 'Request timed out.');
+    if (err instanceof Error && err.name === 'DelegateTimeoutError') throw new HttpError(503, err.message);
     if (err instanceof Error && err.name === 'DelegateLookupsError') throw new HttpError(400, err.message);
     if (err instanceof DelegateTreeSizeError) {
       const key = err.bound === 'nodes' ? 'admin.maxDelegationNodes' : 'admin.maxDelegationBytes';

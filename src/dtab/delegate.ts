@@ -1,3 +1,4 @@
+import { whyPending } from '../util/activity.js';
 import type { Var } from '../util/var.js';
 import type { Dentry, Dtab } from './dtab.js';
 import type { NameInterpreter, NamerCandidate } from './interpreter.js';
@@ -21,11 +22,14 @@ export interface DelegateOptions {
   maxBytes?: number;
 }
 
-/** The delegation did not settle in time (Linkerd answers 503 `Request timed out.`). */
+/**
+ * The delegation did not settle in time (Linkerd answers 503 `Request timed out.`); `why` is what the
+ * pending namer answer said of why it still waits, when it did (clipped: see whyPending).
+ */
 export class DelegateTimeoutError extends Error {
   override readonly name = 'DelegateTimeoutError';
-  constructor() {
-    super('Request timed out.');
+  constructor(readonly why?: string) {
+    super(why === undefined ? 'Request timed out.' : `Request timed out. (${why})`);
   }
 }
 
@@ -251,7 +255,7 @@ class Delegation {
   private async askNamers(candidates: readonly NamerCandidate[]): Promise<NameTree<Name>> {
     for (const c of candidates) {
       const state = await this.waits.first(c.namer.lookup(c.path), (s) => s.status !== 'pending');
-      if (state.status === 'pending') throw new DelegateTimeoutError();
+      if (state.status === 'pending') throw new DelegateTimeoutError(whyPending(state));
       if (state.status === 'failed') throw state.error;
       if (!fallsThrough(outcomeOfState(state))) return state.value;
     }

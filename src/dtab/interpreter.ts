@@ -275,12 +275,14 @@ class Binding {
         const kept: Weighted<BoundName>[] = [];
         const outcomes: Outcome[] = [];
         let firstFailure: State<BoundTree> | undefined;
+        let waiting: Extract<State<BoundTree>, { status: 'pending' }> | undefined;
         for (const w of trees) {
           const s = this.bindTree(w.tree, depth, w.weight);
           const o = outcomeOfState(s);
           outcomes.push(o);
           if (keptByUnion(o)) kept.push({ weight: w.weight, tree: (s as { value: BoundTree }).value });
           else if (s.status === 'failed') firstFailure ??= s;
+          else if (s.status === 'pending' && waiting?.why === undefined) waiting = s;
         }
         switch (unionOutcome(outcomes)) {
           case 'neg':
@@ -288,7 +290,8 @@ class Binding {
           case 'error':
             return firstFailure!;
           case 'pending':
-            return PENDING;
+            // The branch that says why it waits, if one does.
+            return waiting ?? PENDING;
           default:
             return ok(simplify<BoundName>({ kind: 'union', trees: kept }));
         }
@@ -316,7 +319,7 @@ function publish(out: Var<State<BoundTree>>, next: State<BoundTree>): void {
 /** Whether two binding states say the same (same status, error message, or tree of the same bound names). */
 export function sameBindingState(a: State<BoundTree>, b: State<BoundTree>): boolean {
   if (a.status !== b.status) return false;
-  if (a.status === 'pending') return true;
+  if (a.status === 'pending') return a.why === (b as typeof a).why;
   if (a.status === 'failed') return a.error.message === (b as typeof a).error.message;
   return treeEquals(a.value, (b as typeof a).value, sameBound);
 }

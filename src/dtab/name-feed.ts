@@ -7,6 +7,7 @@ import { leaves } from './tree.js';
 import type { Activity, ActivityState } from '../util/activity.js';
 import { Var, type Closable } from '../util/var.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { clip } from '../util/clip.js';
 
 /**
  * What the followers of one name (grpclb or xDS clients) are told:
@@ -107,7 +108,7 @@ export class NameFeed<T> {
     switch (tree.kind) {
       case 'neg':
         this.observeLeaves([]);
-        return this.publish({ kind: 'neg', message: `no route to ${this.path.show()}: it binds to Neg (no dtab rule or namer knows it) through dtab ${clip(this.options.dtabText())}` });
+        return this.publish({ kind: 'neg', message: `no route to ${this.path.show()}: it binds to Neg (no dtab rule or namer knows it) through dtab ${clip(this.options.dtabText(), 500)}` });
       case 'fail':
         this.observeLeaves([]);
         return this.publish({ kind: 'failed', message: `no route to ${this.path.show()}: the dtab fails it (!)` });
@@ -182,8 +183,4 @@ function sameFeed<T>(a: FeedState<T>, b: FeedState<T>, same: (a: T, b: T) => boo
     case 'bound':
       return same(a.value, (b as typeof a).value);
   }
-}
-
-function clip(text: string): string {
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

@@ -1,5 +1,5 @@
 import type { Activity, ActivityState } from '../util/activity.js';
-import { PENDING, ok } from '../util/activity.js';
+import { ok, pending } from '../util/activity.js';
 import { Var } from '../util/var.js';
 import type { Addr, Address, BoundName, Name } from '../dtab/name.js';
 import { addressKey } from '../dtab/name.js';
@@ -41,8 +41,9 @@ export class LiveName {
   private readonly holder: NameHolder;
   private readonly listeners = new Set<() => void>();
   private readonly activities = new Map<string, Activity<NameTree<Name>>>();
-  /** A short human note on the last problem (shown in namer state), or undefined. */
-  lastError: string | undefined;
+  private error: string | undefined;
+  /** What binding sees while the name is pending: why, when there is a last error. */
+  private pendingState: ActivityState<NameTree<Name>> = pending(undefined);
 
   constructor(
     readonly id: Path,
@@ -60,6 +61,19 @@ export class LiveName {
     return this.existence;
   }
 
+  /** A short human note on the last problem (shown in namer state, and in a pending binding's `why`), or undefined. */
+  get lastError(): string | undefined {
+    return this.error;
+  }
+
+  set lastError(error: string | undefined) {
+    if (error === this.error) return;
+    this.error = error;
+    this.pendingState = pending(error === undefined ? undefined : `${this.id.show()}: ${error}`);
+    // A pending name's binders hear why it still waits (a call timing out names it).
+    if (this.existence === 'pending') for (const listener of [...this.listeners]) listener();
+  }
+
   /** Discovery is running. */
   get active(): boolean {
     return this.stop !== undefined;
@@ -73,7 +87,7 @@ export class LiveName {
     const bound: BoundName = { kind: 'bound', id: this.id, addr: this.addr, residual };
     const okLeaf = ok<NameTree<Name>>(leaf<Name>(bound));
     const stateNow = (): ActivityState<NameTree<Name>> =>
-      this.existence === 'pending' ? PENDING : this.existence === 'neg' ? OK_NEG : okLeaf;
+      this.existence === 'pending' ? this.pendingState : this.existence === 'neg' ? OK_NEG : okLeaf;
     // Starts from what is known now, so a name already discovered answers even before it is observed.
     activity = new Var<ActivityState<NameTree<Name>>>(stateNow(), (self) => {
       const listener = () => self.set(stateNow());
@@ -107,11 +121,11 @@ export class LiveName {
 
   /** A bound name whose address set could not be worked out (e.g. a malformed file never read well). */
   fail(cause: string): void {
+    const wasBound = this.existence === 'bound';
+    this.existence = 'bound';
+    // Bound first: the cause is the failed address set's, no pending binder needs telling of it.
     this.lastError = cause;
-    if (this.existence !== 'bound') {
-      this.existence = 'bound';
-      for (const listener of [...this.listeners]) listener();
-    }
+    if (!wasBound) for (const listener of [...this.listeners]) listener();
     this.signature = 'failed:' + cause;
     this.addr.set({ type: 'failed', cause });
   }

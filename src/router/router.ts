@@ -6,7 +6,7 @@ import type { NameInterpreter } from '../dtab/interpreter.js';
 import type { Addr, BoundName } from '../dtab/name.js';
 import type { NameTree } from '../dtab/nametree.js';
 import type { Path } from '../dtab/path.js';
-import type { ActivityState } from '../util/activity.js';
+import { whyPending, type ActivityState } from '../util/activity.js';
 import type { Var, Closable } from '../util/var.js';
 import type { Logger } from '../util/log.js';
 import type { Clock } from '../util/clock.js';
@@ -230,7 +230,11 @@ export class Router implements RouterView, CallObserver {
     const state = binding.sample;
     if (state.status !== 'pending') return this.pick(call, name, local, state);
     const ms = this.config.bindingTimeoutMs;
-    new PendingWait(this, call, binding, isPendingState, (s) => this.pick(call, name, local, s), ms, `Exceeded ${ms} ms binding timeout while resolving name: ${name.show()}`);
+    const timedOut = (s: ActivityState<BoundTree>) => {
+      const why = whyPending(s);
+      return `Exceeded ${ms} ms binding timeout while resolving name: ${name.show()}${why === undefined ? '' : ` (${why})`}`;
+    };
+    new PendingWait(this, call, binding, isPendingState, (s) => this.pick(call, name, local, s), ms, timedOut);
   }
 
   /**
@@ -266,7 +270,7 @@ export class Router implements RouterView, CallObserver {
       // Discovery has not answered yet: wait within what is left of the binding timeout, and let
       // the client apply the new set (it observes the same Var) before routing.
       const retry = () => queueMicrotask(() => this.pick(call, name, local, state, true));
-      new PendingWait(this, call, bound.addr, isPendingAddr, retry, left, `Exceeded binding timeout while connecting to ${name.show()}: discovery has not answered`);
+      new PendingWait(this, call, bound.addr, isPendingAddr, retry, left, () => `Exceeded binding timeout while connecting to ${name.show()}: discovery has not answered`);
       return;
     }
     const why = a.type === 'failed' ? `discovery failed: ${a.cause}` : a.type === 'neg' ? 'the name does not exist' : a.type === 'pending' ? 'discovery has not answered yet' : 'the endpoint set is empty';
@@ -489,7 +493,7 @@ class ServerContext implements StreamHandler {
 /**
  * A stream waiting for a value to stop being pending (cold path: a name still binding, or a bound
  * name whose discovery has not answered): continues once it does, or answers UNAVAILABLE with
- * `timeoutMessage` when the binding timeout runs out first.
+ * `timeoutMessage` of the value then (which may say why it still waits) when the binding timeout runs out first.
  */
 class PendingWait<T> {
   private readonly timer: NodeJS.Timeout;
@@ -499,11 +503,11 @@ class PendingWait<T> {
   constructor(
     private readonly router: Router,
     private readonly call: RouterCall,
-    source: Var<T>,
+    private readonly source: Var<T>,
     isPending: (value: T) => boolean,
     onAnswer: (value: T) => void,
     timeoutMs: number,
-    private readonly timeoutMessage: string,
+    private readonly timeoutMessage: (value: T) => string,
   ) {
     this.timer = setTimeout(() => this.timeout(), timeoutMs);
     call.whenDone(() => this.settle());
@@ -526,7 +530,7 @@ class PendingWait<T> {
   private timeout(): void {
     if (this.settled) return;
     this.settle();
-    this.router.reject(this.call, 'binding timeout', this.timeoutMessage);
+    this.router.reject(this.call, 'binding timeout', this.timeoutMessage(this.source.sample));
   }
 }
 

@@ -73,9 +73,9 @@ export class K8sNamer implements Namer {
 
   constructor(private readonly options: K8sNamerOptions) {
     this.label = options.prefix.show();
-    const full = options.metrics.limitsReached.labels({ namer: this.label, limit: 'maxWatches' });
+    const full = options.metrics.limitsReached.labels({ namer: this.label, limit: this.key('maxWatches') });
     this.watchRate = new CreationRate(options.watchRate ?? WATCH_RATE, options.clock ?? realClock);
-    this.watchRateReached = options.metrics.limitsReached.labels({ namer: this.label, limit: 'watchesPerSecond' });
+    this.watchRateReached = options.metrics.limitsReached.labels({ namer: this.label, limit: this.key('watchesPerSecond') });
     this.watches = new IdleTable<string, ServiceWatch>({
       idleTtlMs: options.idleTtlMs ?? 600_000,
       // A watch nobody uses that never listed (API slow or down, a made-up name) keeps nothing worth keeping warm.
@@ -87,7 +87,7 @@ export class K8sNamer implements Namer {
     });
     // Every name recomputes its address set on each event of its Service: `l5d-dtab` must not make them without bound.
     const maxNames = this.maxNames;
-    const namesFull = options.metrics.limitsReached.labels({ namer: this.label, limit: 'maxNames' });
+    const namesFull = options.metrics.limitsReached.labels({ namer: this.label, limit: this.key('maxNames') });
     this.names = new NameTable({
       idleTtlMs: 0,
       maxNames,
@@ -155,8 +155,12 @@ export class K8sNamer implements Namer {
     watch.acquire();
     const recompute = () => {
       if (!watch.synced) {
-        // Before the first full list we know nothing; after it, never go back to pending.
-        if (sink.state === 'pending') return;
+        // Before the first full list we know nothing, but why it has not come (403, API down, …);
+        // after it, never go back to pending.
+        if (sink.state === 'pending') {
+          sink.lastError = watch.slices.lastError ?? watch.service.lastError;
+          return;
+        }
       }
       const svc = watch.service.objects.get(service);
       const portName = slicePortName(svc, port);

@@ -289,6 +289,8 @@ export class Reflector<T extends KubeObject> {
       this.lastError = `${verb} ${resource}${where} failed: ${message}`;
       this.options.log.warn(this.lastError, { path: this.spec.path, verb, status });
     }
+    // Names waiting for the first list say why it has not come (a call timing out quotes it).
+    if (!this.synced) this.notify();
   }
 
   private sleep(ms: number, generation: number): Promise<void> {

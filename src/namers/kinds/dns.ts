@@ -4,7 +4,7 @@ import type { Fields } from '../../config/yaml-reader.js';
 import type { Path } from '../../dtab/path.js';
 import type { DnsNamerBase } from '../dns-refresh.js';
 import { DnsNamer, dnsMetricHooks, type DnsRefreshOptions } from '../dns.js';
-import type { NamerContext, NamerKind } from '../kind.js';
+import { namerKey, type NamerContext, type NamerKind } from '../kind.js';
 import { DNS_NAME_RATE } from '../creation-rate.js';
 
 /** `io.l5d.dns` and `io.l5d.dnssrv` take the same keys. */
@@ -37,8 +37,8 @@ function readDns(f: Fields): OwnConfig<DnsNamerConfig, 'kind' | 'prefix'> {
 
 /** A DNS namer's refresh options, with its results and a full table counted in metrics. */
 function dnsOptions(config: DnsNamerConfig, { prefix, metrics, log, key }: NamerContext): DnsRefreshOptions {
-  const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'maxNames' });
-  const limited = metrics.limitsReached.labels({ namer: prefix.show(), limit: 'namesPerSecond' });
+  const full = metrics.limitsReached.labels({ namer: prefix.show(), limit: namerKey(key, 'maxNames') });
+  const limited = metrics.limitsReached.labels({ namer: prefix.show(), limit: namerKey(key, 'namesPerSecond') });
   const { refreshIntervalSeconds, dnsHosts, maxNames, namesPerSecond, namesBurst } = config;
   return {
     refreshIntervalSeconds,

@@ -70,7 +70,7 @@ export const xdsNamer: NamerKind<XdsNamerConfig> = {
   keys: ['servers', 'nodeId', 'idSegments', 'idleTtlSecs', 'maxNames', 'initialFetchTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs'],
   defaults: XDS_DEFAULTS,
   read: readXds,
-  async create(config, { prefix, env, log, metrics }) {
+  async create(config, { prefix, env, log, metrics, key }) {
     const servers = config.servers ?? (env.KGR_XDS_SERVER || DEFAULT_XDS_SERVER).split(',').map((s) => s.trim()).filter(Boolean);
     for (const s of servers) {
       const problem = checkServer(s);
@@ -86,6 +86,7 @@ export const xdsNamer: NamerKind<XdsNamerConfig> = {
       idleTtlMs: config.idleTtlSecs * 1000,
       metrics,
       log,
+      configKey: key,
     });
   },
 };

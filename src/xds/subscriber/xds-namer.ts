@@ -5,6 +5,7 @@ import { Path } from '../../dtab/path.js';
 import type { NamerReadiness } from '../../dtab/namer.js';
 import type { Namer } from '../../namers/namer.js';
 import { NameTable } from '../../namers/name-table.js';
+import { namerKey } from '../../namers/kind.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { constant, ok, type Activity } from '../../util/activity.js';
 import type { Clock } from '../../util/clock.js';
@@ -25,6 +26,8 @@ export interface XdsNamerOptions {
   reconnectMaxMs: number;
   metrics: Metrics;
   log: Logger;
+  /** Its entry's config key (`namers[0]`): limits and their errors name its keys under it (see namerKey). */
+  configKey?: string;
   clock?: Clock;
   random?: () => number;
 }
@@ -49,7 +52,7 @@ export class XdsNamer implements Namer {
   constructor(private readonly options: XdsNamerOptions) {
     this.label = options.prefix.show();
     const { metrics } = options;
-    const full = metrics.limitsReached.labels({ namer: this.label, limit: 'maxNames' });
+    const full = metrics.limitsReached.labels({ namer: this.label, limit: namerKey(options.configKey, 'maxNames') });
     const [acks, nacks] = [metrics.namerEvents.labels({ namer: this.label, type: 'xds ACK' }), metrics.namerEvents.labels({ namer: this.label, type: 'xds NACK' })];
     const lost = metrics.namerReconnects.labels({ namer: this.label, reason: 'xds stream lost' });
     this.client = new EdsClient({ ...options, onAck: () => acks.inc(), onNack: () => nacks.inc(), onStreamLost: () => lost.inc() });
@@ -57,7 +60,7 @@ export class XdsNamer implements Namer {
       idleTtlMs: options.idleTtlMs,
       maxNames: options.maxNames,
       onFull: () => full.inc(),
-      refusal: (key) => `too many xDS names in use (maxNames ${options.maxNames}): not subscribing to ${key}`,
+      refusal: (key) => `too many xDS names in use (${namerKey(options.configKey, 'maxNames')} ${options.maxNames}): not subscribing to ${key}`,
       clock: options.clock,
     });
     this.unwatchTable = metrics.watchTable({ namer: this.label, table: 'names' }, () => this.names.size);
