@@ -37,16 +37,18 @@ export class CreationRate {
     if (settings.perSecond > 0) this.bucket = new TokenBucket(Math.max(1, settings.burst), settings.perSecond, clock.now());
   }
 
-  /** Whether one more may start now; it takes its token if so. */
-  take(): boolean {
-    return this.bucket?.take(this.clock.now()) ?? true;
-  }
-
   /**
-   * The token of one that did not start after all: its table refused it as full. A flood of names a
-   * full table refuses must not spend the rate that names admitted once there is room wait on.
+   * Starts one more if the rate allows (OVER_RATE if not): `start()` runs on a token, which comes
+   * back when it starts nothing (undefined: its table was full). A flood of names a full table
+   * refuses must not spend the rate that names admitted once there is room wait on.
    */
-  giveBack(): void {
-    this.bucket?.giveBack();
+  admit<T>(start: () => T | undefined): T | undefined | typeof OVER_RATE {
+    if (this.bucket !== undefined && !this.bucket.take(this.clock.now())) return OVER_RATE;
+    const started = start();
+    if (started === undefined) this.bucket?.giveBack();
+    return started;
   }
 }
+
+/** CreationRate.admit's answer when no token is left. */
+export const OVER_RATE: unique symbol = Symbol('over the creation rate');

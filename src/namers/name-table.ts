@@ -5,7 +5,7 @@ import type { Path } from '../dtab/path.js';
 import { LiveName, type NameHolder, type NameSource } from './live-name.js';
 import type { NamerReadiness } from './namer.js';
 import { Refused, askUntilRoom } from './ask-until-room.js';
-import type { CreationRate } from './creation-rate.js';
+import { OVER_RATE, type CreationRate } from './creation-rate.js';
 
 export interface NameTableOptions {
   /** Keep discovering this long after the last user leaves (a Neg name: at most NEGATIVE_IDLE_TTL_MS). */
@@ -83,14 +83,13 @@ export class NameTable {
    */
   private ask(key: string, make: (e: NameHolder) => LiveName, again: boolean): LiveName | Refused {
     const rate = this.options.rate;
-    const isNew = rate !== undefined && this.table.peek(key) === undefined;
-    if (isNew && !rate.take()) {
+    const get = () => (again ? this.table.getAgain(key, make) : this.table.get(key, make))?.value;
+    const name = rate !== undefined && this.table.peek(key) === undefined ? rate.admit(get) : get();
+    if (name === OVER_RATE) {
       if (!again) this.options.onRate?.();
       return new Refused(this.options.rateRefusal?.(key) ?? `new names are over the namer's rate: not discovering ${key} yet`, true);
     }
-    const entry = again ? this.table.getAgain(key, make) : this.table.get(key, make);
-    if (entry !== undefined) return entry.value;
-    if (isNew) rate.giveBack();
+    if (name !== undefined) return name;
     return new Refused(this.options.refusal?.(key) ?? `too many names in use (${this.options.maxNames}): not discovering ${key}`, false);
   }
 

@@ -11,7 +11,7 @@ import { namerKey } from '../kind.js';
 import type { LiveName } from '../live-name.js';
 import { NameTable } from '../name-table.js';
 import { Refused, askUntilRoom } from '../ask-until-room.js';
-import { CreationRate, WATCH_RATE, type CreationRateSettings } from '../creation-rate.js';
+import { CreationRate, OVER_RATE, WATCH_RATE, type CreationRateSettings } from '../creation-rate.js';
 import { realClock } from '../../util/clock.js';
 import { IdleTable, type TableEntry } from '../../util/idle-table.js';
 import type { Clock } from '../../util/clock.js';
@@ -131,14 +131,13 @@ export class K8sNamer implements Namer {
     return askUntilRoom({
       sink,
       ask: (again) => {
-        // A new watch takes a token, given back when every watch is in use: only watches that start spend the rate.
-        const isNew = this.watches.peek(`${namespace}/${service}`) === undefined;
-        if (isNew && !this.watchRate.take()) {
+        // Only a new watch spends the rate, and only if it starts (CreationRate.admit).
+        const get = () => this.watch(namespace, service, again);
+        const watch = this.watches.peek(`${namespace}/${service}`) === undefined ? this.watchRate.admit(get) : get();
+        if (watch === OVER_RATE) {
           if (!again) this.watchRateReached.inc();
           return limited;
         }
-        const watch = this.watch(namespace, service, again);
-        if (watch === undefined && isNew) this.watchRate.giveBack();
         return watch ?? full;
       },
       admitted: (watch, again) => {
