@@ -17,7 +17,8 @@ import { selfSignedCert } from '../test/fixtures/k8s/tls.js';
  * passed it reads, after a full GC: VmRSS, RssAnon, V8's heap and external memory, malloc'd memory
  * and Node's active handles. Per pair = (figure at N − figure at 0) / N.
  * The API is the test server (test/fixtures/k8s/api-server.ts): `https`, as in a cluster (a CA file,
- * a bearer token, TLS 1.3, one HTTP/1.1 connection per watch), and `http` (a kubectl proxy).
+ * a bearer token, TLS 1.3, the watches as HTTP/2 streams on shared sessions), and `http` (a kubectl
+ * proxy: HTTP/1.1, one connection per watch).
  * Env: BENCH_NODES (`20,24`), BENCH_WATCHES, BENCH_K8S_APIS (`https,http`), BENCH_K8S_SNAPSHOT (a
  * directory: heap snapshots at the first and last N, and what grew between them by constructor).
  */

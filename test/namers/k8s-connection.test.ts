@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
-import { KubeApiServer } from '../fixtures/k8s/api-server.js';
+import { KubeApiServer, type KubeApiServerOptions } from '../fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../fixtures/k8s/tls.js';
 import { KubeConnection } from '../../src/namers/k8s/connection.js';
+import type { SessionTimes } from '../../src/namers/k8s/h2-sessions.js';
 import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
@@ -13,44 +15,202 @@ import { Path } from '../../src/dtab/path.js';
 import { Watching, boundOf, hostPorts, isNeg, sameSet } from './helpers.js';
 import { eventually } from '../support/eventually.js';
 
-/** The in-cluster connection's requests over TLS: what each watch costs in connections, and CA rotation. */
+/** The in-cluster connection's requests over TLS: HTTP/2 sessions (or HTTP/1.1 connections) they use, and CA rotation. */
 const first = selfSignedCert();
 const second = selfSignedCert();
 const skip = (!first || !second) && 'openssl not installed';
 
-async function inCluster(tls: { key: Buffer; cert: Buffer }, run: (api: KubeApiServer, namer: K8sNamer, sa: string) => Promise<void>): Promise<void> {
-  const api = await KubeApiServer.start({ token: 'token', tls });
+interface Setup {
+  server?: Partial<KubeApiServerOptions>;
+  sessionTimes?: SessionTimes;
+  /** Reach the API server through a TCP relay that can go silent (`Relay.freeze`). */
+  relayed?: boolean;
+}
+
+async function inCluster(
+  tls: { key: Buffer; cert: Buffer },
+  run: (api: KubeApiServer, namer: K8sNamer, sa: string, relay: Relay | undefined) => Promise<void>,
+  setup: Setup = {},
+): Promise<void> {
+  const api = await KubeApiServer.start({ token: 'token', tls, ...setup.server });
+  const relay = setup.relayed ? await freezableRelay(api.port) : undefined;
   const sa = mkdtempSync(join(tmpdir(), 'kgr-sa-'));
   writeFileSync(join(sa, 'token'), 'token');
   writeFileSync(join(sa, 'ca.crt'), tls.cert);
   writeFileSync(join(sa, 'namespace'), 'default');
-  const connection = KubeConnection.resolve({ env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) }, serviceAccountDir: sa });
+  const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(relay?.port ?? api.port) };
+  const connection = KubeConnection.resolve({ env, serviceAccountDir: sa, sessionTimes: setup.sessionTimes });
   assert.equal(connection.source, 'in-cluster');
   const namer = new K8sNamer({ prefix: Path.of('#', 'io.l5d.k8s'), connection, metrics: new Metrics({ processMetrics: false }), log: Logger.silent(), backoffMinMs: 20, backoffMaxMs: 200 });
   try {
-    await run(api, namer, sa);
+    await run(api, namer, sa, relay);
   } finally {
     namer.close();
+    relay?.close();
     await api.close();
     rmSync(sa, { recursive: true, force: true });
   }
 }
 
-test('each watch costs one TLS connection: a watch goes on over the connection its list used (one shared keep-alive agent)', { skip }, () =>
+interface Relay {
+  port: number;
+  /** Its connections so far go silent both ways, open (a peer gone without a FIN or RST); new ones are relayed. */
+  freeze(): void;
+  close(): void;
+}
+
+async function freezableRelay(port: number): Promise<Relay> {
+  const pairs: Array<[net.Socket, net.Socket]> = [];
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(port, '127.0.0.1');
+    pairs.push([inbound, outbound]);
+    for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
+      from.pipe(to);
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze() {
+      for (const [a, b] of pairs) for (const s of [a, b]) {
+        s.unpipe();
+        s.pause();
+      }
+    },
+    close() {
+      server.close();
+      for (const pair of pairs) for (const s of pair) s.destroy();
+    },
+  };
+}
+
+/** Made-up Services named through the namer, each one watch pair (Service, EndpointSlices). */
+function nameServices(namer: K8sNamer, services: string[]) {
+  return services.map((s) => new Watching(namer.lookup(Path.of('default', 'grpc', s))));
+}
+
+test('lists and watches share one HTTP/2 session to the API server', { skip }, () =>
   inCluster(first!, async (api, namer) => {
-    const names = ['a', 'b', 'c'].map((s) => new Watching(namer.lookup(Path.of('default', 'grpc', s))));
+    const names = nameServices(namer, ['a', 'b', 'c']);
     await eventually('three made-up Services are Neg', () => names.every((n) => isNeg(n.v as never)), 5000);
     await eventually('their six watches are open', () => api.openWatches() === 6, 5000);
-    const lists = api.requests.filter((r) => !r.watch).length;
-    assert.equal(lists, 6);
-    // With an agent per request each list and each watch had a connection of its own (12).
-    assert.equal(api.connectionsAccepted, 6, `${api.connectionsAccepted} connections for 6 lists and 6 watches`);
-    // A watch the server ends resumes over the same connection.
+    assert.equal(api.requests.filter((r) => !r.watch).length, 6);
+    // Over HTTP/1.1 each watch held a TLS connection of its own (6 for 6 lists and 6 watches).
+    assert.equal(api.connectionsAccepted, 1, `${api.connectionsAccepted} connections for 6 lists and 6 watches`);
+    assert.equal(api.sessionsAccepted, 1);
+    // A watch the server ends resumes on the same session.
     api.closeWatches();
     await eventually('the watches resumed', () => api.requests.filter((r) => r.watch).length === 12 && api.openWatches() === 6, 5000);
-    assert.equal(api.connectionsAccepted, 6);
+    assert.equal(api.connectionsAccepted, 1);
     for (const n of names) n.close();
   }));
+
+test("more watches than the server's SETTINGS_MAX_CONCURRENT_STREAMS open a second session", { skip }, () =>
+  inCluster(
+    first!,
+    async (api, namer) => {
+      const names = nameServices(namer, ['a', 'b', 'c']);
+      await eventually('their six watches are open', () => api.openWatches() === 6, 5000);
+      assert.equal(api.sessionsAccepted, 2, `${api.sessionsAccepted} sessions for 6 watches at 4 streams a session`);
+      assert.equal(api.openSessions(), 2);
+      // No stream was refused: each list and watch was asked for once.
+      assert.equal(api.requests.length, 12);
+      for (const n of names) n.close();
+    },
+    { server: { maxConcurrentStreams: 4 } },
+  ));
+
+test('after a GOAWAY the watches go on, then resume on a new session, and endpoints keep flowing', { skip }, () =>
+  inCluster(first!, async (api, namer) => {
+    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
+    const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
+    const w = new Watching(name);
+    const bound = await eventually('bound', () => boundOf(name), 5000);
+    const addr = new Watching(bound.addr);
+    await eventually('first endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
+    await eventually('both watches open', () => api.openWatches() === 2, 5000);
+    api.goaway();
+    // The server lets the session's streams finish: the watches on it still deliver.
+    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
+    await eventually('endpoints over the session that got GOAWAY', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
+    assert.equal(api.sessionsAccepted, 1);
+    // A new name's list and watches go on a new session while the old one still holds its watches.
+    const other = nameServices(namer, ['other']);
+    await eventually('a new session for new streams', () => api.openWatches() === 4 && api.sessionsAccepted === 2 && api.openSessions() === 2, 5000);
+    // The old session's watches end (a server-side timeout): they resume on the new session, the old one closes.
+    api.closeWatches();
+    await eventually('the watches resumed on the new session', () => api.openWatches() === 4 && api.openSessions() === 1, 5000);
+    assert.equal(api.sessionsAccepted, 2);
+    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.3' }], [{ name: 'grpc', port: 80 }]);
+    await eventually('endpoints over the new session', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.3:80']), 5000);
+    for (const n of other) n.close();
+    addr.close();
+    w.close();
+  }));
+
+test('a server whose ALPN offers only http/1.1 gets HTTP/1.1: one keep-alive connection per watch, a watch goes on over its list\'s', { skip }, () =>
+  inCluster(
+    first!,
+    async (api, namer) => {
+      api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
+      const names = nameServices(namer, ['a', 'b']);
+      const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
+      const w = new Watching(name);
+      const bound = await eventually('bound', () => boundOf(name), 5000);
+      const addr = new Watching(bound.addr);
+      await eventually('endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
+      await eventually('six watches open', () => api.openWatches() === 6, 5000);
+      assert.equal(api.sessionsAccepted, 0);
+      // The connection that asked ALPN for h2, then one per watch (each list's connection is its watch's).
+      assert.equal(api.connectionsAccepted, 7, `${api.connectionsAccepted} connections for 6 lists and 6 watches`);
+      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
+      await eventually('endpoints over HTTP/1.1', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
+      addr.close();
+      w.close();
+      for (const n of names) n.close();
+    },
+    { server: { http1Only: true } },
+  ));
+
+test('a session with no streams closes: a namer with no watches holds no connection', { skip }, () =>
+  inCluster(
+    first!,
+    async (api, namer) => {
+      const names = nameServices(namer, ['a']);
+      await eventually('its watches are open', () => api.openWatches() === 2, 5000);
+      assert.equal(api.openSessions(), 1);
+      for (const n of names) n.close();
+      namer.close();
+      await eventually('the idle session closed', () => api.openSessions() === 0, 5000);
+    },
+    { sessionTimes: { idleMs: 20, pingMs: 30_000, pingTimeoutMs: 15_000 } },
+  ));
+
+test('a session that stops answering PINGs is dropped: its watches resume on a new one', { skip }, () =>
+  inCluster(
+    first!,
+    async (api, namer, _sa, relay) => {
+      api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
+      const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
+      const w = new Watching(name);
+      const bound = await eventually('bound', () => boundOf(name), 5000);
+      const addr = new Watching(bound.addr);
+      await eventually('both watches open', () => api.openWatches() === 2, 5000);
+      relay!.freeze();
+      // The frozen watches would wait out their stall timer (timeoutSeconds × 1–2 + 30 s) on the dead session.
+      await eventually('the watches resumed on a new session', () => api.sessionsAccepted === 2 && api.openWatches() >= 2, 5000);
+      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
+      await eventually('endpoints over the new session', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
+      addr.close();
+      w.close();
+    },
+    { relayed: true, sessionTimes: { idleMs: 30_000, pingMs: 50, pingTimeoutMs: 200 } },
+  ));
 
 test('a rotated CA bundle (ca.crt) is used for the next connection: watches converge after the API server changes its certificate', { skip }, () =>
   inCluster(first!, async (api, namer, sa) => {

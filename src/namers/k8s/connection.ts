@@ -3,10 +3,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { User } from '@kubernetes/client-node';
 import { SERVICE_ACCOUNT_DIR } from './service-account.js';
 import { SharedAgent, type ApiRequestOptions } from './shared-agent.js';
+import type { SessionTimes } from './h2-sessions.js';
 
 export { SERVICE_ACCOUNT_DIR };
 
@@ -18,6 +20,8 @@ export interface ConnectionOptions {
   env: NodeJS.ProcessEnv;
   /** Where the service account's token, ca.crt and namespace live (tests point it elsewhere). */
   serviceAccountDir?: string;
+  /** How long HTTP/2 sessions idle and how they are PINGed (tests shorten them). */
+  sessionTimes?: SessionTimes;
 }
 
 /** An error from the API carrying its HTTP status (and the Status object's message when there is one). */
@@ -39,21 +43,23 @@ export interface WatchHandle {
 /**
  * A connection to the Kubernetes API built on `@kubernetes/client-node`'s KubeConfig, which does the
  * config loading, TLS options and authentication for every request. Lists and watches are plain GETs
- * through one shared agent (see SharedAgent: client-node's Watch made an agent, a TLS connection and
- * a secure context per watch), so both verbs authenticate identically.
+ * by one path (`send`): HTTP/2 streams on shared sessions to an `https:` server, else HTTP/1.1 through
+ * one shared agent (see SharedAgent: client-node's Watch made an agent, a TLS connection and a secure
+ * context per watch), so both verbs authenticate identically.
  */
 export class KubeConnection {
   private readonly tokenAuth: RotatingTokenAuth | undefined;
-  private readonly agents: SharedAgent;
+  private readonly transport: SharedAgent;
 
   private constructor(
     readonly kubeConfig: KubeConfig,
     /** How it was found: `in-cluster`, `kubeconfig <file>`, `proxy http://host:port`. */
     readonly source: string,
     tokenAuth?: RotatingTokenAuth,
+    times?: SessionTimes,
   ) {
     this.tokenAuth = tokenAuth;
-    this.agents = new SharedAgent(this.server);
+    this.transport = new SharedAgent(this.server, times);
   }
 
   get server(): string {
@@ -79,7 +85,7 @@ export class KubeConnection {
    * 60 s; we re-read whenever the file changes (kubelet rotates projected tokens by swapping a symlink)
    * and at once after a 401. The CA bundle is read from its file on every connection.
    */
-  static inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): KubeConnection {
+  static inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR, times?: SessionTimes): KubeConnection {
     const host = env.KUBERNETES_SERVICE_HOST;
     const port = env.KUBERNETES_SERVICE_PORT;
     if (!host || !port) throw new Error('in-cluster Kubernetes config needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT');
@@ -99,15 +105,15 @@ export class KubeConnection {
       contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'service-account', namespace }],
       currentContext: 'in-cluster',
     });
-    return new KubeConnection(kc, 'in-cluster', auth);
+    return new KubeConnection(kc, 'in-cluster', auth, times);
   }
 
   /** `KUBECONFIG` (a `:`-separated list, merged like kubectl) or `~/.kube/config`. */
-  static kubeconfig(files: string[]): KubeConnection {
+  static kubeconfig(files: string[], times?: SessionTimes): KubeConnection {
     const kc = loadKubeconfigFile(files[0]!);
     for (const file of files.slice(1)) kc.mergeConfig(loadKubeconfigFile(file), true);
     if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${files.join(delimiter)}: no current context with a cluster`);
-    return new KubeConnection(kc, `kubeconfig ${files.join(delimiter)}`);
+    return new KubeConnection(kc, `kubeconfig ${files.join(delimiter)}`, undefined, times);
   }
 
   /**
@@ -121,13 +127,13 @@ export class KubeConnection {
     }
     const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
     if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && existsSync(join(dir, 'token'))) {
-      return KubeConnection.inCluster(env, dir);
+      return KubeConnection.inCluster(env, dir, options.sessionTimes);
     }
     const files = env.KUBECONFIG
       ? env.KUBECONFIG.split(delimiter).filter(Boolean)
       : [join(env.HOME || homedir(), '.kube', 'config')];
     const present = files.filter((f) => existsSync(f));
-    if (present.length > 0) return KubeConnection.kubeconfig(present);
+    if (present.length > 0) return KubeConnection.kubeconfig(present, options.sessionTimes);
     warn(
       'no Kubernetes API configured (no host/port, not in a pod, no kubeconfig at ' +
         files.join(delimiter) +
@@ -137,21 +143,27 @@ export class KubeConnection {
   }
 
   /** GET a JSON document (a list) from the API. */
-  async get(path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<any> {
-    const { url, lib, options } = await this.request(path, query);
+  get(path: string, query: Record<string, string | number | undefined>): Promise<any> {
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { ...options, signal }, (res) => {
-        readBody(res, (text) => {
-          const status = res.statusCode ?? 0;
-          const body = parseJson(text);
-          if (status !== 200) reject(this.failure('GET', path, status, text, body));
-          else if (body === undefined) reject(new KubeApiError(`GET ${path}: response is not JSON`, status));
-          else resolve(body);
-        }, reject);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no response within 30 s`)));
-      req.on('error', reject);
-      req.end();
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        end();
+        reject(error);
+      };
+      const end = this.send(
+        path,
+        query,
+        (status, body) =>
+          readBody(body, (text) => {
+            clearTimeout(timer);
+            const parsed = parseJson(text);
+            if (status !== 200) reject(this.failure('GET', path, status, text, parsed));
+            else if (parsed === undefined) reject(new KubeApiError(`GET ${path}: response is not JSON`, status));
+            else resolve(parsed);
+          }, fail),
+        fail,
+      );
+      const timer = setTimeout(() => fail(new Error(`GET ${path}: no response within 30 s`)), 30_000);
     });
   }
 
@@ -161,67 +173,104 @@ export class KubeConnection {
    * it was aborted, else the error (a `KubeApiError` with the HTTP status for a non-200 answer). The
    * handle comes once the answer's headers arrived (or the request failed).
    */
-  async watch(
+  watch(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     onEvent: (type: string, object: any) => void,
     onDone: (error: unknown) => void,
   ): Promise<WatchHandle> {
-    const { url, lib, options } = await this.request(path, { ...query, watch: true });
     return new Promise((resolve) => {
       let done = false;
       const handle: WatchHandle = { abort: () => end(null) };
       const end = (error: unknown) => {
         if (done) return;
         done = true;
-        // After a complete answer the request no longer owns its socket (it went back to the agent).
-        req.destroy();
+        close();
         onDone(error);
         resolve(handle);
       };
-      const req = lib.request(url, options, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status !== 200) {
-          readBody(res, (text) => end(this.failure('WATCH', path, status, text, parseJson(text))), end);
-          return;
-        }
-        resolve(handle);
-        res.setEncoding('utf8');
-        let partial = '';
-        res.on('data', (text: string) => {
-          const lines = (partial + text).split('\n');
-          partial = lines.pop()!;
-          for (const line of lines) {
-            const event = parseJson(line);
-            if (typeof event === 'object' && event !== null) onEvent(event.type, event.object);
-            if (done) return;
-          }
-        });
-        res.on('end', () => end(null));
-        res.on('error', end);
-        res.on('close', () => end(res.complete ? null : new Error(`WATCH ${path}: connection closed mid-answer`)));
-      });
-      // Watches idle for minutes: let TCP notice a peer that vanished (as client-node's Watch did).
-      req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
-      req.on('error', end);
-      req.end();
+      const close = this.send(
+        path,
+        { ...query, watch: true },
+        (status, body) => {
+          if (status !== 200) return readBody(body, (text) => end(this.failure('WATCH', path, status, text, parseJson(text))), end);
+          resolve(handle);
+          body.setEncoding('utf8');
+          let partial = '';
+          let complete = false;
+          body.on('data', (text: string) => {
+            const lines = (partial + text).split('\n');
+            partial = lines.pop()!;
+            for (const line of lines) {
+              const event = parseJson(line);
+              if (typeof event === 'object' && event !== null) onEvent(event.type, event.object);
+              if (done) return;
+            }
+          });
+          body.on('end', () => {
+            complete = true;
+            end(null);
+          });
+          body.on('error', end);
+          body.on('close', () => end(complete ? null : new Error(`WATCH ${path}: connection closed mid-answer`)));
+        },
+        end,
+      );
     });
   }
 
-  /** URL, module and options (headers, auth, the shared agent) of one GET. */
-  private async request(path: string, query: Record<string, string | number | boolean | undefined>) {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    // client-node fills in TLS options, auth headers and a new agent of its own (which we only use
-    // for a cluster's proxyUrl: those agents are client-node's).
-    const tlsAndAuth: ApiRequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(tlsAndAuth);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key] = String(value);
-    if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
-    const agent = this.kubeConfig.getCurrentCluster()?.proxyUrl ? (tlsAndAuth.agent as http.Agent) : this.agents.for(tlsAndAuth);
-    const lib = url.protocol === 'https:' ? https : http;
-    return { url, lib, options: { method: 'GET', headers, agent } satisfies http.RequestOptions };
+  /**
+   * One GET, lists and watches alike: an HTTP/2 stream on a shared session for an `https:` server
+   * that speaks h2 (without a proxy), else HTTP/1.1 through the shared agent (or the proxy's).
+   * `onAnswer` once the answer's headers arrive, its body a Readable (`data`, `end`, `error`, `close`);
+   * `onError` if it fails (before or after them). The function returned ends it.
+   */
+  private send(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onAnswer: (status: number, body: Readable) => void,
+    onError: (error: Error) => void,
+  ): () => void {
+    let request: { destroy(): unknown } | undefined;
+    let ended = false;
+    (async () => {
+      const url = new URL(this.server + path);
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+      // client-node fills in TLS options, auth headers and a new agent of its own (which we only use
+      // for a cluster's proxyUrl: those agents are client-node's).
+      const tlsAndAuth: ApiRequestOptions = {};
+      await this.kubeConfig.applyToHTTPSOptions(tlsAndAuth);
+      const headers: Record<string, string> = { accept: 'application/json' };
+      for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key.toLowerCase()] = String(value);
+      if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
+      const proxied = this.kubeConfig.getCurrentCluster()?.proxyUrl ? (tlsAndAuth.agent as http.Agent) : undefined;
+      const { agent, sessions } = proxied ? { agent: proxied, sessions: undefined } : this.transport.for(tlsAndAuth);
+      const stream = await sessions?.request({ ...withoutConnectionHeaders(headers), ':method': 'GET', ':path': url.pathname + url.search });
+      if (ended) return void stream?.destroy();
+      if (stream) {
+        request = stream;
+        let answered = false;
+        stream.on('response', (answer) => {
+          answered = true;
+          onAnswer(Number(answer[':status']), stream);
+        });
+        stream.on('error', onError);
+        // A stream the server resets with NO_ERROR or CANCEL closes without an error.
+        stream.on('close', () => answered || onError(new Error(`GET ${path}: stream closed before an answer (HTTP/2 code ${stream.rstCode})`)));
+        return;
+      }
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent }, (res) => onAnswer(res.statusCode ?? 0, res));
+      request = req;
+      // Watches idle for minutes: let TCP notice a peer that vanished (as client-node's Watch did).
+      req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
+      req.on('error', onError);
+      req.end();
+    })().catch(onError);
+    return () => {
+      ended = true;
+      // After a complete HTTP/1.1 answer the request no longer owns its socket (it went back to the agent).
+      request?.destroy();
+    };
   }
 
   /** The error of a non-200 answer, with the Status object's message when there is one; a 401 re-reads the token. */
@@ -237,17 +286,27 @@ export class KubeConnection {
   }
 }
 
-function readBody(res: http.IncomingMessage, onText: (text: string) => void, onError: (error: Error) => void): void {
+function readBody(res: Readable, onText: (text: string) => void, onError: (error: Error) => void): void {
   let chunks: Buffer[] = [];
+  let complete = false;
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('error', onError);
+  res.on('close', () => complete || onError(new Error('connection closed mid-answer')));
   res.on('end', () => {
+    complete = true;
     const text = Buffer.concat(chunks).toString('utf8');
     // Node's https agent keeps a connection's first request (and so this answer) while the connection
     // lives: that is a watch's whole life once the watch reuses its list's connection.
     chunks = [];
     onText(text);
   });
+}
+
+/** HTTP/1.1's hop-by-hop headers, which HTTP/2 forbids (RFC 9113 §8.2.2); `host` is `:authority` there. */
+function withoutConnectionHeaders(headers: Record<string, string>): Record<string, string> {
+  const out = { ...headers };
+  for (const name of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']) delete out[name];
+  return out;
 }
 
 function parseJson(text: string): any {

@@ -18,7 +18,8 @@ import type { KubeConnection, WatchHandle } from './connection.js';
  *   half-open connection would stall discovery forever. We set `timeoutSeconds` and abort a watch that
  *   stays silent past it.
  * client-node still does the part it does well: KubeConfig (config, TLS options, auth). Its Watch made
- * a TLS connection with its own secure context per watch; ours share one agent (KubeConnection.watch).
+ * a TLS connection with its own secure context per watch; ours are HTTP/2 streams on shared sessions
+ * (KubeConnection.watch).
  */
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
