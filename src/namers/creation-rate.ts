@@ -10,8 +10,7 @@ export interface CreationRateSettings {
 }
 
 /**
- * Kubernetes watches: 20 new ones a second after 1,000 at once. The burst covers the most watches a
- * namer holds as shipped (a node router's default maxWatches is 400, control-plane.yaml's 1,000): a
+ * Kubernetes watches: 20 new ones a second after 1,000 at once. The burst is maxWatches' default: a
  * router's start, or a control plane's replica taking over a cluster's clients, watches every
  * Service it can hold at once, and its readiness waits for them all (names held by the rate are not
  * in the table it reads). The rate is for churn: names clients make up and drop cost the API server

@@ -27,7 +27,7 @@ test("the seed example's Linkerd config loads unchanged", () => {
   const { config, ignored } = loadConfigFile(SEED);
   assert.deepEqual(config.admin, { ip: '127.0.0.1', port: 9990, controlEnabled: false, maxConnections: 1000, maxConnectionsPerClient: 16 });
   assert.deepEqual(config.namers, [
-    { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', host: 'localhost', port: 8001, preferLocalNode: false, idleTtlSecs: 600, maxWatches: 400, maxNames: 1000, watchesPerSecond: 20, watchesBurst: 1000 },
+    { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', host: 'localhost', port: 8001, preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000, maxNames: 1000, watchesPerSecond: 20, watchesBurst: 1000 },
   ]);
   assert.equal(config.routers.length, 1);
   const router = config.routers[0]!;
@@ -161,7 +161,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
   );
   assert.deepEqual(config.endpointWindows, { earlyCreditBytes: 4 << 20, growthBytes: 8 << 20, growthBytesPerClient: 1 << 20, connectionBytes: 2 << 20, queuedRequestBytes: 3 << 20, queuedRequestBytesPerClient: 1 << 20, replayBytes: 16 << 20, replayBytesPerClient: 64 << 10 });
   assert.deepEqual(config.admin, { ip: '0.0.0.0', port: 9991, controlEnabled: true, maxConnections: 20, maxConnectionsPerClient: 4 });
-  assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 400, maxNames: 1000, watchesPerSecond: 20, watchesBurst: 1000 });
+  assert.deepEqual(config.namers[0], { kind: 'io.l5d.k8s', prefix: '/#/io.l5d.k8s', preferLocalNode: false, idleTtlSecs: 600, maxWatches: 1000, maxNames: 1000, watchesPerSecond: 20, watchesBurst: 1000 });
   assert.deepEqual(config.namers[1], { kind: 'io.l5d.k8s.ns', prefix: '/#/k8sns', envVar: 'MY_NS', preferLocalNode: true, idleTtlSecs: 30, maxWatches: 50, maxNames: 300, watchesPerSecond: 0, watchesBurst: 7 });
   assert.deepEqual(config.namers[2], { kind: 'io.l5d.dns', prefix: '/#/io.l5d.dns', refreshIntervalSeconds: 2, dnsHosts: ['10.0.0.10:53'], maxNames: 200, namesPerSecond: 5, namesBurst: 9 });
   // Relative paths resolve against the config file's directory.
