@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { KubeApiServer, type KubeApiServerOptions } from '../fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../fixtures/k8s/tls.js';
 import { KubeConnection } from '../../src/namers/k8s/connection.js';
-import type { SessionTimes } from '../../src/namers/k8s/h2-sessions.js';
+import { H2Sessions, type SessionTimes } from '../../src/namers/k8s/h2-sessions.js';
+import tls from 'node:tls';
+import { once } from 'node:events';
 import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
@@ -187,7 +189,7 @@ test('a session with no streams closes: a namer with no watches holds no connect
       namer.close();
       await eventually('the idle session closed', () => api.openSessions() === 0, 5000);
     },
-    { sessionTimes: { idleMs: 20, pingMs: 30_000, pingTimeoutMs: 15_000 } },
+    { sessionTimes: { idleMs: 20, pingMs: 30_000, pingTimeoutMs: 15_000, connectMs: 10_000 } },
   ));
 
 test('a session that stops answering PINGs is dropped: its watches resume on a new one', { skip }, () =>
@@ -209,7 +211,7 @@ test('a session that stops answering PINGs is dropped: its watches resume on a n
       addr.close();
       w.close();
     },
-    { relayed: true, sessionTimes: { idleMs: 30_000, pingMs: 50, pingTimeoutMs: 200 } },
+    { relayed: true, sessionTimes: { idleMs: 30_000, pingMs: 50, pingTimeoutMs: 200, connectMs: 10_000 } },
   ));
 
 test('a rotated CA bundle (ca.crt) is used for the next connection: watches converge after the API server changes its certificate', { skip }, () =>
@@ -229,3 +231,25 @@ test('a rotated CA bundle (ca.crt) is used for the next connection: watches conv
     addr.close();
     w.close();
   }));
+
+/**
+ * Every request waits on a session being made: a connect that hangs (a load balancer that accepts
+ * and says nothing) held every list and watch for good, where an HTTP/1.1 request timed out alone.
+ */
+test('a new session that gets no TLS handshake within connectMs is given up, and the next request connects again', async () => {
+  const accepted: net.Socket[] = [];
+  const silent = net.createServer((socket) => accepted.push(socket));
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const port = (silent.address() as net.AddressInfo).port;
+  const sessions = new H2Sessions(new URL(`https://127.0.0.1:${port}`), { secureContext: tls.createSecureContext({}) }, { idleMs: 30_000, pingMs: 30_000, pingTimeoutMs: 15_000, connectMs: 50 });
+  try {
+    const ask = () => sessions.request({ ':method': 'GET', ':path': '/api/v1/services' });
+    await assert.rejects(ask(), /no TLS handshake and HTTP\/2 SETTINGS within 50 ms/);
+    await assert.rejects(ask(), /within 50 ms/);
+    assert.equal(accepted.length, 2, 'the second request tried a connection of its own');
+  } finally {
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+  }
+});

@@ -15,10 +15,12 @@ export interface SessionTimes {
   /** A session with streams is PINGed this often; one that does not answer within `pingTimeoutMs` is dead. */
   pingMs: number;
   pingTimeoutMs: number;
+  /** A new session that has not got through TLS and the server's SETTINGS by then is given up. */
+  connectMs: number;
 }
 
-/** client-go's HTTP/2 health check: a PING after 30 s, dead after 15 s more. */
-const TIMES: SessionTimes = { idleMs: 30_000, pingMs: 30_000, pingTimeoutMs: 15_000 };
+/** client-go's HTTP/2 health check (a PING after 30 s, dead after 15 s more) and TLS handshake timeout (10 s). */
+const TIMES: SessionTimes = { idleMs: 30_000, pingMs: 30_000, pingTimeoutMs: 15_000, connectMs: 10_000 };
 
 interface Held {
   session: http2.ClientHttp2Session;
@@ -82,7 +84,11 @@ export class H2Sessions {
   /** A TLS connection offering h2 and http/1.1; once the server's SETTINGS arrive, a session in `held`. */
   private connect(): Promise<void> {
     const host = this.origin.hostname.replace(/^\[(.*)\]$/, '$1');
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
+      // Every request waits on this one connect: one that hangs (a load balancer that accepts and
+      // says nothing) would hold discovery for good, where an HTTP/1.1 request only timed out.
+      const giveUp = setTimeout(() => socket.destroy(new Error(`${this.origin.origin}: no TLS handshake and HTTP/2 SETTINGS within ${this.times.connectMs} ms`)), this.times.connectMs);
+      giveUp.unref();
       const socket = tls.connect({
         host,
         port: Number(this.origin.port || 443),
@@ -92,8 +98,10 @@ export class H2Sessions {
         ALPNProtocols: ['h2', 'http/1.1'],
       });
       socket.once('error', reject);
+      socket.once('close', () => clearTimeout(giveUp));
       socket.once('secureConnect', () => {
         if (socket.alpnProtocol !== 'h2') {
+          clearTimeout(giveUp);
           this.http1 = true;
           socket.destroy();
           return resolve();
@@ -112,6 +120,7 @@ export class H2Sessions {
         });
         session.once('remoteSettings', (settings) => {
           if (settings.maxConcurrentStreams === 0) return session.destroy(new Error(`${this.origin.origin}: the server allows no HTTP/2 streams`));
+          clearTimeout(giveUp);
           this.held.add(h);
           resolve();
         });
