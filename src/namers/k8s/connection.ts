@@ -199,6 +199,11 @@ export class KubeConnection {
           let partial = '';
           let complete = false;
           body.on('data', (text: string) => {
+            // A large event comes in many chunks: only a chunk that ends a line is split.
+            if (!text.includes('\n')) {
+              partial += text;
+              return;
+            }
             const lines = (partial + text).split('\n');
             partial = lines.pop()!;
             for (const line of lines) {

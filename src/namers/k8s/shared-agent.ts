@@ -39,6 +39,8 @@ export class SharedAgent {
   for(options: ApiRequestOptions): Transport {
     if (this.transport && sameMaterial(this.material, options)) return this.transport;
     if (this.transport) {
+      // Its idle connections close now, and those its watches free later as they end.
+      this.transport.agent.maxFreeSockets = 0;
       for (const sockets of Object.values(this.transport.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
       this.transport.sessions?.close();
     }
