@@ -608,6 +608,22 @@ test('a watch that goes silent past its timeout (half-open connection) is abando
     t.close();
   }));
 
+/**
+ * The reflector's stall timer gave up a watch through a handle that came only with the answer's
+ * headers: a request the server accepted and never answered stayed open, one more at every stall.
+ */
+test('a watch whose answer never comes is given up at its stall, not kept beside the next one', () =>
+  withApi(async (api) => {
+    const t = await boundEcho(api, { watchTimeoutSecs: 1, stallGraceSecs: 0.2 });
+    api.unansweredWatches = true;
+    api.closeWatches();
+    // Each of the name's two watches (its Service, its EndpointSlices) stalls at least twice.
+    await eventually('watches asked and stalled twice over', () => api.watchesUnanswered >= 6, 15_000);
+    await eventually('only the latest unanswered request of each reflector is open', () => api.openUnansweredWatches() <= 2, 5000);
+    api.unansweredWatches = false;
+    t.close();
+  }));
+
 test('new watches start at most watchesPerSecond after a burst: a name over it stays pending, saying why, and is watched once it may', () =>
   withApi(async (api) => {
     const clock = new FakeClock();

@@ -35,11 +35,6 @@ export class KubeApiError extends Error {
   }
 }
 
-/** A watch in progress: `abort` ends it (its `onDone` is called with no error). */
-export interface WatchHandle {
-  abort(): void;
-}
-
 /**
  * A connection to the Kubernetes API built on `@kubernetes/client-node`'s KubeConfig, which does the
  * config loading, TLS options and authentication for every request. Lists and watches are plain GETs
@@ -170,31 +165,34 @@ export class KubeConnection {
   /**
    * Watch a collection (`?watch=true`): `onEvent` for each event line (lines that are not JSON are
    * skipped, as client-node's Watch does), then `onDone` once: null when the server ended the watch or
-   * it was aborted, else the error (a `KubeApiError` with the HTTP status for a non-200 answer). The
-   * handle comes once the answer's headers arrived (or the request failed).
+   * it was aborted (`signal`: at any time, before its answer's headers too), else the error (a
+   * `KubeApiError` with the HTTP status for a non-200 answer). Resolves once the answer's headers
+   * arrived (the watch is connected) or it ended.
    */
   watch(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     onEvent: (type: string, object: any) => void,
     onDone: (error: unknown) => void,
-  ): Promise<WatchHandle> {
+    signal: AbortSignal,
+  ): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
-      const handle: WatchHandle = { abort: () => end(null) };
       const end = (error: unknown) => {
         if (done) return;
         done = true;
+        signal.removeEventListener('abort', aborted);
         close();
         onDone(error);
-        resolve(handle);
+        resolve();
       };
+      const aborted = () => end(null);
       const close = this.send(
         path,
         { ...query, watch: true },
         (status, body) => {
           if (status !== 200) return readBody(body, (text) => end(this.failure('WATCH', path, status, text, parseJson(text))), end);
-          resolve(handle);
+          resolve();
           body.setEncoding('utf8');
           let partial = '';
           let complete = false;
@@ -221,6 +219,9 @@ export class KubeConnection {
         },
         end,
       );
+      // A request that never gets its answer's headers can still be given up (the reflector's stall timer).
+      if (signal.aborted) end(null);
+      else signal.addEventListener('abort', aborted, { once: true });
     });
   }
 

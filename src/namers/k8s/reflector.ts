@@ -1,6 +1,6 @@
 import type { Logger } from '../../util/log.js';
 import { Backoff } from '../../util/backoff.js';
-import type { KubeConnection, WatchHandle } from './connection.js';
+import type { KubeConnection } from './connection.js';
 
 /**
  * List-then-watch cache of one Kubernetes collection (Kubernetes' "reflector").
@@ -62,7 +62,8 @@ export class Reflector<T extends KubeObject> {
   lastError: string | undefined;
   private running = false;
   private generation = 0;
-  private abort: WatchHandle | undefined;
+  /** Ends the watch in progress, answered or not. */
+  private abort: AbortController | undefined;
   private wake: (() => void) | undefined;
   private readonly backoff: Backoff;
   private readonly listeners = new Set<() => void>();
@@ -189,6 +190,7 @@ export class Reflector<T extends KubeObject> {
   private watchOnce(generation: number): Promise<WatchEnd> {
     const timeoutSecs = this.options.watchTimeoutSecs ?? 300;
     const serverTimeout = Math.round(timeoutSecs * (1 + Math.random()));
+    const stop = (this.abort = new AbortController());
     return new Promise<WatchEnd>((resolve) => {
       let events = 0;
       let settled = false;
@@ -198,7 +200,8 @@ export class Reflector<T extends KubeObject> {
         if (settled) return;
         settled = true;
         if (stallTimer) clearTimeout(stallTimer);
-        this.abort?.abort();
+        stop.abort();
+        if (this.abort === stop) this.abort = undefined;
         resolve(end);
       };
       // The server promised to end the watch within serverTimeout; silence well past it means a dead peer.
@@ -257,14 +260,11 @@ export class Reflector<T extends KubeObject> {
           },
           onEvent,
           onDone,
+          stop.signal,
         )
         .then(
-          (handle) => {
-            if (settled || !this.live(generation)) handle.abort();
-            else {
-              this.abort = handle;
-              this.connected = true;
-            }
+          () => {
+            if (!settled && this.live(generation)) this.connected = true;
           },
           (error) => finish({ kind: 'error', error, events }),
         );
