@@ -14,6 +14,7 @@ import { K8sNamer } from '../../src/namers/k8s/k8s-namer.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { Logger } from '../../src/util/log.js';
 import { Path } from '../../src/dtab/path.js';
+import type { BoundName } from '../../src/dtab/name.js';
 import { Watching, boundOf, hostPorts, isNeg, sameSet } from './helpers.js';
 import { eventually } from '../support/eventually.js';
 
@@ -88,6 +89,26 @@ async function freezableRelay(port: number): Promise<Relay> {
   };
 }
 
+/** Service `echo` with one endpoint at `ip`:80, followed through the namer until its endpoints are that. */
+async function followEcho(api: KubeApiServer, namer: K8sNamer, ip: string) {
+  api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
+  setEcho(api, ip);
+  const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
+  const w = new Watching(name);
+  const bound = await eventually('bound', () => boundOf(name), 5000);
+  const addr = new Watching(bound.addr);
+  await seesEcho(bound, ip, 'first endpoints');
+  return { bound, close: () => { addr.close(); w.close(); } };
+}
+
+function setEcho(api: KubeApiServer, ip: string): void {
+  api.applySlice('default', 'echo-1', 'echo', [{ ip }], [{ name: 'grpc', port: 80 }]);
+}
+
+function seesEcho(bound: BoundName, ip: string, what: string): Promise<unknown> {
+  return eventually(what, () => sameSet(hostPorts(bound.addr.sample), [`${ip}:80`]), 5000);
+}
+
 /** Made-up Services named through the namer, each one watch pair (Service, EndpointSlices). */
 function nameServices(namer: K8sNamer, services: string[]) {
   return services.map((s) => new Watching(namer.lookup(Path.of('default', 'grpc', s))));
@@ -126,18 +147,12 @@ test("more watches than the server's SETTINGS_MAX_CONCURRENT_STREAMS open a seco
 
 test('after a GOAWAY the watches go on, then resume on a new session, and endpoints keep flowing', { skip }, () =>
   inCluster(first!, async (api, namer) => {
-    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
-    const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
-    const w = new Watching(name);
-    const bound = await eventually('bound', () => boundOf(name), 5000);
-    const addr = new Watching(bound.addr);
-    await eventually('first endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
+    const echo = await followEcho(api, namer, '10.0.0.1');
     await eventually('both watches open', () => api.openWatches() === 2, 5000);
     api.goaway();
     // The server lets the session's streams finish: the watches on it still deliver.
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
-    await eventually('endpoints over the session that got GOAWAY', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
+    setEcho(api, '10.0.0.2');
+    await seesEcho(echo.bound, '10.0.0.2', 'endpoints over the session that got GOAWAY');
     assert.equal(api.sessionsAccepted, 1);
     // A new name's list and watches go on a new session while the old one still holds its watches.
     const other = nameServices(namer, ['other']);
@@ -146,33 +161,25 @@ test('after a GOAWAY the watches go on, then resume on a new session, and endpoi
     api.closeWatches();
     await eventually('the watches resumed on the new session', () => api.openWatches() === 4 && api.openSessions() === 1, 5000);
     assert.equal(api.sessionsAccepted, 2);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.3' }], [{ name: 'grpc', port: 80 }]);
-    await eventually('endpoints over the new session', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.3:80']), 5000);
+    setEcho(api, '10.0.0.3');
+    await seesEcho(echo.bound, '10.0.0.3', 'endpoints over the new session');
     for (const n of other) n.close();
-    addr.close();
-    w.close();
+    echo.close();
   }));
 
 test('a server whose ALPN offers only http/1.1 gets HTTP/1.1: one keep-alive connection per watch, a watch goes on over its list\'s', { skip }, () =>
   inCluster(
     first!,
     async (api, namer) => {
-      api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
       const names = nameServices(namer, ['a', 'b']);
-      const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
-      const w = new Watching(name);
-      const bound = await eventually('bound', () => boundOf(name), 5000);
-      const addr = new Watching(bound.addr);
-      await eventually('endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
+      const echo = await followEcho(api, namer, '10.0.0.1');
       await eventually('six watches open', () => api.openWatches() === 6, 5000);
       assert.equal(api.sessionsAccepted, 0);
       // The connection that asked ALPN for h2, then one per watch (each list's connection is its watch's).
       assert.equal(api.connectionsAccepted, 7, `${api.connectionsAccepted} connections for 6 lists and 6 watches`);
-      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
-      await eventually('endpoints over HTTP/1.1', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
-      addr.close();
-      w.close();
+      setEcho(api, '10.0.0.2');
+      await seesEcho(echo.bound, '10.0.0.2', 'endpoints over HTTP/1.1');
+      echo.close();
       for (const n of names) n.close();
     },
     { server: { http1Only: true } },
@@ -196,40 +203,27 @@ test('a session that stops answering PINGs is dropped: its watches resume on a n
   inCluster(
     first!,
     async (api, namer, _sa, relay) => {
-      api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
-      const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
-      const w = new Watching(name);
-      const bound = await eventually('bound', () => boundOf(name), 5000);
-      const addr = new Watching(bound.addr);
+      const echo = await followEcho(api, namer, '10.0.0.1');
       await eventually('both watches open', () => api.openWatches() === 2, 5000);
       relay!.freeze();
       // The frozen watches would wait out their stall timer (timeoutSeconds × 1–2 + 30 s) on the dead session.
       await eventually('the watches resumed on a new session', () => api.sessionsAccepted === 2 && api.openWatches() >= 2, 5000);
-      api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
-      await eventually('endpoints over the new session', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
-      addr.close();
-      w.close();
+      setEcho(api, '10.0.0.2');
+      await seesEcho(echo.bound, '10.0.0.2', 'endpoints over the new session');
+      echo.close();
     },
     { relayed: true, sessionTimes: { idleMs: 30_000, pingMs: 50, pingTimeoutMs: 200, connectMs: 10_000 } },
   ));
 
 test('a rotated CA bundle (ca.crt) is used for the next connection: watches converge after the API server changes its certificate', { skip }, () =>
   inCluster(first!, async (api, namer, sa) => {
-    api.applyService('default', 'echo', [{ name: 'grpc', port: 80 }]);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.1' }], [{ name: 'grpc', port: 80 }]);
-    const name = namer.lookup(Path.of('default', 'grpc', 'echo'));
-    const w = new Watching(name);
-    const bound = await eventually('bound', () => boundOf(name), 5000);
-    const addr = new Watching(bound.addr);
-    await eventually('first endpoints', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.1:80']), 5000);
+    const echo = await followEcho(api, namer, '10.0.0.1');
     await api.stop();
     writeFileSync(join(sa, 'ca.crt'), second!.cert);
     await api.restart(second!);
-    api.applySlice('default', 'echo-1', 'echo', [{ ip: '10.0.0.2' }], [{ name: 'grpc', port: 80 }]);
-    await eventually('endpoints seen over the new certificate', () => sameSet(hostPorts(bound.addr.sample), ['10.0.0.2:80']), 5000);
-    addr.close();
-    w.close();
+    setEcho(api, '10.0.0.2');
+    await seesEcho(echo.bound, '10.0.0.2', 'endpoints seen over the new certificate');
+    echo.close();
   }));
 
 /**
