@@ -12,6 +12,7 @@ import type { Logger } from '../util/log.js';
 import type { Closable } from '../util/var.js';
 import { NameFeed, type FeedState, type NameBindingDeps } from '../dtab/name-feed.js';
 import { SERVER_LIST_VIEW, sameServers, type LbServer, type ServerListResult } from './server-list.js';
+import { clip } from '../util/clip.js';
 
 /** The protocol definition, written from the grpclb specification (copied beside the build output). */
 export const LOAD_BALANCER_PROTO = fileURLToPath(new URL('./load_balancer.proto', import.meta.url));
@@ -47,7 +48,7 @@ const HOST = /^[A-Za-z0-9_.-]+$/;
  * be one: empty, too long, or with characters no DNS name (nor dtab segment) has.
  */
 export function serviceName(name: string): { host: string } | { error: string } {
-  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+  const shown = JSON.stringify(clip(name, 80));
   if (name === '') return { error: 'initial_request.name is empty: name the service you dialled (e.g. "echo-server-lb.default")' };
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return { error: `initial_request.name ${shown} is longer than ${MAX_NAME_BYTES} bytes` };
   const m = /^(.*):(\d{1,5})$/.exec(name);

@@ -1,6 +1,7 @@
 import { parsePath } from '../dtab/parse.js';
 import type { Path } from '../dtab/path.js';
 import type { ResourceType } from './protos.js';
+import { clip } from '../util/clip.js';
 
 /** The longest resource name accepted, in bytes (a Kubernetes-derived id is far shorter). */
 export const MAX_NAME_BYTES = 1024;
@@ -19,7 +20,7 @@ export type ResourceKey = { readonly service: string } | { readonly id: Path };
  * Returns the meaning, or an error message naming the bad name.
  */
 export function parseResourceName(type: ResourceType, name: string): ResourceKey | { error: string } {
-  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+  const shown = JSON.stringify(clip(name, 80));
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return { error: `${type} resource name ${shown} is longer than ${MAX_NAME_BYTES} bytes` };
   if (type === 'listener' || type === 'route') {
     if (!SERVICE.test(name) || name === '.' || name === '..') {

@@ -2,6 +2,7 @@ import type { AdminPage } from '../admin/deps.js';
 import { HttpError } from '../admin/http.js';
 import type { TypeDescription } from './ads-stream.js';
 import type { Subscriber } from './server.js';
+import { clip } from '../util/clip.js';
 
 /**
  * The control plane's admin page: one row per ADS stream, most behind first, each type's names,
@@ -69,7 +70,7 @@ function typeRow(t: TypeDescription): TypeRow {
     acked: t.acked,
     behind: behind(t),
     sentAt: iso(t.sentAt),
-    ...(t.lastNack !== undefined ? { lastNack: { at: iso(t.nackAt), error: t.lastNack.length > NACK_SHOWN ? t.lastNack.slice(0, NACK_SHOWN) + '…' : t.lastNack } } : {}),
+    ...(t.lastNack !== undefined ? { lastNack: { at: iso(t.nackAt), error: clip(t.lastNack, NACK_SHOWN) } } : {}),
   };
 }
 
