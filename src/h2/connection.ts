@@ -890,9 +890,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.drainsAfterWrite = [];
     for (const s of waiting) {
       s.awaitsWrite = false;
-      if (!s.needDrain || s.closed) continue;
-      if (s.queuedBytes === 0) s.needDrain = false;
-      this.handler.onDrain(s);
+      if (s.needDrain && !s.closed) this.tellDrained(s);
     }
   }
 
@@ -905,6 +903,11 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       }
       return;
     }
+    this.tellDrained(s);
+  }
+
+  /** Its owner may write again: its queue moved on (and it waits for no more once the queue is empty). */
+  private tellDrained(s: H2Stream): void {
     if (s.queuedBytes === 0) s.needDrain = false;
     this.handler.onDrain(s);
   }
