@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { User } from '@kubernetes/client-node';
 import { SERVICE_ACCOUNT_DIR } from './service-account.js';
-import { SharedAgent, type ApiRequestOptions } from './shared-agent.js';
+import { ApiTransports, type ApiRequestOptions } from './api-transports.js';
 import type { SessionTimes } from './h2-sessions.js';
 
 export { SERVICE_ACCOUNT_DIR };
@@ -39,12 +39,12 @@ export class KubeApiError extends Error {
  * A connection to the Kubernetes API built on `@kubernetes/client-node`'s KubeConfig, which does the
  * config loading, TLS options and authentication for every request. Lists and watches are plain GETs
  * by one path (`send`): HTTP/2 streams on shared sessions to an `https:` server, else HTTP/1.1 through
- * one shared agent (see SharedAgent: client-node's Watch made an agent, a TLS connection and a secure
+ * one shared agent (see ApiTransports: client-node's Watch made an agent, a TLS connection and a secure
  * context per watch), so both verbs authenticate identically.
  */
 export class KubeConnection {
   private readonly tokenAuth: RotatingTokenAuth | undefined;
-  private readonly transport: SharedAgent;
+  private readonly transports: ApiTransports;
 
   private constructor(
     readonly kubeConfig: KubeConfig,
@@ -54,7 +54,7 @@ export class KubeConnection {
     times?: SessionTimes,
   ) {
     this.tokenAuth = tokenAuth;
-    this.transport = new SharedAgent(this.server, times);
+    this.transports = new ApiTransports(this.server, times);
   }
 
   get server(): string {
@@ -250,7 +250,7 @@ export class KubeConnection {
       for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key.toLowerCase()] = String(value);
       if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
       const proxied = this.kubeConfig.getCurrentCluster()?.proxyUrl ? (tlsAndAuth.agent as http.Agent) : undefined;
-      const { agent, sessions } = proxied ? { agent: proxied, sessions: undefined } : this.transport.for(tlsAndAuth);
+      const { agent, sessions } = proxied ? { agent: proxied, sessions: undefined } : this.transports.for(tlsAndAuth);
       const stream = await sessions?.request({ ...withoutConnectionHeaders(headers), ':method': 'GET', ':path': url.pathname + url.search });
       if (ended) return void stream?.destroy();
       if (stream) {

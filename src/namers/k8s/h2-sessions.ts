@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 
-/** The TLS a session uses: the shared agent's (see SharedAgent). */
+/** The TLS a session uses: its ApiTransports's. */
 export interface SessionTls {
   secureContext: tls.SecureContext;
   rejectUnauthorized?: boolean;

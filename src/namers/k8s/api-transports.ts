@@ -26,7 +26,7 @@ export interface Transport {
  * for the next connection); when it changes, a new agent and pool take over, the old agent's idle
  * connections are closed and the old sessions take no new streams (their watches go on until they end).
  */
-export class SharedAgent {
+export class ApiTransports {
   private transport: Transport | undefined;
   private material: ApiRequestOptions = {};
 
