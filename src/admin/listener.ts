@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../util/log.js';
-import { ConnectionsPerClient } from '../util/holds-per-client.js';
+import { admitConnections } from '../util/holds-per-client.js';
 import type { AdminTimeouts } from './deps.js';
 import { HttpError, lingerAfterEarlyAnswer, lingering, sendText } from './http.js';
 
@@ -60,20 +60,12 @@ export async function listenBounded(options: BoundedListenerOptions): Promise<Bo
   server.keepAliveTimeout = timeouts.idle;
   // An answer the client stops reading: no progress for as long as a whole request may take ends it.
   server.timeout = timeouts.request;
-  server.maxConnections = options.maxConnections;
-  const refusedAll = metrics.limitsReached.labels({ limit: 'admin.maxConnections' });
-  const refusedPerClient = metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' });
-  server.on('drop', () => refusedAll.inc());
-  const perClient = new ConnectionsPerClient(options.maxConnectionsPerClient);
   server.on('connection', (socket: Socket) => {
-    if (!perClient.admit(socket)) {
-      refusedPerClient.inc();
-      socket.destroy();
-      return;
-    }
     metrics.adminConnections.inc();
     socket.once('close', () => metrics.adminConnections.dec());
   });
+  const refused = { maxConnections: metrics.limitsReached.labels({ limit: 'admin.maxConnections' }), maxConnectionsPerClient: metrics.limitsReached.labels({ limit: 'admin.maxConnectionsPerClient' }) };
+  admitConnections(server, options, (bound) => refused[bound].inc());
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: Error) => {

@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.js';
 import { Status, isGrpcContentType } from './grpc.js';
 import { answerError } from './error-answer.js';
 import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
-import { ClientUsage, ConnectionsPerClient } from '../util/holds-per-client.js';
+import { ClientUsage, admitConnections, type ConnectionsPerClient } from '../util/holds-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
 import { realClock } from '../util/clock.js';
@@ -442,23 +442,9 @@ export class H2Server {
       this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     }
     this.server.on('error', (e: Error) => this.log.warn('server error', { error: e.message }));
-    // Past maxConnections the kernel's accept is followed by an immediate close ('drop').
-    this.server.maxConnections = config.maxConnections;
-    this.server.on('drop', () => this.hooks.onLimit?.('servers[].maxConnections'));
-    // One client's share is bounded before the handshake (TLS) or the engine (h2c) cost anything:
-    // the server's own 'connection' listeners (tls.Server's starts the handshake) see only the
-    // connections admitted, so a refused one is not a failed handshake either.
-    const perClient = (this.perClient = new ConnectionsPerClient(config.maxConnectionsPerClient));
-    const listeners = this.server.listeners('connection') as ((socket: net.Socket) => void)[];
-    this.server.removeAllListeners('connection');
-    this.server.on('connection', (socket: net.Socket) => {
-      if (!perClient.admit(socket)) {
-        this.hooks.onLimit?.('servers[].maxConnectionsPerClient');
-        socket.destroy();
-        return;
-      }
-      for (const listener of listeners) listener.call(this.server, socket);
-    });
+    // One client's share is bounded before the handshake (TLS) or the engine (h2c) cost anything,
+    // so a refused connection is not a failed handshake either.
+    this.perClient = admitConnections(this.server, config, (bound) => this.hooks.onLimit?.(`servers[].${bound}`));
   }
 
   /** Bind; rejects naming ip:port when the address cannot be taken. */

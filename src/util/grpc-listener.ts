@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
-import { ConnectionsPerClient } from './holds-per-client.js';
+import { admitConnections } from './holds-per-client.js';
 import type { Logger } from './log.js';
 
 /**
@@ -45,18 +45,8 @@ export function listenAdmitting(
   { what, log, onLimit }: { what: string; log: Logger; onLimit: (limit: string) => void },
 ): Promise<GrpcListener> {
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const perClient = new ConnectionsPerClient(config.maxConnectionsPerClient);
-  const listener = net.createServer({ noDelay: true }, (socket) => {
-    if (!perClient.admit(socket)) {
-      onLimit(`${what}.maxConnectionsPerClient`);
-      socket.destroy();
-      return;
-    }
-    injector.injectConnection(socket);
-  });
-  // Past maxConnections the kernel's accept is followed by an immediate close ('drop').
-  listener.maxConnections = config.maxConnections;
-  listener.on('drop', () => onLimit(`${what}.maxConnections`));
+  const listener = net.createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+  admitConnections(listener, config, (bound) => onLimit(`${what}.${bound}`));
   const host = config.ip.includes(':') ? `[${config.ip}]` : config.ip;
   return new Promise((resolve, reject) => {
     listener.once('error', (err) => reject(new Error(`${what}: cannot listen on ${host}:${config.port}: ${err.message}`, { cause: err })));

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 /** What one client address holds: the holds a table counts for it, and what its server bounds besides. */
 export class ClientUsage {
@@ -82,4 +82,33 @@ export class ConnectionsPerClient extends HoldsPerClient {
     socket.once('close', () => this.release(address));
     return true;
   }
+}
+
+/**
+ * Bounds the connections `server` takes, as every listener a pod can reach must be: at most
+ * `maxConnections` open (past it the kernel's accept is followed by an immediate close, 'drop'), and
+ * `maxConnectionsPerClient` from one client address (ConnectionsPerClient). The per-client check runs
+ * before the 'connection' listeners the server has now (an HTTP parser, a TLS handshake, a grpc-js
+ * injector), so they see only the connections admitted and a refused one costs nothing more.
+ * `refused` hears of each refusal, by which bound.
+ */
+export function admitConnections(
+  server: Server,
+  limits: { maxConnections: number; maxConnectionsPerClient: number },
+  refused: (bound: 'maxConnections' | 'maxConnectionsPerClient') => void,
+): ConnectionsPerClient {
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => refused('maxConnections'));
+  const perClient = new ConnectionsPerClient(limits.maxConnectionsPerClient);
+  const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (!perClient.admit(socket)) {
+      refused('maxConnectionsPerClient');
+      socket.destroy();
+      return;
+    }
+    for (const listener of listeners) listener.call(server, socket);
+  });
+  return perClient;
 }
