@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       `fleet bench ${new Date().toISOString()}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ` +
         `${SERVICES} Services × ${ENDPOINTS} endpoints in ${ZONES.length} zones; ${NAMES} names per subscriber; ${PER_CHANNEL} streams per connection; control plane flags: ${NODE_FLAGS.join(' ') || '(none)'}${pinned ? '; control plane on CPU 0, bench on CPU 1' : ''}; load average ${loadavg()[0]!.toFixed(2)}`,
     );
-    const direct = await directRouter(api, dir, pinned);
+    const direct = await onFreePorts(() => directRouter(api, dir, pinned));
     console.log(`direct-watch mode, one router (io.l5d.k8s) routing all ${SERVICES} Services: ${direct.watches} API watches, RSS ${mb(direct.rss)} (anon ${mb(direct.anon)}) after GC, ready`);
     earlierWatchRequests = watchRequests();
     const idle = await settledMemory();
@@ -310,6 +310,20 @@ async function settled(proc: Started): Promise<{ rss: number; anon: number }> {
  * every Service (`/svc/<s> => /#/io.l5d.k8s/…/<s>`), so it watches them all from the start, as a
  * router routing them does. Its API watches and settled RSS once /ready says yes.
  */
+/**
+ * `run` again (at most twice more) when a port freePort handed out was taken by another process
+ * before the router bound it: the suite runs test files side by side on one machine.
+ */
+async function onFreePorts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
 async function directRouter(api: KubeApiServer, dir: string, pinned: boolean): Promise<{ watches: number; rss: number; anon: number }> {
   const [port, admin] = [await freePort(), await freePort()];
   const dtab = Array.from({ length: SERVICES }, (_, s) => `/svc/${serviceName(s)} => /#/io.l5d.k8s/${NAMESPACE}/grpc/${serviceName(s)};`).join(' ');
