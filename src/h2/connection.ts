@@ -12,6 +12,7 @@
 // - events go to one handler object; streams are plain records (stream.ts).
 
 import type { Socket } from 'node:net';
+import type { SharedReads } from './shared-reads.js';
 import {
   CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_INITIAL_WINDOW_SIZE, DEFAULT_MAX_FRAME_SIZE,
   ErrorCode, FrameReader, FrameType, FrameWriter, MAX_WINDOW_SIZE, SettingId,
@@ -33,6 +34,8 @@ import { realClock, type Clock } from '../util/clock.js';
 
 export interface H2ConnectionOptions extends Partial<H2Limits> {
   role: 'server' | 'client';
+  /** The socket was made with these reads' onread: chunks arrive through it, not 'data'. */
+  reads?: SharedReads;
   /** Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. Default 65535. */
   initialWindowSize?: number;
   /** Our connection receive window (raised from 65535 by a WINDOW_UPDATE at start). Default 1 MiB. */
@@ -180,9 +183,9 @@ export interface H2ConnectionHandler {
    * stream's bytes can give back as many as left, not wait for the whole queue.
    */
   onDrain(stream: H2Stream): void;
-  /** The peer sent GOAWAY (§6.8). */
+  /** The peer sent GOAWAY (§6.8). `debug` is a view of the read (SharedReads reuses it): copy it to keep it. */
   onGoaway(lastStreamId: number, code: number, debug: Buffer): void;
-  /** The ACK of a PING we sent. */
+  /** The ACK of a PING we sent; `opaque` is a view of the read, as GOAWAY's `debug` is. */
   onPingAck?(opaque: Buffer): void;
   /** The peer's SETTINGS were applied (its stream limit is known from the first). */
   onPeerSettings?(): void;
@@ -368,6 +371,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
       role: this.role,
       maxHeaderBlockSize: limits.maxHeaderBlockSize,
       maxContinuationFrames: limits.maxContinuationFrames,
+      transientChunks: options.reads !== undefined,
     });
     // Both HPACK contexts start at 4096 (§6.5.2); ours changes when our SETTINGS are ACKed.
     this.decoder = new HpackDecoder({ maxTableSize: DEFAULT_HEADER_TABLE_SIZE, maxHeaderListSize: limits.maxHeaderListSize });
@@ -382,7 +386,8 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
     this.recentResets.fill(-1);
 
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    if (options.reads !== undefined) options.reads.deliver = (chunk) => this.onSocketData(chunk);
+    else socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', (err: Error) => { if (this.closeError === null) this.closeError = err; });
     socket.on('close', () => this.onSocketClose());

@@ -91,6 +91,8 @@ export interface FrameReaderOptions {
   maxHeaderBlockSize?: number;
   /** Largest number of CONTINUATION frames, empty ones included, after one HEADERS/PUSH_PROMISE. Default 32. */
   maxContinuationFrames?: number;
+  /** Chunks are overwritten once push() returns (SharedReads): every DATA payload is copied. */
+  transientChunks?: boolean;
 }
 
 export const DEFAULT_MAX_HEADER_BLOCK_SIZE = 65_536;
@@ -112,6 +114,7 @@ export class FrameReader {
   private maxFrameSize: number;
   private readonly maxHeaderBlockSize: number;
   private readonly maxContinuationFrames: number;
+  private readonly transientChunks: boolean;
 
   /** True until the peer's first frame (which must be SETTINGS, §3.4) has been seen. */
   private awaitingSettings = true;
@@ -151,6 +154,7 @@ export class FrameReader {
     this.maxFrameSize = checkFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
     this.maxHeaderBlockSize = options.maxHeaderBlockSize ?? DEFAULT_MAX_HEADER_BLOCK_SIZE;
     this.maxContinuationFrames = options.maxContinuationFrames ?? DEFAULT_MAX_CONTINUATION_FRAMES;
+    this.transientChunks = options.transientChunks ?? false;
   }
 
   /** False once a connection error was reported or {@link close} was called. */
@@ -218,10 +222,10 @@ export class FrameReader {
         }
         if (!this.beginFrame(length, type, flags, streamId)) continue; // error or skip set up
         if (length === 0) {
-          this.dispatch(chunk, off, 0);
+          this.dispatch(chunk, off, 0, false);
         } else if (n - off >= length) {
           // Common case: the whole payload is in this chunk; deliver subarrays of it.
-          this.dispatch(chunk, off, length);
+          this.dispatch(chunk, off, length, this.transientChunks);
           off += length;
         } else {
           const buf = Buffer.allocUnsafe(length);
@@ -240,7 +244,7 @@ export class FrameReader {
         if (this.payloadFill === buf.length) {
           this.payloadBuf = null;
           this.state = HEADER;
-          this.dispatch(buf, 0, buf.length);
+          this.dispatch(buf, 0, buf.length, false); // our own copy
         }
       } else if (state === SKIP) {
         const take = Math.min(this.skipRemaining, n - off);
@@ -413,8 +417,11 @@ export class FrameReader {
     }
   }
 
-  /** Parse and deliver one complete frame whose payload is buf[off, off+length). */
-  private dispatch(buf: Buffer, off: number, length: number): void {
+  /**
+   * Parse and deliver one complete frame whose payload is buf[off, off+length). `transient`: buf is
+   * overwritten once push() returns, so a DATA payload is copied whatever its size.
+   */
+  private dispatch(buf: Buffer, off: number, length: number, transient: boolean): void {
     const streamId = this.frameStream;
     const flags = this.frameFlags;
     const type = this.frameType;
@@ -435,9 +442,9 @@ export class FrameReader {
         // payload bytes. One byte of DATA among 64 KiB of padding or unknown frames would pin 64 KiB
         // for each byte counted; a copy under 4 KiB shares an 8 KiB slab of the reader's own. The
         // queues and the replay list, which keep DATA longest, copy again what pins more than twice
-        // its size (small-chunks.ts, unpinned).
+        // its size (small-chunks.ts, unpinned). A chunk that SharedReads overwrites is always copied.
         const n = end - start;
-        h.onData(streamId, endStream, n * 4 < buf.length ? this.copies.copy(buf, start, end) : buf.subarray(start, end), length);
+        h.onData(streamId, endStream, transient || n * 4 < buf.length ? this.copies.copy(buf, start, end) : buf.subarray(start, end), length);
         return;
       }
       case FrameType.HEADERS: {

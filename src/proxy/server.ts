@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { H2Connection, H2SessionError, type H2ConnectionHandler } from '../h2/connection.js';
+import { SharedReads, adoptWithReads } from '../h2/shared-reads.js';
 import type { H2Stream } from '../h2/stream.js';
 import { WindowCounter, type H2LimitName } from '../h2/limits.js';
 import { ReadBudget } from '../h2/read-budget.js';
@@ -121,6 +122,7 @@ class ServerConn implements H2ConnectionHandler {
   constructor(
     private readonly server: H2Server,
     socket: net.Socket,
+    reads?: SharedReads,
   ) {
     const c = server.config;
     this.client = server.perClient.usageOf(socket.remoteAddress) ?? new ClientUsage();
@@ -129,6 +131,7 @@ class ServerConn implements H2ConnectionHandler {
     const rapidResets = (this.client.rapidResets ??= new WindowCounter(c.maxResetStreamsPerSecond, 1000));
     this.h2 = new H2Connection(socket, this, {
       role: 'server',
+      ...(reads !== undefined ? { reads } : {}),
       maxConcurrentStreams: c.maxConcurrentStreamsPerConnection,
       maxHeaderListSize: c.maxHeaderListBytes,
       // An over-limit block must cost only its stream, so the reader buffers well past the limit.
@@ -439,7 +442,11 @@ export class H2Server {
       this.tlsMaterial = material;
       this.server = server;
     } else {
-      this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      // Paused: the socket Node made reads nothing before adoptWithReads gives its handle onread.
+      this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+        const reads = new SharedReads();
+        this.accept(adoptWithReads(accepted, reads), reads);
+      });
     }
     this.server.on('error', (e: Error) => this.log.warn('server error', { error: e.message }));
     // One client's share is bounded before the handshake (TLS) or the engine (h2c) cost anything,
@@ -489,8 +496,8 @@ export class H2Server {
     return { ...this.closedCounts };
   }
 
-  private accept(socket: net.Socket): void {
-    const conn = new ServerConn(this, socket);
+  private accept(socket: net.Socket, reads?: SharedReads): void {
+    const conn = new ServerConn(this, socket, reads);
     if (conn.h2.isClosed) return;
     this.conns.add(conn);
     this.hooks.onConnection?.(1);

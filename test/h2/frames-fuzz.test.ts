@@ -6,7 +6,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FrameReader, type FrameReaderOptions } from '../../src/h2/frames.js';
+import { FrameReader, FrameType, type FrameReaderOptions } from '../../src/h2/frames.js';
 import { OPENING, Recorder, rawFrame } from './frames-helpers.js';
 
 const OPTIONS: FrameReaderOptions = { maxHeaderBlockSize: 200, maxContinuationFrames: 3 };
@@ -87,5 +87,43 @@ it('oversized frame lengths are rejected or skipped without buffering', () => {
       assert.equal(rec.connectionErrors.length + rec.streamErrors.length, 1);
     }),
     { numRuns: 100 },
+  );
+});
+
+/** Keeps each DATA payload as delivered (the Buffer itself), beside its bytes at delivery. */
+class KeepingRecorder extends Recorder {
+  kept: { data: Buffer; atDelivery: string }[] = [];
+  override onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void {
+    super.onData(streamId, endStream, data, flowControlLength);
+    this.kept.push({ data, atDelivery: data.toString('hex') });
+  }
+}
+
+const dataFrameArb = fc
+  .record({ flags: fc.constantFrom(0, 1, 8, 9), payload: fc.uint8Array({ minLength: 1, maxLength: 3_000 }) })
+  .map(({ flags, payload }) => rawFrame(FrameType.DATA, flags, 1, (flags & 8) !== 0 ? Buffer.concat([Buffer.from([2]), Buffer.from(payload), Buffer.alloc(2)]) : Buffer.from(payload)));
+
+it('transient chunks (SharedReads): DATA a handler keeps stays intact after the read buffer is reused', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(dataFrameArb, frameArb), { maxLength: 20 }), chunkSizes, fc.integer({ min: 1, max: 4_000 }), (frames, sizes, scale) => {
+      const body = Buffer.concat(frames);
+      const plain = run(body, sizes.map((s) => s * scale));
+      const rec = new KeepingRecorder();
+      const reader = new FrameReader(rec, { ...OPTIONS, transientChunks: true });
+      reader.push(OPENING);
+      rec.events = [];
+      const shared = Buffer.alloc(64 * 1024);
+      let i = 0;
+      for (let off = 0; off < body.length; ) {
+        const size = Math.min(shared.length, sizes.length === 0 ? body.length : Math.max(1, sizes[i++ % sizes.length]! * scale));
+        const n = body.copy(shared, 0, off, off + size);
+        reader.push(shared.subarray(0, n));
+        shared.fill(0xee); // the next read overwrites it
+        off += n;
+      }
+      for (const k of rec.kept) assert.equal(k.data.toString('hex'), k.atDelivery);
+      assert.equal(JSON.stringify([rec.events, rec.streamErrors.map((e) => e.message), rec.connectionErrors.map((e) => e.message)]), plain.trace);
+    }),
+    { numRuns: 200 },
   );
 });
