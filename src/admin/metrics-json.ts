@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry } from '../telemetry/prom-client.js';
 
 /**
  * Linkerd-style `/admin/metrics.json`: every series as one flat `scope/…/stat → number` entry, for

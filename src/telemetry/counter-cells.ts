@@ -1,4 +1,4 @@
-import { Counter, type CounterConfiguration } from 'prom-client';
+import { Counter, type CounterConfiguration } from './prom-client.js';
 import type { Labels } from './label-set.js';
 import { CellTable } from './cell-table.js';
 

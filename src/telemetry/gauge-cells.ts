@@ -1,4 +1,4 @@
-import { Gauge, type GaugeConfiguration } from 'prom-client';
+import { Gauge, type GaugeConfiguration } from './prom-client.js';
 import type { Labels } from './label-set.js';
 import { CellTable } from './cell-table.js';
 

@@ -1,4 +1,4 @@
-import { Histogram, register as globalRegistry, type HistogramConfiguration, type Registry } from 'prom-client';
+import { Histogram, globalRegistry, type HistogramConfiguration, type Registry } from './prom-client.js';
 import type { Labels } from './label-set.js';
 import { CellTable } from './cell-table.js';
 

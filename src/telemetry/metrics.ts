@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from './prom-client.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { CellCounter } from './counter-cells.js';
 import { CellGauge } from './gauge-cells.js';
 import { CellHistogram } from './histogram-cells.js';
@@ -325,7 +326,7 @@ export class Metrics {
   }
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) registerProcessMetrics(this.registry);
   }
 }
 
