@@ -15,9 +15,16 @@ const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 /** One socket's reads: give `onread` to the socket where it is made; the connection sets `deliver`. */
 export class SharedReads {
   deliver: ((chunk: Buffer) => void) | null = null;
+  /** Told once, before the first chunk is delivered: what `socket.once('data')` told (no 'data' comes). */
+  firstRead: (() => void) | null = null;
   readonly onread: OnReadOpts = {
     buffer: READ_BUFFER,
     callback: (n: number) => {
+      const first = this.firstRead;
+      if (first !== null) {
+        this.firstRead = null;
+        first();
+      }
       this.deliver?.(READ_BUFFER.subarray(0, n));
       return true;
     },

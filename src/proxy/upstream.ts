@@ -196,14 +196,12 @@ class UpstreamConn implements H2ConnectionHandler {
   constructor(readonly pool: SessionPool) {
     const t = pool.options.tls;
     let socket: net.Socket;
-    // TLS keeps 'data' reads: with onread, resumed sessions under mutual TLS failed (tls.test.ts).
-    let reads: SharedReads | undefined;
+    const reads = new SharedReads();
     if (t === undefined) {
-      reads = new SharedReads();
       socket = net.connect({ host: pool.host, port: pool.port, noDelay: true, onread: reads.onread });
       socket.once('connect', () => (this.connected = true));
     } else {
-      socket = this.connectTls(t);
+      socket = this.connectTls(t, reads);
     }
     // Registered before the engine's listeners: a connection that ends before the endpoint spoke puts
     // the endpoint in backoff before the engine resets the streams, whose retries must not open
@@ -215,7 +213,7 @@ class UpstreamConn implements H2ConnectionHandler {
     });
     const options: H2ConnectionOptions = {
       role: 'client',
-      ...(reads !== undefined ? { reads } : {}),
+      reads,
       clock: this.pool.clock,
       initialWindowSize: STREAM_WINDOW,
       connectionWindowSize: DEFAULT_INITIAL_WINDOW_SIZE,
@@ -246,11 +244,13 @@ class UpstreamConn implements H2ConnectionHandler {
    * and reason) before the engine records it as the connection's close reason, which is what the
    * calls on it answer with.
    */
-  private connectTls(t: UpstreamTls): tls.TLSSocket {
+  private connectTls(t: UpstreamTls, reads: SharedReads): tls.TLSSocket {
     const pool = this.pool;
-    const options: tls.ConnectionOptions = {
+    // onread is net.Socket's, which tls.connect passes on (Node's docs; @types/node leaves it out).
+    const options: tls.ConnectionOptions & Pick<net.NetConnectOpts, 'onread'> = {
       host: pool.host,
       port: pool.port,
+      onread: reads.onread,
       secureContext: t.context(),
       rejectUnauthorized: t.rejectUnauthorized,
       ALPNProtocols: ['h2'],
@@ -268,7 +268,7 @@ class UpstreamConn implements H2ConnectionHandler {
       if (socket.isSessionReused()) pool.tlsResumed++;
     });
     // The endpoint's first bytes (its SETTINGS) say it accepted the handshake.
-    socket.once('data', () => (this.connected = true));
+    reads.firstRead = () => (this.connected = true);
     // A server that refuses a client certificate after the handshake (Node.js does) just hangs up.
     socket.once('end', () => {
       if (this.secured && !this.connected) socket.destroy(tlsFailure(this, 'certificate_rejected', 'the endpoint closed the connection right after the handshake'));
