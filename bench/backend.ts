@@ -25,6 +25,9 @@ const server =
 const TRAILERS = { 'grpc-status': '0' };
 const HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
 server.on('stream', (stream) => {
+  stream.on('error', () => {});
+  // A stream the proxy reset as it opened (the load generator stopping) arrives destroyed.
+  if (stream.destroyed) return;
   stream.respond(HEADERS, { waitForTrailers: true });
   stream.on('wantTrailers', () => stream.sendTrailers(TRAILERS));
   stream.on('data', (chunk: Buffer) => {
@@ -34,7 +37,6 @@ server.on('stream', (stream) => {
     }
   });
   stream.on('end', () => stream.end());
-  stream.on('error', () => {});
 });
 server.on('session', (s) => s.on('error', () => {}));
 server.listen(port, '127.0.0.1', () => {
