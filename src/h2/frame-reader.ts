@@ -12,7 +12,9 @@
 // exact length, and DATA much smaller than its chunk (a kept payload then keeps at
 // most four times its size, or a share of an 8 KiB slab). Payloads therefore alias the caller's chunks: the caller must not
 // reuse or mutate a chunk after pushing it (Node's socket 'data' chunks are fresh,
-// so the normal case is fine) and the handler may keep payloads it is given.
+// so the normal case is fine) and the handler may keep payloads it is given. With
+// transientChunks (SharedReads) the caller does reuse them: a DATA payload is then
+// valid only until onData returns.
 
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType,
@@ -35,6 +37,7 @@ export interface FrameHandler {
   /**
    * DATA (§6.1). `data` has padding removed; `flowControlLength` is the whole frame
    * payload including Pad Length and padding, which is what flow control counts (§6.9.1).
+   * With transientChunks, valid only until this returns when isSharedRead(data).
    */
   onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void;
   /**
@@ -91,7 +94,10 @@ export interface FrameReaderOptions {
   maxHeaderBlockSize?: number;
   /** Largest number of CONTINUATION frames, empty ones included, after one HEADERS/PUSH_PROMISE. Default 32. */
   maxContinuationFrames?: number;
-  /** Chunks are overwritten once push() returns (SharedReads): every DATA payload is copied. */
+  /**
+   * Chunks are overwritten once push() returns (SharedReads): DATA inside one chunk is delivered as
+   * a view of it, valid only during onData, and whatever keeps it copies it (isSharedRead).
+   */
   transientChunks?: boolean;
 }
 
@@ -419,7 +425,7 @@ export class FrameReader {
 
   /**
    * Parse and deliver one complete frame whose payload is buf[off, off+length). `transient`: buf is
-   * overwritten once push() returns, so a DATA payload is copied whatever its size.
+   * overwritten once push() returns, and the handler copies what it keeps of a DATA payload.
    */
   private dispatch(buf: Buffer, off: number, length: number, transient: boolean): void {
     const streamId = this.frameStream;
@@ -442,9 +448,10 @@ export class FrameReader {
         // payload bytes. One byte of DATA among 64 KiB of padding or unknown frames would pin 64 KiB
         // for each byte counted; a copy under 4 KiB shares an 8 KiB slab of the reader's own. The
         // queues and the replay list, which keep DATA longest, copy again what pins more than twice
-        // its size (small-chunks.ts, unpinned). A chunk that SharedReads overwrites is always copied.
+        // its size (small-chunks.ts, unpinned). A chunk that SharedReads overwrites is not copied
+        // here: DATA mostly goes straight on, into the frame writer's slab (data-slabs.ts).
         const n = end - start;
-        h.onData(streamId, endStream, transient || n * 4 < buf.length ? this.copies.copy(buf, start, end) : buf.subarray(start, end), length);
+        h.onData(streamId, endStream, !transient && n * 4 < buf.length ? this.copies.copy(buf, start, end) : buf.subarray(start, end), length);
         return;
       }
       case FrameType.HEADERS: {

@@ -14,6 +14,10 @@
 // its start. An idle connection so keeps a slab of a few hundred octets, not 16 KiB
 // (10,000 of them would be 160 MB).
 //
+// DATA that is a view of the shared read buffer (SharedReads) is gone when the read's
+// callback returns, so it is copied, header and payload as one piece, into a data slab
+// borrowed from the process's pool (data-slabs.ts) and given back at rewind().
+//
 // Arguments are checked because a malformed frame from us is a bug that would cost
 // the whole connection at the peer; the checks are RangeErrors, not peer errors.
 
@@ -21,7 +25,9 @@ import {
   DEFAULT_MAX_FRAME_SIZE, Flag, FRAME_HEADER_LENGTH, FrameType, MAX_ALLOWED_FRAME_SIZE,
   MAX_STREAM_ID, MAX_WINDOW_SIZE,
 } from './constants.js';
+import { DATA_SLAB_SIZE, DATA_SLABS_KEPT, giveDataSlab, takeDataSlab } from './data-slabs.js';
 import type { Setting } from './frame-reader.js';
+import { isSharedRead } from './shared-reads.js';
 
 export interface FrameWriterOptions {
   /** Largest pooled slab. Default 16 KiB. */
@@ -71,6 +77,12 @@ export class FrameWriter {
   private segmentStart = 0; // start of the slab region not yet moved to `out`
   private out: Buffer[] = [];
   private outLength = 0;   // octets in `out`
+  /** Borrowed for copies of shared reads (null while none is); written forward like `slab`. */
+  private dataSlab: Buffer | null = null;
+  private dataPos = 0;
+  private dataSegmentStart = 0;
+  /** Full data slabs the socket may still hold, given back with the current one at rewind(). */
+  private fullDataSlabs: Buffer[] | null = null;
 
   constructor(options: FrameWriterOptions = {}) {
     this.slabSize = options.slabSize ?? 16 * 1024;
@@ -90,16 +102,24 @@ export class FrameWriter {
   }
 
   /** Octets written since the last flush(). */
-  get pendingBytes(): number { return this.outLength + (this.pos - this.segmentStart); }
+  get pendingBytes(): number { return this.outLength + (this.pos - this.segmentStart) + (this.dataPos - this.dataSegmentStart); }
 
   /**
    * The socket no longer holds any Buffer flush() handed out: the slab is written from
-   * its start again. Nothing happens while frames are pending here.
+   * its start again, and data slabs go back to the pool. Nothing happens while frames are
+   * pending here.
    */
   rewind(): void {
-    if (this.pendingBytes === 0) {
-      this.pos = 0;
-      this.segmentStart = 0;
+    if (this.pendingBytes !== 0) return;
+    this.pos = 0;
+    this.segmentStart = 0;
+    if (this.dataSlab === null) return;
+    giveDataSlab(this.dataSlab);
+    this.dataSlab = null;
+    const full = this.fullDataSlabs;
+    if (full !== null) {
+      for (let i = 0; i < full.length; i++) giveDataSlab(full[i]!);
+      this.fullDataSlabs = null;
     }
   }
 
@@ -109,6 +129,7 @@ export class FrameWriter {
    */
   flush(): Buffer[] {
     this.seal();
+    this.sealData();
     const out = this.out;
     this.out = [];
     this.outLength = 0;
@@ -134,6 +155,11 @@ export class FrameWriter {
         const at = this.reserve(FRAME_HEADER_LENGTH + size);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
         copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
+      } else if (isSharedRead(data)) {
+        const at = this.reserveData(FRAME_HEADER_LENGTH + size);
+        const slab = this.dataSlab!;
+        writeFrameHeader(slab, at, size, FrameType.DATA, flags, streamId);
+        data.copy(slab, at + FRAME_HEADER_LENGTH, off, off + size);
       } else {
         const at = this.reserve(FRAME_HEADER_LENGTH);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
@@ -240,6 +266,7 @@ export class FrameWriter {
 
   /** Room for n octets at the returned offset in this.slab. */
   private reserve(n: number): number {
+    this.sealData(); // frames go out in the order they were written
     if (this.pos + n > this.slab.length) {
       this.seal();
       this.slab = Buffer.allocUnsafeSlow(Math.max(Math.min(this.slabSize, 2 * this.slab.length), n));
@@ -249,6 +276,35 @@ export class FrameWriter {
     const at = this.pos;
     this.pos += n;
     return at;
+  }
+
+  /**
+   * Room for n octets at the returned offset in this.dataSlab (borrowed if need be). A piece larger
+   * than a slab (a shared read is no larger than one; a frame may be) gets a buffer of its own.
+   */
+  private reserveData(n: number): number {
+    this.seal();
+    let slab = this.dataSlab;
+    if (slab !== null && this.dataPos + n <= slab.length) {
+      const at = this.dataPos;
+      this.dataPos += n;
+      return at;
+    }
+    this.sealData();
+    // Kept to give back, up to the pool's size: past it the GC takes them (a socket never drained).
+    if (slab !== null && (this.fullDataSlabs ??= []).length < DATA_SLABS_KEPT) this.fullDataSlabs.push(slab);
+    slab = this.dataSlab = n <= DATA_SLAB_SIZE ? takeDataSlab() : Buffer.allocUnsafeSlow(n);
+    this.dataPos = n;
+    this.dataSegmentStart = 0;
+    return 0;
+  }
+
+  private sealData(): void {
+    if (this.dataPos > this.dataSegmentStart) {
+      this.out.push(this.dataSlab!.subarray(this.dataSegmentStart, this.dataPos));
+      this.outLength += this.dataPos - this.dataSegmentStart;
+      this.dataSegmentStart = this.dataPos;
+    }
   }
 
   /** Move the written part of the slab to the output list. */

@@ -6,11 +6,18 @@ import { Socket, type OnReadOpts } from 'node:net';
  * mark-compacts: in a 64 KiB ping-pong through the router that was ~4 full GCs per 1,000 round trips,
  * ~60 µs of GC per round trip; reading here (DATA still copied out, below) cuts that by a third and
  * saves Node's allocation and shrink of each read. Sharing one buffer is safe because reads arrive one
- * at a time on the main thread and a chunk lives only until its callback returns: the frame reader
- * copies what it keeps (FrameReaderOptions.transientChunks), the HPACK decoder makes strings, and
- * the frame writer copies PING payloads.
+ * at a time on the main thread and a chunk lives only until its callback returns. Whatever keeps
+ * bytes past that copies them: the frame reader a frame split across reads
+ * (FrameReaderOptions.transientChunks), the HPACK decoder by making strings, the frame writer DATA
+ * (into DataSlabs) and PING payloads, and DATA queues and kept requests (`unpinned`).
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+const READ_MEMORY = READ_BUFFER.buffer;
+
+/** `b` is a view of the shared read buffer: valid only until the read's callback returns. */
+export function isSharedRead(b: Buffer): boolean {
+  return b.buffer === READ_MEMORY;
+}
 
 /** One socket's reads: give `onread` to the socket where it is made; the connection sets `deliver`. */
 export class SharedReads {

@@ -1,3 +1,5 @@
+import { isSharedRead } from './shared-reads.js';
+
 /**
  * Payloads under this are copied into shared slabs when they are kept. A kept Buffer costs ~120
  * bytes of heap whatever its length, while windows and budgets count payload bytes: a stream of
@@ -10,8 +12,8 @@ const SLAB_SIZE = 4096;
 export const COPY_SLAB_SIZE = 8192;
 
 /**
- * `data`, or a copy of it when its ArrayBuffer is more than twice its size and more than a slab:
- * for a chunk about to be kept. The frame reader hands DATA over as views of the socket read, and
+ * `data`, or a copy of it when its ArrayBuffer is more than twice its size and more than a slab, or
+ * the shared read buffer (SharedReads: overwritten by the next read): for a chunk about to be kept. The frame reader hands DATA over as views of the socket read, and
  * windows and budgets count payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames
  * nobody keeps kept the whole read, four times what was counted. Copied when kept, not when read:
  * DATA that goes straight on is not. Not a unary call's message (a view of a small read, or the
@@ -21,7 +23,7 @@ export const COPY_SLAB_SIZE = 8192;
 export function unpinned(data: Buffer): Buffer {
   const n = data.length;
   const size = data.buffer.byteLength;
-  if (size <= 2 * n || size <= COPY_SLAB_SIZE) return data;
+  if ((size <= 2 * n || size <= COPY_SLAB_SIZE) && !isSharedRead(data)) return data;
   // Not Buffer.from: under half of Buffer.poolSize (8 KiB; 64 KiB from Node 24) it copies into Node's shared pool, whose block the copy would keep.
   const copy = Buffer.allocUnsafeSlow(n);
   data.copy(copy);

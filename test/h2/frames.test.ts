@@ -8,6 +8,8 @@ import {
   CLIENT_PREFACE, ErrorCode, Flag, FrameReader, FrameType, FrameWriter, H2ConnectionError, H2StreamError,
   SettingId, errorCodeName, frameTypeName, type H2ErrorReason,
 } from '../../src/h2/frames.js';
+import { DATA_SLAB_SIZE, freeDataSlabs } from '../../src/h2/data-slabs.js';
+import { SharedReads } from '../../src/h2/shared-reads.js';
 import { OPENING, Recorder, feedSplit, frameHeader, hex, openedReader, rawFrame, type Event } from './frames-helpers.js';
 
 // --- Round trips -----------------------------------------------------------------
@@ -211,6 +213,40 @@ describe('FrameWriter', () => {
     w.ping(Buffer.from('DDDDDDDD'), false);
     const pending = Buffer.concat(w.flush()).toString();
     assert.ok(pending.includes('CCCCCCCC') && pending.includes('DDDDDDDD'));
+  });
+
+  it('copies DATA that is a view of the shared read buffer into a pooled slab, in order, and gives the slab back at rewind()', () => {
+    const shared = new SharedReads().onread.buffer as Buffer;
+    const w = new FrameWriter();
+    const own = Buffer.alloc(1000, 0x6f);
+    // 40,000 octets of a read: split into 16,384-octet frames, each header beside its payload.
+    shared.fill(0x61, 0, 40_000);
+    w.headers(1, Buffer.from([0x88]), false);
+    w.data(1, shared.subarray(0, 40_000), false);
+    w.data(3, own, false); // not a shared read: by reference, after the copies
+    shared.fill(0x62, 0, 30_000);
+    w.data(1, shared.subarray(0, 30_000), true); // its second frame goes past the first slab's 64 KiB
+    shared.fill(0xee); // the next read overwrites it
+    const out = w.flush();
+    assert.ok(out.includes(own), 'a buffer of its own is still passed by reference');
+    const { reader, rec } = openedReader();
+    reader.push(Buffer.concat(out));
+    const data = rec.events.flatMap((e) => (e.kind === 'data' ? [e] : []));
+    assert.deepEqual(data.map((e) => [e.streamId, e.data.length / 2, e.endStream]), [[1, 16_384, false], [1, 16_384, false], [1, 7_232, false], [3, 1_000, false], [1, 16_384, false], [1, 13_616, true]]);
+    assert.ok(data.every((e) => /^(61)+$|^(62)+$|^(6f)+$/.test(e.data)), 'the copies hold what was read, not what overwrote it');
+    const slabs = new Set(out.filter((b) => b.buffer.byteLength === DATA_SLAB_SIZE).map((b) => b.buffer));
+    assert.equal(slabs.size, 2);
+    const free = freeDataSlabs();
+    w.rewind();
+    assert.equal(freeDataSlabs(), free + 2, 'both slabs back in the pool');
+    w.data(5, shared.subarray(0, 1000), true);
+    const again = w.flush();
+    assert.ok(slabs.has(again[0]!.buffer as ArrayBuffer), 'and reused');
+    assert.equal(freeDataSlabs(), free + 1);
+    // Not while frames are pending.
+    w.data(5, shared.subarray(0, 1000), true);
+    w.rewind();
+    assert.equal(freeDataSlabs(), free + 1);
   });
 
   it('cuts GOAWAY debug data to fit one frame', () => {

@@ -4,6 +4,7 @@ import { COPY_SLAB_SIZE, PayloadCopies, SMALL_CHUNK, SmallChunks, unpinned } fro
 import { h2Server, RawClient } from './connection-helpers.js';
 import { FrameType, SettingId } from '../../src/h2/frames.js';
 import { rawFrame } from './frames-helpers.js';
+import { SharedReads } from '../../src/h2/shared-reads.js';
 import type { H2Stream } from '../../src/h2/stream.js';
 
 test('small chunks are coalesced into slab views; views handed out stay valid; large chunks are kept as they are', () => {
@@ -115,4 +116,16 @@ test('DATA kept in a send queue holds at most twice its bytes, though each paylo
     c.close();
     server.close();
   }
+});
+
+test('unpinned copies a view of the shared read buffer whatever its size: the next read overwrites it', () => {
+  const shared = new SharedReads().onread.buffer as Buffer;
+  shared.fill(0x61);
+  const most = shared.subarray(0, shared.length - 100); // more than half: not copied for its size alone
+  const kept = unpinned(most);
+  assert.notEqual(kept.buffer, shared.buffer);
+  shared.fill(0xee);
+  assert.ok(kept.every((b) => b === 0x61));
+  const own = Buffer.allocUnsafeSlow(60_000);
+  assert.equal(unpinned(own.subarray(0, 50_000)).buffer, own.buffer, 'a buffer of its own mostly used is kept as it is');
 });
