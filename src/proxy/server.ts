@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { H2Connection, H2SessionError, type H2ConnectionHandler } from '../h2/connection.js';
 import { SharedReads, adoptWithReads } from '../h2/shared-reads.js';
 import type { H2Stream } from '../h2/stream.js';
@@ -15,6 +15,7 @@ import { headerMapOf, valueOf, type HeaderMap } from './headers.js';
 import { ClientUsage, admitConnections, type ConnectionsPerClient } from '../util/holds-per-client.js';
 import { ReloadingMaterial, type CertificateInfo } from '../tls/material.js';
 import { describeTlsFailure, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
+import { nodeTls } from '../tls/node-tls.js';
 import { realClock } from '../util/clock.js';
 
 /**
@@ -405,7 +406,7 @@ export class H2Server {
       const t = config.tls;
       const where = `${config.ip}:${config.port}`;
       const material = new ReloadingMaterial({ certPath: t.certPath, keyPath: t.keyPath, caPaths: t.caCertPath ? [t.caCertPath] : [] }, { log, use: `server ${where} tls` });
-      const server = tls.createServer(
+      const server = nodeTls().createServer(
         {
           ...material.material,
           ALPNProtocols: ['h2'],

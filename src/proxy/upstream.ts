@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { ReceiveBudget } from '../h2/receive-budget.js';
 import { SharedReads } from '../h2/shared-reads.js';
 import { ReadBudget } from '../h2/read-budget.js';
@@ -18,6 +18,7 @@ import type { EndpointWindowsConfig } from '../config/types.js';
 import { defaultEndpointWindowsConfig } from '../config/endpoint-windows.js';
 import { REPLAY_BUDGET } from './replay-budget.js';
 import { describeTlsFailure, isTlsError, tlsFailureReason, type TlsFailureReason } from '../tls/reasons.js';
+import { nodeTls } from '../tls/node-tls.js';
 
 /**
  * The HTTP/2 connections to one endpoint (h2c, prior knowledge), on the engine of src/h2. One
@@ -257,7 +258,7 @@ class UpstreamConn implements H2ConnectionHandler {
     };
     if (t.servername !== undefined) options.servername = t.servername;
     if (pool.tlsSession !== undefined) options.session = pool.tlsSession;
-    const socket = tls.connect(options);
+    const socket = nodeTls().connect(options);
     socket.on('session', (session: Buffer) => (pool.tlsSession = session));
     socket.once('secureConnect', () => {
       if (socket.alpnProtocol !== false && socket.alpnProtocol !== 'h2') {

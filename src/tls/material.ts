@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
-import * as tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type * as tls from 'node:tls';
+import { nodeCrypto, nodeTls } from './node-tls.js';
 import type { Logger } from '../util/log.js';
 import { watchFile } from '../util/file-watch.js';
 
@@ -57,7 +58,7 @@ export function readTlsFile(file: string): Buffer {
 export function certificateInfo(pem: Buffer, file: string, use: string, now = Date.now()): CertificateInfo {
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(pem);
+    cert = new (nodeCrypto().X509Certificate)(pem);
   } catch {
     throw new Error(`${file} holds no PEM certificate`);
   }
@@ -83,7 +84,7 @@ export function readMaterial(files: TlsFiles): TlsMaterial {
 /** A secure context for `m`; throws with OpenSSL's words when the key does not match the certificate, or a file does not parse. */
 export function secureContextOf(m: TlsMaterial): tls.SecureContext {
   try {
-    return tls.createSecureContext(m);
+    return nodeTls().createSecureContext(m);
   } catch (err) {
     const message = (err as Error).message.replace(/^error:[0-9A-F]+:/, '');
     throw new Error(/key values mismatch/.test(message) ? 'the private key does not match the certificate' : message);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { echoClient } from '../../examples/echo/client.js';
@@ -25,10 +25,15 @@ interface Resolution {
 }
 
 /** Environment that makes a CLI process record its module resolutions into a file in `dir`. */
-function traced(dir: string, name: string): { env: NodeJS.ProcessEnv; read(): Resolution[] } {
+function traced(dir: string, name: string): { env: NodeJS.ProcessEnv; read(): Resolution[]; builtins(proc: Started): Promise<string[]> } {
   const file = join(dir, `${name}.trace`);
   writeFileSync(file, '');
   return {
+    // Node's own modules the process has loaded so far, also through require (SIGUSR2: register.ts).
+    builtins: async (proc) => {
+      proc.child.kill('SIGUSR2');
+      return eventually(`${file}.builtins written`, () => existsSync(`${file}.builtins`) && readFileSync(`${file}.builtins`, 'utf8').split('\n').filter(Boolean));
+    },
     env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${REGISTER}`.trim(), KGR_MODULE_TRACE: file },
     read: () =>
       readFileSync(file, 'utf8')
@@ -131,6 +136,11 @@ routers:
   // Nor grpc-js and the protos (4-7 MB of RSS under load), which only grpclb and xDS need: the data plane is our own.
   const grpc = config.read().filter(isGrpcJs);
   assert.equal(grpc.length, 0, `a router without grpclb or xDS loaded ${grpc.length} @grpc modules, the first ${grpc[0]?.url} from ${grpc[0]?.parent}`);
+  // Nor node:tls and node:crypto (~4 MB of RSS on Node 24) without a TLS listener or endpoint, nor
+  // the undici that an ESM import of node:http loads on Node 24 (~11 MB).
+  const builtins = await config.builtins(procs[0]!);
+  assert.ok(builtins.includes('net') && builtins.includes('http'), `the list is of what was loaded: ${builtins.join(' ')}`);
+  for (const unwanted of ['tls', 'crypto', 'https', 'http2', 'internal/deps/undici/undici']) assert.ok(!builtins.includes(unwanted), `a router without TLS loaded node:${unwanted}`);
 
   // gproxy mode with a host:port target.
   const proxy = traced(dir, 'proxy');
