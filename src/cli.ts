@@ -3,7 +3,6 @@
 // a Linkerd-style config file, gproxy's -p LISTEN-TARGET, or (no arguments) the embedded local demo.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { parseDuration } from './config/duration.js';
@@ -11,8 +10,12 @@ import { parseProxySpec, ProxySpecError } from './config/proxy-spec.js';
 import { proxyModeConfig, type ProxyTargetTls } from './config/proxy-config.js';
 import type { Config } from './config/types.js';
 import { exitOnSignals, startRouterProcess } from './main.js';
+import { builtin } from './util/builtin.js';
 import { Logger, type LogFormat, type LogLevel } from './util/log.js';
 import { VERSION } from './version.js';
+
+// Not an import: its namespace loads util's diff and colour internals (util/builtin.ts).
+const { parseArgs } = builtin<typeof import('node:util')>('node:util');
 
 /** The embedded default config (dist/src/cli.js → examples/local.yaml in the source tree). */
 export const LOCAL_CONFIG = fileURLToPath(new URL('../../examples/local.yaml', import.meta.url));

@@ -1,16 +1,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../util/log.js';
+import { builtin } from '../util/builtin.js';
 import { admitConnections } from '../util/holds-per-client.js';
 import type { AdminTimeouts } from './deps.js';
 import { HttpError, lingerAfterEarlyAnswer, lingering, sendText } from './http.js';
 
-// `require`, not `import`: an ESM import of node:http reads every export to build its namespace, and on
-// Node 24 that runs http's lazy WebSocket getters, which load the whole bundled undici (~10 MB RSS) that
-// nothing here uses.
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// Not an import: its namespace would load the bundled undici (util/builtin.ts).
+const { createServer } = builtin<typeof import('node:http')>('node:http');
 
 export interface BoundedListenerOptions {
   ip: string;
