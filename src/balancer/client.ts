@@ -94,6 +94,7 @@ export class Client implements CallTarget<Endpoint> {
       onConnect: (ok) => (ok ? connects.ok.inc() : connects.fail.inc()),
       onSessions: (d) => sessions.inc(d),
       maxConnections: config.maxConnectionsPerEndpoint,
+      maxStreamsPerConnection: config.maxStreamsPerConnection,
       onConnectionLimit: () => connectionLimit.inc(),
       sendTimeoutMs: config.sendTimeoutMs,
       onSendTimeout: () => sendTimeout.inc(),

@@ -67,6 +67,11 @@ export function defaultClientConfig(): ClientConfig {
     // maxConcurrentRequests for any L over 78 (nginx allows 128, HAProxy 100), while an endpoint
     // allowing one stream per connection (~30 KB per connection and call) costs at most ~8 MB.
     maxConnectionsPerEndpoint: 256,
+    // One connection carries what the endpoint allows, as in grpc-go and Envoy: fewer sockets, and
+    // writes batched over more calls. An endpoint that serves each connection on one thread (Node.js,
+    // Python) answers a burst on it one call after another; spreading the calls shortens its tail for
+    // router CPU (4 per connection, a node:http2 endpoint at 3,000 calls/s: p99 halved, +30 % CPU).
+    maxStreamsPerConnection: 0,
     // nginx's grpc_send_timeout. Below HTTP/2's windows: gRPC servers read their sockets whatever
     // their streams' windows say, so a minute of none read is a process that stopped.
     sendTimeoutMs: 60_000,
@@ -615,7 +620,7 @@ class ConfigReader {
 
   private client(field: Field): ClientConfig {
     const defaults = defaultClientConfig();
-    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'maxConnectionsPerEndpoint', 'sendTimeoutMs', 'maxResetsPerConnection', 'resetsRefillPerSecond', 'tls', 'configs'], {
+    const f = field.object(['kind', 'loadBalancer', 'failureAccrual', 'maxAttempts', 'keepAliveIntervalMs', 'keepAliveTimeoutMs', 'connectTimeoutMs', 'maxConnectionsPerEndpoint', 'maxStreamsPerConnection', 'sendTimeoutMs', 'maxResetsPerConnection', 'resetsRefillPerSecond', 'tls', 'configs'], {
       requeueBudget: 'unprocessed streams are retried up to maxAttempts',
       hostConnectionPool: 'HTTP/2 multiplexes streams on a connection per endpoint (see maxConnectionsPerEndpoint)',
     });
@@ -649,6 +654,7 @@ class ConfigReader {
       keepAliveTimeoutMs: f.get('keepAliveTimeoutMs').int(1, MAX_INT) ?? defaults.keepAliveTimeoutMs,
       connectTimeoutMs: f.get('connectTimeoutMs').int(1, MAX_INT) ?? defaults.connectTimeoutMs,
       maxConnectionsPerEndpoint: f.get('maxConnectionsPerEndpoint').int(1, MAX_INT) ?? defaults.maxConnectionsPerEndpoint,
+      maxStreamsPerConnection: f.get('maxStreamsPerConnection').int(0, MAX_INT) ?? defaults.maxStreamsPerConnection,
       sendTimeoutMs: f.get('sendTimeoutMs').int(0, MAX_TIMER_MS) ?? defaults.sendTimeoutMs,
       maxResetsPerConnection: f.get('maxResetsPerConnection').int(0, MAX_INT) ?? defaults.maxResetsPerConnection,
       resetsRefillPerSecond: f.get('resetsRefillPerSecond').int(0, MAX_INT) ?? defaults.resetsRefillPerSecond,
@@ -667,6 +673,7 @@ class ConfigReader {
       maxAttempts: perClient,
       connectTimeoutMs: perClient,
       maxConnectionsPerEndpoint: perClient,
+      maxStreamsPerConnection: perClient,
       sendTimeoutMs: perClient,
       maxResetsPerConnection: perClient,
       resetsRefillPerSecond: perClient,

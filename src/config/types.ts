@@ -310,6 +310,12 @@ export interface ClientConfig {
    */
   maxConnectionsPerEndpoint: number;
   /**
+   * Streams the router puts on one connection to an endpoint before it opens another (while under
+   * maxConnectionsPerEndpoint; past them the open ones take more, up to the endpoint's own limit).
+   * 0, the default: the endpoint's MAX_CONCURRENT_STREAMS alone.
+   */
+  maxStreamsPerConnection: number;
+  /**
    * An endpoint that reads none of the request bytes its connection's socket holds for this long
    * (gone, wedged): the connection is closed and its calls fail UNAVAILABLE. 0 = never. Default 60000.
    */

@@ -48,6 +48,11 @@ export interface UpstreamOptions {
    * a slot under the endpoint's stream limit. Default unbounded.
    */
   maxConnections?: number;
+  /**
+   * Streams on one connection before another opens, under maxConnections (past them the least busy
+   * takes more, up to the endpoint's limit). Default (or 0): the endpoint's limit alone.
+   */
+  maxStreamsPerConnection?: number;
   /** Told each time a stream waits because maxConnections are open (metrics). */
   onConnectionLimit?(): void;
   /**
@@ -303,7 +308,8 @@ class UpstreamConn implements H2ConnectionHandler {
     const h2 = this.h2;
     if (!h2.acceptsStreams || h2.receiveStarved) return false;
     const limit = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : this.pool.streamLimit;
-    return h2.activeStreams + h2.waitingStreams < limit;
+    const own = this.pool.options.maxStreamsPerConnection || Infinity;
+    return h2.activeStreams + h2.waitingStreams < (own < limit ? own : limit);
   }
 
   /**

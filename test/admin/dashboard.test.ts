@@ -51,6 +51,7 @@ function routerConfig(dtab: string, dtabFile: string): RouterConfig {
       keepAliveTimeoutMs: 20000,
       connectTimeoutMs: 3000,
       maxConnectionsPerEndpoint: 256,
+      maxStreamsPerConnection: 0,
       sendTimeoutMs: 60_000,
       maxResetsPerConnection: 200,
       resetsRefillPerSecond: 33,

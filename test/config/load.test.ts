@@ -95,6 +95,7 @@ test('every default is filled from a minimal config', () => {
           keepAliveTimeoutMs: 20000,
           connectTimeoutMs: 3000,
           maxConnectionsPerEndpoint: 256,
+          maxStreamsPerConnection: 0,
           sendTimeoutMs: 60_000,
           maxResetsPerConnection: 200,
           resetsRefillPerSecond: 33,
@@ -138,6 +139,7 @@ routers:
     keepAliveTimeoutMs: 5000
     connectTimeoutMs: 1000
     maxConnectionsPerEndpoint: 8
+    maxStreamsPerConnection: 4
     sendTimeoutMs: 20000
     maxResetsPerConnection: 100
     resetsRefillPerSecond: 10
@@ -183,6 +185,7 @@ endpointWindows: {earlyCreditBytes: 4194304, growthBytes: 8388608, growthBytesPe
     keepAliveTimeoutMs: 5000,
     connectTimeoutMs: 1000,
     maxConnectionsPerEndpoint: 8,
+    maxStreamsPerConnection: 4,
     sendTimeoutMs: 20000,
     maxResetsPerConnection: 100,
     resetsRefillPerSecond: 10,

@@ -824,3 +824,46 @@ test('a call refused for a bound holds none of its header bytes while its answer
   }
   assert.equal(proxy.server.headerBytes, 0);
 });
+
+test('client.maxStreamsPerConnection: calls spread over connections of that many streams; at maxConnectionsPerEndpoint the least busy takes more rather than make a call wait', async () => {
+  // An endpoint allowing 100 streams per connection, holding every stream until the test answers.
+  const endpoint = http2.createServer({ settings: { maxConcurrentStreams: 100 } });
+  const held: http2.ServerHttp2Stream[] = [];
+  const streamsOn = new Map<http2.Http2Session, number>();
+  endpoint.on('stream', (s) => {
+    s.on('error', () => {});
+    held.push(s);
+    streamsOn.set(s.session!, (streamsOn.get(s.session!) ?? 0) + 1);
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  const proxy = await new ProxyHarness(addr((endpoint.address() as net.AddressInfo).port), { maxStreamsPerConnection: 2, maxConnectionsPerEndpoint: 3 }).start();
+  const client = http2.connect(`http://${proxy.target}`);
+  const call = (): Promise<string | undefined> => {
+    const req = client.request({ ':method': 'POST', ':path': '/t.Svc/Hold', 'content-type': 'application/grpc', te: 'trailers' });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+    req.resume();
+    return new Promise((resolve) => {
+      req.on('trailers', (t) => resolve(String(t['grpc-status'])));
+      req.on('close', () => resolve(undefined));
+    });
+  };
+  const waits = async () => Number(/kgr_limits_reached_total\{[^}]*limit="client.maxConnectionsPerEndpoint"[^}]*\} (\d+)/.exec(await proxy.metrics.registry.metrics())?.[1] ?? 0);
+  try {
+    const first = Array.from({ length: 6 }, call);
+    await eventually('six calls reached the endpoint', () => held.length === 6, 10_000);
+    assert.deepEqual([...streamsOn.values()], [2, 2, 2], 'three connections of two streams');
+    // At maxConnectionsPerEndpoint: the three open ones take two more, one each to the least busy,
+    // up to the endpoint's own limit; nothing waits.
+    const more = Array.from({ length: 2 }, call);
+    await eventually('eight calls reached the endpoint', () => held.length === 8, 10_000);
+    assert.equal(streamsOn.size, 3, 'no fourth connection');
+    assert.deepEqual([...streamsOn.values()].sort(), [2, 3, 3]);
+    assert.equal(await waits(), 0, 'no call waited for a slot');
+    for (const s of held) answerOk(s);
+    assert.deepEqual(await Promise.all([...first, ...more]), Array(8).fill('0'));
+  } finally {
+    client.close();
+    await proxy.close();
+    endpoint.close();
+  }
+});
