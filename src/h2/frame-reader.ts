@@ -9,7 +9,7 @@
 //
 // Zero copy: a frame that lies inside one chunk is delivered as a subarray of that
 // chunk. Only a frame that straddles chunks is copied, once, into a buffer of its
-// exact length, and DATA much smaller than its chunk (a kept payload then keeps at
+// exact length (DATA from shared reads: into a pooled slab), and DATA much smaller than its chunk (a kept payload then keeps at
 // most four times its size, or a share of an 8 KiB slab). Payloads therefore alias the caller's chunks: the caller must not
 // reuse or mutate a chunk after pushing it (Node's socket 'data' chunks are fresh,
 // so the normal case is fine) and the handler may keep payloads it is given. With
@@ -21,6 +21,8 @@ import {
   MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW_SIZE, SettingId, frameTypeName,
 } from './constants.js';
 import { H2ConnectionError, H2StreamError, type H2ErrorReason } from './errors.js';
+import { DATA_SLAB_SIZE, giveDataSlab, takeDataSlab } from './data-slabs.js';
+import { lendAsSharedRead } from './shared-reads.js';
 import { PayloadCopies } from './small-chunks.js';
 
 /** One SETTINGS parameter, in the order the peer sent it (§6.5.3 requires in-order processing). */
@@ -141,6 +143,8 @@ export class FrameReader {
   // A payload split across chunks is gathered here (exact length, fresh per frame).
   private payloadBuf: Buffer | null = null;
   private payloadFill = 0;
+  /** The pooled slab payloadBuf is a view of: DATA split across shared reads (transientChunks). */
+  private payloadSlab: Buffer | null = null;
   // Octets of a discarded frame still to skip (stream error on an oversized frame).
   private skipRemaining = 0;
 
@@ -185,6 +189,7 @@ export class FrameReader {
   close(): void {
     this.state = FAILED;
     this.payloadBuf = null;
+    this.payloadSlab = null;
     this.blockFragments = [];
     this.blockSize = 0;
     this.blockStream = 0;
@@ -234,7 +239,11 @@ export class FrameReader {
           this.dispatch(chunk, off, length, this.transientChunks);
           off += length;
         } else {
-          const buf = Buffer.allocUnsafe(length);
+          // DATA split across shared reads is put together in a pooled slab, delivered as a shared
+          // read (copied where it is kept) and given back: not a buffer per frame for the GC.
+          const slab = this.transientChunks && type === FrameType.DATA && length <= DATA_SLAB_SIZE ? takeDataSlab() : null;
+          const buf = slab === null ? Buffer.allocUnsafe(length) : slab.subarray(0, length);
+          this.payloadSlab = slab;
           chunk.copy(buf, 0, off, n);
           this.payloadBuf = buf;
           this.payloadFill = n - off;
@@ -250,7 +259,18 @@ export class FrameReader {
         if (this.payloadFill === buf.length) {
           this.payloadBuf = null;
           this.state = HEADER;
-          this.dispatch(buf, 0, buf.length, false); // our own copy
+          const slab = this.payloadSlab;
+          if (slab === null) this.dispatch(buf, 0, buf.length, false); // our own copy
+          else {
+            this.payloadSlab = null;
+            const before = lendAsSharedRead(slab.buffer);
+            try {
+              this.dispatch(buf, 0, buf.length, true);
+            } finally {
+              lendAsSharedRead(before);
+            }
+            giveDataSlab(slab);
+          }
         }
       } else if (state === SKIP) {
         const take = Math.min(this.skipRemaining, n - off);

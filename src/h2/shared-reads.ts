@@ -13,10 +13,24 @@ import { Socket, type OnReadOpts } from 'node:net';
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 const READ_MEMORY = READ_BUFFER.buffer;
+/** Memory delivered as a shared read besides the read buffer: a frame assembled from two reads (lendAsSharedRead). */
+let lent: ArrayBufferLike | null = null;
 
-/** `b` is a view of the shared read buffer: valid only until the read's callback returns. */
+/** `b` is a view of the shared read buffer, or of memory lent as one: valid only until the read's callback returns. */
 export function isSharedRead(b: Buffer): boolean {
-  return b.buffer === READ_MEMORY;
+  const m = b.buffer;
+  return m === READ_MEMORY || m === lent;
+}
+
+/**
+ * Views of `memory` (null: none) are shared reads from now on; returns what was lent before, to
+ * restore. The frame reader delivers a DATA frame it assembled from two reads in a pooled slab this
+ * way, and takes the slab back once its handler has returned.
+ */
+export function lendAsSharedRead(memory: ArrayBufferLike | null): ArrayBufferLike | null {
+  const before = lent;
+  lent = memory;
+  return before;
 }
 
 /** One socket's reads: give `onread` to the socket where it is made; the connection sets `deliver`. */

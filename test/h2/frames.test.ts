@@ -9,7 +9,7 @@ import {
   SettingId, errorCodeName, frameTypeName, type H2ErrorReason,
 } from '../../src/h2/frames.js';
 import { DATA_SLAB_SIZE, freeDataSlabs } from '../../src/h2/data-slabs.js';
-import { SharedReads } from '../../src/h2/shared-reads.js';
+import { SharedReads, isSharedRead } from '../../src/h2/shared-reads.js';
 import { OPENING, Recorder, feedSplit, frameHeader, hex, openedReader, rawFrame, type Event } from './frames-helpers.js';
 
 // --- Round trips -----------------------------------------------------------------
@@ -247,6 +247,30 @@ describe('FrameWriter', () => {
     w.data(5, shared.subarray(0, 1000), true);
     w.rewind();
     assert.equal(freeDataSlabs(), free + 1);
+  });
+
+  it('a DATA frame split across two shared reads is put together in a pooled slab, delivered as a shared read, and the slab goes back', () => {
+    const shared = new SharedReads().onread.buffer as Buffer;
+    const seen: { shared: boolean; bytes: string }[] = [];
+    const rec = new (class extends Recorder {
+      override onData(streamId: number, endStream: boolean, data: Buffer, flowControlLength: number): void {
+        super.onData(streamId, endStream, data, flowControlLength);
+        seen.push({ shared: isSharedRead(data), bytes: data.toString('latin1') });
+      }
+    })();
+    const reader = new FrameReader(rec, { transientChunks: true });
+    reader.push(OPENING);
+    const payload = Buffer.from('x'.repeat(6000) + 'y'.repeat(6000), 'latin1');
+    const frame = rawFrame(FrameType.DATA, Flag.END_STREAM, 1, payload);
+    const free = freeDataSlabs();
+    for (const [from, to] of [[0, 5000], [5000, frame.length]] as const) {
+      const n = frame.copy(shared, 0, from, to);
+      reader.push(shared.subarray(0, n));
+      shared.fill(0xee); // the next read overwrites it
+    }
+    assert.deepEqual(seen, [{ shared: true, bytes: payload.toString('latin1') }], 'whole, and to be copied where it is kept');
+    assert.equal(freeDataSlabs(), Math.max(free, 1), 'the slab is back in the pool');
+    assert.equal(isSharedRead(Buffer.alloc(1)), false);
   });
 
   it('cuts GOAWAY debug data to fit one frame', () => {
