@@ -9,8 +9,9 @@
 //
 // Zero copy: a frame that lies inside one chunk is delivered as a subarray of that
 // chunk. Only a frame that straddles chunks is copied, once, into a buffer of its
-// exact length (DATA from shared reads: into a pooled slab), and DATA much smaller than its chunk (a kept payload then keeps at
-// most four times its size, or a share of an 8 KiB slab). Payloads therefore alias the caller's chunks: the caller must not
+// exact length (DATA of shared reads: into a pooled slab), and DATA much smaller than
+// its chunk (a kept payload then keeps at most four times its size, or a share of an
+// 8 KiB slab). Payloads therefore alias the caller's chunks: the caller must not
 // reuse or mutate a chunk after pushing it (Node's socket 'data' chunks are fresh,
 // so the normal case is fine) and the handler may keep payloads it is given. With
 // transientChunks (SharedReads) the caller does reuse them: a DATA payload is then
@@ -140,7 +141,7 @@ export class FrameReader {
   private frameFlags = 0;
   private frameStream = 0;
 
-  // A payload split across chunks is gathered here (exact length, fresh per frame).
+  // A payload split across chunks is gathered here (exact length: fresh per frame, or a view of payloadSlab).
   private payloadBuf: Buffer | null = null;
   private payloadFill = 0;
   /** The pooled slab payloadBuf is a view of: DATA split across shared reads (transientChunks). */

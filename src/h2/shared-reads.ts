@@ -4,12 +4,12 @@ import { Socket, type OnReadOpts } from 'node:net';
  * Socket reads into one buffer that every connection of the process shares, not a new one per read.
  * For each 'data' read Node allocates an ArrayBuffer outside the JS heap, which V8 gives back only at
  * mark-compacts: in a 64 KiB ping-pong through the router that was ~4 full GCs per 1,000 round trips,
- * ~60 µs of GC per round trip; reading here (DATA still copied out, below) cuts that by a third and
- * saves Node's allocation and shrink of each read. Sharing one buffer is safe because reads arrive one
+ * ~60 µs of GC per round trip; reading here, with DATA copied only where it is kept (below), saves
+ * those and Node's allocation and shrink of each read. Sharing one buffer is safe because reads arrive one
  * at a time on the main thread and a chunk lives only until its callback returns. Whatever keeps
  * bytes past that copies them: the frame reader a frame split across reads
  * (FrameReaderOptions.transientChunks), the HPACK decoder by making strings, the frame writer DATA
- * (into DataSlabs) and PING payloads, and DATA queues and kept requests (`unpinned`).
+ * (into data slabs, data-slabs.ts) and PING payloads, and DATA queues and kept requests (`unpinned`).
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 const READ_MEMORY = READ_BUFFER.buffer;

@@ -13,9 +13,10 @@ export const COPY_SLAB_SIZE = 8192;
 
 /**
  * `data`, or a copy of it when its ArrayBuffer is more than twice its size and more than a slab, or
- * the shared read buffer (SharedReads: overwritten by the next read): for a chunk about to be kept. The frame reader hands DATA over as views of the socket read, and
- * windows and budgets count payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames
- * nobody keeps kept the whole read, four times what was counted. Copied when kept, not when read:
+ * when it is a shared read (SharedReads: overwritten by the next read): for a chunk about to be
+ * kept. The frame reader hands DATA over as views of the socket read, and windows and budgets
+ * count payload bytes: 16 KiB of DATA kept from a 64 KiB read among frames nobody keeps kept the
+ * whole read, four times what was counted. Copied when kept, not when read:
  * DATA that goes straight on is not. Not a unary call's message (a view of a small read, or the
  * reader's copy on a slab every small copy shares): a copy costs ~1 µs, some 3 % of a unary call's
  * CPU, to save at most a slab.
