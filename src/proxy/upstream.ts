@@ -300,7 +300,8 @@ class UpstreamConn implements H2ConnectionHandler {
 
   /**
    * Can take one more stream now. Before this connection's SETTINGS, up to the limit another
-   * connection to the endpoint was given, or without limit (the streams past 100 wait in the engine).
+   * connection to the endpoint was given, or without limit (the streams past 100 wait in the engine);
+   * never past maxStreamsPerConnection (at maxConnections, request() puts more on the least busy).
    * Not while its window is held by answers nobody takes (once early credit is spent): a new
    * stream's answer would wait behind them, where a new connection has a window of its own.
    */
