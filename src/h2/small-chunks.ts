@@ -23,8 +23,10 @@ export const COPY_SLAB_SIZE = 8192;
  */
 export function unpinned(data: Buffer): Buffer {
   const n = data.length;
+  // A unary call's message is kept for a replay: on a shared slab, not an allocation of its own.
+  if (isSharedRead(data)) return SHARED_READ_COPIES.copy(data, 0, n);
   const size = data.buffer.byteLength;
-  if ((size <= 2 * n || size <= COPY_SLAB_SIZE) && !isSharedRead(data)) return data;
+  if (size <= 2 * n || size <= COPY_SLAB_SIZE) return data;
   // Not Buffer.from: under half of Buffer.poolSize (8 KiB; 64 KiB from Node 24) it copies into Node's shared pool, whose block the copy would keep.
   const copy = Buffer.allocUnsafeSlow(n);
   data.copy(copy);
@@ -103,3 +105,6 @@ export class PayloadCopies {
     return out;
   }
 }
+
+/** Where `unpinned` copies shared reads (one process, one thread: one set of slabs). */
+const SHARED_READ_COPIES = new PayloadCopies();
