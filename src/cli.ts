@@ -10,12 +10,12 @@ import { parseProxySpec, ProxySpecError } from './config/proxy-spec.js';
 import { proxyModeConfig, type ProxyTargetTls } from './config/proxy-config.js';
 import type { Config } from './config/types.js';
 import { exitOnSignals, startRouterProcess } from './main.js';
-import { builtin } from './util/builtin.js';
+import { required } from './util/required.js';
 import { Logger, type LogFormat, type LogLevel } from './util/log.js';
 import { VERSION } from './version.js';
 
-// Not an import: its namespace loads util's diff and colour internals (util/builtin.ts).
-const { parseArgs } = builtin<typeof import('node:util')>('node:util');
+// Not an import: its namespace loads util's diff and colour internals (util/required.ts).
+const { parseArgs } = required<typeof import('node:util')>('node:util');
 
 /** The embedded default config (dist/src/cli.js → examples/local.yaml in the source tree). */
 export const LOCAL_CONFIG = fileURLToPath(new URL('../../examples/local.yaml', import.meta.url));

@@ -2,13 +2,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Logger } from '../util/log.js';
-import { builtin } from '../util/builtin.js';
+import { required } from '../util/required.js';
 import { admitConnections } from '../util/holds-per-client.js';
 import type { AdminTimeouts } from './deps.js';
 import { HttpError, lingerAfterEarlyAnswer, lingering, sendText } from './http.js';
 
-// Not an import: its namespace would load the bundled undici (util/builtin.ts).
-const { createServer } = builtin<typeof import('node:http')>('node:http');
+// Not an import: its namespace would load the bundled undici (util/required.ts).
+const { createServer } = required<typeof import('node:http')>('node:http');
 
 export interface BoundedListenerOptions {
   ip: string;

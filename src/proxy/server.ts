@@ -132,7 +132,7 @@ class ServerConn implements H2ConnectionHandler {
     const rapidResets = (this.client.rapidResets ??= new WindowCounter(c.maxResetStreamsPerSecond, 1000));
     this.h2 = new H2Connection(socket, this, {
       role: 'server',
-      ...(reads !== undefined ? { reads } : {}),
+      reads,
       maxConcurrentStreams: c.maxConcurrentStreamsPerConnection,
       maxHeaderListSize: c.maxHeaderListBytes,
       // An over-limit block must cost only its stream, so the reader buffers well past the limit.

@@ -309,8 +309,7 @@ class UpstreamConn implements H2ConnectionHandler {
     const h2 = this.h2;
     if (!h2.acceptsStreams || h2.receiveStarved) return false;
     const limit = h2.peerSettingsReceived ? h2.peerMaxConcurrentStreams : this.pool.streamLimit;
-    const own = this.pool.options.maxStreamsPerConnection || Infinity;
-    return h2.activeStreams + h2.waitingStreams < (own < limit ? own : limit);
+    return h2.activeStreams + h2.waitingStreams < Math.min(limit, this.pool.streamsPerConnection);
   }
 
   /**
@@ -451,7 +450,11 @@ export class SessionPool {
     /** @internal */ readonly options: UpstreamOptions,
   ) {
     this.clock = options.clock ?? realClock;
+    this.streamsPerConnection = options.maxStreamsPerConnection || Infinity;
   }
+
+  /** @internal maxStreamsPerConnection, Infinity when unset or 0. */
+  readonly streamsPerConnection: number;
 
   /** `connected` when a connection is up, `connecting`, `failed` while backing off, else `idle`. */
   get state(): 'connected' | 'connecting' | 'failed' | 'idle' {

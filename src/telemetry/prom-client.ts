@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type * as prom from 'prom-client';
+import { required } from '../util/required.js';
 
 /**
  * prom-client's metric types, loaded one module each rather than through its index. The index also
@@ -8,12 +8,10 @@ import type * as prom from 'prom-client';
  * nothing the router uses. Process metrics are our own (process-metrics.ts). The package has no
  * exports map, so these files are as public as its index; the types are the index's.
  */
-const require = createRequire(import.meta.url);
-
-export const Counter: typeof prom.Counter = require('prom-client/lib/counter.js');
-export const Gauge: typeof prom.Gauge = require('prom-client/lib/gauge.js');
-export const Histogram: typeof prom.Histogram = require('prom-client/lib/histogram.js');
-export const Registry: typeof prom.Registry = require('prom-client/lib/registry.js');
+export const Counter = required<typeof prom.Counter>('prom-client/lib/counter.js');
+export const Gauge = required<typeof prom.Gauge>('prom-client/lib/gauge.js');
+export const Histogram = required<typeof prom.Histogram>('prom-client/lib/histogram.js');
+export const Registry = required<typeof prom.Registry>('prom-client/lib/registry.js');
 /** prom-client's default registry, where a metric goes that names no `registers`. */
 export const globalRegistry: prom.Registry = (Registry as unknown as { globalRegistry: prom.Registry }).globalRegistry;
 
