@@ -5,7 +5,7 @@
  * none, and a busy process reuses the same few. A fresh buffer per frame would be memory outside
  * the JS heap that V8 gives back only at mark-compacts: in a 64 KiB ping-pong through the router,
  * ~3 full GCs per 1,000 round trips and some 6 % of its CPU. The frame reader borrows one for DATA
- * split across two reads.
+ * split across two reads, and queued DATA is copied onto them (queue-copies.ts).
  */
 export const DATA_SLAB_SIZE = 64 * 1024;
 

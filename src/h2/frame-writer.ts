@@ -15,8 +15,9 @@
 // (10,000 of them would be 160 MB).
 //
 // DATA that is a view of the shared read buffer (SharedReads) is gone when the read's
-// callback returns, so it is copied, header and payload as one piece, into a data slab
-// borrowed from the process's pool (data-slabs.ts) and given back at rewind().
+// callback returns, and a queue copy (queue-copies.ts) once its stream dequeues it, so
+// they are copied, header and payload as one piece, into a data slab borrowed from the
+// process's pool (data-slabs.ts) and given back at rewind().
 //
 // Arguments are checked because a malformed frame from us is a bug that would cost
 // the whole connection at the peer; the checks are RangeErrors, not peer errors.
@@ -27,6 +28,7 @@ import {
 } from './constants.js';
 import { DATA_SLAB_SIZE, DATA_SLABS_KEPT, giveDataSlab, takeDataSlab } from './data-slabs.js';
 import type { Setting } from './frame-reader.js';
+import { isQueueCopy } from './queue-copies.js';
 import { isSharedRead } from './shared-reads.js';
 
 export interface FrameWriterOptions {
@@ -155,7 +157,7 @@ export class FrameWriter {
         const at = this.reserve(FRAME_HEADER_LENGTH + size);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
         copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
-      } else if (isSharedRead(data)) {
+      } else if (isSharedRead(data) || isQueueCopy(data)) {
         const at = this.reserveData(FRAME_HEADER_LENGTH + size);
         const slab = this.dataSlab!;
         writeFrameHeader(slab, at, size, FrameType.DATA, flags, streamId);

@@ -9,7 +9,8 @@ import { Socket, type OnReadOpts } from 'node:net';
  * at a time on the main thread and a chunk lives only until its callback returns. Whatever keeps
  * bytes past that copies them: the frame reader a frame split across reads
  * (FrameReaderOptions.transientChunks), the HPACK decoder by making strings, the frame writer DATA
- * (into data slabs, data-slabs.ts) and PING payloads, and DATA queues and kept requests (`unpinned`).
+ * (into data slabs, data-slabs.ts) and PING payloads, DATA queues (queue-copies.ts; chunks under
+ * 1 KiB through `unpinned`) and kept requests (`unpinned`).
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 const READ_MEMORY = READ_BUFFER.buffer;

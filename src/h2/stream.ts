@@ -5,7 +5,9 @@
 
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
-import { SmallChunks, unpinned } from './small-chunks.js';
+import { appendQueueCopy, releaseQueueCopy } from './queue-copies.js';
+import { isSharedRead } from './shared-reads.js';
+import { SMALL_CHUNK, SmallChunks, unpinned } from './small-chunks.js';
 import type { GrowthShare } from './window-growth.js';
 import type { Share } from '../util/share-budget.js';
 
@@ -107,19 +109,26 @@ export class H2Stream {
     this.recvWindow = recvWindow;
   }
 
-  /** Appends to the queue (its first buffer makes the stream its own array); small ones are coalesced. */
+  /**
+   * Appends to the queue (its first buffer makes the stream its own array): a shared read onto the
+   * process's queue copies, small chunks coalesced.
+   */
   enqueue(data: Buffer): void {
-    if (this.queue === NO_QUEUE) this.queue = [unpinned(data)];
-    else (this.small ??= new SmallChunks()).append(this.queue as Buffer[], data);
+    const own = this.queue === NO_QUEUE ? null : (this.queue as Buffer[]);
+    if (data.length >= SMALL_CHUNK && isSharedRead(data)) this.queue = appendQueueCopy(own, data);
+    else if (own === null) this.queue = [unpinned(data)];
+    else (this.small ??= new SmallChunks()).append(own, data);
   }
 
   /** Drops the queue's first buffer (it went out); the array stays for the stream's next writes. */
   dequeue(): void {
-    (this.queue as Buffer[]).shift();
+    releaseQueueCopy((this.queue as Buffer[]).shift()!);
   }
 
   /** Forgets what is queued (the stream was reset or closed); the caller adjusts the byte counts. */
   clearQueue(): void {
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) releaseQueueCopy(q[i]!);
     this.queue = NO_QUEUE;
     this.queueOffset = 0;
     this.small = null;

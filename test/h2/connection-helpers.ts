@@ -9,6 +9,7 @@ import type { H2Stream } from '../../src/h2/stream.js';
 import { CLIENT_PREFACE, FrameReader, FrameType, FrameWriter, type Setting } from '../../src/h2/frames.js';
 import { HeaderList, HpackDecoder, HpackEncoder, type FieldInput } from '../../src/h2/hpack/index.js';
 import { Recorder, type Event } from './frames-helpers.js';
+import { SharedReads, adoptWithReads } from '../../src/h2/shared-reads.js';
 
 export type ConnEvent =
   | { kind: 'stream'; id: number; headers: [string, string][]; endStream: boolean }
@@ -103,15 +104,19 @@ export class TestHandler implements H2ConnectionHandler {
 export async function h2Server(
   options: Partial<H2ConnectionOptions>,
   setup: (h: TestHandler) => void = () => {},
+  /** Read as the router reads (SharedReads): DATA arrives as views of the process's read buffer. */
+  sharedReads = false,
 ): Promise<{ server: Server; port: number; handlers: TestHandler[]; conns: H2Connection[]; next: () => Promise<TestHandler> }> {
   const handlers: TestHandler[] = [];
   const conns: H2Connection[] = [];
   const pending: ((h: TestHandler) => void)[] = [];
-  const server = createServer((socket) => {
+  const server = createServer({ pauseOnConnect: sharedReads }, (accepted) => {
     const h = new TestHandler();
     setup(h);
     handlers.push(h);
-    conns.push(new H2Connection(socket, h, { ...options, role: 'server' }));
+    const reads = sharedReads ? new SharedReads() : undefined;
+    const socket = reads !== undefined ? adoptWithReads(accepted, reads) : accepted;
+    conns.push(new H2Connection(socket, h, { ...options, role: 'server', ...(reads !== undefined ? { reads } : {}) }));
     pending.shift()?.(h);
   });
   server.listen(0, '127.0.0.1');

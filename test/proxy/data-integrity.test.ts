@@ -4,12 +4,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http2 from 'node:http2';
 import { startRawBackend } from '../fixtures/grpc/raw-backend.js';
 import { ProxyHarness, addr } from './harness.js';
+import { queueCopySlabs } from '../../src/h2/queue-copies.js';
 
 /**
  * The router reads every connection into one buffer the process shares, and DATA is a view of it
  * only until its frame has been handled: whatever keeps it (a stream queue while a peer reads
  * slowly, a request kept for a replay, a frame writer's slab until the socket has written it) must
- * copy it first. Any place that forgot would send bytes of a later read. So: random bytes, in
+ * copy it first, and a queue's copy on a shared slab must be copied again before its stream lets it go. Any place that forgot would send bytes of a later read. So: random bytes, in
  * chunks of random sizes (1 byte to 40 KiB), on many streams at once, both ways through the router,
  * with some readers pausing, and every stream's echo compared with what it sent.
  */
@@ -28,9 +29,12 @@ test('random bytes on 24 concurrent streams, some read slowly, come back through
     await backend.close();
   });
 
+  const copiesBefore = queueCopySlabs().made;
   const streams = Array.from({ length: 24 }, (_, i) => exchange(session, i));
   const results = await Promise.all(streams);
   for (const r of results) assert.equal(r.got, r.sent, `stream ${r.index}: ${r.bytes} bytes`);
+  assert.ok(queueCopySlabs().made > copiesBefore, 'DATA waited in stream queues, as copies on slabs');
+  assert.deepEqual([queueCopySlabs().slabs, queueCopySlabs().liveBytes], [0, 0], 'every queue copy went out, and its slab back');
 });
 
 async function exchange(session: http2.ClientHttp2Session, index: number): Promise<{ index: number; sent: string; got: string; bytes: number }> {
