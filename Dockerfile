@@ -28,4 +28,4 @@ EXPOSE 4140 4150 9990
 # A 2 MB young generation (Node's default grows to 16 MB) keeps RSS and GC pauses small, and GC on
 # the router's own thread spares the helper threads' handoffs on its one core; without Maglev (Node
 # 24's mid tier) its compiler threads' memory stays out of RSS (bench/README.md, "V8 flags").
-CMD ["--max-semi-space-size=2", "--single-threaded-gc", "--no-maglev", "dist/src/cli.js", "--config", "/etc/kube-grpc-router/config.yaml"]
+CMD ["--max-semi-space-size=2", "--single-threaded-gc", "--no-maglev", "--heap-growing-percent=50", "dist/src/cli.js", "--config", "/etc/kube-grpc-router/config.yaml"]

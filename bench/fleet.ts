@@ -18,6 +18,7 @@ import { CLI, Started, freePort } from '../test/e2e/process.js';
 import { KubeApiServer } from '../test/fixtures/k8s/api-server.js';
 import { AdsSubscriber, ChannelPool, received, type Assignment } from './ads-subscriber.js';
 import { CLK_TCK, bytesWritten, cpuTicks, percentile, statusMb } from './proc-stats.js';
+import { ROUTER_V8_FLAGS_DEFAULT } from './harness.js';
 
 const env = (name: string, fallback: string) => process.env[`BENCH_FLEET_${name}`] ?? fallback;
 const STREAMS = env('STREAMS', '1000,5000').split(',').map(Number);
@@ -31,7 +32,7 @@ const TIMEOUT_MS = Number(env('TIMEOUT_S', '120')) * 1000;
 /** The product's node flags (Dockerfile, daemonset.yaml), as the data-plane bench runs the router. */
 /** The CLI to start (default: this build's), e.g. another branch's build to compare. */
 const CONTROL_CLI = env('CLI', CLI);
-const NODE_FLAGS = env('NODE_FLAGS', '--max-semi-space-size=2 --single-threaded-gc').split(' ').filter(Boolean);
+const NODE_FLAGS = env('NODE_FLAGS', ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 
 const NAMESPACE = 'default';
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];

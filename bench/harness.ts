@@ -14,7 +14,7 @@ export { CLK_TCK, cpuTicks, percentile };
  */
 export const here = dirname(fileURLToPath(import.meta.url));
 /** The router runs as the product does (Dockerfile, daemonset.yaml, npm start); bench/README.md "V8 flags" has the trade-offs. */
-export const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc --no-maglev';
+export const ROUTER_V8_FLAGS_DEFAULT = '--max-semi-space-size=2 --single-threaded-gc --no-maglev --heap-growing-percent=50';
 export const ROUTER_NODE_FLAGS = (process.env['BENCH_ROUTER_NODE_FLAGS'] ?? ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 
 /** The repo root (this file runs as dist/bench/run.js). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, Started, freePort } from '../test/e2e/process.js';
 import { flood, type FloodKind } from '../test/fixtures/name-flood.js';
+import { ROUTER_NODE_FLAGS } from './harness.js';
 
 /**
  * The hostile-names flood (issue 16) against a real router process running the demo's config
@@ -42,7 +43,7 @@ shutdownGrace: 1s
 );
 const gcModule = new URL('./gc-on-signal.js', import.meta.url).href;
 const router = new Started(
-  spawn(process.execPath, ['--max-semi-space-size=2', '--single-threaded-gc', '--no-maglev', '--expose-gc', `--import=${gcModule}`, CLI, '--config', join(dir, 'config.yaml'), '--log-level', 'info'], {
+  spawn(process.execPath, [...ROUTER_NODE_FLAGS, '--expose-gc', `--import=${gcModule}`, CLI, '--config', join(dir, 'config.yaml'), '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   }),
 );

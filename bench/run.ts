@@ -34,7 +34,7 @@ import { PEER_LABEL, findBinary, grpcCheck, missingMessage, selectPeers, startNg
  * BENCH_PEERS (`all`, the default: every reference proxy installed; `none`; or e.g. `nginx,haproxy`),
  * BENCH_SOAK_SECONDS (default 60; issue 7's soak is 600; 0 skips), BENCH_IDLE_STREAMS (default
  * 10000; 0 skips), BENCH_ROUTER_NODE_FLAGS (the router's and the floor's node flags; default the product's,
- * `--max-semi-space-size=2 --single-threaded-gc --no-maglev`; set it to ' ' for Node's defaults),
+ * `--max-semi-space-size=2 --single-threaded-gc --no-maglev --heap-growing-percent=50`; set it to ' ' for Node's defaults),
  * BENCH_ROUTER_NAMER (`fs`, the default, `inet`, or `xds`: a router fed by a control-plane process; see bench/router-process.ts), BENCH_TLS (default 1;
  * 0 skips the TLS row: the 64-stream fixed-rate unary load with TLS on both legs, for the routers and
  * nginx, certificates made with openssl for the run).
