@@ -34,8 +34,8 @@ let made = 0;
 
 /**
  * Appends a copy of `data` (a shared read, at most a slab) to `list`, made when null (the stream's
- * first queued chunk: an array of exactly one). A copy is never split across slabs: it is as long as
- * what was queued (SmallChunks leaves such chunks alone), and a slab's unused end is shorter than it.
+ * first queued chunk: an array of exactly one). A copy is as long as what was queued, 1 KiB or more,
+ * so SmallChunks never coalesces one; one that does not fit in the rest of a slab starts the next.
  */
 export function appendQueueCopy(list: Buffer[] | null, data: Buffer): Buffer[] {
   const n = data.length;
