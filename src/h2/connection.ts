@@ -1035,7 +1035,7 @@ export class H2Connection implements FrameHandler, StreamConnection, ReadBudgetM
         this.sendData(s, chunk, endSent);
         s.queuedBytes -= n;
         this.queuedBytes -= n;
-        if (n === avail) { s.dequeue(); s.queueOffset = 0; } else s.queueOffset += n;
+        if (n === avail) s.dequeue(); else s.queueOffset += n;
       }
       if (s.queuedBytes > 0) {
         // Stalled on a shut window (not on a full socket: sendTimeoutMs watches that apart).

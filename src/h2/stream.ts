@@ -5,9 +5,7 @@
 
 import type { FieldInput, HeaderList } from './hpack/index.js';
 import type { Socket } from 'node:net';
-import { appendQueueCopy, releaseQueueCopy } from './queue-copies.js';
-import { isSharedRead } from './shared-reads.js';
-import { SMALL_CHUNK, SmallChunks, unpinned } from './small-chunks.js';
+import { NO_CHUNKS, SendQueue } from './send-queue.js';
 import type { GrowthShare } from './window-growth.js';
 import type { Share } from '../util/share-budget.js';
 
@@ -54,9 +52,6 @@ const AWAITS_WRITE = 1 << 6;
  */
 export type StreamShares = GrowthShare & Share<'queuedRequestBytes'>;
 
-/** No queued DATA: shared by every stream until one queues (most never do for long). */
-const NO_QUEUE: readonly Buffer[] = Object.freeze([]);
-
 export class H2Stream {
   state: StreamStateValue = StreamState.IDLE;
   /** Slot for the owner (the router's call object). Never touched by the engine. */
@@ -81,21 +76,11 @@ export class H2Stream {
   /** Whose shares of the group budgets its bytes count against, if anyone's (set by the owner). */
   shares: StreamShares | null = null;
 
-  /**
-   * DATA waiting for window: buffers in order, the first one partly sent from queueOffset. The
-   * shared empty NO_QUEUE until the stream first queues something (enqueue()).
-   */
-  queue: readonly Buffer[] = NO_QUEUE;
-  queueOffset = 0;
   /** Bytes waiting in `queue`: the caller stops feeding when this grows (write() returns false). */
   queuedBytes = 0;
-  /** Trailers to send after the queued data (encoded only when written: HPACK order is wire order). */
-  trailers: readonly FieldInput[] | null = null;
-  /** When its queued DATA last found a send window shut (the connection's clock), 0 while it moves. */
-  stalledSince = 0;
   private flags = 0;
-  /** Where small queued chunks are coalesced (made when the first one is queued). */
-  private small: SmallChunks | null = null;
+  /** DATA and trailers waiting to go out, made when something first waits (most streams never do). */
+  private sending: SendQueue | null = null;
 
   constructor(
     /** Fixed once the stream has gone out; a `waiting` one may move to another connection to its peer (H2Connection.takeWaiting). */
@@ -109,29 +94,39 @@ export class H2Stream {
     this.recvWindow = recvWindow;
   }
 
-  /**
-   * Appends to the queue (its first buffer makes the stream its own array): a shared read onto the
-   * process's queue copies, small chunks coalesced.
-   */
-  enqueue(data: Buffer): void {
-    const own = this.queue === NO_QUEUE ? null : (this.queue as Buffer[]);
-    if (data.length >= SMALL_CHUNK && isSharedRead(data)) this.queue = appendQueueCopy(own, data);
-    else if (own === null) this.queue = [unpinned(data)];
-    else (this.small ??= new SmallChunks()).append(own, data);
+  /** DATA waiting for window: buffers in order, the first one partly sent from queueOffset. */
+  get queue(): readonly Buffer[] { return this.sending === null ? NO_CHUNKS : this.sending.chunks; }
+  get queueOffset(): number { return this.sending === null ? 0 : this.sending.offset; }
+  /** Of the first queued buffer, this much went out (only while one is queued). */
+  set queueOffset(n: number) { this.sending!.offset = n; }
+
+  /** Trailers to send after the queued data (encoded only when written: HPACK order is wire order). */
+  get trailers(): readonly FieldInput[] | null { return this.sending === null ? null : this.sending.trailers; }
+  set trailers(t: readonly FieldInput[] | null) {
+    if (t !== null) (this.sending ??= new SendQueue()).trailers = t;
+    else if (this.sending !== null) this.sending.trailers = null;
   }
 
-  /** Drops the queue's first buffer (it went out); the array stays for the stream's next writes. */
+  /** When its queued DATA last found a send window shut (the connection's clock), 0 while it moves. */
+  get stalledSince(): number { return this.sending === null ? 0 : this.sending.stalledSince; }
+  set stalledSince(t: number) {
+    if (t !== 0) this.sending!.stalledSince = t;
+    else if (this.sending !== null) this.sending.stalledSince = 0;
+  }
+
+  /** Appends to the queue: a shared read onto the process's queue copies, small chunks coalesced. */
+  enqueue(data: Buffer): void {
+    (this.sending ??= new SendQueue()).append(data);
+  }
+
+  /** Drops the queue's first buffer (it went out; queueOffset is 0 again); the array stays for the stream's next writes. */
   dequeue(): void {
-    releaseQueueCopy((this.queue as Buffer[]).shift()!);
+    this.sending!.shift();
   }
 
   /** Forgets what is queued (the stream was reset or closed); the caller adjusts the byte counts. */
   clearQueue(): void {
-    const q = this.queue;
-    for (let i = 0; i < q.length; i++) releaseQueueCopy(q[i]!);
-    this.queue = NO_QUEUE;
-    this.queueOffset = 0;
-    this.small = null;
+    this.sending?.clear();
   }
 
   /** END_STREAM is to follow the queued data. */
