@@ -190,6 +190,8 @@ export class FrameReader {
   close(): void {
     this.state = FAILED;
     this.payloadBuf = null;
+    // Half a frame nobody has seen: its slab is free.
+    if (this.payloadSlab !== null) giveDataSlab(this.payloadSlab);
     this.payloadSlab = null;
     this.blockFragments = [];
     this.blockSize = 0;
@@ -269,8 +271,8 @@ export class FrameReader {
               this.dispatch(buf, 0, buf.length, true);
             } finally {
               lendAsSharedRead(before);
+              giveDataSlab(slab); // whatever kept the payload copied it, even a handler that threw
             }
-            giveDataSlab(slab);
           }
         }
       } else if (state === SKIP) {

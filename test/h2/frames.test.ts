@@ -273,6 +273,18 @@ describe('FrameWriter', () => {
     assert.equal(isSharedRead(Buffer.alloc(1)), false);
   });
 
+  it('a DATA frame cut off by close() gives its pooled slab back', () => {
+    const shared = new SharedReads().onread.buffer as Buffer;
+    const reader = new FrameReader(new Recorder(), { transientChunks: true });
+    reader.push(OPENING);
+    const frame = rawFrame(FrameType.DATA, 0, 1, Buffer.alloc(12_000, 0x61));
+    const free = freeDataSlabs();
+    reader.push(shared.subarray(0, frame.copy(shared, 0, 0, 5000)));
+    assert.equal(freeDataSlabs(), Math.max(free - 1, 0), 'the half frame holds a slab');
+    reader.close();
+    assert.equal(freeDataSlabs(), Math.max(free, 1), 'and gives it back');
+  });
+
   it('cuts GOAWAY debug data to fit one frame', () => {
     const w = new FrameWriter();
     w.goaway(1, ErrorCode.PROTOCOL_ERROR, 'x'.repeat(20_000));
