@@ -19,6 +19,11 @@
 // they are copied, header and payload as one piece, into a data slab borrowed from the
 // process's pool (data-slabs.ts) and given back at rewind().
 //
+// Copied DATA that follows copied DATA of the same stream, with nothing written between,
+// extends that frame up to the peer's max frame size. A proxy forwards DATA in the pieces
+// its reads and the peer's windows cut it into; every frame costs the receiver a callback
+// (node:http2 emits 'data' per frame), so the pieces of a tick go out as few frames.
+//
 // Arguments are checked because a malformed frame from us is a bug that would cost
 // the whole connection at the peer; the checks are RangeErrors, not peer errors.
 
@@ -85,6 +90,14 @@ export class FrameWriter {
   private dataSegmentStart = 0;
   /** Full data slabs the socket may still hold, given back with the current one at rewind(). */
   private fullDataSlabs: Buffer[] | null = null;
+  /**
+   * The last frame written, while it is copied DATA without END_STREAM: its stream (0: none), the
+   * buffer it is in (slab or dataSlab), its header's offset there and its payload's length.
+   */
+  private openStream = 0;
+  private openIn: Buffer | null = null;
+  private openAt = 0;
+  private openLength = 0;
 
   constructor(options: FrameWriterOptions = {}) {
     this.slabSize = options.slabSize ?? 16 * 1024;
@@ -130,6 +143,8 @@ export class FrameWriter {
    * cork/write/uncork. The Buffers belong to the caller from here on.
    */
   flush(): Buffer[] {
+    this.openStream = 0;
+    this.openIn = null; // nor keep a slab the writer has replaced
     this.seal();
     this.sealData();
     const out = this.out;
@@ -149,6 +164,10 @@ export class FrameWriter {
     const max = this.peerMaxFrameSize;
     const total = data.length;
     let off = 0;
+    if (streamId === this.openStream) {
+      off = this.extend(data, endStream, max);
+      if (off === total && (total > 0 || endStream)) return;
+    }
     do {
       const size = Math.min(max, total - off);
       const last = off + size === total;
@@ -157,11 +176,13 @@ export class FrameWriter {
         const at = this.reserve(FRAME_HEADER_LENGTH + size);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
         copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
+        if (flags === 0) this.open(streamId, this.slab, at, size);
       } else if (isSharedRead(data) || isQueueCopy(data)) {
         const at = this.reserveData(FRAME_HEADER_LENGTH + size);
         const slab = this.dataSlab!;
         writeFrameHeader(slab, at, size, FrameType.DATA, flags, streamId);
         data.copy(slab, at + FRAME_HEADER_LENGTH, off, off + size);
+        if (flags === 0) this.open(streamId, slab, at, size);
       } else {
         const at = this.reserve(FRAME_HEADER_LENGTH);
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
@@ -171,6 +192,43 @@ export class FrameWriter {
       }
       off += size;
     } while (off < total);
+  }
+
+  /** The copied DATA frame just written may be extended by more of its stream's DATA. */
+  private open(streamId: number, inBuffer: Buffer, at: number, length: number): void {
+    this.openStream = streamId;
+    this.openIn = inBuffer;
+    this.openAt = at;
+    this.openLength = length;
+  }
+
+  /**
+   * Appends what fits of `data` to the open DATA frame (the last frame written, copied DATA of the
+   * same stream), as far as the frame size and its buffer allow; END_STREAM goes on it if all of
+   * `data` fits. Only data the writer would copy anyway is appended, so referenced DATA stays
+   * uncopied. Returns the octets taken.
+   */
+  private extend(data: Buffer, endStream: boolean, max: number): number {
+    const inBuffer = this.openIn!;
+    const end = this.openAt + FRAME_HEADER_LENGTH + this.openLength;
+    const room = Math.min(max - this.openLength, inBuffer.length - end);
+    const total = data.length;
+    const copied = total <= this.copyThreshold || isSharedRead(data) || isQueueCopy(data);
+    const n = copied ? Math.min(total, room) : 0;
+    if (n > 0) {
+      copyInto(inBuffer, end, data, 0, n);
+      if (inBuffer === this.slab) this.pos += n;
+      else this.dataPos += n;
+      this.openLength += n;
+      inBuffer[this.openAt] = this.openLength >>> 16;
+      inBuffer[this.openAt + 1] = (this.openLength >>> 8) & 0xff;
+      inBuffer[this.openAt + 2] = this.openLength & 0xff;
+    }
+    if (n === total && endStream) {
+      inBuffer[this.openAt + 4] |= Flag.END_STREAM;
+      this.openStream = 0;
+    }
+    return n;
   }
 
   /**
@@ -268,6 +326,7 @@ export class FrameWriter {
 
   /** Room for n octets at the returned offset in this.slab. */
   private reserve(n: number): number {
+    this.openStream = 0;
     this.sealData(); // frames go out in the order they were written
     if (this.pos + n > this.slab.length) {
       this.seal();
@@ -285,6 +344,7 @@ export class FrameWriter {
    * than a slab (a shared read is no larger than one; a frame may be) gets a buffer of its own.
    */
   private reserveData(n: number): number {
+    this.openStream = 0;
     this.seal();
     let slab = this.dataSlab;
     if (slab !== null && this.dataPos + n <= slab.length) {

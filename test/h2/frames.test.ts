@@ -249,6 +249,51 @@ describe('FrameWriter', () => {
     assert.equal(freeDataSlabs(), free + 1);
   });
 
+  it('copied DATA of one stream written back to back goes out as frames up to the max frame size', () => {
+    const shared = new SharedReads().onread.buffer as Buffer;
+    shared.fill(0x61, 0, 65_536);
+    const w = new FrameWriter();
+    const framesOf = (out: Buffer[]): Array<[number, number, number]> => {
+      const { reader, rec } = openedReader();
+      reader.push(Buffer.concat(out));
+      return rec.events.flatMap((e) => (e.kind === 'data' ? [[e.streamId, e.data.length / 2, e.endStream ? 1 : 0] as [number, number, number]] : []));
+    };
+    // The pieces a window or a read cut a message into: 9,000 + 7,384 fill one frame, the rest tops up the next.
+    w.data(1, shared.subarray(0, 9_000), false);
+    w.data(1, shared.subarray(0, 7_384), false);
+    w.data(1, shared.subarray(0, 20_000), false);
+    w.data(1, Buffer.from('tail'), false); // small: copied, so it joins too
+    w.data(1, Buffer.alloc(0), true); // END_STREAM on the open frame, no empty frame
+    assert.deepEqual(framesOf(w.flush()), [[1, 16_384, 0], [1, 16_384, 0], [1, 3_620, 1]]);
+
+    // Anything written between, another stream, a buffer passed by reference, or a flush starts a new frame.
+    w.rewind();
+    w.data(1, shared.subarray(0, 1_000), false);
+    w.windowUpdate(1, 10);
+    w.data(1, shared.subarray(0, 1_000), false);
+    w.data(3, shared.subarray(0, 1_000), false);
+    w.data(3, Buffer.alloc(1_000, 0x6f), false); // by reference: not copied to join a frame
+    w.data(3, shared.subarray(0, 1_000), false);
+    const first = w.flush();
+    w.data(3, shared.subarray(0, 1_000), true);
+    const second = w.flush();
+    assert.deepEqual(framesOf([...first, ...second]), [[1, 1_000, 0], [1, 1_000, 0], [3, 1_000, 0], [3, 1_000, 0], [3, 1_000, 0], [3, 1_000, 1]]);
+    assert.equal(Buffer.concat(first).readUIntBE(0, 3), 1_000, 'bytes already handed out are never rewritten');
+
+    // Never past the peer's max frame size, nor past the end of the slab the frame is in.
+    w.rewind();
+    w.setMaxFrameSize(40_000);
+    w.data(5, shared.subarray(0, 30_000), false);
+    w.data(5, shared.subarray(0, 30_000), false);
+    w.data(5, shared.subarray(0, 30_000), true);
+    const bytes = Buffer.concat(w.flush());
+    const sizes: number[] = []; // a reader would refuse frames above 16,384: walk the headers
+    for (let off = 0; off < bytes.length; off += 9 + sizes.at(-1)!) sizes.push(bytes.readUIntBE(off, 3));
+    assert.equal(sizes.reduce((a, b) => a + b), 90_000);
+    assert.ok(sizes.every((n) => n <= 40_000) && sizes.length <= 4, `frames ${sizes.join(', ')}`);
+    w.rewind();
+  });
+
   it('a DATA frame split across two shared reads is put together in a pooled slab, delivered as a shared read, and the slab goes back', () => {
     const shared = new SharedReads().onread.buffer as Buffer;
     const seen: { shared: boolean; bytes: string }[] = [];
