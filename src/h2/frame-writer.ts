@@ -177,7 +177,7 @@ export class FrameWriter {
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
         copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
         if (flags === 0) this.open(streamId, this.slab, at, size);
-      } else if (isSharedRead(data) || isQueueCopy(data)) {
+      } else if (isBorrowed(data)) {
         const at = this.reserveData(FRAME_HEADER_LENGTH + size);
         const slab = this.dataSlab!;
         writeFrameHeader(slab, at, size, FrameType.DATA, flags, streamId);
@@ -213,7 +213,7 @@ export class FrameWriter {
     const end = this.openAt + FRAME_HEADER_LENGTH + this.openLength;
     const room = Math.min(max - this.openLength, inBuffer.length - end);
     const total = data.length;
-    const copied = total <= this.copyThreshold || isSharedRead(data) || isQueueCopy(data);
+    const copied = total <= this.copyThreshold || isBorrowed(data);
     const n = copied ? Math.min(total, room) : 0;
     if (n > 0) {
       copyInto(inBuffer, end, data, 0, n);
@@ -377,6 +377,11 @@ export class FrameWriter {
       this.segmentStart = this.pos;
     }
   }
+}
+
+/** DATA whose bytes are gone before the socket has written them (at the next read; when dequeued): copied, never referenced. */
+function isBorrowed(data: Buffer): boolean {
+  return isSharedRead(data) || isQueueCopy(data);
 }
 
 function checkStream(streamId: number, what: string): void {
