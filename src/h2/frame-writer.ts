@@ -50,12 +50,17 @@ export interface FrameWriterOptions {
  * Exported for tests and for extension frames; FrameWriter uses it internally.
  */
 export function writeFrameHeader(buf: Buffer, off: number, length: number, type: number, flags: number, streamId: number): void {
-  buf[off] = length >>> 16;
-  buf[off + 1] = (length >>> 8) & 0xff;
-  buf[off + 2] = length & 0xff;
+  writeFrameLength(buf, off, length);
   buf[off + 3] = type;
   buf[off + 4] = flags;
   buf.writeUInt32BE(streamId, off + 5);
+}
+
+/** The 24-bit length of the frame whose header is at buf[off] (§4.1). */
+function writeFrameLength(buf: Buffer, off: number, length: number): void {
+  buf[off] = length >>> 16;
+  buf[off + 1] = (length >>> 8) & 0xff;
+  buf[off + 2] = length & 0xff;
 }
 
 /**
@@ -163,9 +168,11 @@ export class FrameWriter {
     checkStream(streamId, 'DATA');
     const max = this.peerMaxFrameSize;
     const total = data.length;
+    // Pieces above copyThreshold are copied only if borrowed; asked once, not per piece.
+    const borrowed = total > this.copyThreshold && isBorrowed(data);
     let off = 0;
     if (streamId === this.openStream) {
-      off = this.extend(data, endStream, max);
+      off = this.extend(data, endStream, max, borrowed);
       if (off === total && (total > 0 || endStream)) return;
     }
     do {
@@ -177,7 +184,7 @@ export class FrameWriter {
         writeFrameHeader(this.slab, at, size, FrameType.DATA, flags, streamId);
         copyInto(this.slab, at + FRAME_HEADER_LENGTH, data, off, size);
         if (flags === 0) this.open(streamId, this.slab, at, size);
-      } else if (isBorrowed(data)) {
+      } else if (borrowed) {
         const at = this.reserveData(FRAME_HEADER_LENGTH + size);
         const slab = this.dataSlab!;
         writeFrameHeader(slab, at, size, FrameType.DATA, flags, streamId);
@@ -205,24 +212,21 @@ export class FrameWriter {
   /**
    * Appends what fits of `data` to the open DATA frame (the last frame written, copied DATA of the
    * same stream), as far as the frame size and its buffer allow; END_STREAM goes on it if all of
-   * `data` fits. Only data the writer would copy anyway is appended, so referenced DATA stays
-   * uncopied. Returns the octets taken.
+   * `data` fits. Only data the writer would copy anyway (small, or `borrowed`) is appended, so
+   * referenced DATA stays uncopied. Returns the octets taken.
    */
-  private extend(data: Buffer, endStream: boolean, max: number): number {
+  private extend(data: Buffer, endStream: boolean, max: number, borrowed: boolean): number {
     const inBuffer = this.openIn!;
     const end = this.openAt + FRAME_HEADER_LENGTH + this.openLength;
     const room = Math.min(max - this.openLength, inBuffer.length - end);
     const total = data.length;
-    const copied = total <= this.copyThreshold || isBorrowed(data);
-    const n = copied ? Math.min(total, room) : 0;
+    const n = total <= this.copyThreshold || borrowed ? Math.min(total, room) : 0;
     if (n > 0) {
       copyInto(inBuffer, end, data, 0, n);
       if (inBuffer === this.slab) this.pos += n;
       else this.dataPos += n;
       this.openLength += n;
-      inBuffer[this.openAt] = this.openLength >>> 16;
-      inBuffer[this.openAt + 1] = (this.openLength >>> 8) & 0xff;
-      inBuffer[this.openAt + 2] = this.openLength & 0xff;
+      writeFrameLength(inBuffer, this.openAt, this.openLength);
     }
     if (n === total && endStream) {
       inBuffer[this.openAt + 4] |= Flag.END_STREAM;
