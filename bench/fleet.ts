@@ -29,9 +29,9 @@ const CHANGES = Number(env('CHANGES', '20'));
 const PER_CHANNEL = Number(env('STREAMS_PER_CONNECTION', '100'));
 const REST_SECONDS = Number(env('REST_SECONDS', '5'));
 const TIMEOUT_MS = Number(env('TIMEOUT_S', '120')) * 1000;
-/** The product's node flags (Dockerfile, daemonset.yaml), as the data-plane bench runs the router. */
 /** The CLI to start (default: this build's), e.g. another branch's build to compare. */
 const CONTROL_CLI = env('CLI', CLI);
+/** The product's node flags (Dockerfile, daemonset.yaml), as the data-plane bench runs the router. */
 const NODE_FLAGS = env('NODE_FLAGS', ROUTER_V8_FLAGS_DEFAULT).split(' ').filter(Boolean);
 
 const NAMESPACE = 'default';

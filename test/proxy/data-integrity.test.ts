@@ -10,9 +10,10 @@ import { queueCopySlabs } from '../../src/h2/queue-copies.js';
  * The router reads every connection into one buffer the process shares, and DATA is a view of it
  * only until its frame has been handled: whatever keeps it (a stream queue while a peer reads
  * slowly, a request kept for a replay, a frame writer's slab until the socket has written it) must
- * copy it first, and a queue's copy on a shared slab must be copied again before its stream lets it go. Any place that forgot would send bytes of a later read. So: random bytes, in
- * chunks of random sizes (1 byte to 40 KiB), on many streams at once, both ways through the router,
- * with some readers pausing, and every stream's echo compared with what it sent.
+ * copy it first, and a queue's copy on a shared slab must be copied again before its stream lets
+ * it go. Any place that forgot would send bytes of a later read. So: random bytes, in chunks of
+ * random sizes (1 byte to 40 KiB), on many streams at once, both ways through the router, with some
+ * readers pausing, and every stream's echo compared with what it sent.
  */
 test('random bytes on 24 concurrent streams, some read slowly, come back through the router exactly', { timeout: 60_000 }, async (t) => {
   const backend = await startRawBackend((stream) => {
