@@ -10,7 +10,8 @@ export { NameTable } from './name-table.js';
 export { DnsSrvNamer } from './dnssrv.js';
 export { FsNamer, parseServiceFile, FsNamerError } from './fs.js';
 export { K8sNamer } from './k8s/k8s-namer.js';
-// Type only: the class loads @kubernetes/client-node (~70 MB); createNamer loads it when a k8s namer is
-// configured, and code that needs the class itself imports './k8s/connection.js'.
+// Type only: the connection loads node:http and node:https (and, through a kubeconfig,
+// @kubernetes/client-node); createNamer loads it when a k8s namer is configured, and code that needs
+// the class itself imports './k8s/connection.js'.
 export type { KubeConnection } from './k8s/connection.js';
 export { LiveName } from './live-name.js';

@@ -42,7 +42,7 @@ async function inCluster(
   writeFileSync(join(sa, 'ca.crt'), tls.cert);
   writeFileSync(join(sa, 'namespace'), 'default');
   const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(relay?.port ?? api.port) };
-  const connection = KubeConnection.resolve({ env, serviceAccountDir: sa, sessionTimes: setup.sessionTimes });
+  const connection = await KubeConnection.resolve({ env, serviceAccountDir: sa, sessionTimes: setup.sessionTimes });
   assert.equal(connection.source, 'in-cluster');
   const namer = new K8sNamer({ prefix: Path.of('#', 'io.l5d.k8s'), connection, metrics: new Metrics({ processMetrics: false }), log: Logger.silent(), backoffMinMs: 20, backoffMaxMs: 200 });
   try {

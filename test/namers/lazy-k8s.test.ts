@@ -7,7 +7,8 @@ import { echoClient } from '../../examples/echo/client.js';
 import { startEchoServer, type EchoServer } from '../../examples/echo/server.js';
 import { KubeApiServer } from '../fixtures/k8s/api-server.js';
 import { startK8sControlPlane } from '../fixtures/xds/k8s-control-plane.js';
-import { freePort, get, ROOT, runCli, startCli, type Started } from '../e2e/process.js';
+import { freePort, get, ROOT, runCli, runNode, startCli, type Started } from '../e2e/process.js';
+import { selfSignedCert } from '../fixtures/k8s/tls.js';
 import { eventually } from '../support/eventually.js';
 
 /**
@@ -58,6 +59,13 @@ function assertNoKubernetesClient(trace: Resolution[], what: string, expected: s
     const loaded = trace.filter(matches);
     assert.equal(loaded.length, 0, `${what} must not load ${label}; it loaded ${loaded.length} modules, the first ${loaded[0]?.url} from ${loaded[0]?.parent}`);
   }
+}
+
+/** The trace saw the modules `expected` (so it is working) and nothing of client-node. */
+function assertNoClientNode(trace: Resolution[], what: string, expected: string[]): void {
+  for (const module of expected) assert.ok(trace.some((r) => r.url.endsWith(`/dist/src/${module}`)), `${what}: trace shows ${module} loaded`);
+  const loaded = trace.filter(isClientNode);
+  assert.equal(loaded.length, 0, `${what} must not load @kubernetes/client-node; it loaded ${loaded.length} modules, the first ${loaded[0]?.url} from ${loaded[0]?.parent}`);
 }
 
 async function echoThrough(port: number): Promise<string> {
@@ -150,8 +158,9 @@ routers:
   assertNoKubernetesClient(proxy.read(), '-p host:port', ['main.js', 'router/router.js']);
 });
 
-test('a configured k8s namer (config or kubernetes:/// target) loads @kubernetes/client-node when the router starts, and routes', async (t) => {
-  const api = await KubeApiServer.start();
+test('a k8s namer in a pod (service account) or on host/port routes without @kubernetes/client-node; only a kubeconfig loads it', async (t) => {
+  const cert = selfSignedCert();
+  const api = await KubeApiServer.start(cert ? { token: 'sa-token', tls: cert } : {});
   const echo = await startEchoServer({ name: 'k8s-echo' });
   const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
   const procs: Started[] = [];
@@ -163,14 +172,37 @@ test('a configured k8s namer (config or kubernetes:/// target) loads @kubernetes
   });
   api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
   api.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+
+  // In a pod, the DaemonSet's way: the service account's token and CA over TLS. The CLI's service
+  // account directory is fixed, so a process of its own names the Service through the same connection.
+  if (cert) {
+    const sa = join(dir, 'serviceaccount');
+    mkdirSync(sa);
+    writeFileSync(join(sa, 'token'), 'sa-token');
+    writeFileSync(join(sa, 'ca.crt'), cert.cert);
+    writeFileSync(join(sa, 'namespace'), 'default');
+    const trace = traced(dir, 'in-cluster');
+    const run = await runNode([join(ROOT, 'dist/test/fixtures/k8s/in-cluster-lookup.js'), sa, 'default/grpc/echo'], {
+      env: { ...trace.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { source: 'in-cluster', endpoints: [`127.0.0.1:${echo.port}`] });
+    assertNoClientNode(trace.read(), 'an in-cluster connection', ['namers/k8s/connection.js', 'namers/k8s/service-account.js']);
+  } else t.diagnostic('openssl not installed: the in-cluster case (TLS) is not run');
+
+  // Linkerd's host/port (a kubectl proxy), through the CLI.
   const [routerPort, adminPort, proxyPort, proxyAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const plain = cert ? await KubeApiServer.start() : api;
+  if (plain !== api) t.after(() => plain.close());
+  plain.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+  plain.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
   writeFileSync(
     join(dir, 'config.yaml'),
     `admin: {ip: 127.0.0.1, port: ${adminPort}}
 namers:
 - kind: io.l5d.k8s
   host: 127.0.0.1
-  port: ${api.port}
+  port: ${plain.port}
 routers:
 - protocol: h2
   dtab: /svc => /#/io.l5d.k8s/default/grpc/echo;
@@ -179,10 +211,10 @@ routers:
 `,
   );
   // -p kubernetes:/// finds the API through KUBECONFIG (client-node wants skip-verify for plain http).
-  writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig().replace(/(    server: .*\n)/, '$1    insecure-skip-tls-verify: true\n'));
+  writeFileSync(join(dir, 'kubeconfig'), plain.kubeconfig().replace(/(    server: .*\n)/, '$1    insecure-skip-tls-verify: true\n'));
   const launches: [string, string[], NodeJS.ProcessEnv, number, number][] = [
-    ['--config with io.l5d.k8s', ['--config', join(dir, 'config.yaml')], {}, routerPort, adminPort],
-    ['-p kubernetes:///', ['-p', `127.0.0.1:${proxyPort}-kubernetes:///echo.default:80`, '--admin', `127.0.0.1:${proxyAdminPort}`], { KUBECONFIG: join(dir, 'kubeconfig') }, proxyPort, proxyAdminPort],
+    ['--config with io.l5d.k8s on host/port', ['--config', join(dir, 'config.yaml')], {}, routerPort, adminPort],
+    ['-p kubernetes:/// with a kubeconfig', ['-p', `127.0.0.1:${proxyPort}-kubernetes:///echo.default:80`, '--admin', `127.0.0.1:${proxyAdminPort}`], { KUBECONFIG: join(dir, 'kubeconfig') }, proxyPort, proxyAdminPort],
   ];
   for (const [what, args, env, port, admin] of launches) {
     const trace = traced(dir, what.replace(/\W+/g, '-'));
@@ -191,8 +223,12 @@ routers:
     await proc.waitFor(/kube-grpc-router started/);
     await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${admin}/ready`)).status === 200);
     assert.equal(await echoThrough(port), 'k8s-echo', what);
-    const loaded = trace.read().filter(isClientNode);
-    assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/connection.js')), `${what}: client-node loaded by the k8s connection`);
+    if (env.KUBECONFIG === undefined) {
+      assertNoClientNode(trace.read(), what, ['namers/k8s/connection.js', 'namers/k8s/proxy-access.js']);
+    } else {
+      const loaded = trace.read().filter(isClientNode);
+      assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/kubeconfig-access.js')), `${what}: client-node loaded for the kubeconfig`);
+    }
   }
 });
 

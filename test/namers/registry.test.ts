@@ -100,7 +100,7 @@ test('in-cluster service account: CA bundle, token re-read when kubelet rotates 
   writeFileSync(join(sa, '..v1', 'namespace'), 'default');
   symlinkSync('..v1', join(sa, '..data'));
   for (const f of ['token', 'ca.crt', 'namespace']) symlinkSync(join('..data', f), join(sa, f));
-  const connection = KubeConnection.resolve({ env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) }, serviceAccountDir: sa });
+  const connection = await KubeConnection.resolve({ env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) }, serviceAccountDir: sa });
   assert.equal(connection.source, 'in-cluster');
   assert.equal(connection.namespace, 'default');
   const { log, lines } = capturingLogger();

@@ -3,7 +3,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { H2Sessions, type SessionTimes } from './h2-sessions.js';
 
-/** What client-node's `applyToHTTPSOptions` puts in request options for TLS and the target. */
+/** What an ApiAccess puts in request options for TLS and the target (client-node's `applyToHTTPSOptions` for a kubeconfig). */
 export type ApiRequestOptions = https.RequestOptions & { agent?: http.Agent | boolean };
 
 /** Where a request goes: HTTP/2 sessions for an `https:` server (unless it turns out to speak only HTTP/1.1), else the agent. */
@@ -35,7 +35,7 @@ export class ApiTransports {
     private readonly times?: SessionTimes,
   ) {}
 
-  /** The transport for a request whose TLS options client-node filled in `options`. */
+  /** The transport for a request whose TLS options its ApiAccess filled in `options`. */
   for(options: ApiRequestOptions): Transport {
     if (this.transport && sameMaterial(this.material, options)) return this.transport;
     if (this.transport) {

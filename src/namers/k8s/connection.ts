@@ -1,16 +1,14 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { User } from '@kubernetes/client-node';
-import { SERVICE_ACCOUNT_DIR } from './service-account.js';
+import type { ApiAccess } from './api-access.js';
+import { proxyAccess } from './proxy-access.js';
+import { SERVICE_ACCOUNT_DIR, ServiceAccountAccess } from './service-account.js';
 import { ApiTransports, type ApiRequestOptions } from './api-transports.js';
 import type { SessionTimes } from './h2-sessions.js';
-
-export { SERVICE_ACCOUNT_DIR };
 
 /** Where the Kubernetes API is and how we authenticate to it. */
 export interface ConnectionOptions {
@@ -36,99 +34,61 @@ export class KubeApiError extends Error {
 }
 
 /**
- * A connection to the Kubernetes API built on `@kubernetes/client-node`'s KubeConfig, which does the
- * config loading, TLS options and authentication for every request. Lists and watches are plain GETs
- * by one path (`send`): HTTP/2 streams on shared sessions to an `https:` server, else HTTP/1.1 through
- * one shared agent (see ApiTransports: client-node's Watch made an agent, a TLS connection and a secure
- * context per watch), so both verbs authenticate identically.
+ * A connection to the Kubernetes API: lists and watches are plain GETs by one path (`send`), HTTP/2
+ * streams on shared sessions to an `https:` server, else HTTP/1.1 through one shared agent (see
+ * ApiTransports: client-node's Watch made an agent, a TLS connection and a secure context per
+ * watch), each with the TLS material and credentials its ApiAccess gives it.
  */
 export class KubeConnection {
-  private readonly tokenAuth: RotatingTokenAuth | undefined;
   private readonly transports: ApiTransports;
 
-  private constructor(
-    readonly kubeConfig: KubeConfig,
-    /** How it was found: `in-cluster`, `kubeconfig <file>`, `proxy http://host:port`. */
-    readonly source: string,
-    tokenAuth?: RotatingTokenAuth,
+  constructor(
+    private readonly access: ApiAccess,
     times?: SessionTimes,
   ) {
-    this.tokenAuth = tokenAuth;
-    this.transports = new ApiTransports(this.server, times);
+    this.transports = new ApiTransports(access.server, times);
   }
 
   get server(): string {
-    return this.kubeConfig.getCurrentCluster()?.server ?? '';
+    return this.access.server;
+  }
+
+  /** How it was found: `in-cluster`, `kubeconfig <file>`, `proxy http://host:port`. */
+  get source(): string {
+    return this.access.source;
   }
 
   /** The namespace of the current context (in-cluster: the pod's own namespace), if known. */
   get namespace(): string | undefined {
-    const ctx = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext());
-    return ctx?.namespace?.trim() || undefined;
+    return this.access.namespace;
   }
 
   static proxy(host: string, port: number): KubeConnection {
-    const kc = new KubeConfig();
-    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    // client-node refuses http:// unless skipTLSVerify is set; there is no TLS to verify here.
-    kc.loadFromClusterAndUser({ name: 'proxy', server: `http://${h}:${port}`, skipTLSVerify: true }, { name: 'proxy' });
-    return new KubeConnection(kc, `proxy http://${h}:${port}`);
+    return new KubeConnection(proxyAccess(host, port));
   }
 
   /**
-   * In-cluster service account. client-node's own token-file provider re-reads the token only every
-   * 60 s; we re-read whenever the file changes (kubelet rotates projected tokens by swapping a symlink)
-   * and at once after a 401. The CA bundle is read from its file on every connection.
+   * Linkerd `host`/`port` when given; else the service account when running in a pod; else a kubeconfig
+   * (the one case that loads `@kubernetes/client-node`); else Linkerd's default `localhost:8001`
+   * (a `kubectl proxy`), with `warn` saying so.
    */
-  static inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR, times?: SessionTimes): KubeConnection {
-    const host = env.KUBERNETES_SERVICE_HOST;
-    const port = env.KUBERNETES_SERVICE_PORT;
-    if (!host || !port) throw new Error('in-cluster Kubernetes config needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT');
-    const h = host.includes(':') ? `[${host}]` : host;
-    const kc = new KubeConfig();
-    const auth = new RotatingTokenAuth(join(dir, 'token'));
-    kc.addAuthenticator(auth);
-    let namespace: string | undefined;
-    try {
-      namespace = readFileSync(join(dir, 'namespace'), 'utf8').trim() || undefined;
-    } catch {
-      namespace = undefined;
-    }
-    kc.loadFromOptions({
-      clusters: [{ name: 'in-cluster', server: `https://${h}:${port}`, caFile: join(dir, 'ca.crt'), skipTLSVerify: false }],
-      users: [{ name: 'service-account', authProvider: { name: RotatingTokenAuth.providerName, config: {} } } as User],
-      contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'service-account', namespace }],
-      currentContext: 'in-cluster',
-    });
-    return new KubeConnection(kc, 'in-cluster', auth, times);
-  }
-
-  /** `KUBECONFIG` (a `:`-separated list, merged like kubectl) or `~/.kube/config`. */
-  static kubeconfig(files: string[], times?: SessionTimes): KubeConnection {
-    const kc = loadKubeconfigFile(files[0]!);
-    for (const file of files.slice(1)) kc.mergeConfig(loadKubeconfigFile(file), true);
-    if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${files.join(delimiter)}: no current context with a cluster`);
-    return new KubeConnection(kc, `kubeconfig ${files.join(delimiter)}`, undefined, times);
-  }
-
-  /**
-   * Linkerd `host`/`port` when given; else the service account when running in a pod; else a kubeconfig;
-   * else Linkerd's default `localhost:8001` (a `kubectl proxy`), with `warn` saying so.
-   */
-  static resolve(options: ConnectionOptions, warn: (msg: string) => void = () => {}): KubeConnection {
+  static async resolve(options: ConnectionOptions, warn: (msg: string) => void = () => {}): Promise<KubeConnection> {
     const { env } = options;
     if (options.host !== undefined || options.port !== undefined) {
       return KubeConnection.proxy(options.host ?? 'localhost', options.port ?? 8001);
     }
     const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
     if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && existsSync(join(dir, 'token'))) {
-      return KubeConnection.inCluster(env, dir, options.sessionTimes);
+      return new KubeConnection(new ServiceAccountAccess(env, dir), options.sessionTimes);
     }
     const files = env.KUBECONFIG
       ? env.KUBECONFIG.split(delimiter).filter(Boolean)
       : [join(env.HOME || homedir(), '.kube', 'config')];
     const present = files.filter((f) => existsSync(f));
-    if (present.length > 0) return KubeConnection.kubeconfig(present, options.sessionTimes);
+    if (present.length > 0) {
+      const { KubeconfigAccess } = await import('./kubeconfig-access.js');
+      return new KubeConnection(new KubeconfigAccess(present), options.sessionTimes);
+    }
     warn(
       'no Kubernetes API configured (no host/port, not in a pod, no kubeconfig at ' +
         files.join(delimiter) +
@@ -242,14 +202,12 @@ export class KubeConnection {
     (async () => {
       const url = new URL(this.server + path);
       for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-      // client-node fills in TLS options, auth headers and a new agent of its own (which we only use
-      // for a cluster's proxyUrl: those agents are client-node's).
       const tlsAndAuth: ApiRequestOptions = {};
-      await this.kubeConfig.applyToHTTPSOptions(tlsAndAuth);
+      await this.access.apply(tlsAndAuth);
       const headers: Record<string, string> = { accept: 'application/json' };
       for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key.toLowerCase()] = String(value);
       if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
-      const proxied = this.kubeConfig.getCurrentCluster()?.proxyUrl ? (tlsAndAuth.agent as http.Agent) : undefined;
+      const proxied = this.access.proxied ? (tlsAndAuth.agent as http.Agent) : undefined;
       const { agent, sessions } = proxied ? { agent: proxied, sessions: undefined } : this.transports.for(tlsAndAuth);
       const stream = await sessions?.request({ ...withoutConnectionHeaders(headers), ':method': 'GET', ':path': url.pathname + url.search });
       if (ended) return void stream?.destroy();
@@ -281,14 +239,14 @@ export class KubeConnection {
 
   /** The error of a non-200 answer, with the Status object's message when there is one; a 401 re-reads the token. */
   private failure(verb: string, path: string, status: number, text: string, body: any): KubeApiError {
-    if (status === 401) this.tokenAuth?.invalidate();
+    if (status === 401) this.access.unauthorized();
     const message = body?.message ?? (text.slice(0, 200) || http.STATUS_CODES[status]);
     return new KubeApiError(`${verb} ${path}: HTTP ${status}: ${message}`, status, body?.reason);
   }
 
   /** Called after a watch answered 401: the token may have rotated under us. */
   unauthorized(): void {
-    this.tokenAuth?.invalidate();
+    this.access.unauthorized();
   }
 }
 
@@ -320,53 +278,5 @@ function parseJson(text: string): any {
     return JSON.parse(text);
   } catch {
     return undefined;
-  }
-}
-
-/** client-node's parse errors do not say which file they are about; with a KUBECONFIG list that matters. */
-function loadKubeconfigFile(file: string): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromFile(file);
-  } catch (err) {
-    throw new Error(`kubeconfig ${file}: ${(err as Error).message}`);
-  }
-  return kc;
-}
-
-/** Bearer token from a file, re-read when the file changes (or after a 401). */
-class RotatingTokenAuth {
-  static readonly providerName = 'kube-grpc-router-token-file';
-  private token = '';
-  private stamp = '';
-
-  constructor(private readonly file: string) {}
-
-  isAuthProvider(user: User): boolean {
-    return user.authProvider?.name === RotatingTokenAuth.providerName;
-  }
-
-  async applyAuthentication(_user: User, opts: { headers?: Record<string, unknown> }): Promise<void> {
-    let stamp = '';
-    try {
-      const st = statSync(this.file);
-      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      stamp = 'missing';
-    }
-    if (stamp !== this.stamp) {
-      this.stamp = stamp;
-      try {
-        this.token = readFileSync(this.file, 'utf8').trim();
-      } catch {
-        this.token = '';
-      }
-    }
-    opts.headers ??= {};
-    if (this.token) opts.headers['Authorization'] = `Bearer ${this.token}`;
-  }
-
-  invalidate(): void {
-    this.stamp = '';
   }
 }

@@ -25,11 +25,11 @@ export interface K8sSettings {
 }
 
 /**
- * Build an `io.l5d.k8s` / `io.l5d.k8s.ns` namer from its config entry. This module is the namer kinds'
- * only way into `@kubernetes/client-node` (~70 MB of RSS: client-node loads every generated API
- * model), and they reach it by dynamic `import()` only when such a namer is configured.
+ * Build an `io.l5d.k8s` / `io.l5d.k8s.ns` namer from its config entry. The namer kinds reach this
+ * module (and the connection's node:http and node:https) by dynamic `import()` only when such a namer
+ * is configured; `@kubernetes/client-node` is loaded further only for a kubeconfig (connection.ts).
  */
-export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics, configKey?: string): K8sNamer {
+export async function createK8sNamer(config: K8sSettings & { kind: string }, prefix: Path, env: NodeJS.ProcessEnv, log: Logger, metrics: Metrics, configKey?: string): Promise<K8sNamer> {
   let fixedNamespace: string | undefined;
   const envVar = config.envVar;
   if (envVar !== undefined) {
@@ -43,7 +43,7 @@ export function createK8sNamer(config: K8sSettings & { kind: string }, prefix: P
     localNode = env.NODE_NAME?.trim() || undefined;
     if (!localNode) log.warn('preferLocalNode is set but NODE_NAME is not; using endpoints on every node');
   }
-  const connection = KubeConnection.resolve({ host: config.host, port: config.port, env }, (msg) => log.warn(msg));
+  const connection = await KubeConnection.resolve({ host: config.host, port: config.port, env }, (msg) => log.warn(msg));
   log.info('Kubernetes API', { api: connection.source, server: connection.server });
   return new K8sNamer({
     prefix,

@@ -17,9 +17,9 @@ import type { KubeConnection } from './connection.js';
  * - its watch has no client-side liveness check (the 30 s timeout in Watch is overwritten); a
  *   half-open connection would stall discovery forever. We set `timeoutSeconds` and abort a watch that
  *   stays silent past it.
- * client-node still does the part it does well: KubeConfig (config, TLS options, auth). Its Watch made
- * a TLS connection with its own secure context per watch; ours are HTTP/2 streams on shared sessions
- * (KubeConnection.watch).
+ * client-node still does the part it does well, for a kubeconfig: KubeConfig (config, TLS options,
+ * auth; kubeconfig-access.ts). Its Watch made a TLS connection with its own secure context per watch;
+ * ours are HTTP/2 streams on shared sessions (KubeConnection.watch).
  */
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };

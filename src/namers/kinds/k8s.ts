@@ -43,7 +43,7 @@ export const k8sNamer: NamerKind<K8sNamerConfig> = {
   defaults: K8S_DEFAULTS,
   read: readK8s,
   async create(config, { prefix, env, log, metrics, key }) {
-    // The only way into @kubernetes/client-node (~70 MB of RSS), loaded when such a namer is built.
+    // The k8s connection (and, for a kubeconfig, @kubernetes/client-node) is loaded when such a namer is built.
     const { createK8sNamer } = await import('../k8s/create.js');
     return createK8sNamer(config, prefix, env, log, metrics, key);
   },
