@@ -103,7 +103,8 @@ async function main(): Promise<void> {
   writeFileSync(
     join(dir, 'config.yaml'),
     configYaml(api, adminPort, { label: 'fleet', dtab: `/svc => /#/io.l5d.k8s/${NAMESPACE}/grpc`, port: routerPort }) +
-      `xds: {ip: 127.0.0.1, port: ${xdsPort}, maxStreams: 100000, maxNames: 100000}\n`,
+      // Every simulated node connects from 127.0.0.1, which the per-client bounds would count as one pod.
+      `xds: {ip: 127.0.0.1, port: ${xdsPort}, maxStreams: 100000, maxNames: 100000, maxStreamsPerClient: 100000, maxConnectionsPerClient: 100000, maxSubscriptions: 10000000, maxSubscriptionsPerClient: 10000000}\n`,
   );
   const control = startMeasured(['control', '--config', join(dir, 'config.yaml'), '--log-level', 'info'], pinned);
   const pool = new ChannelPool(`127.0.0.1:${xdsPort}`, PER_CHANNEL);

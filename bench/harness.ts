@@ -279,6 +279,13 @@ const rssSplit = (pid: number): RssSplit => ({ rss: rssMb(pid), ...rssSplitMb(pi
 export interface ProductNamer {
   namer: string;
   dtab: string;
+  /** Added to the product's environment. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A directory holding a service account's `token`, `ca.crt` and `namespace`: the product runs in a
+   * mount namespace of its own (`unshare`) that shows them where kubelet mounts them in a pod.
+   */
+  serviceAccount?: string;
 }
 
 /** The io.l5d.fs namer on a directory in `dir` holding one `bench.Echo` file naming the backend (issue 11's RSS target). */
@@ -312,13 +319,27 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
     '',
   ].join('\n'));
   const cli = join(repoRoot, 'dist', 'src', 'cli.js');
-  const proc = new Started(spawn('taskset', ['-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const argv = ['taskset', '-c', String(cpu), node.exec, ...ROUTER_NODE_FLAGS, cli, '--config', config, '--log-format', 'json'];
+  const command = namer.serviceAccount ? inPodMounts(namer.serviceAccount, argv) : argv;
+  const proc = new Started(spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...namer.env } }));
   // Routers and admin up; fails with the process's output if it exits first or takes over 30 s.
   await proc.waitFor(/"kube-grpc-router started"/, 30_000).catch(async (err: unknown) => {
     await proc.kill();
     throw err;
   });
   return { child: proc.child, port: routerPort, adminPort };
+}
+
+/**
+ * `argv` run where a pod's service account is (SERVICE_ACCOUNT_DIR), from `dir`: a private mount
+ * namespace with a tmpfs over /run (nothing of the machine's changes), exec'd all the way so the pid
+ * is the product's. Root, or unprivileged user namespaces (`unshare -r`), is needed.
+ */
+function inPodMounts(dir: string, argv: string[]): string[] {
+  const sa = '/run/secrets/kubernetes.io/serviceaccount';
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const script = `mount -t tmpfs tmpfs /run && mkdir -p ${sa} && cp ${['token', 'ca.crt', 'namespace'].map((f) => quote(join(dir, f))).join(' ')} ${sa}/ && exec ${argv.map(quote).join(' ')}`;
+  return ['unshare', ...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m']), '--propagation', 'private', 'sh', '-c', script];
 }
 
 /**

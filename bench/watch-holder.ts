@@ -20,7 +20,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('watch-holder needs node --expose-gc');
 const [how, where] = (process.argv[2] ?? '').split('=');
 const connection =
-  how === 'proxy' ? KubeConnection.proxy('127.0.0.1', Number(where)) : KubeConnection.resolve({ env: process.env, serviceAccountDir: where });
+  how === 'proxy' ? KubeConnection.proxy('127.0.0.1', Number(where)) : await KubeConnection.resolve({ env: process.env, serviceAccountDir: where });
 const namer = new K8sNamer({
   prefix: Path.of('#', 'io.l5d.k8s'),
   connection,
