@@ -6,7 +6,7 @@ import type { ApiRequestOptions } from './api-transports.js';
 /**
  * The API through a kubeconfig (`KUBECONFIG`, a `:`-separated list merged like kubectl's, or
  * `~/.kube/config`): a router off the cluster, or a developer's. The module that loads
- * `@kubernetes/client-node` (40–56 MB of a router's RSS), for what only it does well: every
+ * `@kubernetes/client-node` (35–42 MB of a router's RSS), for what only it does well: every
  * kubeconfig form (client certificates, exec and OIDC auth providers, proxy-url, tls-server-name).
  */
 export class KubeconfigAccess implements ApiAccess {

@@ -8,7 +8,7 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 /**
  * The API as a pod sees it: `KUBERNETES_SERVICE_HOST`/`_PORT`, the service account's CA bundle and
- * bearer token, what client-node's `loadFromCluster` reads, without loading client-node (40–56 MB of
+ * bearer token, what client-node's `loadFromCluster` reads, without loading client-node (35–42 MB of
  * a router's RSS, bench/README "RSS by namer") on every node of the DaemonSet. client-node re-reads
  * the token only every 60 s; this re-reads it whenever the file changes (kubelet rotates projected
  * tokens by swapping a symlink) and at once after a 401. The CA bundle is read for every request,
