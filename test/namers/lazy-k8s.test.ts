@@ -225,6 +225,10 @@ routers:
     assert.equal(await echoThrough(port), 'k8s-echo', what);
     if (env.KUBECONFIG === undefined) {
       assertNoClientNode(trace.read(), what, ['namers/k8s/connection.js', 'namers/k8s/proxy-access.js']);
+      // Nor the undici that an ESM import of node:http loads on Node 24 (~4 MB here).
+      const builtins = await trace.builtins(proc);
+      assert.ok(builtins.includes('http'), `the list is of what was loaded: ${builtins.join(' ')}`);
+      assert.ok(!builtins.includes('internal/deps/undici/undici'), `${what} loaded undici`);
     } else {
       const loaded = trace.read().filter(isClientNode);
       assert.ok(loaded.some((r) => r.specifier === '@kubernetes/client-node' && r.parent.endsWith('/dist/src/namers/k8s/kubeconfig-access.js')), `${what}: client-node loaded for the kubeconfig`);

@@ -1,14 +1,18 @@
-import http from 'node:http';
+import type { Agent } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { H2Sessions, type SessionTimes } from './h2-sessions.js';
+import { required } from '../../util/required.js';
+
+// Not an import: on Node 24 an ESM import of node:http loads the bundled undici (util/required.ts).
+const http = required<typeof import('node:http')>('node:http');
 
 /** What an ApiAccess puts in request options for TLS and the target (client-node's `applyToHTTPSOptions` for a kubeconfig). */
-export type ApiRequestOptions = https.RequestOptions & { agent?: http.Agent | boolean };
+export type ApiRequestOptions = https.RequestOptions & { agent?: Agent | boolean };
 
 /** Where a request goes: HTTP/2 sessions for an `https:` server (unless it turns out to speak only HTTP/1.1), else the agent. */
 export interface Transport {
-  agent: http.Agent;
+  agent: Agent;
   sessions: H2Sessions | undefined;
 }
 

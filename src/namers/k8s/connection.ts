@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import http from 'node:http';
+import type { Agent } from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -9,6 +9,10 @@ import { proxyAccess } from './proxy-access.js';
 import { SERVICE_ACCOUNT_DIR, ServiceAccountAccess } from './service-account.js';
 import { ApiTransports, type ApiRequestOptions } from './api-transports.js';
 import type { SessionTimes } from './h2-sessions.js';
+import { required } from '../../util/required.js';
+
+// Not an import: on Node 24 an ESM import of node:http loads the bundled undici (util/required.ts).
+const http = required<typeof import('node:http')>('node:http');
 
 /** Where the Kubernetes API is and how we authenticate to it. */
 export interface ConnectionOptions {
@@ -207,7 +211,7 @@ export class KubeConnection {
       const headers: Record<string, string> = { accept: 'application/json' };
       for (const [key, value] of Object.entries(tlsAndAuth.headers ?? {})) if (value !== undefined) headers[key.toLowerCase()] = String(value);
       if (tlsAndAuth.auth) headers['authorization'] = `Basic ${Buffer.from(tlsAndAuth.auth).toString('base64')}`;
-      const proxied = this.access.proxied ? (tlsAndAuth.agent as http.Agent) : undefined;
+      const proxied = this.access.proxied ? (tlsAndAuth.agent as Agent) : undefined;
       const { agent, sessions } = proxied ? { agent: proxied, sessions: undefined } : this.transports.for(tlsAndAuth);
       const stream = await sessions?.request({ ...withoutConnectionHeaders(headers), ':method': 'GET', ':path': url.pathname + url.search });
       if (ended) return void stream?.destroy();
