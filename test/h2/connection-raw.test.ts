@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, FrameType, SettingId } from '../../src/h2/frames.js';
+import { FIELD_NO_INDEX } from '../../src/h2/hpack/index.js';
 import { answer200, h2Server, RawClient } from './connection-helpers.js';
 import { rawFrame } from './frames-helpers.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -118,15 +119,21 @@ describe('H2Connection server role, raw frames', () => {
       c.request(11, [...GET, [':status', '200']], true); // response pseudo-field in a request
       c.request(13, [['x', 'y'], ...GET], true); // pseudo-fields after a regular one
       c.request(15, [...GET, ['te', 'trailers']], true); // fine
+      // §8.2.1: NUL, CR or LF in a value; sent as a literal (and added to both tables), then by index.
+      c.request(17, [...GET, ['x-smuggle', 'a\r\nhost: b']], true);
+      c.request(19, [...GET, ['x-smuggle', 'a\r\nhost: b']], true);
+      c.request(21, [...GET, ['x-nul', 'a\0b', FIELD_NO_INDEX]], true);
+      c.request(23, [...GET, ['x-smuggle', 'fine']], true); // the table's name, a value of its own: fine
       c.send();
-      await response(c, 15);
+      // Answered or refused: either way the last stream's fate is known, and the others' before it.
+      await c.wait((e) => (e.kind === 'headers' || e.kind === 'rst') && e.streamId === 23);
       const codes = new Map(c.rsts().map((r) => [r.streamId, r.errorCode]));
-      for (const id of [1, 3, 5, 7, 9, 11, 13]) assert.equal(codes.get(id), ErrorCode.PROTOCOL_ERROR, `stream ${id}`);
-      assert.equal(codes.has(15), false);
+      for (const id of [1, 3, 5, 7, 9, 11, 13, 17, 19, 21]) assert.equal(codes.get(id), ErrorCode.PROTOCOL_ERROR, `stream ${id}`);
+      for (const id of [15, 23]) assert.equal(codes.has(id), false, `stream ${id}`);
       assert.ok(!c.events.some((e) => e.kind === 'goaway'));
       const h = await next();
-      assert.deepEqual(h.events.filter((e) => e.kind === 'stream').map((e) => (e as { id: number }).id), [15]);
-      assert.equal(conns[0]!.counters.malformed, 7);
+      assert.deepEqual(h.events.filter((e) => e.kind === 'stream').map((e) => (e as { id: number }).id), [15, 23]);
+      assert.equal(conns[0]!.counters.malformed, 10);
     } finally {
       c.close();
       server.close();

@@ -7,6 +7,7 @@ import {
   DECODE_HEADER_LIST_TOO_LARGE,
   DECODE_OK,
   FIELD_NAME_UPPERCASE,
+  FIELD_VALUE_FORBIDDEN,
   FIELD_NEVER_INDEXED,
   FIELD_NO_INDEX,
   HeaderList,
@@ -225,7 +226,7 @@ test('fuzz: encode then decode gives the same fields across blocks, with random 
   // representation (indexed, name-indexed, literal; static and dynamic) gets exercised.
   const octets = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('latin1'));
   const name = fc.oneof(fc.constantFrom(':path', ':authority', 'content-type', 'cookie', 'x-id', 'grpc-status', 'Mixed-Case'), octets);
-  const value = fc.oneof(fc.constantFrom('', '/', 'application/grpc', '0', 'gzip, deflate'), octets);
+  const value = fc.oneof(fc.constantFrom('', '/', 'application/grpc', '0', 'gzip, deflate', 'a\r\nb'), octets);
   const flags = fc.constantFrom(0, 0, 0, FIELD_NO_INDEX, FIELD_NEVER_INDEXED);
   const field = fc.tuple(name, value, flags);
   const step = fc.record({
@@ -249,6 +250,7 @@ test('fuzz: encode then decode gives the same fields across blocks, with random 
         for (let i = 0; i < fields.length; i++) {
           assert.equal(list.flags[i]! & FIELD_NEVER_INDEXED, fields[i]![2] & FIELD_NEVER_INDEXED);
           assert.equal((list.flags[i]! & FIELD_NAME_UPPERCASE) !== 0, /[A-Z]/.test(fields[i]![0]));
+          assert.equal((list.flags[i]! & FIELD_VALUE_FORBIDDEN) !== 0, /[\0\r\n]/.test(fields[i]![1]));
         }
         assert.deepEqual(dec.table.entries(), enc.table.entries());
         assert.equal(dec.table.size, enc.table.size);

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  DECODE_HEADER_LIST_TOO_LARGE, DECODE_OK, FIELD_NAME_UPPERCASE, FIELD_NEVER_INDEXED, FIELD_NO_INDEX,
+  DECODE_HEADER_LIST_TOO_LARGE, DECODE_OK, FIELD_NAME_UPPERCASE, FIELD_NEVER_INDEXED, FIELD_NO_INDEX, FIELD_VALUE_FORBIDDEN,
   HeaderList, HpackDecoder, HpackEncoder, HpackError, STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES,
   huffmanEncode, type FieldInput,
 } from '../../src/h2/hpack/index.js';
@@ -135,7 +135,7 @@ function model(table: ModelTable, st: { limit: number; pendingMin: number }, rep
       if (out.listSize > maxList) out.tooLarge = true;
       else {
         out.fields.push([name, value]);
-        out.flags.push((never ? FIELD_NEVER_INDEXED : 0) | (/[A-Z]/.test(name) ? FIELD_NAME_UPPERCASE : 0));
+        out.flags.push((never ? FIELD_NEVER_INDEXED : 0) | (/[A-Z]/.test(name) ? FIELD_NAME_UPPERCASE : 0) | (/[\0\r\n]/.test(value) ? FIELD_VALUE_FORBIDDEN : 0));
       }
     }
   }
@@ -150,7 +150,7 @@ function model(table: ModelTable, st: { limit: number; pendingMin: number }, rep
 // ------------------------------------------------------------------ generators
 
 const text = fc.oneof(
-  fc.constantFrom('', 'a', 'grpc-status', 'application/grpc', 'X-Mixed', ':path', 'te', 'trailers'),
+  fc.constantFrom('', 'a', 'grpc-status', 'application/grpc', 'X-Mixed', ':path', 'te', 'trailers', 'a\r\nb', '\0'),
   fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b).toString('latin1')),
   fc.integer({ min: 100, max: 900 }).map((n) => 'v'.repeat(n)), // big enough to evict and to cross the list limit
 );

@@ -1,6 +1,6 @@
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
 import { HpackError } from './errors.js';
-import { FIELD_NAME_UPPERCASE, FIELD_NEVER_INDEXED, type FieldSink } from './header-list.js';
+import { FIELD_NAME_UPPERCASE, FIELD_NEVER_INDEXED, FIELD_OCTET_FLAGS, FIELD_VALUE_FORBIDDEN, type FieldSink } from './header-list.js';
 import { huffmanDecodeInto, huffmanMaxDecodedLength } from './huffman.js';
 import { decodeInteger, type IntegerCursor } from './integer.js';
 import { STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES } from './static-table.js';
@@ -192,7 +192,7 @@ export class HpackDecoder {
           const d = nameIdx - STATIC_TABLE_LENGTH;
           if (d > table.length) throw new HpackError(`name index ${nameIdx} beyond the ${STATIC_TABLE_LENGTH + table.length} table entries`, start);
           name = table.name(d);
-          flags |= table.entryFlags(d);
+          flags |= table.entryFlags(d) & FIELD_NAME_UPPERCASE; // the entry's name only, not its value
         }
         pos = this.readString(buf, pos, end);
 
@@ -210,9 +210,17 @@ export class HpackDecoder {
         const keep = incremental && size <= table.maxSize;
         if (deliver || keep) {
           if (name === undefined) name = latin1(nBuf, nStart, nEnd);
-          const value = latin1(this.sBuf, this.sStart, this.sEnd);
+          const vBuf = this.sBuf;
+          for (let i = this.sStart; i < this.sEnd; i++) {
+            const c = vBuf[i]!;
+            if (c === 0x00 || c === 0x0a || c === 0x0d) {
+              flags |= FIELD_VALUE_FORBIDDEN;
+              break;
+            }
+          }
+          const value = latin1(vBuf, this.sStart, this.sEnd);
           if (deliver) sink.onField(name, value, flags);
-          if (keep) table.add(name, value, flags & FIELD_NAME_UPPERCASE);
+          if (keep) table.add(name, value, flags & FIELD_OCTET_FLAGS);
         }
         if (incremental && !keep) table.clear();
       }

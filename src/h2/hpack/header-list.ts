@@ -13,6 +13,10 @@ export const FIELD_NEVER_INDEXED = 1;
 export const FIELD_NAME_UPPERCASE = 2;
 /** Encoder input only: send as a literal without indexing (§6.2.2) rather than adding it to the table. */
 export const FIELD_NO_INDEX = 4;
+/** The value has a NUL, CR or LF octet; RFC 9113 §8.2.1 makes such a field malformed. Set by the decoder. */
+export const FIELD_VALUE_FORBIDDEN = 8;
+/** What the decoder finds in a literal's octets, kept with its table entry so an indexed field is not scanned again. */
+export const FIELD_OCTET_FLAGS = FIELD_NAME_UPPERCASE | FIELD_VALUE_FORBIDDEN;
 
 export interface FieldSink {
   /** Names and values are latin1 strings, one char per octet. */

@@ -13,7 +13,7 @@ export {
 } from './decoder.js';
 export { HpackEncoder, type HpackEncoderOptions, type HuffmanPolicy } from './encoder.js';
 export type { FieldInput } from './header-list.js';
-export { HeaderList, FIELD_NEVER_INDEXED, FIELD_NAME_UPPERCASE, FIELD_NO_INDEX, type FieldSink } from './header-list.js';
+export { HeaderList, FIELD_NEVER_INDEXED, FIELD_NAME_UPPERCASE, FIELD_NO_INDEX, FIELD_VALUE_FORBIDDEN, type FieldSink } from './header-list.js';
 export { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
 export { STATIC_TABLE_LENGTH, STATIC_NAMES, STATIC_VALUES } from './static-table.js';
 export {
