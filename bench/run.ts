@@ -290,6 +290,22 @@ async function tlsRows(nodes: NodeRuntime[], wantNginx: boolean, dir: string, h2
   }
 }
 
+/** A router process's streams so far by gRPC status (`streams OK=… CANCELLED=…`), asked by SIGUSR2 (router-process.ts). */
+function streamsByStatus(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const on = (d: string) => {
+      out += d;
+      if (/streams .*\n/.test(out)) {
+        child.stdout!.off('data', on);
+        resolve(out.slice(out.indexOf('streams ')).trim());
+      }
+    };
+    child.stdout!.on('data', on);
+    child.kill('SIGUSR2');
+  });
+}
+
 async function main(): Promise<void> {
   need('h2load');
   need('taskset');
@@ -413,6 +429,11 @@ async function main(): Promise<void> {
     for (const x of [...routers, ...floors]) endRss[x.kind] = rssMb(x.pid);
     for (const peer of peers) endRss[peer.name] = peer.pids().reduce((a, pid) => a + rssMb(pid), 0);
     const roundsSeconds = (Date.now() - t0Run) / 1000;
+    // Every routed stream must have ended grpc-status OK (h2load only sees :status 200). Read now, and
+    // again after each router's soak: the router forgets a route's counts once it has been idle past
+    // its metric series' idle time, as each router is while the other soaks.
+    const checks: Record<string, string[]> = {};
+    for (const r of routers) checks[r.node.key] = [`after the rounds: ${await streamsByStatus(r.child)}`];
 
     // The TLS row: its own processes, on the same CPUs, after the h2c rounds.
     const tlsLines =
@@ -440,27 +461,10 @@ async function main(): Promise<void> {
           `(${(((lo - mid) / mid) * 100).toFixed(1)} % / +${(((hi - mid) / mid) * 100).toFixed(1)} % of the median, spread ${(((hi - lo) / mid) * 100).toFixed(1)} %; ` +
           `first sample ${samples[0]?.toFixed(1)} MB, first after warm-up ${steady[0]?.toFixed(1)} MB, last ${samples[samples.length - 1]?.toFixed(1)} MB; ${samples.length} samples)`;
         soaks[r.node.key] = { text, lo, mid, hi };
+        checks[r.node.key]!.push(`after its soak: ${await streamsByStatus(r.child)}`);
         loads.push(`${loadavg()[0]!.toFixed(2)} after the ${r.node.label} soak`);
         console.error(`soak done (${r.node.label})`);
       }
-    }
-
-    // Every routed stream must have ended grpc-status OK (h2load only sees :status 200).
-    const checks: string[] = [];
-    for (const r of routers) {
-      const check = await new Promise<string>((resolve) => {
-        let out = '';
-        const on = (d: string) => {
-          out += d;
-          if (/streams /.test(out)) {
-            r.child.stdout!.off('data', on);
-            resolve(out.trim());
-          }
-        };
-        r.child.stdout!.on('data', on);
-        r.child.kill('SIGUSR2');
-      });
-      checks.push(`router check (${r.node.label}): ${check}`);
     }
 
     const idleLines: string[] = [];
@@ -536,7 +540,7 @@ async function main(): Promise<void> {
     for (const r of routers) if (soaks[r.node.key]) lines.push(soaks[r.node.key]!.text);
     lines.push(...freshLines);
     lines.push(...idleLines);
-    lines.push(...checks);
+    for (const r of routers) lines.push(`router check (${r.node.label}): ${checks[r.node.key]!.join('; ')}`);
     lines.push('');
     lines.push(`Targets (issue 11; ratios to nginx are medians of per-round ratios, ping-pong of per-round % of direct; MB = 2^20 bytes, from VmRSS):`);
     lines.push('');
