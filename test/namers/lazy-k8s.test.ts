@@ -52,20 +52,17 @@ const isK8sNamer = (r: Resolution) => /\/dist\/src\/namers\/k8s\/(connection|cre
 
 const isGrpcJs = (r: Resolution) => /^@grpc\/(grpc-js|proto-loader)/.test(r.specifier) || /\/node_modules\/@grpc\//.test(r.url);
 
-/** The trace saw the modules `expected` (so it is working) and nothing of client-node or its wrapper. */
-function assertNoKubernetesClient(trace: Resolution[], what: string, expected: string[]): void {
+type Unwanted = readonly (readonly [label: string, matches: (r: Resolution) => boolean])[];
+const CLIENT_NODE: Unwanted = [['@kubernetes/client-node', isClientNode]];
+const CLIENT_NODE_OR_K8S_NAMER: Unwanted = [...CLIENT_NODE, ["the k8s namer's connection", isK8sNamer]];
+
+/** The trace saw the modules `expected` (so it is working) and nothing `unwanted`. */
+function assertNotLoaded(trace: Resolution[], what: string, expected: string[], unwanted: Unwanted): void {
   for (const module of expected) assert.ok(trace.some((r) => r.url.endsWith(`/dist/src/${module}`)), `${what}: trace shows ${module} loaded`);
-  for (const [label, matches] of [['@kubernetes/client-node', isClientNode], ["the k8s namer's connection", isK8sNamer]] as const) {
+  for (const [label, matches] of unwanted) {
     const loaded = trace.filter(matches);
     assert.equal(loaded.length, 0, `${what} must not load ${label}; it loaded ${loaded.length} modules, the first ${loaded[0]?.url} from ${loaded[0]?.parent}`);
   }
-}
-
-/** The trace saw the modules `expected` (so it is working) and nothing of client-node. */
-function assertNoClientNode(trace: Resolution[], what: string, expected: string[]): void {
-  for (const module of expected) assert.ok(trace.some((r) => r.url.endsWith(`/dist/src/${module}`)), `${what}: trace shows ${module} loaded`);
-  const loaded = trace.filter(isClientNode);
-  assert.equal(loaded.length, 0, `${what} must not load @kubernetes/client-node; it loaded ${loaded.length} modules, the first ${loaded[0]?.url} from ${loaded[0]?.parent}`);
 }
 
 async function echoThrough(port: number): Promise<string> {
@@ -94,7 +91,7 @@ test('config loading and validation, --print-config, -p parsing and the dtab com
     const trace = traced(dir, what.replace(/\W+/g, '-'));
     const run = await runCli(args, { env: trace.env });
     assert.equal(run.code, code, `${what}: ${run.stderr}`);
-    assertNoKubernetesClient(trace.read(), what, modules);
+    assertNotLoaded(trace.read(), what, modules, CLIENT_NODE_OR_K8S_NAMER);
   }
 });
 
@@ -140,7 +137,7 @@ routers:
   }
   const delegator = await get(`http://127.0.0.1:${adminPort}/delegator.json?path=/svc/${SERVICE}`);
   assert.equal(delegator.status, 200, delegator.body);
-  assertNoKubernetesClient(config.read(), 'a router with fs and dns namers', ['main.js', 'namers/fs.js', 'namers/dns.js', 'admin/server.js', 'router/router.js']);
+  assertNotLoaded(config.read(), 'a router with fs and dns namers', ['main.js', 'namers/fs.js', 'namers/dns.js', 'admin/server.js', 'router/router.js'], CLIENT_NODE_OR_K8S_NAMER);
   // Nor grpc-js and the protos (4-7 MB of RSS under load), which only grpclb and xDS need: the data plane is our own.
   const grpc = config.read().filter(isGrpcJs);
   assert.equal(grpc.length, 0, `a router without grpclb or xDS loaded ${grpc.length} @grpc modules, the first ${grpc[0]?.url} from ${grpc[0]?.parent}`);
@@ -155,27 +152,31 @@ routers:
   procs.push(startCli(['-p', `127.0.0.1:${proxyPort}-127.0.0.1:${echo.port}`, '--admin', `127.0.0.1:${proxyAdminPort}`], proxy.env));
   await procs[1]!.waitFor(/kube-grpc-router started/);
   assert.equal(await echoThrough(proxyPort), 'fs-echo');
-  assertNoKubernetesClient(proxy.read(), '-p host:port', ['main.js', 'router/router.js']);
+  assertNotLoaded(proxy.read(), '-p host:port', ['main.js', 'router/router.js'], CLIENT_NODE_OR_K8S_NAMER);
 });
 
 test('a k8s namer in a pod (service account) or on host/port routes without @kubernetes/client-node; only a kubeconfig loads it', async (t) => {
   const cert = selfSignedCert();
-  const api = await KubeApiServer.start(cert ? { token: 'sa-token', tls: cert } : {});
+  // One API server over TLS with a bearer token (in a pod), one on plain HTTP (host/port, kubeconfig).
+  const [secure, plain] = [cert ? await KubeApiServer.start({ token: 'sa-token', tls: cert }) : undefined, await KubeApiServer.start()];
   const echo = await startEchoServer({ name: 'k8s-echo' });
   const dir = mkdtempSync(join(tmpdir(), 'kgr-lazy-'));
   const procs: Started[] = [];
   t.after(async () => {
     for (const p of procs) await p.kill();
     await echo.close();
-    await api.close();
+    await secure?.close();
+    await plain.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  api.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
-  api.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  for (const api of [secure, plain]) {
+    api?.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
+    api?.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
+  }
 
   // In a pod, the DaemonSet's way: the service account's token and CA over TLS. The CLI's service
   // account directory is fixed, so a process of its own names the Service through the same connection.
-  if (cert) {
+  if (secure && cert) {
     const sa = join(dir, 'serviceaccount');
     mkdirSync(sa);
     writeFileSync(join(sa, 'token'), 'sa-token');
@@ -183,19 +184,15 @@ test('a k8s namer in a pod (service account) or on host/port routes without @kub
     writeFileSync(join(sa, 'namespace'), 'default');
     const trace = traced(dir, 'in-cluster');
     const run = await runNode([join(ROOT, 'dist/test/fixtures/k8s/in-cluster-lookup.js'), sa, 'default/grpc/echo'], {
-      env: { ...trace.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+      env: { ...trace.env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(secure.port) },
     });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { source: 'in-cluster', endpoints: [`127.0.0.1:${echo.port}`] });
-    assertNoClientNode(trace.read(), 'an in-cluster connection', ['namers/k8s/connection.js', 'namers/k8s/service-account.js']);
+    assertNotLoaded(trace.read(), 'an in-cluster connection', ['namers/k8s/connection.js', 'namers/k8s/service-account.js'], CLIENT_NODE);
   } else t.diagnostic('openssl not installed: the in-cluster case (TLS) is not run');
 
   // Linkerd's host/port (a kubectl proxy), through the CLI.
   const [routerPort, adminPort, proxyPort, proxyAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const plain = cert ? await KubeApiServer.start() : api;
-  if (plain !== api) t.after(() => plain.close());
-  plain.applyService('default', 'echo', [{ name: 'grpc', port: 80, targetPort: 'grpc' }]);
-  plain.applySlice('default', 'echo-1', 'echo', [{ ip: '127.0.0.1' }], [{ name: 'grpc', port: echo.port }]);
   writeFileSync(
     join(dir, 'config.yaml'),
     `admin: {ip: 127.0.0.1, port: ${adminPort}}
@@ -211,7 +208,7 @@ routers:
 `,
   );
   // -p kubernetes:/// finds the API through KUBECONFIG (client-node wants skip-verify for plain http).
-  writeFileSync(join(dir, 'kubeconfig'), plain.kubeconfig().replace(/(    server: .*\n)/, '$1    insecure-skip-tls-verify: true\n'));
+  writeFileSync(join(dir, 'kubeconfig'), plain.kubeconfig({ skipTlsVerify: true }));
   const launches: [string, string[], NodeJS.ProcessEnv, number, number][] = [
     ['--config with io.l5d.k8s on host/port', ['--config', join(dir, 'config.yaml')], {}, routerPort, adminPort],
     ['-p kubernetes:/// with a kubeconfig', ['-p', `127.0.0.1:${proxyPort}-kubernetes:///echo.default:80`, '--admin', `127.0.0.1:${proxyAdminPort}`], { KUBECONFIG: join(dir, 'kubeconfig') }, proxyPort, proxyAdminPort],
@@ -224,7 +221,7 @@ routers:
     await eventually('/ready answering 200', async () => (await get(`http://127.0.0.1:${admin}/ready`)).status === 200);
     assert.equal(await echoThrough(port), 'k8s-echo', what);
     if (env.KUBECONFIG === undefined) {
-      assertNoClientNode(trace.read(), what, ['namers/k8s/connection.js', 'namers/k8s/proxy-access.js']);
+      assertNotLoaded(trace.read(), what, ['namers/k8s/connection.js', 'namers/k8s/proxy-access.js'], CLIENT_NODE);
       // Nor the undici that an ESM import of node:http loads on Node 24 (~4 MB here).
       const builtins = await trace.builtins(proc);
       assert.ok(builtins.includes('http'), `the list is of what was loaded: ${builtins.join(' ')}`);
@@ -282,7 +279,7 @@ routers:
   assert.equal(control.plane.xds.subscribers()[0]?.node, 'node-7');
   const state = await get(`http://127.0.0.1:${adminPort}/namer_state/io.l5d.k8s.json`);
   assert.equal(state.status, 200, state.body);
-  assertNoKubernetesClient(trace.read(), 'a router with io.l5d.xds', ['main.js', 'xds/subscriber/xds-namer.js', 'xds/protos.js', 'router/router.js']);
+  assertNotLoaded(trace.read(), 'a router with io.l5d.xds', ['main.js', 'xds/subscriber/xds-namer.js', 'xds/protos.js', 'router/router.js'], CLIENT_NODE_OR_K8S_NAMER);
 });
 
 test('a malformed kubeconfig stops startup with an error naming the file', async (t) => {
