@@ -1,9 +1,10 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
 import { Started, freePort } from '../test/e2e/process.js';
+import { SERVICE_ACCOUNT_DIR } from '../src/namers/k8s/service-account.js';
 
 export { CLK_TCK, cpuTicks, percentile };
 
@@ -330,16 +331,25 @@ export async function startProduct(cpu: number, node: NodeRuntime, dir: string, 
   return { child: proc.child, port: routerPort, adminPort };
 }
 
+/** A mount namespace of one's own: root's, or in a user namespace of one's own otherwise. */
+const UNSHARE_MOUNTS = ['unshare', ...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m'])];
+
 /**
  * `argv` run where a pod's service account is (SERVICE_ACCOUNT_DIR), from `dir`: a private mount
- * namespace with a tmpfs over /run (nothing of the machine's changes), exec'd all the way so the pid
- * is the product's. Root, or unprivileged user namespaces (`unshare -r`), is needed.
+ * namespace with a tmpfs over /run, which /var/run is on Debian (nothing of the machine's changes),
+ * exec'd all the way so the pid is the product's. Root, or unprivileged user namespaces
+ * (`unshare -r`), is needed.
  */
 function inPodMounts(dir: string, argv: string[]): string[] {
-  const sa = '/run/secrets/kubernetes.io/serviceaccount';
+  const sa = SERVICE_ACCOUNT_DIR;
   const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
   const script = `mount -t tmpfs tmpfs /run && mkdir -p ${sa} && cp ${['token', 'ca.crt', 'namespace'].map((f) => quote(join(dir, f))).join(' ')} ${sa}/ && exec ${argv.map(quote).join(' ')}`;
-  return ['unshare', ...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m']), '--propagation', 'private', 'sh', '-c', script];
+  return [...UNSHARE_MOUNTS, '--propagation', 'private', 'sh', '-c', script];
+}
+
+/** Whether `serviceAccount` (inPodMounts) can work on this machine. */
+export function canMountInPod(): boolean {
+  return spawnSync(UNSHARE_MOUNTS[0]!, [...UNSHARE_MOUNTS.slice(1), 'true']).status === 0;
 }
 
 /**

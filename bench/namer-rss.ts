@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROUTER_NODE_FLAGS, fsNamer, h2load, need, resolveNodes, rssMb, startProcess, startProduct, stop, type ProductNamer } from './harness.js';
+import { ROUTER_NODE_FLAGS, canMountInPod, fsNamer, h2load, need, resolveNodes, rssMb, startProcess, startProduct, stop, type ProductNamer } from './harness.js';
 import { KubeApiServer } from '../test/fixtures/k8s/api-server.js';
 import { selfSignedCert } from '../test/fixtures/k8s/tls.js';
 import { startK8sControlPlane } from '../test/fixtures/xds/k8s-control-plane.js';
@@ -38,12 +38,10 @@ for (const server of [api, secureApi]) {
 }
 const control = await startK8sControlPlane(api.port);
 const viaK8s = '/svc/bench.Echo => /#/io.l5d.k8s/default/grpc/echo;';
-// client-node wants insecure-skip-tls-verify for a plain-http server.
-writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig().replace(/( {4}server: .*\n)/, '$1    insecure-skip-tls-verify: true\n'));
+writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig({ skipTlsVerify: true }));
 const noPod = { KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
 const namers: [string, ProductNamer][] = [['io.l5d.fs', fsNamer(dir, backend.port)]];
-const canUnshare = spawnSync('unshare', [...(process.getuid?.() === 0 ? ['-m'] : ['-r', '-m']), 'true']).status === 0;
-if (secureApi && cert && canUnshare) {
+if (secureApi && cert && canMountInPod()) {
   const sa = join(dir, 'serviceaccount');
   mkdirSync(sa);
   writeFileSync(join(sa, 'token'), 'bench-token');
