@@ -1,4 +1,5 @@
 import * as http2 from 'node:http2';
+import { ECHO_REQUEST } from './echo-request.js';
 import { cpuTicksOf, cpuUsSince } from './harness.js';
 
 /**
@@ -14,8 +15,6 @@ import { cpuTicksOf, cpuUsSince } from './harness.js';
  */
 const [port, pidList, rounds, n] = process.argv.slice(2) as [string, string, string, string];
 const pids = pidList.split(',').map(Number);
-// A gRPC-framed EchoRequest{message: "hello"}, as h2load sends in the main bench.
-const BODY = Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]);
 const HEADERS = { ':method': 'POST', ':path': '/bench.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' };
 
 function call(session: http2.ClientHttp2Session): Promise<void> {
@@ -26,7 +25,7 @@ function call(session: http2.ClientHttp2Session): Promise<void> {
     req.on('data', () => {});
     req.on('end', () => (status === '0' ? resolve() : reject(new Error(`grpc-status ${status ?? 'missing'} from port ${port}`))));
     req.on('error', reject);
-    req.end(BODY);
+    req.end(ECHO_REQUEST);
   });
 }
 

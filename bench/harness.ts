@@ -2,6 +2,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ECHO_REQUEST } from './echo-request.js';
 import { CLK_TCK, cpuTicks, percentile, statusMb } from './proc-stats.js';
 import { Started, freePort } from '../test/e2e/process.js';
 import { SERVICE_ACCOUNT_DIR } from '../src/namers/k8s/service-account.js';
@@ -162,9 +163,8 @@ export interface UnaryResult {
  * latencies must not leak into this one's percentiles.
  */
 export async function h2load(port: number, clients: number, streams: number, rps: number | undefined, dir: string, seconds: number, routerPid?: number, onSample?: (rss: number) => void, scheme: 'http' | 'https' = 'http'): Promise<UnaryResult> {
-  // A gRPC-framed EchoRequest{message: "hello"}: flag 0, length 7, protobuf bytes.
   const body = join(dir, 'body.bin');
-  writeFileSync(body, Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
+  writeFileSync(body, ECHO_REQUEST);
   const log = join(dir, 'h2load.log');
   rmSync(log, { force: true });
   const args = ['-c', '1', 'h2load', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-c', String(clients), '-m', String(streams / clients), '-D', String(seconds), '--log-file', log];

@@ -4,6 +4,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { ECHO_REQUEST } from './echo-request.js';
 
 /**
  * The reference proxies of issue 11, run beside the router on the same load: nginx (`grpc_pass`),
@@ -267,7 +268,6 @@ export function startPeer(name: PeerName, bin: string, backendPort: number, cpu:
  * sees `:status`, so this is what shows that a peer really proxies gRPC (trailers included).
  */
 export function grpcCheck(port: number, timeoutMs = 5000, tlsCa?: Buffer): Promise<string | undefined> {
-  const body = Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]);
   return new Promise((resolve) => {
     const session = tlsCa ? http2.connect(`https://localhost:${port}`, { ca: tlsCa, host: '127.0.0.1' }) : http2.connect(`http://127.0.0.1:${port}`);
     const done = (result: string | undefined) => {
@@ -290,10 +290,10 @@ export function grpcCheck(port: number, timeoutMs = 5000, tlsCa?: Buffer): Promi
     req.on('error', (e) => done(`stream error: ${e.message}`));
     req.on('close', () => {
       const echoed = Buffer.concat(chunks);
-      if (status === 200 && String(grpcStatus) === '0' && echoed.equals(body)) done(undefined);
-      else done(`:status ${String(status)}, grpc-status ${String(grpcStatus)}, ${echoed.length} of ${body.length} bytes echoed`);
+      if (status === 200 && String(grpcStatus) === '0' && echoed.equals(ECHO_REQUEST)) done(undefined);
+      else done(`:status ${String(status)}, grpc-status ${String(grpcStatus)}, ${echoed.length} of ${ECHO_REQUEST.length} bytes echoed`);
     });
-    req.end(body);
+    req.end(ECHO_REQUEST);
   });
 }
 
