@@ -1,5 +1,5 @@
 import * as http2 from 'node:http2';
-import { ECHO_REQUEST } from './echo-request.js';
+import { ECHO_REQUEST, ECHO_REQUEST_HEADERS } from './echo-request.js';
 import { cpuTicksOf, cpuUsSince } from './harness.js';
 
 /**
@@ -15,12 +15,13 @@ import { cpuTicksOf, cpuUsSince } from './harness.js';
  */
 const [port, pidList, rounds, n] = process.argv.slice(2) as [string, string, string, string];
 const pids = pidList.split(',').map(Number);
-const HEADERS = { ':method': 'POST', ':path': '/bench.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' };
 
 function call(session: http2.ClientHttp2Session): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = session.request(HEADERS);
+    const req = session.request(ECHO_REQUEST_HEADERS);
     let status: string | undefined;
+    // A trailers-only answer (an error) carries its status in the response headers.
+    req.on('response', (h) => (status = h['grpc-status'] === undefined ? undefined : String(h['grpc-status'])));
     req.on('trailers', (t) => (status = String(t['grpc-status'])));
     req.on('data', () => {});
     req.on('end', () => (status === '0' ? resolve() : reject(new Error(`grpc-status ${status ?? 'missing'} from port ${port}`))));

@@ -18,13 +18,13 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 1000);
 const { nodes, notes } = resolveNodes(process.env['BENCH_NODES']);
 for (const note of notes) console.error(note);
 
-interface Row {
-  label: string;
+/** CPU µs per new connection beyond its call, and per call on an open connection (connection-churn.ts's line). */
+interface Costs {
   connectionUs: number;
   callUs: number;
 }
 
-function churn(port: number, pids: number[]): Promise<{ connectionUs: number; callUs: number }> {
+function churn(port: number, pids: number[]): Promise<Costs> {
   const args = ['-c', '1', process.execPath, join(here, 'connection-churn.js'), String(port), pids.join(','), String(ROUNDS), String(CONNECTIONS)];
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -34,14 +34,14 @@ function churn(port: number, pids: number[]): Promise<{ connectionUs: number; ca
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`connection-churn.js exited ${code} against port ${port}`));
-      const rounds = out.trim().split('\n').map((l) => JSON.parse(l) as { connectionUs: number; callUs: number });
+      const rounds = out.trim().split('\n').map((l) => JSON.parse(l) as Costs);
       resolve({ connectionUs: median(rounds.map((r) => r.connectionUs)), callUs: median(rounds.map((r) => r.callUs)) });
     });
   });
 }
 
 const backend = await startProcess(1, 'backend.js', ['0']);
-const rows: Row[] = [];
+const rows: (Costs & { label: string })[] = [];
 try {
   for (const node of nodes) {
     const router = await startProcess(0, 'router-process.js', [String(backend.port)], ROUTER_NODE_FLAGS, node.exec);

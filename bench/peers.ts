@@ -4,7 +4,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { ECHO_REQUEST } from './echo-request.js';
+import { ECHO_REQUEST, ECHO_REQUEST_HEADERS } from './echo-request.js';
 
 /**
  * The reference proxies of issue 11, run beside the router on the same load: nginx (`grpc_pass`),
@@ -277,7 +277,7 @@ export function grpcCheck(port: number, timeoutMs = 5000, tlsCa?: Buffer): Promi
     };
     const timer = setTimeout(() => done(`no answer in ${timeoutMs} ms`), timeoutMs);
     session.on('error', (e) => done(`session error: ${e.message}`));
-    const req = session.request({ ':method': 'POST', ':path': '/bench.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers' });
+    const req = session.request(ECHO_REQUEST_HEADERS);
     let status: unknown;
     let grpcStatus: unknown;
     const chunks: Buffer[] = [];
